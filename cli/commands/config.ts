@@ -1,0 +1,14 @@
+import { leaves, redacted } from '../../config/index.ts';
+import type { Context } from '../context.ts';
+import { UsageError } from '../args.ts';
+
+/** `fanout config show [--json]` prints the effective config (secrets redacted); `config keys` lists every knob. */
+export function configCommand(ctx: Context, action: string | undefined): void {
+  if (action === 'show') {
+    console.log(redacted(ctx.config));
+  } else if (action === 'keys') {
+    for (const l of leaves.values()) console.log(`${l.key.padEnd(34)} ${l.env}`);
+  } else {
+    throw new UsageError('config needs an action: show | keys');
+  }
+}

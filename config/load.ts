@@ -1,0 +1,143 @@
+/**
+ * Loads configuration from defaults, a JSON file, env vars and `--set key=value` overrides (in
+ * that order of precedence), validates it strictly, and returns the compiled, frozen object.
+ * Every problem is reported at once, each as one sentence naming the key and its env var.
+ */
+import { readFileSync } from 'node:fs';
+import convict from 'convict';
+import { compile, type Config } from './compile.ts';
+import { ConfigError } from './errors.ts';
+import type { Format } from './formats.ts';
+import { extraEnv, schema } from './schema.ts';
+
+export interface LoadOptions {
+  /** Environment to read (defaults to process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** A JSON config file; else FANOUT_CONFIG from env, else none. */
+  file?: string;
+  /** `key=value` overrides, as given to `--set`. */
+  sets?: readonly string[];
+}
+
+interface Leaf {
+  key: string;
+  env: string;
+  format: Format;
+  sensitive: boolean;
+}
+
+/** The schema's leaves, by dotted key. */
+export const leaves: ReadonlyMap<string, Leaf> = (() => {
+  const out = new Map<string, Leaf>();
+  const walk = (node: Record<string, unknown>, prefix: string): void => {
+    for (const [name, child] of Object.entries(node)) {
+      const key = prefix ? `${prefix}.${name}` : name;
+      const item = child as Record<string, unknown>;
+      if ('doc' in item && 'default' in item) {
+        out.set(key, { key, env: String(item.env), format: item.format as Format, sensitive: item.sensitive === true });
+      } else {
+        walk(item, key);
+      }
+    }
+  };
+  walk(schema, '');
+  return out;
+})();
+
+
+function flatten(obj: unknown, prefix = '', out = new Map<string, unknown>()): Map<string, unknown> {
+  if (obj !== null && typeof obj === 'object' && !Array.isArray(obj) && !leaves.has(prefix)) {
+    for (const [k, v] of Object.entries(obj)) flatten(v, prefix ? `${prefix}.${k}` : k, out);
+  } else {
+    out.set(prefix, obj);
+  }
+  return out;
+}
+
+/** Loads, validates and compiles the configuration; throws ConfigError listing every problem. */
+export function loadConfig(options: LoadOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const problems: string[] = [];
+  // convict reads neither env nor argv by itself here: we coerce with each format's own parser.
+  const conf = convict(schema as never, { env: {}, args: [] });
+
+  const apply = (key: string, value: unknown, source: string): void => {
+    const leaf = leaves.get(key);
+    if (!leaf) {
+      problems.push(`${source}: unknown key ${JSON.stringify(key)}${suggest(key)}`);
+      return;
+    }
+    const parsed = typeof value === 'string' ? leaf.format.parse(value) : value;
+    try {
+      leaf.format(parsed, { sensitive: leaf.sensitive });
+      conf.set(key, parsed);
+    } catch (err) {
+      problems.push(`${leaf.key} from ${source}${source.startsWith('env') ? '' : ` (env ${leaf.env})`}: ${(err as Error).message}`);
+    }
+  };
+
+  const file = options.file ?? env.FANOUT_CONFIG;
+  if (file) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (err) {
+      throw new ConfigError([`config file ${file} could not be read as JSON: ${(err as Error).message}`]);
+    }
+    for (const [key, value] of flatten(parsed)) apply(key, value, `file ${file}`);
+  }
+
+  const known = new Set<string>([...leaves.values()].map((l) => l.env));
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('FANOUT_') && !known.has(name) && !(extraEnv as readonly string[]).includes(name)) {
+      problems.push(`env ${name} is not a setting of this product${suggestEnv(name)}`);
+    }
+  }
+  for (const leaf of leaves.values()) {
+    const raw = env[leaf.env];
+    if (raw !== undefined) apply(leaf.key, raw, `env ${leaf.env}`);
+  }
+
+  for (const pair of options.sets ?? []) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) {
+      problems.push(`--set ${JSON.stringify(pair)} must look like key=value (e.g. pipeline.batchSize=128)`);
+      continue;
+    }
+    apply(pair.slice(0, eq).trim(), pair.slice(eq + 1), '--set');
+  }
+
+  if (problems.length === 0) {
+    try {
+      conf.validate({ allowed: 'strict' });
+    } catch (err) {
+      problems.push(...(err as Error).message.split('\n'));
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return compile(conf.getProperties() as never);
+}
+
+/** The effective configuration as JSON text, secrets redacted. */
+export function redacted(config: Config): string {
+  const copy = JSON.parse(JSON.stringify(config)) as Record<string, Record<string, unknown>>;
+  for (const leaf of leaves.values()) {
+    if (!leaf.sensitive) continue;
+    const [group, name] = leaf.key.split('.') as [string, string];
+    const section = copy[group];
+    if (section && section[name] !== '' && section[name] !== undefined) section[name] = '[redacted]';
+  }
+  return JSON.stringify(copy, null, 2);
+}
+
+function suggest(key: string): string {
+  const lower = key.toLowerCase().replace(/[^a-z0-9.]/g, '');
+  const hit = [...leaves.keys()].find((k) => k.toLowerCase() === lower || k.toLowerCase().endsWith(`.${lower.split('.').pop()}`));
+  return hit ? `; did you mean ${hit}?` : '';
+}
+
+function suggestEnv(name: string): string {
+  const squash = (s: string): string => s.replace(/_/g, '');
+  const hit = [...leaves.values()].find((l) => squash(l.env) === squash(name));
+  return hit ? `; did you mean ${hit.env}?` : '';
+}

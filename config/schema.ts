@@ -1,0 +1,104 @@
+/**
+ * The one configuration schema: every knob of the product, with its doc, default and env var.
+ * Values come from (lowest to highest) defaults, a JSON file (`--config` / FANOUT_CONFIG), env
+ * vars, then `--set key=value` on the command line. `compile.ts` turns the validated result into
+ * the frozen object the rest of the code receives.
+ */
+import { hostname } from 'node:os';
+import { localCdcRawDir } from './home.ts';
+import {
+  bool, cqlIdentifier, decimal, hostPorts, identifiers, integer, oneOf, replication, text, topicName,
+} from './formats.ts';
+
+const list = (doc: string, def: string[], env: string) => ({ doc, format: hostPorts, default: def, env });
+
+export const schema = {
+  kafka: {
+    brokers: list('Kafka bootstrap servers, host:port, comma-separated.', ['127.0.0.1:9092'], 'KAFKA_BROKERS'),
+    clientId: { doc: 'Client id prefix sent to Kafka.', format: text(true), default: 'fanout', env: 'FANOUT_KAFKA_CLIENT_ID' },
+    securityProtocol: {
+      doc: 'Kafka security.protocol.',
+      format: oneOf(['plaintext', 'ssl', 'sasl_plaintext', 'sasl_ssl']),
+      default: 'plaintext',
+      env: 'FANOUT_KAFKA_SECURITY_PROTOCOL',
+    },
+    saslMechanism: {
+      doc: 'SASL mechanism when the protocol is sasl_*.',
+      format: oneOf(['plain', 'scram-sha-256', 'scram-sha-512']),
+      default: 'plain',
+      env: 'FANOUT_KAFKA_SASL_MECHANISM',
+    },
+    saslUsername: { doc: 'SASL user name.', format: text(false), default: '', env: 'FANOUT_KAFKA_SASL_USERNAME' },
+    saslPassword: { doc: 'SASL password (never printed).', format: text(false), default: '', env: 'FANOUT_KAFKA_SASL_PASSWORD', sensitive: true },
+    sslCaLocation: { doc: 'Path of a CA bundle for ssl / sasl_ssl; empty = system CAs.', format: text(false), default: '', env: 'FANOUT_KAFKA_SSL_CA_LOCATION' },
+    connectTimeoutMs: { doc: 'How long a Kafka client waits for the cluster before it reports it unreachable.', format: integer(100, 600_000), default: 10_000, env: 'FANOUT_KAFKA_CONNECT_TIMEOUT_MS' },
+    transactionTimeoutMs: { doc: 'transaction.timeout.ms of the transactional producers.', format: integer(1_000, 900_000), default: 60_000, env: 'FANOUT_KAFKA_TRANSACTION_TIMEOUT_MS' },
+    replicationFactor: { doc: 'Replication factor of the topics the product creates.', format: integer(1, 10), default: 1, env: 'FANOUT_KAFKA_REPLICATION_FACTOR' },
+  },
+  cassandra: {
+    contactPoints: list('Cassandra contact points, host:port, comma-separated.', ['127.0.0.1:9042'], 'CASSANDRA_CONTACT_POINTS'),
+    localDataCenter: { doc: 'The data center this process is in (the driver routes to it).', format: text(true), default: 'datacenter1', env: 'FANOUT_CASSANDRA_LOCAL_DC' },
+    username: { doc: 'Cassandra user; empty = no authentication.', format: text(false), default: '', env: 'FANOUT_CASSANDRA_USERNAME' },
+    password: { doc: 'Cassandra password (never printed).', format: text(false), default: '', env: 'FANOUT_CASSANDRA_PASSWORD', sensitive: true },
+    keyspace: { doc: 'Keyspace of the data contract (tweets, followers, timelines).', format: cqlIdentifier, default: 'fanout', env: 'FANOUT_CASSANDRA_KEYSPACE' },
+    replication: { doc: 'Keyspace replication: SimpleStrategy:<rf> or NetworkTopologyStrategy:<dc>=<rf>,...', format: replication, default: 'SimpleStrategy:1', env: 'FANOUT_CASSANDRA_REPLICATION' },
+    writeConsistency: {
+      doc: 'Consistency level of timeline writes.',
+      format: oneOf(['one', 'two', 'quorum', 'local_quorum', 'local_one', 'each_quorum', 'all']),
+      default: 'local_quorum',
+      env: 'FANOUT_CASSANDRA_WRITE_CONSISTENCY',
+    },
+    requestTimeoutMs: { doc: 'Client-side timeout of one CQL request.', format: integer(100, 600_000), default: 12_000, env: 'FANOUT_CASSANDRA_REQUEST_TIMEOUT_MS' },
+    connectTimeoutMs: { doc: 'How long to wait for the cluster before reporting it unreachable.', format: integer(100, 600_000), default: 10_000, env: 'FANOUT_CASSANDRA_CONNECT_TIMEOUT_MS' },
+  },
+  topics: {
+    cdcPrefix: { doc: 'CDC topics are <cdcPrefix>.<keyspace>.<table>, one per CDC table.', format: topicName, default: 'cdc', env: 'FANOUT_TOPIC_CDC_PREFIX' },
+    cdcPartitions: { doc: 'Partitions of each CDC topic (the unit of worker scale-out).', format: integer(1, 10_000), default: 12, env: 'FANOUT_TOPIC_CDC_PARTITIONS' },
+    cdcOffsets: { doc: 'Compacted topic holding the CDC connector source offsets.', format: topicName, default: 'fanout.cdc-offsets', env: 'FANOUT_TOPIC_CDC_OFFSETS' },
+    checkpoints: { doc: 'Compacted topic holding fan-out cursors of tweets in progress.', format: topicName, default: 'fanout.checkpoints', env: 'FANOUT_TOPIC_CHECKPOINTS' },
+    completed: { doc: 'Topic of fanout.completed events (one per delivered tweet).', format: topicName, default: 'fanout.completed', env: 'FANOUT_TOPIC_COMPLETED' },
+    tasks: { doc: 'Work topic of page-range tasks for celebrity fan-outs.', format: topicName, default: 'fanout.tasks', env: 'FANOUT_TOPIC_TASKS' },
+    tasksPartitions: { doc: 'Partitions of the work topic (how many workers share one big fan-out).', format: integer(1, 10_000), default: 24, env: 'FANOUT_TOPIC_TASKS_PARTITIONS' },
+    deadLetter: { doc: 'Dead-letter topic: malformed records with their reason and original bytes.', format: topicName, default: 'fanout.dead-letter', env: 'FANOUT_TOPIC_DEAD_LETTER' },
+  },
+  cdc: {
+    rawDir: { doc: "Cassandra's cdc_raw directory (read, and cleaned after commit, by the connector).", format: text(true), default: localCdcRawDir(), env: 'FANOUT_CDC_RAW_DIR' },
+    nodeId: { doc: 'Name of the Cassandra node this connector reads (part of every source position).', format: text(true), default: hostname(), env: 'FANOUT_CDC_NODE_ID' },
+    keyspaces: { doc: 'Keyspaces whose CDC tables are captured; empty = cassandra.keyspace only.', format: identifiers, default: [] as string[], env: 'FANOUT_CDC_KEYSPACES' },
+    startFrom: { doc: 'Where a connector with no committed offset starts: earliest (all of cdc_raw) or latest (only new writes).', format: oneOf(['earliest', 'latest']), default: 'earliest', env: 'FANOUT_CDC_START_FROM' },
+    pollIntervalMs: { doc: 'Poll period of cdc_raw besides fs events (bounds latency when events are missed).', format: integer(10, 60_000), default: 100, env: 'FANOUT_CDC_POLL_INTERVAL_MS' },
+    maxEventsPerTransaction: { doc: 'Most change events in one Kafka transaction.', format: integer(1, 1_000_000), default: 5_000, env: 'FANOUT_CDC_MAX_EVENTS_PER_TRANSACTION' },
+    totalSpaceMiB: { doc: "Cassandra's cdc_total_space, for the usage gauge and warning.", format: integer(1, 10_000_000), default: 2_048, env: 'FANOUT_CDC_TOTAL_SPACE_MIB' },
+    warnUsageRatio: { doc: 'Warn when cdc_raw usage passes this share of totalSpaceMiB.', format: decimal(0.05, 1), default: 0.8, env: 'FANOUT_CDC_WARN_USAGE_RATIO' },
+  },
+  pipeline: {
+    groupId: { doc: 'Consumer group of the fan-out workers.', format: text(true), default: 'fanout-workers', env: 'FANOUT_GROUP_ID' },
+    pageSize: { doc: 'Followers read per page of the join.', format: integer(1, 100_000), default: 5_000, env: 'FANOUT_PAGE_SIZE' },
+    batchSize: { doc: 'Timeline rows per write batch.', format: integer(1, 10_000), default: 64, env: 'FANOUT_BATCH_SIZE' },
+    lingerMs: { doc: 'How long a partial batch waits for more rows before it is written.', format: integer(0, 60_000), default: 20, env: 'FANOUT_LINGER_MS' },
+    maxInFlightBatches: { doc: 'Most timeline write batches in flight at once, per worker.', format: integer(1, 4_096), default: 32, env: 'FANOUT_MAX_IN_FLIGHT_BATCHES' },
+    maxInFlightTweets: { doc: 'Most tweets fanned out at once per worker; the consumer pauses at this bound.', format: integer(1, 10_000), default: 8, env: 'FANOUT_MAX_IN_FLIGHT_TWEETS' },
+    checkpointEvery: { doc: 'Batches between cursor checkpoints of a tweet in progress (bounds rework after a crash).', format: integer(1, 1_000_000), default: 50, env: 'FANOUT_CHECKPOINT_EVERY' },
+    splitThreshold: { doc: 'Authors with more followers than this are split into page-range tasks on the work topic.', format: integer(1, 1_000_000_000), default: 100_000, env: 'FANOUT_SPLIT_THRESHOLD' },
+    splitTaskSize: { doc: 'Followers per page-range task of a split fan-out.', format: integer(1, 1_000_000_000), default: 50_000, env: 'FANOUT_SPLIT_TASK_SIZE' },
+    shutdownTimeoutMs: { doc: 'Deadline for a graceful stop before the process exits anyway.', format: integer(100, 600_000), default: 30_000, env: 'FANOUT_SHUTDOWN_TIMEOUT_MS' },
+  },
+  retry: {
+    maxAttempts: { doc: 'Attempts of a retriable operation (timeline write, produce) before the run fails.', format: integer(1, 1_000), default: 10, env: 'FANOUT_RETRY_MAX_ATTEMPTS' },
+    baseDelayMs: { doc: 'First backoff delay; doubles per attempt, with full jitter.', format: integer(1, 60_000), default: 100, env: 'FANOUT_RETRY_BASE_DELAY_MS' },
+    maxDelayMs: { doc: 'Cap of one backoff delay.', format: integer(1, 600_000), default: 5_000, env: 'FANOUT_RETRY_MAX_DELAY_MS' },
+  },
+  telemetry: {
+    enabled: { doc: 'Export traces and metrics.', format: bool, default: true, env: 'FANOUT_TELEMETRY_ENABLED' },
+    serviceName: { doc: 'OpenTelemetry service.name.', format: text(true), default: 'fanout', env: 'OTEL_SERVICE_NAME' },
+    otlpEndpoint: { doc: 'OTLP/HTTP endpoint for traces (Jaeger, an OTel collector).', format: text(true), default: 'http://127.0.0.1:4318', env: 'FANOUT_OTLP_ENDPOINT' },
+    prometheusPort: { doc: 'Port of the Prometheus metrics endpoint; 0 = off.', format: integer(0, 65_535), default: 9464, env: 'FANOUT_PROMETHEUS_PORT' },
+    traceSampleRatio: { doc: 'Share of root traces sampled.', format: decimal(0, 1), default: 1, env: 'FANOUT_TRACE_SAMPLE_RATIO' },
+  },
+  log: {
+    level: { doc: 'Log level.', format: oneOf(['debug', 'info', 'warn', 'error']), default: 'info', env: 'FANOUT_LOG_LEVEL' },
+  },
+};
+
+/** Env vars that are not schema keys but that the tools read. */
+export const extraEnv = ['FANOUT_HOME', 'FANOUT_CONFIG'] as const;

@@ -1,0 +1,54 @@
+import type { CassandraClient } from './client.ts';
+import type { FollowerStore } from '../stores.ts';
+import { classifyCassandraError } from '../errors.ts';
+
+/** Rows per single-partition unlogged batch when adding followers (one partition: cheap). */
+const ADD_BATCH_ROWS = 100;
+
+/** FollowerStore over the `followers` table. */
+export class CassandraFollowerStore implements FollowerStore {
+  readonly #client: CassandraClient;
+  readonly #ks: string;
+
+  constructor(client: CassandraClient, keyspace: string) {
+    this.#client = client;
+    this.#ks = keyspace;
+  }
+
+  async page(userId: bigint, after: bigint | null, limit: number, upTo?: bigint): Promise<bigint[]> {
+    const where = [`user_id = ?`];
+    const params: unknown[] = [userId];
+    if (after !== null) { where.push('follower_id > ?'); params.push(after); }
+    if (upTo !== undefined) { where.push('follower_id <= ?'); params.push(upTo); }
+    params.push(limit);
+    try {
+      const rs = await this.#client.execute(
+        `SELECT follower_id FROM ${this.#ks}.followers WHERE ${where.join(' AND ')} LIMIT ?`, params, { prepare: true, fetchSize: limit },
+      );
+      return rs.rows.map((r) => r.get('follower_id') as bigint);
+    } catch (err) {
+      throw classifyCassandraError(err, `read followers of ${userId}`);
+    }
+  }
+
+  async count(userId: bigint): Promise<number> {
+    try {
+      const rs = await this.#client.execute(`SELECT COUNT(*) AS n FROM ${this.#ks}.followers WHERE user_id = ?`, [userId], { prepare: true });
+      return Number(rs.first().get('n') as bigint);
+    } catch (err) {
+      throw classifyCassandraError(err, `count followers of ${userId}`);
+    }
+  }
+
+  async add(userId: bigint, followerIds: readonly bigint[], followedAt: Date = new Date()): Promise<void> {
+    const insert = `INSERT INTO ${this.#ks}.followers (user_id, follower_id, followed_at) VALUES (?, ?, ?)`;
+    for (let i = 0; i < followerIds.length; i += ADD_BATCH_ROWS) {
+      const queries = followerIds.slice(i, i + ADD_BATCH_ROWS).map((f) => ({ query: insert, params: [userId, f, followedAt] }));
+      try {
+        await this.#client.batch(queries, { prepare: true, logged: false });
+      } catch (err) {
+        throw classifyCassandraError(err, `add followers of ${userId}`);
+      }
+    }
+  }
+}

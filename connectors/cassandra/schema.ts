@@ -1,0 +1,47 @@
+/**
+ * The data contract: the keyspace and tables applications write (tweets, followers) and the
+ * timelines the pipeline fills. Applied idempotently; see README "Data contract".
+ */
+import type { Config } from '../../config/index.ts';
+import type { CassandraClient } from './client.ts';
+import { classifyCassandraError } from '../errors.ts';
+
+/** The CQL statements of the contract, in order. */
+export function contractStatements(config: Config): string[] {
+  const ks = config.cassandra.keyspace;
+  const replication = JSON.stringify(config.cassandra.replicationMap).replaceAll('"', "'");
+  return [
+    `CREATE KEYSPACE IF NOT EXISTS ${ks} WITH replication = ${replication}`,
+    `CREATE TABLE IF NOT EXISTS ${ks}.tweets (
+       tweet_id timeuuid PRIMARY KEY,
+       author_id bigint,
+       body text,
+       created_at timestamp
+     ) WITH cdc = true`,
+    // CREATE ... IF NOT EXISTS keeps an older table as it was: make sure CDC is on.
+    `ALTER TABLE ${ks}.tweets WITH cdc = true`,
+    `CREATE TABLE IF NOT EXISTS ${ks}.followers (
+       user_id bigint,
+       follower_id bigint,
+       followed_at timestamp,
+       PRIMARY KEY ((user_id), follower_id)
+     )`,
+    `CREATE TABLE IF NOT EXISTS ${ks}.timelines (
+       user_id bigint,
+       tweet_id timeuuid,
+       author_id bigint,
+       PRIMARY KEY ((user_id), tweet_id)
+     ) WITH CLUSTERING ORDER BY (tweet_id DESC)`,
+  ];
+}
+
+/** Applies the data contract; safe to run any number of times (the driver waits for schema agreement after each DDL). */
+export async function applySchema(client: CassandraClient, config: Config): Promise<void> {
+  for (const cql of contractStatements(config)) {
+    try {
+      await client.execute(cql, [], { prepare: false });
+    } catch (err) {
+      throw classifyCassandraError(err, `schema statement failed (${cql.split('\n')[0]})`);
+    }
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * Decode throughput on one core: the real-Cassandra fixture's entries (test/fixtures/commitlog)
+ * replicated into a full-size segment, then read (framing + crc) and decoded to change events.
+ *
+ *   node connectors/cdc/bench-decode.ts [fixtureDir] [segmentMiB=16] [rounds=5]
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
+import { crcUpdate, crcUpdateInt, idHalves, toUint32 } from './bytes.ts';
+import { decodeMutationEvents } from './events.ts';
+import { type SchemaRows, buildSchema } from './schema.ts';
+import { type FileVersion, iterateSegment, parseCdcIndex, parseSegmentFileName } from './segment.ts';
+
+const dir = process.argv[2] ?? join(dirname(fileURLToPath(import.meta.url)), '../../test/fixtures/commitlog');
+const segmentMiB = Number(process.argv[3] ?? 16);
+const rounds = Number(process.argv[4] ?? 5);
+
+const expected = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8')) as { keyspace: string; segments: string[] };
+const schema = buildSchema(JSON.parse(readFileSync(join(dir, 'schema.json'), 'utf8')) as SchemaRows);
+const seg = expected.segments[0]!;
+const name = parseSegmentFileName(seg)!;
+const bytes = gunzipSync(readFileSync(join(dir, `${seg}.gz`)));
+const idx = parseCdcIndex(readFileSync(join(dir, seg.replace(/\.log$/, '_cdc.idx'))))!;
+const fileVersion = name.version as FileVersion;
+
+// the fixture's mutations that touch the CDC keyspace (the others are system-table writes)
+const payloads: Buffer[] = [];
+for (const e of iterateSegment(bytes, { limit: idx.offset })) {
+  const evs = decodeMutationEvents(e.payload, schema, { segmentId: name.id, position: e.position, fileVersion });
+  if (evs.some((x) => x.keyspace === expected.keyspace)) payloads.push(Buffer.from(e.payload));
+}
+
+/** A segment of `mib` MiB of those payloads, one sync section per ~64 KiB (as a busy node syncs). */
+function buildSegment(mib: number): { bytes: Buffer; entries: number } {
+  const id = name.id;
+  const header = Buffer.alloc(20);
+  header.writeInt32BE(fileVersion, 0);
+  header.writeBigInt64BE(id, 4);
+  header.writeUInt16BE(2, 12);
+  header.write('{}', 14);
+  const [lo, hi] = idHalves(id);
+  let crc = crcUpdateInt(crcUpdateInt(crcUpdateInt(crcUpdateInt(0, fileVersion), lo), hi), 2);
+  header.writeUInt32BE(toUint32(crcUpdate(crc, Buffer.from('{}'))), 16);
+  const out = Buffer.alloc(mib * 1024 * 1024);
+  header.copy(out);
+  let p = 20;
+  let entries = 0;
+  let i = 0;
+  for (;;) {
+    const marker = p;
+    p += 8;
+    const sectionLimit = p + 64 * 1024;
+    while (p < sectionLimit) {
+      const pl = payloads[i++ % payloads.length]!;
+      if (p + 12 + pl.length + 8 > out.length) break;
+      out.writeInt32BE(pl.length, p);
+      crc = crcUpdateInt(0, pl.length);
+      out.writeUInt32BE(toUint32(crc), p + 4);
+      pl.copy(out, p + 8);
+      out.writeUInt32BE(toUint32(crcUpdate(crc, pl)), p + 8 + pl.length);
+      p += 12 + pl.length;
+      entries++;
+    }
+    out.writeInt32BE(p, marker);
+    out.writeUInt32BE(toUint32(crcUpdateInt(crcUpdateInt(crcUpdateInt(0, lo), hi), marker)), marker + 4);
+    if (p + 12 + 400 + 8 > out.length || p >= out.length - 16) break;
+  }
+  return { bytes: out, entries };
+}
+
+const big = buildSegment(segmentMiB);
+console.log(`fixture: ${payloads.length} CDC mutations (avg ${Math.round(payloads.reduce((n, b) => n + b.length, 0) / payloads.length)} B); segment: ${segmentMiB} MiB, ${big.entries} entries`);
+
+for (let r = 0; r < rounds; r++) {
+  let events = 0;
+  let n = 0;
+  const t0 = process.hrtime.bigint();
+  for (const e of iterateSegment(big.bytes)) {
+    events += decodeMutationEvents(e.payload, schema, { segmentId: name.id, position: e.position, fileVersion }).length;
+    n++;
+  }
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  let framed = 0;
+  const t1 = process.hrtime.bigint();
+  for (const _ of iterateSegment(big.bytes)) framed++;
+  const s1 = Number(process.hrtime.bigint() - t1) / 1e9;
+  console.log(
+    `round ${r + 1}: ${n} mutations -> ${events} events in ${s.toFixed(3)} s = ${Math.round(n / s)} mutations/s, ${Math.round(events / s)} events/s; ` +
+      `framing+crc alone ${Math.round(framed / s1)} entries/s (${Math.round(big.bytes.length / s1 / 1e6)} MB/s)`,
+  );
+}

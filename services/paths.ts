@@ -1,0 +1,150 @@
+/**
+ * Where the local Kafka and Cassandra live: jars, configuration, data, logs and pid files.
+ *
+ * Everything sits under one "fanout home" outside the repository (a cache, like Maven's), so a
+ * checkout stays clean and `services down --purge` can delete run state while keeping the
+ * ~110 MiB of jars. Pure functions: nothing here touches the disk.
+ */
+import { join, resolve } from 'node:path';
+import { fanoutHome } from '../config/home.ts';
+
+/** Kafka broker version fetched from Maven Central; keep equal to services/maven/kafka/pom.xml. */
+export const KAFKA_VERSION = '4.2.2';
+/** cassandra-all version fetched from Maven Central; keep equal to services/maven/cassandra/pom.xml. */
+export const CASSANDRA_VERSION = '5.0.9';
+
+/** The services the launcher manages. */
+export type ServiceName = 'kafka' | 'cassandra';
+/** Every service, in start order (both start concurrently; the order is for output only). */
+export const SERVICE_NAMES: readonly ServiceName[] = Object.freeze(['kafka', 'cassandra']);
+
+/** The loopback addresses and ports of one set of services. */
+export interface ServicePorts {
+  readonly host: string;
+  readonly kafka: { readonly broker: number; readonly controller: number };
+  readonly cassandra: { readonly native: number; readonly storage: number; readonly jmx: number };
+}
+
+/**
+ * The ports of the services, each shifted by `offset` (default `$FANOUT_PORT_OFFSET`, else 0):
+ * a second set of services (another FANOUT_HOME, e.g. a test that kills Cassandra without
+ * disturbing the shared one) can run beside the first. Everything binds 127.0.0.1 only.
+ */
+export function servicePorts(offset: number = portOffsetFromEnv()): ServicePorts {
+  if (!Number.isInteger(offset) || offset < 0 || offset > 50_000) {
+    throw new TypeError(`port offset must be an integer from 0 to 50000, not ${offset} (FANOUT_PORT_OFFSET)`);
+  }
+  return Object.freeze({
+    host: '127.0.0.1',
+    kafka: Object.freeze({ broker: 9092 + offset, controller: 9093 + offset }),
+    cassandra: Object.freeze({ native: 9042 + offset, storage: 7000 + offset, jmx: 7199 + offset }),
+  });
+}
+
+/** `$FANOUT_PORT_OFFSET` as a number (0 when unset). */
+export function portOffsetFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  const text = env['FANOUT_PORT_OFFSET'];
+  return text === undefined || text === '' ? 0 : Number(text);
+}
+
+/** The default ports: Kafka 9092 (controller 9093), Cassandra 9042 (storage 7000, JMX 7199). */
+export const SERVICE_PORTS: ServicePorts = servicePorts(0);
+
+/** `127.0.0.1:9092`: the bootstrap server of the local Kafka. */
+export const KAFKA_BOOTSTRAP = `${SERVICE_PORTS.host}:${SERVICE_PORTS.kafka.broker}`;
+/** `127.0.0.1:9042`: the contact point of the local Cassandra. */
+export const CASSANDRA_CONTACT_POINT = `${SERVICE_PORTS.host}:${SERVICE_PORTS.cassandra.native}`;
+/** Cassandra's datacenter name under SimpleSnitch (what cassandra-driver's `localDataCenter` needs). */
+export const CASSANDRA_LOCAL_DC = 'datacenter1';
+
+export { fanoutHome };
+
+/** Files of one service that the launcher handles generically. */
+export interface CommonServicePaths {
+  /** Jars copied from Maven Central (`<home>/jars/<name>-<version>`). */
+  readonly jarDir: string;
+  /** Everything the running service owns; `servicesReset()` deletes it. */
+  readonly runDir: string;
+  /** The effective configuration, rendered from services/conf/<name>/ at each start. */
+  readonly confDir: string;
+  readonly logDir: string;
+  /** The JVM's stdout and stderr (the only log: logging goes to the console appender). */
+  readonly logFile: string;
+  /** The pid of the JVM, which is also its process-group id. */
+  readonly pidFile: string;
+}
+
+export interface KafkaPaths extends CommonServicePaths {
+  /** `log.dirs`, holding the KRaft metadata log too. */
+  readonly dataDir: string;
+  readonly serverProperties: string;
+  readonly log4jConfig: string;
+}
+
+export interface CassandraPaths extends CommonServicePaths {
+  readonly dataDir: string;
+  readonly commitlogDir: string;
+  /** Hard links to commit-log segments holding CDC data, plus their `_cdc.idx` files. */
+  readonly cdcRawDir: string;
+  readonly savedCachesDir: string;
+  readonly hintsDir: string;
+  readonly cassandraYaml: string;
+  readonly logbackXml: string;
+}
+
+export interface ServicePaths {
+  readonly home: string;
+  readonly jarsDir: string;
+  readonly runDir: string;
+  readonly kafka: KafkaPaths;
+  readonly cassandra: CassandraPaths;
+}
+
+function common(home: string, name: ServiceName, version: string): CommonServicePaths {
+  const runDir = join(home, 'run', name);
+  const logDir = join(runDir, 'logs');
+  return {
+    jarDir: join(home, 'jars', `${name}-${version}`),
+    runDir,
+    confDir: join(runDir, 'conf'),
+    logDir,
+    logFile: join(logDir, `${name}.log`),
+    pidFile: join(runDir, `${name}.pid`),
+  };
+}
+
+/** All paths of the local services under `home` (default: {@link fanoutHome}). */
+export function servicePaths(home: string = fanoutHome()): ServicePaths {
+  const abs = resolve(home);
+  const kafka = common(abs, 'kafka', KAFKA_VERSION);
+  const cassandra = common(abs, 'cassandra', CASSANDRA_VERSION);
+  return Object.freeze({
+    home: abs,
+    jarsDir: join(abs, 'jars'),
+    runDir: join(abs, 'run'),
+    kafka: Object.freeze({
+      ...kafka,
+      dataDir: join(kafka.runDir, 'data'),
+      serverProperties: join(kafka.confDir, 'server.properties'),
+      log4jConfig: join(kafka.confDir, 'log4j2.yaml'),
+    }),
+    cassandra: Object.freeze({
+      ...cassandra,
+      dataDir: join(cassandra.runDir, 'data'),
+      commitlogDir: join(cassandra.runDir, 'commitlog'),
+      cdcRawDir: join(cassandra.runDir, 'cdc_raw'),
+      savedCachesDir: join(cassandra.runDir, 'saved_caches'),
+      hintsDir: join(cassandra.runDir, 'hints'),
+      cassandraYaml: join(cassandra.confDir, 'cassandra.yaml'),
+      logbackXml: join(cassandra.confDir, 'logback.xml'),
+    }),
+  });
+}
+
+/**
+ * The local Cassandra's `cdc_raw_directory`: the default for the CDC connector's input directory.
+ * It is on the same filesystem as the commit log (Cassandra hard-links segments into it).
+ */
+export function cassandraCdcRawDir(home: string = fanoutHome()): string {
+  return servicePaths(home).cassandra.cdcRawDir;
+}

@@ -1,0 +1,35 @@
+import { randomUUID } from 'node:crypto';
+import { inject } from 'vitest';
+import { loadConfig, type Config } from '../../config/index.ts';
+
+/** A short unique suffix for a test's own keyspace / topic / group names. */
+export const uniq = (): string => randomUUID().replaceAll('-', '').slice(0, 12);
+
+/**
+ * A config pointing at the services the global setup found, with this test's own keyspace and
+ * topic names, plus any `key=value` overrides.
+ */
+export function testConfig(sets: string[] = []): Config {
+  const s = inject('services');
+  const id = uniq();
+  return loadConfig({
+    env: {},
+    sets: [
+      `kafka.brokers=${s.kafkaBrokers}`,
+      `cassandra.contactPoints=${s.cassandraContactPoints}`,
+      `cassandra.keyspace=t_${id}`,
+      `cdc.rawDir=${s.cdcRawDir}`,
+      `topics.cdcPrefix=t-${id}.cdc`,
+      `topics.cdcOffsets=t-${id}.cdc-offsets`,
+      `topics.checkpoints=t-${id}.checkpoints`,
+      `topics.completed=t-${id}.completed`,
+      `topics.tasks=t-${id}.tasks`,
+      `topics.deadLetter=t-${id}.dead-letter`,
+      `pipeline.groupId=t-${id}.workers`,
+      'topics.cdcPartitions=3',
+      'topics.tasksPartitions=3',
+      'log.level=warn',
+      ...sets,
+    ],
+  });
+}

@@ -1,0 +1,45 @@
+import { defineConfig } from 'vitest/config';
+
+// Two projects: `unit` (pure logic, fakes allowed) and `integration` (*.int.test.ts: the real
+// Kafka broker and Cassandra node that test/setup/global.ts finds or starts; never mocks).
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/**/*.int.test.ts', 'node_modules/**'],
+          testTimeout: 20_000,
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/**/*.int.test.ts'],
+          exclude: ['test/**/*.cdc.int.test.ts', 'node_modules/**'],
+          globalSetup: ['test/setup/global.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 300_000,
+          // Two cores: two test files at a time against the shared services.
+          maxWorkers: 2,
+          sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        // Tests that run a CDC connector: one file at a time, after the others. A connector deletes
+        // the segments it has consumed from the node's one cdc_raw, so two at once would race.
+        test: {
+          name: 'cdc',
+          include: ['test/**/*.cdc.int.test.ts'],
+          globalSetup: ['test/setup/global.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 300_000,
+          maxWorkers: 1,
+          fileParallelism: false,
+          sequence: { groupOrder: 2 },
+        },
+      },
+    ],
+  },
+});
