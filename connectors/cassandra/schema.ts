@@ -32,6 +32,12 @@ export function contractStatements(config: Config): string[] {
        author_id bigint,
        PRIMARY KEY ((user_id), tweet_id)
      ) WITH CLUSTERING ORDER BY (tweet_id DESC)`,
+    // Written by the pipeline, not by applications: a CDC delete carries only the key (Cassandra
+    // logs no before-image), so retracting a tweet needs its author from here.
+    `CREATE TABLE IF NOT EXISTS ${ks}.tweet_authors (
+       tweet_id timeuuid PRIMARY KEY,
+       author_id bigint
+     )`,
   ];
 }
 

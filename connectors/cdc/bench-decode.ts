@@ -2,7 +2,7 @@
  * Decode throughput on one core: the real-Cassandra fixture's entries (test/fixtures/commitlog)
  * replicated into a full-size segment, then read (framing + crc) and decoded to change events.
  *
- *   node connectors/cdc/bench-decode.ts [fixtureDir] [segmentMiB=16] [rounds=5]
+ *   node connectors/cdc/bench-decode.ts [fixtureDir=test/fixtures/commitlog/v7-plain] [segmentMiB=16] [rounds=5]
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -13,7 +13,7 @@ import { decodeMutationEvents } from './events.ts';
 import { type SchemaRows, buildSchema } from './schema.ts';
 import { type FileVersion, iterateSegment, parseCdcIndex, parseSegmentFileName } from './segment.ts';
 
-const dir = process.argv[2] ?? join(dirname(fileURLToPath(import.meta.url)), '../../test/fixtures/commitlog');
+const dir = process.argv[2] || join(dirname(fileURLToPath(import.meta.url)), '../../test/fixtures/commitlog/v7-plain');
 const segmentMiB = Number(process.argv[3] ?? 16);
 const rounds = Number(process.argv[4] ?? 5);
 

@@ -191,9 +191,12 @@ function eventIds(key: Buffer, updateBytes: Buffer): (index: number) => string {
   };
 }
 
+const unsupportedCache = new WeakMap<CqlType, string | null>();
+
 function checkColumn(def: ColumnDef | null, type: CqlType, name: string): void {
   if (def?.unsupported !== undefined) throw new CdcError('unsupported-type', `column ${name}: ${def.unsupported}`);
-  const why = unsupportedReason(type);
+  let why = unsupportedCache.get(type);
+  if (why === undefined) unsupportedCache.set(type, (why = unsupportedReason(type)));
   if (why !== null) throw new CdcError('unsupported-type', `column ${name}: ${why}`);
 }
 

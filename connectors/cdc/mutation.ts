@@ -237,26 +237,39 @@ function readPartitionUpdate(r: ByteReader, table: TableDef, start: number, mess
   return update;
 }
 
+/** Resolved header columns per table and name (`s:`/`r:` prefix for static/regular). */
+const headerColumnCache = new WeakMap<TableDef, Map<string, HeaderColumn>>();
+
 /** `Columns.Serializer.deserialize`: count, then each name. Resolves names against the schema. */
 function readColumns(r: ByteReader, table: TableDef, statics: boolean): HeaderColumn[] {
   const n = r.uvint32();
   const out: HeaderColumn[] = [];
+  let cache = headerColumnCache.get(table);
+  if (cache === undefined) headerColumnCache.set(table, (cache = new Map()));
   for (let i = 0; i < n; i++) {
     const name = r.vintBytes().toString('utf8');
+    const key = (statics ? 's:' : 'r:') + name;
+    const cached = cache.get(key);
+    if (cached !== undefined) {
+      out.push(cached);
+      continue;
+    }
     const def = table.columns.get(name) ?? null;
     const dropped = table.dropped.get(name);
     if (def === null && dropped === undefined) {
       throw new CdcError('unknown-column', `column ${name} of ${table.keyspace}.${table.table} is not in the loaded schema`);
     }
     const type = def !== null ? def.type : dropped!.type;
-    out.push({
+    const column: HeaderColumn = {
       name,
       type,
       complex: isMultiCell(type),
       def,
       droppedTime: dropped === undefined ? null : dropped.droppedTime,
       static: statics,
-    });
+    };
+    cache.set(key, column);
+    out.push(column);
   }
   return out;
 }
