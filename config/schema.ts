@@ -82,6 +82,13 @@ export const schema = {
     splitThreshold: { doc: 'Authors with more followers than this are split into page-range tasks on the work topic.', format: integer(1, 1_000_000_000), default: 100_000, env: 'FANOUT_SPLIT_THRESHOLD' },
     splitTaskSize: { doc: 'Followers per page-range task of a split fan-out.', format: integer(1, 1_000_000_000), default: 50_000, env: 'FANOUT_SPLIT_TASK_SIZE' },
     shutdownTimeoutMs: { doc: 'Deadline for a graceful stop before the process exits anyway.', format: integer(100, 600_000), default: 30_000, env: 'FANOUT_SHUTDOWN_TIMEOUT_MS' },
+    writeStrategy: {
+      doc: 'How a batch of timeline rows is written: batch (one UNLOGGED multi-partition batch per slice of rows) or concurrent (one single-partition write per row, all in flight at once).',
+      format: oneOf(['batch', 'concurrent']),
+      default: 'batch',
+      env: 'FANOUT_WRITE_STRATEGY',
+    },
+    sessionTimeoutMs: { doc: 'Consumer group session timeout of a worker: how long a worker that died and did not come back keeps its partitions (a restarted worker with the same --worker-id takes them over at once). Within the broker group.min/max.session.timeout.ms.', format: integer(6_000, 1_800_000), default: 30_000, env: 'FANOUT_SESSION_TIMEOUT_MS' },
   },
   retry: {
     maxAttempts: { doc: 'Attempts of a retriable operation (timeline write, produce) before the run fails.', format: integer(1, 1_000), default: 10, env: 'FANOUT_RETRY_MAX_ATTEMPTS' },

@@ -33,14 +33,36 @@ export interface FollowerStore {
   add(userId: bigint, followerIds: readonly bigint[], followedAt?: Date): Promise<void>;
 }
 
-/** Home timelines. Writes carry the source write time, so replays converge (last write wins). */
+/**
+ * One change to one home-timeline row. `writeTimeMicros` is the source change's write time, used
+ * as `USING TIMESTAMP`: replays converge (last write wins) and a replayed insert can never
+ * resurrect a row a newer delete removed.
+ */
+export interface TimelineMutation {
+  readonly op: 'insert' | 'delete';
+  readonly userId: bigint;
+  readonly tweetId: string;
+  readonly authorId: bigint;
+  readonly writeTimeMicros: bigint;
+}
+
+/** Home timelines. */
 export interface TimelineStore {
-  /** Writes `entries` with `USING TIMESTAMP writeTimeMicros`. */
-  insert(entries: readonly TimelineEntry[], writeTimeMicros: bigint): Promise<void>;
-  /** Removes `tweetId` from these users' timelines, `USING TIMESTAMP writeTimeMicros`. */
-  remove(userIds: readonly bigint[], tweetId: string, writeTimeMicros: bigint): Promise<void>;
+  /** Applies `mutations` (any mix of users, tweets and ops); resolves when all are written. */
+  write(mutations: readonly TimelineMutation[]): Promise<void>;
   /** The newest `limit` entries of a user's timeline, newest first. */
   read(userId: bigint, limit: number): Promise<TimelineEntry[]>;
+}
+
+/**
+ * Who wrote a tweet, recorded by the pipeline when it sees the insert: a CDC delete carries only
+ * the key (Cassandra logs no before-image), so retracting a tweet needs its author from here.
+ */
+export interface TweetAuthorStore {
+  /** Records the author, `USING TIMESTAMP writeTimeMicros` (idempotent on replay). */
+  put(tweetId: string, authorId: bigint, writeTimeMicros: bigint): Promise<void>;
+  /** The recorded author, or null when the insert was never seen. */
+  get(tweetId: string): Promise<bigint | null>;
 }
 
 /** The `tweets` table, written by applications with plain CQL. */

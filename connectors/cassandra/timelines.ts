@@ -1,30 +1,69 @@
 import cassandra from 'cassandra-driver';
 import type { CassandraClient } from './client.ts';
-import type { TimelineEntry, TimelineStore } from '../stores.ts';
+import type { TimelineEntry, TimelineMutation, TimelineStore } from '../stores.ts';
 import { classifyCassandraError } from '../errors.ts';
 
-/** TimelineStore over the `timelines` table: concurrent single-partition writes. */
+/** How a write of many timeline rows reaches Cassandra (config `pipeline.writeStrategy`). */
+export type WriteStrategy = 'batch' | 'concurrent';
+
+export interface TimelineStoreOptions {
+  /** Consistency level name as in config (`local_quorum`, `one`, ...). */
+  writeConsistency?: string;
+  /**
+   * `batch`: one UNLOGGED batch per slice of rows (many partitions, one request; the coordinator
+   * fans it out). `concurrent`: one single-partition statement per row, all in flight at once
+   * (token-aware: each goes straight to a replica). See README "Write strategy" for the numbers.
+   */
+  strategy?: WriteStrategy;
+}
+
+/**
+ * Rows per UNLOGGED batch statement. Cassandra fails batches over `batch_size_fail_threshold`
+ * (50 KiB by default) and a timeline row is ~50 bytes in that accounting, so a large
+ * `pipeline.batchSize` is split into slices well below it, written concurrently.
+ */
+const ROWS_PER_CQL_BATCH = 256;
+
+/** TimelineStore over the `timelines` table; every write carries the source write time. */
 export class CassandraTimelineStore implements TimelineStore {
   readonly #client: CassandraClient;
   readonly #ks: string;
   readonly #consistency: number;
+  readonly #strategy: WriteStrategy;
 
-  constructor(client: CassandraClient, keyspace: string, writeConsistency = 'local_quorum') {
+  constructor(client: CassandraClient, keyspace: string, options: TimelineStoreOptions = {}) {
     this.#client = client;
     this.#ks = keyspace;
     const levels = cassandra.types.consistencies as unknown as Record<string, number>;
-    const key = writeConsistency.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+    const key = (options.writeConsistency ?? 'local_quorum').replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
     this.#consistency = levels[key] ?? cassandra.types.consistencies.localQuorum;
+    this.#strategy = options.strategy ?? 'batch';
   }
 
-  async insert(entries: readonly TimelineEntry[], writeTimeMicros: bigint): Promise<void> {
-    const cql = `INSERT INTO ${this.#ks}.timelines (user_id, tweet_id, author_id) VALUES (?, ?, ?) USING TIMESTAMP ?`;
-    await this.#concurrent(cql, entries.map((e) => [e.userId, e.tweetId, e.authorId, writeTimeMicros]), 'write timeline rows');
+  get strategy(): WriteStrategy {
+    return this.#strategy;
   }
 
-  async remove(userIds: readonly bigint[], tweetId: string, writeTimeMicros: bigint): Promise<void> {
-    const cql = `DELETE FROM ${this.#ks}.timelines USING TIMESTAMP ? WHERE user_id = ? AND tweet_id = ?`;
-    await this.#concurrent(cql, userIds.map((u) => [writeTimeMicros, u, tweetId]), 'remove timeline rows');
+  async write(mutations: readonly TimelineMutation[]): Promise<void> {
+    if (mutations.length === 0) return;
+    const insert = `INSERT INTO ${this.#ks}.timelines (user_id, tweet_id, author_id) VALUES (?, ?, ?) USING TIMESTAMP ?`;
+    const remove = `DELETE FROM ${this.#ks}.timelines USING TIMESTAMP ? WHERE user_id = ? AND tweet_id = ?`;
+    const statements = mutations.map((m) => (m.op === 'insert'
+      ? { query: insert, params: [m.userId, m.tweetId, m.authorId, m.writeTimeMicros] }
+      : { query: remove, params: [m.writeTimeMicros, m.userId, m.tweetId] }));
+    try {
+      if (this.#strategy === 'batch') {
+        const slices: Array<Promise<unknown>> = [];
+        for (let i = 0; i < statements.length; i += ROWS_PER_CQL_BATCH) {
+          slices.push(this.#client.batch(statements.slice(i, i + ROWS_PER_CQL_BATCH), { prepare: true, logged: false, consistency: this.#consistency }));
+        }
+        await Promise.all(slices);
+      } else {
+        await Promise.all(statements.map((s) => this.#client.execute(s.query, s.params, { prepare: true, consistency: this.#consistency })));
+      }
+    } catch (err) {
+      throw classifyCassandraError(err, `write ${mutations.length} timeline rows`);
+    }
   }
 
   async read(userId: bigint, limit: number): Promise<TimelineEntry[]> {
@@ -35,20 +74,6 @@ export class CassandraTimelineStore implements TimelineStore {
       return rs.rows.map((r) => ({ userId: r.get('user_id') as bigint, tweetId: String(r.get('tweet_id')), authorId: r.get('author_id') as bigint }));
     } catch (err) {
       throw classifyCassandraError(err, `read timeline of ${userId}`);
-    }
-  }
-
-  async #concurrent(cql: string, params: unknown[][], what: string): Promise<void> {
-    if (params.length === 0) return;
-    try {
-      await cassandra.concurrent.executeConcurrent(this.#client, cql, params, {
-        concurrencyLevel: Math.min(params.length, 128),
-        raiseOnFirstError: true,
-        executionProfile: undefined as never,
-        queryOptions: { prepare: true, consistency: this.#consistency },
-      } as never);
-    } catch (err) {
-      throw classifyCassandraError(err, what);
     }
   }
 }

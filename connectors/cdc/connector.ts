@@ -57,7 +57,7 @@ export class CdcConnector {
   #schema: CdcSchema | undefined;
   #schemaLoadedAt = 0;
   #offset: SourceOffset = { segmentId: -1n, position: 0 };
-  readonly #indexes = new Map<bigint, { idx: CdcIndex; changedAt: number }>();
+  readonly #indexes = new Map<bigint, { idx: CdcIndex | null; changedAt: number }>();
   #wake: (() => void) | undefined;
   #watcher: FSWatcher | undefined;
   #closing: Promise<void> | undefined;
@@ -65,6 +65,9 @@ export class CdcConnector {
   #rawBytes = 0;
   #warnedUsage = false;
   readonly #stop = new AbortController();
+  #markReady: () => void = () => undefined;
+  /** Settles once the connector has resumed from its committed offset and is reading. */
+  readonly ready: Promise<void> = new Promise((resolve) => { this.#markReady = resolve; });
 
   constructor(deps: ConnectorDeps) {
     this.#deps = deps;
@@ -110,6 +113,7 @@ export class CdcConnector {
       await this.#resume();
       this.#watch();
       this.#state = this.#stop.signal.aborted ? 'draining' : 'running';
+      this.#markReady();
       let failures = 0;
       while (!this.#stop.signal.aborted) {
         let progressed = false;
@@ -263,14 +267,12 @@ export class CdcConnector {
     return progressed;
   }
 
+  /** The segment's idx (monotonic across half-written reads); remembers when it last changed. */
   async #index(seg: SegmentFile): Promise<CdcIndex | null> {
     const prev = this.#indexes.get(seg.id);
     const next = mergeCdcIndex(prev?.idx ?? null, await readCdcIndex(seg.idx));
-    if (next && (!prev || prev.idx.offset !== next.offset || prev.idx.completed !== next.completed)) {
-      this.#indexes.set(seg.id, { idx: next, changedAt: Date.now() });
-    } else if (!prev) {
-      this.#indexes.set(seg.id, { idx: { offset: 0, completed: false }, changedAt: Date.now() });
-    }
+    const changed = !prev || (next !== null && (prev.idx === null || prev.idx.offset !== next.offset || prev.idx.completed !== next.completed));
+    if (changed) this.#indexes.set(seg.id, { idx: next, changedAt: Date.now() });
     return next;
   }
 
@@ -313,6 +315,7 @@ export class CdcConnector {
         // Entries that gave no events were still read: remember that in memory, nothing to commit.
         if (compareOffsets({ segmentId: seg.id, position: last }, this.#offset) > 0) this.#offset = { segmentId: seg.id, position: last };
         const done = idx.completed && (end.end === 'end-of-segment' || end.end === 'limit');
+        this.#log.debug(`segment ${seg.id} read from ${from} to ${last} (idx ${idx.offset}${idx.completed ? ' COMPLETED' : ''}): ${end.end}${end.reason ? ` (${end.reason})` : ''}`);
         return { done, committed };
       }
       const entry = step.value;

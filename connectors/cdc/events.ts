@@ -2,7 +2,7 @@
  * Change events: what the CDC connector produces, one per row-level change, decoded from the
  * framed mutations of {@link ./mutation.ts}.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { CqlType } from './cqltype.ts';
 import { CdcError, type CdcErrorCode } from './errors.ts';
 import {
@@ -84,9 +84,10 @@ export interface RangeBound {
  * - `writeTimestamp`: microseconds since the epoch as a decimal string: the row's liveness
  *   timestamp, the deletion's timestamp, or the newest cell timestamp.
  * - `ttl`: row TTL in seconds (INSERT ... USING TTL). Cell TTLs are in `columns`.
- * - `eventId`: hex SHA-256 (32 digits) of the partition key bytes, the partition-update bytes and
- *   the change's index in that update. Every replica logs byte-identical updates, so the RF copies
- *   of one write share an `eventId`: de-duplicate on it.
+ * - `eventId`: 32 hex digits: truncated SHA-256 of the partition-update bytes (which begin with
+ *   the TableId and partition key) + the change's index in that update (see {@link eventId}).
+ *   Every replica logs byte-identical updates, so the RF copies of one write share an `eventId`:
+ *   de-duplicate on it.
  */
 export interface RowChangeEvent {
   op: 'insert' | 'update' | 'delete_row' | 'delete_partition' | 'delete_range';
@@ -146,13 +147,13 @@ export function decodeMutationEvents(payload: Buffer, schema: CdcSchema, src: En
       events.push(...updateEvents(update, source));
     } catch (err) {
       const error = err instanceof CdcError ? err : new CdcError('bad-value', (err as Error).message, { cause: err });
-      events.push(undecodable(update.table, update.table.id, error, update.key, update.bytes, source));
+      events.push(undecodable(update.table, update.table.id, error, update.bytes, source));
     }
   }
   const f = framed.failure;
   // framing lost: whatever followed (possibly CDC updates) is unreadable, so always report it,
   // even when the failing update itself belongs to a non-CDC table
-  if (f !== undefined) events.push(undecodable(f.table, f.tableId, f.error, Buffer.alloc(0), f.rest, source));
+  if (f !== undefined) events.push(undecodable(f.table, f.tableId, f.error, f.rest, source));
   return events;
 }
 
@@ -160,7 +161,6 @@ function undecodable(
   table: TableDef | null,
   tableId: string | null,
   error: CdcError,
-  key: Buffer,
   bytes: Buffer,
   source: EventSource,
 ): UndecodableEvent {
@@ -172,23 +172,23 @@ function undecodable(
     reason: { code: error.code, message: error.message, retriable: error.retriable },
     raw: bytes.toString('base64'),
     source,
-    eventId: eventId(key, bytes, 0),
+    eventId: eventId(bytes, 0),
   };
 }
 
-/** Stable id of the `index`-th change of a partition update. */
-export function eventId(key: Buffer, updateBytes: Buffer, index: number): string {
-  return eventIds(key, updateBytes)(index);
+/**
+ * Stable id of the `index`-th change of a partition update: the first 24 hex digits (96 bits) of
+ * SHA-256 over the update's bytes, then `index` as 8 hex digits. The update bytes begin with the
+ * TableId and the partition key bytes, so they identify key and content; hashing once per update
+ * (not per event) keeps the cost at one digest per mutation.
+ */
+export function eventId(updateBytes: Buffer, index: number): string {
+  return eventIds(updateBytes)(index);
 }
 
-/** Hashes key and update once; each call then costs one copy of the hash state. */
-function eventIds(key: Buffer, updateBytes: Buffer): (index: number) => string {
-  const prefix = createHash('sha256').update(key).update(updateBytes);
-  const idx = Buffer.alloc(4);
-  return (index) => {
-    idx.writeUInt32BE(index);
-    return prefix.copy().update(idx).digest('hex').slice(0, 32);
-  };
+function eventIds(updateBytes: Buffer): (index: number) => string {
+  const prefix = hash('sha256', updateBytes, 'hex').slice(0, 24);
+  return (index) => prefix + index.toString(16).padStart(8, '0');
 }
 
 const unsupportedCache = new WeakMap<CqlType, string | null>();
@@ -239,7 +239,7 @@ function updateEvents(u: PartitionUpdate, source: EventSource): RowChangeEvent[]
   const table = u.table;
   const key = decodePartitionKey(table, u.key);
   const out: RowChangeEvent[] = [];
-  const ids = eventIds(u.key, u.bytes);
+  const ids = eventIds(u.bytes);
   const base = (op: RowChangeEvent['op'], ts: bigint): RowChangeEvent => ({
     op,
     keyspace: table.keyspace,

@@ -245,7 +245,7 @@ function readColumns(r: ByteReader, table: TableDef, statics: boolean): HeaderCo
   const n = r.uvint32();
   const out: HeaderColumn[] = [];
   let cache = headerColumnCache.get(table);
-  if (cache === undefined) headerColumnCache.set(table, (cache = new Map()));
+  if (cache === undefined) headerColumnCache.set(table, (cache = new Map<string, HeaderColumn>()));
   for (let i = 0; i < n; i++) {
     const name = r.vintBytes().toString('utf8');
     const key = (statics ? 's:' : 'r:') + name;

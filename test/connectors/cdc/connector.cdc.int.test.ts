@@ -10,7 +10,7 @@ import { collect } from '../../support/kafka.ts';
 
 describe('CDC connector on the real Cassandra and Kafka', () => {
   const config = testConfig(['cdc.startFrom=latest', 'cdc.maxEventsPerTransaction=200']);
-  const log = createLogger('warn');
+  const log = createLogger(process.env.TEST_LOG === 'debug' ? 'debug' : 'warn');
   let client: CassandraClient;
   let admin: KafkaAdmin;
 
@@ -29,6 +29,7 @@ describe('CDC connector on the real Cassandra and Kafka', () => {
     const connector = new CdcConnector({ config, kafka: createKafka(config, log), admin, cassandra: client, log });
     const running = connector.start();
     try {
+      await Promise.race([connector.ready, running]);
       const ks = config.cassandra.keyspace;
       const ids: string[] = [];
       const writes = 300;

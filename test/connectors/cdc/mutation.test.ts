@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { type ChangeEvent, decodeMutationEvents, type RowChangeEvent } from '../../../connectors/cdc/events.ts';
 import { frameMutation } from '../../../connectors/cdc/mutation.ts';
 import { type SchemaRows, type TableDef, buildSchema } from '../../../connectors/cdc/schema.ts';
-import { LIVE_LDT, LIVE_TS, type TRow, type TUpdate, enc, encodeMutation, encodeUpdate } from './builders.ts';
+import { enc } from './builders.ts';
+import { LIVE_LDT, LIVE_TS, type TRow, type TUpdate, encodeMutation, encodeUpdate } from './mutation-builder.ts';
 
 const id = (n: number): string => `00000000-0000-0000-0000-${String(n).padStart(12, '0')}`;
 const WIDE = Array.from({ length: 70 }, (_, i) => `c${String(i).padStart(2, '0')}`);

@@ -1,0 +1,34 @@
+import type { CassandraClient } from './client.ts';
+import type { TweetAuthorStore } from '../stores.ts';
+import { classifyCassandraError } from '../errors.ts';
+
+/** TweetAuthorStore over the `tweet_authors` table (written by the pipeline only). */
+export class CassandraTweetAuthorStore implements TweetAuthorStore {
+  readonly #client: CassandraClient;
+  readonly #ks: string;
+
+  constructor(client: CassandraClient, keyspace: string) {
+    this.#client = client;
+    this.#ks = keyspace;
+  }
+
+  async put(tweetId: string, authorId: bigint, writeTimeMicros: bigint): Promise<void> {
+    try {
+      await this.#client.execute(
+        `INSERT INTO ${this.#ks}.tweet_authors (tweet_id, author_id) VALUES (?, ?) USING TIMESTAMP ?`, [tweetId, authorId, writeTimeMicros], { prepare: true },
+      );
+    } catch (err) {
+      throw classifyCassandraError(err, `record the author of ${tweetId}`);
+    }
+  }
+
+  async get(tweetId: string): Promise<bigint | null> {
+    try {
+      const rs = await this.#client.execute(`SELECT author_id FROM ${this.#ks}.tweet_authors WHERE tweet_id = ?`, [tweetId], { prepare: true });
+      const row = rs.first();
+      return row ? (row.get('author_id') as bigint) : null;
+    } catch (err) {
+      throw classifyCassandraError(err, `read the author of ${tweetId}`);
+    }
+  }
+}
