@@ -15,9 +15,15 @@ export interface SourceRecord {
   readonly headers: Readonly<Record<string, string>>;
 }
 
-/** What a source tells its owner. */
+/** What a source tells its owner, and asks it. */
 export interface SourceListener {
-  /** A record, in offset order per partition. Must not block: the source keeps polling. */
+  /**
+   * How many more records the owner can take now. At 0 the source pauses every assigned
+   * partition (no fetching, no prefetch memory) but keeps polling, so the group membership and
+   * rebalances are served however long the owner stays busy.
+   */
+  room(): number;
+  /** A record, in offset order per partition; never more than {@link room} allowed. Must not block. */
   record(record: SourceRecord): void;
   /** Partitions newly assigned; awaited before any of their records are delivered. */
   assigned(partitions: readonly number[]): Promise<void>;
@@ -31,15 +37,15 @@ export interface SourceListener {
   failed(err: Error): void;
 }
 
-/** A consumer-group source of one topic, pausable as a whole (backpressure at the source). */
+/** A consumer-group source of one topic that delivers only as much as its owner has room for. */
 export interface RecordSource {
   readonly topic: string;
-  /** Joins the group and starts delivering to `listener`. */
+  /** Joins the group and starts delivering to `listener`; resolves once the poll loop runs. */
   start(listener: SourceListener): Promise<void>;
-  /** Stops fetching from every assigned partition (records already delivered stay delivered). */
-  pause(): void;
-  /** Undoes {@link pause}. */
-  resume(): void;
+  /** The owner's room grew: resume fetching now rather than at the next paused poll. */
+  wake(): void;
+  /** True while every partition is paused for lack of room. */
+  readonly paused: boolean;
   /** The high watermark of a partition as last seen by the fetcher (no request), if known. */
   highWatermark(partition: number): bigint | undefined;
   /** Leaves (or, for a static member, detaches from) the group; idempotent. */

@@ -4,40 +4,45 @@
  * process (its late commits fail) and aborts whatever transaction it left open, at once rather
  * than after `transaction.timeout.ms`. Offsets are sent with the consumer's group metadata
  * (KIP-447), so a member that lost its partitions in a rebalance cannot commit for them either.
+ * Uses librdkafka's producer directly, like the source: `sendOffsetsToTransaction` needs that
+ * consumer, and `commitTransaction` flushes every record of the transaction first.
  */
+import kafkaJs from '@confluentinc/kafka-javascript';
 import type { Config } from '../../config/index.ts';
-import { FanoutError } from '../errors.ts';
+import { FanoutError, withTimeout } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Transaction, TransactionalSink } from '../streams.ts';
-import type { KafkaClient, KafkaConsumer, KafkaProducer } from './client.ts';
+import { baseProps } from './client.ts';
+import type { RawConsumer } from './source.ts';
+
+type RawProducer = InstanceType<typeof kafkaJs.Producer>;
+type Callback = (err: unknown) => void;
 
 /** The transactional id of a worker (unique per consumer group and worker id). */
 export const workerTransactionalId = (config: Config, workerId: string): string =>
   `${config.kafka.clientId}-${config.pipeline.groupId}-worker-${workerId}`;
 
 /**
- * Classifies a transactional producer error. Fatal ones (fenced by a newer instance, producer in
- * error state) end the worker; abortable and retriable ones allow a fresh transaction.
+ * Classifies a transactional producer error. Fatal ones (fenced by a newer instance of the same
+ * worker, producer in error state) end the worker; any other leaves a clean state after an
+ * abort, so a fresh transaction may succeed.
  */
 export function classifyTransactionError(err: unknown, what: string): FanoutError {
   if (err instanceof FanoutError) return err;
-  const e = err as { fatal?: boolean; abortable?: boolean; retriable?: boolean; message?: string; code?: number };
-  if (e.fatal === true) return new FanoutError('KAFKA_FENCED', `${what}: ${e.message ?? String(err)}`, { retriable: false, cause: err });
-  const retriable = e.abortable === true || e.retriable === true;
-  return new FanoutError(retriable ? 'KAFKA_RETRIABLE' : 'KAFKA_FAILED', `${what}: ${e.message ?? String(err)}`, { retriable, cause: err });
+  const e = err as { isFatal?: boolean; message?: string };
+  const fatal = e.isFatal === true;
+  return new FanoutError(fatal ? 'KAFKA_FENCED' : 'KAFKA_RETRIABLE', `${what}: ${e.message ?? String(err)}`, { retriable: !fatal, cause: err });
 }
 
 /** The Kafka implementation of {@link TransactionalSink}. */
 export class KafkaTransactionalSink implements TransactionalSink {
-  readonly #kafka: KafkaClient;
   readonly #config: Config;
   readonly #log: Logger;
   readonly #transactionalId: string;
-  readonly #source: { readonly topic: string; readonly consumer: KafkaConsumer };
-  #producer: KafkaProducer | undefined;
+  readonly #source: { readonly topic: string; readonly consumer: RawConsumer };
+  #producer: RawProducer | undefined;
 
-  constructor(kafka: KafkaClient, config: Config, options: { transactionalId: string; source: { readonly topic: string; readonly consumer: KafkaConsumer }; log: Logger }) {
-    this.#kafka = kafka;
+  constructor(config: Config, options: { transactionalId: string; source: { readonly topic: string; readonly consumer: RawConsumer }; log: Logger }) {
     this.#config = config;
     this.#log = options.log.child('sink');
     this.#transactionalId = options.transactionalId;
@@ -46,18 +51,25 @@ export class KafkaTransactionalSink implements TransactionalSink {
 
   async open(): Promise<void> {
     if (this.#producer) return;
-    const producer = this.#kafka.producer({
+    const k = this.#config.kafka;
+    const producer = new kafkaJs.Producer({
+      ...baseProps(this.#config),
       'transactional.id': this.#transactionalId,
       'enable.idempotence': true,
-      'transaction.timeout.ms': this.#config.kafka.transactionTimeoutMs,
+      'transaction.timeout.ms': k.transactionTimeoutMs,
       'linger.ms': 2,
       'compression.type': 'lz4',
-    } as never);
+    } as never, {});
     try {
-      await producer.connect();
+      await withTimeout(new Promise<void>((resolve, reject) => {
+        producer.connect({ timeout: k.connectTimeoutMs }, (err) => (err ? reject(err) : resolve()));
+      }), k.connectTimeoutMs + 1_000, `the transactional producer did not connect within ${k.connectTimeoutMs} ms`, 'KAFKA_UNREACHABLE');
+      producer.setPollInterval(100);
+      // Fences any older instance of this worker and aborts its open transaction.
+      await call((cb) => producer.initTransactions(k.transactionTimeoutMs, cb));
     } catch (err) {
-      await producer.disconnect().catch(() => undefined);
-      throw classifyTransactionError(err, `connect the transactional producer ${this.#transactionalId}`);
+      await this.#disconnect(producer);
+      throw classifyTransactionError(err, `initialise transactions of ${this.#transactionalId}`);
     }
     this.#producer = producer;
   }
@@ -66,34 +78,42 @@ export class KafkaTransactionalSink implements TransactionalSink {
     const producer = this.#producer;
     if (!producer) throw new FanoutError('SINK_NOT_OPEN', 'the transactional sink is not open', { retriable: false });
     if (tx.offsets.length === 0 && tx.records.length === 0) return;
-    const what = `transaction of ${tx.records.length} records and ${tx.offsets.length} offsets`;
-    const t = await producer.transaction().catch((err: unknown) => { throw classifyTransactionError(err, 'begin transaction'); });
+    const timeout = this.#config.kafka.transactionTimeoutMs;
+    await call((cb) => producer.beginTransaction(cb)).catch((err: unknown) => { throw classifyTransactionError(err, 'begin a transaction'); });
     try {
-      if (tx.records.length > 0) {
-        const byTopic = new Map<string, Array<{ key: string; value: string | null; partition?: number; headers?: Record<string, string> }>>();
-        for (const r of tx.records) {
-          let list = byTopic.get(r.topic);
-          if (!list) byTopic.set(r.topic, (list = []));
-          list.push({ key: r.key, value: r.value, ...(r.partition === undefined ? {} : { partition: r.partition }), ...(r.headers ? { headers: { ...r.headers } } : {}) });
-        }
-        await t.sendBatch({ topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })) } as never);
+      for (const r of tx.records) {
+        const headers = r.headers ? Object.entries(r.headers).map(([k, v]) => ({ [k]: v })) : undefined;
+        producer.produce(r.topic, r.partition ?? null, r.value === null ? null : Buffer.from(r.value), r.key, null, null, headers);
       }
       if (tx.offsets.length > 0) {
-        await t.sendOffsets({
-          consumer: this.#source.consumer,
-          topics: [{ topic: this.#source.topic, partitions: tx.offsets.map((o) => ({ partition: o.partition, offset: o.offset.toString() })) }],
-        });
+        const offsets = tx.offsets.map((o) => ({ topic: this.#source.topic, partition: o.partition, offset: Number(o.offset) }));
+        await call((cb) => producer.sendOffsetsToTransaction(offsets, this.#source.consumer, timeout, cb));
       }
-      await t.commit();
+      await call((cb) => producer.commitTransaction(timeout, cb));
     } catch (err) {
-      await t.abort().catch((abortErr: unknown) => this.#log.debug('abort failed', { err: String(abortErr) }));
-      throw classifyTransactionError(err, what);
+      await call((cb) => producer.abortTransaction(timeout, cb)).catch((abortErr: unknown) => this.#log.debug('abort failed', { err: String(abortErr) }));
+      throw classifyTransactionError(err, `transaction of ${tx.records.length} records and ${tx.offsets.length} offsets`);
     }
   }
 
   async close(): Promise<void> {
     const p = this.#producer;
     this.#producer = undefined;
-    if (p) await p.disconnect().catch((err: unknown) => this.#log.debug('producer disconnect failed', { err: String(err) }));
+    if (p) await this.#disconnect(p);
   }
+
+  async #disconnect(producer: RawProducer): Promise<void> {
+    producer.setPollInterval(0);
+    if (!producer.isConnected()) return;
+    await new Promise<void>((resolve) => {
+      producer.disconnect(5_000, (err: unknown) => {
+        if (err) this.#log.debug('producer disconnect failed', { err: String(err) });
+        resolve();
+      });
+    });
+  }
+}
+
+function call(fn: (cb: Callback) => void): Promise<void> {
+  return new Promise<void>((resolve, reject) => fn((err) => (err ? reject(err) : resolve())));
 }

@@ -10,11 +10,14 @@ export const uniq = (): string => randomUUID().replaceAll('-', '').slice(0, 12);
  * topic names, plus any `key=value` overrides.
  */
 export function testConfig(sets: string[] = []): Config {
+  return loadConfig({ env: {}, sets: testSettings(sets) });
+}
+
+/** The `key=value` settings behind {@link testConfig}, e.g. to hand to a child `fanout` process. */
+export function testSettings(sets: string[] = []): string[] {
   const s = inject('services');
   const id = uniq();
-  return loadConfig({
-    env: {},
-    sets: [
+  return [
       `kafka.brokers=${s.kafkaBrokers}`,
       `cassandra.contactPoints=${s.cassandraContactPoints}`,
       `cassandra.keyspace=t_${id}`,
@@ -30,6 +33,5 @@ export function testConfig(sets: string[] = []): Config {
       'topics.tasksPartitions=3',
       'log.level=warn',
       ...sets,
-    ],
-  });
+  ];
 }
