@@ -108,4 +108,4 @@ export const schema = {
 };
 
 /** Env vars that are not schema keys but that the tools read. */
-export const extraEnv = ['FANOUT_HOME', 'FANOUT_CONFIG'] as const;
+export const extraEnv = ['FANOUT_HOME', 'FANOUT_CONFIG', 'FANOUT_PORT_OFFSET'] as const;

@@ -49,11 +49,12 @@ export default async function setup(project: TestProject): Promise<(() => Promis
       return started.stop;
     }
   }
-  const { servicesUp } = await import('../../services/launcher.ts');
+  const { servicesUp, servicePorts } = await import('../../services/launcher.ts');
   await servicesUp(undefined, { log: (l) => process.stderr.write(`[services] ${l}\n`) });
+  const ports = servicePorts(); // honours FANOUT_PORT_OFFSET, like the launcher
   project.provide('services', {
-    kafkaBrokers: '127.0.0.1:9092',
-    cassandraContactPoints: '127.0.0.1:9042',
+    kafkaBrokers: `${ports.host}:${ports.kafka.broker}`,
+    cassandraContactPoints: `${ports.host}:${ports.cassandra.native}`,
     cdcRawDir: localCdcRawDir(),
     source: 'local',
   });
