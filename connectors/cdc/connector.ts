@@ -9,6 +9,7 @@
  * events in cdc_raw, with a poll as fallback. On a Kafka failure it drops the producer, re-reads
  * the committed offset (the only truth) and goes on from there after a backoff.
  */
+import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -26,6 +27,20 @@ import {
   cdcIndexFileName, iterateSegment, loadSegmentFile, mergeCdcIndex, parseSegmentFileName, readCdcIndex, segmentFileName, type CdcIndex, type FileVersion,
 } from './segment.ts';
 import { cdcTopic } from '../../config/index.ts';
+
+/** A dead-letter event for a corrupt stretch of a segment (no bytes to carry: the file is named). */
+function corruptSection(seg: SegmentFile, position: number, reason: string): ChangeEvent {
+  return {
+    op: 'undecodable',
+    keyspace: null,
+    table: null,
+    tableId: null,
+    reason: { code: 'corrupt', message: `${reason} (segment ${seg.log}, after position ${position})`, retriable: false },
+    raw: '',
+    source: { segmentId: seg.id.toString(), position, fileVersion: seg.version },
+    eventId: createHash('sha256').update(`${seg.id}:${position}:corrupt`).digest('hex').slice(0, 32),
+  };
+}
 
 export type ConnectorState = 'starting' | 'running' | 'draining' | 'stopped' | 'failed';
 
@@ -58,6 +73,8 @@ export class CdcConnector {
   #schemaLoadedAt = 0;
   #offset: SourceOffset = { segmentId: -1n, position: 0 };
   readonly #indexes = new Map<bigint, { idx: CdcIndex | null; changedAt: number }>();
+  /** Segments already dead-lettered as corrupt (reported once per run). */
+  readonly #corrupt = new Set<bigint>();
   #wake: (() => void) | undefined;
   #watcher: FSWatcher | undefined;
   #closing: Promise<void> | undefined;
@@ -307,11 +324,20 @@ export class CdcConnector {
     for (;;) {
       const step = it.next();
       if (step.done) {
-        await flush();
         const end = step.value;
-        if (end.end === 'corrupt') {
-          throw new FanoutError('CDC_SEGMENT_CORRUPT', `segment ${seg.log} is corrupt after position ${end.position}: ${end.reason ?? 'unknown'}`, { retriable: false });
+        const corrupt = end.end === 'corrupt';
+        if (corrupt) {
+          // Durable bytes that cannot be what Cassandra wrote: nothing after them in this segment
+          // can be framed. Record it on the dead-letter topic (with where and why), in the same
+          // transaction as the events before it, and go on: one bad section must not stop every
+          // newer write. Reported once per run.
+          this.#log.error(`segment ${seg.log} is corrupt after position ${end.position}: ${end.reason ?? 'unknown'}; dead-lettered`);
+          if (!this.#corrupt.has(seg.id)) batch.push(corruptSection(seg, end.position, end.reason ?? 'corrupt section'));
+          this.#corrupt.add(seg.id);
+          last = Math.max(last, end.position);
         }
+        await flush();
+        if (corrupt) return { done: idx.completed, committed };
         // Entries that gave no events were still read: remember that in memory, nothing to commit.
         if (compareOffsets({ segmentId: seg.id, position: last }, this.#offset) > 0) this.#offset = { segmentId: seg.id, position: last };
         const done = idx.completed && (end.end === 'end-of-segment' || end.end === 'limit');
@@ -348,6 +374,7 @@ export class CdcConnector {
       });
     }
     this.#indexes.delete(seg.id);
+    this.#corrupt.delete(seg.id);
     if (seg.id > this.#offset.segmentId) this.#offset = { segmentId: seg.id, position: Number.MAX_SAFE_INTEGER };
     return removed;
   }

@@ -27,6 +27,7 @@ import { baseProps } from './client.ts';
 const { CODES } = kafkaJs;
 export type RawConsumer = InstanceType<typeof kafkaJs.KafkaConsumer>;
 type Assignment = Array<{ topic: string; partition: number }>;
+type WatermarkQuery = { queryWatermarkOffsets(topic: string, partition: number, timeout: number, cb: () => void): void };
 type RawMessage = { topic: string; partition: number; offset: number; key?: Buffer | string | null; value: Buffer | null; headers?: Array<Record<string, unknown>> };
 
 /** Most records taken in one poll. */
@@ -84,7 +85,6 @@ export class KafkaRecordSource implements RecordSource {
       'isolation.level': 'read_committed',
       'enable.auto.commit': false,
       'enable.auto.offset.store': false,
-      'auto.offset.reset': 'earliest',
       'partition.assignment.strategy': 'cooperative-sticky',
       'session.timeout.ms': this.#config.pipeline.sessionTimeoutMs,
       // Bounded memory: a small prefetch queue and small fetches (CDC records are ~0.5 KiB).
@@ -92,8 +92,10 @@ export class KafkaRecordSource implements RecordSource {
       'queued.max.messages.kbytes': 1_024,
       'fetch.max.bytes': 1_048_576,
       'max.partition.fetch.bytes': 262_144,
+      'fetch.queue.backoff.ms': 20,
+      'fetch.error.backoff.ms': 50,
       rebalance_cb: (err: { code: number }, assignment: Assignment) => this.#onRebalance(err.code, assignment),
-    } as never, {});
+    } as never, { 'auto.offset.reset': 'earliest' });
     this.#consumer = consumer;
     consumer.on('event.error', (err: Error & { isFatal?: boolean }) => {
       if (err.isFatal === true) listener.failed(new FanoutError('KAFKA_FATAL', `consumer of ${this.topic}: ${err.message}`, { retriable: false, cause: err }));
@@ -209,8 +211,17 @@ export class KafkaRecordSource implements RecordSource {
     const consumer = this.#consumer!;
     const assigned = consumer.assignments();
     if (assigned.length === 0) return;
-    if (paused) consumer.pause(assigned);
-    else consumer.resume(assigned);
+    if (paused) {
+      consumer.pause(assigned);
+      return;
+    }
+    consumer.resume(assigned);
+    // librdkafka's broker thread notices a resumed partition only at its next idle wake-up (up
+    // to ~1 s, confluentinc/librdkafka#1753 and confluent-kafka-go#630 show the same gap); any
+    // request to the leader wakes it at once, and a watermark query is the cheapest one.
+    for (const tp of assigned) {
+      (consumer as unknown as WatermarkQuery).queryWatermarkOffsets(this.topic, tp.partition, 1_000, () => undefined);
+    }
   }
 }
 

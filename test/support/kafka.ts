@@ -18,6 +18,21 @@ export interface Collected {
  */
 export async function collect(config: Config, topics: string[], done: (records: Collected[]) => boolean, timeoutMs = 60_000): Promise<Collected[]> {
   const kafka = createKafka(config, createLogger('warn'));
+  // A consumer notices a topic created after it subscribed only at its next metadata refresh
+  // (minutes): wait for the topics to exist first.
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const existing = new Set(await admin.listTopics());
+      if (topics.every((t) => existing.has(t))) break;
+      if (Date.now() > deadline) throw new Error(`collect: topics ${topics.join(',')} were not created within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    await admin.disconnect();
+  }
   const consumer = kafka.consumer({ 'group.id': `t-collect-${uniq()}`, 'auto.offset.reset': 'earliest', 'isolation.level': 'read_committed', 'enable.auto.commit': false } as never);
   await consumer.connect();
   await consumer.subscribe({ topics });
