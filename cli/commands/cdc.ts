@@ -1,9 +1,11 @@
 import { CdcConnector } from '../../connectors/cdc/connector.ts';
 import type { Context } from '../context.ts';
 import { onShutdown } from '../signals.ts';
+import { startTelemetry } from '../telemetry.ts';
 
 /** `fanout cdc`: runs the CDC connector until SIGTERM / SIGINT. */
 export async function cdc(ctx: Context): Promise<void> {
+  const stopTelemetry = startTelemetry(ctx.config, 'cdc');
   const connector = new CdcConnector({
     config: ctx.config,
     kafka: ctx.kafka(),
@@ -18,5 +20,6 @@ export async function cdc(ctx: Context): Promise<void> {
   } finally {
     off();
     await connector.close();
+    await stopTelemetry();
   }
 }

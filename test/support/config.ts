@@ -32,6 +32,8 @@ export function testSettings(sets: string[] = []): string[] {
       'topics.cdcPartitions=3',
       'topics.tasksPartitions=3',
       'log.level=warn',
+      // No metrics endpoint per test process (they would fight over one port).
+      'telemetry.prometheusPort=0',
       ...sets,
   ];
 }
