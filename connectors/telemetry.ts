@@ -37,7 +37,9 @@ export function traceparentOf(span: Span): string {
 export function contextFromHeaders(headers: Record<string, unknown> | undefined): Context {
   const carrier: Record<string, string> = {};
   for (const [k, v] of Object.entries(headers ?? {})) {
-    if (v !== undefined && v !== null) carrier[k.toLowerCase()] = String(v);
+    // Kafka header values arrive as Buffers or strings.
+    if (typeof v === 'string') carrier[k.toLowerCase()] = v;
+    else if (Buffer.isBuffer(v)) carrier[k.toLowerCase()] = v.toString('utf8');
   }
   return propagation.extract(context.active(), carrier);
 }

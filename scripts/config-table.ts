@@ -24,7 +24,7 @@ const walk = (node: Record<string, unknown>, prefix: string): void => {
     }
   }
 };
-walk(schema as unknown as Record<string, unknown>, '');
+walk(schema, '');
 export const table = rows.join('\n');
 
 /** README.md with its config table replaced by the generated one. */

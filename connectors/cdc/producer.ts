@@ -133,7 +133,7 @@ export class CdcSink {
     }]);
     const tx = await producer.transaction().catch((err: unknown) => { throw classifyKafkaError(err, 'begin CDC transaction'); });
     try {
-      await tx.sendBatch({ topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages: messages.map((m) => ({ ...m, partition: topic === this.#config.topics.cdcOffsets ? 0 : undefined })) })) } as never);
+      await tx.sendBatch({ topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages: messages.map((m) => ({ ...m, partition: topic === this.#config.topics.cdcOffsets ? 0 : undefined })) })) });
       await tx.commit();
     } catch (err) {
       await tx.abort().catch(() => undefined);

@@ -43,7 +43,7 @@ export async function readToEnd(config: Config, topic: string, partitions: reado
     consumer.connect({ timeout: config.kafka.connectTimeoutMs }, (err) => {
       if (err) { reject(classifyKafkaError(err, `connect to read ${topic}`)); return; }
       if (pending.size === 0) { resolve(); return; }
-      consumer.assign(partitions.map((partition) => ({ topic, partition, offset: OFFSET_BEGINNING })) as never);
+      consumer.assign(partitions.map((partition) => ({ topic, partition, offset: OFFSET_BEGINNING })));
       const loop = (): void => {
         if (pending.size === 0) return;
         consumer.consume(1_000, (cerr, messages) => {

@@ -1,3 +1,4 @@
+import cassandra from 'cassandra-driver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectCassandra, type CassandraClient } from '../../../connectors/cassandra/client.ts';
 import { applySchema } from '../../../connectors/cassandra/schema.ts';
@@ -34,7 +35,7 @@ describe('CDC connector on the real Cassandra and Kafka', () => {
       const ids: string[] = [];
       const writes = 300;
       for (let i = 0; i < writes; i++) {
-        const id = (await client.execute('SELECT now() FROM system.local')).first().get(0).toString() as string;
+        const id = cassandra.types.TimeUuid.now().toString();
         ids.push(id);
         await client.execute(`INSERT INTO ${ks}.tweets (tweet_id, author_id, body, created_at) VALUES (?, ?, ?, ?)`, [id, BigInt(i % 7), `body ${i} ✓ 🐦`, new Date(1_700_000_000_000 + i)], { prepare: true });
       }
@@ -51,7 +52,7 @@ describe('CDC connector on the real Cassandra and Kafka', () => {
       expect(new Set(events.map((e) => e.eventId)).size).toBe(expected);
       const byKey = new Map<string, RowChangeEvent[]>();
       for (const e of events) {
-        const k = String(e.key.tweet_id);
+        const k = e.key.tweet_id as string;
         byKey.set(k, [...(byKey.get(k) ?? []), e]);
       }
       expect(byKey.size).toBe(writes);

@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import { connectCassandra, type CassandraClient } from '../../../connectors/cassandra/client.ts';
 import { applySchema } from '../../../connectors/cassandra/schema.ts';
 import { CdcConnector } from '../../../connectors/cdc/connector.ts';
@@ -80,7 +80,7 @@ describe('CDC exactly once through crashes', () => {
     return new Promise((resolveChild, reject) => {
       let err = '';
       const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`connector did not resume within 60 s: ${err.slice(-2000)}`)); }, 60_000);
-      child.stderr!.on('data', (d: Buffer) => {
+      child.stderr.on('data', (d: Buffer) => {
         err += d.toString();
         if (err.includes('resuming after segment')) { clearTimeout(timer); resolveChild(child); }
       });

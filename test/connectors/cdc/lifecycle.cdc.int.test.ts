@@ -5,7 +5,6 @@
  * is read to the end; a pre-allocated segment without idx is left alone; a corrupt section goes to
  * the dead-letter topic and newer segments still flow. Consumed segments are deleted.
  */
-import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
