@@ -15,7 +15,6 @@ import { schemaApply } from './commands/schema.ts';
 import { seed } from './commands/seed.ts';
 import { services } from './commands/services.ts';
 import { timeline, tweet } from './commands/tweet.ts';
-import { worker, workerId } from './commands/worker.ts';
 import { Context } from './context.ts';
 
 const USAGE = `usage: fanout <command> [options]
@@ -29,8 +28,6 @@ const USAGE = `usage: fanout <command> [options]
        [--first-follower 1000000] [--seed 42] [--concurrency 16]
                              write a follower graph: one celebrity plus a power-law long tail
   cdc                        run the CDC connector: cdc_raw segments -> Kafka, exactly once
-  worker [--worker-id 0]     run a fan-out worker: tweets CDC topic -> follower timelines;
-                             the id must be stable across restarts and unique in the group
   tweet --author <id> <text...>
                              insert a tweet with plain CQL, as an application does
   timeline <user> [--limit 20]
@@ -58,7 +55,6 @@ async function main(argv: string[]): Promise<void> {
       seed: { type: 'string' },
       concurrency: { type: 'string' },
       limit: { type: 'string' },
-      'worker-id': { type: 'string' },
     },
   });
   const [command, ...rest] = positionals;
@@ -91,8 +87,6 @@ async function main(argv: string[]): Promise<void> {
         return;
       case 'cdc':
         return await cdc(ctx);
-      case 'worker':
-        return await worker(ctx, workerId(o['worker-id']));
       case 'tweet':
         return await tweet(ctx, o.author, rest);
       case 'timeline':
