@@ -1,0 +1,78 @@
+/**
+ * Fan-out benchmark (issue #4), all approaches on this machine in one run, side by side:
+ *   (a) naive: for (f of followers) await insert(f)        — on a sample, it is slow
+ *   (b) Promise.all over the followers                      — on a sample, it is a DoS
+ *   (c) ceiling: the driver's bounded executeConcurrent at the best concurrency found
+ *   (d) this pipeline end to end (when available: bench/approaches/pipeline.ts)
+ * Each runs in its own process (peak RSS is its own). Prints a table, writes
+ * bench-results/fanout.json.
+ *
+ *   ./fanout services up && node bench/fanout.ts [--followers 500000] [--naive-rows 20000] [--promise-all-rows 100000]
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config/index.ts';
+import { connectCassandra } from '../connectors/cassandra/client.ts';
+import { CassandraFollowerStore } from '../connectors/cassandra/followers.ts';
+import { applySchema } from '../connectors/cassandra/schema.ts';
+import { writeSeed } from '../cli/commands/seed.ts';
+
+const { values } = parseArgs({
+  options: {
+    followers: { type: 'string', default: '500000' },
+    'naive-rows': { type: 'string', default: '20000' },
+    'promise-all-rows': { type: 'string', default: '100000' },
+    keyspace: { type: 'string', default: 'fanout_bench' },
+  },
+});
+const followers = Number(values.followers);
+const env = { ...process.env, FANOUT_CASSANDRA_KEYSPACE: values.keyspace };
+const config = loadConfig({ env });
+const author = 1n;
+
+const client = await connectCassandra(config);
+await applySchema(client, config);
+const store = new CassandraFollowerStore(client, config.cassandra.keyspace);
+if ((await store.count(author)) !== followers) {
+  await client.execute(`TRUNCATE ${config.cassandra.keyspace}.followers`);
+  process.stderr.write(`seeding ${followers} followers of author ${author}...\n`);
+  await writeSeed(store, { author, followers, firstFollower: 1_000_000n, tailAuthors: 0, tailMax: 1, seed: 1 }, 16);
+}
+await client.shutdown();
+
+interface Row { approach: string; rows: number; seconds: number; errors: number; maxRssMiB: number; rowsPerSecond: number; note: string }
+
+function run(script: string, args: string[], note: string, approach: string): Row {
+  const r = spawnSync(process.execPath, [resolve(import.meta.dirname, script), ...args], { env, encoding: 'utf8', maxBuffer: 1 << 24 });
+  if (r.status !== 0) throw new Error(`${approach} failed: ${r.stderr.slice(-2000)}`);
+  const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Omit<Row, 'approach' | 'note' | 'rowsPerSecond'>;
+  const row = { approach, ...out, rowsPerSecond: Math.round((out.rows - out.errors) / out.seconds), note };
+  process.stderr.write(`${approach}: ${JSON.stringify(row)}\n`);
+  return row;
+}
+
+const rows: Row[] = [];
+rows.push(run('approaches/baselines.ts', ['naive', String(author), values['naive-rows']], `sample of ${values['naive-rows']} rows`, '(a) naive loop'));
+rows.push(run('approaches/baselines.ts', ['promise-all', String(author), values['promise-all-rows']], `sample of ${values['promise-all-rows']} rows`, '(b) Promise.all'));
+let best: Row | undefined;
+for (const c of [64, 256, 1024]) {
+  const r = run('approaches/baselines.ts', ['ceiling', String(author), String(Math.min(followers, 100_000)), String(c)], `tuning: concurrency ${c}`, `(c) tuning c=${c}`);
+  if (!best || r.rowsPerSecond > best.rowsPerSecond) best = { ...r, note: String(c) };
+}
+rows.push(run('approaches/baselines.ts', ['ceiling', String(author), String(followers), best!.note], `driver executeConcurrent, concurrency ${best!.note}`, '(c) ceiling'));
+const pipelineScript = resolve(import.meta.dirname, 'approaches/pipeline.ts');
+if (existsSync(pipelineScript)) rows.push(run('approaches/pipeline.ts', [String(author), String(followers)], 'CQL insert of the tweet -> last timeline row written', '(d) pipeline'));
+
+const rate = (prefix: string): number | undefined => rows.find((r) => r.approach.startsWith(prefix))?.rowsPerSecond;
+const d = rate('(d)');
+const ratios = d === undefined ? {} : {
+  'd/c': +(d / rate('(c) ceiling')!).toFixed(2),
+  'd/a': +(d / rate('(a)')!).toFixed(1),
+  'd/b': +(d / rate('(b)')!).toFixed(1),
+};
+console.table(rows.map(({ approach, rows: n, seconds, rowsPerSecond, errors, maxRssMiB, note }) => ({ approach, rows: n, seconds: +seconds.toFixed(2), 'rows/s': rowsPerSecond, errors, 'peak RSS MiB': maxRssMiB, note })));
+if (d !== undefined) console.table([ratios]);
+mkdirSync('bench-results', { recursive: true });
+writeFileSync('bench-results/fanout.json', `${JSON.stringify({ followers, at: new Date().toISOString(), rows, ratios }, null, 2)}\n`);
