@@ -8,10 +8,9 @@ import { resolve } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { connectCassandra, type CassandraClient } from '../../../connectors/cassandra/client.ts';
 import { applySchema } from '../../../connectors/cassandra/schema.ts';
-import { CdcConnector } from '../../../connectors/cdc/connector.ts';
-import { connectAdmin, createKafka } from '../../../connectors/kafka/client.ts';
 import { createLogger } from '../../../connectors/log.ts';
 import { loadConfig, type Config } from '../../../config/index.ts';
+import { withConnector } from '../../support/cdc.ts';
 import { testSettings } from '../../support/config.ts';
 import { collect } from '../../support/kafka.ts';
 import { checkExactlyOnce, prepareWorkload, runWorkload } from '../../support/tweet-workload.ts';
@@ -33,22 +32,6 @@ async function teardown(config: Config, client: CassandraClient): Promise<void> 
   await client.shutdown();
 }
 
-/** Runs an in-process connector around `body`, started and ready first. */
-async function withConnector<T>(config: Config, client: CassandraClient, body: () => Promise<T>): Promise<T> {
-  const kafka = createKafka(config, log);
-  const admin = await connectAdmin(kafka, config);
-  const connector = new CdcConnector({ config, kafka, admin, cassandra: client, log });
-  const running = connector.start();
-  try {
-    await Promise.race([connector.ready, running]);
-    return await body();
-  } finally {
-    await connector.close();
-    await running.catch(() => undefined);
-    await admin.disconnect();
-  }
-}
-
 describe('CDC exactly once (real Cassandra + Kafka)', () => {
   let ctx: Awaited<ReturnType<typeof setup>>;
   afterAll(async () => { if (ctx) await teardown(ctx.config, ctx.client); });
@@ -56,7 +39,7 @@ describe('CDC exactly once (real Cassandra + Kafka)', () => {
   it('10,000 tweets with updates, deletes, TTLs, unicode, 64 KiB bodies and multi-table batches: one event per write', async () => {
     ctx = await setup();
     const { config, client } = ctx;
-    await withConnector(config, client, async () => {
+    await withConnector(config, client, log, async () => {
       const { expected, events } = await runWorkload(client, config.cassandra.keyspace, { tweets: 10_000, concurrency: 16 });
       const records = await collect(config, [config.topics.tweetsCdc], (r) => r.length >= events, 120_000);
       expect(events).toBe(10_000 + 1_000 + 400);
@@ -129,7 +112,7 @@ describe('CDC through a Kafka restart', () => {
     const { servicesDown, servicesUp } = await import('../../../services/launcher.ts');
     ctx = await setup(['cdc.maxEventsPerTransaction=200']);
     const { config, client } = ctx;
-    await withConnector(config, client, async () => {
+    await withConnector(config, client, log, async () => {
       const writing = runWorkload(client, config.cassandra.keyspace, { tweets: 3_000, concurrency: 4, ratePerSecond: 150 });
       await new Promise((r) => setTimeout(r, 5_000)); // mid-stream
       await servicesDown(['kafka']);

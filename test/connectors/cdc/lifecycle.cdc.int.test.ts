@@ -13,10 +13,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../config/index.ts';
 import { connectCassandra } from '../../../connectors/cassandra/client.ts';
 import { applySchema } from '../../../connectors/cassandra/schema.ts';
-import { CdcConnector } from '../../../connectors/cdc/connector.ts';
 import { loadSchema } from '../../../connectors/cdc/schema.ts';
-import { connectAdmin, createKafka } from '../../../connectors/kafka/client.ts';
 import { createLogger } from '../../../connectors/log.ts';
+import { withConnector } from '../../support/cdc.ts';
 import { testSettings } from '../../support/config.ts';
 import { collect } from '../../support/kafka.ts';
 import { buildSegment } from './builders.ts';
@@ -76,12 +75,7 @@ describe('CDC segment lifecycle (real Kafka, schema from the real Cassandra)', (
     // C (1002): pre-allocated, never written: header and zeros, no idx.
     put(1002n, buildSegment({ id: 1002n, sections: [], zeroTail: 4096 }).bytes);
 
-    const kafka = createKafka(config, log);
-    const admin = await connectAdmin(kafka, config);
-    const connector = new CdcConnector({ config, kafka, admin, cassandra: client, log });
-    const running = connector.start();
-    try {
-      await Promise.race([connector.ready, running]);
+    await withConnector(config, client, log, async (connector) => {
       const records = await collect(config, [config.topics.tweetsCdc], (r) => r.length >= 9, 60_000);
       const seen = records.map((r) => (JSON.parse(r.value) as { key: { tweet_id: string } }).key.tweet_id);
       expect([...seen].sort()).toEqual([...ids].sort()); // each once
@@ -95,11 +89,6 @@ describe('CDC segment lifecycle (real Kafka, schema from the real Cassandra)', (
       await eventually(20_000, () => !existsSync(join(rawDir, 'CommitLog-7-1000.log')), 'segment 1000 retired');
       await eventually(5_000, () => readdirSync(rawDir).sort().join() === 'CommitLog-7-1002.log', `only the pre-allocated segment left (have ${readdirSync(rawDir).join()})`);
       expect(connector.state).toBe('running');
-    } finally {
-      await connector.close();
-      await running.catch(() => undefined);
-      await admin.disconnect();
-      await client.shutdown();
-    }
+    }).finally(() => client.shutdown());
   });
 });

@@ -1,0 +1,21 @@
+import type { Config } from '../../config/index.ts';
+import type { CassandraClient } from '../../connectors/cassandra/client.ts';
+import { CdcConnector } from '../../connectors/cdc/connector.ts';
+import { connectAdmin, createKafka } from '../../connectors/kafka/client.ts';
+import type { Logger } from '../../connectors/log.ts';
+
+/** Runs an in-process CDC connector around `body`: started and ready first, always closed after. */
+export async function withConnector<T>(config: Config, client: CassandraClient, log: Logger, body: (connector: CdcConnector) => Promise<T>): Promise<T> {
+  const kafka = createKafka(config, log);
+  const admin = await connectAdmin(kafka, config);
+  const connector = new CdcConnector({ config, kafka, admin, cassandra: client, log });
+  const running = connector.start();
+  try {
+    await Promise.race([connector.ready, running]);
+    return await body(connector);
+  } finally {
+    await connector.close();
+    await running.catch(() => undefined);
+    await admin.disconnect();
+  }
+}
