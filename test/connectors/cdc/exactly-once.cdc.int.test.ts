@@ -125,3 +125,27 @@ describe('CDC through a Kafka restart', () => {
     });
   });
 });
+
+describe('CDC zombie fencing', () => {
+  let ctx: Awaited<ReturnType<typeof setup>>;
+  afterAll(async () => { if (ctx) await teardown(ctx.config, ctx.client); });
+
+  it('a second connector for the same node fences the first; events stay exactly once', async () => {
+    ctx = await setup();
+    const { config, client } = ctx;
+    await withConnector(config, client, log, async (zombie) => {
+      const first = await runWorkload(client, config.cassandra.keyspace, { tweets: 300, concurrency: 4 });
+      await collect(config, [config.topics.tweetsCdc], (r) => r.length >= first.events, 60_000);
+      // Same node id = same transactional.id: starting it fences the first one.
+      await withConnector(config, client, log, async () => {
+        const second = await runWorkload(client, config.cassandra.keyspace, { tweets: 300, concurrency: 4 });
+        const expected = new Map([...first.expected, ...second.expected]);
+        const records = await collect(config, [config.topics.tweetsCdc], (r) => r.length >= first.events + second.events, 60_000);
+        expect(checkExactlyOnce(records.map((r) => r.value), expected)).toEqual([]);
+        // The fenced zombie stops for good instead of fencing back (which would ping-pong).
+        await zombie.start().catch(() => undefined);
+        expect(zombie.state).toBe('failed');
+      });
+    });
+  });
+});
