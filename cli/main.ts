@@ -11,15 +11,19 @@ import { count, UsageError, userId } from './args.ts';
 import { cdc } from './commands/cdc.ts';
 import { configCommand } from './commands/config.ts';
 import { demo } from './commands/demo.ts';
+import { run } from './commands/run.ts';
 import { schemaApply } from './commands/schema.ts';
 import { seed } from './commands/seed.ts';
 import { services } from './commands/services.ts';
 import { timeline, tweet } from './commands/tweet.ts';
+import { worker, workerId } from './commands/worker.ts';
 import { Context } from './context.ts';
 
 const USAGE = `usage: fanout <command> [options]
 
-  demo                       start services, apply schema, seed, tweet, read a timeline
+  demo                       the whole product once: services, schema, an author with 500k
+                             followers, CDC + fan-out, one tweet, a progress bar to the last timeline
+  run [--worker-id 0]        CDC connector + one fan-out worker in one process
   services up|down|status|logs [kafka|cassandra] [--purge]
                              local Kafka 4 (KRaft) and Cassandra 5 (CDC on), from Maven jars
   schema apply               create keyspace, tables (tweets WITH cdc = true) and Kafka topics
@@ -28,6 +32,8 @@ const USAGE = `usage: fanout <command> [options]
        [--first-follower 1000000] [--seed 42] [--concurrency 16]
                              write a follower graph: one celebrity plus a power-law long tail
   cdc                        run the CDC connector: cdc_raw segments -> Kafka, exactly once
+  worker [--worker-id 0]     run a fan-out worker: tweets CDC topic -> follower timelines;
+                             the id must be stable across restarts and unique in the group
   tweet --author <id> <text...>
                              insert a tweet with plain CQL, as an application does
   timeline <user> [--limit 20]
@@ -55,6 +61,7 @@ async function main(argv: string[]): Promise<void> {
       seed: { type: 'string' },
       concurrency: { type: 'string' },
       limit: { type: 'string' },
+      'worker-id': { type: 'string' },
     },
   });
   const [command, ...rest] = positionals;
@@ -76,7 +83,7 @@ async function main(argv: string[]): Promise<void> {
   try {
     switch (command) {
       case 'demo':
-        return await demo(ctx, { ...seedOptions(), followers: count(o.followers, '--followers', 0, 100_000_000, 100_000) });
+        return await demo(ctx, { ...seedOptions(), followers: count(o.followers, '--followers', 0, 100_000_000, 500_000) });
       case 'schema':
         if (rest[0] !== 'apply') throw new UsageError('schema needs an action: apply');
         return await schemaApply(ctx);
@@ -87,6 +94,10 @@ async function main(argv: string[]): Promise<void> {
         return;
       case 'cdc':
         return await cdc(ctx);
+      case 'run':
+        return await run(ctx, workerId(o['worker-id']));
+      case 'worker':
+        return await worker(ctx, workerId(o['worker-id']));
       case 'tweet':
         return await tweet(ctx, o.author, rest);
       case 'timeline':

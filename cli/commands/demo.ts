@@ -1,22 +1,83 @@
 import { servicesUp } from '../../services/launcher.ts';
+import { CassandraFollowerStore } from '../../connectors/cassandra/followers.ts';
+import { CassandraTimelineStore } from '../../connectors/cassandra/timelines.ts';
+import { CassandraTweetStore } from '../../connectors/cassandra/tweets.ts';
 import type { SeedOptions } from '../seed-graph.ts';
 import type { Context } from '../context.ts';
+import { progress } from '../progress.ts';
+import { startRun } from './run.ts';
 import { schemaApply } from './schema.ts';
 import { seed } from './seed.ts';
-import { timeline, tweet } from './tweet.ts';
+
+/** Timelines checked at the end: a sample of followers (must hold the tweet) and non-followers (must not). */
+const SAMPLE = 1_000;
 
 /**
- * README command 1: starts what it needs and walks the product's path once. Services are
- * started only when the config points at the local ones (the default).
+ * README command 1, the whole product once: start the local services (when the config points at
+ * them), apply the schema, seed a celebrity, run the CDC connector and a fan-out worker, insert
+ * one tweet with plain CQL as an application would, watch it reach every follower's timeline,
+ * print the rate, check a sample of timelines.
  */
 export async function demo(ctx: Context, options: SeedOptions): Promise<void> {
+  const say = (line: string): void => { process.stdout.write(`${line}\n`); };
   const local = ctx.config.kafka.brokers.every((b) => b.startsWith('127.0.0.1:') || b.startsWith('localhost:'));
   if (local) await servicesUp(undefined, { log: (l) => process.stderr.write(`[services] ${l}\n`) });
   await schemaApply(ctx);
-  await seed(ctx, options, 16);
-  process.stdout.write(`tweet by @${options.author}: `);
-  await tweet(ctx, String(options.author), ['hello from the fan-out demo']);
-  const sample = options.firstFollower;
-  console.log(`timeline of follower ${sample}:`);
-  await timeline(ctx, String(sample), 5);
+  const cassandra = await ctx.cassandra();
+  const ks = ctx.config.cassandra.keyspace;
+  const followers = new CassandraFollowerStore(cassandra, ks);
+  if ((await followers.count(options.author)) === options.followers) {
+    say(`author ${options.author} already has ${options.followers} followers`);
+  } else {
+    await seed(ctx, options, 16);
+  }
+
+  const running = await startRun(ctx, 'demo');
+  try {
+    const tweet = await new CassandraTweetStore(cassandra, ks).insert(options.author, `hello to my ${options.followers} followers`);
+    const started = performance.now();
+    say(`tweet ${tweet.tweetId} by @${options.author} inserted with plain CQL; CDC -> Kafka -> fan-out:`);
+    const bar = progress('timelines', options.followers, process.stdout);
+    const completed = running.worker.status().totals.tweetsCompleted;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setInterval(() => {
+        const s = running.worker.status();
+        const mine = s.inFlight.find((t) => t.tweetId === tweet.tweetId);
+        if (mine) bar.update(mine.delivered);
+        // Done when the worker has committed a completion past what it had before, and ours is gone.
+        if (!mine && s.totals.tweetsCompleted > completed && s.totals.rowsWritten > 0) { clearInterval(timer); resolve(); }
+        if (s.state === 'failed') { clearInterval(timer); reject(new Error('the worker failed; see the log above')); }
+      }, 100);
+      running.done.catch((err: unknown) => { clearInterval(timer); reject(err instanceof Error ? err : new Error(String(err))); });
+    });
+    bar.update(options.followers);
+    bar.stop();
+    const seconds = (performance.now() - started) / 1000;
+    say(`delivered to ${options.followers} timelines in ${seconds.toFixed(1)} s (${Math.round(options.followers / seconds)} timelines/s, CQL insert to last row)`);
+
+    // Check a sample: followers hold the tweet exactly once, non-followers do not.
+    const timelines = new CassandraTimelineStore(cassandra, ks);
+    let ok = 0;
+    const missing: bigint[] = [];
+    for (let i = 0; i < SAMPLE; i++) {
+      const user = options.firstFollower + BigInt(Math.floor(Math.random() * options.followers));
+      const rows = (await timelines.read(user, 50)).filter((e) => e.tweetId === tweet.tweetId);
+      if (rows.length === 1) ok++;
+      else missing.push(user);
+    }
+    let leaked = 0;
+    for (let i = 1; i <= 100; i++) {
+      const outsider = options.firstFollower + BigInt(options.followers) + 10_000_000n + BigInt(i);
+      if ((await timelines.read(outsider, 50)).some((e) => e.tweetId === tweet.tweetId)) leaked++;
+    }
+    say(`sample: ${ok}/${SAMPLE} followers' timelines hold it exactly once; ${leaked}/100 non-followers' do`);
+    const sample = options.firstFollower;
+    const top = await timelines.read(sample, 3);
+    const bodies = new Map((await new CassandraTweetStore(cassandra, ks).get(top.map((e) => e.tweetId))).map((t) => [t.tweetId, t.body]));
+    say(`timeline of follower ${sample}, newest first:`);
+    for (const e of top) say(`  @${e.authorId}: ${bodies.get(e.tweetId) ?? '(deleted)'}`);
+    if (ok !== SAMPLE || leaked !== 0) throw new Error(`demo check failed: ${SAMPLE - ok} sampled followers lack the tweet (e.g. ${missing.slice(0, 3).join(', ')}), ${leaked} outsiders have it`);
+  } finally {
+    await running.stop();
+  }
 }

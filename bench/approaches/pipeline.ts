@@ -1,0 +1,54 @@
+/**
+ * Approach (d): this pipeline end to end, in its own process (peak RSS is its own):
+ *   node bench/approaches/pipeline.ts <author> <followers>
+ * Starts the CDC connector and one fan-out worker, inserts one tweet with plain CQL, and waits
+ * until the worker has written the last timeline row and committed the tweet. Prints one JSON
+ * line: { rows, seconds, errors, maxRssMiB, retries }.
+ * Uses its own topics, group and transactional ids (never the product's), and the keyspace given
+ * by FANOUT_CASSANDRA_KEYSPACE (bench/fanout.ts sets it). The connector owns the node's cdc_raw
+ * while it runs: run benchmarks while no other connector does.
+ */
+import { CassandraTweetStore } from '../../connectors/cassandra/tweets.ts';
+import { Context } from '../../cli/context.ts';
+import { startRun } from '../../cli/commands/run.ts';
+
+const [authorArg, followersArg] = process.argv.slice(2);
+const author = BigInt(authorArg ?? '1');
+const followers = Number(followersArg ?? '0');
+const tag = `bench-${Date.now().toString(36)}`;
+const ctx = new Context({
+  set: [
+    `topics.cdcPrefix=${tag}`, `topics.cdcOffsets=${tag}.cdc-offsets`, `topics.checkpoints=${tag}.checkpoints`,
+    `topics.completed=${tag}.completed`, `topics.tasks=${tag}.tasks`, `topics.deadLetter=${tag}.dead-letter`,
+    `pipeline.groupId=${tag}`, `kafka.clientId=${tag}`, 'cdc.startFrom=latest', 'telemetry.enabled=false', 'log.level=warn',
+  ],
+});
+const running = await startRun(ctx, '0');
+const before = running.worker.status().totals;
+const started = performance.now();
+const tweet = await new CassandraTweetStore(await ctx.cassandra(), ctx.config.cassandra.keyspace).insert(author, 'benchmark tweet');
+await new Promise<void>((resolve, reject) => {
+  const timer = setInterval(() => {
+    const s = running.worker.status();
+    if (s.totals.tweetsCompleted > before.tweetsCompleted && !s.inFlight.some((t) => t.tweetId === tweet.tweetId)) {
+      clearInterval(timer);
+      resolve();
+    }
+  }, 10);
+  running.done.then(() => reject(new Error('stopped early')), (err: unknown) => { clearInterval(timer); reject(err instanceof Error ? err : new Error(String(err))); });
+});
+const seconds = (performance.now() - started) / 1000;
+const totals = running.worker.status().totals;
+console.log(JSON.stringify({
+  rows: totals.rowsWritten - before.rowsWritten,
+  seconds,
+  errors: 0,
+  retries: totals.retries - before.retries,
+  maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+  expected: followers,
+}));
+await running.stop();
+const admin = await ctx.admin();
+await admin.deleteTopics({ topics: [ctx.config.topics.tweetsCdc, ctx.config.topics.cdcOffsets, ctx.config.topics.checkpoints, ctx.config.topics.completed, ctx.config.topics.tasks, ctx.config.topics.deadLetter] }).catch(() => undefined);
+await ctx.close();
+process.exit(0);

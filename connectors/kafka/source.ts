@@ -1,0 +1,250 @@
+/**
+ * The fan-out workers' Kafka source: one consumer-group member per worker, read_committed, no
+ * auto commit (offsets move only inside the worker's transactions), small fetch and prefetch
+ * queues so memory stays bounded.
+ *
+ * Backpressure is demand-driven, on librdkafka's own consumer (the same low-level API as
+ * read-to-end.ts): each poll asks the owner how much room it has and consumes at most that
+ * many records. At no room every assigned partition is paused: librdkafka drops what it had
+ * prefetched and, on resume, fetches again from the last record handed over, so nothing is lost
+ * and nothing is buffered. The KafkaJS-style layer is not used here: its `pause()` discards its
+ * own message cache without rewinding partitions it has not delivered from yet, which skips
+ * records (seen on 1.10.1; confluent-kafka-javascript#517 is the eachBatch variant).
+ *
+ * Polling continues while paused, so a fan-out that keeps the worker busy for minutes neither
+ * trips `max.poll.interval.ms` nor delays rebalances. Membership is static (`group.instance.id`
+ * from the worker id): a worker restarted with the same id takes its partitions back at once,
+ * without a rebalance, and fences the old process.
+ */
+import kafkaJs from '@confluentinc/kafka-javascript';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Config } from '../../config/index.ts';
+import { classifyKafkaError, FanoutError, withTimeout } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { RecordSource, SourceListener, SourceRecord } from '../streams.ts';
+import { baseProps } from './client.ts';
+
+const { CODES } = kafkaJs;
+export type RawConsumer = InstanceType<typeof kafkaJs.KafkaConsumer>;
+type Assignment = Array<{ topic: string; partition: number }>;
+/** Cooperative-rebalance methods the consumer has but its typings lack. */
+type Cooperative = {
+  rebalanceProtocol(): 'NONE' | 'COOPERATIVE' | 'EAGER';
+  incrementalAssign(assignment: Assignment): void;
+  incrementalUnassign(assignment: Assignment): void;
+  assignmentLost(): boolean;
+};
+type WatermarkQuery = { queryWatermarkOffsets(topic: string, partition: number, timeout: number, cb: () => void): void };
+type RawMessage = { topic: string; partition: number; offset: number; key?: Buffer | string | null; value: Buffer | null; headers?: Array<Record<string, unknown>> };
+
+/** Most records taken in one poll. */
+const MAX_POLL_RECORDS = 64;
+/** How long a poll waits for a first record when there is room. */
+const POLL_WAIT_MS = 100;
+/** How often a paused source still polls (rebalances, liveness), unless woken earlier. */
+const PAUSED_POLL_MS = 200;
+
+/** librdkafka errors are Errors at runtime (util.inherits) but not in the typings. */
+export function asError(err: unknown): Error {
+  if (err instanceof Error) return err;
+  const message = (err as { message?: unknown }).message;
+  return new Error(typeof message === 'string' ? message : 'unknown Kafka error');
+}
+
+/** The consumer-group member id of a worker (static membership). */
+export const workerInstanceId = (config: Config, workerId: string): string => `${config.pipeline.groupId}-worker-${workerId}`;
+
+/** The Kafka implementation of {@link RecordSource} for one topic. */
+export class KafkaRecordSource implements RecordSource {
+  readonly topic: string;
+  readonly #config: Config;
+  readonly #log: Logger;
+  readonly #instanceId: string;
+  #consumer: RawConsumer | undefined;
+  #listener: SourceListener | undefined;
+  /** Partitions whose records may be handed over: assigned, restored, not being revoked. */
+  readonly #owned = new Set<number>();
+  #paused = false;
+  /** Rebalance handlers run one after the other; the poll loop waits for them. */
+  #rebalancing: Promise<void> = Promise.resolve();
+  #stopping = false;
+  #loop: Promise<void> | undefined;
+  #wake: (() => void) | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(config: Config, options: { workerId: string; log: Logger; topic?: string }) {
+    this.#config = config;
+    this.#log = options.log.child('source');
+    this.topic = options.topic ?? config.topics.tweetsCdc;
+    this.#instanceId = workerInstanceId(config, options.workerId);
+  }
+
+  /** The consumer, for `sendOffsetsToTransaction` (its group metadata fences zombies, KIP-447). */
+  get consumer(): RawConsumer {
+    if (!this.#consumer) throw new FanoutError('SOURCE_NOT_STARTED', 'the Kafka source is not started', { retriable: false });
+    return this.#consumer;
+  }
+
+  get paused(): boolean {
+    return this.#paused;
+  }
+
+  async start(listener: SourceListener): Promise<void> {
+    if (this.#consumer) throw new FanoutError('SOURCE_STARTED', 'the Kafka source is already started', { retriable: false });
+    this.#listener = listener;
+    const consumer = new kafkaJs.KafkaConsumer({
+      ...baseProps(this.#config),
+      'group.id': this.#config.pipeline.groupId,
+      'group.instance.id': this.#instanceId,
+      'isolation.level': 'read_committed',
+      'enable.auto.commit': false,
+      'enable.auto.offset.store': false,
+      'partition.assignment.strategy': 'cooperative-sticky',
+      'session.timeout.ms': this.#config.pipeline.sessionTimeoutMs,
+      // Bounded memory: a small prefetch queue and small fetches (CDC records are ~0.5 KiB).
+      'queued.min.messages': 100,
+      'queued.max.messages.kbytes': 1_024,
+      'fetch.max.bytes': 1_048_576,
+      'max.partition.fetch.bytes': 262_144,
+      'fetch.queue.backoff.ms': 20,
+      'fetch.error.backoff.ms': 50,
+      rebalance_cb: (err: { code: number }, assignment: Assignment) => this.#onRebalance(err.code, assignment),
+    } as never, { 'auto.offset.reset': 'earliest' });
+    this.#consumer = consumer;
+    consumer.on('event.error', (err: { message: string; isFatal?: boolean }) => {
+      if (err.isFatal === true) listener.failed(new FanoutError('KAFKA_FATAL', `consumer of ${this.topic}: ${err.message}`, { retriable: false, cause: err }));
+      else this.#log.debug('consumer error', { err: err.message });
+    });
+    const timeout = this.#config.kafka.connectTimeoutMs;
+    await withTimeout(new Promise<void>((resolve, reject) => {
+      consumer.connect({ timeout }, (err) => (err ? reject(classifyKafkaError(err, `connect the consumer of ${this.topic}`)) : resolve()));
+    }), timeout + 1_000, `the consumer of ${this.topic} did not connect within ${timeout} ms`, 'KAFKA_UNREACHABLE');
+    (consumer as unknown as { setDefaultIsTimeoutOnlyForFirstMessage(v: boolean): void }).setDefaultIsTimeoutOnlyForFirstMessage(true);
+    consumer.subscribe([this.topic]);
+    this.#loop = this.#poll().catch((err: unknown) => listener.failed(classifyKafkaError(err, `consume ${this.topic}`)));
+  }
+
+  wake(): void {
+    this.#wake?.();
+  }
+
+  highWatermark(partition: number): bigint | undefined {
+    try {
+      const high = this.#consumer?.getWatermarkOffsets(this.topic, partition).highOffset;
+      return high === undefined || high < 0 ? undefined : BigInt(high);
+    } catch {
+      return undefined; // nothing fetched from it yet
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#stopping = true;
+      this.#wake?.();
+      await this.#loop;
+      await this.#rebalancing;
+      const consumer = this.#consumer;
+      if (!consumer?.isConnected()) return;
+      await new Promise<void>((resolve) => {
+        consumer.disconnect((err) => {
+          if (err) this.#log.warn('consumer disconnect failed', { err: String(err) });
+          resolve();
+        });
+      });
+    })();
+    return this.#closing;
+  }
+
+  #onRebalance(code: number, assignment: Assignment): void {
+    const consumer = this.#consumer!;
+    const coop = consumer as unknown as Cooperative;
+    const listener = this.#listener!;
+    const cooperative = coop.rebalanceProtocol() === 'COOPERATIVE';
+    const partitions = assignment.filter((a) => a.topic === this.topic).map((a) => a.partition);
+    let step: () => Promise<void>;
+    if (code === CODES.ERRORS.ERR__ASSIGN_PARTITIONS) {
+      step = async () => {
+        this.#log.info('partitions assigned', { partitions });
+        if (!this.#stopping) await listener.assigned(partitions);
+        if (cooperative) coop.incrementalAssign(assignment);
+        else consumer.assign(assignment);
+        if (this.#paused && assignment.length > 0) consumer.pause(assignment);
+        for (const p of partitions) this.#owned.add(p);
+      };
+    } else {
+      const lost = coop.assignmentLost();
+      // From now on records of these partitions are dropped: the next owner reads them again.
+      for (const p of partitions) this.#owned.delete(p);
+      step = async () => {
+        this.#log.info(lost ? 'partitions lost' : 'partitions revoked', { partitions });
+        try {
+          await listener.revoked(partitions, lost);
+        } finally {
+          if (cooperative) coop.incrementalUnassign(assignment);
+          else consumer.unassign();
+        }
+      };
+    }
+    this.#rebalancing = this.#rebalancing.then(step).catch((err: unknown) => {
+      listener.failed(err instanceof Error ? err : new Error(String(err)));
+    });
+    this.#wake?.();
+  }
+
+  async #poll(): Promise<void> {
+    const consumer = this.#consumer!;
+    const listener = this.#listener!;
+    while (!this.#stopping) {
+      await this.#rebalancing; // never hand over records while partitions change hands
+      const room = listener.room();
+      this.#setPaused(room <= 0);
+      if (this.#paused) {
+        // Sleep until woken (room again) or the next liveness poll; that poll serves rebalances.
+        const woken = new Promise<void>((resolve) => { this.#wake = resolve; });
+        await Promise.race([woken, sleep(PAUSED_POLL_MS)]);
+        this.#wake = undefined;
+        if (listener.room() > 0 || this.#stopping) continue;
+      }
+      consumer.setDefaultConsumeTimeout(this.#paused ? 0 : POLL_WAIT_MS);
+      const messages = await new Promise<RawMessage[]>((resolve, reject) => {
+        consumer.consume(this.#paused ? 1 : Math.min(room, MAX_POLL_RECORDS), (err, ms) => (err ? reject(asError(err)) : resolve(ms)));
+      }).catch(async (err: unknown) => {
+        if ((err as { isFatal?: boolean }).isFatal === true) throw err;
+        this.#log.debug('consume failed; polling again', { err: String(err) });
+        await sleep(POLL_WAIT_MS);
+        return [];
+      });
+      for (const m of messages) {
+        if (this.#owned.has(m.partition) && !this.#stopping) listener.record(toRecord(m));
+      }
+    }
+  }
+
+  #setPaused(paused: boolean): void {
+    if (paused === this.#paused) return;
+    this.#paused = paused;
+    const consumer = this.#consumer!;
+    const assigned = consumer.assignments();
+    if (assigned.length === 0) return;
+    if (paused) {
+      consumer.pause(assigned);
+      return;
+    }
+    consumer.resume(assigned);
+    // librdkafka's broker thread notices a resumed partition only at its next idle wake-up (up
+    // to ~1 s, confluentinc/librdkafka#1753 and confluent-kafka-go#630 show the same gap); any
+    // request to the leader wakes it at once, and a watermark query is the cheapest one.
+    for (const tp of assigned) {
+      (consumer as unknown as WatermarkQuery).queryWatermarkOffsets(this.topic, tp.partition, 1_000, () => undefined);
+    }
+  }
+}
+
+function toRecord(m: RawMessage): SourceRecord {
+  const headers: Record<string, string> = {};
+  for (const h of m.headers ?? []) {
+    for (const [k, v] of Object.entries(h)) headers[k] = Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
+  }
+  const key = m.key === undefined || m.key === null ? null : Buffer.isBuffer(m.key) ? m.key : Buffer.from(m.key);
+  return { topic: m.topic, partition: m.partition, offset: BigInt(m.offset), key, value: m.value, headers };
+}

@@ -1,0 +1,34 @@
+/**
+ * Wires a worker to the real services: the Kafka source and transactional sink (created here
+ * with the worker's stable identity and owned by the worker, which closes them), the checkpoint
+ * reader, and the Cassandra stores over the app's one Cassandra client (passed in, never created).
+ */
+import type { Config } from '../config/index.ts';
+import type { CassandraClient } from '../connectors/cassandra/client.ts';
+import { CassandraFollowerStore } from '../connectors/cassandra/followers.ts';
+import { CassandraTimelineStore } from '../connectors/cassandra/timelines.ts';
+import { CassandraTweetAuthorStore } from '../connectors/cassandra/tweet-authors.ts';
+import { readToEnd } from '../connectors/kafka/read-to-end.ts';
+import { KafkaRecordSource } from '../connectors/kafka/source.ts';
+import { KafkaTransactionalSink, workerTransactionalId } from '../connectors/kafka/transactions.ts';
+import type { Logger } from '../connectors/log.ts';
+import { Worker, type WorkerPorts } from './worker.ts';
+
+export function workerPorts(config: Config, cassandra: CassandraClient, log: Logger, workerId: string): WorkerPorts {
+  const ks = config.cassandra.keyspace;
+  const source = new KafkaRecordSource(config, { workerId, log });
+  return {
+    source,
+    sink: new KafkaTransactionalSink(config, { transactionalId: workerTransactionalId(config, workerId), source, log }),
+    readCheckpoints: (partitions) => readToEnd(config, config.topics.checkpoints, partitions),
+    followers: new CassandraFollowerStore(cassandra, ks),
+    timelines: new CassandraTimelineStore(cassandra, ks, { writeConsistency: config.cassandra.writeConsistency, strategy: config.pipeline.writeStrategy }),
+    authors: new CassandraTweetAuthorStore(cassandra, ks),
+  };
+}
+
+/** A worker over Kafka and Cassandra. `workerId` must be stable across restarts and unique in the group. */
+export function createWorker(options: { config: Config; cassandra: CassandraClient; log: Logger; workerId: string }): Worker {
+  const { config, cassandra, log, workerId } = options;
+  return new Worker({ config, workerId, log, ports: workerPorts(config, cassandra, log, workerId) });
+}

@@ -1,0 +1,67 @@
+/**
+ * Decoding of the CDC change events of the `tweets` table (see connectors/cdc/events.ts for the
+ * envelope). Never throws: a record is a change to fan out, one with nothing to fan out
+ * (`update`: timelines hold ids and bodies are hydrated on read), or bad input for the dead-letter
+ * topic with the reason.
+ */
+import type { RowChangeEvent } from '../connectors/cdc/events.ts';
+import type { SourceRecord } from '../connectors/streams.ts';
+
+/** A change of one tweet that touches its followers' timelines. */
+export interface TweetChange {
+  readonly op: 'insert' | 'delete';
+  readonly tweetId: string;
+  /** Known for inserts; a delete carries only the key (read from tweet_authors). */
+  readonly authorId: bigint | null;
+  /** The change's write time, µs: every timeline write uses it as USING TIMESTAMP. */
+  readonly writeTime: bigint;
+}
+
+export type Decoded =
+  | { readonly kind: 'fanout'; readonly change: TweetChange }
+  | { readonly kind: 'skip'; readonly why: string }
+  | { readonly kind: 'dead'; readonly code: string; readonly message: string };
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const INT64_MAX = 2n ** 63n - 1n;
+
+const dead = (code: string, message: string): Decoded => ({ kind: 'dead', code, message });
+
+function int64(raw: unknown): bigint | null {
+  if (typeof raw !== 'string' || !/^-?\d{1,19}$/.test(raw)) return null;
+  const n = BigInt(raw);
+  return n > INT64_MAX || n < -INT64_MAX - 1n ? null : n;
+}
+
+/** Decodes one record of the tweets CDC topic of `keyspace`. */
+export function decodeTweetRecord(record: SourceRecord, keyspace: string): Decoded {
+  if (record.value === null) return dead('empty-record', 'record has no value (tombstone?)');
+  let event: Partial<RowChangeEvent>;
+  try {
+    event = JSON.parse(record.value.toString('utf8')) as Partial<RowChangeEvent>;
+  } catch (err) {
+    return dead('malformed-json', `record value is not JSON: ${(err as Error).message}`);
+  }
+  if (event === null || typeof event !== 'object' || Array.isArray(event)) return dead('malformed-event', 'record value is not a change-event object');
+  if (event.keyspace !== keyspace || event.table !== 'tweets') {
+    return dead('unexpected-table', `change of ${String(event.keyspace)}.${String(event.table)}, expected ${keyspace}.tweets`);
+  }
+  const tweetId = event.key?.tweet_id;
+  if (typeof tweetId !== 'string' || !UUID.test(tweetId)) return dead('malformed-key', `key.tweet_id is not a uuid: ${JSON.stringify(tweetId)}`);
+  const writeTime = int64(event.writeTimestamp);
+  if (writeTime === null || writeTime < 0n) return dead('malformed-timestamp', `writeTimestamp is not a µs timestamp: ${JSON.stringify(event.writeTimestamp)}`);
+  switch (event.op) {
+    case 'insert': {
+      const authorId = int64(event.columns?.author_id?.value);
+      if (authorId === null) return dead('missing-author', `insert of ${tweetId} has no author_id (${JSON.stringify(event.columns?.author_id?.value)})`);
+      return { kind: 'fanout', change: { op: 'insert', tweetId, authorId, writeTime } };
+    }
+    case 'update':
+      return { kind: 'skip', why: 'update: timelines hold tweet ids only' };
+    case 'delete_row':
+    case 'delete_partition':
+      return { kind: 'fanout', change: { op: 'delete', tweetId, authorId: null, writeTime } };
+    default:
+      return dead('unexpected-op', `op ${JSON.stringify(event.op)} is not a tweets change the fan-out handles`);
+  }
+}

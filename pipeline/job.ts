@@ -1,0 +1,216 @@
+/**
+ * One tweet's fan-out in progress: where paging has got to, which rows are written, when to
+ * checkpoint. Rows are written by concurrent batches that finish in any order, so the cursor
+ * (the follower id up to which every timeline has the change) moves along an in-order frontier
+ * of write segments; a checkpoint or a resume never skips a row still in flight.
+ *
+ * Rework after a crash is bounded by construction: paging never gets more than `readAhead` rows
+ * (`pipeline.checkpointEvery` batches) beyond the last COMMITTED checkpoint, and a checkpoint is
+ * taken each time half of that is written, so the commit normally lands before paging has to wait.
+ */
+
+/** Rows a tweet may read beyond its last committed checkpoint: the rework bound. */
+export const readAheadRows = (p: { checkpointEvery: number; batchSize: number }): number => p.checkpointEvery * p.batchSize;
+
+/** Rows written between two checkpoints of a tweet in progress. */
+export const checkpointRows = (p: { checkpointEvery: number; batchSize: number }): number => Math.ceil(readAheadRows(p) / 2);
+import type { TweetChange } from './decode.ts';
+import { InOrderFrontier, type Slot } from './frontier.ts';
+
+/** A checkpoint of a tweet in progress, as kept in the compacted checkpoint topic. */
+export interface Checkpoint {
+  readonly tweetId: string;
+  readonly op: 'insert' | 'delete';
+  readonly authorId: bigint | null;
+  readonly writeTime: bigint;
+  /** Every follower id up to and including this one has the change (null: none yet). */
+  readonly cursor: bigint | null;
+  readonly delivered: number;
+  readonly total: number | null;
+  readonly startedAt: number;
+  /** The fan-out is complete; only its offset commit (and completion event) is outstanding. */
+  readonly done: boolean;
+  readonly finishedAt: number | null;
+}
+
+/** Consecutive rows of one tweet inside one write batch. */
+export interface Segment {
+  readonly rows: number;
+  /** Follower id of the segment's last row. */
+  readonly last: bigint;
+}
+
+/** A checkpoint about to be written. */
+export interface CheckpointSnapshot {
+  readonly checkpoint: Checkpoint;
+}
+
+export class TweetJob {
+  readonly partition: number;
+  readonly offset: bigint;
+  readonly tweetId: string;
+  readonly op: 'insert' | 'delete';
+  readonly writeTime: bigint;
+  readonly startedAt: number;
+  /** Restored from a checkpoint (a previous owner had started it). */
+  readonly resumed: boolean;
+  authorId: bigint | null;
+  /** Follower count, when known (exact for single-page authors, else counted once). */
+  total: number | null;
+  /** Rows written, all followers up to {@link cursor}. */
+  delivered: number;
+  cursor: bigint | null;
+  /** Rows read and handed downstream (written or not). */
+  emitted: number;
+  /** Last follower id read. */
+  readCursor: bigint | null;
+  finishedAt: number | null;
+  /** W3C traceparent of the job's span, for the records it produces. */
+  traceparent: string | undefined;
+  #pagingDone: boolean;
+  readonly #stop = new AbortController();
+  readonly #segments = new InOrderFrontier<Segment>();
+  /** The last checkpoint committed (restored or written); null: none. */
+  #checkpointed: { delivered: number; done: boolean } | null;
+  #settledWaiters: Array<() => void> = [];
+  #checkpointWaiters: Array<() => void> = [];
+  /** Paging waits for a checkpoint: any progress is worth committing now. */
+  #waiting = false;
+
+  constructor(at: { partition: number; offset: bigint }, change: TweetChange, restored: Checkpoint | null, now = Date.now()) {
+    this.partition = at.partition;
+    this.offset = at.offset;
+    this.tweetId = change.tweetId;
+    this.op = change.op;
+    this.writeTime = change.writeTime;
+    this.authorId = change.authorId ?? restored?.authorId ?? null;
+    this.resumed = restored !== null;
+    this.startedAt = restored?.startedAt ?? now;
+    this.total = restored?.total ?? null;
+    this.delivered = restored?.delivered ?? 0;
+    this.cursor = restored?.cursor ?? null;
+    this.emitted = this.delivered;
+    this.readCursor = this.cursor;
+    this.#pagingDone = restored?.done === true;
+    this.finishedAt = restored?.done === true ? (restored.finishedAt ?? now) : null;
+    this.#checkpointed = restored === null ? null : { delivered: restored.delivered, done: restored.done };
+  }
+
+  /** Aborted when paging must stop (revoke, shutdown). */
+  get signal(): AbortSignal {
+    return this.#stop.signal;
+  }
+
+  get stopped(): boolean {
+    return this.#stop.signal.aborted;
+  }
+
+  /** Stops paging after the page in progress; rows already read are still written. */
+  stop(): void {
+    this.#stop.abort();
+    for (const w of this.#checkpointWaiters.splice(0)) w();
+  }
+
+  get pagingDone(): boolean {
+    return this.#pagingDone;
+  }
+
+  /** Paging reached the last follower. */
+  endPaging(): void {
+    this.#pagingDone = true;
+    this.#settle();
+  }
+
+  /** Every row read is written: nothing of this tweet is in flight. */
+  get quiescent(): boolean {
+    return this.delivered === this.emitted;
+  }
+
+  /** Paged to the end and every row written. */
+  get finished(): boolean {
+    return this.#pagingDone && this.quiescent;
+  }
+
+  /** Followers still to deliver to, when the total is known. */
+  get remaining(): number | null {
+    return this.total === null ? null : Math.max(0, this.total - this.delivered);
+  }
+
+  /** True once a checkpoint of this tweet exists in the topic (restored or written). */
+  get hasCheckpoint(): boolean {
+    return this.#checkpointed !== null;
+  }
+
+  /** Registers rows of this tweet that entered a write batch (in paging order). */
+  addSegment(rows: number, last: bigint): Slot<Segment> {
+    return this.#segments.add({ rows, last });
+  }
+
+  /** A batch holding `slot` is written: move the cursor along the in-order frontier. */
+  ack(slot: Slot<Segment>): void {
+    this.#segments.done(slot);
+    for (const s of this.#segments.takeDone()) {
+      this.delivered += s.rows;
+      this.cursor = s.last;
+    }
+    this.#settle();
+  }
+
+  /** Resolves once the tweet is quiescent (after a stop) or finished. */
+  settled(): Promise<void> {
+    if (this.quiescent) return Promise.resolve();
+    return new Promise((resolve) => this.#settledWaiters.push(resolve));
+  }
+
+  /** Rows read beyond the last committed checkpoint: what a crash now could make someone redo. */
+  get unprotected(): number {
+    return this.emitted - (this.#checkpointed?.delivered ?? 0);
+  }
+
+  /**
+   * Resolves once fewer than `limit` rows are read beyond the last committed checkpoint (or the
+   * tweet is stopped). Paging waits on it, which is what bounds the rework after a crash.
+   */
+  async checkpointRoom(limit: number, blocked: () => void): Promise<void> {
+    while (!this.stopped && this.unprotected >= limit) {
+      this.#waiting = true;
+      blocked();
+      await new Promise<void>((resolve) => this.#checkpointWaiters.push(resolve));
+      this.#waiting = false;
+    }
+  }
+
+  /**
+   * Whether the next transaction should carry a checkpoint: while running, once `every` more
+   * rows are written; when stopped, or when paging waits for a checkpoint, as soon as there is
+   * progress since the last one; once ("done") when
+   * finished but not yet committable (an earlier record of the partition is still in flight).
+   */
+  checkpointDue(every: number): boolean {
+    const last = this.#checkpointed;
+    if (this.finished) return last?.done !== true;
+    if (this.stopped || this.#waiting) return this.delivered > (last?.delivered ?? 0);
+    return this.delivered - (last?.delivered ?? 0) >= every;
+  }
+
+  snapshot(): CheckpointSnapshot {
+    const done = this.finished;
+    return {
+      checkpoint: {
+        tweetId: this.tweetId, op: this.op, authorId: this.authorId, writeTime: this.writeTime, cursor: this.cursor, delivered: this.delivered,
+        total: this.total, startedAt: this.startedAt, done, finishedAt: done ? (this.finishedAt ?? Date.now()) : null,
+      },
+    };
+  }
+
+  /** The transaction carrying `snap` committed. */
+  checkpointed(snap: CheckpointSnapshot): void {
+    this.#checkpointed = { delivered: snap.checkpoint.delivered, done: snap.checkpoint.done };
+    for (const w of this.#checkpointWaiters.splice(0)) w();
+  }
+
+  #settle(): void {
+    if (!this.quiescent) return;
+    for (const w of this.#settledWaiters.splice(0)) w();
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * The join: a tweet becomes the stream of its author's followers, read page by page from the
+ * follower store, each page only once the row credit grants room for it (memory) and the tweet
+ * is within its read-ahead of its last committed checkpoint (rework after a crash). Paging
+ * resumes from the tweet's cursor (a checkpoint), and stops between pages when the tweet is stopped.
+ */
+import { mergeMap, Observable, type OperatorFunction } from 'rxjs';
+import type { FollowerStore, TweetAuthorStore } from '../connectors/stores.ts';
+import type { Credit } from './credit.ts';
+import type { TweetJob } from './job.ts';
+
+/** One follower's timeline row to write for a tweet. */
+export interface Row {
+  readonly job: TweetJob;
+  readonly userId: bigint;
+}
+
+export interface JoinDeps {
+  readonly followers: FollowerStore;
+  readonly authors: TweetAuthorStore;
+  readonly credit: Credit;
+  /** Most followers per page read. */
+  readonly pageSize: number;
+  /** Fewest rows worth a page read (waits for at least this much credit). */
+  readonly minPage: number;
+  /** Most rows a tweet may read beyond its last committed checkpoint (the rework bound). */
+  readonly readAhead: number;
+  /** Runs one store call under the project's retry policy. */
+  readonly attempt: <T>(what: string, fn: () => Promise<T>) => Promise<T>;
+  /** Authors of recent inserts, so a delete right behind its insert needs no read. */
+  readonly knownAuthor: (tweetId: string) => bigint | undefined;
+  /** Paging waits for the tweet's next checkpoint to commit. */
+  readonly onBlocked: (job: TweetJob) => void;
+  /** Paging ended (reached the end, or the author is unknown, or the tweet was stopped). */
+  readonly onPaged: (job: TweetJob) => void;
+}
+
+/** Resolves the author: from the insert itself, from memory, else from tweet_authors (null: unknown). */
+async function resolveAuthor(job: TweetJob, deps: JoinDeps): Promise<bigint | null> {
+  if (job.op === 'insert') {
+    const author = job.authorId!;
+    // Recorded before any timeline row, so a later delete can always find it.
+    await deps.attempt(`record the author of ${job.tweetId}`, () => deps.authors.put(job.tweetId, author, job.writeTime));
+    return author;
+  }
+  return job.authorId ?? deps.knownAuthor(job.tweetId) ?? (await deps.attempt(`read the author of ${job.tweetId}`, () => deps.authors.get(job.tweetId)));
+}
+
+/** The follower rows of one tweet, page by page, under the row credit. */
+export function followerRows(job: TweetJob, deps: JoinDeps): Observable<Row[]> {
+  return new Observable<Row[]>((subscriber) => {
+    const minPage = Math.min(deps.minPage, deps.pageSize);
+    const run = async (): Promise<void> => {
+      const author = await resolveAuthor(job, deps);
+      job.authorId = author;
+      if (author === null) {
+        job.endPaging(); // nothing to retract: it goes to the dead-letter topic
+        return;
+      }
+      const floor = Math.min(minPage, deps.readAhead);
+      while (!job.stopped && !subscriber.closed) {
+        await job.checkpointRoom(deps.readAhead - floor + 1, () => deps.onBlocked(job));
+        const want = Math.min(deps.pageSize, deps.readAhead - job.unprotected);
+        if (job.stopped || want <= 0) continue;
+        const granted = await deps.credit.acquire(Math.min(floor, want), want, job.signal);
+        if (granted === 0) break; // stopped while waiting
+        let page: bigint[];
+        try {
+          page = await deps.attempt(`read followers of ${author}`, () => deps.followers.page(author, job.readCursor, granted));
+        } catch (err) {
+          deps.credit.release(granted);
+          throw err;
+        }
+        if (job.stopped || subscriber.closed) {
+          deps.credit.release(granted); // dropped: whoever resumes re-reads it from the cursor
+          break;
+        }
+        deps.credit.release(granted - page.length);
+        if (job.total === null && job.readCursor === null) {
+          // A single page is the whole list; otherwise count once, off the critical path.
+          if (page.length < granted) job.total = page.length;
+          else void deps.followers.count(author).then((n) => { job.total ??= n; }, () => undefined);
+        }
+        if (page.length > 0) {
+          job.readCursor = page.at(-1)!;
+          job.emitted += page.length;
+          subscriber.next(page.map((userId) => ({ job, userId })));
+        }
+        if (page.length < granted) {
+          job.endPaging();
+          break;
+        }
+      }
+    };
+    run().then(
+      () => {
+        deps.onPaged(job);
+        subscriber.complete();
+      },
+      (err: unknown) => subscriber.error(err),
+    );
+    return () => {
+      if (!job.pagingDone) job.stop();
+    };
+  });
+}
+
+/** Every admitted tweet's follower rows, merged (the source bounds how many tweets there are). */
+export function joinFollowers(deps: JoinDeps): OperatorFunction<TweetJob, Row[]> {
+  return mergeMap((job: TweetJob) => followerRows(job, deps));
+}

@@ -1,0 +1,150 @@
+/**
+ * The commit tracker. Every record taken from the source gets an entry, in offset order per
+ * partition; an entry is done when its tweet is fully delivered (or it needed nothing, or went to
+ * the dead-letter topic). A transaction commits, per partition, the offset just past the longest
+ * done prefix, together with what those entries produce (completion events, dead letters,
+ * tombstones of their checkpoints) and the checkpoints due of tweets still in flight. State
+ * changes only once the transaction committed: a failed one is simply planned again.
+ */
+import type { Config } from '../config/index.ts';
+import type { OutRecord, Transaction } from '../connectors/streams.ts';
+import { InOrderFrontier, type Slot } from './frontier.ts';
+import { checkpointRows, type CheckpointSnapshot, type TweetJob } from './job.ts';
+import { checkpointRecord, checkpointTombstone } from './records.ts';
+
+/** A record taken from the source. */
+export interface Entry {
+  readonly partition: number;
+  readonly offset: bigint;
+  /** The tweet it fans out, if any. */
+  readonly job: TweetJob | null;
+  /** Produced once the offset commit passes the entry (exactly once with it). */
+  outputs: readonly OutRecord[];
+}
+
+/** What one transaction will do; {@link apply} once it committed. */
+export interface CommitPlan {
+  readonly tx: Transaction;
+  readonly empty: boolean;
+  /** Entries whose offsets the transaction commits. */
+  readonly committed: readonly Entry[];
+  apply(): void;
+}
+
+interface PartitionState {
+  readonly frontier: InOrderFrontier<Entry>;
+  /** Next offset to commit: the last committed one, else the first tracked (null: none yet). */
+  position: bigint | null;
+}
+
+export class CommitLedger {
+  readonly #config: Config;
+  readonly #topic: string;
+  readonly #partitions = new Map<number, PartitionState>();
+
+  constructor(config: Config, topic: string) {
+    this.#config = config;
+    this.#topic = topic;
+  }
+
+  /** Starts tracking a newly assigned partition. */
+  open(partition: number): void {
+    if (!this.#partitions.has(partition)) this.#partitions.set(partition, { frontier: new InOrderFrontier(), position: null });
+  }
+
+  has(partition: number): boolean {
+    return this.#partitions.has(partition);
+  }
+
+  /** Tracks the next record of a partition (records arrive in offset order). */
+  track(partition: number, offset: bigint, job: TweetJob | null): Slot<Entry> {
+    const state = this.#partitions.get(partition);
+    if (!state) throw new Error(`CommitLedger.track: partition ${partition} is not open`);
+    state.position ??= offset;
+    return state.frontier.add({ partition, offset, job, outputs: [] });
+  }
+
+  /** The entry's work is complete; `outputs` go out with the commit that passes it. */
+  finish(slot: Slot<Entry>, outputs: readonly OutRecord[]): void {
+    slot.value.outputs = outputs;
+    slot.done = true;
+  }
+
+  /** Entries not yet committed, in all partitions or in `partitions`. */
+  *entries(partitions?: readonly number[]): IterableIterator<Entry> {
+    for (const [p, state] of this.#partitions) {
+      if (partitions === undefined || partitions.includes(p)) yield* state.frontier.values();
+    }
+  }
+
+  /** Partitions tracked (assigned and not given up). */
+  partitions(): number[] {
+    return [...this.#partitions.keys()];
+  }
+
+  /** Next offset to commit in a partition, when known. */
+  position(partition: number): bigint | null {
+    return this.#partitions.get(partition)?.position ?? null;
+  }
+
+  /** How many entries are not yet committed. */
+  get size(): number {
+    let n = 0;
+    for (const s of this.#partitions.values()) n += s.frontier.size;
+    return n;
+  }
+
+  /** Forgets partitions (given up after their last commit, or lost); returns their entries. */
+  drop(partitions: readonly number[]): Entry[] {
+    const dropped: Entry[] = [];
+    for (const p of partitions) {
+      const state = this.#partitions.get(p);
+      if (!state) continue;
+      dropped.push(...state.frontier.values());
+      this.#partitions.delete(p);
+    }
+    return dropped;
+  }
+
+  /** Plans the next transaction from the current state (nothing changes until `apply`). */
+  plan(): CommitPlan {
+    const every = checkpointRows(this.#config.pipeline);
+    const offsets: Array<{ partition: number; offset: bigint }> = [];
+    const records: OutRecord[] = [];
+    const committed: Entry[] = [];
+    const shifts: Array<[number, PartitionState, number]> = [];
+    const checkpoints: Array<[TweetJob, CheckpointSnapshot]> = [];
+    for (const [partition, state] of this.#partitions) {
+      const prefix = state.frontier.donePrefix();
+      if (prefix.length > 0) {
+        offsets.push({ partition, offset: prefix.at(-1)!.offset + 1n });
+        shifts.push([partition, state, prefix.length]);
+        for (const e of prefix) {
+          committed.push(e);
+          records.push(...e.outputs);
+          if (e.job?.hasCheckpoint) records.push(checkpointTombstone(this.#config, this.#topic, partition, e.offset));
+        }
+      }
+      let i = 0;
+      for (const e of state.frontier.values()) {
+        if (i++ < prefix.length || e.job === null || !e.job.checkpointDue(every)) continue;
+        const snap = e.job.snapshot();
+        records.push(checkpointRecord(this.#config, this.#topic, partition, e.offset, snap.checkpoint));
+        checkpoints.push([e.job, snap]);
+      }
+    }
+    return {
+      tx: { offsets, records },
+      empty: offsets.length === 0 && records.length === 0,
+      committed,
+      apply: () => {
+        for (const [partition, state, n] of shifts) {
+          if (this.#partitions.get(partition) !== state) continue;
+          state.frontier.shift(n);
+          state.position = offsets.find((o) => o.partition === partition)!.offset;
+        }
+        for (const [job, snap] of checkpoints) job.checkpointed(snap);
+      },
+    };
+  }
+}

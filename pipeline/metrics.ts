@@ -1,0 +1,81 @@
+/**
+ * The worker's OpenTelemetry instruments (meter `fanout`; only @opentelemetry/api here, the entry
+ * point starts the SDK), mirrored in plain totals for `Worker.status()`.
+ */
+import { metrics, type Attributes, type BatchObservableCallback } from '@opentelemetry/api';
+
+/** Point-in-time readings for the observable gauges. */
+export interface GaugeReadings {
+  readonly inFlightTweets: number;
+  /** Sum over in-flight tweets whose follower count is known. */
+  readonly followersRemaining: number;
+  /** High watermark minus committed position, summed over assigned partitions; undefined if unknown. */
+  readonly consumerLag: number | undefined;
+}
+
+export interface Totals {
+  rowsWritten: number;
+  batchesWritten: number;
+  retries: number;
+  deadLetters: number;
+  tweetsCompleted: number;
+  transactions: number;
+}
+
+export class FanoutMetrics {
+  readonly totals: Totals = { rowsWritten: 0, batchesWritten: 0, retries: 0, deadLetters: 0, tweetsCompleted: 0, transactions: 0 };
+  readonly #attrs: Attributes;
+  readonly #meter = metrics.getMeter('fanout');
+  readonly #rows = this.#meter.createCounter('fanout_rows_written', { description: 'Timeline rows written (inserted or deleted)' });
+  readonly #batches = this.#meter.createCounter('fanout_batches_written', { description: 'Timeline write batches completed' });
+  readonly #retries = this.#meter.createCounter('fanout_retries', { description: 'Retried store calls and transactions' });
+  readonly #dead = this.#meter.createCounter('fanout_dead_letters', { description: 'Records sent to the dead-letter topic' });
+  readonly #completed = this.#meter.createCounter('fanout_tweets_completed', { description: 'Tweets fully fanned out and committed' });
+  readonly #transactions = this.#meter.createCounter('fanout_transactions', { description: 'Kafka transactions committed' });
+  readonly #duration = this.#meter.createHistogram('fanout_tweet_duration_ms', { description: 'Start to finish of one fan-out', unit: 'ms' });
+  readonly #inFlight = this.#meter.createObservableGauge('fanout_tweets_in_flight', { description: 'Tweets being fanned out' });
+  readonly #remaining = this.#meter.createObservableGauge('fanout_followers_remaining', { description: 'Followers of in-flight tweets not delivered yet' });
+  readonly #lag = this.#meter.createObservableGauge('fanout_consumer_lag', { description: 'Records of the CDC topic not yet committed' });
+  readonly #callback: BatchObservableCallback;
+
+  constructor(workerId: string, read: () => GaugeReadings) {
+    this.#attrs = { 'fanout.worker': workerId };
+    this.#callback = (result) => {
+      const r = read();
+      result.observe(this.#inFlight, r.inFlightTweets, this.#attrs);
+      result.observe(this.#remaining, r.followersRemaining, this.#attrs);
+      if (r.consumerLag !== undefined) result.observe(this.#lag, r.consumerLag, this.#attrs);
+    };
+    this.#meter.addBatchObservableCallback(this.#callback, [this.#inFlight, this.#remaining, this.#lag]);
+  }
+
+  written(rows: number, op: 'insert' | 'delete' | 'mixed'): void {
+    this.totals.rowsWritten += rows;
+    this.totals.batchesWritten++;
+    this.#rows.add(rows, { ...this.#attrs, 'fanout.op': op });
+    this.#batches.add(1, this.#attrs);
+  }
+
+  retried(what: 'store' | 'commit'): void {
+    this.totals.retries++;
+    this.#retries.add(1, { ...this.#attrs, 'fanout.retry': what });
+  }
+
+  deadLettered(code: string): void {
+    this.totals.deadLetters++;
+    this.#dead.add(1, { ...this.#attrs, 'fanout.reason': code });
+  }
+
+  /** A transaction committed, completing `count` tweets. */
+  committed(count: number, durationsMs: readonly number[]): void {
+    this.totals.tweetsCompleted += count;
+    this.totals.transactions++;
+    this.#transactions.add(1, this.#attrs);
+    if (count > 0) this.#completed.add(count, this.#attrs);
+    for (const d of durationsMs) this.#duration.record(d, this.#attrs);
+  }
+
+  close(): void {
+    this.#meter.removeBatchObservableCallback(this.#callback, [this.#inFlight, this.#remaining, this.#lag]);
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * The records the fan-out produces, all inside its transactions: cursor checkpoints (compacted
+ * topic, keyed by source topic/partition/offset, on the source's partition number), their
+ * tombstones, `fanout.completed` events and dead letters.
+ */
+import type { Config } from '../config/index.ts';
+import type { OutRecord, SourceRecord, StateRecord } from '../connectors/streams.ts';
+import type { Checkpoint, TweetJob } from './job.ts';
+
+/** Key of the checkpoint of the record at `offset` of a source partition. */
+export const checkpointKey = (topic: string, partition: number, offset: bigint): string => `${topic}/${partition}/${offset}`;
+
+export function checkpointRecord(config: Config, topic: string, partition: number, offset: bigint, cp: Checkpoint): OutRecord {
+  return {
+    topic: config.topics.checkpoints,
+    partition,
+    key: checkpointKey(topic, partition, offset),
+    value: JSON.stringify({
+      v: 1, tweetId: cp.tweetId, op: cp.op, authorId: cp.authorId?.toString() ?? null, writeTime: cp.writeTime.toString(), cursor: cp.cursor?.toString() ?? null,
+      delivered: cp.delivered, total: cp.total, startedAt: cp.startedAt, done: cp.done, finishedAt: cp.finishedAt,
+    }),
+  };
+}
+
+export function checkpointTombstone(config: Config, topic: string, partition: number, offset: bigint): OutRecord {
+  return { topic: config.topics.checkpoints, partition, key: checkpointKey(topic, partition, offset), value: null };
+}
+
+interface StoredCheckpoint {
+  v: number; tweetId: string; op: 'insert' | 'delete'; authorId: string | null; writeTime: string; cursor: string | null;
+  delivered: number; total: number | null; startedAt: number; done: boolean; finishedAt: number | null;
+}
+
+function decodeCheckpoint(value: Buffer): Checkpoint | null {
+  try {
+    const s = JSON.parse(value.toString('utf8')) as StoredCheckpoint;
+    if (s.v !== 1) return null;
+    return {
+      tweetId: s.tweetId, op: s.op, authorId: s.authorId === null ? null : BigInt(s.authorId), writeTime: BigInt(s.writeTime),
+      cursor: s.cursor === null ? null : BigInt(s.cursor), delivered: s.delivered, total: s.total, startedAt: s.startedAt, done: s.done, finishedAt: s.finishedAt,
+    };
+  } catch {
+    return null; // unreadable: the tweet is redone from the start, which is safe (writes are idempotent)
+  }
+}
+
+/**
+ * The live checkpoints of `topic` in records read back from the checkpoint topic: per source
+ * partition, by source offset. Later records win; a tombstone removes the key.
+ */
+export function restoreCheckpoints(records: readonly StateRecord[], topic: string): Map<number, Map<bigint, Checkpoint>> {
+  const latest = new Map<string, Buffer | null>();
+  for (const r of records) if (r.key !== null) latest.set(r.key, r.value);
+  const out = new Map<number, Map<bigint, Checkpoint>>();
+  const prefix = `${topic}/`;
+  for (const [key, value] of latest) {
+    if (value === null || !key.startsWith(prefix)) continue;
+    const [p, o] = key.slice(prefix.length).split('/');
+    if (p === undefined || o === undefined || !/^\d+$/.test(p) || !/^\d+$/.test(o)) continue;
+    const cp = decodeCheckpoint(value);
+    if (cp === null) continue;
+    let byOffset = out.get(Number(p));
+    if (!byOffset) out.set(Number(p), (byOffset = new Map<bigint, Checkpoint>()));
+    byOffset.set(BigInt(o), cp);
+  }
+  return out;
+}
+
+/** The `fanout.completed` event of a finished tweet, keyed by tweet id. */
+export function completedRecord(config: Config, topic: string, job: TweetJob, workerId: string): OutRecord {
+  const finishedAt = job.finishedAt ?? Date.now();
+  return {
+    topic: config.topics.completed,
+    partition: job.partition,
+    key: job.tweetId,
+    value: JSON.stringify({
+      type: 'fanout.completed',
+      tweetId: job.tweetId,
+      authorId: job.authorId?.toString() ?? null,
+      op: job.op,
+      followersDelivered: job.delivered,
+      durationMs: finishedAt - job.startedAt,
+      startedAt: new Date(job.startedAt).toISOString(),
+      completedAt: new Date(finishedAt).toISOString(),
+      resumed: job.resumed,
+      source: { topic, partition: job.partition, offset: job.offset.toString() },
+      workerId,
+    }),
+    headers: job.traceparent ? { traceparent: job.traceparent } : {},
+  };
+}
+
+/** A dead letter: the reason, where the record came from, and its original bytes (base64). */
+export function deadLetterRecord(config: Config, record: SourceRecord, code: string, message: string): OutRecord {
+  return {
+    topic: config.topics.deadLetter,
+    key: `${record.topic}/${record.partition}/${record.offset}`,
+    value: JSON.stringify({
+      stage: 'fanout',
+      reason: { code, message },
+      source: { topic: record.topic, partition: record.partition, offset: record.offset.toString() },
+      key: record.key?.toString('base64') ?? null,
+      value: record.value?.toString('base64') ?? null,
+      headers: record.headers,
+      at: new Date().toISOString(),
+    }),
+    headers: { 'fanout-reason': code, ...(record.headers.traceparent ? { traceparent: record.headers.traceparent } : {}) },
+  };
+}

@@ -1,0 +1,190 @@
+import { TestScheduler } from 'rxjs/testing';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../config/index.ts';
+import { coalesceLatest, Committer } from '../../pipeline/committer.ts';
+import { InOrderFrontier } from '../../pipeline/frontier.ts';
+import { TweetJob } from '../../pipeline/job.ts';
+import { CommitLedger } from '../../pipeline/ledger.ts';
+import { FakeSink, permanent, retriable } from './fakes.ts';
+
+const config = loadConfig({ env: {}, sets: ['pipeline.checkpointEvery=2', 'pipeline.batchSize=10', 'retry.baseDelayMs=1', 'retry.maxDelayMs=2', 'retry.maxAttempts=3'] });
+const TOPIC = 'cdc.ks.tweets';
+const out = (key: string) => ({ topic: 'out', key, value: key });
+const job = (partition: number, offset: bigint) => new TweetJob({ partition, offset }, { op: 'insert', tweetId: `00000000-0000-1000-8000-00000000000${offset}`, authorId: 1n, writeTime: 1n }, null);
+
+describe('InOrderFrontier', () => {
+  it('gives out only the done prefix, whatever order items finish in', () => {
+    const f = new InOrderFrontier<number>();
+    const slots = [1, 2, 3, 4].map((n) => f.add(n));
+    f.done(slots[2]!);
+    f.done(slots[1]!);
+    expect(f.takeDone()).toEqual([]);
+    f.done(slots[0]!);
+    expect(f.takeDone()).toEqual([1, 2, 3]);
+    expect([...f.values()]).toEqual([4]);
+    f.done(slots[3]!);
+    expect(f.donePrefix()).toEqual([4]);
+    expect(f.size).toBe(1);
+    expect(() => f.shift(2)).toThrow(/not done/);
+  });
+});
+
+describe('CommitLedger: the commit tracker', () => {
+  it('commits per partition only past records that are all done, in order, with their outputs', () => {
+    const ledger = new CommitLedger(config, TOPIC);
+    ledger.open(0);
+    ledger.open(1);
+    const a = ledger.track(0, 10n, null);
+    const b = ledger.track(0, 11n, null);
+    const c = ledger.track(0, 12n, null);
+    const d = ledger.track(1, 5n, null);
+    ledger.finish(c, [out('c')]);
+    ledger.finish(b, [out('b')]);
+    expect(ledger.plan().empty).toBe(true); // 10 is still in flight: nothing past it may be committed
+    ledger.finish(d, [out('d')]);
+    let plan = ledger.plan();
+    expect(plan.tx.offsets).toEqual([{ partition: 1, offset: 6n }]);
+    expect(plan.tx.records.map((r) => r.key)).toEqual(['d']);
+    plan.apply();
+    ledger.finish(a, [out('a')]);
+    plan = ledger.plan();
+    expect(plan.tx.offsets).toEqual([{ partition: 0, offset: 13n }]);
+    expect(plan.tx.records.map((r) => r.key)).toEqual(['a', 'b', 'c']); // in offset order
+    expect(ledger.size).toBe(3);
+    plan.apply();
+    expect(ledger.size).toBe(0);
+    expect(ledger.plan().empty).toBe(true);
+    expect(ledger.position(0)).toBe(13n);
+  });
+
+  it('changes nothing until apply: a failed transaction is simply planned again', () => {
+    const ledger = new CommitLedger(config, TOPIC);
+    ledger.open(0);
+    ledger.finish(ledger.track(0, 0n, null), [out('x')]);
+    const first = ledger.plan();
+    const again = ledger.plan();
+    expect(again.tx).toEqual(first.tx);
+    again.apply();
+    expect(ledger.plan().empty).toBe(true);
+  });
+
+  it('checkpoints tweets in flight when due, then tombstones the checkpoint with the commit that passes them', () => {
+    const ledger = new CommitLedger(config, TOPIC);
+    ledger.open(0);
+    const j = job(0, 0n);
+    const slot = ledger.track(0, 0n, j);
+    j.emitted = 20;
+    j.ack(j.addSegment(10, 110n)); // 10 rows written = checkpointRows (2 × 10 / 2)
+    let plan = ledger.plan();
+    expect(plan.tx.offsets).toEqual([]);
+    expect(plan.tx.records).toHaveLength(1);
+    const cp = plan.tx.records[0]!;
+    expect(cp).toMatchObject({ topic: config.topics.checkpoints, partition: 0, key: `${TOPIC}/0/0` });
+    expect(JSON.parse(cp.value!)).toMatchObject({ cursor: '110', delivered: 10, done: false });
+    plan.apply();
+    expect(ledger.plan().empty).toBe(true); // not due again until 10 more rows
+    j.ack(j.addSegment(10, 120n));
+    j.endPaging();
+    ledger.finish(slot, [out('done')]);
+    plan = ledger.plan();
+    expect(plan.tx.offsets).toEqual([{ partition: 0, offset: 1n }]);
+    expect(plan.tx.records.map((r) => [r.key, r.value])).toEqual([['done', 'done'], [`${TOPIC}/0/0`, null]]);
+  });
+
+  it('writes a "done" checkpoint for a finished tweet stuck behind an unfinished one', () => {
+    const ledger = new CommitLedger(config, TOPIC);
+    ledger.open(0);
+    ledger.track(0, 0n, job(0, 0n)); // still in flight
+    const j = job(0, 1n);
+    const slot = ledger.track(0, 1n, j);
+    j.endPaging();
+    ledger.finish(slot, [out('completed')]);
+    const plan = ledger.plan();
+    expect(plan.tx.offsets).toEqual([]);
+    expect(plan.tx.records.map((r) => r.key)).toEqual([`${TOPIC}/0/1`]);
+    expect(JSON.parse(plan.tx.records[0]!.value!)).toMatchObject({ done: true });
+    plan.apply();
+    expect(ledger.plan().empty).toBe(true);
+  });
+
+  it('forgets dropped partitions, even if a planned transaction commits afterwards', () => {
+    const ledger = new CommitLedger(config, TOPIC);
+    ledger.open(0);
+    ledger.finish(ledger.track(0, 0n, null), []);
+    const plan = ledger.plan();
+    expect(ledger.drop([0])).toHaveLength(1);
+    plan.apply();
+    expect(ledger.partitions()).toEqual([]);
+    expect(ledger.plan().empty).toBe(true);
+  });
+});
+
+describe('coalesceLatest', () => {
+  it('never runs two at once; requests made while busy collapse into one follow-up run of the latest', () => {
+    new TestScheduler((a, e) => expect(a).toEqual(e)).run(({ cold, hot, expectObservable }) => {
+      const requests = hot('a-b-c-------d------|');
+      const run = (v: string) => cold('-----(x|)', { x: v.toUpperCase() });
+      // b and c arrive while A runs: one follow-up run, of c; d arrives when idle and runs at once.
+      expectObservable(requests.pipe(coalesceLatest(run))).toBe('-----A----C------D-|');
+    });
+  });
+
+  it('completes only after the last run, and errors when a run errors', () => {
+    new TestScheduler((a, e) => expect(a).toEqual(e)).run(({ cold, hot, expectObservable }) => {
+      expectObservable(hot('a|').pipe(coalesceLatest(() => cold('--(x|)')))).toBe('--(x|)');
+      expectObservable(hot('a-b').pipe(coalesceLatest((v: string) => (v === 'a' ? cold('-#') : cold('-x'))))).toBe('-#');
+    });
+  });
+});
+
+describe('Committer', () => {
+  const setup = () => {
+    const ledger = new CommitLedger(config, TOPIC);
+    ledger.open(0);
+    const sink = new FakeSink();
+    const committer = new Committer({ ledger, sink, retry: config.retry });
+    return { ledger, sink, committer };
+  };
+
+  it('flush resolves once a transaction covering the state at the call committed', async () => {
+    const { ledger, sink, committer } = setup();
+    ledger.finish(ledger.track(0, 0n, null), [out('a')]);
+    committer.request();
+    ledger.finish(ledger.track(0, 1n, null), [out('b')]);
+    await committer.flush();
+    expect(sink.offset(0)).toBe(2n);
+    expect(sink.records('out').map((r) => r.key)).toEqual(['a', 'b']);
+    expect(sink.committed.length).toBeLessThanOrEqual(2);
+    committer.close();
+  });
+
+  it('retries a retriable failure with the same content, re-planned', async () => {
+    const { ledger, sink, committer } = setup();
+    sink.failures.push(retriable('coordinator moved'));
+    ledger.finish(ledger.track(0, 0n, null), [out('a')]);
+    await committer.flush();
+    expect(sink.committed).toHaveLength(1);
+    expect(sink.offset(0)).toBe(1n);
+    committer.close();
+  });
+
+  it('fails for good on a non-retriable error (fenced), and says so to every waiter', async () => {
+    const { ledger, sink, committer } = setup();
+    sink.failures.push(permanent('fenced by a newer instance'));
+    ledger.finish(ledger.track(0, 0n, null), [out('a')]);
+    const failures = new Promise((_, reject) => committer.failures().subscribe({ error: reject }));
+    await expect(committer.flush()).rejects.toThrow(/fenced/);
+    await expect(failures).rejects.toThrow(/fenced/);
+    await expect(committer.flush()).rejects.toThrow(/fenced/);
+    expect(sink.committed).toHaveLength(0);
+    committer.close();
+  });
+
+  it('does not commit an empty transaction', async () => {
+    const { sink, committer } = setup();
+    await committer.flush();
+    expect(sink.committed).toHaveLength(0);
+    committer.close();
+  });
+});
+

@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../config/index.ts';
+import type { SourceRecord } from '../../connectors/streams.ts';
+import { decodeTweetRecord } from '../../pipeline/decode.ts';
+import { tweetEvent } from './fixtures.ts';
+
+const config = loadConfig({ env: {}, sets: ['cassandra.keyspace=ks'] });
+const ID = '9b2f5a40-8c4e-11ef-9f0b-0242ac120002';
+const record = (value: string | object | null): SourceRecord => ({
+  topic: 't', partition: 0, offset: 0n, key: null, headers: {},
+  value: value === null ? null : Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)),
+});
+const decode = (value: string | object | null) => decodeTweetRecord(record(value), 'ks');
+
+describe('decodeTweetRecord', () => {
+  it('an insert is a fan-out with its author and write time', () => {
+    expect(decode(tweetEvent(config, 'insert', ID, 42n, 1_700_000_000_000_000n))).toEqual({
+      kind: 'fanout', change: { op: 'insert', tweetId: ID, authorId: 42n, writeTime: 1_700_000_000_000_000n },
+    });
+  });
+
+  it('delete_partition and delete_row retract; the author is not in the event', () => {
+    for (const op of ['delete_partition', 'delete_row'] as const) {
+      expect(decode(tweetEvent(config, op, ID, null, 5n))).toEqual({ kind: 'fanout', change: { op: 'delete', tweetId: ID, authorId: null, writeTime: 5n } });
+    }
+  });
+
+  it('an update has nothing to fan out', () => {
+    expect(decode(tweetEvent(config, 'update', ID, null, 5n)).kind).toBe('skip');
+  });
+
+  it.each([
+    ['no value', null, 'empty-record'],
+    ['not JSON', '{"op":', 'malformed-json'],
+    ['not an object', '[1,2]', 'malformed-event'],
+    ['another table', { ...tweetEvent(config, 'insert', ID, 1n, 5n), table: 'followers' }, 'unexpected-table'],
+    ['another keyspace', { ...tweetEvent(config, 'insert', ID, 1n, 5n), keyspace: 'other' }, 'unexpected-table'],
+    ['a key that is not a uuid', { ...tweetEvent(config, 'insert', ID, 1n, 5n), key: { tweet_id: 'nope' } }, 'malformed-key'],
+    ['a bad write time', { ...tweetEvent(config, 'insert', ID, 1n, 5n), writeTimestamp: '12abc' }, 'malformed-timestamp'],
+    ['an insert without author', { ...tweetEvent(config, 'insert', ID, 1n, 5n), columns: {} }, 'missing-author'],
+    ['an author beyond 64 bits', { ...tweetEvent(config, 'insert', ID, 1n, 5n), columns: { author_id: { value: '9223372036854775808', ts: '5' } } }, 'missing-author'],
+    ['a range delete', { ...tweetEvent(config, 'insert', ID, 1n, 5n), op: 'delete_range' }, 'unexpected-op'],
+  ])('dead-letters %s', (_, value, code) => {
+    const d = decode(value);
+    expect(d.kind).toBe('dead');
+    expect(d.kind === 'dead' && d.code).toBe(code);
+  });
+});

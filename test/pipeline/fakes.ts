@@ -1,0 +1,189 @@
+/**
+ * In-memory fakes of the ports, for unit tests of the pipeline's logic only (integration tests
+ * use the real services). The timeline fake applies last-write-wins by write time, like Cassandra.
+ */
+import { FanoutError } from '../../connectors/errors.ts';
+import type { FollowerStore, TimelineEntry, TimelineMutation, TimelineStore, TweetAuthorStore } from '../../connectors/stores.ts';
+import type { OutRecord, RecordSource, SourceListener, SourceRecord, StateRecord, Transaction, TransactionalSink } from '../../connectors/streams.ts';
+
+export class MemoryFollowers implements FollowerStore {
+  readonly graph = new Map<bigint, bigint[]>();
+  pages = 0;
+
+  set(userId: bigint, followers: readonly bigint[]): void {
+    this.graph.set(userId, [...followers].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+  }
+
+  async page(userId: bigint, after: bigint | null, limit: number): Promise<bigint[]> {
+    this.pages++;
+    const all = this.graph.get(userId) ?? [];
+    const from = after === null ? 0 : all.findIndex((f) => f > after);
+    return from < 0 ? [] : all.slice(from, from + limit);
+  }
+
+  async count(userId: bigint): Promise<number> {
+    return this.graph.get(userId)?.length ?? 0;
+  }
+
+  async add(userId: bigint, followerIds: readonly bigint[]): Promise<void> {
+    this.set(userId, [...(this.graph.get(userId) ?? []), ...followerIds]);
+  }
+}
+
+export class MemoryTimelines implements TimelineStore {
+  /** user -> tweet -> cell (deleted cells kept, as tombstones with their time). */
+  readonly cells = new Map<bigint, Map<string, { authorId: bigint; ts: bigint; live: boolean }>>();
+  writes = 0;
+  rows = 0;
+  /** Errors to throw on the next writes, in order. */
+  readonly failures: Error[] = [];
+  /** Resolves writes only when released (to hold batches in flight). */
+  gate: Promise<void> | undefined;
+  /** Latency of each write. */
+  delayMs = 0;
+
+  async write(mutations: readonly TimelineMutation[]): Promise<void> {
+    await this.gate;
+    if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
+    const failure = this.failures.shift();
+    if (failure) throw failure;
+    this.writes++;
+    this.rows += mutations.length;
+    for (const m of mutations) {
+      let row = this.cells.get(m.userId);
+      if (!row) this.cells.set(m.userId, (row = new Map<string, { authorId: bigint; ts: bigint; live: boolean }>()));
+      const cell = row.get(m.tweetId);
+      if (cell && cell.ts > m.writeTimeMicros) continue;
+      if (cell && cell.ts === m.writeTimeMicros && !cell.live) continue; // a tombstone wins a tie
+      row.set(m.tweetId, { authorId: m.authorId, ts: m.writeTimeMicros, live: m.op === 'insert' });
+    }
+  }
+
+  async read(userId: bigint, limit: number): Promise<TimelineEntry[]> {
+    const row = this.cells.get(userId) ?? new Map();
+    return [...row].filter(([, c]) => c.live).slice(0, limit).map(([tweetId, c]) => ({ userId, tweetId, authorId: c.authorId }));
+  }
+
+  /** Users whose timeline holds `tweetId`. */
+  holders(tweetId: string): bigint[] {
+    return [...this.cells].filter(([, row]) => row.get(tweetId)?.live === true).map(([u]) => u);
+  }
+}
+
+export class MemoryAuthors implements TweetAuthorStore {
+  readonly authors = new Map<string, bigint>();
+  async put(tweetId: string, authorId: bigint): Promise<void> {
+    this.authors.set(tweetId, authorId);
+  }
+  async get(tweetId: string): Promise<bigint | null> {
+    return this.authors.get(tweetId) ?? null;
+  }
+}
+
+/** A source over fixed records, honouring `room()` like the Kafka one; tracks what it was allowed. */
+export class FakeSource implements RecordSource {
+  readonly topic = 'cdc.ks.tweets';
+  readonly partitions: number[];
+  readonly #queue: SourceRecord[] = [];
+  #listener: SourceListener | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #next = new Map<number, bigint>();
+  delivered = 0;
+  paused = false;
+  /** Most records delivered beyond what room() allowed (must stay 0). */
+  overDelivered = 0;
+  closed = false;
+
+  constructor(partitions = [0, 1, 2]) {
+    this.partitions = partitions;
+  }
+
+  /** Appends a record to a partition (offsets assigned in order). */
+  push(partition: number, value: string | object, key = 'k'): SourceRecord {
+    const offset = this.#next.get(partition) ?? 0n;
+    this.#next.set(partition, offset + 1n);
+    const r: SourceRecord = { topic: this.topic, partition, offset, key: Buffer.from(key), value: Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)), headers: {} };
+    this.#queue.push(r);
+    return r;
+  }
+
+  async start(listener: SourceListener): Promise<void> {
+    this.#listener = listener;
+    await listener.assigned(this.partitions);
+    const tick = (): void => {
+      if (this.closed) return;
+      const room = listener.room();
+      this.paused = room <= 0;
+      let given = 0;
+      while (given < room && this.#queue.length > 0) {
+        const r = this.#queue.shift()!;
+        if (!this.partitions.includes(r.partition)) continue;
+        given++;
+        this.delivered++;
+        listener.record(r);
+      }
+      this.#timer = setTimeout(tick, 1);
+    };
+    tick();
+  }
+
+  /** Takes partitions away, as a rebalance would. */
+  async revoke(partitions: number[], lost = false): Promise<void> {
+    for (const p of partitions) this.partitions.splice(this.partitions.indexOf(p), 1);
+    await this.#listener!.revoked(partitions, lost);
+  }
+
+  wake(): void {}
+
+  highWatermark(partition: number): bigint | undefined {
+    return this.#next.get(partition);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.#timer);
+    if (this.partitions.length > 0) await this.#listener?.revoked([...this.partitions], false);
+  }
+}
+
+/** Records committed transactions; can fail the next ones. */
+export class FakeSink implements TransactionalSink {
+  readonly committed: Transaction[] = [];
+  readonly failures: Error[] = [];
+  opened = false;
+  closed = false;
+
+  async open(): Promise<void> {
+    this.opened = true;
+  }
+
+  async commit(tx: Transaction): Promise<void> {
+    const f = this.failures.shift();
+    if (f) throw f;
+    this.committed.push({ offsets: [...tx.offsets], records: [...tx.records] });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  /** The committed records of a topic. */
+  records(topic: string): OutRecord[] {
+    return this.committed.flatMap((t) => t.records.filter((r) => r.topic === topic));
+  }
+
+  /** The committed offset of a partition (next to consume), if any. */
+  offset(partition: number): bigint | undefined {
+    let last: bigint | undefined;
+    for (const t of this.committed) for (const o of t.offsets) if (o.partition === partition) last = o.offset;
+    return last;
+  }
+
+  /** The compacted checkpoint topic as a reader sees it. */
+  stateRecords(topic: string): StateRecord[] {
+    return this.records(topic).map((r, i) => ({ partition: r.partition ?? 0, offset: i, key: r.key, value: r.value === null ? null : Buffer.from(r.value) }));
+  }
+}
+
+export const retriable = (message = 'write timeout'): FanoutError => new FanoutError('CASSANDRA_UNAVAILABLE', message, { retriable: true });
+export const permanent = (message = 'bad request'): FanoutError => new FanoutError('CASSANDRA_REJECTED', message, { retriable: false });

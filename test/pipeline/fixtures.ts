@@ -1,0 +1,188 @@
+/**
+ * Helpers of the pipeline tests: CDC-shaped change events exactly as the connector emits them
+ * (keyed by JSON.stringify(key), with a traceparent header), and checks on real timelines.
+ */
+import { randomBytes } from 'node:crypto';
+import cassandra from 'cassandra-driver';
+import { onTestFinished } from 'vitest';
+import { writeSeed } from '../../cli/commands/seed.ts';
+import type { Config } from '../../config/index.ts';
+import { connectCassandra, type CassandraClient } from '../../connectors/cassandra/client.ts';
+import { CassandraFollowerStore } from '../../connectors/cassandra/followers.ts';
+import { applySchema } from '../../connectors/cassandra/schema.ts';
+import type { RowChangeEvent } from '../../connectors/cdc/events.ts';
+import { withTimeout } from '../../connectors/errors.ts';
+import { connectAdmin, createKafka, ensureTopics, productTopics, type KafkaAdmin } from '../../connectors/kafka/client.ts';
+import { readToEnd } from '../../connectors/kafka/read-to-end.ts';
+import { createLogger, type Logger } from '../../connectors/log.ts';
+import { createWorker } from '../../pipeline/connect.ts';
+import type { Worker } from '../../pipeline/worker.ts';
+import { testConfig } from '../support/config.ts';
+import { collect } from '../support/kafka.ts';
+
+let eventSeq = 0;
+
+/** A tweets change event as the CDC connector produces it. */
+export function tweetEvent(config: Config, op: RowChangeEvent['op'], tweetId: string, authorId: bigint | null, writeTimeMicros: bigint): RowChangeEvent {
+  const ts = writeTimeMicros.toString();
+  const insert = op === 'insert';
+  return {
+    op,
+    keyspace: config.cassandra.keyspace,
+    table: 'tweets',
+    tableId: '0'.repeat(32),
+    key: { tweet_id: tweetId },
+    clustering: op === 'delete_partition' ? null : {},
+    columns: insert
+      ? { author_id: { value: String(authorId), ts }, body: { value: 'hello', ts }, created_at: { value: new Date().toISOString(), ts } }
+      : op === 'update' ? { body: { value: 'edited', ts } } : {},
+    writeTimestamp: ts,
+    source: { segmentId: '1', position: ++eventSeq, fileVersion: 8 },
+    eventId: randomBytes(16).toString('hex'),
+  };
+}
+
+/** A fresh timeuuid (canonical text) and a write time in µs a little after now. */
+export function newTweet(): { tweetId: string; writeTime: bigint } {
+  return { tweetId: cassandra.types.TimeUuid.now().toString(), writeTime: BigInt(Date.now()) * 1000n };
+}
+
+/** Produces records to the tweets CDC topic (raw values allowed, for malformed input). */
+export async function produce(config: Config, records: ReadonlyArray<{ key: string; value: string; partition?: number }>): Promise<void> {
+  const kafka = createKafka(config, createLogger('warn'));
+  const producer = kafka.producer({ 'enable.idempotence': true });
+  await producer.connect();
+  try {
+    await producer.send({
+      topic: config.topics.tweetsCdc,
+      messages: records.map((r) => ({
+        key: r.key,
+        value: r.value,
+        ...(r.partition === undefined ? {} : { partition: r.partition }),
+        headers: { traceparent: `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01` },
+      })),
+    });
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+/** Produces change events, keyed like the connector does. */
+export async function produceEvents(config: Config, events: readonly RowChangeEvent[], partition?: number): Promise<void> {
+  await produce(config, events.map((e) => ({ key: JSON.stringify(e.key), value: JSON.stringify(e), ...(partition === undefined ? {} : { partition }) })));
+}
+
+/** Which of `userIds` have `tweetId` in their timeline (IN queries of 500 partitions). */
+export async function holders(client: CassandraClient, keyspace: string, userIds: readonly bigint[], tweetId: string): Promise<Set<bigint>> {
+  const out = new Set<bigint>();
+  const chunks: bigint[][] = [];
+  for (let i = 0; i < userIds.length; i += 500) chunks.push(userIds.slice(i, i + 500));
+  for (let i = 0; i < chunks.length; i += 8) {
+    await Promise.all(chunks.slice(i, i + 8).map(async (chunk) => {
+      const rs = await client.execute(`SELECT user_id FROM ${keyspace}.timelines WHERE user_id IN ? AND tweet_id = ?`, [chunk, tweetId], { prepare: true, fetchSize: 1_000 });
+      for (const r of rs.rows) out.add(r.get('user_id') as bigint);
+    }));
+  }
+  return out;
+}
+
+/** Polls `check` until it returns a value other than undefined, or rejects after `ms` (a deadline, not a sleep). */
+export async function within<T>(ms: number, what: string, check: () => T | undefined | Promise<T | undefined>, everyMs = 50): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`${what}: not met within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** The seeded graph: a celebrity with FOLLOWERS followers FIRST.., a small author with the first 10 of them, a lonely one. */
+export const CELEBRITY = 7n;
+export const SMALL = 8n;
+export const LONELY = 9n;
+export const FIRST = 1_000_000n;
+export const FOLLOWERS = 20_000;
+export const range = (from: bigint, n: number): bigint[] => Array.from({ length: n }, (_, i) => from + BigInt(i));
+
+/** A `fanout.completed` event as read back. */
+export interface Completed { tweetId: string; authorId: string | null; op: string; followersDelivered: number; durationMs: number; resumed: boolean; source: { partition: number; offset: string } }
+
+/** Every committed record of a topic (all partitions), read to its end. */
+export async function readAll(config: Config, topic: string, partitions: number): Promise<Array<{ key: string | null; value: Buffer | null; partition: number }>> {
+  return readToEnd(config, topic, Array.from({ length: partitions }, (_, i) => i));
+}
+
+/** Every committed completion event. */
+export async function completedEvents(config: Config): Promise<Completed[]> {
+  const records = await readAll(config, config.topics.completed, config.topics.cdcPartitions);
+  return records.map((r) => JSON.parse(r.value!.toString('utf8')) as Completed);
+}
+
+/**
+ * Waits (long-lived consumer, so no polling delay) until the completion events satisfy `done`;
+ * returns them all.
+ */
+export async function awaitCompletions(config: Config, done: (events: Completed[]) => boolean, timeoutMs = 60_000): Promise<Completed[]> {
+  const parse = (records: Array<{ value: string }>): Completed[] => records.map((r) => JSON.parse(r.value) as Completed);
+  return parse(await collect(config, [config.topics.completed], (records) => done(parse(records)), timeoutMs));
+}
+
+/** Waits for the completion event of a tweet (optionally of one op) and returns it. */
+export async function completionOf(config: Config, tweetId: string, op?: string, timeoutMs = 60_000): Promise<Completed> {
+  const match = (c: Completed): boolean => c.tweetId === tweetId && (op === undefined || c.op === op);
+  return (await awaitCompletions(config, (events) => events.some(match), timeoutMs)).find(match)!;
+}
+
+/** Schema, topics and the seeded follower graph of a test's own keyspace. */
+export async function setup(config: Config, client: CassandraClient, admin: KafkaAdmin, celebrity = true): Promise<void> {
+  await applySchema(client, config);
+  await ensureTopics(admin, config);
+  const followers = new CassandraFollowerStore(client, config.cassandra.keyspace);
+  if (celebrity) await writeSeed(followers, { author: CELEBRITY, followers: FOLLOWERS, firstFollower: FIRST, tailAuthors: 0, tailMax: 1, seed: 1 }, 16);
+  await followers.add(SMALL, range(FIRST, 10));
+}
+
+/** Drops what {@link setup} made. */
+export async function teardown(config: Config, client: CassandraClient, admin: KafkaAdmin): Promise<void> {
+  await admin.deleteTopics({ topics: productTopics(config).map((t) => t.topic) }).catch(() => undefined);
+  await client.execute(`DROP KEYSPACE IF EXISTS ${config.cassandra.keyspace}`).catch(() => undefined);
+}
+
+/** A test's own world: config (keyspace, topics, group), clients, seeded graph, its workers. */
+export interface TestEnv {
+  readonly config: Config;
+  readonly client: CassandraClient;
+  readonly admin: KafkaAdmin;
+  readonly log: Logger;
+  /** Starts a worker over this env (closed when the test finishes). */
+  readonly startWorker: (id: string) => Worker;
+}
+
+/**
+ * Makes a {@link TestEnv} from `testConfig(sets)` and registers its cleanup: workers closed
+ * (with a deadline), topics and keyspace dropped, clients shut down.
+ */
+export async function testEnv(sets: string[] = [], options: { celebrity?: boolean } = {}): Promise<TestEnv> {
+  const config = testConfig(['pipeline.sessionTimeoutMs=6000', ...sets]);
+  const log = createLogger(process.env.FANOUT_TEST_LOG === 'info' ? 'info' : 'warn');
+  const client = await connectCassandra(config);
+  const admin = await connectAdmin(createKafka(config, log), config);
+  const workers: Worker[] = [];
+  onTestFinished(async () => {
+    await Promise.allSettled(workers.map((w) => withTimeout(w.close(), 30_000, 'worker close took over 30 s')));
+    await teardown(config, client, admin);
+    await admin.disconnect();
+    await client.shutdown();
+  });
+  await setup(config, client, admin, options.celebrity ?? true);
+  return {
+    config, client, admin, log,
+    startWorker: (id) => {
+      const w = createWorker({ config, cassandra: client, log, workerId: id });
+      workers.push(w);
+      w.start().catch(() => undefined); // a failure shows as state 'failed'
+      return w;
+    },
+  };
+}

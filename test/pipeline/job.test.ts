@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { checkpointRows, readAheadRows, TweetJob } from '../../pipeline/job.ts';
+
+const change = { op: 'insert' as const, tweetId: '9b2f5a40-8c4e-11ef-9f0b-0242ac120002', authorId: 1n, writeTime: 10n };
+
+describe('TweetJob', () => {
+  it('moves its cursor only along written segments, whatever order batches finish in', () => {
+    const job = new TweetJob({ partition: 0, offset: 0n }, change, null);
+    job.emitted = 30;
+    const a = job.addSegment(10, 110n);
+    const b = job.addSegment(10, 120n);
+    const c = job.addSegment(10, 130n);
+    job.ack(c);
+    job.ack(b);
+    expect([job.delivered, job.cursor]).toEqual([0, null]);
+    job.ack(a);
+    expect([job.delivered, job.cursor]).toEqual([30, 130n]);
+    expect(job.quiescent).toBe(true);
+    expect(job.finished).toBe(false); // paging has not reached the end
+    job.endPaging();
+    expect(job.finished).toBe(true);
+  });
+
+  it('resumes from a checkpoint: cursor, rows delivered, start time', () => {
+    const job = new TweetJob({ partition: 1, offset: 7n }, change, {
+      tweetId: change.tweetId, op: 'insert', authorId: 1n, writeTime: 10n, cursor: 500n, delivered: 400, total: 1000, startedAt: 123, done: false, finishedAt: null,
+    });
+    expect(job).toMatchObject({ resumed: true, cursor: 500n, readCursor: 500n, delivered: 400, emitted: 400, total: 1000, startedAt: 123, remaining: 600 });
+    expect(job.hasCheckpoint).toBe(true);
+    expect(job.unprotected).toBe(0);
+  });
+
+  it('is due for a checkpoint every `every` rows while running, at once when stopped or waiting, once when done', () => {
+    const job = new TweetJob({ partition: 0, offset: 0n }, change, null);
+    job.emitted = 25;
+    job.ack(job.addSegment(15, 15n));
+    expect(job.checkpointDue(20)).toBe(false);
+    job.ack(job.addSegment(10, 25n));
+    expect(job.checkpointDue(20)).toBe(true);
+    job.checkpointed(job.snapshot());
+    expect(job.checkpointDue(20)).toBe(false);
+    job.endPaging();
+    expect(job.checkpointDue(20)).toBe(true); // finished: a "done" checkpoint, once
+    const done = job.snapshot();
+    expect(done.checkpoint.done).toBe(true);
+    job.checkpointed(done);
+    expect(job.checkpointDue(20)).toBe(false);
+
+    const stopped = new TweetJob({ partition: 0, offset: 1n }, change, null);
+    stopped.emitted = 3;
+    stopped.ack(stopped.addSegment(3, 3n));
+    stopped.stop();
+    expect(stopped.checkpointDue(1_000)).toBe(true);
+  });
+
+  it('lets paging read ahead of its last committed checkpoint only so far (the rework bound)', async () => {
+    const job = new TweetJob({ partition: 0, offset: 0n }, change, null);
+    let blocked = 0;
+    job.emitted = 40;
+    let through = false;
+    const room = job.checkpointRoom(40, () => blocked++).then(() => { through = true; });
+    await Promise.resolve();
+    expect([through, blocked]).toEqual([false, 1]);
+    job.ack(job.addSegment(40, 40n));
+    expect(job.checkpointDue(1_000)).toBe(true); // waiting: any progress is worth a checkpoint
+    job.checkpointed(job.snapshot());
+    await room;
+    expect(through).toBe(true);
+    expect(job.unprotected).toBe(0);
+  });
+
+  it('settles (for a revoke) once nothing it read is still unwritten', async () => {
+    const job = new TweetJob({ partition: 0, offset: 0n }, change, null);
+    job.emitted = 5;
+    const seg = job.addSegment(5, 5n);
+    let settled = false;
+    const p = job.settled().then(() => { settled = true; });
+    job.stop();
+    await Promise.resolve();
+    expect(settled).toBe(false);
+    job.ack(seg);
+    await p;
+    expect(settled).toBe(true);
+  });
+
+  it('derives read-ahead and checkpoint spacing from checkpointEvery × batchSize', () => {
+    expect(readAheadRows({ checkpointEvery: 50, batchSize: 64 })).toBe(3_200);
+    expect(checkpointRows({ checkpointEvery: 50, batchSize: 64 })).toBe(1_600);
+    expect(checkpointRows({ checkpointEvery: 1, batchSize: 1 })).toBe(1);
+  });
+});

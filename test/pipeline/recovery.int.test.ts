@@ -1,0 +1,143 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { leaves, type Config } from '../../config/index.ts';
+import { withTimeout } from '../../connectors/errors.ts';
+import { readToEnd } from '../../connectors/kafka/read-to-end.ts';
+import { checkpointKey } from '../../pipeline/records.ts';
+import { collect } from '../support/kafka.ts';
+import { awaitCompletions, CELEBRITY, completedEvents, completionOf, FIRST, FOLLOWERS, holders, newTweet, produceEvents, range, testEnv, tweetEvent, within } from './fixtures.ts';
+
+const MAIN = resolve(import.meta.dirname, '../../cli/main.ts');
+
+// Small batches, one write in flight, a checkpoint every 100 rows: a 20k fan-out takes seconds,
+// long enough to stop or kill it half-way.
+const SLOW = ['pipeline.sessionTimeoutMs=6000', 'pipeline.batchSize=20', 'pipeline.maxInFlightBatches=2', 'pipeline.checkpointEvery=10', 'pipeline.pageSize=100', 'pipeline.lingerMs=5'];
+const READ_AHEAD = 10 * 20; // checkpointEvery × batchSize: the most rows a crash can make us redo
+
+interface StoredCheckpoint { tweetId: string; delivered: number; cursor: string | null; done: boolean }
+
+/** The latest committed checkpoint of a source record (null: none, or tombstoned). */
+async function checkpointOf(config: Config, partition: number, offset: string): Promise<StoredCheckpoint | null> {
+  const key = checkpointKey(config.topics.tweetsCdc, partition, BigInt(offset));
+  let last: StoredCheckpoint | null = null;
+  for (const r of await readToEnd(config, config.topics.checkpoints, [partition])) {
+    if (r.key === key) last = r.value === null ? null : (JSON.parse(r.value.toString('utf8')) as StoredCheckpoint);
+  }
+  return last;
+}
+
+/** Where a tweet's change event landed in the CDC topic. */
+async function locate(config: Config, tweetId: string): Promise<{ partition: number; offset: string }> {
+  const records = await readToEnd(config, config.topics.tweetsCdc, Array.from({ length: config.topics.cdcPartitions }, (_, i) => i));
+  const r = records.find((x) => x.value?.toString('utf8').includes(tweetId));
+  if (!r) throw new Error(`no change event of ${tweetId}`);
+  return { partition: r.partition, offset: String(r.offset) };
+}
+
+/** The config as a JSON file for a child `fanout` process. */
+function configFile(config: Config, dir: string): string {
+  const out: Record<string, Record<string, unknown>> = {};
+  const c = config as unknown as Record<string, Record<string, unknown>>;
+  for (const key of leaves.keys()) {
+    const [group, name] = key.split('.') as [string, string];
+    (out[group] ??= {})[name] = c[group]![name];
+  }
+  out.log = { level: 'info' }; // its stderr is shown when a test fails
+  out.telemetry = { ...out.telemetry, enabled: false }; // no Prometheus port clashes between parallel tests
+  const file = join(dir, 'config.json');
+  writeFileSync(file, JSON.stringify(out));
+  return file;
+}
+
+describe('fan-out recovery: graceful stop, crash, rebalance', () => {
+  it('a graceful close mid fan-out checkpoints the exact frontier; the restarted worker redoes nothing', { timeout: 90_000 }, async () => {
+    const { config, client, startWorker } = await testEnv(SLOW);
+    const { tweetId, writeTime } = newTweet();
+    const first = startWorker('g');
+    await produceEvents(config, [tweetEvent(config, 'insert', tweetId, CELEBRITY, writeTime)]);
+    await within(30_000, 'half-way', () => (first.status().inFlight.find((t) => t.tweetId === tweetId && t.delivered >= 2_000) ? true : undefined), 5);
+    await withTimeout(first.close(), 20_000, 'graceful close took over 20 s');
+    expect(first.state).toBe('stopped');
+    const at = await locate(config, tweetId);
+    const cp = await checkpointOf(config, at.partition, at.offset);
+    expect(cp?.delivered).toBeGreaterThanOrEqual(2_000);
+    expect(cp!.delivered).toBeLessThan(FOLLOWERS);
+    expect((await holders(client, config.cassandra.keyspace, range(FIRST, FOLLOWERS), tweetId)).size).toBe(cp!.delivered);
+    expect((await completedEvents(config)).filter((c) => c.tweetId === tweetId)).toHaveLength(0);
+
+    const second = startWorker('g'); // same id: takes the partitions over at once (static membership)
+    const done = await completionOf(config, tweetId, undefined, 40_000);
+    expect(done).toMatchObject({ followersDelivered: FOLLOWERS, resumed: true });
+    expect(second.status().totals.rowsWritten).toBe(FOLLOWERS - cp!.delivered);
+    expect((await holders(client, config.cassandra.keyspace, range(FIRST, FOLLOWERS), tweetId)).size).toBe(FOLLOWERS);
+    await withTimeout(second.close(), 20_000, 'close took over 20 s');
+    expect((await completedEvents(config)).filter((c) => c.tweetId === tweetId)).toHaveLength(1);
+  });
+
+  it('a SIGKILLed worker process is resumed from its last checkpoint: same end state, one completion, rework within checkpointEvery batches', { timeout: 90_000 }, async () => {
+    const { config, client, startWorker } = await testEnv(SLOW);
+    const ks = config.cassandra.keyspace;
+    const dir = mkdtempSync(join(tmpdir(), 'fanout-recovery-'));
+    const { tweetId, writeTime } = newTweet();
+    let stderr = '';
+    const child = spawn(process.execPath, [MAIN, 'worker', '--worker-id', 'k', '--config', configFile(config, dir)], {
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    onTestFinished(() => {
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+    await produceEvents(config, [tweetEvent(config, 'insert', tweetId, CELEBRITY, writeTime)]);
+    // Kill it as soon as its committed checkpoints show it well under way.
+    await collect(config, [config.topics.checkpoints], (records) => records.some((r) => {
+      if (r.value === 'null') return false;
+      const cp = JSON.parse(r.value) as StoredCheckpoint;
+      return cp.tweetId === tweetId && cp.delivered >= 1_000;
+    }), 40_000).catch((err: unknown) => { throw new Error(`${(err as Error).message}; the worker said: ${stderr}`); });
+    child.kill('SIGKILL');
+    await withTimeout(exited, 10_000, 'the killed worker did not exit');
+
+    const at = await locate(config, tweetId);
+    const written = (await holders(client, ks, range(FIRST, FOLLOWERS), tweetId)).size;
+    const cp = (await checkpointOf(config, at.partition, at.offset))!;
+    expect(cp.done).toBe(false);
+    expect(written).toBeLessThan(FOLLOWERS);
+    expect(written).toBeGreaterThanOrEqual(cp.delivered);
+    // Rows written past the last committed checkpoint are what the restart redoes.
+    const rework = written - cp.delivered;
+    console.log(`killed at ${written} rows written; last checkpoint ${cp.delivered}; rework ${rework} rows (bound ${READ_AHEAD})`);
+    expect(rework).toBeLessThanOrEqual(READ_AHEAD);
+
+    const restarted = startWorker('k'); // same id: fences the dead one's transactions, takes its partitions at once
+    const done = await completionOf(config, tweetId, undefined, 40_000);
+    expect(done).toMatchObject({ followersDelivered: FOLLOWERS, resumed: true, workerId: 'k' });
+    expect(restarted.status().totals.rowsWritten).toBe(FOLLOWERS - cp.delivered);
+    expect((await holders(client, ks, range(FIRST, FOLLOWERS), tweetId)).size).toBe(FOLLOWERS);
+    await withTimeout(restarted.close(), 20_000, 'close took over 20 s');
+    expect((await completedEvents(config)).filter((c) => c.tweetId === tweetId)).toHaveLength(1);
+  });
+
+  it('a rebalance moves tweets in flight to the new member without losing or repeating a completion', { timeout: 90_000 }, async () => {
+    const { config, client, startWorker } = await testEnv(SLOW);
+    const tweets = [newTweet(), newTweet(), newTweet()];
+    const one = startWorker('r1');
+    await within(20_000, 'r1 owns every partition', () => (one.status().partitions.length === 3 ? true : undefined));
+    for (const [i, t] of tweets.entries()) await produceEvents(config, [tweetEvent(config, 'insert', t.tweetId, CELEBRITY, t.writeTime)], i);
+    await within(30_000, 'all three under way', () => (one.status().inFlight.filter((t) => t.delivered >= 500).length === 3 ? true : undefined), 5);
+    const two = startWorker('r2');
+    await within(30_000, 'r2 owns a partition', () => (two.status().partitions.length > 0 ? true : undefined));
+    const done = await awaitCompletions(config, (events) => events.length >= 3);
+    expect(new Set(done.map((c) => c.tweetId)).size).toBe(3);
+    for (const c of done) expect(c.followersDelivered).toBe(FOLLOWERS);
+    expect(done.some((c) => c.resumed && (c as unknown as { workerId: string }).workerId === 'r2')).toBe(true);
+    for (const t of tweets) expect((await holders(client, config.cassandra.keyspace, range(FIRST, FOLLOWERS), t.tweetId)).size).toBe(FOLLOWERS);
+    await Promise.all([one, two].map((w) => withTimeout(w.close(), 20_000, 'close took over 20 s')));
+    expect((await completedEvents(config)).filter((c) => tweets.some((t) => t.tweetId === c.tweetId))).toHaveLength(3);
+  });
+});

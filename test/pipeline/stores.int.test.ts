@@ -1,0 +1,68 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectCassandra, type CassandraClient } from '../../connectors/cassandra/client.ts';
+import { applySchema } from '../../connectors/cassandra/schema.ts';
+import { CassandraTimelineStore, type WriteStrategy } from '../../connectors/cassandra/timelines.ts';
+import { CassandraTweetAuthorStore } from '../../connectors/cassandra/tweet-authors.ts';
+import type { TimelineMutation } from '../../connectors/stores.ts';
+import { testConfig } from '../support/config.ts';
+import { holders, newTweet, range } from './fixtures.ts';
+
+// The TimelineStore contract, run against the real Cassandra with both write strategies, and the
+// TweetAuthorStore. (Kept beside the pipeline tests: this change set owns only test/pipeline/.)
+describe('Cassandra stores of the fan-out', () => {
+  const config = testConfig();
+  const ks = config.cassandra.keyspace;
+  let client: CassandraClient;
+
+  beforeAll(async () => {
+    client = await connectCassandra(config);
+    await applySchema(client, config);
+  });
+  afterAll(async () => {
+    await client.execute(`DROP KEYSPACE IF EXISTS ${ks}`).catch(() => undefined);
+    await client.shutdown();
+  });
+
+  describe.each<WriteStrategy>(['batch', 'concurrent'])('TimelineStore (%s)', (strategy) => {
+    const base = strategy === 'batch' ? 0n : 10_000_000n; // users of their own per strategy
+    const rows = (op: 'insert' | 'delete', tweetId: string, users: bigint[], ts: bigint): TimelineMutation[] =>
+      users.map((userId) => ({ op, userId, tweetId, authorId: 7n, writeTimeMicros: ts }));
+
+    it('writes rows of many users in one call, larger than one CQL batch slice', async () => {
+      const store = new CassandraTimelineStore(client, ks, { strategy });
+      const { tweetId, writeTime } = newTweet();
+      const users = range(base + 5_000_000n, 300);
+      await store.write(rows('insert', tweetId, users, writeTime));
+      expect((await holders(client, ks, users, tweetId)).size).toBe(300);
+      expect(await store.read(users[0]!, 10)).toEqual([{ userId: users[0], tweetId, authorId: 7n }]);
+    });
+
+    it('a delete with a newer write time removes; a replayed insert with the older one does not resurrect', async () => {
+      const store = new CassandraTimelineStore(client, ks, { strategy });
+      const { tweetId, writeTime } = newTweet();
+      const users = range(base + 6_000_000n, 60);
+      await store.write(rows('insert', tweetId, users, writeTime));
+      await store.write(rows('delete', tweetId, users, writeTime + 10n));
+      await store.write(rows('insert', tweetId, users, writeTime));
+      expect((await holders(client, ks, users, tweetId)).size).toBe(0);
+    });
+
+    it('a delete that lands before its insert still wins (the order of writes does not matter)', async () => {
+      const store = new CassandraTimelineStore(client, ks, { strategy });
+      const { tweetId, writeTime } = newTweet();
+      const users = range(base + 7_000_000n, 20);
+      await store.write([...rows('delete', tweetId, users.slice(0, 10), writeTime + 1n), ...rows('insert', tweetId, users.slice(10), writeTime)]);
+      await store.write([...rows('insert', tweetId, users.slice(0, 10), writeTime), ...rows('delete', tweetId, users.slice(10), writeTime + 1n)]);
+      expect((await holders(client, ks, users, tweetId)).size).toBe(0);
+    });
+  });
+
+  it('TweetAuthorStore records the author of an insert for later deletes', async () => {
+    const store = new CassandraTweetAuthorStore(client, ks);
+    const { tweetId, writeTime } = newTweet();
+    expect(await store.get(tweetId)).toBeNull();
+    await store.put(tweetId, 42n, writeTime);
+    await store.put(tweetId, 42n, writeTime); // a replay is harmless
+    expect(await store.get(tweetId)).toBe(42n);
+  });
+});

@@ -1,0 +1,137 @@
+import { describe, expect, it } from 'vitest';
+import {
+  awaitCompletions, CELEBRITY, completedEvents, completionOf, FIRST, FOLLOWERS, holders, LONELY, newTweet, produce, produceEvents, range, readAll, SMALL, testEnv, tweetEvent, within,
+} from './fixtures.ts';
+
+// Each test has its own keyspace, topics and consumer group (testEnv → testConfig), seeded with
+// a celebrity of 20k followers and a small author of 10, and runs its own worker.
+describe('fan-out worker on real Kafka and Cassandra', () => {
+  it('an insert lands in every follower timeline exactly once, in no one else\'s, with one completion event', async () => {
+    const { config, client, startWorker } = await testEnv();
+    const ks = config.cassandra.keyspace;
+    const worker = startWorker('0');
+    const { tweetId, writeTime } = newTweet();
+    await produceEvents(config, [tweetEvent(config, 'insert', tweetId, CELEBRITY, writeTime)]);
+    const done = await completionOf(config, tweetId, undefined, 60_000);
+    expect(done.followersDelivered).toBe(FOLLOWERS);
+    expect(done.authorId).toBe(String(CELEBRITY));
+    console.log(`fan-out of ${FOLLOWERS} followers: ${done.durationMs} ms (${Math.round(FOLLOWERS / (done.durationMs / 1000))} rows/s)`);
+    expect((await holders(client, ks, range(FIRST, FOLLOWERS), tweetId)).size).toBe(FOLLOWERS);
+    const strangers = [...range(FIRST - 50n, 50), ...range(FIRST + BigInt(FOLLOWERS), 50)];
+    expect((await holders(client, ks, strangers, tweetId)).size).toBe(0);
+    const rows = await client.execute(`SELECT tweet_id FROM ${ks}.timelines WHERE user_id = ?`, [FIRST + 123n], { prepare: true });
+    expect(rows.rows.filter((r) => String(r.get('tweet_id')) === tweetId)).toHaveLength(1);
+    expect((await completedEvents(config)).filter((c) => c.tweetId === tweetId)).toHaveLength(1);
+    const status = worker.status();
+    expect(status).toMatchObject({ state: 'running', partitions: [0, 1, 2], inFlight: [], rowsOutstanding: 0 });
+    expect(status.totals).toMatchObject({ rowsWritten: FOLLOWERS, tweetsCompleted: 1, deadLetters: 0 });
+  });
+
+  it('a delete retracts the tweet from every follower timeline', async () => {
+    const { config, client, startWorker } = await testEnv();
+    startWorker('0');
+    const { tweetId, writeTime } = newTweet();
+    await produceEvents(config, [tweetEvent(config, 'insert', tweetId, CELEBRITY, writeTime)]);
+    await completionOf(config, tweetId, 'insert', 60_000);
+    await produceEvents(config, [tweetEvent(config, 'delete_partition', tweetId, null, writeTime + 1_000n)]);
+    const done = await completionOf(config, tweetId, 'delete', 60_000);
+    expect(done.followersDelivered).toBe(FOLLOWERS);
+    expect(done.authorId).toBe(String(CELEBRITY)); // read back from tweet_authors: the delete carries only the key
+    expect((await holders(client, config.cassandra.keyspace, range(FIRST, FOLLOWERS), tweetId)).size).toBe(0);
+  });
+
+  it('a delete right behind its insert wins, whatever order the writes land in (USING TIMESTAMP)', async () => {
+    const { config, client, startWorker } = await testEnv([], { celebrity: false });
+    startWorker('0');
+    const { tweetId, writeTime } = newTweet();
+    await produceEvents(config, [
+      tweetEvent(config, 'insert', tweetId, SMALL, writeTime),
+      tweetEvent(config, 'delete_row', tweetId, null, writeTime + 1n),
+      // A replay of the insert (older write time) must not resurrect it.
+      tweetEvent(config, 'insert', tweetId, SMALL, writeTime),
+    ]);
+    await awaitCompletions(config, (events) => events.filter((c) => c.tweetId === tweetId).length === 3);
+    expect((await holders(client, config.cassandra.keyspace, range(FIRST, 10), tweetId)).size).toBe(0);
+  });
+
+  it('an author with no followers completes at once', async () => {
+    const { config, startWorker } = await testEnv([], { celebrity: false });
+    startWorker('0');
+    const { tweetId, writeTime } = newTweet();
+    await produceEvents(config, [tweetEvent(config, 'insert', tweetId, LONELY, writeTime)]);
+    const done = await completionOf(config, tweetId, undefined, 30_000);
+    expect(done.followersDelivered).toBe(0);
+    expect(done.durationMs).toBeLessThan(1_000);
+  });
+
+  it('malformed records go to the dead-letter topic with reason and bytes; the partition keeps flowing', async () => {
+    const { config, client, startWorker } = await testEnv([], { celebrity: false });
+    const worker = startWorker('0');
+    const { tweetId, writeTime } = newTweet();
+    const other = newTweet();
+    const garbage = '{"op": "insert", not json';
+    const wrongTable = { ...tweetEvent(config, 'insert', other.tweetId, SMALL, other.writeTime), table: 'followers' };
+    await produce(config, [
+      { key: 'x', value: garbage, partition: 1 },
+      { key: 'y', value: JSON.stringify(wrongTable), partition: 1 },
+      { key: JSON.stringify({ tweet_id: tweetId }), value: JSON.stringify(tweetEvent(config, 'insert', tweetId, SMALL, writeTime)), partition: 1 },
+    ]);
+    const done = await completionOf(config, tweetId, undefined, 60_000);
+    expect(done.followersDelivered).toBe(10);
+    expect((await holders(client, config.cassandra.keyspace, range(FIRST, 10), tweetId)).size).toBe(10);
+    const dead = (await readAll(config, config.topics.deadLetter, 1)).map((r) => JSON.parse(r.value!.toString('utf8')) as {
+      reason: { code: string; message: string }; source: { topic: string; partition: number; offset: string }; value: string;
+    });
+    expect(dead).toHaveLength(2);
+    const json = dead.find((d) => Buffer.from(d.value, 'base64').toString('utf8') === garbage);
+    expect(json?.reason.code).toBe('malformed-json');
+    expect(json?.source).toEqual({ topic: config.topics.tweetsCdc, partition: 1, offset: '0' });
+    const table = dead.find((d) => d.reason.code === 'unexpected-table');
+    expect(JSON.parse(Buffer.from(table!.value, 'base64').toString('utf8'))).toEqual(wrongTable);
+    expect(table!.source.offset).toBe('1');
+    expect(worker.status().totals.deadLetters).toBe(2);
+  });
+
+  it('an update fans out nothing but completes in order: the committed offset passes it', async () => {
+    const { config, client, admin, startWorker } = await testEnv([], { celebrity: false });
+    const worker = startWorker('0');
+    const { tweetId, writeTime } = newTweet();
+    await produceEvents(config, [
+      tweetEvent(config, 'insert', tweetId, SMALL, writeTime),
+      tweetEvent(config, 'update', tweetId, null, writeTime + 5n),
+    ], 2);
+    await completionOf(config, tweetId, undefined, 60_000);
+    await within(30_000, 'committed offset past the update', async () => {
+      const committed = await admin.fetchOffsets({ groupId: config.pipeline.groupId, topics: [config.topics.tweetsCdc] });
+      return committed[0]?.partitions.find((p) => p.partition === 2)?.offset === '2' ? true : undefined;
+    });
+    expect((await completedEvents(config)).filter((c) => c.tweetId === tweetId)).toHaveLength(1);
+    expect((await holders(client, config.cassandra.keyspace, range(FIRST, 10), tweetId)).size).toBe(10);
+    expect(worker.status().totals.rowsWritten).toBe(10);
+  });
+
+  it('backpressure: at most maxInFlightTweets tweets and the row credit in flight; the consumer pauses, then drains', { timeout: 90_000 }, async () => {
+    const { config, startWorker } = await testEnv(['pipeline.maxInFlightTweets=2', 'pipeline.batchSize=32', 'pipeline.maxInFlightBatches=4']);
+    const worker = startWorker('0');
+    const tweets = Array.from({ length: 6 }, () => newTweet());
+    await produceEvents(config, tweets.map((t) => tweetEvent(config, 'insert', t.tweetId, CELEBRITY, t.writeTime)), 0);
+    let maxTweets = 0;
+    let maxRows = 0;
+    let paused = false;
+    const sampler = setInterval(() => {
+      const s = worker.status();
+      maxTweets = Math.max(maxTweets, s.inFlight.length);
+      maxRows = Math.max(maxRows, s.rowsOutstanding);
+      paused ||= s.paused;
+    }, 2);
+    try {
+      await awaitCompletions(config, (events) => events.length === 6, 80_000);
+    } finally {
+      clearInterval(sampler);
+    }
+    expect(maxTweets).toBe(2);
+    expect(maxRows).toBeLessThanOrEqual(2 * 4 * 32);
+    expect(paused).toBe(true);
+    expect(worker.status().totals.rowsWritten).toBe(6 * FOLLOWERS);
+  });
+});

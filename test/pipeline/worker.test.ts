@@ -1,0 +1,259 @@
+import { metrics } from '@opentelemetry/api';
+import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../config/index.ts';
+import { withTimeout } from '../../connectors/errors.ts';
+import { createLogger } from '../../connectors/log.ts';
+import type { StateRecord } from '../../connectors/streams.ts';
+import { checkpointRecord } from '../../pipeline/records.ts';
+import { Worker } from '../../pipeline/worker.ts';
+import { FakeSink, FakeSource, MemoryAuthors, MemoryFollowers, MemoryTimelines, permanent, retriable } from './fakes.ts';
+import { tweetEvent, within } from './fixtures.ts';
+
+// Pure-logic tests of the worker over in-memory fakes of its ports (the same scenarios run
+// against real Kafka and Cassandra in *.int.test.ts).
+const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 60_000 });
+metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
+
+const config = loadConfig({
+  env: {},
+  sets: [
+    'cassandra.keyspace=ks', 'pipeline.batchSize=10', 'pipeline.maxInFlightBatches=2', 'pipeline.pageSize=50', 'pipeline.checkpointEvery=4',
+    'pipeline.lingerMs=1', 'pipeline.maxInFlightTweets=2', 'retry.baseDelayMs=1', 'retry.maxDelayMs=2', 'retry.maxAttempts=4', 'pipeline.shutdownTimeoutMs=5000',
+  ],
+});
+const log = createLogger('error');
+const ids = (from: number, n: number): bigint[] => Array.from({ length: n }, (_, i) => BigInt(from + i));
+let seq = 0;
+const tweetId = (): string => `00000000-0000-1000-8000-${String(++seq).padStart(12, '0')}`;
+
+function world(options: { restored?: StateRecord[]; config?: typeof config } = {}) {
+  const cfg = options.config ?? config;
+  const source = new FakeSource();
+  const sink = new FakeSink();
+  const followers = new MemoryFollowers();
+  const timelines = new MemoryTimelines();
+  const authors = new MemoryAuthors();
+  followers.set(1n, ids(1_000, 500));
+  followers.set(2n, ids(1_000, 3));
+  const worker = new Worker({ config: cfg, workerId: 'w', log, ports: { source, sink, followers, timelines, authors, readCheckpoints: async () => options.restored ?? [] } });
+  const insert = (partition: number, author: bigint, id = tweetId()) => {
+    source.push(partition, tweetEvent(config, 'insert', id, author, 1_000n + BigInt(seq)));
+    return id;
+  };
+  const completions = () => sink.records(config.topics.completed).map((r) => JSON.parse(r.value!) as { tweetId: string; followersDelivered: number; resumed: boolean; op: string });
+  return { source, sink, followers, timelines, authors, worker, insert, completions };
+}
+
+describe('Worker (fakes)', () => {
+  it('takes no more tweets than maxInFlightTweets: the source pauses until they drain', { timeout: 10_000 }, async () => {
+    const w = world();
+    let release!: () => void;
+    w.timelines.gate = new Promise((r) => { release = r; });
+    const tweets = Array.from({ length: 6 }, () => w.insert(0, 2n));
+    const run = w.worker.start();
+    await within(5_000, 'two tweets in flight', () => (w.worker.status().inFlight.length === 2 ? true : undefined), 1);
+    await within(5_000, 'source paused', () => (w.source.paused ? true : undefined), 1);
+    expect(w.source.delivered).toBe(2);
+    release();
+    await within(5_000, 'all completed', () => (w.completions().length === 6 ? true : undefined), 5);
+    expect(w.completions().map((c) => c.tweetId)).toEqual(tweets);
+    expect(w.sink.offset(0)).toBe(6n);
+    await withTimeout(w.worker.close(), 5_000, 'close hung');
+    await run;
+    expect(w.worker.state).toBe('stopped');
+  });
+
+  it('commits offsets in order only past finished tweets; each completion goes out once, with its offset', { timeout: 10_000 }, async () => {
+    const w = world();
+    let release!: () => void;
+    w.timelines.gate = new Promise((r) => { release = r; });
+    const big = w.insert(0, 1n);
+    const small = w.insert(0, 2n);
+    const none = w.insert(0, 3n); // no followers
+    void w.worker.start();
+    await within(5_000, 'the follower-less tweet finished behind the big one', () => (w.worker.status().inFlight.length === 2 ? true : undefined), 1);
+    expect(w.sink.offset(0)).toBeUndefined(); // offset 0 is in flight: nothing may be committed
+    release();
+    await within(5_000, 'all completed', () => (w.completions().length === 3 ? true : undefined), 5);
+    expect(w.completions().map((c) => [c.tweetId, c.followersDelivered])).toEqual([[big, 500], [small, 3], [none, 0]]);
+    // Every transaction that carried completions also moved the offset past them.
+    for (const tx of w.sink.committed) {
+      if (tx.records.some((r) => r.topic === config.topics.completed)) expect(tx.offsets.length).toBeGreaterThan(0);
+    }
+    const offsets = w.sink.committed.flatMap((t) => t.offsets.map((o) => o.offset));
+    expect(offsets).toEqual([...offsets].sort((a, b) => (a < b ? -1 : 1)));
+    expect(w.timelines.holders(big)).toHaveLength(500);
+    await w.worker.close();
+  });
+
+  it('keeps follower rows in memory within the row credit, and checkpoints a long fan-out as it goes', { timeout: 10_000 }, async () => {
+    const w = world();
+    let peak = 0;
+    const write = w.timelines.write.bind(w.timelines);
+    w.timelines.write = async (m) => {
+      peak = Math.max(peak, w.worker.status().rowsOutstanding);
+      return write(m);
+    };
+    const big = w.insert(0, 1n);
+    void w.worker.start();
+    await within(5_000, 'completed', () => (w.completions().length === 1 ? true : undefined), 5);
+    expect(peak).toBeGreaterThan(0);
+    expect(peak).toBeLessThanOrEqual(2 * 2 * 10); // 2 × maxInFlightBatches × batchSize
+    const checkpoints = w.sink.records(config.topics.checkpoints).filter((r) => r.value !== null).map((r) => JSON.parse(r.value!) as { delivered: number });
+    expect(checkpoints.length).toBeGreaterThan(5);
+    for (const [i, cp] of checkpoints.entries()) {
+      if (i > 0) expect(cp.delivered - checkpoints[i - 1]!.delivered).toBeLessThanOrEqual(40); // read-ahead: checkpointEvery × batchSize
+    }
+    expect(w.sink.records(config.topics.checkpoints).at(-1)).toMatchObject({ key: `${w.source.topic}/0/0`, value: null });
+    expect(w.timelines.holders(big)).toHaveLength(500);
+    await w.worker.close();
+  });
+
+  it('retries retriable write errors, counting them', { timeout: 10_000 }, async () => {
+    const w = world();
+    w.timelines.failures.push(retriable(), retriable());
+    w.insert(1, 2n);
+    void w.worker.start();
+    await within(5_000, 'completed', () => (w.completions().length === 1 ? true : undefined), 5);
+    expect(w.worker.status().totals.retries).toBe(2);
+    await w.worker.close();
+  });
+
+  it('fails loudly on a non-retriable write error: start() rejects, state failed, everything closed, nothing committed past it', { timeout: 10_000 }, async () => {
+    const w = world();
+    w.timelines.failures.push(permanent('unconfigured table'));
+    w.insert(1, 2n);
+    await expect(withTimeout(w.worker.start(), 5_000, 'hung')).rejects.toThrow(/unconfigured table/);
+    expect(w.worker.state).toBe('failed');
+    expect(w.source.closed && w.sink.closed).toBe(true);
+    expect(w.sink.offset(1)).toBeUndefined();
+    await w.worker.close(); // still safe
+  });
+
+  it('on revoke: stops paging, lets in-flight batches land, commits the exact cursor, forgets the partition', { timeout: 10_000 }, async () => {
+    const w = world();
+    w.timelines.delayMs = 2;
+    const big = w.insert(0, 1n);
+    void w.worker.start();
+    await within(5_000, 'under way', () => ((w.worker.status().inFlight[0]?.delivered ?? 0) >= 100 ? true : undefined), 1);
+    await withTimeout(w.source.revoke([0]), 5_000, 'revoke hung');
+    expect(w.worker.status().partitions).toEqual([1, 2]);
+    expect(w.worker.status().inFlight).toEqual([]);
+    const last = w.sink.records(config.topics.checkpoints).at(-1)!;
+    const cp = JSON.parse(last.value!) as { delivered: number; cursor: string; done: boolean };
+    expect(cp.done).toBe(false);
+    expect(w.timelines.holders(big)).toHaveLength(cp.delivered); // nothing written past the checkpoint
+    expect(BigInt(cp.cursor)).toBe(999n + BigInt(cp.delivered));
+    expect(w.completions()).toEqual([]);
+    expect(w.sink.offset(0)).toBeUndefined();
+    await w.worker.close();
+  });
+
+  it('on a lost assignment (session expired): forgets the partition at once and commits nothing for it', { timeout: 10_000 }, async () => {
+    const w = world();
+    w.timelines.delayMs = 2;
+    w.insert(0, 1n);
+    void w.worker.start();
+    await within(5_000, 'under way', () => ((w.worker.status().inFlight[0]?.delivered ?? 0) >= 100 ? true : undefined), 1);
+    const before = w.sink.committed.length;
+    await withTimeout(w.source.revoke([0], true), 1_000, 'a lost revoke must not wait');
+    expect(w.sink.committed.length).toBe(before);
+    expect(w.worker.status()).toMatchObject({ partitions: [1, 2], inFlight: [] });
+    await w.worker.close();
+    expect(w.sink.offset(0)).toBeUndefined();
+    expect(w.completions()).toEqual([]);
+  });
+
+  it('restores checkpoints on assignment and resumes each tweet from its cursor', { timeout: 10_000 }, async () => {
+    const id = tweetId();
+    const cp = checkpointRecord(config, 'cdc.ks.tweets', 0, 0n, {
+      tweetId: id, op: 'insert', authorId: 1n, writeTime: 7n, cursor: 1_299n, delivered: 300, total: 500, startedAt: Date.now() - 1_000, done: false, finishedAt: null,
+    });
+    const w = world({ restored: [{ partition: 0, offset: 0, key: cp.key, value: Buffer.from(cp.value!) }] });
+    w.insert(0, 1n, id);
+    void w.worker.start();
+    await within(5_000, 'completed', () => (w.completions().length === 1 ? true : undefined), 5);
+    expect(w.completions()[0]).toMatchObject({ tweetId: id, followersDelivered: 500, resumed: true });
+    expect(w.timelines.rows).toBe(200); // only followers after the cursor
+    expect(w.timelines.holders(id)).toEqual(ids(1_300, 200));
+    await w.worker.close();
+  });
+
+  it('retracts a delete using the recorded author; a delete of an unknown tweet is dead-lettered', { timeout: 10_000 }, async () => {
+    const w = world();
+    const known = tweetId();
+    w.authors.authors.set(known, 2n);
+    w.source.push(2, tweetEvent(config, 'delete_partition', known, null, 50n));
+    w.source.push(2, tweetEvent(config, 'delete_partition', tweetId(), null, 50n));
+    await w.timelines.write(ids(1_000, 3).map((u) => ({ op: 'insert', userId: u, tweetId: known, authorId: 2n, writeTimeMicros: 40n })));
+    void w.worker.start();
+    await within(5_000, 'committed', () => (w.sink.offset(2) === 2n ? true : undefined), 5);
+    expect(w.completions()).toMatchObject([{ tweetId: known, op: 'delete', followersDelivered: 3 }]);
+    expect(w.timelines.holders(known)).toEqual([]);
+    const dead = w.sink.records(config.topics.deadLetter).map((r) => JSON.parse(r.value!) as { reason: { code: string } });
+    expect(dead.map((d) => d.reason.code)).toEqual(['unknown-author']);
+    await w.worker.close();
+  });
+
+  it('close() is idempotent and graceful: one promise, the in-flight tweet checkpointed, then stopped', { timeout: 10_000 }, async () => {
+    const w = world();
+    w.timelines.delayMs = 2;
+    w.insert(0, 1n);
+    const run = w.worker.start();
+    await within(5_000, 'under way', () => ((w.worker.status().inFlight[0]?.delivered ?? 0) >= 50 ? true : undefined), 1);
+    const a = w.worker.close();
+    expect(w.worker.close()).toBe(a);
+    expect(w.worker.state).toBe('draining');
+    await withTimeout(a, 5_000, 'close hung');
+    await run;
+    expect(w.worker.state).toBe('stopped');
+    const cp = JSON.parse(w.sink.records(config.topics.checkpoints).at(-1)!.value!) as { delivered: number };
+    expect(w.timelines.rows).toBe(cp.delivered);
+    expect(w.sink.closed && w.source.closed).toBe(true);
+  });
+
+  it('reports rows, batches and tweets as OpenTelemetry metrics', { timeout: 10_000 }, async () => {
+    const w = world();
+    w.insert(0, 2n);
+    void w.worker.start();
+    await within(5_000, 'completed', () => (w.completions().length === 1 ? true : undefined), 5);
+    await reader.forceFlush();
+    const names = new Map<string, number>();
+    for (const rm of exporter.getMetrics()) {
+      for (const sm of rm.scopeMetrics) {
+        for (const m of sm.metrics) {
+          const total = m.dataPoints.filter((d) => d.attributes['fanout.worker'] === 'w').reduce((n, d) => n + (typeof d.value === 'number' ? d.value : 0), 0);
+          names.set(m.descriptor.name, total);
+        }
+      }
+    }
+    expect(names.get('fanout_rows_written')).toBeGreaterThanOrEqual(3);
+    expect(names.get('fanout_tweets_completed')).toBeGreaterThanOrEqual(1);
+    expect(names.has('fanout_tweets_in_flight')).toBe(true);
+    expect(names.has('fanout_followers_remaining')).toBe(true);
+    await w.worker.close();
+  });
+
+  it('close() before start() just stops', async () => {
+    const w = world();
+    await w.worker.close();
+    expect(w.worker.state).toBe('stopped');
+    await w.worker.start();
+    expect(w.sink.opened).toBe(false);
+  });
+
+  it('a graceful stop that misses pipeline.shutdownTimeoutMs is forced: close() still settles, state failed, all closed', { timeout: 10_000 }, async () => {
+    const quick = loadConfig({ env: {}, sets: ['cassandra.keyspace=ks', 'pipeline.shutdownTimeoutMs=200', 'pipeline.batchSize=10'] });
+    const w = world({ config: quick });
+    w.timelines.gate = new Promise(() => undefined); // a write that never returns
+    w.insert(0, 2n);
+    const run = w.worker.start();
+    await within(5_000, 'in flight', () => (w.worker.status().inFlight.length === 1 ? true : undefined), 1);
+    await withTimeout(w.worker.close(), 5_000, 'close hung past its deadline');
+    await expect(run).rejects.toThrow(/deadline/);
+    expect(w.worker.state).toBe('failed');
+    expect(w.source.closed && w.sink.closed).toBe(true);
+  });
+});
