@@ -1,6 +1,6 @@
 /**
  * One fan-out approach, run in its own process so its peak RSS is its own:
- *   node bench/approaches/baselines.ts <naive|promise-all|ceiling> <author> <limit> [concurrency]
+ *   node bench/approaches/baselines.ts <naive|promise-all|ceiling|ceiling-batch> <author> <limit> [concurrency]
  * Reads the author's followers and writes one timeline row per follower for a fresh tweet id,
  * then prints one JSON line: { rows, seconds, errors, maxRssMiB }.
  */
@@ -47,6 +47,18 @@ if (approach === 'naive') {
     collectResults: false,
   } as never) as { errors: unknown[] };
   errors = result.errors.length;
+} else if (approach === 'ceiling-batch') {
+  // Raw driver, the write shape the pipeline uses: unlogged batches of 50 rows, N in flight.
+  const concurrency = Number(concurrencyArg ?? '32');
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let i = next; i < followers.length; i = next) {
+      next += 50;
+      const queries = followers.slice(i, i + 50).map((f) => ({ query: insert, params: [f, tweetId, author, ts] }));
+      await client.batch(queries, { prepare: true, logged: false }).catch(() => { errors += queries.length; });
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
 } else {
   throw new Error(`unknown approach ${approach}`);
 }

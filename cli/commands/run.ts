@@ -30,6 +30,18 @@ export async function startRun(ctx: Context, workerId: string): Promise<Running>
     await Promise.allSettled([connector.close()]);
   })());
   await Promise.race([connector.ready, done]);
+  // Ready = the connector resumed and the worker holds partitions (group join done), so a write
+  // made now is picked up at once. A worker may also get none (more workers than partitions):
+  // then go on after a while.
+  const joinedBy = Date.now() + 15_000;
+  await Promise.race([done, new Promise<void>((resolve) => {
+    const timer = setInterval(() => {
+      if (worker.status().partitions.length > 0 || Date.now() > joinedBy || (worker.state !== 'starting' && worker.state !== 'running')) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, 20);
+  })]);
   return { connector, worker, done, stop };
 }
 
