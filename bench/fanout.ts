@@ -8,7 +8,8 @@
  * Each runs in its own process (peak RSS is its own). Prints a table, writes
  * bench-results/fanout.json.
  *
- *   ./fanout services up && node bench/fanout.ts [--followers 500000] [--naive-rows 20000] [--promise-all-rows 100000]
+ *   ./fanout services up && node bench/fanout.ts [--followers 500000] [--naive-rows 20000]
+ *       [--promise-all-rows 100000] [--flat-rss 5000000]
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -26,8 +27,12 @@ const { values } = parseArgs({
     'naive-rows': { type: 'string', default: '20000' },
     'promise-all-rows': { type: 'string', default: '100000' },
     keyspace: { type: 'string', default: 'fanout_bench' },
+    // Also run (d) for a second author with this many followers, to compare peak RSS (0 = skip).
+    'flat-rss': { type: 'string', default: '0' },
   },
 });
+const bigFollowers = Number(values['flat-rss']);
+const bigAuthor = 2n;
 const followers = Number(values.followers);
 const env = { ...process.env, FANOUT_CASSANDRA_KEYSPACE: values.keyspace };
 const config = loadConfig({ env });
@@ -40,6 +45,10 @@ if ((await store.count(author)) !== followers) {
   await client.execute(`TRUNCATE ${config.cassandra.keyspace}.followers`);
   process.stderr.write(`seeding ${followers} followers of author ${author}...\n`);
   await writeSeed(store, { author, followers, firstFollower: 1_000_000n, tailAuthors: 0, tailMax: 1, seed: 1 }, 16);
+}
+if (bigFollowers > 0 && (await store.count(bigAuthor)) !== bigFollowers) {
+  process.stderr.write(`seeding ${bigFollowers} followers of author ${bigAuthor}...\n`);
+  await writeSeed(store, { author: bigAuthor, followers: bigFollowers, firstFollower: 10_000_000n, tailAuthors: 0, tailMax: 1, seed: 2 }, 16);
 }
 await client.shutdown();
 
@@ -68,14 +77,18 @@ for (const [shape, levels] of [['ceiling', [64, 256, 1024]], ['ceiling-batch', [
 const [shape, level] = best!.note.split(' ') as [string, string];
 rows.push(run('approaches/baselines.ts', [shape, String(author), String(followers), level], `raw driver: ${shape === 'ceiling' ? 'executeConcurrent single-row' : 'unlogged 50-row batches'}, concurrency ${level}`, '(c) ceiling'));
 const pipelineScript = resolve(import.meta.dirname, 'approaches/pipeline.ts');
-if (existsSync(pipelineScript)) rows.push(run('approaches/pipeline.ts', [String(author), String(followers)], 'CQL insert of the tweet -> last timeline row written', '(d) pipeline'));
+if (existsSync(pipelineScript)) {
+  rows.push(run('approaches/pipeline.ts', [String(author), String(followers)], 'CQL insert of the tweet -> last timeline row written', '(d) pipeline'));
+  if (bigFollowers > 0) rows.push(run('approaches/pipeline.ts', [String(bigAuthor), String(bigFollowers)], `same, author with ${bigFollowers} followers (peak RSS comparison)`, '(d) pipeline, big author'));
+}
 
 const rate = (prefix: string): number | undefined => rows.find((r) => r.approach.startsWith(prefix))?.rowsPerSecond;
-const d = rate('(d)');
+const d = rows.find((r) => r.approach === '(d) pipeline')?.rowsPerSecond;
 const ratios = d === undefined ? {} : {
   'd/c': +(d / rate('(c) ceiling')!).toFixed(2),
   'd/a': +(d / rate('(a)')!).toFixed(1),
   'd/b': +(d / rate('(b)')!).toFixed(1),
+  ...(bigFollowers > 0 ? { 'peak RSS big/small': +(rows.find((r) => r.approach === '(d) pipeline, big author')!.maxRssMiB / rows.find((r) => r.approach === '(d) pipeline')!.maxRssMiB).toFixed(2) } : {}),
 };
 console.table(rows.map(({ approach, rows: n, seconds, rowsPerSecond, errors, maxRssMiB, note }) => ({ approach, rows: n, seconds: +seconds.toFixed(2), 'rows/s': rowsPerSecond, errors, 'peak RSS MiB': maxRssMiB, note })));
 if (d !== undefined) console.table([ratios]);
