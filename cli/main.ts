@@ -12,6 +12,7 @@ import { cdc } from './commands/cdc.ts';
 import { configCommand } from './commands/config.ts';
 import { demo } from './commands/demo.ts';
 import { run } from './commands/run.ts';
+import { status } from './commands/status.ts';
 import { schemaApply } from './commands/schema.ts';
 import { seed } from './commands/seed.ts';
 import { services } from './commands/services.ts';
@@ -24,6 +25,9 @@ const USAGE = `usage: fanout <command> [options]
   demo                       the whole product once: services, schema, an author with 500k
                              followers, CDC + fan-out, one tweet, a progress bar to the last timeline
   run [--worker-id 0]        CDC connector + one fan-out worker in one process
+  status [--json]            fan-outs in progress (delivered, remaining) and consumer lag
+  bench [options]            the fan-out benchmark (bench/fanout.ts: naive, Promise.all,
+                             driver ceiling, this pipeline; table + bench-results/fanout.json)
   services up|down|status|logs [kafka|cassandra] [--purge]
                              local Kafka 4 (KRaft) and Cassandra 5 (CDC on), from Maven jars
   schema apply               create keyspace, tables (tweets WITH cdc = true) and Kafka topics
@@ -44,7 +48,19 @@ global options:
   --set <key=value>          override one setting, repeatable (see: fanout config keys)
 `;
 
+/** `fanout bench …`: runs bench/fanout.ts with the same arguments, in this Node. */
+async function bench(args: string[]): Promise<void> {
+  const { spawn } = await import('node:child_process');
+  const script = new URL('../bench/fanout.ts', import.meta.url).pathname;
+  const code = await new Promise<number | null>((resolve) => {
+    spawn(process.execPath, [script, ...args], { stdio: 'inherit' }).on('exit', resolve);
+  });
+  if (code !== 0) throw new Error(`bench exited with ${code}`);
+}
+
 async function main(argv: string[]): Promise<void> {
+  // bench takes its own options (bench/fanout.ts parses them).
+  if (argv[0] === 'bench') return bench(argv.slice(1));
   const { values: o, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -62,6 +78,7 @@ async function main(argv: string[]): Promise<void> {
       concurrency: { type: 'string' },
       limit: { type: 'string' },
       'worker-id': { type: 'string' },
+      json: { type: 'boolean' },
     },
   });
   const [command, ...rest] = positionals;
@@ -94,6 +111,8 @@ async function main(argv: string[]): Promise<void> {
         return;
       case 'cdc':
         return await cdc(ctx);
+      case 'status':
+        return await status(ctx, o.json === true);
       case 'run':
         return await run(ctx, workerId(o['worker-id']));
       case 'worker':
