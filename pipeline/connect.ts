@@ -12,6 +12,7 @@ import { readToEnd } from '../connectors/kafka/read-to-end.ts';
 import { KafkaRecordSource } from '../connectors/kafka/source.ts';
 import { KafkaTransactionalSink, workerTransactionalId } from '../connectors/kafka/transactions.ts';
 import type { Logger } from '../connectors/log.ts';
+import { checkpointPartition } from './records.ts';
 import { Worker, type WorkerPorts } from './worker.ts';
 
 export function workerPorts(config: Config, cassandra: CassandraClient, log: Logger, workerId: string): WorkerPorts {
@@ -24,6 +25,21 @@ export function workerPorts(config: Config, cassandra: CassandraClient, log: Log
     followers: new CassandraFollowerStore(cassandra, ks),
     timelines: new CassandraTimelineStore(cassandra, ks, { writeConsistency: config.cassandra.writeConsistency, strategy: config.pipeline.writeStrategy }),
     authors: new CassandraTweetAuthorStore(cassandra, ks),
+    work: workLanePorts(config, log, workerId),
+  };
+}
+
+/**
+ * The work-topic lane of split fan-outs: its own consumer group (`<groupId>.tasks`) and
+ * transactional producer. Its checkpoints and tallies live in the checkpoint topic, on partition
+ * (work partition mod cdcPartitions), keyed by work topic and partition.
+ */
+function workLanePorts(config: Config, log: Logger, workerId: string): WorkerPorts['work'] {
+  const source = new KafkaRecordSource(config, { workerId, log, topic: config.topics.tasks, groupSuffix: '.tasks' });
+  return {
+    source,
+    sink: new KafkaTransactionalSink(config, { transactionalId: workerTransactionalId(config, workerId, 'tasks'), source, log }),
+    readCheckpoints: (partitions) => readToEnd(config, config.topics.checkpoints, [...new Set(partitions.map((p) => checkpointPartition(config, p)))]),
   };
 }
 

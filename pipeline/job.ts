@@ -16,6 +16,8 @@ export const readAheadRows = (p: { checkpointEvery: number; batchSize: number })
 export const checkpointRows = (p: { checkpointEvery: number; batchSize: number }): number => Math.ceil(readAheadRows(p) / 2);
 import type { TweetChange } from './decode.ts';
 import { InOrderFrontier, type Slot } from './frontier.ts';
+import type { SplitPlan } from './split.ts';
+import type { SplitTask } from './tasks.ts';
 
 /** A checkpoint of a tweet in progress, as kept in the compacted checkpoint topic. */
 export interface Checkpoint {
@@ -54,6 +56,10 @@ export class TweetJob {
   readonly startedAt: number;
   /** Restored from a checkpoint (a previous owner had started it). */
   readonly resumed: boolean;
+  /** The page-range task this job delivers (a slice of a split tweet), or null: a whole tweet. */
+  readonly task: SplitTask | null;
+  /** Set when the tweet was split into tasks instead: it delivers nothing itself. */
+  split: SplitPlan | null = null;
   authorId: bigint | null;
   /** Follower count, when known (exact for single-page authors, else counted once). */
   total: number | null;
@@ -77,8 +83,9 @@ export class TweetJob {
   /** Paging waits for a checkpoint: any progress is worth committing now. */
   #waiting = false;
 
-  constructor(at: { partition: number; offset: bigint }, change: TweetChange, restored: Checkpoint | null, now = Date.now()) {
+  constructor(at: { partition: number; offset: bigint }, change: TweetChange, restored: Checkpoint | null, now = Date.now(), task: SplitTask | null = null) {
     this.partition = at.partition;
+    this.task = task;
     this.offset = at.offset;
     this.tweetId = change.tweetId;
     this.op = change.op;
@@ -86,9 +93,10 @@ export class TweetJob {
     this.authorId = change.authorId ?? restored?.authorId ?? null;
     this.resumed = restored !== null;
     this.startedAt = restored?.startedAt ?? now;
-    this.total = restored?.total ?? null;
+    this.total = restored?.total ?? task?.range.rows ?? null;
     this.delivered = restored?.delivered ?? 0;
-    this.cursor = restored?.cursor ?? null;
+    // A task starts past its range's lower bound (only its range's rows count as delivered).
+    this.cursor = restored ? restored.cursor : (task?.range.after ?? null);
     this.emitted = this.delivered;
     this.readCursor = this.cursor;
     this.#pagingDone = restored?.done === true;
@@ -187,6 +195,9 @@ export class TweetJob {
    * finished but not yet committable (an earlier record of the partition is still in flight).
    */
   checkpointDue(every: number): boolean {
+    // A split tweet is never checkpointed: a crash before its commit splits it again (its tasks
+    // were in the aborted transaction), which is cheap and cannot duplicate anything.
+    if (this.split !== null) return false;
     const last = this.#checkpointed;
     if (this.finished) return last?.done !== true;
     if (this.stopped || this.#waiting) return this.delivered > (last?.delivered ?? 0);

@@ -8,6 +8,7 @@ import { mergeMap, Observable, type OperatorFunction } from 'rxjs';
 import type { FollowerStore, TweetAuthorStore } from '../connectors/stores.ts';
 import type { Credit } from './credit.ts';
 import type { TweetJob } from './job.ts';
+import type { SplitPlan } from './split.ts';
 
 /** One follower's timeline row to write for a tweet. */
 export interface Row {
@@ -33,10 +34,16 @@ export interface JoinDeps {
   readonly onBlocked: (job: TweetJob) => void;
   /** Paging ended (reached the end, or the author is unknown, or the tweet was stopped). */
   readonly onPaged: (job: TweetJob) => void;
+  /**
+   * Decides whether a new whole tweet (not a task, not resumed) of this author is split into
+   * page-range tasks instead (see ./split.ts); absent: never.
+   */
+  readonly split?: (job: TweetJob, author: bigint) => Promise<SplitPlan | null>;
 }
 
 /** Resolves the author: from the insert itself, from memory, else from tweet_authors (null: unknown). */
 async function resolveAuthor(job: TweetJob, deps: JoinDeps): Promise<bigint | null> {
+  if (job.task) return job.task.authorId; // recorded by the worker that split the tweet
   if (job.op === 'insert') {
     const author = job.authorId!;
     // Recorded before any timeline row, so a later delete can always find it.
@@ -57,6 +64,17 @@ export function followerRows(job: TweetJob, deps: JoinDeps): Observable<Row[]> {
         job.endPaging(); // nothing to retract: it goes to the dead-letter topic
         return;
       }
+      if (deps.split && job.task === null && !job.resumed) {
+        const plan = await deps.split(job, author);
+        if (job.stopped) return; // not split, not delivered: whoever takes it next decides again
+        if (plan !== null) {
+          job.split = plan;
+          job.total = plan.total;
+          job.endPaging(); // its tasks go out with its offset commit
+          return;
+        }
+      }
+      const upTo = job.task?.range.upTo ?? undefined;
       const floor = Math.min(minPage, deps.readAhead);
       while (!job.stopped && !subscriber.closed) {
         await job.checkpointRoom(deps.readAhead - floor + 1, () => deps.onBlocked(job));
@@ -66,7 +84,7 @@ export function followerRows(job: TweetJob, deps: JoinDeps): Observable<Row[]> {
         if (granted === 0) break; // stopped while waiting
         let page: bigint[];
         try {
-          page = await deps.attempt(`read followers of ${author}`, () => deps.followers.page(author, job.readCursor, granted));
+          page = await deps.attempt(`read followers of ${author}`, () => deps.followers.page(author, job.readCursor, granted, upTo));
         } catch (err) {
           deps.credit.release(granted);
           throw err;

@@ -7,13 +7,20 @@ import type { Config } from '../config/index.ts';
 import type { OutRecord, SourceRecord, StateRecord } from '../connectors/streams.ts';
 import type { Checkpoint, TweetJob } from './job.ts';
 
+/**
+ * The checkpoint-topic partition of a source partition. The checkpoint topic has `cdcPartitions`
+ * partitions: CDC partitions map to themselves, work-topic partitions (which may be more) wrap
+ * around; keys name the source topic and partition, so readers filter what they read.
+ */
+export const checkpointPartition = (config: Config, partition: number): number => partition % config.topics.cdcPartitions;
+
 /** Key of the checkpoint of the record at `offset` of a source partition. */
 export const checkpointKey = (topic: string, partition: number, offset: bigint): string => `${topic}/${partition}/${offset}`;
 
 export function checkpointRecord(config: Config, topic: string, partition: number, offset: bigint, cp: Checkpoint): OutRecord {
   return {
     topic: config.topics.checkpoints,
-    partition,
+    partition: checkpointPartition(config, partition),
     key: checkpointKey(topic, partition, offset),
     value: JSON.stringify({
       v: 1, tweetId: cp.tweetId, op: cp.op, authorId: cp.authorId?.toString() ?? null, writeTime: cp.writeTime.toString(), cursor: cp.cursor?.toString() ?? null,
@@ -23,7 +30,7 @@ export function checkpointRecord(config: Config, topic: string, partition: numbe
 }
 
 export function checkpointTombstone(config: Config, topic: string, partition: number, offset: bigint): OutRecord {
-  return { topic: config.topics.checkpoints, partition, key: checkpointKey(topic, partition, offset), value: null };
+  return { topic: config.topics.checkpoints, partition: checkpointPartition(config, partition), key: checkpointKey(topic, partition, offset), value: null };
 }
 
 interface StoredCheckpoint {

@@ -13,6 +13,19 @@
  * Rebalances: partitions being revoked stop paging, let their in-flight batches land (bounded by
  * `pipeline.shutdownTimeoutMs`), commit offsets and checkpoints while the generation is still
  * this member's, then are forgotten. Lost partitions are forgotten at once, nothing committed.
+ *
+ * Celebrity fan-outs (issue #4, item 7): given the work topic's ports, a worker runs a second
+ * LANE, a Worker of role `tasks` consuming `topics.tasks` in its own consumer group
+ * (`<groupId>.tasks`) with its own transactional producer, sharing this worker's row credit and
+ * tweet admission gate. The credit stays a strict per-process bound on rows read and not yet
+ * written (memory). The gate bounds tweets plus tasks in flight per process: each lane's source
+ * asks it for room before each poll, and the two polls may overlap, so the bound is
+ * `maxInFlightTweets` plus at most one poll of the other lane (< 2 × `maxInFlightTweets`).
+ * A tweet whose author has more than `pipeline.splitThreshold` followers is not delivered here:
+ * it is split (./split.ts) into page-range tasks, produced with its offset commit (./tasks.ts).
+ * The lane delivers each task's range with the same chain, checkpoints (keyed by work-topic
+ * partition/offset) and commits, and counts task-done records into exactly one
+ * `fanout.completed` per tweet (protocol: ./completion.ts).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { filter, firstValueFrom, lastValueFrom, map, merge, ReplaySubject, Subject, takeUntil } from 'rxjs';
@@ -21,11 +34,12 @@ import { FanoutError } from '../connectors/errors.ts';
 import type { Logger } from '../connectors/log.ts';
 import { retry, type RetryPolicy } from '../connectors/retry.ts';
 import type { FollowerStore, TimelineStore, TweetAuthorStore } from '../connectors/stores.ts';
-import type { RecordSource, SourceRecord, StateReader, TransactionalSink } from '../connectors/streams.ts';
+import type { OutRecord, RecordSource, SourceRecord, StateReader, TransactionalSink } from '../connectors/streams.ts';
 import { contextFromHeaders, SpanKind, tracer, traceparentOf } from '../connectors/telemetry.ts';
 import { Committer } from './committer.ts';
+import { CompletionAggregator, restoreTallies } from './completion.ts';
 import { AdmissionGate, Credit } from './credit.ts';
-import { decodeTweetRecord } from './decode.ts';
+import { decodeTweetRecord, type TweetChange } from './decode.ts';
 import { fanOut, type WriteBatch } from './fanout.ts';
 import { type Checkpoint, checkpointRows, readAheadRows, TweetJob } from './job.ts';
 import type { JoinDeps } from './join.ts';
@@ -33,8 +47,11 @@ import { CommitLedger, type CommitPlan } from './ledger.ts';
 import { FanoutMetrics, type Totals } from './metrics.ts';
 import { completedRecord, deadLetterRecord, restoreCheckpoints } from './records.ts';
 import { sourceRecords } from './source.ts';
+import { progress, type WorkerState, type WorkerStatus } from './status.ts';
+import { planSplit, type SplitPlan } from './split.ts';
+import { decodeWorkRecord, type SplitTask, taskDoneRecord, taskRecords } from './tasks.ts';
 
-export type WorkerState = 'starting' | 'running' | 'draining' | 'stopped' | 'failed';
+export type { SplitProgress, TweetProgress, WorkerState, WorkerStatus } from './status.ts';
 
 /** Everything a worker talks to (Kafka and Cassandra implementations: see ./connect.ts). */
 export interface WorkerPorts {
@@ -44,6 +61,15 @@ export interface WorkerPorts {
   readonly followers: FollowerStore;
   readonly timelines: TimelineStore;
   readonly authors: TweetAuthorStore;
+  /** The work topic of split fan-outs; absent: this worker never splits and takes no tasks. */
+  readonly work?: LanePorts;
+}
+
+/** A second source with its own transactional sink and checkpoint reader (the work-topic lane). */
+export interface LanePorts {
+  readonly source: RecordSource;
+  readonly sink: TransactionalSink;
+  readonly readCheckpoints: StateReader;
 }
 
 export interface WorkerOptions {
@@ -51,36 +77,8 @@ export interface WorkerOptions {
   readonly workerId: string;
   readonly log: Logger;
   readonly ports: WorkerPorts;
-}
-
-/** Progress of one in-flight tweet (ids as strings: JSON-ready). */
-export interface TweetProgress {
-  readonly tweetId: string;
-  readonly authorId: string | null;
-  readonly op: 'insert' | 'delete';
-  readonly partition: number;
-  readonly offset: string;
-  readonly delivered: number;
-  readonly cursor: string | null;
-  readonly total: number | null;
-  readonly remaining: number | null;
-  readonly startedAt: string;
-  readonly resumed: boolean;
-  readonly stopped: boolean;
-}
-
-export interface WorkerStatus {
-  readonly workerId: string;
-  readonly state: WorkerState;
-  readonly partitions: number[];
-  readonly paused: boolean;
-  readonly inFlight: TweetProgress[];
-  /** Records taken but not yet committed. */
-  readonly uncommitted: number;
-  /** Follower rows read but not yet written (bounded by the row credit). */
-  readonly rowsOutstanding: number;
-  readonly consumerLag: number | undefined;
-  readonly totals: Totals;
+  /** Internal: makes this worker the work-topic lane of another, sharing its bounds. */
+  readonly lane?: { readonly credit: Credit; readonly gate: AdmissionGate };
 }
 
 /** Uncommitted records allowed per in-flight tweet slot (finished tweets waiting behind a long one). */
@@ -108,6 +106,12 @@ export class Worker {
   /** Errors when a graceful stop misses its deadline. */
   readonly #forced$ = new Subject<never>();
   readonly #abort = new AbortController();
+  /** `tweets`: consumes the CDC topic (and splits); `tasks`: the work-topic lane of a worker. */
+  readonly #role: 'tweets' | 'tasks';
+  /** The work-topic lane (role `tweets` with work ports only). */
+  readonly #lane: Worker | undefined;
+  readonly #laneFailed$ = new Subject<never>();
+  readonly #tallies: CompletionAggregator;
   #state: WorkerState = 'starting';
   #run: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
@@ -117,15 +121,25 @@ export class Worker {
     const p = config.pipeline;
     this.workerId = options.workerId;
     this.#config = config;
-    this.#log = options.log.child(`worker-${options.workerId}`);
+    this.#log = options.log.child(`worker-${options.workerId}${options.lane ? '-tasks' : ''}`);
     this.#ports = options.ports;
     this.#policy = config.retry;
-    this.#gate = new AdmissionGate(p.maxInFlightTweets, () => this.#ports.source.wake());
-    this.#credit = new Credit(2 * p.maxInFlightBatches * p.batchSize);
+    this.#role = options.lane ? 'tasks' : 'tweets';
+    this.#gate = options.lane?.gate ?? new AdmissionGate(p.maxInFlightTweets, () => {
+      this.#ports.source.wake();
+      this.#ports.work?.source.wake();
+    });
+    this.#credit = options.lane?.credit ?? new Credit(2 * p.maxInFlightBatches * p.batchSize);
+    this.#tallies = new CompletionAggregator(config, options.workerId);
+    const work = options.lane ? undefined : options.ports.work;
+    this.#lane = work && new Worker({
+      config, workerId: options.workerId, log: options.log, lane: { credit: this.#credit, gate: this.#gate },
+      ports: { ...options.ports, source: work.source, sink: work.sink, readCheckpoints: work.readCheckpoints, work: undefined },
+    });
     this.#maxUncommitted = UNCOMMITTED_PER_SLOT * p.maxInFlightTweets;
     this.#ledger = new CommitLedger(config, this.#ports.source.topic);
-    this.#metrics = new FanoutMetrics(this.workerId, () => {
-      const s = this.status();
+    this.#metrics = new FanoutMetrics(options.lane ? `${this.workerId}-tasks` : this.workerId, () => {
+      const s = this.#ownStatus();
       return { inFlightTweets: s.inFlight.length, followersRemaining: s.inFlight.reduce((n, t) => n + (t.remaining ?? 0), 0), consumerLag: s.consumerLag };
     });
     this.#committer = new Committer({
@@ -158,10 +172,12 @@ export class Worker {
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      const lane = this.#lane?.close();
       if (!this.#run) {
         this.#state = 'stopped';
         this.#metrics.close();
         this.#committer.close();
+        await lane;
         return;
       }
       if (this.#state === 'starting' || this.#state === 'running') this.#state = 'draining';
@@ -184,21 +200,41 @@ export class Worker {
   }
 
   status(): WorkerStatus {
+    const own = this.#ownStatus();
+    const lane = this.#lane?.status();
+    if (!lane) return own;
+    const totals = { ...own.totals };
+    for (const k of Object.keys(totals) as Array<keyof Totals>) totals[k] += lane.totals[k];
+    return {
+      ...own,
+      paused: own.paused && lane.paused,
+      inFlight: [...own.inFlight, ...lane.inFlight],
+      uncommitted: own.uncommitted + lane.uncommitted,
+      taskPartitions: lane.taskPartitions,
+      splits: lane.splits,
+      totals,
+    };
+  }
+
+  #ownStatus(): WorkerStatus {
     let lag: number | undefined;
     for (const p of this.#ledger.partitions()) {
       const high = this.#ports.source.highWatermark(p);
       const pos = this.#ledger.position(p);
       if (high !== undefined && pos !== null) lag = (lag ?? 0) + Math.max(0, Number(high - pos));
     }
+    const tasks = this.#role === 'tasks';
     return {
       workerId: this.workerId,
       state: this.#state,
-      partitions: this.#ledger.partitions().sort((a, b) => a - b),
+      partitions: tasks ? [] : this.#ledger.partitions().sort((a, b) => a - b),
       paused: this.#ports.source.paused,
       inFlight: [...this.#finishers.keys()].map(progress),
       uncommitted: this.#ledger.size,
       rowsOutstanding: this.#credit.outstanding,
       consumerLag: lag,
+      taskPartitions: tasks ? this.#ledger.partitions().sort((a, b) => a - b) : [],
+      splits: this.#tallies.tallies().map((t) => ({ tweetId: t.tweetId, splitId: t.splitId, tasks: t.count, tasksDone: t.done.length, delivered: t.delivered })),
       totals: { ...this.#metrics.totals },
     };
   }
@@ -213,12 +249,14 @@ export class Worker {
       knownAuthor: (id) => this.#knownAuthors.get(id),
       onBlocked: () => this.#committer.request(),
       onPaged: (job) => { if (job.finished) this.#finish(job); },
+      ...(ports.work ? { split: (job: TweetJob, author: bigint) => this.#split(job, author, attempt) } : {}),
     };
     let failure: unknown;
     try {
       // First: fences an older instance of this worker and aborts its open transaction, so the
       // checkpoints read on assignment are final.
       await ports.sink.open();
+      this.#lane?.start().catch((err: unknown) => this.#laneFailed$.error(err));
       const pipeline$ = sourceRecords(ports.source, {
         room: () => this.#room(),
         assigned: (ps) => this.#assigned(ps),
@@ -232,7 +270,7 @@ export class Worker {
           join, timelines: ports.timelines, batchSize: p.batchSize, lingerMs: p.lingerMs, maxInFlightBatches: p.maxInFlightBatches, attempt,
           onWritten: (batch) => this.#written(batch),
         }),
-        takeUntil(merge(this.#committer.failures(), this.#forced$)),
+        takeUntil(merge(this.#committer.failures(), this.#forced$, this.#laneFailed$)),
       );
       await lastValueFrom(pipeline$, { defaultValue: undefined });
       // Offsets of finished tweets, checkpoints of stopped ones.
@@ -248,6 +286,7 @@ export class Worker {
     // partitions, which still commits (when not failed) while the producer is open.
     for (const [what, step] of [
       ['source', () => ports.source.close()],
+      ['tasks lane', async () => this.#lane?.close()],
       ['committer', async () => this.#committer.close()],
       ['sink', () => ports.sink.close()],
       ['metrics', async () => this.#metrics.close()],
@@ -266,15 +305,18 @@ export class Worker {
 
   async #assigned(partitions: readonly number[]): Promise<void> {
     if (partitions.length === 0) return;
-    const restored = restoreCheckpoints(await this.#ports.readCheckpoints(partitions), this.#ports.source.topic);
+    const records = await this.#ports.readCheckpoints(partitions);
+    const restored = restoreCheckpoints(records, this.#ports.source.topic);
+    const tallies = this.#role === 'tasks' ? restoreTallies(records, this.#ports.source.topic) : new Map<number, never>();
     let count = 0;
     for (const p of partitions) {
       const byOffset = restored.get(p) ?? new Map<bigint, Checkpoint>();
       count += byOffset.size;
       this.#restored.set(p, byOffset);
       this.#ledger.open(p);
+      if (this.#role === 'tasks') this.#tallies.open(p, tallies.get(p));
     }
-    this.#log.info('partitions assigned', { partitions, checkpointsRestored: count });
+    this.#log.info('partitions assigned', { partitions, checkpointsRestored: count, talliesRestored: [...tallies.values()].reduce((n, m) => n + m.size, 0) });
   }
 
   async #revoked(partitions: readonly number[], lost: boolean): Promise<void> {
@@ -293,48 +335,69 @@ export class Worker {
       if (e.job) this.#abandon(e.job);
     }
     for (const p of partitions) this.#restored.delete(p);
+    this.#tallies.drop(partitions);
     this.#log.info(lost ? 'partitions lost' : 'partitions given up', { partitions, tweetsInFlight: jobs.length });
     this.#ports.source.wake();
   }
 
   /** Takes one record: tracked in the ledger at once; returns a tweet to fan out, if any. */
   #admit(record: SourceRecord): TweetJob | null {
-    const { partition, offset } = record;
-    if (!this.#ledger.has(partition)) return null; // revoked meanwhile: its next owner reads it
+    if (!this.#ledger.has(record.partition)) return null; // revoked meanwhile: its next owner reads it
+    if (this.#role === 'tasks') return this.#admitWork(record);
     const decoded = decodeTweetRecord(record, this.#config.cassandra.keyspace);
-    if (decoded.kind !== 'fanout') {
-      const slot = this.#ledger.track(partition, offset, null);
-      if (decoded.kind === 'dead') {
-        this.#metrics.deadLettered(decoded.code);
-        this.#log.warn('record dead-lettered', { partition, offset, code: decoded.code, reason: decoded.message });
-      }
-      this.#ledger.finish(slot, decoded.kind === 'dead' ? [deadLetterRecord(this.#config, record, decoded.code, decoded.message)] : []);
-      this.#committer.request();
-      return null;
+    if (decoded.kind === 'fanout') return this.#track(record, decoded.change, null);
+    this.#trackDone(record, decoded.kind === 'dead' ? decoded : null, []);
+    return null;
+  }
+
+  /** Takes one record of the work topic: a task to deliver, or a task-done to count. */
+  #admitWork(record: SourceRecord): TweetJob | null {
+    const decoded = decodeWorkRecord(record);
+    if (decoded.kind === 'task') {
+      const t = decoded.task;
+      return this.#track(record, { op: t.op, tweetId: t.tweetId, authorId: t.authorId, writeTime: t.writeTime }, t);
     }
-    const { change } = decoded;
+    this.#trackDone(record, decoded.kind === 'dead' ? decoded : null, decoded.kind === 'done' ? this.#tallies.add(record.partition, decoded.done) : []);
+    return null;
+  }
+
+  /** Tracks a record with nothing to deliver: done at once, `outputs` (or its dead letter) go with its commit. */
+  #trackDone(record: SourceRecord, dead: { code: string; message: string } | null, outputs: OutRecord[]): void {
+    const { partition, offset } = record;
+    const slot = this.#ledger.track(partition, offset, null);
+    if (dead) {
+      this.#metrics.deadLettered(dead.code);
+      this.#log.warn('record dead-lettered', { partition, offset, code: dead.code, reason: dead.message });
+    }
+    this.#ledger.finish(slot, dead ? [deadLetterRecord(this.#config, record, dead.code, dead.message)] : outputs);
+    this.#committer.request();
+  }
+
+  /** Tracks a tweet (or a task of one) to deliver; returns it, unless a checkpoint says it is done. */
+  #track(record: SourceRecord, change: TweetChange, task: SplitTask | null): TweetJob | null {
+    const { partition, offset } = record;
     const byOffset = this.#restored.get(partition);
     const cp = byOffset?.get(offset) ?? null;
     byOffset?.delete(offset);
     const restored = cp !== null && cp.tweetId === change.tweetId && cp.op === change.op ? cp : null;
-    const job = new TweetJob({ partition, offset }, change, restored);
-    if (change.op === 'insert' && change.authorId !== null) this.#rememberAuthor(change.tweetId, change.authorId);
+    const job = new TweetJob({ partition, offset }, change, restored, Date.now(), task);
+    if (change.op === 'insert' && change.authorId !== null && task === null) this.#rememberAuthor(change.tweetId, change.authorId);
     const slot = this.#ledger.track(partition, offset, job);
-    const span = tracer.startSpan('fanout.tweet', {
+    const span = tracer.startSpan(task ? 'fanout.task' : 'fanout.tweet', {
       kind: SpanKind.CONSUMER,
-      attributes: { 'fanout.tweet_id': change.tweetId, 'fanout.op': change.op, 'messaging.kafka.partition': partition, 'messaging.kafka.offset': offset.toString(), 'fanout.resumed': restored !== null },
+      attributes: {
+        'fanout.tweet_id': change.tweetId, 'fanout.op': change.op, 'messaging.kafka.partition': partition, 'messaging.kafka.offset': offset.toString(), 'fanout.resumed': restored !== null,
+        ...(task ? { 'fanout.task.index': task.index, 'fanout.task.count': task.count } : {}),
+      },
     }, contextFromHeaders(record.headers));
     job.traceparent = traceparentOf(span);
     this.#gate.admit();
     this.#finishers.set(job, {
       finish: () => {
         job.finishedAt ??= Date.now();
-        const outputs = job.authorId === null
-          ? [deadLetterRecord(this.#config, record, 'unknown-author', `delete of ${job.tweetId}: no author recorded in tweet_authors (its insert was never fanned out)`)]
-          : [completedRecord(this.#config, record.topic, job, this.workerId)];
-        if (job.authorId === null) this.#metrics.deadLettered('unknown-author');
-        this.#ledger.finish(slot, outputs);
+        this.#ledger.finish(slot, this.#outputsOf(job, record));
         span.setAttribute('fanout.delivered', job.delivered);
+        if (job.split) span.setAttribute('fanout.split.tasks', job.split.ranges.length);
         span.end();
       },
       abandon: () => span.end(),
@@ -344,6 +407,33 @@ export class Worker {
       return null;
     }
     return job;
+  }
+
+  /** What a finished job produces with its offset commit. */
+  #outputsOf(job: TweetJob, record: SourceRecord): OutRecord[] {
+    if (job.task) {
+      return [taskDoneRecord(this.#config, job.task, { delivered: job.delivered, finishedAt: job.finishedAt ?? Date.now(), resumed: job.resumed, workerId: this.workerId, traceparent: job.traceparent })];
+    }
+    if (job.authorId === null) {
+      this.#metrics.deadLettered('unknown-author');
+      return [deadLetterRecord(this.#config, record, 'unknown-author', `delete of ${job.tweetId}: no author recorded in tweet_authors (its insert was never fanned out)`)];
+    }
+    if (job.split) {
+      const tweet = { tweetId: job.tweetId, authorId: job.authorId, op: job.op, writeTime: job.writeTime, startedAt: job.startedAt, traceparent: job.traceparent };
+      return taskRecords(this.#config, tweet, { topic: record.topic, partition: record.partition, offset: record.offset }, job.split);
+    }
+    return [completedRecord(this.#config, record.topic, job, this.workerId)];
+  }
+
+  /** Whether to split a tweet of `author` (see ./split.ts); logged when it is. */
+  async #split(job: TweetJob, author: bigint, attempt: <T>(what: string, fn: () => Promise<T>) => Promise<T>): Promise<SplitPlan | null> {
+    const p = this.#config.pipeline;
+    const plan = await planSplit(
+      (after, limit) => attempt(`read follower ids of ${author}`, () => this.#ports.followers.page(author, after, limit)),
+      { threshold: p.splitThreshold, taskSize: p.splitTaskSize, signal: job.signal },
+    );
+    if (plan) this.#log.info('tweet split into tasks', { tweetId: job.tweetId, author: String(author), followers: plan.total, tasks: plan.ranges.length });
+    return plan;
   }
 
   #finish(job: TweetJob): void {
@@ -376,8 +466,10 @@ export class Worker {
   }
 
   #committed(plan: CommitPlan): void {
-    const done = plan.committed.flatMap((e) => (e.job && e.job.authorId !== null ? [e.job] : []));
-    this.#metrics.committed(done.length, done.map((j) => (j.finishedAt ?? Date.now()) - j.startedAt));
+    const done = plan.committed.flatMap((e) => (e.job && e.job.authorId !== null && e.job.split === null && e.job.task === null ? [e.job] : []));
+    // Tweets completed: whole ones here, split ones where their last task-done was counted.
+    const completions = plan.tx.records.filter((r) => r.topic === this.#config.topics.completed).length;
+    this.#metrics.committed(completions, done.map((j) => (j.finishedAt ?? Date.now()) - j.startedAt));
     if (done.length > 0) this.#log.debug('committed', { tweets: done.map((j) => j.tweetId), records: plan.tx.records.length });
     this.#ports.source.wake(); // the uncommitted bound may have freed room
   }
@@ -387,12 +479,4 @@ export class Worker {
     this.#knownAuthors.set(tweetId, authorId);
     if (this.#knownAuthors.size > KNOWN_AUTHORS) this.#knownAuthors.delete(this.#knownAuthors.keys().next().value!);
   }
-}
-
-function progress(job: TweetJob): TweetProgress {
-  return {
-    tweetId: job.tweetId, authorId: job.authorId?.toString() ?? null, op: job.op, partition: job.partition, offset: job.offset.toString(),
-    delivered: job.delivered, cursor: job.cursor?.toString() ?? null, total: job.total, remaining: job.remaining,
-    startedAt: new Date(job.startedAt).toISOString(), resumed: job.resumed, stopped: job.stopped,
-  };
 }

@@ -51,8 +51,8 @@ export function asError(err: unknown): Error {
   return new Error(typeof message === 'string' ? message : 'unknown Kafka error');
 }
 
-/** The consumer-group member id of a worker (static membership). */
-export const workerInstanceId = (config: Config, workerId: string): string => `${config.pipeline.groupId}-worker-${workerId}`;
+/** The consumer-group member id of a worker (static membership); `groupSuffix`: see {@link KafkaRecordSource}. */
+export const workerInstanceId = (config: Config, workerId: string, groupSuffix = ''): string => `${config.pipeline.groupId}${groupSuffix}-worker-${workerId}`;
 
 /** The Kafka implementation of {@link RecordSource} for one topic. */
 export class KafkaRecordSource implements RecordSource {
@@ -60,6 +60,7 @@ export class KafkaRecordSource implements RecordSource {
   readonly #config: Config;
   readonly #log: Logger;
   readonly #instanceId: string;
+  readonly #groupId: string;
   #consumer: RawConsumer | undefined;
   #listener: SourceListener | undefined;
   /** Partitions whose records may be handed over: assigned, restored, not being revoked. */
@@ -72,11 +73,16 @@ export class KafkaRecordSource implements RecordSource {
   #wake: (() => void) | undefined;
   #closing: Promise<void> | undefined;
 
-  constructor(config: Config, options: { workerId: string; log: Logger; topic?: string }) {
+  /**
+   * `topic`: default the tweets CDC topic. `groupSuffix`: the group is `pipeline.groupId` plus it
+   * (the work-topic lane uses `.tasks`, so its rebalances never disturb the CDC consumers).
+   */
+  constructor(config: Config, options: { workerId: string; log: Logger; topic?: string; groupSuffix?: string }) {
     this.#config = config;
-    this.#log = options.log.child('source');
+    this.#log = options.log.child(options.groupSuffix ? `source${options.groupSuffix}` : 'source');
     this.topic = options.topic ?? config.topics.tweetsCdc;
-    this.#instanceId = workerInstanceId(config, options.workerId);
+    this.#groupId = `${config.pipeline.groupId}${options.groupSuffix ?? ''}`;
+    this.#instanceId = workerInstanceId(config, options.workerId, options.groupSuffix);
   }
 
   /** The consumer, for `sendOffsetsToTransaction` (its group metadata fences zombies, KIP-447). */
@@ -94,7 +100,7 @@ export class KafkaRecordSource implements RecordSource {
     this.#listener = listener;
     const consumer = new kafkaJs.KafkaConsumer({
       ...baseProps(this.#config),
-      'group.id': this.#config.pipeline.groupId,
+      'group.id': this.#groupId,
       'group.instance.id': this.#instanceId,
       'isolation.level': 'read_committed',
       'enable.auto.commit': false,

@@ -18,9 +18,9 @@ import { asError, type RawConsumer } from './source.ts';
 type RawProducer = InstanceType<typeof kafkaJs.Producer>;
 type Callback = (err: unknown) => void;
 
-/** The transactional id of a worker (unique per consumer group and worker id). */
-export const workerTransactionalId = (config: Config, workerId: string): string =>
-  `${config.kafka.clientId}-${config.pipeline.groupId}-worker-${workerId}`;
+/** The transactional id of a worker (unique per consumer group and worker id); `lane`: a second producer of it (e.g. `tasks`). */
+export const workerTransactionalId = (config: Config, workerId: string, lane?: string): string =>
+  `${config.kafka.clientId}-${config.pipeline.groupId}-worker-${workerId}${lane ? `-${lane}` : ''}`;
 
 /**
  * Classifies a transactional producer error. Fatal ones (fenced by a newer instance of the same

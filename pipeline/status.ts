@@ -1,0 +1,68 @@
+/**
+ * What `Worker.status()` reports: JSON-ready progress of the tweets and split tasks in flight,
+ * the splits this worker counts, and lifetime totals.
+ */
+import type { TweetJob } from './job.ts';
+import type { Totals } from './metrics.ts';
+
+export type WorkerState = 'starting' | 'running' | 'draining' | 'stopped' | 'failed';
+
+/** Progress of one in-flight tweet (ids as strings: JSON-ready). */
+export interface TweetProgress {
+  readonly tweetId: string;
+  readonly authorId: string | null;
+  readonly op: 'insert' | 'delete';
+  readonly partition: number;
+  readonly offset: string;
+  readonly delivered: number;
+  readonly cursor: string | null;
+  readonly total: number | null;
+  readonly remaining: number | null;
+  readonly startedAt: string;
+  readonly resumed: boolean;
+  readonly stopped: boolean;
+  /** For a task of a split tweet: which slice, of how many (delivered/remaining are the task's). */
+  readonly task: { readonly splitId: string; readonly index: number; readonly count: number; readonly after: string | null; readonly upTo: string | null } | null;
+  /** For a tweet being split: into how many tasks. */
+  readonly splitInto: number | null;
+}
+
+/** A split tweet whose task-done records this worker counts (it owns the split's home partition). */
+export interface SplitProgress {
+  readonly tweetId: string;
+  readonly splitId: string;
+  readonly tasks: number;
+  readonly tasksDone: number;
+  readonly delivered: number;
+}
+
+export interface WorkerStatus {
+  readonly workerId: string;
+  readonly state: WorkerState;
+  readonly partitions: number[];
+  readonly paused: boolean;
+  readonly inFlight: TweetProgress[];
+  /** Records taken but not yet committed. */
+  readonly uncommitted: number;
+  /** Follower rows read but not yet written (bounded by the row credit). */
+  readonly rowsOutstanding: number;
+  readonly consumerLag: number | undefined;
+  /** Work-topic partitions this worker takes tasks from (empty: no work lane). */
+  readonly taskPartitions: number[];
+  /** Split tweets counted here, by their home partition. */
+  readonly splits: SplitProgress[];
+  /** Lifetime totals over both lanes. */
+  readonly totals: Totals;
+}
+
+/** The progress of one job. */
+export function progress(job: TweetJob): TweetProgress {
+  const t = job.task;
+  return {
+    tweetId: job.tweetId, authorId: job.authorId?.toString() ?? null, op: job.op, partition: job.partition, offset: job.offset.toString(),
+    delivered: job.delivered, cursor: job.cursor?.toString() ?? null, total: job.total, remaining: job.remaining,
+    startedAt: new Date(job.startedAt).toISOString(), resumed: job.resumed, stopped: job.stopped,
+    task: t ? { splitId: t.splitId, index: t.index, count: t.count, after: t.range.after?.toString() ?? null, upTo: t.range.upTo?.toString() ?? null } : null,
+    splitInto: job.split?.ranges.length ?? null,
+  };
+}

@@ -1,0 +1,169 @@
+/**
+ * Records of the work topic (`topics.tasks`) of split fan-outs, and their decoding:
+ *
+ * - a TASK (`type: fanout.task`): deliver one tweet to the follower ids in (after, upTo]. Produced
+ *   by the worker that split the tweet, in the transaction that commits the tweet's CDC offset,
+ *   on partitions (home + index) mod tasksPartitions, so the tasks of one tweet spread over as
+ *   many partitions (and so workers) as there are (hashing their keys could stack them on one).
+ * - a TASK-DONE (`type: fanout.task-done`): one task is delivered. Produced by the worker that
+ *   delivered it, in the transaction that commits the task's offset, on the split's HOME
+ *   partition (hash of the tweet id), so one partition owner sees every task-done of a split and
+ *   counts them (see ./completion.ts).
+ *
+ * A split is identified by its source coordinates (CDC topic/partition/offset), not by tweet id:
+ * a replayed insert of the same tweet is a separate fan-out with its own completion.
+ */
+import type { Config } from '../config/index.ts';
+import type { OutRecord, SourceRecord } from '../connectors/streams.ts';
+import type { SplitPlan, TaskRange } from './split.ts';
+
+/** Where the split tweet's change event was read. */
+export interface SplitSource {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: bigint;
+}
+
+/** One page-range task of a split fan-out. */
+export interface SplitTask {
+  readonly splitId: string;
+  readonly tweetId: string;
+  readonly authorId: bigint;
+  readonly op: 'insert' | 'delete';
+  /** Source write time, µs (USING TIMESTAMP of every row). */
+  readonly writeTime: bigint;
+  readonly range: TaskRange;
+  readonly index: number;
+  readonly count: number;
+  /** Followers of the whole tweet when it was split. */
+  readonly total: number;
+  /** When the tweet's fan-out started (ms since epoch). */
+  readonly startedAt: number;
+  readonly source: SplitSource;
+  /** W3C traceparent of the tweet's fan-out span. */
+  readonly traceparent: string | null;
+}
+
+/** One task of a split is delivered. */
+export interface TaskDone {
+  readonly splitId: string;
+  readonly tweetId: string;
+  readonly authorId: bigint;
+  readonly op: 'insert' | 'delete';
+  readonly index: number;
+  readonly count: number;
+  readonly delivered: number;
+  readonly startedAt: number;
+  readonly finishedAt: number;
+  readonly source: SplitSource;
+  /** The task was resumed from a checkpoint (a worker died or gave it up). */
+  readonly resumed: boolean;
+  readonly workerId: string;
+  readonly traceparent: string | null;
+}
+
+export type WorkRecord =
+  | { readonly kind: 'task'; readonly task: SplitTask }
+  | { readonly kind: 'done'; readonly done: TaskDone }
+  | { readonly kind: 'dead'; readonly code: string; readonly message: string };
+
+export const splitIdOf = (s: SplitSource): string => `${s.topic}/${s.partition}/${s.offset}`;
+
+/** FNV-1a of the tweet id: the split's home partition of the work topic. */
+export function homePartition(tweetId: string, partitions: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < tweetId.length; i++) {
+    h ^= tweetId.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h % partitions;
+}
+
+const big = (v: bigint | null): string | null => (v === null ? null : v.toString());
+const source = (s: SplitSource) => ({ topic: s.topic, partition: s.partition, offset: s.offset.toString() });
+
+/** The tasks of a split tweet (to produce with its offset commit). */
+export function taskRecords(
+  config: Config,
+  tweet: { tweetId: string; authorId: bigint; op: 'insert' | 'delete'; writeTime: bigint; startedAt: number; traceparent: string | undefined },
+  at: SplitSource,
+  plan: SplitPlan,
+): OutRecord[] {
+  const P = config.topics.tasksPartitions;
+  const home = homePartition(tweet.tweetId, P);
+  const splitId = splitIdOf(at);
+  const headers: Record<string, string> = tweet.traceparent ? { traceparent: tweet.traceparent } : {};
+  return plan.ranges.map((r, index): OutRecord => ({
+    topic: config.topics.tasks,
+    partition: (home + 1 + index) % P,
+    key: `${tweet.tweetId}/${index}`,
+    value: JSON.stringify({
+      v: 1, type: 'fanout.task', splitId, tweetId: tweet.tweetId, authorId: tweet.authorId.toString(), op: tweet.op, writeTime: tweet.writeTime.toString(),
+      after: big(r.after), upTo: big(r.upTo), rows: r.rows, index, count: plan.ranges.length, total: plan.total, startedAt: tweet.startedAt, source: source(at),
+      traceparent: tweet.traceparent ?? null,
+    }),
+    headers,
+  }));
+}
+
+/** The task-done record of a delivered task, for the split's home partition. */
+export function taskDoneRecord(config: Config, task: SplitTask, done: { delivered: number; finishedAt: number; resumed: boolean; workerId: string; traceparent: string | undefined }): OutRecord {
+  return {
+    topic: config.topics.tasks,
+    partition: homePartition(task.tweetId, config.topics.tasksPartitions),
+    key: `${task.tweetId}/${task.index}/done`,
+    value: JSON.stringify({
+      v: 1, type: 'fanout.task-done', splitId: task.splitId, tweetId: task.tweetId, authorId: task.authorId.toString(), op: task.op, index: task.index, count: task.count,
+      delivered: done.delivered, startedAt: task.startedAt, finishedAt: done.finishedAt, source: source(task.source), resumed: done.resumed, workerId: done.workerId,
+      traceparent: task.traceparent,
+    }),
+    headers: done.traceparent ? { traceparent: done.traceparent } : {},
+  };
+}
+
+const dead = (code: string, message: string): WorkRecord => ({ kind: 'dead', code, message });
+const INT = /^-?\d{1,19}$/;
+const int64 = (v: unknown): bigint | null => (typeof v === 'string' && INT.test(v) ? BigInt(v) : null);
+const isNat = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+
+function decodeSource(v: unknown): SplitSource | null {
+  const s = v as { topic?: unknown; partition?: unknown; offset?: unknown } | null;
+  if (s === null || typeof s !== 'object' || typeof s.topic !== 'string' || !isNat(s.partition)) return null;
+  const offset = int64(s.offset);
+  return offset === null ? null : { topic: s.topic, partition: s.partition, offset };
+}
+
+/** Decodes one record of the work topic. Never throws: bad input is a dead letter with its reason. */
+export function decodeWorkRecord(record: SourceRecord): WorkRecord {
+  if (record.value === null) return dead('empty-record', 'work record has no value');
+  let v: Record<string, unknown>;
+  try {
+    v = JSON.parse(record.value.toString('utf8')) as Record<string, unknown>;
+  } catch (err) {
+    return dead('malformed-json', `work record value is not JSON: ${(err as Error).message}`);
+  }
+  if (v === null || typeof v !== 'object' || v.v !== 1) return dead('malformed-task', 'work record is not a v1 object');
+  const authorId = int64(v.authorId);
+  const at = decodeSource(v.source);
+  const op = v.op;
+  if (typeof v.splitId !== 'string' || typeof v.tweetId !== 'string' || authorId === null || at === null || (op !== 'insert' && op !== 'delete')
+    || !isNat(v.index) || !isNat(v.count) || v.index >= v.count || !isNat(v.startedAt)) {
+    return dead('malformed-task', `work record misses or mangles a field: ${record.value.toString('utf8').slice(0, 200)}`);
+  }
+  const traceparent = typeof v.traceparent === 'string' ? v.traceparent : null;
+  const common = { splitId: v.splitId, tweetId: v.tweetId, authorId, op, index: v.index, count: v.count, startedAt: v.startedAt, source: at, traceparent } as const;
+  if (v.type === 'fanout.task') {
+    const writeTime = int64(v.writeTime);
+    const after = v.after === null ? null : int64(v.after);
+    const upTo = v.upTo === null ? null : int64(v.upTo);
+    if (writeTime === null || (v.after !== null && after === null) || (v.upTo !== null && upTo === null) || !isNat(v.rows) || !isNat(v.total)) {
+      return dead('malformed-task', `task misses or mangles its range: ${record.value.toString('utf8').slice(0, 200)}`);
+    }
+    return { kind: 'task', task: { ...common, writeTime, range: { after, upTo, rows: v.rows }, total: v.total } };
+  }
+  if (v.type === 'fanout.task-done') {
+    if (!isNat(v.delivered) || !isNat(v.finishedAt) || typeof v.workerId !== 'string') return dead('malformed-task', 'task-done misses a field');
+    return { kind: 'done', done: { ...common, delivered: v.delivered, finishedAt: v.finishedAt, resumed: v.resumed === true, workerId: v.workerId } };
+  }
+  return dead('malformed-task', `unknown work record type ${JSON.stringify(v.type)}`);
+}

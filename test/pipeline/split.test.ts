@@ -1,0 +1,269 @@
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { loadConfig } from '../../config/index.ts';
+import { withTimeout } from '../../connectors/errors.ts';
+import { createLogger } from '../../connectors/log.ts';
+import type { OutRecord, RecordSource, SourceListener, SourceRecord, StateRecord, Transaction } from '../../connectors/streams.ts';
+import { CompletionAggregator, restoreTallies } from '../../pipeline/completion.ts';
+import { checkpointRecord, restoreCheckpoints } from '../../pipeline/records.ts';
+import { planSplit, type SplitPlan } from '../../pipeline/split.ts';
+import { decodeWorkRecord, homePartition, type TaskDone, taskDoneRecord, taskRecords } from '../../pipeline/tasks.ts';
+import { Worker } from '../../pipeline/worker.ts';
+import { FakeSink, FakeSource, MemoryAuthors, MemoryFollowers, MemoryTimelines } from './fakes.ts';
+import { tweetEvent, within } from './fixtures.ts';
+
+// Unit tests of the splitter, the work records and the completion aggregator (pure logic), and
+// of two workers splitting and delivering over in-memory fakes of Kafka and Cassandra.
+const config = loadConfig({
+  env: {},
+  sets: [
+    'cassandra.keyspace=ks', 'pipeline.batchSize=10', 'pipeline.maxInFlightBatches=2', 'pipeline.pageSize=50', 'pipeline.checkpointEvery=4', 'pipeline.lingerMs=1',
+    'pipeline.maxInFlightTweets=2', 'pipeline.splitThreshold=200', 'pipeline.splitTaskSize=100', 'topics.tasksPartitions=3',
+    'retry.baseDelayMs=1', 'retry.maxDelayMs=2', 'retry.maxAttempts=4', 'pipeline.shutdownTimeoutMs=5000',
+  ],
+});
+const ids = (from: number, n: number): bigint[] => Array.from({ length: n }, (_, i) => BigInt(from + i));
+
+/** A pager over a sorted id list, counting reads. */
+function pager(list: readonly bigint[]) {
+  const reads: Array<{ after: bigint | null; limit: number }> = [];
+  const read = async (after: bigint | null, limit: number): Promise<bigint[]> => {
+    reads.push({ after, limit });
+    const from = after === null ? 0 : list.findIndex((f) => f > after);
+    return from < 0 ? [] : list.slice(from, from + limit);
+  };
+  return { read, reads };
+}
+
+describe('planSplit', () => {
+  it('leaves a small author alone after one short page', async () => {
+    const p = pager(ids(1, 40));
+    expect(await planSplit(p.read, { threshold: 200, taskSize: 100 })).toBeNull();
+    expect(p.reads).toHaveLength(1);
+  });
+
+  it('does not split an author at exactly the threshold ("more than")', async () => {
+    const p = pager(ids(1, 200));
+    expect(await planSplit(p.read, { threshold: 200, taskSize: 100 })).toBeNull();
+    expect(p.reads).toHaveLength(3); // 100, 100, then the empty page that proves the end
+  });
+
+  it('cuts ranges of taskSize that tile the whole id space', async () => {
+    const list = ids(1_000, 450);
+    const plan = (await planSplit(pager(list).read, { threshold: 200, taskSize: 100 }))!;
+    expect(plan.total).toBe(450);
+    expect(plan.ranges).toEqual([
+      { after: null, upTo: 1_099n, rows: 100 },
+      { after: 1_099n, upTo: 1_199n, rows: 100 },
+      { after: 1_199n, upTo: 1_299n, rows: 100 },
+      { after: 1_299n, upTo: 1_399n, rows: 100 },
+      { after: 1_399n, upTo: null, rows: 50 },
+    ]);
+    // Every follower (and any id at all) falls in exactly one range.
+    for (const id of [...list, 0n, 10n ** 12n]) {
+      expect(plan.ranges.filter((r) => (r.after === null || id > r.after) && (r.upTo === null || id <= r.upTo))).toHaveLength(1);
+    }
+  });
+
+  it('handles a list that is an exact multiple of taskSize', async () => {
+    const plan = (await planSplit(pager(ids(1, 300)).read, { threshold: 200, taskSize: 100 }))!;
+    expect(plan.ranges.map((r) => r.rows)).toEqual([100, 100, 100]);
+    expect(plan.ranges.at(-1)!.upTo).toBeNull();
+  });
+
+  it('gives up (null) when stopped', async () => {
+    const stop = new AbortController();
+    const p = pager(ids(1, 1_000));
+    const read = async (after: bigint | null, limit: number) => {
+      if (p.reads.length === 2) stop.abort();
+      return p.read(after, limit);
+    };
+    expect(await planSplit(read, { threshold: 200, taskSize: 100, signal: stop.signal })).toBeNull();
+    expect(p.reads.length).toBeLessThanOrEqual(3);
+  });
+});
+
+const PLAN: SplitPlan = { total: 250, ranges: [{ after: null, upTo: 99n, rows: 100 }, { after: 99n, upTo: 199n, rows: 100 }, { after: 199n, upTo: null, rows: 50 }] };
+const TWEET = { tweetId: '00000000-0000-1000-8000-000000000001', authorId: 7n, op: 'insert' as const, writeTime: 123n, startedAt: 1_000, traceparent: '00-aa-bb-01' };
+const AT = { topic: 'cdc.ks.tweets', partition: 2, offset: 41n };
+const asRecord = (r: OutRecord, offset = 0n): SourceRecord => ({
+  topic: r.topic, partition: r.partition ?? 0, offset, key: Buffer.from(r.key), value: r.value === null ? null : Buffer.from(r.value), headers: { ...r.headers },
+});
+
+describe('work records', () => {
+  it('tasks round-trip, spread over consecutive partitions, and carry the source and traceparent', () => {
+    const records = taskRecords(config, TWEET, AT, PLAN);
+    expect(new Set(records.map((r) => r.partition)).size).toBe(3);
+    expect(records.map((r) => r.headers?.traceparent)).toEqual(['00-aa-bb-01', '00-aa-bb-01', '00-aa-bb-01']);
+    const decoded = records.map((r) => decodeWorkRecord(asRecord(r)));
+    expect(decoded[2]).toEqual({
+      kind: 'task',
+      task: {
+        splitId: 'cdc.ks.tweets/2/41', tweetId: TWEET.tweetId, authorId: 7n, op: 'insert', writeTime: 123n, range: { after: 199n, upTo: null, rows: 50 },
+        index: 2, count: 3, total: 250, startedAt: 1_000, source: AT, traceparent: '00-aa-bb-01',
+      },
+    });
+  });
+
+  it('a task-done goes to the split\'s home partition and round-trips', () => {
+    const task = decodeWorkRecord(asRecord(taskRecords(config, TWEET, AT, PLAN)[1]!));
+    if (task.kind !== 'task') throw new Error('not a task');
+    const r = taskDoneRecord(config, task.task, { delivered: 100, finishedAt: 2_000, resumed: true, workerId: 'w', traceparent: undefined });
+    expect(r.partition).toBe(homePartition(TWEET.tweetId, 3));
+    expect(decodeWorkRecord(asRecord(r))).toMatchObject({ kind: 'done', done: { splitId: 'cdc.ks.tweets/2/41', index: 1, count: 3, delivered: 100, resumed: true, workerId: 'w' } });
+  });
+
+  it('bad work records are dead letters with a reason, never throws', () => {
+    const bad = (value: string) => decodeWorkRecord({ topic: 't', partition: 0, offset: 0n, key: null, value: Buffer.from(value), headers: {} });
+    expect(bad('nope')).toMatchObject({ kind: 'dead', code: 'malformed-json' });
+    expect(bad('{"v":1,"type":"fanout.task"}')).toMatchObject({ kind: 'dead', code: 'malformed-task' });
+    expect(bad('{"v":2}')).toMatchObject({ kind: 'dead', code: 'malformed-task' });
+  });
+});
+
+const done = (index: number, delivered: number, workerId = 'w', resumed = false): TaskDone => ({
+  splitId: 'cdc.ks.tweets/2/41', tweetId: TWEET.tweetId, authorId: 7n, op: 'insert', index, count: 3, delivered, startedAt: 1_000, finishedAt: 2_000,
+  source: AT, resumed, workerId, traceparent: '00-aa-bb-01',
+});
+const states = (records: readonly OutRecord[]): StateRecord[] => records.map((r, i) => ({ partition: r.partition ?? 0, offset: i, key: r.key, value: r.value === null ? null : Buffer.from(r.value) }));
+
+describe('task checkpoints', () => {
+  it('live in the checkpoint topic on (work partition mod cdcPartitions), restored per work partition', () => {
+    const cfg = loadConfig({ env: {}, sets: ['cassandra.keyspace=ks', 'topics.cdcPartitions=3', 'topics.tasksPartitions=8'] });
+    const cp = { tweetId: TWEET.tweetId, op: 'insert' as const, authorId: 7n, writeTime: 1n, cursor: 150n, delivered: 50, total: 100, startedAt: 1, done: false, finishedAt: null };
+    const task = checkpointRecord(cfg, cfg.topics.tasks, 7, 12n, cp);
+    const tweet = checkpointRecord(cfg, cfg.topics.tweetsCdc, 1, 12n, cp);
+    expect([task.partition, tweet.partition]).toEqual([1, 1]);
+    const read = states([task, tweet]);
+    expect(restoreCheckpoints(read, cfg.topics.tasks).get(7)?.get(12n)).toMatchObject({ cursor: 150n, delivered: 50 });
+    expect([...restoreCheckpoints(read, cfg.topics.tweetsCdc).keys()]).toEqual([1]);
+    expect(restoreTallies(read, cfg.topics.tasks).size).toBe(0);
+  });
+});
+
+describe('CompletionAggregator', () => {
+  it('emits the completion (and the tally tombstone) once every task is done, in any order', () => {
+    const agg = new CompletionAggregator(config, 'home', () => 5_000);
+    agg.open(1);
+    const first = agg.add(1, done(2, 50, 'b'));
+    expect(first).toHaveLength(1);
+    expect(first[0]).toMatchObject({ topic: config.topics.checkpoints, partition: 1, key: `tally/${config.topics.tasks}/1/cdc.ks.tweets/2/41` });
+    expect(agg.add(1, done(0, 100, 'a'))).toHaveLength(1);
+    expect(agg.add(1, done(0, 100, 'a'))).toEqual([]); // counted already
+    const last = agg.add(1, done(1, 100, 'a', true));
+    expect(last.map((r) => r.topic)).toEqual([config.topics.completed, config.topics.checkpoints]);
+    expect(last[1]!.value).toBeNull();
+    expect(last[0]).toMatchObject({ partition: 2, key: TWEET.tweetId, headers: { traceparent: '00-aa-bb-01' } });
+    expect(JSON.parse(last[0]!.value!)).toMatchObject({
+      type: 'fanout.completed', followersDelivered: 250, durationMs: 4_000, resumed: true, workerId: 'home', source: { partition: 2, offset: '41' }, split: { tasks: 3, workers: ['b', 'a'] },
+    });
+    expect(agg.tallies()).toEqual([]);
+  });
+
+  it('a new owner restores the committed tally and completes the split exactly once', () => {
+    const before = new CompletionAggregator(config, 'old');
+    before.open(1);
+    const committed = [...before.add(1, done(0, 100)), ...before.add(1, done(2, 50))];
+    before.drop([1]); // crash / rebalance: whatever was not committed is read again by the next owner
+    const after = new CompletionAggregator(config, 'new');
+    after.open(1, restoreTallies(states(committed), config.topics.tasks).get(1));
+    expect(after.tallies()).toMatchObject([{ done: [0, 2], delivered: 150 }]);
+    expect(after.add(1, done(2, 50))).toEqual([]); // re-read: already counted
+    const out = after.add(1, done(1, 100));
+    expect(out.filter((r) => r.topic === config.topics.completed)).toHaveLength(1);
+    // Once tombstoned, a restore finds nothing: the completion cannot be emitted again.
+    expect(restoreTallies(states([...committed, ...out]), config.topics.tasks).get(1)).toBeUndefined();
+  });
+});
+
+/** The work topic as a fake (a FakeSource under the work topic's name). */
+class WorkTopic implements RecordSource {
+  readonly topic = config.topics.tasks;
+  readonly #inner = new FakeSource([0, 1, 2]);
+  get paused(): boolean { return this.#inner.paused; }
+  push(partition: number, value: string, key: string): void { this.#inner.push(partition, value, key); }
+  start(listener: SourceListener): Promise<void> { return this.#inner.start(listener); }
+  wake(): void {}
+  highWatermark(partition: number): bigint | undefined { return this.#inner.highWatermark(partition); }
+  close(): Promise<void> { return this.#inner.close(); }
+}
+
+/** A sink that also delivers committed work-topic records to the work topic (read_committed). */
+class LoopSink extends FakeSink {
+  readonly #work: WorkTopic;
+  constructor(work: WorkTopic) {
+    super();
+    this.#work = work;
+  }
+  override async commit(tx: Transaction): Promise<void> {
+    await super.commit(tx);
+    for (const r of tx.records) if (r.topic === config.topics.tasks) this.#work.push(r.partition ?? 0, r.value!, r.key);
+  }
+}
+
+/** Follower pages that honour `upTo`, like Cassandra. */
+class RangedFollowers extends MemoryFollowers {
+  override async page(userId: bigint, after: bigint | null, limit: number, upTo?: bigint): Promise<bigint[]> {
+    const page = await super.page(userId, after, limit);
+    return upTo === undefined ? page : page.filter((f) => f <= upTo);
+  }
+}
+
+describe('Worker with a work lane (fakes)', () => {
+  it('splits a big author\'s tweet, delivers its tasks, completes once; small authors keep the direct path', { timeout: 10_000 }, async () => {
+    const followers = new RangedFollowers();
+    followers.set(1n, ids(1_000, 450));
+    followers.set(2n, ids(1_000, 3));
+    const timelines = new MemoryTimelines();
+    const authors = new MemoryAuthors();
+    const source = new FakeSource();
+    const work = new WorkTopic();
+    const sink = new LoopSink(work);
+    const workSink = new LoopSink(work);
+    const worker = new Worker({
+      config, workerId: 'w', log: createLogger('error'),
+      ports: { source, sink, followers, timelines, authors, readCheckpoints: async () => [], work: { source: work, sink: workSink, readCheckpoints: async () => [] } },
+    });
+    const big = '00000000-0000-1000-8000-0000000000b1';
+    const small = '00000000-0000-1000-8000-0000000000b2';
+    source.push(0, tweetEvent(config, 'insert', big, 1n, 10n));
+    source.push(1, tweetEvent(config, 'insert', small, 2n, 10n));
+    source.push(0, tweetEvent(config, 'delete_row', big, null, 20n)); // split too: tasks carry the author
+    timelines.delayMs = 1;
+    let maxRows = 0;
+    let maxJobs = 0;
+    const sampler = setInterval(() => {
+      const st = worker.status();
+      maxRows = Math.max(maxRows, st.rowsOutstanding);
+      maxJobs = Math.max(maxJobs, st.inFlight.length);
+    }, 1);
+    onTestFinished(() => clearInterval(sampler));
+    void worker.start();
+    const completions = () => [...sink.records(config.topics.completed), ...workSink.records(config.topics.completed)]
+      .map((r) => JSON.parse(r.value!) as { tweetId: string; op: string; followersDelivered: number; split?: { tasks: number } });
+    await within(5_000, 'all completed', () => (completions().length === 3 ? true : undefined), 5);
+    expect(completions().filter((c) => c.tweetId === big).sort((a, b) => a.op.localeCompare(b.op))).toMatchObject([
+      { op: 'delete', followersDelivered: 450, split: { tasks: 5 } },
+      { op: 'insert', followersDelivered: 450, split: { tasks: 5 } },
+    ]);
+    expect(completions().find((c) => c.tweetId === small)).toMatchObject({ followersDelivered: 3 });
+    expect(completions().find((c) => c.tweetId === small)!.split).toBeUndefined();
+    expect(timelines.holders(big)).toEqual([]); // the delete's write time wins, whatever the order
+    expect(timelines.cells.get(1_449n)?.get(big)).toMatchObject({ live: false, ts: 20n });
+    expect(timelines.rows).toBe(2 * 450 + 3);
+    expect(sink.offset(0)).toBe(2n); // the split tweets' offsets committed, each with its tasks
+    expect(sink.records(config.topics.tasks)).toHaveLength(10);
+    // The tasks' and task-dones' offsets all committed by the lane; the tally is tombstoned.
+    await within(5_000, 'work offsets committed', () => ([0, 1, 2].every((p) => workSink.offset(p) === work.highWatermark(p)) ? true : undefined), 5);
+    const tallies = workSink.records(config.topics.checkpoints).filter((r) => r.key.startsWith('tally/'));
+    expect(tallies.at(-1)!.value).toBeNull();
+    expect(worker.status()).toMatchObject({ inFlight: [], splits: [], taskPartitions: [0, 1, 2], totals: { rowsWritten: 903, tweetsCompleted: 3 } });
+    // One row credit for both lanes (2 × maxInFlightBatches × batchSize); tweets plus tasks within
+    // the shared gate plus one poll of the other lane.
+    expect(maxRows).toBeGreaterThan(0);
+    expect(maxRows).toBeLessThanOrEqual(2 * 2 * 10);
+    expect(maxJobs).toBeGreaterThan(0);
+    expect(maxJobs).toBeLessThan(2 * 2);
+    await withTimeout(worker.close(), 5_000, 'close hung');
+    expect(worker.state).toBe('stopped');
+  });
+});
