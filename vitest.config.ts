@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: `unit` (pure logic, fakes allowed) and `integration` (*.int.test.ts: the real
-// Kafka broker and Cassandra node that test/setup/global.ts finds or starts; never mocks).
+// Projects: `unit` (pure logic, fakes allowed), `integration` (*.int.test.ts: the real Kafka broker
+// and Cassandra node that test/setup/global.ts finds or starts; never mocks), then `cdc` and
+// `acceptance`, one file at a time after the others.
 export default defineConfig({
   test: {
     projects: [
@@ -17,7 +18,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/**/*.int.test.ts'],
-          exclude: ['test/**/*.cdc.int.test.ts', 'node_modules/**'],
+          exclude: ['test/**/*.cdc.int.test.ts', 'test/**/*.acceptance.int.test.ts', 'node_modules/**'],
           globalSetup: ['test/setup/global.ts'],
           testTimeout: 120_000,
           hookTimeout: 300_000,
@@ -38,6 +39,20 @@ export default defineConfig({
           maxWorkers: 1,
           fileParallelism: false,
           sequence: { groupOrder: 2 },
+        },
+      },
+      {
+        // Issue #4's acceptance tests at 500k followers: they load the shared services fully and
+        // one of them freezes the local Cassandra for 10 s, so they run alone, last.
+        test: {
+          name: 'acceptance',
+          include: ['test/**/*.acceptance.int.test.ts'],
+          globalSetup: ['test/setup/global.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 300_000,
+          maxWorkers: 1,
+          fileParallelism: false,
+          sequence: { groupOrder: 3 },
         },
       },
     ],

@@ -31,8 +31,10 @@ const CASSANDRA_RETRIABLE_NAMES = new Set(['OperationTimedOutError', 'NoHostAvai
 /** Classifies a cassandra-driver error; keeps the original as `cause`. */
 export function classifyCassandraError(err: unknown, what: string): FanoutError {
   if (err instanceof FanoutError) return err;
-  const e = err as { name?: string; code?: number; message?: string };
-  const retriable = CASSANDRA_RETRIABLE_NAMES.has(e.name ?? '') || CASSANDRA_RETRIABLE_CODES.has(e.code ?? -1);
+  const e = err as { name?: string; code?: number; message?: string; isSocketError?: boolean };
+  // A connection the driver closed (e.g. after defunctReadTimeoutThreshold timeouts during a
+  // stall) fails every request still pending on it with isSocketError: the node may be fine.
+  const retriable = CASSANDRA_RETRIABLE_NAMES.has(e.name ?? '') || CASSANDRA_RETRIABLE_CODES.has(e.code ?? -1) || e.isSocketError === true;
   const code = retriable ? 'CASSANDRA_UNAVAILABLE' : 'CASSANDRA_REJECTED';
   return new FanoutError(code, `${what}: ${e.message ?? String(err)}`, { retriable, cause: err });
 }

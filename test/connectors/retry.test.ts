@@ -48,3 +48,15 @@ describe('retry', () => {
     expect(backoffDelay(p, 3, () => 0)).toBe(0);
   });
 });
+
+describe('classifyCassandraError', () => {
+  it('retries timeouts, unavailability and closed sockets; not syntax or invalid requests', async () => {
+    const { classifyCassandraError } = await import('../../connectors/errors.ts');
+    const socketClosed = Object.assign(new Error('Socket was closed'), { name: 'DriverError', isSocketError: true });
+    expect(classifyCassandraError(socketClosed, 'write').retriable).toBe(true);
+    expect(classifyCassandraError(Object.assign(new Error('t'), { name: 'OperationTimedOutError' }), 'write').retriable).toBe(true);
+    expect(classifyCassandraError(Object.assign(new Error('overloaded'), { name: 'ResponseError', code: 0x1001 }), 'write').retriable).toBe(true);
+    expect(classifyCassandraError(Object.assign(new Error('bad cql'), { name: 'ResponseError', code: 0x2000 }), 'write').retriable).toBe(false);
+    expect(classifyCassandraError(Object.assign(new Error('invalid'), { name: 'ResponseError', code: 0x2200 }), 'write').retriable).toBe(false);
+  });
+});

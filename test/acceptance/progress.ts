@@ -1,0 +1,93 @@
+/**
+ * A fan-out's progress as the outside world sees it: the cursor checkpoints its worker commits to
+ * the compacted checkpoint topic (read_committed: only what a restart would restore), and the
+ * `fanout.completed` events.
+ */
+import type { Config } from '../../config/index.ts';
+import { readToEnd } from '../../connectors/kafka/read-to-end.ts';
+import { createKafka } from '../../connectors/kafka/client.ts';
+import { createLogger } from '../../connectors/log.ts';
+import { checkpointKey } from '../../pipeline/records.ts';
+import { uniq } from '../support/config.ts';
+
+/** A committed checkpoint as stored (the fields the tests need). */
+export interface StoredCheckpoint {
+  readonly tweetId: string;
+  readonly op: 'insert' | 'delete';
+  readonly delivered: number;
+  readonly cursor: string | null;
+  readonly done: boolean;
+}
+
+/** Where a change event sits in the CDC topic. */
+export interface SourcePosition { readonly partition: number; readonly offset: bigint }
+
+/** Where the change event of `tweetId` with `op` landed in the CDC topic. */
+export async function locate(config: Config, tweetId: string, op: 'insert' | 'delete'): Promise<SourcePosition> {
+  const records = await readToEnd(config, config.topics.tweetsCdc, Array.from({ length: config.topics.cdcPartitions }, (_, i) => i));
+  const r = records.find((x) => {
+    const v = x.value === null ? null : (JSON.parse(x.value.toString('utf8')) as { op: string; key: { tweet_id: string } });
+    return v?.key.tweet_id === tweetId && (op === 'insert' ? v.op === 'insert' : v.op.startsWith('delete'));
+  });
+  if (!r) throw new Error(`no ${op} event of ${tweetId} in ${config.topics.tweetsCdc}`);
+  return { partition: r.partition, offset: BigInt(r.offset) };
+}
+
+/** The latest committed checkpoint of the record at `at` (null: none yet, or tombstoned after its commit). */
+export async function committedCheckpoint(config: Config, at: SourcePosition): Promise<StoredCheckpoint | null> {
+  const key = checkpointKey(config.topics.tweetsCdc, at.partition, at.offset);
+  let last: StoredCheckpoint | null = null;
+  for (const r of await readToEnd(config, config.topics.checkpoints, [at.partition])) {
+    if (r.key === key) last = r.value === null ? null : (JSON.parse(r.value.toString('utf8')) as StoredCheckpoint);
+  }
+  return last;
+}
+
+/** Every committed `fanout.completed` event of `tweetId` (all partitions, read to the end). */
+export async function completionsOf(config: Config, tweetId: string): Promise<Array<{ op: string; followersDelivered: number; durationMs: number; resumed: boolean; workerId: string }>> {
+  const records = await readToEnd(config, config.topics.completed, Array.from({ length: config.topics.cdcPartitions }, (_, i) => i));
+  return records
+    .map((r) => JSON.parse(r.value!.toString('utf8')) as { tweetId: string; op: string; followersDelivered: number; durationMs: number; resumed: boolean; workerId: string })
+    .filter((c) => c.tweetId === tweetId);
+}
+
+/**
+ * Follows the checkpoint topic (read_committed) with one long-lived consumer and keeps the
+ * highest `delivered` committed per tweet, so a test can act at a point of a fan-out without
+ * re-reading the topic each time.
+ */
+export class CheckpointWatch {
+  readonly #delivered = new Map<string, number>();
+  readonly #consumer;
+  #failure: unknown;
+
+  private constructor(config: Config) {
+    this.#consumer = createKafka(config, createLogger('warn')).consumer({
+      'group.id': `t-watch-${uniq()}`, 'auto.offset.reset': 'earliest', 'isolation.level': 'read_committed', 'enable.auto.commit': false,
+    } as never);
+  }
+
+  static async start(config: Config): Promise<CheckpointWatch> {
+    const w = new CheckpointWatch(config);
+    await w.#consumer.connect();
+    await w.#consumer.subscribe({ topics: [config.topics.checkpoints] });
+    w.#consumer.run({
+      eachMessage: async ({ message }) => {
+        if (!message.value) return; // tombstone: the tweet's commit landed
+        const cp = JSON.parse(message.value.toString()) as StoredCheckpoint;
+        w.#delivered.set(cp.tweetId, Math.max(w.#delivered.get(cp.tweetId) ?? 0, cp.delivered));
+      },
+    }).catch((err: unknown) => { w.#failure = err; });
+    return w;
+  }
+
+  /** The highest committed `delivered` of `tweetId` seen so far (0: none). */
+  delivered(tweetId: string): number {
+    if (this.#failure !== undefined) throw new Error(`checkpoint watch failed: ${(this.#failure as Error).message}`);
+    return this.#delivered.get(tweetId) ?? 0;
+  }
+
+  async close(): Promise<void> {
+    await this.#consumer.disconnect();
+  }
+}
