@@ -108,9 +108,15 @@ async function waitReady(driver: ServiceDriver, pid: number, child: DetachedChil
   );
 }
 
-/** Fails with a sentence when another process holds one of the service's ports. */
-async function checkPortsFree(driver: ServiceDriver): Promise<void> {
+/**
+ * Fails with a sentence when another process holds one of the service's ports. `graceMs`: how
+ * long a port may stay busy first (after a SIGKILL the kernel can hold a dead JVM's sockets for a
+ * moment, longer on a loaded machine).
+ */
+async function checkPortsFree(driver: ServiceDriver, graceMs = 0): Promise<void> {
   for (const port of driver.ports) {
+    const deadline = Date.now() + graceMs;
+    while (!(await portFree(driver.host, port)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     if (await portFree(driver.host, port)) continue;
     const holder = await portHolder(port);
     throw new ServiceError(
@@ -166,7 +172,7 @@ export async function startService(
       await removeFile(paths.pidFile);
     }
     checkJavaFor(driver.name, java);
-    await checkPortsFree(driver);
+    await checkPortsFree(driver, stale === undefined ? 0 : 20_000);
     await ensureJars(driver.name, driver.version, paths.jarDir, log);
     await driver.prepare(java, log);
     await rotateLog(paths.logFile);
