@@ -25,7 +25,7 @@
  */
 import type { Config } from '../config/index.ts';
 import type { OutRecord, StateRecord } from '../connectors/streams.ts';
-import { checkpointPartition } from './records.ts';
+import { checkpointPartition, completionEvent } from './records.ts';
 import type { SplitSource, TaskDone } from './tasks.ts';
 
 /** What the home partition's owner knows about one split in progress. */
@@ -62,26 +62,18 @@ function tallyRecord(config: Config, partition: number, t: SplitTally): OutRecor
 }
 
 function completionRecord(config: Config, t: SplitTally, workerId: string, now: number): OutRecord {
-  return {
-    topic: config.topics.completed,
-    partition: checkpointPartition(config, t.source.partition),
-    key: t.tweetId,
-    value: JSON.stringify({
-      type: 'fanout.completed',
-      tweetId: t.tweetId,
-      authorId: t.authorId.toString(),
-      op: t.op,
-      followersDelivered: t.delivered,
-      durationMs: now - t.startedAt,
-      startedAt: new Date(t.startedAt).toISOString(),
-      completedAt: new Date(now).toISOString(),
-      resumed: t.resumed,
-      source: { topic: t.source.topic, partition: t.source.partition, offset: t.source.offset.toString() },
-      workerId,
-      split: { tasks: t.count, workers: t.workers },
-    }),
-    headers: t.traceparent ? { traceparent: t.traceparent } : {},
-  };
+  return completionEvent(config, {
+    tweetId: t.tweetId,
+    authorId: t.authorId,
+    op: t.op,
+    delivered: t.delivered,
+    startedAt: t.startedAt,
+    finishedAt: now,
+    resumed: t.resumed,
+    source: t.source,
+    traceparent: t.traceparent,
+    split: { tasks: t.count, workers: t.workers },
+  }, checkpointPartition(config, t.source.partition), workerId);
 }
 
 /** The tallies of the work topic's home partitions, counted by whoever owns them. */

@@ -73,28 +73,58 @@ export function restoreCheckpoints(records: readonly StateRecord[], topic: strin
   return out;
 }
 
-/** The `fanout.completed` event of a finished tweet, keyed by tweet id. */
-export function completedRecord(config: Config, topic: string, job: TweetJob, workerId: string): OutRecord {
-  const finishedAt = job.finishedAt ?? Date.now();
+/** What a `fanout.completed` event says: one per tweet, whether one job or many tasks delivered it. */
+export interface Completion {
+  readonly tweetId: string;
+  readonly authorId: bigint | null;
+  readonly op: 'insert' | 'delete';
+  readonly delivered: number;
+  readonly startedAt: number;
+  readonly finishedAt: number;
+  readonly resumed: boolean;
+  readonly source: { readonly topic: string; readonly partition: number; readonly offset: bigint };
+  readonly traceparent: string | null;
+  /** Split tweets only: how many tasks and which workers delivered them. */
+  readonly split?: { readonly tasks: number; readonly workers: readonly string[] };
+}
+
+/** The `fanout.completed` record of a tweet, keyed by tweet id, on `partition`. */
+export function completionEvent(config: Config, c: Completion, partition: number, workerId: string): OutRecord {
   return {
     topic: config.topics.completed,
-    partition: job.partition,
-    key: job.tweetId,
+    partition,
+    key: c.tweetId,
     value: JSON.stringify({
       type: 'fanout.completed',
-      tweetId: job.tweetId,
-      authorId: job.authorId?.toString() ?? null,
-      op: job.op,
-      followersDelivered: job.delivered,
-      durationMs: finishedAt - job.startedAt,
-      startedAt: new Date(job.startedAt).toISOString(),
-      completedAt: new Date(finishedAt).toISOString(),
-      resumed: job.resumed,
-      source: { topic, partition: job.partition, offset: job.offset.toString() },
+      tweetId: c.tweetId,
+      authorId: c.authorId?.toString() ?? null,
+      op: c.op,
+      followersDelivered: c.delivered,
+      durationMs: c.finishedAt - c.startedAt,
+      startedAt: new Date(c.startedAt).toISOString(),
+      completedAt: new Date(c.finishedAt).toISOString(),
+      resumed: c.resumed,
+      source: { topic: c.source.topic, partition: c.source.partition, offset: c.source.offset.toString() },
       workerId,
+      ...(c.split ? { split: c.split } : {}),
     }),
-    headers: job.traceparent ? { traceparent: job.traceparent } : {},
+    headers: c.traceparent ? { traceparent: c.traceparent } : {},
   };
+}
+
+/** The `fanout.completed` event of a finished tweet (one job), keyed by tweet id. */
+export function completedRecord(config: Config, topic: string, job: TweetJob, workerId: string): OutRecord {
+  return completionEvent(config, {
+    tweetId: job.tweetId,
+    authorId: job.authorId,
+    op: job.op,
+    delivered: job.delivered,
+    startedAt: job.startedAt,
+    finishedAt: job.finishedAt ?? Date.now(),
+    resumed: job.resumed,
+    source: { topic, partition: job.partition, offset: job.offset },
+    traceparent: job.traceparent ?? null,
+  }, job.partition, workerId);
 }
 
 /** A dead letter: the reason, where the record came from, and its original bytes (base64). */
