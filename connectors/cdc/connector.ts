@@ -162,7 +162,15 @@ export class CdcConnector {
     await this.#refreshSchema(true); // also creates the offsets topic on a first run
     await this.#sink.open();
     const committed = await this.#sink.committedOffset();
-    this.#offset = committed ?? (this.#deps.config.cdc.startFrom === 'latest' ? await this.#latest() : { segmentId: -1n, position: 0 });
+    if (committed === null && this.#deps.config.cdc.startFrom === 'latest') {
+      // Persist where "latest" was at once: a crash before the first event transaction must
+      // resume here, not at a new "latest" that would skip what was written in between.
+      const start = await this.#latest();
+      await this.#sink.commit([], start);
+      this.#offset = start;
+    } else {
+      this.#offset = committed ?? { segmentId: -1n, position: 0 };
+    }
     this.#log.info(`resuming after segment ${this.#offset.segmentId} position ${this.#offset.position}`);
   }
 

@@ -6,12 +6,13 @@ import { randomBytes } from 'node:crypto';
 import cassandra from 'cassandra-driver';
 import { onTestFinished } from 'vitest';
 import { writeSeed } from '../../cli/commands/seed.ts';
+import { retry } from '../../connectors/retry.ts';
 import type { Config } from '../../config/index.ts';
 import { connectCassandra, type CassandraClient } from '../../connectors/cassandra/client.ts';
 import { CassandraFollowerStore } from '../../connectors/cassandra/followers.ts';
 import { applySchema } from '../../connectors/cassandra/schema.ts';
 import type { RowChangeEvent } from '../../connectors/cdc/events.ts';
-import { withTimeout } from '../../connectors/errors.ts';
+import { classifyCassandraError, withTimeout } from '../../connectors/errors.ts';
 import { connectAdmin, createKafka, ensureTopics, productTopics, type KafkaAdmin } from '../../connectors/kafka/client.ts';
 import { readToEnd } from '../../connectors/kafka/read-to-end.ts';
 import { createLogger, type Logger } from '../../connectors/log.ts';
@@ -72,14 +73,24 @@ export async function produceEvents(config: Config, events: readonly RowChangeEv
   await produce(config, events.map((e) => ({ key: JSON.stringify(e.key), value: JSON.stringify(e), ...(partition === undefined ? {} : { partition }) })));
 }
 
-/** Which of `userIds` have `tweetId` in their timeline (IN queries of 500 partitions). */
+/**
+ * Which of `userIds` have `tweetId` in their timeline (IN queries of 100 partitions, 8 at a time).
+ * A read the server times out on a loaded machine is retried (the answer itself is never relaxed).
+ */
 export async function holders(client: CassandraClient, keyspace: string, userIds: readonly bigint[], tweetId: string): Promise<Set<bigint>> {
   const out = new Set<bigint>();
   const chunks: bigint[][] = [];
-  for (let i = 0; i < userIds.length; i += 500) chunks.push(userIds.slice(i, i + 500));
+  for (let i = 0; i < userIds.length; i += 100) chunks.push(userIds.slice(i, i + 100));
+  const policy = { maxAttempts: 5, baseDelayMs: 200, maxDelayMs: 2_000 };
   for (let i = 0; i < chunks.length; i += 8) {
     await Promise.all(chunks.slice(i, i + 8).map(async (chunk) => {
-      const rs = await client.execute(`SELECT user_id FROM ${keyspace}.timelines WHERE user_id IN ? AND tweet_id = ?`, [chunk, tweetId], { prepare: true, fetchSize: 1_000 });
+      const rs = await retry(policy, async () => {
+        try {
+          return await client.execute(`SELECT user_id FROM ${keyspace}.timelines WHERE user_id IN ? AND tweet_id = ?`, [chunk, tweetId], { prepare: true, fetchSize: 1_000 });
+        } catch (err) {
+          throw classifyCassandraError(err, 'read timelines');
+        }
+      }, { what: 'verification read' });
       for (const r of rs.rows) out.add(r.get('user_id') as bigint);
     }));
   }
