@@ -2,12 +2,16 @@
  * Helpers of the pipeline tests: CDC-shaped change events exactly as the connector emits them
  * (keyed by JSON.stringify(key), with a traceparent header), and checks on real timelines.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import cassandra from 'cassandra-driver';
 import { onTestFinished } from 'vitest';
 import { writeSeed } from '../../cli/commands/seed.ts';
 import { retry } from '../../connectors/retry.ts';
-import type { Config } from '../../config/index.ts';
+import { leaves, type Config } from '../../config/index.ts';
 import { connectCassandra, type CassandraClient } from '../../connectors/cassandra/client.ts';
 import { CassandraFollowerStore } from '../../connectors/cassandra/followers.ts';
 import { applySchema } from '../../connectors/cassandra/schema.ts';
@@ -20,6 +24,8 @@ import { createWorker } from '../../pipeline/connect.ts';
 import type { Worker } from '../../pipeline/worker.ts';
 import { testConfig } from '../support/config.ts';
 import { collect } from '../support/kafka.ts';
+
+const MAIN = resolve(import.meta.dirname, '../../cli/main.ts');
 
 let eventSeq = 0;
 
@@ -196,4 +202,42 @@ export async function testEnv(sets: string[] = [], options: { celebrity?: boolea
       return w;
     },
   };
+}
+
+/** A `fanout worker` child process, its stderr so far, and its exit. */
+export interface WorkerChild {
+  readonly child: ChildProcess;
+  readonly stderr: () => string;
+  readonly exited: Promise<number | null>;
+}
+
+/**
+ * Starts `fanout worker --worker-id <id>` as a child process with `config` (written to a JSON
+ * file; log level info so its stderr can explain a failure; no metrics endpoint, so parallel tests
+ * do not fight over a port). Killed and cleaned up when the test finishes.
+ */
+export function spawnWorker(config: Config, workerId: string): WorkerChild {
+  const dir = mkdtempSync(join(tmpdir(), 'fanout-worker-'));
+  const out: Record<string, Record<string, unknown>> = {};
+  const c = config as unknown as Record<string, Record<string, unknown>>;
+  for (const key of leaves.keys()) {
+    const [group, name] = key.split('.') as [string, string];
+    (out[group] ??= {})[name] = c[group]![name];
+  }
+  out.log = { level: 'info' };
+  out.telemetry = { ...out.telemetry, enabled: false };
+  const file = join(dir, 'config.json');
+  writeFileSync(file, JSON.stringify(out));
+  const child = spawn(process.execPath, [MAIN, 'worker', '--worker-id', workerId, '--config', file], {
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  onTestFinished(() => {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+  return { child, stderr: () => stderr, exited };
 }

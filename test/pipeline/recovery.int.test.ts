@@ -1,16 +1,11 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { describe, expect, it, onTestFinished } from 'vitest';
-import { leaves, type Config } from '../../config/index.ts';
+import { describe, expect, it } from 'vitest';
+import type { Config } from '../../config/index.ts';
 import { withTimeout } from '../../connectors/errors.ts';
 import { readToEnd } from '../../connectors/kafka/read-to-end.ts';
 import { checkpointKey } from '../../pipeline/records.ts';
 import { collect } from '../support/kafka.ts';
-import { awaitCompletions, CELEBRITY, completedEvents, completionOf, FIRST, FOLLOWERS, holders, newTweet, produceEvents, range, testEnv, tweetEvent, within } from './fixtures.ts';
+import { awaitCompletions, CELEBRITY, completedEvents, completionOf, FIRST, FOLLOWERS, holders, newTweet, produceEvents, range, spawnWorker, testEnv, tweetEvent, within } from './fixtures.ts';
 
-const MAIN = resolve(import.meta.dirname, '../../cli/main.ts');
 
 // Small batches, one write in flight, a checkpoint every 100 rows: a 20k fan-out takes seconds,
 // long enough to stop or kill it half-way.
@@ -35,21 +30,6 @@ async function locate(config: Config, tweetId: string): Promise<{ partition: num
   const r = records.find((x) => x.value?.toString('utf8').includes(tweetId));
   if (!r) throw new Error(`no change event of ${tweetId}`);
   return { partition: r.partition, offset: String(r.offset) };
-}
-
-/** The config as a JSON file for a child `fanout` process. */
-function configFile(config: Config, dir: string): string {
-  const out: Record<string, Record<string, unknown>> = {};
-  const c = config as unknown as Record<string, Record<string, unknown>>;
-  for (const key of leaves.keys()) {
-    const [group, name] = key.split('.') as [string, string];
-    (out[group] ??= {})[name] = c[group]![name];
-  }
-  out.log = { level: 'info' }; // its stderr is shown when a test fails
-  out.telemetry = { ...out.telemetry, enabled: false }; // no Prometheus port clashes between parallel tests
-  const file = join(dir, 'config.json');
-  writeFileSync(file, JSON.stringify(out));
-  return file;
 }
 
 describe('fan-out recovery: graceful stop, crash, rebalance', () => {
@@ -80,26 +60,15 @@ describe('fan-out recovery: graceful stop, crash, rebalance', () => {
   it('a SIGKILLed worker process is resumed from its last checkpoint: same end state, one completion, rework within checkpointEvery batches', { timeout: 90_000 }, async () => {
     const { config, client, startWorker } = await testEnv(SLOW);
     const ks = config.cassandra.keyspace;
-    const dir = mkdtempSync(join(tmpdir(), 'fanout-recovery-'));
     const { tweetId, writeTime } = newTweet();
-    let stderr = '';
-    const child = spawn(process.execPath, [MAIN, 'worker', '--worker-id', 'k', '--config', configFile(config, dir)], {
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    onTestFinished(() => {
-      child.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-    });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+    const { child, stderr, exited } = spawnWorker(config, 'k');
     await produceEvents(config, [tweetEvent(config, 'insert', tweetId, CELEBRITY, writeTime)]);
     // Kill it as soon as its committed checkpoints show it well under way.
     await collect(config, [config.topics.checkpoints], (records) => records.some((r) => {
       if (r.value === 'null') return false;
       const cp = JSON.parse(r.value) as StoredCheckpoint;
       return cp.tweetId === tweetId && cp.delivered >= 1_000;
-    }), 40_000).catch((err: unknown) => { throw new Error(`${(err as Error).message}; the worker said: ${stderr}`); });
+    }), 40_000).catch((err: unknown) => { throw new Error(`${(err as Error).message}; the worker said: ${stderr()}`); });
     child.kill('SIGKILL');
     await withTimeout(exited, 10_000, 'the killed worker did not exit');
 

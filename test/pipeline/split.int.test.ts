@@ -1,20 +1,15 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { writeSeed } from '../../cli/commands/seed.ts';
-import { leaves, type Config } from '../../config/index.ts';
+import type { Config } from '../../config/index.ts';
 import { CassandraFollowerStore } from '../../connectors/cassandra/followers.ts';
 import { withTimeout } from '../../connectors/errors.ts';
 import { homePartition } from '../../pipeline/tasks.ts';
 import type { Worker } from '../../pipeline/worker.ts';
 import { collect } from '../support/kafka.ts';
-import { completedEvents, completionOf, holders, newTweet, produceEvents, range, type TestEnv, testEnv, tweetEvent, within } from './fixtures.ts';
+import { completedEvents, completionOf, holders, newTweet, produceEvents, range, spawnWorker, type TestEnv, testEnv, tweetEvent, within } from './fixtures.ts';
 
 // Split fan-outs (issue #4, item 7) on real Kafka and Cassandra: an author of 60k followers,
 // split above 20k into tasks of 10k (six tasks over the work topic's three partitions).
-const MAIN = resolve(import.meta.dirname, '../../cli/main.ts');
 const STAR = 11n;
 const FIRST = 5_000_000n;
 const FOLLOWERS = 60_000;
@@ -49,21 +44,6 @@ const joined = (w: Worker, cdc: (n: number) => boolean, tasks: (n: number) => bo
   const s = w.status();
   return s.state === 'running' && cdc(s.partitions.length) && tasks(s.taskPartitions.length) ? true : undefined;
 };
-
-/** The config as a JSON file for a child `fanout worker` process. */
-function configFile(config: Config, dir: string): string {
-  const out: Record<string, Record<string, unknown>> = {};
-  const c = config as unknown as Record<string, Record<string, unknown>>;
-  for (const key of leaves.keys()) {
-    const [group, name] = key.split('.') as [string, string];
-    (out[group] ??= {})[name] = c[group]![name];
-  }
-  out.log = { level: 'info' };
-  out.telemetry = { ...out.telemetry, enabled: false };
-  const file = join(dir, 'config.json');
-  writeFileSync(file, JSON.stringify(out));
-  return file;
-}
 
 describe('split fan-outs of celebrity tweets', () => {
   it('one worker: the split tweet is delivered through its tasks, with one completion', { timeout: 60_000 }, async () => {
@@ -108,22 +88,11 @@ describe('split fan-outs of celebrity tweets', () => {
     const env = await testEnv([...SPLIT, 'pipeline.batchSize=50', 'pipeline.maxInFlightBatches=2', 'pipeline.checkpointEvery=10', 'pipeline.pageSize=500'], { celebrity: false });
     const { config } = env;
     await seedStar(env);
-    const dir = mkdtempSync(join(tmpdir(), 'fanout-split-'));
-    let stderr = '';
-    const child = spawn(process.execPath, [MAIN, 'worker', '--worker-id', 'k', '--config', configFile(config, dir)], {
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    onTestFinished(() => {
-      child.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
-    });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+    const { child, stderr, exited } = spawnWorker(config, 'k');
     const survivor = env.startWorker('s');
     // The child owns some work-topic partitions once the survivor owns fewer than all three.
     await within(40_000, 'the child joined both groups', joined(survivor, (n) => n > 0 && n < 3, (n) => n > 0 && n < 3))
-      .catch((err: unknown) => { throw new Error(`${(err as Error).message}; the child said: ${stderr}`); });
+      .catch((err: unknown) => { throw new Error(`${(err as Error).message}; the child said: ${stderr()}`); });
     const childPartitions = [0, 1, 2].filter((p) => !survivor.status().taskPartitions.includes(p));
     const { tweetId, writeTime } = newTweet();
     await produceEvents(config, [tweetEvent(config, 'insert', tweetId, STAR, writeTime)]);
@@ -133,7 +102,7 @@ describe('split fan-outs of celebrity tweets', () => {
       if (r.key === null || !prefixes.some((x) => r.key!.startsWith(x)) || r.value === 'null') return false;
       const cp = JSON.parse(r.value) as { tweetId: string; delivered: number; done: boolean };
       return cp.tweetId === tweetId && cp.delivered >= 1_000 && !cp.done;
-    }), 40_000).catch((err: unknown) => { throw new Error(`${(err as Error).message}; the child said: ${stderr}`); });
+    }), 40_000).catch((err: unknown) => { throw new Error(`${(err as Error).message}; the child said: ${stderr()}`); });
     child.kill('SIGKILL');
     await withTimeout(exited, 10_000, 'the killed worker did not exit');
     // What the child wrote: the rows of its tasks' ranges (task i: follower ids FIRST + i×10k …,
