@@ -1,4 +1,6 @@
 import { defineConfig } from 'vitest/config';
+// Test files run in child processes, which inherit it: tests drive Kafka clients in-process.
+import './connectors/kafka/threadpool.ts';
 
 // Projects: `unit` (pure logic, fakes allowed), `integration` (*.int.test.ts: the real Kafka broker
 // and Cassandra node that test/setup/global.ts finds or starts; never mocks), then `cdc` and

@@ -7,6 +7,7 @@
  * Prints p50 / p90 / p99 / max and writes bench-results/cdc-latency.json. Both clocks are this
  * process's (performance.now), so no clock skew enters the numbers.
  */
+import '../connectors/kafka/threadpool.ts'; // first: before anything uses libuv's thread pool
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import cassandra from 'cassandra-driver';

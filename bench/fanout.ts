@@ -5,14 +5,18 @@
  *   (c) ceiling: raw cassandra-driver writes of the same rows, the best of single-row
  *       executeConcurrent and unlogged 50-row batches, each at the best concurrency found
  *   (d) this pipeline end to end (when available: bench/approaches/pipeline.ts)
- * Each runs in its own process (peak RSS is its own). Prints a table, writes
- * bench-results/fanout.json.
+ * Each runs in its own process (peak RSS is its own). The box is shared and noisy, so (c) and (d)
+ * run `--rounds` times, interleaved (c d, d c, c d, ...), each on an emptied timelines table (no
+ * approach pays for an earlier one's compactions); the ratios use the medians. Each run also
+ * records the CPU time the local Cassandra and Kafka JVMs spent during it (from /proc, when the
+ * services are this project's launcher's): database work per row, steadier than wall time here.
+ * Prints a table, writes bench-results/fanout.json.
  *
  *   ./fanout services up && node bench/fanout.ts [--followers 500000] [--naive-rows 20000]
- *       [--promise-all-rows 100000] [--flat-rss 5000000]
+ *       [--promise-all-rows 100000] [--rounds 3] [--flat-rss 5000000]
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/index.ts';
@@ -20,6 +24,7 @@ import { connectCassandra } from '../connectors/cassandra/client.ts';
 import { CassandraFollowerStore } from '../connectors/cassandra/followers.ts';
 import { applySchema } from '../connectors/cassandra/schema.ts';
 import { writeSeed } from '../cli/commands/seed.ts';
+import { servicePaths } from '../services/paths.ts';
 
 const { values } = parseArgs({
   options: {
@@ -27,6 +32,7 @@ const { values } = parseArgs({
     'naive-rows': { type: 'string', default: '20000' },
     'promise-all-rows': { type: 'string', default: '100000' },
     keyspace: { type: 'string', default: 'fanout_bench' },
+    rounds: { type: 'string', default: '3' },
     // Also run (d) for a second author with this many followers, to compare peak RSS (0 = skip).
     'flat-rss': { type: 'string', default: '0' },
   },
@@ -50,37 +56,85 @@ if (bigFollowers > 0 && (await store.count(bigAuthor)) !== bigFollowers) {
   process.stderr.write(`seeding ${bigFollowers} followers of author ${bigAuthor}...\n`);
   await writeSeed(store, { author: bigAuthor, followers: bigFollowers, firstFollower: 10_000_000n, tailAuthors: 0, tailMax: 1, seed: 2 }, 16);
 }
-await client.shutdown();
 
-interface Row { approach: string; rows: number; seconds: number; errors: number; maxRssMiB: number; rowsPerSecond: number; note: string }
+interface Row {
+  approach: string; rows: number; seconds: number; errors: number; maxRssMiB: number; rowsPerSecond: number; note: string;
+  /** CPU seconds of the local Cassandra / Kafka JVM during the run (absent: not this launcher's services). */
+  cassandraCpuSeconds?: number; kafkaCpuSeconds?: number;
+  /** (d) only: insert → worker holds the tweet, → first timeline row, → last row. */
+  phases?: { cdcSeconds: number; startSeconds: number; writeSeconds: number };
+}
 
-function run(script: string, args: string[], note: string, approach: string): Row {
+/** CPU seconds (user + system) a local service's JVM has used so far, if it is running here. */
+function serviceCpuSeconds(name: 'cassandra' | 'kafka'): number | undefined {
+  try {
+    const pid = readFileSync(servicePaths()[name].pidFile, 'utf8').trim();
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks (USER_HZ = 100)
+  } catch {
+    return undefined;
+  }
+}
+
+async function truncateTimelines(): Promise<void> {
+  await client.execute(`TRUNCATE ${config.cassandra.keyspace}.timelines`);
+}
+
+async function run(script: string, args: string[], note: string, approach: string): Promise<Row> {
+  await truncateTimelines();
+  const cpu = { cassandra: serviceCpuSeconds('cassandra'), kafka: serviceCpuSeconds('kafka') };
   const r = spawnSync(process.execPath, [resolve(import.meta.dirname, script), ...args], { env, encoding: 'utf8', maxBuffer: 1 << 24 });
   if (r.status !== 0) throw new Error(`${approach} failed: ${r.stderr.slice(-2000)}`);
+  const used = (name: 'cassandra' | 'kafka'): number | undefined => {
+    const after = serviceCpuSeconds(name);
+    return after === undefined || cpu[name] === undefined ? undefined : +(after - cpu[name]).toFixed(1);
+  };
   const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Omit<Row, 'approach' | 'note' | 'rowsPerSecond'>;
-  const row = { approach, ...out, rowsPerSecond: Math.round((out.rows - out.errors) / out.seconds), note };
+  const row: Row = { approach, ...out, rowsPerSecond: Math.round((out.rows - out.errors) / out.seconds), note, cassandraCpuSeconds: used('cassandra'), kafkaCpuSeconds: used('kafka') };
   process.stderr.write(`${approach}: ${JSON.stringify(row)}\n`);
   return row;
 }
 
+/** The run with the median rows/s (the lower middle one for an even count). */
+function median(runs: readonly Row[]): Row {
+  return [...runs].sort((x, y) => x.rowsPerSecond - y.rowsPerSecond)[Math.floor((runs.length - 1) / 2)]!;
+}
+
 const rows: Row[] = [];
-rows.push(run('approaches/baselines.ts', ['naive', String(author), values['naive-rows']], `sample of ${values['naive-rows']} rows`, '(a) naive loop'));
-rows.push(run('approaches/baselines.ts', ['promise-all', String(author), values['promise-all-rows']], `sample of ${values['promise-all-rows']} rows`, '(b) Promise.all'));
+rows.push(await run('approaches/baselines.ts', ['naive', String(author), values['naive-rows']], `sample of ${values['naive-rows']} rows`, '(a) naive loop'));
+rows.push(await run('approaches/baselines.ts', ['promise-all', String(author), values['promise-all-rows']], `sample of ${values['promise-all-rows']} rows`, '(b) Promise.all'));
 let best: Row | undefined;
 const tuneRows = String(Math.min(followers, 100_000));
 for (const [shape, levels] of [['ceiling', [64, 256, 1024]], ['ceiling-batch', [8, 32, 128]]] as const) {
   for (const c of levels) {
-    const r = run('approaches/baselines.ts', [shape, String(author), tuneRows, String(c)], `${shape} ${c}`, `(c) tuning ${shape} c=${c}`);
+    const r = await run('approaches/baselines.ts', [shape, String(author), tuneRows, String(c)], `${shape} ${c}`, `(c) tuning ${shape} c=${c}`);
     if (!best || r.rowsPerSecond > best.rowsPerSecond) best = { ...r, note: `${shape} ${c}` };
   }
 }
 const [shape, level] = best!.note.split(' ') as [string, string];
-rows.push(run('approaches/baselines.ts', [shape, String(author), String(followers), level], `raw driver: ${shape === 'ceiling' ? 'executeConcurrent single-row' : 'unlogged 50-row batches'}, concurrency ${level}`, '(c) ceiling'));
+const ceilingNote = `raw driver: ${shape === 'ceiling' ? 'executeConcurrent single-row' : 'unlogged 50-row batches'}, concurrency ${level}`;
 const pipelineScript = resolve(import.meta.dirname, 'approaches/pipeline.ts');
-if (existsSync(pipelineScript)) {
-  rows.push(run('approaches/pipeline.ts', [String(author), String(followers)], 'CQL insert of the tweet -> last timeline row written', '(d) pipeline'));
-  if (bigFollowers > 0) rows.push(run('approaches/pipeline.ts', [String(bigAuthor), String(bigFollowers)], `same, author with ${bigFollowers} followers (peak RSS comparison)`, '(d) pipeline, big author'));
+const hasPipeline = existsSync(pipelineScript);
+// (c) and (d) interleaved, the order flipping every round, so neither always runs on a warmer
+// (or more loaded) box; each keeps its median.
+const rounds = Math.max(1, Number(values.rounds));
+const ceilings: Row[] = [];
+const pipelines: Row[] = [];
+for (let round = 1; round <= rounds; round++) {
+  const c = (): Promise<Row> => run('approaches/baselines.ts', [shape, String(author), String(followers), level], ceilingNote, `(c) ceiling, round ${round}`);
+  const d = (): Promise<Row> => run('approaches/pipeline.ts', [String(author), String(followers)], 'CQL insert of the tweet -> last timeline row written', `(d) pipeline, round ${round}`);
+  if (!hasPipeline) ceilings.push(await c());
+  else if (round % 2 === 1) { ceilings.push(await c()); pipelines.push(await d()); }
+  else { pipelines.push(await d()); ceilings.push(await c()); }
 }
+const medianNote = (runs: readonly Row[], note: string): string => (runs.length > 1 ? `${note}; median of ${runs.length}: ${runs.map((r) => r.rowsPerSecond).join(', ')} rows/s` : note);
+rows.push({ ...median(ceilings), approach: '(c) ceiling', note: medianNote(ceilings, ceilingNote) });
+if (hasPipeline) {
+  rows.push({ ...median(pipelines), approach: '(d) pipeline', note: medianNote(pipelines, 'CQL insert of the tweet -> last timeline row written') });
+  if (bigFollowers > 0) rows.push(await run('approaches/pipeline.ts', [String(bigAuthor), String(bigFollowers)], `same, author with ${bigFollowers} followers (peak RSS comparison)`, '(d) pipeline, big author'));
+}
+await truncateTimelines();
+await client.shutdown();
 
 const rate = (prefix: string): number | undefined => rows.find((r) => r.approach.startsWith(prefix))?.rowsPerSecond;
 const d = rows.find((r) => r.approach === '(d) pipeline')?.rowsPerSecond;
@@ -90,7 +144,11 @@ const ratios = d === undefined ? {} : {
   'd/b': +(d / rate('(b)')!).toFixed(1),
   ...(bigFollowers > 0 ? { 'peak RSS big/small': +(rows.find((r) => r.approach === '(d) pipeline, big author')!.maxRssMiB / rows.find((r) => r.approach === '(d) pipeline')!.maxRssMiB).toFixed(2) } : {}),
 };
-console.table(rows.map(({ approach, rows: n, seconds, rowsPerSecond, errors, maxRssMiB, note }) => ({ approach, rows: n, seconds: +seconds.toFixed(2), 'rows/s': rowsPerSecond, errors, 'peak RSS MiB': maxRssMiB, note })));
+console.table(rows.map(({ approach, rows: n, seconds, rowsPerSecond, errors, maxRssMiB, cassandraCpuSeconds, kafkaCpuSeconds, note }) => ({
+  approach, rows: n, seconds: +seconds.toFixed(2), 'rows/s': rowsPerSecond, errors, 'peak RSS MiB': maxRssMiB, 'Cassandra CPU s': cassandraCpuSeconds, 'Kafka CPU s': kafkaCpuSeconds, note,
+})));
+const dRow = rows.find((r) => r.approach === '(d) pipeline');
+if (dRow?.phases) console.log(`(d) phases: CDC ${dRow.phases.cdcSeconds.toFixed(2)} s, to first row ${dRow.phases.startSeconds.toFixed(2)} s, writing ${dRow.phases.writeSeconds.toFixed(2)} s`);
 if (d !== undefined) console.table([ratios]);
 mkdirSync('bench-results', { recursive: true });
-writeFileSync('bench-results/fanout.json', `${JSON.stringify({ followers, at: new Date().toISOString(), rows, ratios }, null, 2)}\n`);
+writeFileSync('bench-results/fanout.json', `${JSON.stringify({ followers, at: new Date().toISOString(), rows, ratios, rounds: { ceiling: ceilings, pipeline: pipelines } }, null, 2)}\n`);

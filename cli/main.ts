@@ -4,6 +4,7 @@
  * on stderr and a non-zero exit (2: bad usage or configuration, 1: anything else); a stack trace
  * only with FANOUT_LOG_LEVEL=debug.
  */
+import '../connectors/kafka/threadpool.ts'; // first: before anything uses libuv's thread pool
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/index.ts';
 import { FanoutError } from '../connectors/errors.ts';

@@ -74,11 +74,11 @@ export const schema = {
   pipeline: {
     groupId: { doc: 'Consumer group of the fan-out workers.', format: text(true), default: 'fanout-workers', env: 'FANOUT_GROUP_ID' },
     pageSize: { doc: 'Followers read per page of the join.', format: integer(1, 100_000), default: 5_000, env: 'FANOUT_PAGE_SIZE' },
-    batchSize: { doc: 'Timeline rows per write batch.', format: integer(1, 10_000), default: 64, env: 'FANOUT_BATCH_SIZE' },
+    batchSize: { doc: 'Timeline rows per write batch (50: one unlogged CQL batch under Cassandra\'s 5 KiB warning; larger ones are sent as several).', format: integer(1, 10_000), default: 50, env: 'FANOUT_BATCH_SIZE' },
     lingerMs: { doc: 'How long a partial batch waits for more rows before it is written.', format: integer(0, 60_000), default: 20, env: 'FANOUT_LINGER_MS' },
     maxInFlightBatches: { doc: 'Most timeline write batches in flight at once, per worker.', format: integer(1, 4_096), default: 32, env: 'FANOUT_MAX_IN_FLIGHT_BATCHES' },
     maxInFlightTweets: { doc: 'Most tweets fanned out at once per worker; the consumer pauses at this bound.', format: integer(1, 10_000), default: 8, env: 'FANOUT_MAX_IN_FLIGHT_TWEETS' },
-    checkpointEvery: { doc: "Most batches of a tweet's rows a crash can make the pipeline redo: paging stays within this many batches of the last committed checkpoint, which is rewritten every half of it.", format: integer(1, 1_000_000), default: 50, env: 'FANOUT_CHECKPOINT_EVERY' },
+    checkpointEvery: { doc: "Most batches of a tweet's rows a crash can make the pipeline redo: paging stays within this many batches of the last committed checkpoint, which is rewritten every half of it. Fewer: less rework, more Kafka transactions (and paging waits on them).", format: integer(1, 1_000_000), default: 200, env: 'FANOUT_CHECKPOINT_EVERY' },
     splitThreshold: { doc: 'Authors with more followers than this are split into page-range tasks on the work topic (decided by walking their follower ids in pages of splitTaskSize).', format: integer(1, 1_000_000_000), default: 100_000, env: 'FANOUT_SPLIT_THRESHOLD' },
     splitTaskSize: { doc: 'Followers per page-range task of a split fan-out.', format: integer(1, 1_000_000_000), default: 50_000, env: 'FANOUT_SPLIT_TASK_SIZE' },
     shutdownTimeoutMs: { doc: 'Deadline for a graceful stop before the process exits anyway.', format: integer(100, 600_000), default: 30_000, env: 'FANOUT_SHUTDOWN_TIMEOUT_MS' },

@@ -12,6 +12,17 @@
 /** Rows a tweet may read beyond its last committed checkpoint: the rework bound. */
 export const readAheadRows = (p: { checkpointEvery: number; batchSize: number }): number => p.checkpointEvery * p.batchSize;
 
+/**
+ * The row credit: rows read and not yet written, per worker process (both lanes). The writes in
+ * flight hold up to `maxInFlightBatches × batchSize`; one more page on top lets the next page be
+ * read while those land, so the writer never waits for a read, and pages stay large (a page is
+ * read once half of one is free: few big reads, not one small read per written batch).
+ */
+export const rowCredit = (p: { maxInFlightBatches: number; batchSize: number; pageSize: number }): number => p.maxInFlightBatches * p.batchSize + p.pageSize;
+
+/** Fewest rows worth a page read: half a page (see {@link rowCredit}). */
+export const minPageRows = (p: { pageSize: number }): number => Math.ceil(p.pageSize / 2);
+
 /** Rows written between two checkpoints of a tweet in progress. */
 export const checkpointRows = (p: { checkpointEvery: number; batchSize: number }): number => Math.ceil(readAheadRows(p) / 2);
 import type { TweetChange } from './decode.ts';

@@ -43,6 +43,8 @@ export interface SplitOptions {
   readonly taskSize: number;
   /** Stops the walk (the tweet was stopped); the plan is then null. */
   readonly signal?: AbortSignal;
+  /** Told the follower count once the walk has reached the end (split or not): no count query needed. */
+  readonly onTotal?: (total: number) => void;
 }
 
 /** Reads one page of follower ids (the FollowerStore's `page`, under the retry policy). */
@@ -69,7 +71,9 @@ export async function planSplit(read: IdPager, options: SplitOptions): Promise<S
     }
     if (page.length < taskSize) break; // the end of the list
   }
-  if (options.signal?.aborted || total <= threshold) return null;
+  if (options.signal?.aborted) return null;
+  options.onTotal?.(total);
+  if (total <= threshold) return null;
   const ranges: TaskRange[] = cuts.map((c, i) => ({ after: i === 0 ? null : cuts[i - 1]!.upTo, upTo: i === cuts.length - 1 ? null : c.upTo, rows: c.rows }));
   return { total, ranges };
 }

@@ -41,7 +41,7 @@ import { CompletionAggregator, restoreTallies } from './completion.ts';
 import { AdmissionGate, Credit } from './credit.ts';
 import { decodeTweetRecord, type TweetChange } from './decode.ts';
 import { fanOut, type WriteBatch } from './fanout.ts';
-import { type Checkpoint, checkpointRows, readAheadRows, TweetJob } from './job.ts';
+import { type Checkpoint, checkpointRows, minPageRows, readAheadRows, rowCredit, TweetJob } from './job.ts';
 import type { JoinDeps } from './join.ts';
 import { CommitLedger, type CommitPlan } from './ledger.ts';
 import { FanoutMetrics, type Totals } from './metrics.ts';
@@ -129,7 +129,7 @@ export class Worker {
       this.#ports.source.wake();
       this.#ports.work?.source.wake();
     });
-    this.#credit = options.lane?.credit ?? new Credit(2 * p.maxInFlightBatches * p.batchSize);
+    this.#credit = options.lane?.credit ?? new Credit(rowCredit(p));
     this.#tallies = new CompletionAggregator(config, options.workerId);
     const work = options.lane ? undefined : options.ports.work;
     this.#lane = work && new Worker({
@@ -245,7 +245,7 @@ export class Worker {
     const attempt = <T>(what: string, fn: () => Promise<T>): Promise<T> =>
       retry(this.#policy, fn, { what, signal: this.#abort.signal, onRetry: () => this.#metrics.retried('store') });
     const join: JoinDeps = {
-      followers: ports.followers, authors: ports.authors, credit: this.#credit, pageSize: p.pageSize, minPage: p.batchSize, readAhead: readAheadRows(p), attempt,
+      followers: ports.followers, authors: ports.authors, credit: this.#credit, pageSize: p.pageSize, minPage: minPageRows(p), readAhead: readAheadRows(p), attempt,
       knownAuthor: (id) => this.#knownAuthors.get(id),
       onBlocked: () => this.#committer.request(),
       onPaged: (job) => { if (job.finished) this.#finish(job); },
@@ -430,7 +430,7 @@ export class Worker {
     const p = this.#config.pipeline;
     const plan = await planSplit(
       (after, limit) => attempt(`read follower ids of ${author}`, () => this.#ports.followers.page(author, after, limit)),
-      { threshold: p.splitThreshold, taskSize: p.splitTaskSize, signal: job.signal },
+      { threshold: p.splitThreshold, taskSize: p.splitTaskSize, signal: job.signal, onTotal: (n) => { job.total ??= n; } },
     );
     if (plan) this.#log.info('tweet split into tasks', { tweetId: job.tweetId, author: String(author), followers: plan.total, tasks: plan.ranges.length });
     return plan;

@@ -8,6 +8,7 @@
  * by FANOUT_CASSANDRA_KEYSPACE (bench/fanout.ts sets it). The connector owns the node's cdc_raw
  * while it runs: run benchmarks while no other connector does.
  */
+import '../../connectors/kafka/threadpool.ts'; // first: before anything uses libuv's thread pool
 import { CassandraTweetStore } from '../../connectors/cassandra/tweets.ts';
 import { Context } from '../../cli/context.ts';
 import { startRun } from '../../cli/commands/run.ts';
@@ -26,10 +27,15 @@ const ctx = new Context({
 const running = await startRun(ctx, '0');
 const before = running.worker.status().totals;
 const started = performance.now();
+// Phases: CDC (insert -> the worker holds the tweet), start (-> first timeline row), write (-> done).
+let seenAt: number | undefined;
+let firstRowAt: number | undefined;
 const tweet = await new CassandraTweetStore(await ctx.cassandra(), ctx.config.cassandra.keyspace).insert(author, 'benchmark tweet');
 await new Promise<void>((resolve, reject) => {
   const timer = setInterval(() => {
     const s = running.worker.status();
+    seenAt ??= s.inFlight.length > 0 || s.totals.tweetsCompleted > before.tweetsCompleted ? performance.now() : undefined;
+    firstRowAt ??= s.totals.rowsWritten > before.rowsWritten ? performance.now() : undefined;
     if (s.totals.tweetsCompleted > before.tweetsCompleted && !s.inFlight.some((t) => t.tweetId === tweet.tweetId)) {
       clearInterval(timer);
       resolve();
@@ -37,7 +43,8 @@ await new Promise<void>((resolve, reject) => {
   }, 10);
   running.done.then(() => reject(new Error('stopped early')), (err: unknown) => { clearInterval(timer); reject(err instanceof Error ? err : new Error(String(err))); });
 });
-const seconds = (performance.now() - started) / 1000;
+const ended = performance.now();
+const seconds = (ended - started) / 1000;
 const totals = running.worker.status().totals;
 console.log(JSON.stringify({
   rows: totals.rowsWritten - before.rowsWritten,
@@ -45,6 +52,7 @@ console.log(JSON.stringify({
   errors: 0,
   retries: totals.retries - before.retries,
   maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+  phases: { cdcSeconds: ((seenAt ?? NaN) - started) / 1000, startSeconds: ((firstRowAt ?? NaN) - (seenAt ?? NaN)) / 1000, writeSeconds: (ended - (firstRowAt ?? NaN)) / 1000 },
   expected: followers,
 }));
 await running.stop();

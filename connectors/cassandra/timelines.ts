@@ -49,9 +49,16 @@ export class CassandraTimelineStore implements TimelineStore {
     if (mutations.length === 0) return;
     const insert = `INSERT INTO ${this.#ks}.timelines (user_id, tweet_id, author_id) VALUES (?, ?, ?) USING TIMESTAMP ?`;
     const remove = `DELETE FROM ${this.#ks}.timelines USING TIMESTAMP ? WHERE user_id = ? AND tweet_id = ?`;
+    // A batch holds rows of few tweets: parse each tweet id once, not once per row.
+    const ids = new Map<string, cassandra.types.TimeUuid>();
+    const id = (tweetId: string): cassandra.types.TimeUuid => {
+      let uuid = ids.get(tweetId);
+      if (!uuid) ids.set(tweetId, uuid = cassandra.types.TimeUuid.fromString(tweetId));
+      return uuid;
+    };
     const statements = mutations.map((m) => (m.op === 'insert'
-      ? { query: insert, params: [m.userId, m.tweetId, m.authorId, m.writeTimeMicros] }
-      : { query: remove, params: [m.writeTimeMicros, m.userId, m.tweetId] }));
+      ? { query: insert, params: [m.userId, id(m.tweetId), m.authorId, m.writeTimeMicros] }
+      : { query: remove, params: [m.writeTimeMicros, m.userId, id(m.tweetId)] }));
     try {
       if (this.#strategy === 'batch') {
         const slices = Math.ceil(statements.length / ROWS_PER_CQL_BATCH);

@@ -5,9 +5,10 @@
  *
  * Backpressure is demand-driven, on librdkafka's own consumer (the same low-level API as
  * read-to-end.ts): each poll asks the owner how much room it has and consumes at most that
- * many records. At no room every assigned partition is paused: librdkafka drops what it had
- * prefetched and, on resume, fetches again from the last record handed over, so nothing is lost
- * and nothing is buffered. The KafkaJS-style layer is not used here: its `pause()` discards its
+ * many records. At no room the source first takes what librdkafka has prefetched (at most one
+ * poll's worth, held here until there is room), then pauses every assigned partition: librdkafka
+ * drops anything else it had and, on resume, fetches again from the last record taken, so
+ * nothing is lost and at most one poll is buffered. The KafkaJS-style layer is not used here: its `pause()` discards its
  * own message cache without rewinding partitions it has not delivered from yet, which skips
  * records (seen on 1.10.1; confluent-kafka-javascript#517 is the eachBatch variant).
  *
@@ -198,11 +199,23 @@ export class KafkaRecordSource implements RecordSource {
   }
 
   async #poll(): Promise<void> {
-    const consumer = this.#consumer!;
     const listener = this.#listener!;
+    // Records taken from librdkafka and not yet handed over. When room runs out, what librdkafka
+    // had prefetched is taken here before pausing (a pause drops it, and fetching it again after
+    // resuming took librdkafka up to 4 s here), so the next tweet or task starts the moment there
+    // is room. At most one poll's worth; never dropped while its partition is owned (that would
+    // let a later offset be committed past it), dropped once it is not (its next owner reads it
+    // from the committed offset).
+    let held: RawMessage[] = [];
     while (!this.#stopping) {
       await this.#rebalancing; // never hand over records while partitions change hands
-      const room = listener.room();
+      held = held.filter((m) => this.#owned.has(m.partition));
+      let room = listener.room();
+      while (room > 0 && held.length > 0 && !this.#stopping) {
+        listener.record(toRecord(held.shift()!));
+        room = listener.room();
+      }
+      if (room <= 0 && !this.#paused && held.length === 0) held = await this.#consume(MAX_POLL_RECORDS, 0);
       this.#setPaused(room <= 0);
       if (this.#paused) {
         // Sleep until woken (room again) or the next liveness poll; that poll serves rebalances.
@@ -211,19 +224,24 @@ export class KafkaRecordSource implements RecordSource {
         this.#wake = undefined;
         if (listener.room() > 0 || this.#stopping) continue;
       }
-      consumer.setDefaultConsumeTimeout(this.#paused ? 0 : POLL_WAIT_MS);
-      const messages = await new Promise<RawMessage[]>((resolve, reject) => {
-        consumer.consume(this.#paused ? 1 : Math.min(room, MAX_POLL_RECORDS), (err, ms) => (err ? reject(asError(err)) : resolve(ms)));
-      }).catch(async (err: unknown) => {
-        if ((err as { isFatal?: boolean }).isFatal === true) throw err;
-        this.#log.debug('consume failed; polling again', { err: String(err) });
-        await sleep(POLL_WAIT_MS);
-        return [];
-      });
-      for (const m of messages) {
-        if (this.#owned.has(m.partition) && !this.#stopping) listener.record(toRecord(m));
-      }
+      const messages = await this.#consume(this.#paused ? 1 : Math.min(room, MAX_POLL_RECORDS), this.#paused ? 0 : POLL_WAIT_MS);
+      held.push(...messages);
     }
+  }
+
+  /** Takes up to `max` records (of owned partitions) from librdkafka, waiting up to `waitMs` for the first. */
+  async #consume(max: number, waitMs: number): Promise<RawMessage[]> {
+    const consumer = this.#consumer!;
+    consumer.setDefaultConsumeTimeout(waitMs);
+    const messages = await new Promise<RawMessage[]>((resolve, reject) => {
+      consumer.consume(max, (err, ms) => (err ? reject(asError(err)) : resolve(ms)));
+    }).catch(async (err: unknown) => {
+      if ((err as { isFatal?: boolean }).isFatal === true) throw err;
+      this.#log.debug('consume failed; polling again', { err: String(err) });
+      await sleep(POLL_WAIT_MS);
+      return [];
+    });
+    return messages.filter((m) => this.#owned.has(m.partition));
   }
 
   #setPaused(paused: boolean): void {
@@ -239,10 +257,9 @@ export class KafkaRecordSource implements RecordSource {
     consumer.resume(assigned);
     // librdkafka's broker thread notices a resumed partition only at its next idle wake-up (up
     // to ~1 s, confluentinc/librdkafka#1753 and confluent-kafka-go#630 show the same gap); any
-    // request to the leader wakes it at once, and a watermark query is the cheapest one.
-    for (const tp of assigned) {
-      (consumer as unknown as WatermarkQuery).queryWatermarkOffsets(this.topic, tp.partition, 1_000, () => undefined);
-    }
+    // request to the leader wakes it at once, and a watermark query is the cheapest one. One, not
+    // one per partition: each holds a thread of libuv's pool (./threadpool.ts) until answered.
+    (consumer as unknown as WatermarkQuery).queryWatermarkOffsets(this.topic, assigned[0]!.partition, 1_000, () => undefined);
   }
 }
 

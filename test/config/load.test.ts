@@ -17,7 +17,7 @@ const problems = (f: () => unknown): readonly string[] => {
 describe('loadConfig', () => {
   it('defaults validate and compile into a deeply frozen object with derived values', () => {
     const c = loadConfig({ env: {} });
-    expect(c.pipeline.batchSize).toBe(64);
+    expect(c.pipeline.batchSize).toBe(50);
     expect(c.kafka.brokers).toEqual(['127.0.0.1:9092']);
     expect(c.topics.tweetsCdc).toBe('cdc.fanout.tweets');
     expect(c.cassandra.replicationMap).toEqual({ class: 'SimpleStrategy', replication_factor: 1 });

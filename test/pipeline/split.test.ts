@@ -5,6 +5,7 @@ import { createLogger } from '../../connectors/log.ts';
 import type { OutRecord, RecordSource, SourceListener, SourceRecord, StateRecord, Transaction } from '../../connectors/streams.ts';
 import { CompletionAggregator, restoreTallies } from '../../pipeline/completion.ts';
 import { checkpointRecord, restoreCheckpoints } from '../../pipeline/records.ts';
+import { rowCredit } from '../../pipeline/job.ts';
 import { planSplit, type SplitPlan } from '../../pipeline/split.ts';
 import { decodeWorkRecord, homePartition, type TaskDone, taskDoneRecord, taskRecords } from '../../pipeline/tasks.ts';
 import { Worker } from '../../pipeline/worker.ts';
@@ -43,14 +44,18 @@ describe('planSplit', () => {
 
   it('does not split an author at exactly the threshold ("more than")', async () => {
     const p = pager(ids(1, 200));
-    expect(await planSplit(p.read, { threshold: 200, taskSize: 100 })).toBeNull();
+    const totals: number[] = [];
+    expect(await planSplit(p.read, { threshold: 200, taskSize: 100, onTotal: (n) => totals.push(n) })).toBeNull();
     expect(p.reads).toHaveLength(3); // 100, 100, then the empty page that proves the end
+    expect(totals).toEqual([200]); // the walk counted them: the worker needs no count query
   });
 
   it('cuts ranges of taskSize that tile the whole id space', async () => {
     const list = ids(1_000, 450);
-    const plan = (await planSplit(pager(list).read, { threshold: 200, taskSize: 100 }))!;
+    const totals: number[] = [];
+    const plan = (await planSplit(pager(list).read, { threshold: 200, taskSize: 100, onTotal: (n) => totals.push(n) }))!;
     expect(plan.total).toBe(450);
+    expect(totals).toEqual([450]);
     expect(plan.ranges).toEqual([
       { after: null, upTo: 1_099n, rows: 100 },
       { after: 1_099n, upTo: 1_199n, rows: 100 },
@@ -257,10 +262,10 @@ describe('Worker with a work lane (fakes)', () => {
     const tallies = workSink.records(config.topics.checkpoints).filter((r) => r.key.startsWith('tally/'));
     expect(tallies.at(-1)!.value).toBeNull();
     expect(worker.status()).toMatchObject({ inFlight: [], splits: [], taskPartitions: [0, 1, 2], totals: { rowsWritten: 903, tweetsCompleted: 3 } });
-    // One row credit for both lanes (2 × maxInFlightBatches × batchSize); tweets plus tasks within
-    // the shared gate plus one poll of the other lane.
+    // One row credit for both lanes (batches in flight + a page); tweets plus tasks within the
+    // shared gate plus one poll of the other lane.
     expect(maxRows).toBeGreaterThan(0);
-    expect(maxRows).toBeLessThanOrEqual(2 * 2 * 10);
+    expect(maxRows).toBeLessThanOrEqual(rowCredit(config.pipeline));
     expect(maxJobs).toBeGreaterThan(0);
     expect(maxJobs).toBeLessThan(2 * 2);
     await withTimeout(worker.close(), 5_000, 'close hung');

@@ -5,6 +5,7 @@ import { loadConfig } from '../../config/index.ts';
 import { withTimeout } from '../../connectors/errors.ts';
 import { createLogger } from '../../connectors/log.ts';
 import type { StateRecord } from '../../connectors/streams.ts';
+import { rowCredit } from '../../pipeline/job.ts';
 import { checkpointRecord } from '../../pipeline/records.ts';
 import { Worker } from '../../pipeline/worker.ts';
 import { FakeSink, FakeSource, MemoryAuthors, MemoryFollowers, MemoryTimelines, permanent, retriable } from './fakes.ts';
@@ -100,7 +101,7 @@ describe('Worker (fakes)', () => {
     void w.worker.start();
     await within(5_000, 'completed', () => (w.completions().length === 1 ? true : undefined), 5);
     expect(peak).toBeGreaterThan(0);
-    expect(peak).toBeLessThanOrEqual(2 * 2 * 10); // 2 × maxInFlightBatches × batchSize
+    expect(peak).toBeLessThanOrEqual(rowCredit(config.pipeline)); // 2 × 10 in flight + a page of 50
     const checkpoints = w.sink.records(config.topics.checkpoints).filter((r) => r.value !== null).map((r) => JSON.parse(r.value!) as { delivered: number });
     expect(checkpoints.length).toBeGreaterThan(5);
     for (const [i, cp] of checkpoints.entries()) {
