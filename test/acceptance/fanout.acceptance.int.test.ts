@@ -7,14 +7,15 @@
  *     it from all 500k;
  *  2. crashes: SIGKILLed at random points 11 times and restarted with the same --worker-id, the
  *     fan-out ends in the same state with one completion, and each crash costs at most
- *     checkpointEvery × batchSize rows of rework (plus the batches in flight);
+ *     checkpointEvery × batchSize rows of rework (plus the batches in flight); once on one
+ *     worker's delivery path, once on the default split path (the bound then holds per task);
  *  3. a 10 s Cassandra stall (SIGSTOP of the local JVM) mid fan-out: retried, completed, memory flat.
  * The three share one seeded keyspace (seeding 500k rows is the biggest fixed cost) and fan out
  * different tweets. Each prints a one-line JSON summary of what it measured.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { CheckpointWatch, committedCheckpoint, completionsOf, locate } from './progress.ts';
+import { CheckpointWatch, committedCheckpoint, completionsOf, locate, splitTasksOf } from './progress.ts';
 import { freePort, localCassandraPid, RssSampler, scrape } from './probes.ts';
 import { census, countHolding, idRange } from './timelines.ts';
 import { AUTHOR, createWorld, FIRST, FOLLOWERS, NON_FOLLOWERS, rowsWrittenAtExit, spawnWorker, type World, type WorkerProcess } from './world.ts';
@@ -25,9 +26,9 @@ const WORKER_ID = 'acc';
 const KILLS = 11;
 const CASSANDRA_PID = localCassandraPid();
 /**
- * Tests 2 and 3 measure one worker's delivery path (its cursor checkpoints bound the rework), so
- * they keep the 500k author below the split threshold; test 1 runs the default (split into
- * page-range tasks on the work topic). TODO: crash/stall coverage of the split path.
+ * The first crash test and the stall test measure one worker's delivery path (one cursor), so
+ * they keep the 500k author below the split threshold; the correctness test and the second crash
+ * test run the default (split into page-range tasks on the work topic).
  */
 const UNSPLIT = 'pipeline.splitThreshold=1000000000';
 
@@ -163,6 +164,75 @@ describe('issue #4 acceptance: a 500k-follower fan-out on the real services', ()
     });
     expect(crashes).toHaveLength(KILLS);
     for (const c of crashes) expect(c.rework, `rework of the crash at ${c.checkpoint} rows`).toBeLessThanOrEqual(bound);
+  });
+
+  it(`the default split path: a worker SIGKILLed at ${KILLS} random points of a split 500k fan-out ends in the same state, with one completion and bounded rework per task`, { timeout: 420_000 }, async () => {
+    const { config, client } = world;
+    const p = config.pipeline;
+    // Each task has its own cursor checkpoints, so the bound of test 2 holds per task in flight.
+    const bound = p.checkpointEvery * p.batchSize + p.maxInFlightBatches * p.batchSize;
+    const { tweetId, writeTime } = newTweet();
+    let worker = startWorker();
+    const started = Date.now();
+    await produceEvents(config, [tweetEvent(config, 'insert', tweetId, AUTHOR, writeTime)]);
+    const fail = (err: unknown): never => { throw new Error(`${(err as Error).message}; the worker said:\n${worker.stderr().slice(-3_000)}`); };
+    const { tasks } = await within(120_000, 'the tweet split into tasks', async () => {
+      const split = await splitTasksOf(config, tweetId);
+      return split.tasks.length > 0 ? split : undefined;
+    }, 200).catch(fail);
+    expect(tasks.length).toBe(Math.ceil(FOLLOWERS / p.splitTaskSize));
+    const last = FIRST + BigInt(FOLLOWERS) - 1n;
+    const crashes: Array<{ killedAfter: number; delivered: number; tasksInFlight: number; rework: number; reworkMaxTask: number }> = [];
+    let restored = 0;
+    for (let i = 0; i < KILLS; i++) {
+      // Kill points spread over the first 85%: the watch sums the tasks' last committed
+      // checkpoints, which stop short of a finished task's size by up to a checkpoint interval.
+      const slice = (0.85 * FOLLOWERS) / (KILLS + 1);
+      const target = Math.max(restored + 5_000, Math.floor(slice * (i + 0.2 + 0.8 * Math.random())));
+      await within(120_000, `crash ${i + 1}: committed task progress ${target}`, () => (watch.deliveredByTasks(tweetId) >= target ? true : undefined), 10).catch(fail);
+      await sleep(Math.floor(Math.random() * 400)); // anywhere between two checkpoints
+      await worker.kill();
+      // Per task not done yet: what the dead process wrote past the task's committed cursor (or
+      // past its range's start, before its first checkpoint); counted over 3× the bound.
+      const { done } = await splitTasksOf(config, tweetId);
+      let rework = 0;
+      let reworkMaxTask = 0;
+      let delivered = 0;
+      let inFlight = 0;
+      for (const { at, task } of tasks) {
+        if (done.has(task.index)) {
+          delivered += task.range.rows;
+          continue;
+        }
+        const cp = await committedCheckpoint(config, at, config.topics.tasks);
+        const end = task.range.upTo ?? last;
+        const cursor = cp && cp.cursor !== null ? BigInt(cp.cursor) : (task.range.after ?? FIRST - 1n);
+        delivered += cp?.delivered ?? 0;
+        const n = Math.min(3 * bound, Number(end - cursor));
+        const r = n > 0 ? await countHolding(client, config.cassandra.keyspace, tweetId, idRange(cursor + 1n, n)) : 0;
+        if (r > 0 || cp !== null) inFlight++;
+        expect(r, `crash ${i + 1}, task ${task.index}: rows written past its committed cursor`).toBeLessThanOrEqual(bound);
+        rework += r;
+        reworkMaxTask = Math.max(reworkMaxTask, r);
+      }
+      crashes.push({ killedAfter: Date.now() - started, delivered, tasksInFlight: inFlight, rework, reworkMaxTask });
+      expect(delivered).toBeGreaterThanOrEqual(restored);
+      restored = delivered;
+      if (done.size === tasks.length) break; // finished before all kills: nothing left to crash
+      worker = startWorker();
+    }
+    const completed = await completionOf(config, tweetId, 'insert', 180_000).catch(fail);
+    const totalMs = Date.now() - started;
+    expect(completed).toMatchObject({ followersDelivered: FOLLOWERS, resumed: true });
+    await stopWorker(worker);
+    const verifyS = await expectTimelines(tweetId, true);
+    expect(await completionsOf(config, tweetId)).toHaveLength(1);
+    report('crashes-split', {
+      followers: FOLLOWERS, tasks: tasks.length, kills: crashes.length, boundPerTask: bound,
+      reworkPerCrash: crashes.map((c) => c.rework), reworkMaxTask: Math.max(...crashes.map((c) => c.reworkMaxTask)),
+      tasksInFlightAtKill: crashes.map((c) => c.tasksInFlight), deliveredAtKill: crashes.map((c) => c.delivered), totalMs, verifySeconds: +verifyS.toFixed(1),
+    });
+    expect(crashes.length).toBeGreaterThanOrEqual(10);
   });
 
   // SIGSTOP needs the launcher's own JVM: skipped with testcontainers or remote services.

@@ -8,6 +8,7 @@ import { readToEnd } from '../../connectors/kafka/read-to-end.ts';
 import { createKafka } from '../../connectors/kafka/client.ts';
 import { createLogger } from '../../connectors/log.ts';
 import { checkpointKey } from '../../pipeline/records.ts';
+import { decodeWorkRecord, type SplitTask } from '../../pipeline/tasks.ts';
 import { uniq } from '../support/config.ts';
 
 /** A committed checkpoint as stored (the fields the tests need). */
@@ -33,14 +34,30 @@ export async function locate(config: Config, tweetId: string, op: 'insert' | 'de
   return { partition: r.partition, offset: BigInt(r.offset) };
 }
 
-/** The latest committed checkpoint of the record at `at` (null: none yet, or tombstoned after its commit). */
-export async function committedCheckpoint(config: Config, at: SourcePosition): Promise<StoredCheckpoint | null> {
-  const key = checkpointKey(config.topics.tweetsCdc, at.partition, at.offset);
+/**
+ * The latest committed checkpoint of the record at `at` of `topic` (the CDC topic, or the work
+ * topic for a task); null: none yet, or tombstoned after its commit.
+ */
+export async function committedCheckpoint(config: Config, at: SourcePosition, topic = config.topics.tweetsCdc): Promise<StoredCheckpoint | null> {
+  const key = checkpointKey(topic, at.partition, at.offset);
   let last: StoredCheckpoint | null = null;
   for (const r of await readToEnd(config, config.topics.checkpoints, [at.partition])) {
     if (r.key === key) last = r.value === null ? null : (JSON.parse(r.value.toString('utf8')) as StoredCheckpoint);
   }
   return last;
+}
+
+/** The committed page-range tasks of a split tweet, where each sits in the work topic, and which are done. */
+export async function splitTasksOf(config: Config, tweetId: string): Promise<{ tasks: Array<{ at: SourcePosition; task: SplitTask }>; done: Set<number> }> {
+  const records = await readToEnd(config, config.topics.tasks, Array.from({ length: config.topics.tasksPartitions }, (_, i) => i));
+  const tasks: Array<{ at: SourcePosition; task: SplitTask }> = [];
+  const done = new Set<number>();
+  for (const r of records) {
+    const w = decodeWorkRecord({ topic: config.topics.tasks, partition: r.partition, offset: BigInt(r.offset), key: null, value: r.value, headers: {} });
+    if (w.kind === 'task' && w.task.tweetId === tweetId) tasks.push({ at: { partition: r.partition, offset: BigInt(r.offset) }, task: w.task });
+    if (w.kind === 'done' && w.done.tweetId === tweetId) done.add(w.done.index);
+  }
+  return { tasks: tasks.sort((a, b) => a.task.index - b.task.index), done };
 }
 
 /** Every committed `fanout.completed` event of `tweetId` (all partitions, read to the end). */
@@ -58,6 +75,8 @@ export async function completionsOf(config: Config, tweetId: string): Promise<Ar
  */
 export class CheckpointWatch {
   readonly #delivered = new Map<string, number>();
+  /** Highest `delivered` per checkpoint key (one per tweet, or per task of a split one), by tweet. */
+  readonly #byKey = new Map<string, Map<string, number>>();
   readonly #consumer;
   #failure: unknown;
 
@@ -76,6 +95,10 @@ export class CheckpointWatch {
         if (!message.value) return; // tombstone: the tweet's commit landed
         const cp = JSON.parse(message.value.toString()) as StoredCheckpoint;
         w.#delivered.set(cp.tweetId, Math.max(w.#delivered.get(cp.tweetId) ?? 0, cp.delivered));
+        const keys = w.#byKey.get(cp.tweetId) ?? new Map<string, number>();
+        const key = message.key?.toString() ?? '';
+        keys.set(key, Math.max(keys.get(key) ?? 0, cp.delivered));
+        w.#byKey.set(cp.tweetId, keys);
       },
     }).catch((err: unknown) => { w.#failure = err; });
     return w;
@@ -85,6 +108,12 @@ export class CheckpointWatch {
   delivered(tweetId: string): number {
     if (this.#failure !== undefined) throw new Error(`checkpoint watch failed: ${(this.#failure as Error).message}`);
     return this.#delivered.get(tweetId) ?? 0;
+  }
+
+  /** For a split tweet: the committed `delivered` of its tasks, summed (0: none). */
+  deliveredByTasks(tweetId: string): number {
+    if (this.#failure !== undefined) throw new Error(`checkpoint watch failed: ${(this.#failure as Error).message}`);
+    return [...(this.#byKey.get(tweetId)?.values() ?? [])].reduce((a, b) => a + b, 0);
   }
 
   async close(): Promise<void> {
