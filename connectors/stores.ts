@@ -63,6 +63,11 @@ export interface TweetAuthorStore {
   put(tweetId: string, authorId: bigint, writeTimeMicros: bigint): Promise<void>;
   /** The recorded author, or null when the insert was never seen. */
   get(tweetId: string): Promise<bigint | null>;
+  /**
+   * Deletes the record once the tweet's delete is delivered, `USING TIMESTAMP writeTimeMicros`
+   * (the delete's write time: a replayed, older insert cannot bring it back).
+   */
+  forget(tweetId: string, writeTimeMicros: bigint): Promise<void>;
 }
 
 /** The `tweets` table, written by applications with plain CQL. */

@@ -102,6 +102,8 @@ export class Worker {
   /** In-flight tweets and what finishing each one does. */
   readonly #finishers = new Map<TweetJob, { finish: () => void; abandon: () => void }>();
   readonly #knownAuthors = new Map<string, bigint>();
+  /** `tweet_authors` deletes under way (awaited on stop). */
+  readonly #forgets = new Set<Promise<void>>();
   readonly #stop$ = new ReplaySubject<void>(1);
   /** Errors when a graceful stop misses its deadline. */
   readonly #forced$ = new Subject<never>();
@@ -290,6 +292,7 @@ export class Worker {
       ['committer', async () => this.#committer.close()],
       ['sink', () => ports.sink.close()],
       ['metrics', async () => this.#metrics.close()],
+      ['author records', async () => { await Promise.allSettled([...this.#forgets]); }],
     ] as const) {
       await step().catch((err: unknown) => this.#log.warn(`closing the ${what} failed`, { err: String(err) }));
     }
@@ -467,11 +470,22 @@ export class Worker {
 
   #committed(plan: CommitPlan): void {
     const done = plan.committed.flatMap((e) => (e.job && e.job.authorId !== null && e.job.split === null && e.job.task === null ? [e.job] : []));
+    // A delete whose offset is committed needs its author no more (a split one's tasks carry it).
+    for (const e of plan.committed) if (e.job?.op === 'delete' && e.job.task === null && e.job.authorId !== null) this.#forgetAuthor(e.job);
     // Tweets completed: whole ones here, split ones where their last task-done was counted.
     const completions = plan.tx.records.filter((r) => r.topic === this.#config.topics.completed).length;
     this.#metrics.committed(completions, done.map((j) => (j.finishedAt ?? Date.now()) - j.startedAt));
     if (done.length > 0) this.#log.debug('committed', { tweets: done.map((j) => j.tweetId), records: plan.tx.records.length });
     this.#ports.source.wake(); // the uncommitted bound may have freed room
+  }
+
+  /** Deletes the tweet's `tweet_authors` row (best effort: a leftover row is only a stale one). */
+  #forgetAuthor(job: TweetJob): void {
+    this.#knownAuthors.delete(job.tweetId);
+    const forget = retry(this.#policy, () => this.#ports.authors.forget(job.tweetId, job.writeTime), { what: `forget the author of ${job.tweetId}`, signal: this.#abort.signal })
+      .catch((err: unknown) => this.#log.warn('could not delete the author record of a deleted tweet', { tweetId: job.tweetId, err: String(err) }))
+      .finally(() => this.#forgets.delete(forget));
+    this.#forgets.add(forget);
   }
 
   #rememberAuthor(tweetId: string, authorId: bigint): void {

@@ -22,6 +22,14 @@ export class CassandraTweetAuthorStore implements TweetAuthorStore {
     }
   }
 
+  async forget(tweetId: string, writeTimeMicros: bigint): Promise<void> {
+    try {
+      await this.#client.execute(`DELETE FROM ${this.#ks}.tweet_authors USING TIMESTAMP ? WHERE tweet_id = ?`, [writeTimeMicros, tweetId], { prepare: true });
+    } catch (err) {
+      throw classifyCassandraError(err, `forget the author of ${tweetId}`);
+    }
+  }
+
   async get(tweetId: string): Promise<bigint | null> {
     try {
       const rs = await this.#client.execute(`SELECT author_id FROM ${this.#ks}.tweet_authors WHERE tweet_id = ?`, [tweetId], { prepare: true });

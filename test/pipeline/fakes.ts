@@ -72,11 +72,20 @@ export class MemoryTimelines implements TimelineStore {
 
 export class MemoryAuthors implements TweetAuthorStore {
   readonly authors = new Map<string, bigint>();
-  async put(tweetId: string, authorId: bigint): Promise<void> {
+  /** Last write time per tweet id, put or forget (the later one wins, as in Cassandra). */
+  readonly #ts = new Map<string, bigint>();
+  async put(tweetId: string, authorId: bigint, writeTimeMicros: bigint): Promise<void> {
+    if ((this.#ts.get(tweetId) ?? -1n) > writeTimeMicros) return;
+    this.#ts.set(tweetId, writeTimeMicros);
     this.authors.set(tweetId, authorId);
   }
   async get(tweetId: string): Promise<bigint | null> {
     return this.authors.get(tweetId) ?? null;
+  }
+  async forget(tweetId: string, writeTimeMicros: bigint): Promise<void> {
+    if ((this.#ts.get(tweetId) ?? -1n) > writeTimeMicros) return;
+    this.#ts.set(tweetId, writeTimeMicros);
+    this.authors.delete(tweetId);
   }
 }
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { CassandraTweetAuthorStore } from '../../connectors/cassandra/tweet-authors.ts';
 import { rowCredit } from '../../pipeline/job.ts';
 import {
   awaitCompletions, CELEBRITY, completedEvents, completionOf, FIRST, FOLLOWERS, holders, LONELY, newTweet, produce, produceEvents, range, readAll, SMALL, testEnv, tweetEvent, within,
@@ -39,6 +40,11 @@ describe('fan-out worker on real Kafka and Cassandra', () => {
     expect(done.followersDelivered).toBe(FOLLOWERS);
     expect(done.authorId).toBe(String(CELEBRITY)); // read back from tweet_authors: the delete carries only the key
     expect((await holders(client, config.cassandra.keyspace, range(FIRST, FOLLOWERS), tweetId)).size).toBe(0);
+    // Its author record goes once the delete is committed (deleted USING TIMESTAMP of the delete).
+    const authors = new CassandraTweetAuthorStore(client, config.cassandra.keyspace);
+    await within(10_000, 'tweet_authors row deleted', async () => ((await authors.get(tweetId)) === null ? true : undefined), 50);
+    await authors.put(tweetId, CELEBRITY, writeTime); // a replayed insert
+    expect(await authors.get(tweetId)).toBeNull();
   });
 
   it('a delete right behind its insert wins, whatever order the writes land in (USING TIMESTAMP)', async () => {
