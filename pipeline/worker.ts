@@ -117,6 +117,9 @@ export class Worker {
   #state: WorkerState = 'starting';
   #run: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
+  /** Runs one store call under the retry policy (counted as a store retry; stops on a hard stop). */
+  readonly #attempt = <T>(what: string, fn: () => Promise<T>): Promise<T> =>
+    retry(this.#policy, fn, { what, signal: this.#abort.signal, onRetry: () => this.#metrics.retried('store') });
 
   constructor(options: WorkerOptions) {
     const { config } = options;
@@ -244,14 +247,12 @@ export class Worker {
   async #main(): Promise<void> {
     const { pipeline: p } = this.#config;
     const ports = this.#ports;
-    const attempt = <T>(what: string, fn: () => Promise<T>): Promise<T> =>
-      retry(this.#policy, fn, { what, signal: this.#abort.signal, onRetry: () => this.#metrics.retried('store') });
     const join: JoinDeps = {
-      followers: ports.followers, authors: ports.authors, credit: this.#credit, pageSize: p.pageSize, minPage: minPageRows(p), readAhead: readAheadRows(p), attempt,
+      followers: ports.followers, authors: ports.authors, credit: this.#credit, pageSize: p.pageSize, minPage: minPageRows(p), readAhead: readAheadRows(p), attempt: this.#attempt,
       knownAuthor: (id) => this.#knownAuthors.get(id),
       onBlocked: () => this.#committer.request(),
       onPaged: (job) => { if (job.finished) this.#finish(job); },
-      ...(ports.work ? { split: (job: TweetJob, author: bigint) => this.#split(job, author, attempt) } : {}),
+      ...(ports.work ? { split: (job: TweetJob, author: bigint) => this.#split(job, author) } : {}),
     };
     let failure: unknown;
     try {
@@ -269,7 +270,7 @@ export class Worker {
         map((record) => this.#admit(record)),
         filter((job): job is TweetJob => job !== null),
         fanOut({
-          join, timelines: ports.timelines, batchSize: p.batchSize, lingerMs: p.lingerMs, maxInFlightBatches: p.maxInFlightBatches, attempt,
+          join, timelines: ports.timelines, batchSize: p.batchSize, lingerMs: p.lingerMs, maxInFlightBatches: p.maxInFlightBatches, attempt: this.#attempt,
           onWritten: (batch) => this.#written(batch),
         }),
         takeUntil(merge(this.#committer.failures(), this.#forced$, this.#laneFailed$)),
@@ -429,10 +430,10 @@ export class Worker {
   }
 
   /** Whether to split a tweet of `author` (see ./split.ts); logged when it is. */
-  async #split(job: TweetJob, author: bigint, attempt: <T>(what: string, fn: () => Promise<T>) => Promise<T>): Promise<SplitPlan | null> {
+  async #split(job: TweetJob, author: bigint): Promise<SplitPlan | null> {
     const p = this.#config.pipeline;
     const plan = await planSplit(
-      (after, limit) => attempt(`read follower ids of ${author}`, () => this.#ports.followers.page(author, after, limit)),
+      (after, limit) => this.#attempt(`read follower ids of ${author}`, () => this.#ports.followers.page(author, after, limit)),
       { threshold: p.splitThreshold, taskSize: p.splitTaskSize, signal: job.signal, onTotal: (n) => { job.total ??= n; } },
     );
     if (plan) this.#log.info('tweet split into tasks', { tweetId: job.tweetId, author: String(author), followers: plan.total, tasks: plan.ranges.length });
@@ -482,7 +483,7 @@ export class Worker {
   /** Deletes the tweet's `tweet_authors` row (best effort: a leftover row is only a stale one). */
   #forgetAuthor(job: TweetJob): void {
     this.#knownAuthors.delete(job.tweetId);
-    const forget = retry(this.#policy, () => this.#ports.authors.forget(job.tweetId, job.writeTime), { what: `forget the author of ${job.tweetId}`, signal: this.#abort.signal })
+    const forget = this.#attempt(`forget the author of ${job.tweetId}`, () => this.#ports.authors.forget(job.tweetId, job.writeTime))
       .catch((err: unknown) => this.#log.warn('could not delete the author record of a deleted tweet', { tweetId: job.tweetId, err: String(err) }))
       .finally(() => this.#forgets.delete(forget));
     this.#forgets.add(forget);
