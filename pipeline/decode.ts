@@ -27,7 +27,8 @@ const INT64_MAX = 2n ** 63n - 1n;
 
 const dead = (code: string, message: string): Decoded => ({ kind: 'dead', code, message });
 
-function int64(raw: unknown): bigint | null {
+/** A signed 64-bit integer sent as a decimal string (CQL bigint in JSON), else null. */
+export function int64(raw: unknown): bigint | null {
   if (typeof raw !== 'string' || !/^-?\d{1,19}$/.test(raw)) return null;
   const n = BigInt(raw);
   return n > INT64_MAX || n < -INT64_MAX - 1n ? null : n;

@@ -16,6 +16,7 @@
 import type { Config } from '../config/index.ts';
 import type { OutRecord, SourceRecord } from '../connectors/streams.ts';
 import type { SplitPlan, TaskRange } from './split.ts';
+import { int64 } from './decode.ts';
 
 /** Where the split tweet's change event was read. */
 export interface SplitSource {
@@ -122,8 +123,6 @@ export function taskDoneRecord(config: Config, task: SplitTask, done: { delivere
 }
 
 const dead = (code: string, message: string): WorkRecord => ({ kind: 'dead', code, message });
-const INT = /^-?\d{1,19}$/;
-const int64 = (v: unknown): bigint | null => (typeof v === 'string' && INT.test(v) ? BigInt(v) : null);
 const isNat = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
 
 function decodeSource(v: unknown): SplitSource | null {
