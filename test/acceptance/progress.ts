@@ -74,7 +74,6 @@ export async function completionsOf(config: Config, tweetId: string): Promise<Ar
  * re-reading the topic each time.
  */
 export class CheckpointWatch {
-  readonly #delivered = new Map<string, number>();
   /** Highest `delivered` per checkpoint key (one per tweet, or per task of a split one), by tweet. */
   readonly #byKey = new Map<string, Map<string, number>>();
   readonly #consumer;
@@ -94,7 +93,6 @@ export class CheckpointWatch {
       eachMessage: async ({ message }) => {
         if (!message.value) return; // tombstone: the tweet's commit landed
         const cp = JSON.parse(message.value.toString()) as StoredCheckpoint;
-        w.#delivered.set(cp.tweetId, Math.max(w.#delivered.get(cp.tweetId) ?? 0, cp.delivered));
         const keys = w.#byKey.get(cp.tweetId) ?? new Map<string, number>();
         const key = message.key?.toString() ?? '';
         keys.set(key, Math.max(keys.get(key) ?? 0, cp.delivered));
@@ -107,7 +105,7 @@ export class CheckpointWatch {
   /** The highest committed `delivered` of `tweetId` seen so far (0: none). */
   delivered(tweetId: string): number {
     if (this.#failure !== undefined) throw new Error(`checkpoint watch failed: ${(this.#failure as Error).message}`);
-    return this.#delivered.get(tweetId) ?? 0;
+    return Math.max(0, ...(this.#byKey.get(tweetId)?.values() ?? []));
   }
 
   /** For a split tweet: the committed `delivered` of its tasks, summed (0: none). */
