@@ -79,8 +79,8 @@ export const schema = {
     maxInFlightBatches: { doc: 'Most timeline write batches in flight at once, per worker.', format: integer(1, 4_096), default: 32, env: 'FANOUT_MAX_IN_FLIGHT_BATCHES' },
     maxInFlightTweets: { doc: 'Most tweets fanned out at once per worker; the consumer pauses at this bound.', format: integer(1, 10_000), default: 8, env: 'FANOUT_MAX_IN_FLIGHT_TWEETS' },
     checkpointEvery: { doc: "Most batches of a tweet's rows a crash can make the pipeline redo: paging stays within this many batches of the last committed checkpoint, which is rewritten every half of it. Fewer: less rework, more Kafka transactions (and paging waits on them).", format: integer(1, 1_000_000), default: 200, env: 'FANOUT_CHECKPOINT_EVERY' },
-    splitThreshold: { doc: 'Authors with more followers than this are split into page-range tasks on the work topic (decided by walking their follower ids in pages of splitTaskSize).', format: integer(1, 1_000_000_000), default: 100_000, env: 'FANOUT_SPLIT_THRESHOLD' },
-    splitTaskSize: { doc: 'Followers per page-range task of a split fan-out.', format: integer(1, 1_000_000_000), default: 50_000, env: 'FANOUT_SPLIT_TASK_SIZE' },
+    splitThreshold: { doc: 'Authors with more followers than this are split into page-range tasks on the work topic (decided exactly, by reading at most this many follower ids plus one).', format: integer(1, 1_000_000_000), default: 100_000, env: 'FANOUT_SPLIT_THRESHOLD' },
+    splitTaskSize: { doc: 'Followers per page-range task of a split fan-out: exact for the ranges walked up to splitThreshold, about this many (by id density) for the rest.', format: integer(1, 1_000_000_000), default: 50_000, env: 'FANOUT_SPLIT_TASK_SIZE' },
     shutdownTimeoutMs: { doc: 'Deadline for a graceful stop before the process exits anyway.', format: integer(100, 600_000), default: 30_000, env: 'FANOUT_SHUTDOWN_TIMEOUT_MS' },
     writeStrategy: {
       doc: 'How a batch of timeline rows is written: batch (one UNLOGGED multi-partition batch per slice of rows) or concurrent (one single-partition write per row, all in flight at once).',

@@ -27,6 +27,8 @@ export interface FollowerStore {
    * re-read from a checkpoint.
    */
   page(userId: bigint, after: bigint | null, limit: number, upTo?: bigint): Promise<bigint[]>;
+  /** The highest follower id of `userId` (null: no followers). One row. */
+  last(userId: bigint): Promise<bigint | null>;
   /** How many followers `userId` has (a full scan of the partition: not for hot paths). */
   count(userId: bigint): Promise<number>;
   /** Adds followers of `userId` (one partition: written as single-partition batches). */

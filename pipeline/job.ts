@@ -72,7 +72,10 @@ export class TweetJob {
   /** Set when the tweet was split into tasks instead: it delivers nothing itself. */
   split: SplitPlan | null = null;
   authorId: bigint | null;
-  /** Follower count, when known (exact for single-page authors, else counted once). */
+  /**
+   * Follower count, when known: exact once paging reached the end; before that counted once (a
+   * whole tweet) or estimated when the tweet was split (see ./split.ts).
+   */
   total: number | null;
   /** Rows written, all followers up to {@link cursor}. */
   delivered: number;

@@ -105,6 +105,7 @@ export function followerRows(job: TweetJob, deps: JoinDeps): Observable<Row[]> {
           subscriber.next(page.map((userId) => ({ job, userId })));
         }
         if (page.length < granted) {
+          job.total = job.emitted; // exact now (a task's was estimated, a count may have failed)
           job.endPaging();
           break;
         }

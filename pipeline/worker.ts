@@ -433,10 +433,13 @@ export class Worker {
   async #split(job: TweetJob, author: bigint): Promise<SplitPlan | null> {
     const p = this.#config.pipeline;
     const plan = await planSplit(
-      (after, limit) => this.#attempt(`read follower ids of ${author}`, () => this.#ports.followers.page(author, after, limit)),
+      {
+        page: (after, limit) => this.#attempt(`read follower ids of ${author}`, () => this.#ports.followers.page(author, after, limit)),
+        last: () => this.#attempt(`read the last follower id of ${author}`, () => this.#ports.followers.last(author)),
+      },
       { threshold: p.splitThreshold, taskSize: p.splitTaskSize, signal: job.signal, onTotal: (n) => { job.total ??= n; } },
     );
-    if (plan) this.#log.info('tweet split into tasks', { tweetId: job.tweetId, author: String(author), followers: plan.total, tasks: plan.ranges.length });
+    if (plan) this.#log.info('tweet split into tasks', { tweetId: job.tweetId, author: String(author), estimatedFollowers: plan.total, tasks: plan.ranges.length });
     return plan;
   }
 

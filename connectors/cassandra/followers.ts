@@ -33,6 +33,17 @@ export class CassandraFollowerStore implements FollowerStore {
     }
   }
 
+  async last(userId: bigint): Promise<bigint | null> {
+    try {
+      const rs = await this.#client.execute(
+        `SELECT follower_id FROM ${this.#ks}.followers WHERE user_id = ? ORDER BY follower_id DESC LIMIT 1`, [userId], { prepare: true },
+      );
+      return (rs.first()?.get('follower_id') as bigint | undefined) ?? null;
+    } catch (err) {
+      throw classifyCassandraError(err, `read the last follower of ${userId}`);
+    }
+  }
+
   /**
    * Counts by paging the ids (8 bytes each, one page at a time): a `COUNT(*)` over one
    * partition runs inside a single read request and hits `read_request_timeout` (5 s) at a few

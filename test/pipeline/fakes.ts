@@ -11,14 +11,18 @@ export class MemoryFollowers implements FollowerStore {
   pages = 0;
 
   set(userId: bigint, followers: readonly bigint[]): void {
-    this.graph.set(userId, [...followers].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+    this.graph.set(userId, [...new Set(followers)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))); // a set, like the table
   }
 
-  async page(userId: bigint, after: bigint | null, limit: number): Promise<bigint[]> {
+  async page(userId: bigint, after: bigint | null, limit: number, upTo?: bigint): Promise<bigint[]> {
     this.pages++;
     const all = this.graph.get(userId) ?? [];
     const from = after === null ? 0 : all.findIndex((f) => f > after);
-    return from < 0 ? [] : all.slice(from, from + limit);
+    return from < 0 ? [] : all.slice(from, from + limit).filter((f) => upTo === undefined || f <= upTo);
+  }
+
+  async last(userId: bigint): Promise<bigint | null> {
+    return this.graph.get(userId)?.at(-1) ?? null;
   }
 
   async count(userId: bigint): Promise<number> {

@@ -6,7 +6,7 @@ import type { OutRecord, RecordSource, SourceListener, SourceRecord, StateRecord
 import { CompletionAggregator, restoreTallies } from '../../pipeline/completion.ts';
 import { checkpointRecord, restoreCheckpoints } from '../../pipeline/records.ts';
 import { rowCredit } from '../../pipeline/job.ts';
-import { planSplit, type SplitPlan } from '../../pipeline/split.ts';
+import { MAX_ESTIMATED_RANGES, planSplit, type SplitPlan } from '../../pipeline/split.ts';
 import { decodeWorkRecord, homePartition, type TaskDone, taskDoneRecord, taskRecords } from '../../pipeline/tasks.ts';
 import { Worker } from '../../pipeline/worker.ts';
 import { FakeSink, FakeSource, MemoryAuthors, MemoryFollowers, MemoryTimelines } from './fakes.ts';
@@ -24,66 +24,110 @@ const config = loadConfig({
 });
 const ids = (from: number, n: number): bigint[] => Array.from({ length: n }, (_, i) => BigInt(from + i));
 
-/** A pager over a sorted id list, counting reads. */
+/** An IdReader over a sorted id list, counting reads. */
 function pager(list: readonly bigint[]) {
   const reads: Array<{ after: bigint | null; limit: number }> = [];
-  const read = async (after: bigint | null, limit: number): Promise<bigint[]> => {
+  const page = async (after: bigint | null, limit: number): Promise<bigint[]> => {
     reads.push({ after, limit });
     const from = after === null ? 0 : list.findIndex((f) => f > after);
     return from < 0 ? [] : list.slice(from, from + limit);
   };
-  return { read, reads };
+  return { read: { page, last: async () => list.at(-1) ?? null }, reads };
+}
+
+/** The range of `plan` holding `id` (exactly one must). */
+function rangesOf(plan: SplitPlan, id: bigint) {
+  return plan.ranges.filter((r) => (r.after === null || id > r.after) && (r.upTo === null || id <= r.upTo));
+}
+
+/** How many of `list` each range of `plan` holds. */
+function counts(plan: SplitPlan, list: readonly bigint[]): number[] {
+  return plan.ranges.map((r) => list.filter((id) => (r.after === null || id > r.after) && (r.upTo === null || id <= r.upTo)).length);
 }
 
 describe('planSplit', () => {
-  it('leaves a small author alone after one short page', async () => {
+  it('leaves a small author alone after one short page, and tells the count', async () => {
     const p = pager(ids(1, 40));
-    expect(await planSplit(p.read, { threshold: 200, taskSize: 100 })).toBeNull();
+    const totals: number[] = [];
+    expect(await planSplit(p.read, { threshold: 200, taskSize: 100, onTotal: (n) => totals.push(n) })).toBeNull();
     expect(p.reads).toHaveLength(1);
+    expect(totals).toEqual([40]);
   });
 
   it('does not split an author at exactly the threshold ("more than")', async () => {
     const p = pager(ids(1, 200));
     const totals: number[] = [];
     expect(await planSplit(p.read, { threshold: 200, taskSize: 100, onTotal: (n) => totals.push(n) })).toBeNull();
-    expect(p.reads).toHaveLength(3); // 100, 100, then the empty page that proves the end
+    // 100, 100, then a probe of ONE id that finds the end: the count is exact.
+    expect(p.reads.map((r) => r.limit)).toEqual([100, 100, 1]);
     expect(totals).toEqual([200]); // the walk counted them: the worker needs no count query
   });
 
-  it('cuts ranges of taskSize that tile the whole id space', async () => {
+  it('walks only past the threshold, then cuts the rest of the id space by its density', async () => {
     const list = ids(1_000, 450);
+    const p = pager(list);
     const totals: number[] = [];
-    const plan = (await planSplit(pager(list).read, { threshold: 200, taskSize: 100, onTotal: (n) => totals.push(n) }))!;
-    expect(plan.total).toBe(450);
-    expect(totals).toEqual([450]);
-    expect(plan.ranges).toEqual([
-      { after: null, upTo: 1_099n, rows: 100 },
-      { after: 1_099n, upTo: 1_199n, rows: 100 },
-      { after: 1_199n, upTo: 1_299n, rows: 100 },
-      { after: 1_299n, upTo: 1_399n, rows: 100 },
-      { after: 1_399n, upTo: null, rows: 50 },
-    ]);
+    const plan = (await planSplit(p.read, { threshold: 200, taskSize: 100, onTotal: (n) => totals.push(n) }))!;
+    expect(p.reads.map((r) => r.limit)).toEqual([100, 100, 1]); // 201 ids read, not 450
+    expect(totals).toEqual([]); // the count is not known, only estimated
+    expect(plan.total).toBe(450); // ids are dense here: the estimate is exact
+    // Two walked ranges (exact), then the rest in ranges of equal width holding ~taskSize each.
+    expect(plan.ranges.slice(0, 2)).toEqual([{ after: null, upTo: 1_099n, rows: 100 }, { after: 1_099n, upTo: 1_199n, rows: 100 }]);
+    expect(plan.ranges).toHaveLength(5);
+    expect(plan.ranges.at(-1)!.upTo).toBeNull();
+    expect(counts(plan, list)).toEqual([100, 100, 83, 83, 84]);
     // Every follower (and any id at all) falls in exactly one range.
-    for (const id of [...list, 0n, 10n ** 12n]) {
-      expect(plan.ranges.filter((r) => (r.after === null || id > r.after) && (r.upTo === null || id <= r.upTo))).toHaveLength(1);
-    }
+    for (const id of [...list, 0n, 999n, 1_450n, 10n ** 12n]) expect(rangesOf(plan, id)).toHaveLength(1);
   });
 
-  it('handles a list that is an exact multiple of taskSize', async () => {
-    const plan = (await planSplit(pager(ids(1, 300)).read, { threshold: 200, taskSize: 100 }))!;
-    expect(plan.ranges.map((r) => r.rows)).toEqual([100, 100, 100]);
-    expect(plan.ranges.at(-1)!.upTo).toBeNull();
+  it('reads the same few pages for 40x the followers', async () => {
+    const list = ids(1, 20_000);
+    const p = pager(list);
+    const plan = (await planSplit(p.read, { threshold: 200, taskSize: 100 }))!;
+    expect(p.reads).toHaveLength(3);
+    expect(plan.ranges).toHaveLength(200);
+    expect(Math.max(...counts(plan, list))).toBeLessThanOrEqual(101);
+    expect(counts(plan, list).reduce((a, b) => a + b, 0)).toBe(20_000);
+  });
+
+  it('sparse, uneven ids: ranges still tile the id space and hold every follower once', async () => {
+    // Followers cluster at both ends of a wide id space (old accounts low, new ones high).
+    const list = [...ids(1, 300), ...Array.from({ length: 50 }, (_, i) => 10n ** 9n + BigInt(i) * 7_919n), ...ids(2 ** 40, 700)];
+    const plan = (await planSplit(pager(list).read, { threshold: 200, taskSize: 100 }))!;
+    expect(plan.ranges.length).toBeLessThanOrEqual(2 + MAX_ESTIMATED_RANGES);
+    expect(counts(plan, list).reduce((a, b) => a + b, 0)).toBe(list.length);
+    for (const id of [...list, 0n, 2n ** 62n]) expect(rangesOf(plan, id)).toHaveLength(1);
+    for (let i = 1; i < plan.ranges.length; i++) expect(plan.ranges[i]!.after).toBe(plan.ranges[i - 1]!.upTo);
+  });
+
+  it('a threshold below the task size probes threshold + 1 ids', async () => {
+    const list = ids(1, 1_000);
+    const p = pager(list);
+    const plan = (await planSplit(p.read, { threshold: 10, taskSize: 100 }))!;
+    expect(p.reads.map((r) => r.limit)).toEqual([11]);
+    expect(counts(plan, list)).toEqual(Array.from({ length: 10 }, () => 100));
+    expect(plan.ranges[0]!.after).toBeNull();
+  });
+
+  it('followers gone between the walk and the last id: the walked ranges cover everything', async () => {
+    const list = ids(1, 250);
+    const p = pager(list);
+    const plan = (await planSplit({ page: p.read.page, last: async () => 150n }, { threshold: 200, taskSize: 100 }))!;
+    expect(plan.ranges.map((r) => [r.after, r.upTo])).toEqual([[null, 100n], [100n, 200n], [200n, null]]);
   });
 
   it('gives up (null) when stopped', async () => {
     const stop = new AbortController();
     const p = pager(ids(1, 1_000));
-    const read = async (after: bigint | null, limit: number) => {
-      if (p.reads.length === 2) stop.abort();
-      return p.read(after, limit);
+    const read = {
+      page: async (after: bigint | null, limit: number) => {
+        if (p.reads.length === 1) stop.abort();
+        return p.read.page(after, limit);
+      },
+      last: p.read.last,
     };
     expect(await planSplit(read, { threshold: 200, taskSize: 100, signal: stop.signal })).toBeNull();
-    expect(p.reads.length).toBeLessThanOrEqual(3);
+    expect(p.reads.length).toBeLessThanOrEqual(2);
   });
 });
 

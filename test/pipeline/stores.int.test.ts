@@ -1,14 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectCassandra, type CassandraClient } from '../../connectors/cassandra/client.ts';
 import { applySchema } from '../../connectors/cassandra/schema.ts';
+import { CassandraFollowerStore } from '../../connectors/cassandra/followers.ts';
 import { CassandraTimelineStore, type WriteStrategy } from '../../connectors/cassandra/timelines.ts';
 import { CassandraTweetAuthorStore } from '../../connectors/cassandra/tweet-authors.ts';
 import type { TimelineMutation } from '../../connectors/stores.ts';
 import { testConfig } from '../support/config.ts';
+import { followerStoreContract } from './follower-store-contract.ts';
 import { holders, newTweet, range } from './fixtures.ts';
 
-// The TimelineStore contract, run against the real Cassandra with both write strategies, and the
-// TweetAuthorStore. (Kept beside the pipeline tests: this change set owns only test/pipeline/.)
+// The FollowerStore contract and the TimelineStore contract (both write strategies), run against
+// the real Cassandra, and the TweetAuthorStore. (Kept beside the pipeline tests: this change set owns only test/pipeline/.)
 describe('Cassandra stores of the fan-out', () => {
   const config = testConfig();
   const ks = config.cassandra.keyspace;
@@ -21,6 +23,10 @@ describe('Cassandra stores of the fan-out', () => {
   afterAll(async () => {
     await client.execute(`DROP KEYSPACE IF EXISTS ${ks}`).catch(() => undefined);
     await client.shutdown();
+  });
+
+  describe('FollowerStore', () => {
+    followerStoreContract(() => new CassandraFollowerStore(client, ks), 0n);
   });
 
   describe.each<WriteStrategy>(['batch', 'concurrent'])('TimelineStore (%s)', (strategy) => {
