@@ -31,6 +31,7 @@ for (let after: bigint | null = null; followers.length < limit;) {
 
 let errors = 0;
 const started = performance.now();
+const cpuAtStart = process.cpuUsage();
 if (approach === 'naive') {
   // for (f of followers) await insert(f)
   for (const f of followers) {
@@ -63,6 +64,12 @@ if (approach === 'naive') {
   throw new Error(`unknown approach ${approach}`);
 }
 const seconds = (performance.now() - started) / 1000;
-console.log(JSON.stringify({ rows: followers.length, seconds, errors, maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) }));
+console.log(JSON.stringify({ rows: followers.length, seconds, errors, maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024), clientCpuSeconds: cpuSince(cpuAtStart) }));
 await client.shutdown();
 process.exit(0);
+
+/** CPU seconds (user + system) this process has used since `start`. */
+function cpuSince(start: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(start);
+  return Math.round((used.user + used.system) / 1e4) / 100;
+}

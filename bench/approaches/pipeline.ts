@@ -27,6 +27,7 @@ const ctx = new Context({
 const running = await startRun(ctx, '0');
 const before = running.worker.status().totals;
 const started = performance.now();
+const cpuAtStart = process.cpuUsage();
 // Phases: CDC (insert -> the worker holds the tweet), start (-> first timeline row), write (-> done).
 let seenAt: number | undefined;
 let firstRowAt: number | undefined;
@@ -44,6 +45,7 @@ await new Promise<void>((resolve, reject) => {
   running.done.then(() => reject(new Error('stopped early')), (err: unknown) => { clearInterval(timer); reject(err instanceof Error ? err : new Error(String(err))); });
 });
 const ended = performance.now();
+const clientCpuSeconds = cpuSince(cpuAtStart);
 const seconds = (ended - started) / 1000;
 const totals = running.worker.status().totals;
 console.log(JSON.stringify({
@@ -52,6 +54,7 @@ console.log(JSON.stringify({
   errors: 0,
   retries: totals.retries - before.retries,
   maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+  clientCpuSeconds,
   phases: { cdcSeconds: ((seenAt ?? NaN) - started) / 1000, startSeconds: ((firstRowAt ?? NaN) - (seenAt ?? NaN)) / 1000, writeSeconds: (ended - (firstRowAt ?? NaN)) / 1000 },
   expected: followers,
 }));
@@ -60,3 +63,9 @@ const admin = await ctx.admin();
 await admin.deleteTopics({ topics: [ctx.config.topics.tweetsCdc, ctx.config.topics.cdcOffsets, ctx.config.topics.checkpoints, ctx.config.topics.completed, ctx.config.topics.tasks, ctx.config.topics.deadLetter] }).catch(() => undefined);
 await ctx.close();
 process.exit(0);
+
+/** CPU seconds (user + system) this process has used since `start`. */
+function cpuSince(start: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(start);
+  return Math.round((used.user + used.system) / 1e4) / 100;
+}
