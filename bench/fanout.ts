@@ -61,6 +61,8 @@ interface Row {
   approach: string; rows: number; seconds: number; errors: number; maxRssMiB: number; rowsPerSecond: number; note: string;
   /** CPU seconds of the local Cassandra / Kafka JVM during the run (absent: not this launcher's services). */
   cassandraCpuSeconds?: number; kafkaCpuSeconds?: number;
+  /** CPU seconds of the approach's own process during the run ((c) and (d)). */
+  clientCpuSeconds?: number;
   /** (d) only: insert → worker holds the tweet, → first timeline row, → last row. */
   phases?: { cdcSeconds: number; startSeconds: number; writeSeconds: number };
 }
@@ -140,12 +142,14 @@ const rate = (prefix: string): number | undefined => rows.find((r) => r.approach
 const d = rows.find((r) => r.approach === '(d) pipeline')?.rowsPerSecond;
 const ratios = d === undefined ? {} : {
   'd/c': +(d / rate('(c) ceiling')!).toFixed(2),
+  // The same, counting only (d)'s writing phase (first row -> last): what its fixed costs hide.
+  'd/c writing': +(rows.find((r) => r.approach === '(c) ceiling')!.seconds / rows.find((r) => r.approach === '(d) pipeline')!.phases!.writeSeconds).toFixed(2),
   'd/a': +(d / rate('(a)')!).toFixed(1),
   'd/b': +(d / rate('(b)')!).toFixed(1),
   ...(bigFollowers > 0 ? { 'peak RSS big/small': +(rows.find((r) => r.approach === '(d) pipeline, big author')!.maxRssMiB / rows.find((r) => r.approach === '(d) pipeline')!.maxRssMiB).toFixed(2) } : {}),
 };
-console.table(rows.map(({ approach, rows: n, seconds, rowsPerSecond, errors, maxRssMiB, cassandraCpuSeconds, kafkaCpuSeconds, note }) => ({
-  approach, rows: n, seconds: +seconds.toFixed(2), 'rows/s': rowsPerSecond, errors, 'peak RSS MiB': maxRssMiB, 'Cassandra CPU s': cassandraCpuSeconds, 'Kafka CPU s': kafkaCpuSeconds, note,
+console.table(rows.map(({ approach, rows: n, seconds, rowsPerSecond, errors, maxRssMiB, cassandraCpuSeconds, kafkaCpuSeconds, clientCpuSeconds, note }) => ({
+  approach, rows: n, seconds: +seconds.toFixed(2), 'rows/s': rowsPerSecond, errors, 'peak RSS MiB': maxRssMiB, 'Cassandra CPU s': cassandraCpuSeconds, 'Kafka CPU s': kafkaCpuSeconds, 'client CPU s': clientCpuSeconds, note,
 })));
 const dRow = rows.find((r) => r.approach === '(d) pipeline');
 if (dRow?.phases) console.log(`(d) phases: CDC ${dRow.phases.cdcSeconds.toFixed(2)} s, to first row ${dRow.phases.startSeconds.toFixed(2)} s, writing ${dRow.phases.writeSeconds.toFixed(2)} s`);
