@@ -46,6 +46,8 @@ export interface TimelineMutation {
   readonly tweetId: string;
   readonly authorId: bigint;
   readonly writeTimeMicros: bigint;
+  /** An insert of a tweet with a TTL: the row expires then too (seconds since the epoch). */
+  readonly expiresAt?: number | null;
 }
 
 /** Home timelines. */
@@ -62,7 +64,7 @@ export interface TimelineStore {
  */
 export interface TweetAuthorStore {
   /** Records the author, `USING TIMESTAMP writeTimeMicros` (idempotent on replay). */
-  put(tweetId: string, authorId: bigint, writeTimeMicros: bigint): Promise<void>;
+  put(tweetId: string, authorId: bigint, writeTimeMicros: bigint, expiresAt?: number | null): Promise<void>;
   /** The recorded author, or null when the insert was never seen. */
   get(tweetId: string): Promise<bigint | null>;
   /**

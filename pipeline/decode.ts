@@ -15,6 +15,11 @@ export interface TweetChange {
   readonly authorId: bigint | null;
   /** The change's write time, µs: every timeline write uses it as USING TIMESTAMP. */
   readonly writeTime: bigint;
+  /**
+   * An insert written with a TTL expires then (seconds since the epoch); its timeline rows and
+   * author record expire with it. Null: it lives until deleted.
+   */
+  readonly expiresAt: number | null;
 }
 
 export type Decoded =
@@ -55,13 +60,16 @@ export function decodeTweetRecord(record: SourceRecord, keyspace: string): Decod
     case 'insert': {
       const authorId = int64(event.columns?.author_id?.value);
       if (authorId === null) return dead('missing-author', `insert of ${tweetId} has no author_id (${JSON.stringify(event.columns?.author_id?.value)})`);
-      return { kind: 'fanout', change: { op: 'insert', tweetId, authorId, writeTime } };
+      const expiresAt = event.expiresAt ?? null;
+      if (expiresAt !== null && !(Number.isSafeInteger(expiresAt) && expiresAt > 0)) return dead('malformed-ttl', `expiresAt is not seconds since the epoch: ${JSON.stringify(expiresAt)}`);
+      if (expiresAt === null && event.ttl !== undefined) return dead('malformed-ttl', `insert of ${tweetId} has a ttl (${JSON.stringify(event.ttl)}) but no expiresAt`);
+      return { kind: 'fanout', change: { op: 'insert', tweetId, authorId, writeTime, expiresAt } };
     }
     case 'update':
       return { kind: 'skip', why: 'update: timelines hold tweet ids only' };
     case 'delete_row':
     case 'delete_partition':
-      return { kind: 'fanout', change: { op: 'delete', tweetId, authorId: null, writeTime } };
+      return { kind: 'fanout', change: { op: 'delete', tweetId, authorId: null, writeTime, expiresAt: null } };
     default:
       return dead('unexpected-op', `op ${JSON.stringify(event.op)} is not a tweets change the fan-out handles`);
   }

@@ -64,6 +64,8 @@ export class TweetJob {
   readonly tweetId: string;
   readonly op: 'insert' | 'delete';
   readonly writeTime: bigint;
+  /** Expiry of a tweet written with a TTL (seconds since the epoch); its rows expire with it. */
+  readonly expiresAt: number | null;
   readonly startedAt: number;
   /** Restored from a checkpoint (a previous owner had started it). */
   readonly resumed: boolean;
@@ -104,6 +106,7 @@ export class TweetJob {
     this.tweetId = change.tweetId;
     this.op = change.op;
     this.writeTime = change.writeTime;
+    this.expiresAt = change.expiresAt;
     this.authorId = change.authorId ?? restored?.authorId ?? null;
     this.resumed = restored !== null;
     this.startedAt = restored?.startedAt ?? now;

@@ -47,7 +47,7 @@ async function resolveAuthor(job: TweetJob, deps: JoinDeps): Promise<bigint | nu
   if (job.op === 'insert') {
     const author = job.authorId!;
     // Recorded before any timeline row, so a later delete can always find it.
-    await deps.attempt(`record the author of ${job.tweetId}`, () => deps.authors.put(job.tweetId, author, job.writeTime));
+    await deps.attempt(`record the author of ${job.tweetId}`, () => deps.authors.put(job.tweetId, author, job.writeTime, job.expiresAt));
     return author;
   }
   return job.authorId ?? deps.knownAuthor(job.tweetId) ?? (await deps.attempt(`read the author of ${job.tweetId}`, () => deps.authors.get(job.tweetId)));

@@ -33,6 +33,8 @@ export interface SplitTask {
   readonly op: 'insert' | 'delete';
   /** Source write time, µs (USING TIMESTAMP of every row). */
   readonly writeTime: bigint;
+  /** The tweet's expiry, when written with a TTL (seconds since the epoch). */
+  readonly expiresAt: number | null;
   readonly range: TaskRange;
   readonly index: number;
   readonly count: number;
@@ -86,7 +88,7 @@ const source = (s: SplitSource) => ({ topic: s.topic, partition: s.partition, of
 /** The tasks of a split tweet (to produce with its offset commit). */
 export function taskRecords(
   config: Config,
-  tweet: { tweetId: string; authorId: bigint; op: 'insert' | 'delete'; writeTime: bigint; startedAt: number; traceparent: string | undefined },
+  tweet: { tweetId: string; authorId: bigint; op: 'insert' | 'delete'; writeTime: bigint; expiresAt: number | null; startedAt: number; traceparent: string | undefined },
   at: SplitSource,
   plan: SplitPlan,
 ): OutRecord[] {
@@ -99,7 +101,7 @@ export function taskRecords(
     partition: (home + 1 + index) % P,
     key: `${tweet.tweetId}/${index}`,
     value: JSON.stringify({
-      v: 1, type: 'fanout.task', splitId, tweetId: tweet.tweetId, authorId: tweet.authorId.toString(), op: tweet.op, writeTime: tweet.writeTime.toString(),
+      v: 1, type: 'fanout.task', splitId, tweetId: tweet.tweetId, authorId: tweet.authorId.toString(), op: tweet.op, writeTime: tweet.writeTime.toString(), expiresAt: tweet.expiresAt,
       after: big(r.after), upTo: big(r.upTo), rows: r.rows, index, count: plan.ranges.length, total: plan.total, startedAt: tweet.startedAt, source: source(at),
       traceparent: tweet.traceparent ?? null,
     }),
@@ -155,10 +157,12 @@ export function decodeWorkRecord(record: SourceRecord): WorkRecord {
     const writeTime = int64(v.writeTime);
     const after = v.after === null ? null : int64(v.after);
     const upTo = v.upTo === null ? null : int64(v.upTo);
-    if (writeTime === null || (v.after !== null && after === null) || (v.upTo !== null && upTo === null) || !isNat(v.rows) || !isNat(v.total)) {
+    const expiresAt = v.expiresAt ?? null; // absent in tasks of versions before TTLs were carried
+    if (writeTime === null || (v.after !== null && after === null) || (v.upTo !== null && upTo === null) || !isNat(v.rows) || !isNat(v.total)
+      || (expiresAt !== null && !isNat(expiresAt))) {
       return dead('malformed-task', `task misses or mangles its range: ${record.value.toString('utf8').slice(0, 200)}`);
     }
-    return { kind: 'task', task: { ...common, writeTime, range: { after, upTo, rows: v.rows }, total: v.total } };
+    return { kind: 'task', task: { ...common, writeTime, expiresAt, range: { after, upTo, rows: v.rows }, total: v.total } };
   }
   if (v.type === 'fanout.task-done') {
     if (!isNat(v.delivered) || !isNat(v.finishedAt) || typeof v.workerId !== 'string') return dead('malformed-task', 'task-done misses a field');

@@ -359,7 +359,7 @@ export class Worker {
     const decoded = decodeWorkRecord(record);
     if (decoded.kind === 'task') {
       const t = decoded.task;
-      return this.#track(record, { op: t.op, tweetId: t.tweetId, authorId: t.authorId, writeTime: t.writeTime }, t);
+      return this.#track(record, { op: t.op, tweetId: t.tweetId, authorId: t.authorId, writeTime: t.writeTime, expiresAt: t.expiresAt }, t);
     }
     this.#trackDone(record, decoded.kind === 'dead' ? decoded : null, decoded.kind === 'done' ? this.#tallies.add(record.partition, decoded.done) : []);
     return null;
@@ -423,7 +423,7 @@ export class Worker {
       return [deadLetterRecord(this.#config, record, 'unknown-author', `delete of ${job.tweetId}: no author recorded in tweet_authors (its insert was never fanned out)`)];
     }
     if (job.split) {
-      const tweet = { tweetId: job.tweetId, authorId: job.authorId, op: job.op, writeTime: job.writeTime, startedAt: job.startedAt, traceparent: job.traceparent };
+      const tweet = { tweetId: job.tweetId, authorId: job.authorId, op: job.op, writeTime: job.writeTime, expiresAt: job.expiresAt, startedAt: job.startedAt, traceparent: job.traceparent };
       return taskRecords(this.#config, tweet, { topic: record.topic, partition: record.partition, offset: record.offset }, job.split);
     }
     return [completedRecord(this.#config, record.topic, job, this.workerId)];

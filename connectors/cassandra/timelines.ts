@@ -2,6 +2,7 @@ import cassandra from 'cassandra-driver';
 import type { CassandraClient } from './client.ts';
 import type { TimelineEntry, TimelineMutation, TimelineStore } from '../stores.ts';
 import { classifyCassandraError } from '../errors.ts';
+import { ttlUntil } from './expiry.ts';
 
 /** How a write of many timeline rows reaches Cassandra (config `pipeline.writeStrategy`). */
 export type WriteStrategy = 'batch' | 'concurrent';
@@ -48,6 +49,7 @@ export class CassandraTimelineStore implements TimelineStore {
   async write(mutations: readonly TimelineMutation[]): Promise<void> {
     if (mutations.length === 0) return;
     const insert = `INSERT INTO ${this.#ks}.timelines (user_id, tweet_id, author_id) VALUES (?, ?, ?) USING TIMESTAMP ?`;
+    const expiring = `${insert} AND TTL ?`;
     const remove = `DELETE FROM ${this.#ks}.timelines USING TIMESTAMP ? WHERE user_id = ? AND tweet_id = ?`;
     // A batch holds rows of few tweets: parse each tweet id once, not once per row.
     const ids = new Map<string, cassandra.types.TimeUuid>();
@@ -56,9 +58,14 @@ export class CassandraTimelineStore implements TimelineStore {
       if (!uuid) ids.set(tweetId, uuid = cassandra.types.TimeUuid.fromString(tweetId));
       return uuid;
     };
-    const statements = mutations.map((m) => (m.op === 'insert'
-      ? { query: insert, params: [m.userId, id(m.tweetId), m.authorId, m.writeTimeMicros] }
-      : { query: remove, params: [m.writeTimeMicros, m.userId, id(m.tweetId)] }));
+    const now = Date.now();
+    const statements = mutations.map((m) => {
+      if (m.op === 'delete') return { query: remove, params: [m.writeTimeMicros, m.userId, id(m.tweetId)] };
+      const params: unknown[] = [m.userId, id(m.tweetId), m.authorId, m.writeTimeMicros];
+      if (m.expiresAt == null) return { query: insert, params };
+      params.push(ttlUntil(m.expiresAt, now));
+      return { query: expiring, params };
+    });
     try {
       if (this.#strategy === 'batch') {
         const slices = Math.ceil(statements.length / ROWS_PER_CQL_BATCH);

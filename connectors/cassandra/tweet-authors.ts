@@ -1,6 +1,7 @@
 import type { CassandraClient } from './client.ts';
 import type { TweetAuthorStore } from '../stores.ts';
 import { classifyCassandraError } from '../errors.ts';
+import { ttlUntil } from './expiry.ts';
 
 /** TweetAuthorStore over the `tweet_authors` table (written by the pipeline only). */
 export class CassandraTweetAuthorStore implements TweetAuthorStore {
@@ -12,11 +13,12 @@ export class CassandraTweetAuthorStore implements TweetAuthorStore {
     this.#ks = keyspace;
   }
 
-  async put(tweetId: string, authorId: bigint, writeTimeMicros: bigint): Promise<void> {
+  async put(tweetId: string, authorId: bigint, writeTimeMicros: bigint, expiresAt: number | null = null): Promise<void> {
     try {
-      await this.#client.execute(
-        `INSERT INTO ${this.#ks}.tweet_authors (tweet_id, author_id) VALUES (?, ?) USING TIMESTAMP ?`, [tweetId, authorId, writeTimeMicros], { prepare: true },
-      );
+      const insert = `INSERT INTO ${this.#ks}.tweet_authors (tweet_id, author_id) VALUES (?, ?) USING TIMESTAMP ?`;
+      await (expiresAt === null
+        ? this.#client.execute(insert, [tweetId, authorId, writeTimeMicros], { prepare: true })
+        : this.#client.execute(`${insert} AND TTL ?`, [tweetId, authorId, writeTimeMicros, ttlUntil(expiresAt)], { prepare: true }));
     } catch (err) {
       throw classifyCassandraError(err, `record the author of ${tweetId}`);
     }

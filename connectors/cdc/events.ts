@@ -84,6 +84,9 @@ export interface RangeBound {
  * - `writeTimestamp`: microseconds since the epoch as a decimal string: the row's liveness
  *   timestamp, the deletion's timestamp, or the newest cell timestamp.
  * - `ttl`: row TTL in seconds (INSERT ... USING TTL). Cell TTLs are in `columns`.
+ * - `expiresAt`: with `ttl`, when the row expires: seconds since the epoch (Cassandra's local
+ *   expiration time, set where the write was applied; not derived from `writeTimestamp`, which a
+ *   client may choose).
  * - `eventId`: 32 hex digits: truncated SHA-256 of the partition-update bytes (which begin with
  *   the TableId and partition key) + the change's index in that update (see {@link eventId}).
  *   Every replica logs byte-identical updates, so the RF copies of one write share an `eventId`:
@@ -102,6 +105,7 @@ export interface RowChangeEvent {
   columns: Record<string, ColumnChange>;
   writeTimestamp: string;
   ttl?: number;
+  expiresAt?: number;
   source: EventSource;
   eventId: string;
 }
@@ -307,6 +311,7 @@ function rowEvents(row: Row, table: TableDef, base: (op: RowChangeEvent['op'], t
   if (row.static) e.static = true;
   e.columns = columns;
   if (row.liveness?.ttl != null) e.ttl = row.liveness.ttl;
+  if (row.liveness?.ttl != null && row.liveness.localExpirationTime != null) e.expiresAt = row.liveness.localExpirationTime;
   out.push(e);
 }
 

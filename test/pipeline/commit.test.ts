@@ -10,7 +10,7 @@ import { FakeSink, permanent, retriable } from './fakes.ts';
 const config = loadConfig({ env: {}, sets: ['pipeline.checkpointEvery=2', 'pipeline.batchSize=10', 'retry.baseDelayMs=1', 'retry.maxDelayMs=2', 'retry.maxAttempts=3'] });
 const TOPIC = 'cdc.ks.tweets';
 const out = (key: string) => ({ topic: 'out', key, value: key });
-const job = (partition: number, offset: bigint) => new TweetJob({ partition, offset }, { op: 'insert', tweetId: `00000000-0000-1000-8000-00000000000${offset}`, authorId: 1n, writeTime: 1n }, null);
+const job = (partition: number, offset: bigint) => new TweetJob({ partition, offset }, { op: 'insert', tweetId: `00000000-0000-1000-8000-00000000000${offset}`, authorId: 1n, writeTime: 1n, expiresAt: null }, null);
 
 describe('InOrderFrontier', () => {
   it('gives out only the done prefix, whatever order items finish in', () => {

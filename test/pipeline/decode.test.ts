@@ -15,13 +15,21 @@ const decode = (value: string | object | null) => decodeTweetRecord(record(value
 describe('decodeTweetRecord', () => {
   it('an insert is a fan-out with its author and write time', () => {
     expect(decode(tweetEvent(config, 'insert', ID, 42n, 1_700_000_000_000_000n))).toEqual({
-      kind: 'fanout', change: { op: 'insert', tweetId: ID, authorId: 42n, writeTime: 1_700_000_000_000_000n },
+      kind: 'fanout', change: { op: 'insert', tweetId: ID, authorId: 42n, writeTime: 1_700_000_000_000_000n, expiresAt: null },
     });
+  });
+
+  it('an insert written with a TTL carries its expiry; a bad or missing expiry is a dead letter', () => {
+    const event = { ...tweetEvent(config, 'insert', ID, 42n, 5n), ttl: 3_600, expiresAt: 1_700_003_600 };
+    expect(decode(event)).toMatchObject({ kind: 'fanout', change: { op: 'insert', expiresAt: 1_700_003_600 } });
+    expect(decode({ ...event, expiresAt: undefined })).toMatchObject({ kind: 'dead', code: 'malformed-ttl' });
+    expect(decode({ ...event, expiresAt: '1700003600' })).toMatchObject({ kind: 'dead', code: 'malformed-ttl' });
+    expect(decode({ ...event, expiresAt: -1 })).toMatchObject({ kind: 'dead', code: 'malformed-ttl' });
   });
 
   it('delete_partition and delete_row retract; the author is not in the event', () => {
     for (const op of ['delete_partition', 'delete_row'] as const) {
-      expect(decode(tweetEvent(config, op, ID, null, 5n))).toEqual({ kind: 'fanout', change: { op: 'delete', tweetId: ID, authorId: null, writeTime: 5n } });
+      expect(decode(tweetEvent(config, op, ID, null, 5n))).toEqual({ kind: 'fanout', change: { op: 'delete', tweetId: ID, authorId: null, writeTime: 5n, expiresAt: null } });
     }
   });
 

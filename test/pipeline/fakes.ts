@@ -36,7 +36,7 @@ export class MemoryFollowers implements FollowerStore {
 
 export class MemoryTimelines implements TimelineStore {
   /** user -> tweet -> cell (deleted cells kept, as tombstones with their time). */
-  readonly cells = new Map<bigint, Map<string, { authorId: bigint; ts: bigint; live: boolean }>>();
+  readonly cells = new Map<bigint, Map<string, { authorId: bigint; ts: bigint; live: boolean; expiresAt: number | null }>>();
   writes = 0;
   rows = 0;
   /** Errors to throw on the next writes, in order. */
@@ -55,11 +55,11 @@ export class MemoryTimelines implements TimelineStore {
     this.rows += mutations.length;
     for (const m of mutations) {
       let row = this.cells.get(m.userId);
-      if (!row) this.cells.set(m.userId, (row = new Map<string, { authorId: bigint; ts: bigint; live: boolean }>()));
+      if (!row) this.cells.set(m.userId, (row = new Map<string, { authorId: bigint; ts: bigint; live: boolean; expiresAt: number | null }>()));
       const cell = row.get(m.tweetId);
       if (cell && cell.ts > m.writeTimeMicros) continue;
       if (cell && cell.ts === m.writeTimeMicros && !cell.live) continue; // a tombstone wins a tie
-      row.set(m.tweetId, { authorId: m.authorId, ts: m.writeTimeMicros, live: m.op === 'insert' });
+      row.set(m.tweetId, { authorId: m.authorId, ts: m.writeTimeMicros, live: m.op === 'insert', expiresAt: m.op === 'insert' ? m.expiresAt ?? null : null });
     }
   }
 
@@ -76,12 +76,16 @@ export class MemoryTimelines implements TimelineStore {
 
 export class MemoryAuthors implements TweetAuthorStore {
   readonly authors = new Map<string, bigint>();
+  /** Expiry of each author record put with one (seconds since the epoch). */
+  readonly expiries = new Map<string, number>();
   /** Last write time per tweet id, put or forget (the later one wins, as in Cassandra). */
   readonly #ts = new Map<string, bigint>();
-  async put(tweetId: string, authorId: bigint, writeTimeMicros: bigint): Promise<void> {
+  async put(tweetId: string, authorId: bigint, writeTimeMicros: bigint, expiresAt: number | null = null): Promise<void> {
     if ((this.#ts.get(tweetId) ?? -1n) > writeTimeMicros) return;
     this.#ts.set(tweetId, writeTimeMicros);
     this.authors.set(tweetId, authorId);
+    if (expiresAt === null) this.expiries.delete(tweetId);
+    else this.expiries.set(tweetId, expiresAt);
   }
   async get(tweetId: string): Promise<bigint | null> {
     return this.authors.get(tweetId) ?? null;

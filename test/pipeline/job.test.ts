@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkpointRows, readAheadRows, TweetJob } from '../../pipeline/job.ts';
 
-const change = { op: 'insert' as const, tweetId: '9b2f5a40-8c4e-11ef-9f0b-0242ac120002', authorId: 1n, writeTime: 10n };
+const change = { op: 'insert' as const, tweetId: '9b2f5a40-8c4e-11ef-9f0b-0242ac120002', authorId: 1n, writeTime: 10n, expiresAt: null };
 
 describe('TweetJob', () => {
   it('moves its cursor only along written segments, whatever order batches finish in', () => {

@@ -132,14 +132,14 @@ describe('planSplit', () => {
 });
 
 const PLAN: SplitPlan = { total: 250, ranges: [{ after: null, upTo: 99n, rows: 100 }, { after: 99n, upTo: 199n, rows: 100 }, { after: 199n, upTo: null, rows: 50 }] };
-const TWEET = { tweetId: '00000000-0000-1000-8000-000000000001', authorId: 7n, op: 'insert' as const, writeTime: 123n, startedAt: 1_000, traceparent: '00-aa-bb-01' };
+const TWEET = { tweetId: '00000000-0000-1000-8000-000000000001', authorId: 7n, op: 'insert' as const, writeTime: 123n, expiresAt: 1_900_000_000, startedAt: 1_000, traceparent: '00-aa-bb-01' };
 const AT = { topic: 'cdc.ks.tweets', partition: 2, offset: 41n };
 const asRecord = (r: OutRecord, offset = 0n): SourceRecord => ({
   topic: r.topic, partition: r.partition ?? 0, offset, key: Buffer.from(r.key), value: r.value === null ? null : Buffer.from(r.value), headers: { ...r.headers },
 });
 
 describe('work records', () => {
-  it('tasks round-trip, spread over consecutive partitions, and carry the source and traceparent', () => {
+  it('tasks round-trip, spread over consecutive partitions, and carry the source, traceparent and expiry', () => {
     const records = taskRecords(config, TWEET, AT, PLAN);
     expect(new Set(records.map((r) => r.partition)).size).toBe(3);
     expect(records.map((r) => r.headers?.traceparent)).toEqual(['00-aa-bb-01', '00-aa-bb-01', '00-aa-bb-01']);
@@ -147,10 +147,19 @@ describe('work records', () => {
     expect(decoded[2]).toEqual({
       kind: 'task',
       task: {
-        splitId: 'cdc.ks.tweets/2/41', tweetId: TWEET.tweetId, authorId: 7n, op: 'insert', writeTime: 123n, range: { after: 199n, upTo: null, rows: 50 },
+        splitId: 'cdc.ks.tweets/2/41', tweetId: TWEET.tweetId, authorId: 7n, op: 'insert', writeTime: 123n, expiresAt: 1_900_000_000, range: { after: 199n, upTo: null, rows: 50 },
         index: 2, count: 3, total: 250, startedAt: 1_000, source: AT, traceparent: '00-aa-bb-01',
       },
     });
+  });
+
+  it('a task of a tweet without TTL, or of a version before expiries were carried, has none', () => {
+    const [none] = taskRecords(config, { ...TWEET, expiresAt: null }, AT, PLAN);
+    expect(decodeWorkRecord(asRecord(none!))).toMatchObject({ kind: 'task', task: { expiresAt: null } });
+    const old = JSON.parse(String(none!.value)) as Record<string, unknown>;
+    delete old.expiresAt;
+    expect(decodeWorkRecord(asRecord({ ...none!, value: JSON.stringify(old) }))).toMatchObject({ kind: 'task', task: { expiresAt: null } });
+    expect(decodeWorkRecord(asRecord({ ...none!, value: JSON.stringify({ ...old, expiresAt: 'soon' }) }))).toMatchObject({ kind: 'dead', code: 'malformed-task' });
   });
 
   it('a task-done goes to the split\'s home partition and round-trips', () => {
@@ -249,17 +258,9 @@ class LoopSink extends FakeSink {
   }
 }
 
-/** Follower pages that honour `upTo`, like Cassandra. */
-class RangedFollowers extends MemoryFollowers {
-  override async page(userId: bigint, after: bigint | null, limit: number, upTo?: bigint): Promise<bigint[]> {
-    const page = await super.page(userId, after, limit);
-    return upTo === undefined ? page : page.filter((f) => f <= upTo);
-  }
-}
-
 describe('Worker with a work lane (fakes)', () => {
   it('splits a big author\'s tweet, delivers its tasks, completes once; small authors keep the direct path', { timeout: 10_000 }, async () => {
-    const followers = new RangedFollowers();
+    const followers = new MemoryFollowers();
     followers.set(1n, ids(1_000, 450));
     followers.set(2n, ids(1_000, 3));
     const timelines = new MemoryTimelines();
@@ -274,8 +275,16 @@ describe('Worker with a work lane (fakes)', () => {
     });
     const big = '00000000-0000-1000-8000-0000000000b1';
     const small = '00000000-0000-1000-8000-0000000000b2';
-    source.push(0, tweetEvent(config, 'insert', big, 1n, 10n));
-    source.push(1, tweetEvent(config, 'insert', small, 2n, 10n));
+    // Both written with a TTL: every row, through the tasks too, expires with its tweet.
+    const expiresAt = Math.floor(Date.now() / 1000) + 3_600;
+    const expiring = new Set<number | null>();
+    const write = timelines.write.bind(timelines);
+    timelines.write = async (ms) => {
+      for (const m of ms) if (m.op === 'insert') expiring.add(m.expiresAt ?? null);
+      return write(ms);
+    };
+    source.push(0, { ...tweetEvent(config, 'insert', big, 1n, 10n), ttl: 3_600, expiresAt });
+    source.push(1, { ...tweetEvent(config, 'insert', small, 2n, 10n), ttl: 3_600, expiresAt });
     source.push(0, tweetEvent(config, 'delete_row', big, null, 20n)); // split too: tasks carry the author
     timelines.delayMs = 1;
     let maxRows = 0;
@@ -299,6 +308,9 @@ describe('Worker with a work lane (fakes)', () => {
     expect(timelines.holders(big)).toEqual([]); // the delete's write time wins, whatever the order
     expect(timelines.cells.get(1_449n)?.get(big)).toMatchObject({ live: false, ts: 20n });
     expect(timelines.rows).toBe(2 * 450 + 3);
+    expect([...expiring]).toEqual([expiresAt]);
+    expect(timelines.cells.get(1_000n)?.get(small)).toMatchObject({ live: true, expiresAt });
+    expect(authors.expiries.get(small)).toBe(expiresAt);
     expect(sink.offset(0)).toBe(2n); // the split tweets' offsets committed, each with its tasks
     expect(sink.records(config.topics.tasks)).toHaveLength(10);
     // The tasks' and task-dones' offsets all committed by the lane; the tally is tombstoned.

@@ -61,6 +61,38 @@ describe('Cassandra stores of the fan-out', () => {
       await store.write([...rows('insert', tweetId, users.slice(0, 10), writeTime), ...rows('delete', tweetId, users.slice(10), writeTime + 1n)]);
       expect((await holders(client, ks, users, tweetId)).size).toBe(0);
     });
+
+    it('rows of a tweet with a TTL get the seconds left until its expiry; others none', async () => {
+      const store = new CassandraTimelineStore(client, ks, { strategy });
+      const { tweetId, writeTime } = newTweet();
+      const users = range(base + 8_000_000n, 60);
+      const expiresAt = Math.floor(Date.now() / 1000) + 3_600;
+      await store.write([
+        ...rows('insert', tweetId, users.slice(0, 30), writeTime).map((m) => ({ ...m, expiresAt })),
+        ...rows('insert', tweetId, users.slice(30), writeTime),
+      ]);
+      const ttls = await ttlsOf(`${ks}.timelines`, 'author_id', 'user_id IN ? AND tweet_id = ?', [users, tweetId]);
+      expect(ttls).toHaveLength(60);
+      expect(ttls.filter((t) => t === null)).toHaveLength(30);
+      for (const t of ttls.filter((x) => x !== null)) expect(t).toBeGreaterThan(3_500);
+      for (const t of ttls.filter((x) => x !== null)) expect(t).toBeLessThanOrEqual(3_600);
+    });
+  });
+
+  /** TTL(column) of the rows matching `where`, null for a row without one. */
+  async function ttlsOf(table: string, column: string, where: string, params: unknown[]): Promise<Array<number | null>> {
+    const rs = await client.execute(`SELECT TTL(${column}) AS t FROM ${table} WHERE ${where}`, params, { prepare: true });
+    return rs.rows.map((r) => r.get('t') as number | null);
+  }
+
+  it('TweetAuthorStore records the author of a tweet with its TTL, if it has one', async () => {
+    const store = new CassandraTweetAuthorStore(client, ks);
+    const { tweetId, writeTime } = newTweet();
+    await store.put(tweetId, 42n, writeTime, Math.floor(Date.now() / 1000) + 600);
+    expect(await store.get(tweetId)).toBe(42n);
+    const [ttl] = await ttlsOf(`${ks}.tweet_authors`, 'author_id', 'tweet_id = ?', [tweetId]);
+    expect(ttl).toBeGreaterThan(500);
+    expect(ttl).toBeLessThanOrEqual(600);
   });
 
   it('TweetAuthorStore records the author of an insert for later deletes', async () => {

@@ -61,6 +61,24 @@ describe('fan-out worker on real Kafka and Cassandra', () => {
     expect((await holders(client, config.cassandra.keyspace, range(FIRST, 10), tweetId)).size).toBe(0);
   });
 
+  it('a tweet written with a TTL: its timeline rows and author record expire when it does', async () => {
+    const { config, client, startWorker } = await testEnv([], { celebrity: false });
+    const ks = config.cassandra.keyspace;
+    startWorker('0');
+    const { tweetId, writeTime } = newTweet();
+    const expiresAt = Math.floor(Date.now() / 1000) + 3_600;
+    await produceEvents(config, [{ ...tweetEvent(config, 'insert', tweetId, SMALL, writeTime), ttl: 3_600, expiresAt }]);
+    expect((await completionOf(config, tweetId, undefined, 30_000)).followersDelivered).toBe(10);
+    const ttls = (await client.execute(`SELECT TTL(author_id) AS t FROM ${ks}.timelines WHERE user_id IN ? AND tweet_id = ?`, [range(FIRST, 10), tweetId], { prepare: true }))
+      .rows.map((r) => r.get('t') as number | null);
+    const [authorTtl] = (await client.execute(`SELECT TTL(author_id) AS t FROM ${ks}.tweet_authors WHERE tweet_id = ?`, [tweetId], { prepare: true })).rows.map((r) => r.get('t') as number | null);
+    expect(ttls).toHaveLength(10);
+    for (const t of [...ttls, authorTtl]) {
+      expect(t).toBeGreaterThan(3_500);
+      expect(t).toBeLessThanOrEqual(3_600);
+    }
+  });
+
   it('an author with no followers completes at once', async () => {
     const { config, startWorker } = await testEnv([], { celebrity: false });
     startWorker('0');

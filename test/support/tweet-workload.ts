@@ -12,6 +12,8 @@ export interface ExpectedChange {
   op: 'insert' | 'update' | 'delete_partition';
   body?: string;
   ttl?: number;
+  /** With `ttl`: when the write was acknowledged (seconds since the epoch). */
+  at?: number;
 }
 
 export interface WorkloadResult {
@@ -62,7 +64,7 @@ export async function runWorkload(client: CassandraClient, ks: string, o: Worklo
       changes.push({ op: 'insert', body });
     } else if (i % 50 === 11) {
       await client.execute(`${insert} USING TTL 86400`, params, { prepare: true });
-      changes.push({ op: 'insert', body, ttl: 86400 });
+      changes.push({ op: 'insert', body, ttl: 86400, at: Date.now() / 1000 });
     } else {
       await client.execute(insert, params, { prepare: true });
       changes.push({ op: 'insert', body });
@@ -99,6 +101,7 @@ interface SeenEvent {
   key: Record<string, unknown>;
   columns: Record<string, { value: unknown }>;
   ttl?: number;
+  expiresAt?: number;
   eventId: string;
 }
 
@@ -130,6 +133,10 @@ export function checkExactlyOnce(values: readonly string[], expected: ReadonlyMa
       const e = got[i]!;
       if (w.body !== undefined && e.columns.body?.value !== w.body) problems.push(`tweet ${id} ${w.op}: wrong body (${String(e.columns.body?.value).slice(0, 40)}...)`);
       if (w.ttl !== undefined && e.ttl !== w.ttl) problems.push(`tweet ${id}: ttl ${e.ttl}, expected ${w.ttl}`);
+      // Cassandra set the expiry when it applied the write: just before it was acknowledged.
+      if (w.at !== undefined && !(e.expiresAt !== undefined && Math.abs(e.expiresAt - (w.at + w.ttl!)) <= 2)) {
+        problems.push(`tweet ${id}: expiresAt ${e.expiresAt}, expected ${Math.floor(w.at + w.ttl!)} ± 2 s`);
+      }
     });
   }
   return problems.slice(0, 20);

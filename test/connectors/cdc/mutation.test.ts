@@ -276,7 +276,7 @@ describe('TTL', () => {
         ],
       },
     ]);
-    expect(e).toMatchObject({ op: 'insert', ttl: 3600 });
+    expect(e).toMatchObject({ op: 'insert', ttl: 3600, expiresAt: NOW + 3600 }); // the row's expiry, not a cell's
     expect(e!.columns).toEqual({
       body: { value: 'x', ts: String(TS), ttl: 3600 },
       likes: { value: 1, ts: String(TS), ttl: 100 },

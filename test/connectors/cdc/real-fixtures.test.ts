@@ -94,6 +94,16 @@ describe.each(fixtures)('real Cassandra 5.0 commit-log fixture %s', (name) => {
     });
   });
 
+  it('gives every row written with a TTL its expiry time, as Cassandra recorded it', () => {
+    for (const e of ours) {
+      if (e.op === 'undecodable' || e.ttl === undefined) continue;
+      // Captured from 2024 on, by a node whose clock was right: expiry = apply time + ttl.
+      expect(e.expiresAt, `${e.table} ${JSON.stringify(e.key)}`).toBeGreaterThan(1_700_000_000 + e.ttl);
+      expect(e.expiresAt! - e.ttl).toBeLessThan(Date.now() / 1000);
+    }
+    expect(ours.some((e) => e.op !== 'undecodable' && e.ttl !== undefined)).toBe(true);
+  });
+
   it('gives stable, distinct event ids and positions inside the segment', () => {
     const ids = ours.map((e) => e.eventId);
     expect(new Set(ids).size).toBe(ids.length);

@@ -1,0 +1,10 @@
+import { expect, it } from 'vitest';
+import { ttlUntil } from '../../../connectors/cassandra/expiry.ts';
+
+it('a derived row gets the seconds left until the tweet expires, at least 1', () => {
+  const now = 1_700_000_000_500; // ms
+  expect(ttlUntil(1_700_003_600, now)).toBe(3_600);
+  expect(ttlUntil(1_700_000_001, now)).toBe(1);
+  expect(ttlUntil(1_700_000_000, now)).toBe(1); // expiring right now: as short as CQL allows
+  expect(ttlUntil(1_600_000_000, now)).toBe(1); // long gone: cannot outlive the tweet by more than 1 s
+});
