@@ -46,7 +46,7 @@ describe('data contract on the real Cassandra', () => {
     await applySchema(client, config);
     const body = `cdc-probe-${uniq()}`;
     await new CassandraTweetStore(client, config.cassandra.keyspace).insert(42n, body);
-    // Cassandra writes the idx after the next commit-log sync (commitlog_sync_period 1 s).
+    // Cassandra writes the idx after the next commit-log sync (commitlog_sync_period).
     const found = await within(3_000, async () => {
       const files = await readdir(config.cdc.rawDir).catch(() => [] as string[]);
       for (const idx of files.filter((f) => f.endsWith('_cdc.idx'))) {
