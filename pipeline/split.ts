@@ -11,14 +11,15 @@
  *   1. Walk the ids in pages of `taskSize` until more than `threshold` are seen (or the list
  *      ends). Every full page walked is one exact range. A small author is decided exactly, and
  *      for most authors this is one short page.
- *   2. Read the highest follower id (one row), and cut the rest of the id space into ranges of
- *      equal width, as many as the density of the walked ids predicts for `taskSize` followers
- *      each (at most `MAX_ESTIMATED_RANGES`): the way Spark's JDBC source cuts a table by a
- *      numeric column between its bounds.
- * Cost: ⌈(threshold + 1) / taskSize⌉ pages of ids plus one row, whatever the follower count.
- * The price: ranges of step 2 hold about `taskSize` followers when ids are spread evenly over
- * their span, and more or fewer when they cluster. Uneven tasks only balance worse; every
- * follower is still in exactly one range, and each task counts what it delivered.
+ *   2. Read the highest follower id (one row), sample the density of the rest of the id space
+ *      (`PROBES` equal-width slices read in short concurrent reads, see `probeDensity`) and
+ *      cut it into ranges holding about `taskSize` followers each by that estimate (at most
+ *      `MAX_ESTIMATED_RANGES`). Spark's JDBC source cuts by equal widths between a column's
+ *      bounds; the samples keep ranges even when ids cluster (old accounts sparse, new dense).
+ * Cost: ⌈(threshold + 1) / taskSize⌉ pages of ids, one row and ≤ 64 short reads, whatever the
+ * follower count. The price: ranges of step 2 are sized by estimate, so they hold about
+ * `taskSize` followers, not exactly. Every follower is still in exactly one range, and each task
+ * counts what it delivered.
  *
  * The walk is not under the row credit (no rows are emitted): it holds one page of ids at a time,
  * and at most `pipeline.maxInFlightTweets` tweets walk at once. For an author it does not split it
@@ -59,8 +60,8 @@ export interface SplitOptions {
 
 /** Reads one author's follower ids (the FollowerStore's, under the retry policy). */
 export interface IdReader {
-  /** Up to `limit` ids after `after`, ascending. */
-  page(after: bigint | null, limit: number): Promise<bigint[]>;
+  /** Up to `limit` ids after `after` (and at most `upTo`), ascending. */
+  page(after: bigint | null, limit: number, upTo?: bigint): Promise<bigint[]>;
   /** The highest id (null: none). */
   last(): Promise<bigint | null>;
 }
@@ -103,27 +104,91 @@ export async function planSplit(read: IdReader, options: SplitOptions): Promise<
   const highest = await read.last();
   if (options.signal?.aborted) return null;
   const counted = cuts.reduce((n, c) => n + c.rows, 0);
-  const probed = total - counted; // read past the last cut (a short probe page)
-  const beyond = highest === null || highest <= lastRead! ? 0 : estimateBetween(first!, lastRead!, total, highest);
-  const rest = probed + beyond;
-  if (rest === 0) return { total, ranges: openEnded(cuts) }; // a race: followers went away
+  const from = after ?? first! - 1n; // the rest of the id space: (from, highest]
+  if (highest === null || highest <= from) return { total, ranges: openEnded(cuts) }; // a race: followers went away
+  const segments = await probeDensity(read, from, highest);
+  if (options.signal?.aborted) return null;
+  const rest = segments.reduce((n, g) => n + g.rows, 0);
   const pieces = Math.min(MAX_ESTIMATED_RANGES, Math.max(1, Math.ceil(rest / taskSize)));
-  const from = after ?? first! - 1n;
-  const to = highest !== null && highest > lastRead! ? highest : lastRead!;
-  const width = to - from;
-  for (let i = 1; i <= pieces; i++) {
-    const upTo = i === pieces ? to : from + (width * BigInt(i)) / BigInt(pieces);
-    if (upTo === after) continue; // narrower than one id per piece
+  for (const upTo of cutEvenly(segments, pieces)) {
     cuts.push({ after, upTo, rows: Math.round(rest / pieces) });
     after = upTo;
   }
   return { total: counted + rest, ranges: openEnded(cuts) };
 }
 
-/** Followers expected in (lastRead, highest], from the density of the `seen` ids in [first, lastRead]. */
-function estimateBetween(first: bigint, lastRead: bigint, seen: number, highest: bigint): number {
-  const span = Number(lastRead - first + 1n);
-  return Math.max(1, Math.round((seen / span) * Number(highest - lastRead)));
+/** Equal-width slices of the unwalked id space sampled at once, ids per sample, and most samples. */
+export const PROBES = 16;
+export const PROBE_IDS = 256;
+export const MAX_PROBE_READS = 64;
+
+/** A slice (after, upTo] of the id space with its follower count, counted or estimated. */
+interface Segment { readonly after: bigint; readonly upTo: bigint; readonly rows: number }
+
+/**
+ * Estimates how the followers in (from, to] are spread. The space is cut into `PROBES` slices of
+ * equal width, and each is read from its start, `PROBE_IDS` ids at a time, in rounds (all slices
+ * of a round at once) until it is read to its end or `MAX_PROBE_READS` reads are spent. What was
+ * read is counted exactly, down to the gaps before and after the ids (so a cluster is where its
+ * ids are); what was not is estimated from the density of the slice's last read. Evenly spread
+ * ids (the usual case) cost 4 rounds of 16 short reads; clusters (old accounts sparse, new ones
+ * dense) are read more closely, at the same cost.
+ */
+async function probeDensity(read: IdReader, from: bigint, to: bigint): Promise<Segment[]> {
+  const width = to - from;
+  const n = width < BigInt(PROBES) ? Number(width) : PROBES;
+  const bound = (j: number): bigint => from + (width * BigInt(j)) / BigInt(n);
+  const known: Segment[] = [];
+  let open = Array.from({ length: n }, (_, j) => ({ after: bound(j), upTo: bound(j + 1) }));
+  let reads = 0;
+  let last = new Map<bigint, { after: bigint; upTo: bigint }>(); // slice start -> the span its last full read covered
+  while (open.length > 0 && reads + open.length <= MAX_PROBE_READS) {
+    reads += open.length;
+    const pages = await Promise.all(open.map((s) => read.page(s.after, PROBE_IDS, s.upTo)));
+    const next: typeof open = [];
+    last = new Map();
+    open.forEach((s, i) => {
+      const ids = pages[i]!;
+      if (ids.length === 0) { known.push({ ...s, rows: 0 }); return; }
+      const lo = ids[0]! - 1n;
+      const hi = ids.at(-1)!;
+      if (lo > s.after) known.push({ after: s.after, upTo: lo, rows: 0 });
+      known.push({ after: lo, upTo: hi, rows: ids.length });
+      if (ids.length < PROBE_IDS) { if (hi < s.upTo) known.push({ after: hi, upTo: s.upTo, rows: 0 }); return; }
+      if (hi < s.upTo) {
+        next.push({ after: hi, upTo: s.upTo });
+        last.set(hi, { after: s.after, upTo: hi });
+      }
+    });
+    open = next;
+  }
+  for (const s of open) { // out of reads: the density of its last read stands for the rest
+    const span = last.get(s.after)!;
+    known.push({ ...s, rows: Math.round((PROBE_IDS * Number(s.upTo - s.after)) / Number(span.upTo - span.after)) });
+  }
+  return known.sort((a, b) => (a.after < b.after ? -1 : a.after > b.after ? 1 : 0));
+}
+
+/**
+ * The upper bounds of `pieces` ranges over the segments holding about equal estimated followers
+ * (ids spread evenly inside a segment); the last is the segments' end. Strictly increasing.
+ */
+function cutEvenly(segments: readonly Segment[], pieces: number): bigint[] {
+  const total = segments.reduce((n, g) => n + g.rows, 0);
+  const end = segments.at(-1)!.upTo;
+  const bounds: bigint[] = [];
+  let before = 0; // estimated followers in the segments already passed
+  let g = 0;
+  for (let i = 1; i < pieces; i++) {
+    const target = (total * i) / pieces;
+    while (g < segments.length - 1 && before + segments[g]!.rows < target) before += segments[g++]!.rows;
+    const seg = segments[g]!;
+    const share = seg.rows === 0 ? 1 : Math.min(1, (target - before) / seg.rows);
+    const upTo = seg.after + ((seg.upTo - seg.after) * BigInt(Math.round(share * 1e6))) / 1_000_000n;
+    if (upTo > (bounds.at(-1) ?? segments[0]!.after) && upTo < end) bounds.push(upTo);
+  }
+  bounds.push(end);
+  return bounds;
 }
 
 /** The ranges with the first open below and the last open above (the whole id space). */

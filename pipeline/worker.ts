@@ -434,7 +434,7 @@ export class Worker {
     const p = this.#config.pipeline;
     const plan = await planSplit(
       {
-        page: (after, limit) => this.#attempt(`read follower ids of ${author}`, () => this.#ports.followers.page(author, after, limit)),
+        page: (after, limit, upTo) => this.#attempt(`read follower ids of ${author}`, () => this.#ports.followers.page(author, after, limit, upTo)),
         last: () => this.#attempt(`read the last follower id of ${author}`, () => this.#ports.followers.last(author)),
       },
       { threshold: p.splitThreshold, taskSize: p.splitTaskSize, signal: job.signal, onTotal: (n) => { job.total ??= n; } },
