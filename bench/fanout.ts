@@ -145,7 +145,8 @@ const ratios = d === undefined ? {} : {
   // The same, counting only (d)'s writing phase (first row -> last): what its fixed costs hide.
   'd/c writing': +(rows.find((r) => r.approach === '(c) ceiling')!.seconds / rows.find((r) => r.approach === '(d) pipeline')!.phases!.writeSeconds).toFixed(2),
   'd/a': +(d / rate('(a)')!).toFixed(1),
-  'd/b': +(d / rate('(b)')!).toFixed(1),
+  // Every (b) write can fail (the driver's queue overflows): then no finite ratio exists.
+  'd/b': rate('(b)')! > 0 ? +(d / rate('(b)')!).toFixed(1) : 'unbounded: (b) wrote no row',
   ...(bigFollowers > 0 ? { 'peak RSS big/small': +(rows.find((r) => r.approach === '(d) pipeline, big author')!.maxRssMiB / rows.find((r) => r.approach === '(d) pipeline')!.maxRssMiB).toFixed(2) } : {}),
 };
 console.table(rows.map(({ approach, rows: n, seconds, rowsPerSecond, errors, maxRssMiB, cassandraCpuSeconds, kafkaCpuSeconds, clientCpuSeconds, note }) => ({
