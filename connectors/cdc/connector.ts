@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { metrics } from '@opentelemetry/api';
 import type { Config } from '../../config/index.ts';
 import type { CassandraClient } from '../cassandra/client.ts';
@@ -63,6 +64,8 @@ interface SegmentFile {
 
 /** How long an idx may stay unchanged, with a newer segment present, before it is retired. */
 const RETIRE_AFTER_MS = 5_000;
+/** Longest synchronous stretch of a segment read before it lets the event loop run. */
+const YIELD_EVERY_MS = 5;
 
 export class CdcConnector {
   #state: ConnectorState = 'starting';
@@ -329,7 +332,15 @@ export class CdcConnector {
       batch = [];
       committed = true;
     };
+    let turnStarted = performance.now();
     for (;;) {
+      // Framing thousands of entries (most of them other tables' writes that share the segment)
+      // is synchronous: give the event loop a turn every few ms, or a worker in the same process
+      // (`fanout run`) stops sending writes for the whole pass (stalls of 60-190 ms measured).
+      if (performance.now() - turnStarted > YIELD_EVERY_MS) {
+        await nextTurn();
+        turnStarted = performance.now();
+      }
       const step = it.next();
       if (step.done) {
         const end = step.value;
