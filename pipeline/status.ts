@@ -66,3 +66,16 @@ export function progress(job: TweetJob): TweetProgress {
     splitInto: job.split?.ranges.length ?? null,
   };
 }
+
+/**
+ * Followers `tweetId` has reached so far, as far as this worker sees: its own delivered count
+ * while it is delivered whole; for a split tweet, the tasks counted done here (if this worker owns
+ * its home partition) plus its tasks in flight here. Other workers' tasks in flight are not in
+ * this status. Undefined: the tweet is neither in flight nor counted here.
+ */
+export function deliveredSoFar(status: WorkerStatus, tweetId: string): number | undefined {
+  const jobs = status.inFlight.filter((t) => t.tweetId === tweetId);
+  const split = status.splits.find((s) => s.tweetId === tweetId);
+  if (jobs.length === 0 && split === undefined) return undefined;
+  return (split?.delivered ?? 0) + jobs.reduce((n, j) => n + j.delivered, 0);
+}

@@ -5,6 +5,7 @@ import { CassandraTweetStore } from '../../connectors/cassandra/tweets.ts';
 import type { SeedOptions } from '../seed-graph.ts';
 import type { Context } from '../context.ts';
 import { progress } from '../progress.ts';
+import { deliveredSoFar } from '../../pipeline/status.ts';
 import { startRun } from './run.ts';
 import { schemaApply } from './schema.ts';
 import { seed } from './seed.ts';
@@ -39,11 +40,14 @@ export async function demo(ctx: Context, options: SeedOptions): Promise<void> {
     say(`tweet ${tweet.tweetId} by @${options.author} inserted with plain CQL; CDC -> Kafka -> fan-out:`);
     const bar = progress('timelines', options.followers, process.stdout);
     const completed = running.worker.status().totals.tweetsCompleted;
+    let shown = 0;
     await new Promise<void>((resolve, reject) => {
       const timer = setInterval(() => {
         const s = running.worker.status();
-        const mine = s.inFlight.find((t) => t.tweetId === tweet.tweetId);
-        if (mine) bar.update(mine.delivered);
+        const delivered = deliveredSoFar(s, tweet.tweetId);
+        const mine = delivered !== undefined;
+        // A finished task leaves the in-flight list before its count reaches the tally: never go back.
+        if (mine) bar.update(shown = Math.max(shown, delivered));
         // Done when the worker has committed a completion past what it had before, and ours is gone.
         if (!mine && s.totals.tweetsCompleted > completed && s.totals.rowsWritten > 0) { clearInterval(timer); resolve(); }
         if (s.state === 'failed') { clearInterval(timer); reject(new Error('the worker failed; see the log above')); }
