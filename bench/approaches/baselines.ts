@@ -8,6 +8,7 @@ import cassandra from 'cassandra-driver';
 import { loadConfig } from '../../config/index.ts';
 import { connectCassandra } from '../../connectors/cassandra/client.ts';
 import { CassandraFollowerStore } from '../../connectors/cassandra/followers.ts';
+import { cpuSince } from './cpu.ts';
 
 const [approach, authorArg, limitArg, concurrencyArg] = process.argv.slice(2);
 const config = loadConfig();
@@ -67,9 +68,3 @@ const seconds = (performance.now() - started) / 1000;
 console.log(JSON.stringify({ rows: followers.length, seconds, errors, maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024), clientCpuSeconds: cpuSince(cpuAtStart) }));
 await client.shutdown();
 process.exit(0);
-
-/** CPU seconds (user + system) this process has used since `start`. */
-function cpuSince(start: NodeJS.CpuUsage): number {
-  const used = process.cpuUsage(start);
-  return Math.round((used.user + used.system) / 1e4) / 100;
-}

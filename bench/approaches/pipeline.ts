@@ -14,6 +14,7 @@ import { CassandraTweetStore } from '../../connectors/cassandra/tweets.ts';
 import { Context } from '../../cli/context.ts';
 import { startRun } from '../../cli/commands/run.ts';
 import type { WorkerStatus } from '../../pipeline/worker.ts';
+import { cpuSince } from './cpu.ts';
 
 const [authorArg, followersArg] = process.argv.slice(2);
 const author = BigInt(authorArg ?? '1');
@@ -64,12 +65,6 @@ const admin = await ctx.admin();
 await admin.deleteTopics({ topics: [ctx.config.topics.tweetsCdc, ctx.config.topics.cdcOffsets, ctx.config.topics.checkpoints, ctx.config.topics.completed, ctx.config.topics.tasks, ctx.config.topics.deadLetter] }).catch(() => undefined);
 await ctx.close();
 process.exit(0);
-
-/** CPU seconds (user + system) this process has used since `start`. */
-function cpuSince(start: NodeJS.CpuUsage): number {
-  const used = process.cpuUsage(start);
-  return Math.round((used.user + used.system) / 1e4) / 100;
-}
 
 /** Resolves once the worker has completed `tweetId` (more than `completedBefore` completions, it not in flight). */
 function untilCompleted(r: Awaited<ReturnType<typeof startRun>>, tweetId: string, completedBefore: number, tick?: (s: WorkerStatus) => void): Promise<void> {
