@@ -191,7 +191,7 @@ function cutEvenly(segments: readonly Segment[], pieces: number): bigint[] {
   return bounds;
 }
 
-/** The ranges with the first open below and the last open above (the whole id space). */
+/** The ranges with the last open above (the first already is, below): the whole id space. */
 function openEnded(cuts: readonly TaskRange[]): TaskRange[] {
-  return cuts.map((c, i) => ({ after: i === 0 ? null : c.after, upTo: i === cuts.length - 1 ? null : c.upTo, rows: c.rows }));
+  return cuts.map((c, i) => (i === cuts.length - 1 ? { ...c, upTo: null } : c));
 }

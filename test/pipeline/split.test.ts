@@ -6,7 +6,7 @@ import type { OutRecord, RecordSource, SourceListener, SourceRecord, StateRecord
 import { CompletionAggregator, restoreTallies } from '../../pipeline/completion.ts';
 import { checkpointRecord, restoreCheckpoints } from '../../pipeline/records.ts';
 import { rowCredit } from '../../pipeline/job.ts';
-import { MAX_ESTIMATED_RANGES, MAX_PROBE_READS, PROBE_IDS, PROBES, planSplit, type SplitPlan } from '../../pipeline/split.ts';
+import { MAX_ESTIMATED_RANGES, MAX_PROBE_READS, PROBE_IDS, PROBES, planSplit, type SplitPlan, type TaskRange } from '../../pipeline/split.ts';
 import { decodeWorkRecord, homePartition, type TaskDone, taskDoneRecord, taskRecords } from '../../pipeline/tasks.ts';
 import { Worker } from '../../pipeline/worker.ts';
 import { FakeSink, FakeSource, MemoryAuthors, MemoryFollowers, MemoryTimelines } from './fakes.ts';
@@ -24,26 +24,26 @@ const config = loadConfig({
 });
 const ids = (from: number, n: number): bigint[] => Array.from({ length: n }, (_, i) => BigInt(from + i));
 
-/** An IdReader over a sorted id list, counting reads. */
+/** An IdReader over the followers `list` of one author (the in-memory store), counting reads. */
 function pager(list: readonly bigint[]) {
+  const store = new MemoryFollowers();
+  store.set(1n, list);
   const reads: Array<{ after: bigint | null; limit: number }> = [];
-  const page = async (after: bigint | null, limit: number, upTo?: bigint): Promise<bigint[]> => {
+  const page = (after: bigint | null, limit: number, upTo?: bigint): Promise<bigint[]> => {
     reads.push({ after, limit });
-    const from = after === null ? 0 : list.findIndex((f) => f > after);
-    return from < 0 ? [] : list.slice(from, from + limit).filter((f) => upTo === undefined || f <= upTo);
+    return store.page(1n, after, limit, upTo);
   };
-  return { read: { page, last: async () => list.at(-1) ?? null }, reads };
+  return { read: { page, last: () => store.last(1n) }, reads };
 }
 
-/** The range of `plan` holding `id` (exactly one must). */
-function rangesOf(plan: SplitPlan, id: bigint) {
-  return plan.ranges.filter((r) => (r.after === null || id > r.after) && (r.upTo === null || id <= r.upTo));
-}
+/** Whether `id` falls in `range`. */
+const holds = (range: TaskRange, id: bigint): boolean => (range.after === null || id > range.after) && (range.upTo === null || id <= range.upTo);
+
+/** The ranges of `plan` holding `id` (exactly one must). */
+const rangesOf = (plan: SplitPlan, id: bigint): TaskRange[] => plan.ranges.filter((r) => holds(r, id));
 
 /** How many of `list` each range of `plan` holds. */
-function counts(plan: SplitPlan, list: readonly bigint[]): number[] {
-  return plan.ranges.map((r) => list.filter((id) => (r.after === null || id > r.after) && (r.upTo === null || id <= r.upTo)).length);
-}
+const counts = (plan: SplitPlan, list: readonly bigint[]): number[] => plan.ranges.map((r) => list.filter((id) => holds(r, id)).length);
 
 describe('planSplit', () => {
   it('leaves a small author alone after one short page, and tells the count', async () => {
