@@ -79,6 +79,12 @@ export async function produceEvents(config: Config, events: readonly RowChangeEv
   await produce(config, events.map((e) => ({ key: JSON.stringify(e.key), value: JSON.stringify(e), ...(partition === undefined ? {} : { partition }) })));
 }
 
+/** TTL(column) of the rows of `table` matching `where`, null for a row without one. */
+export async function ttlsOf(client: CassandraClient, table: string, column: string, where: string, params: unknown[]): Promise<Array<number | null>> {
+  const rs = await client.execute(`SELECT TTL(${column}) AS t FROM ${table} WHERE ${where}`, params, { prepare: true });
+  return rs.rows.map((r) => r.get('t') as number | null);
+}
+
 /**
  * Which of `userIds` have `tweetId` in their timeline (IN queries of 100 partitions, 8 at a time).
  * A read the server times out on a loaded machine is retried (the answer itself is never relaxed).

@@ -7,7 +7,7 @@ import { CassandraTweetAuthorStore } from '../../connectors/cassandra/tweet-auth
 import type { TimelineMutation } from '../../connectors/stores.ts';
 import { testConfig } from '../support/config.ts';
 import { followerStoreContract } from './follower-store-contract.ts';
-import { holders, newTweet, range } from './fixtures.ts';
+import { holders, newTweet, range, ttlsOf } from './fixtures.ts';
 
 // The FollowerStore contract and the TimelineStore contract (both write strategies), run against
 // the real Cassandra, and the TweetAuthorStore. (Kept beside the pipeline tests: this change set owns only test/pipeline/.)
@@ -71,7 +71,7 @@ describe('Cassandra stores of the fan-out', () => {
         ...rows('insert', tweetId, users.slice(0, 30), writeTime).map((m) => ({ ...m, expiresAt })),
         ...rows('insert', tweetId, users.slice(30), writeTime),
       ]);
-      const ttls = await ttlsOf(`${ks}.timelines`, 'author_id', 'user_id IN ? AND tweet_id = ?', [users, tweetId]);
+      const ttls = await ttlsOf(client, `${ks}.timelines`, 'author_id', 'user_id IN ? AND tweet_id = ?', [users, tweetId]);
       expect(ttls).toHaveLength(60);
       expect(ttls.filter((t) => t === null)).toHaveLength(30);
       for (const t of ttls.filter((x) => x !== null)) expect(t).toBeGreaterThan(3_500);
@@ -79,18 +79,12 @@ describe('Cassandra stores of the fan-out', () => {
     });
   });
 
-  /** TTL(column) of the rows matching `where`, null for a row without one. */
-  async function ttlsOf(table: string, column: string, where: string, params: unknown[]): Promise<Array<number | null>> {
-    const rs = await client.execute(`SELECT TTL(${column}) AS t FROM ${table} WHERE ${where}`, params, { prepare: true });
-    return rs.rows.map((r) => r.get('t') as number | null);
-  }
-
   it('TweetAuthorStore records the author of a tweet with its TTL, if it has one', async () => {
     const store = new CassandraTweetAuthorStore(client, ks);
     const { tweetId, writeTime } = newTweet();
     await store.put(tweetId, 42n, writeTime, Math.floor(Date.now() / 1000) + 600);
     expect(await store.get(tweetId)).toBe(42n);
-    const [ttl] = await ttlsOf(`${ks}.tweet_authors`, 'author_id', 'tweet_id = ?', [tweetId]);
+    const [ttl] = await ttlsOf(client, `${ks}.tweet_authors`, 'author_id', 'tweet_id = ?', [tweetId]);
     expect(ttl).toBeGreaterThan(500);
     expect(ttl).toBeLessThanOrEqual(600);
   });

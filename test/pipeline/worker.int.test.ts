@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { CassandraTweetAuthorStore } from '../../connectors/cassandra/tweet-authors.ts';
 import { rowCredit } from '../../pipeline/job.ts';
 import {
-  awaitCompletions, CELEBRITY, completedEvents, completionOf, FIRST, FOLLOWERS, holders, LONELY, newTweet, produce, produceEvents, range, readAll, SMALL, testEnv, tweetEvent, within,
+  awaitCompletions, CELEBRITY, completedEvents, completionOf, FIRST, FOLLOWERS, holders, LONELY, newTweet, produce, produceEvents, range, readAll, SMALL, testEnv, ttlsOf, tweetEvent, within,
 } from './fixtures.ts';
 
 // Each test has its own keyspace, topics and consumer group (testEnv → testConfig), seeded with
@@ -69,9 +69,8 @@ describe('fan-out worker on real Kafka and Cassandra', () => {
     const expiresAt = Math.floor(Date.now() / 1000) + 3_600;
     await produceEvents(config, [{ ...tweetEvent(config, 'insert', tweetId, SMALL, writeTime), ttl: 3_600, expiresAt }]);
     expect((await completionOf(config, tweetId, undefined, 30_000)).followersDelivered).toBe(10);
-    const ttls = (await client.execute(`SELECT TTL(author_id) AS t FROM ${ks}.timelines WHERE user_id IN ? AND tweet_id = ?`, [range(FIRST, 10), tweetId], { prepare: true }))
-      .rows.map((r) => r.get('t') as number | null);
-    const [authorTtl] = (await client.execute(`SELECT TTL(author_id) AS t FROM ${ks}.tweet_authors WHERE tweet_id = ?`, [tweetId], { prepare: true })).rows.map((r) => r.get('t') as number | null);
+    const ttls = await ttlsOf(client, `${ks}.timelines`, 'author_id', 'user_id IN ? AND tweet_id = ?', [range(FIRST, 10), tweetId]);
+    const [authorTtl] = await ttlsOf(client, `${ks}.tweet_authors`, 'author_id', 'tweet_id = ?', [tweetId]);
     expect(ttls).toHaveLength(10);
     for (const t of [...ttls, authorTtl]) {
       expect(t).toBeGreaterThan(3_500);
