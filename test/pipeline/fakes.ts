@@ -94,6 +94,7 @@ export class MemoryAuthors implements TweetAuthorStore {
     if ((this.#ts.get(tweetId) ?? -1n) > writeTimeMicros) return;
     this.#ts.set(tweetId, writeTimeMicros);
     this.authors.delete(tweetId);
+    this.expiries.delete(tweetId);
   }
 }
 
