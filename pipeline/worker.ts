@@ -18,9 +18,9 @@
  * LANE, a Worker of role `tasks` consuming `topics.tasks` in its own consumer group
  * (`<groupId>.tasks`) with its own transactional producer, sharing this worker's row credit and
  * tweet admission gate. The credit stays a strict per-process bound on rows read and not yet
- * written (memory). The gate bounds tweets plus tasks in flight per process: each lane's source
- * asks it for room before each poll, and the two polls may overlap, so the bound is
- * `maxInFlightTweets` plus at most one poll of the other lane (< 2 × `maxInFlightTweets`).
+ * written (memory). The gate is a strict per-process bound on tweets plus tasks in flight
+ * (`maxInFlightTweets`): each lane's source asks for room before every record it hands over,
+ * and admitting a record takes its slot in the same turn.
  * A tweet whose author has more than `pipeline.splitThreshold` followers is not delivered here:
  * it is split (./split.ts) into page-range tasks, produced with its offset commit (./tasks.ts).
  * The lane delivers each task's range with the same chain, checkpoints (keyed by work-topic
