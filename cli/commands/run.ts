@@ -30,13 +30,14 @@ export async function startRun(ctx: Context, workerId: string): Promise<Running>
     await Promise.allSettled([connector.close()]);
   })());
   await Promise.race([connector.ready, done]);
-  // Ready = the connector resumed and the worker holds partitions (group join done), so a write
-  // made now is picked up at once. A worker may also get none (more workers than partitions):
-  // then go on after a while.
+  // Ready = the connector resumed and both lanes of the worker hold partitions (group joins
+  // done), so a write made now is picked up at once, split or not. A worker may also get none
+  // (more workers than partitions): then go on after a while.
   const joinedBy = Date.now() + 15_000;
   await Promise.race([done, new Promise<void>((resolve) => {
     const timer = setInterval(() => {
-      if (worker.status().partitions.length > 0 || Date.now() > joinedBy || (worker.state !== 'starting' && worker.state !== 'running')) {
+      const s = worker.status();
+      if ((s.partitions.length > 0 && s.taskPartitions.length > 0) || Date.now() > joinedBy || (worker.state !== 'starting' && worker.state !== 'running')) {
         clearInterval(timer);
         resolve();
       }

@@ -1,4 +1,5 @@
 import kafkaJs from '@confluentinc/kafka-javascript';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../../config/index.ts';
 import { classifyKafkaError, FanoutError, withTimeout } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -84,7 +85,12 @@ export function productTopics(config: Config): TopicSpec[] {
   ];
 }
 
-/** Creates the topics that do not exist yet; returns the names it created. */
+/**
+ * Creates the topics that do not exist yet; returns the names it created, once the broker serves
+ * each of them with a leader for every partition. A consumer that subscribes to a topic its
+ * broker does not serve yet only sees it at its next periodic metadata refresh (seen here: a work
+ * topic created under load reached its consumer 300 s later, librdkafka's default interval).
+ */
 export async function ensureTopics(admin: KafkaAdmin, config: Config, specs: readonly TopicSpec[] = productTopics(config)): Promise<string[]> {
   const existing = new Set(await admin.listTopics());
   const missing = specs.filter((s) => !existing.has(s.topic));
@@ -103,5 +109,25 @@ export async function ensureTopics(admin: KafkaAdmin, config: Config, specs: rea
     const now = new Set(await admin.listTopics());
     if (missing.some((s) => !now.has(s.topic))) throw classifyKafkaError(err, 'create topics');
   }
+  await untilServed(admin, missing, config.kafka.connectTimeoutMs);
   return missing.map((s) => s.topic);
+}
+
+/** Waits until every partition of `specs` has a leader in the broker's metadata. */
+async function untilServed(admin: KafkaAdmin, specs: readonly TopicSpec[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let pending: string[] = specs.map((s) => s.topic);
+  for (;;) {
+    const served = await admin.fetchTopicMetadata({ topics: pending }).catch(() => []);
+    const ready = new Set(served.filter((t) => {
+      const spec = specs.find((s) => s.topic === t.name);
+      return spec !== undefined && t.partitions.length === spec.partitions && t.partitions.every((p) => p.leader >= 0);
+    }).map((t) => t.name));
+    pending = pending.filter((t) => !ready.has(t));
+    if (pending.length === 0) return;
+    if (Date.now() > deadline) {
+      throw new FanoutError('KAFKA_TOPICS_NOT_READY', `topics ${pending.join(', ')} were created but have no leader for every partition after ${timeoutMs} ms (kafka.connectTimeoutMs)`, { retriable: true });
+    }
+    await sleep(100);
+  }
 }

@@ -44,6 +44,8 @@ const MAX_POLL_RECORDS = 64;
 const POLL_WAIT_MS = 100;
 /** How often a paused source still polls (rebalances, liveness), unless woken earlier. */
 const PAUSED_POLL_MS = 200;
+/** How often the consumer refreshes the metadata of its topics (one small request). */
+export const METADATA_REFRESH_MS = 5_000;
 
 /** librdkafka errors are Errors at runtime (util.inherits) but not in the typings. */
 export function asError(err: unknown): Error {
@@ -115,6 +117,9 @@ export class KafkaRecordSource implements RecordSource {
       'max.partition.fetch.bytes': 262_144,
       'fetch.queue.backoff.ms': 20,
       'fetch.error.backoff.ms': 50,
+      // A subscribed topic the broker did not serve yet is picked up at the next refresh: seconds,
+      // not librdkafka's default 5 minutes (see ensureTopics).
+      'topic.metadata.refresh.interval.ms': METADATA_REFRESH_MS,
       rebalance_cb: (err: { code: number }, assignment: Assignment) => this.#onRebalance(err.code, assignment),
     } as never, { 'auto.offset.reset': 'earliest' });
     this.#consumer = consumer;
