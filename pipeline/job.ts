@@ -8,6 +8,10 @@
  * (`pipeline.checkpointEvery` batches) beyond the last COMMITTED checkpoint, and a checkpoint is
  * taken each time half of that is written, so the commit normally lands before paging has to wait.
  */
+import type { TweetChange } from './decode.ts';
+import { InOrderFrontier, type Slot } from './frontier.ts';
+import type { SplitPlan } from './split.ts';
+import type { SplitTask } from './tasks.ts';
 
 /** Rows a tweet may read beyond its last committed checkpoint: the rework bound. */
 export const readAheadRows = (p: { checkpointEvery: number; batchSize: number }): number => p.checkpointEvery * p.batchSize;
@@ -25,10 +29,6 @@ export const minPageRows = (p: { pageSize: number }): number => Math.ceil(p.page
 
 /** Rows written between two checkpoints of a tweet in progress. */
 export const checkpointRows = (p: { checkpointEvery: number; batchSize: number }): number => Math.ceil(readAheadRows(p) / 2);
-import type { TweetChange } from './decode.ts';
-import { InOrderFrontier, type Slot } from './frontier.ts';
-import type { SplitPlan } from './split.ts';
-import type { SplitTask } from './tasks.ts';
 
 /** A checkpoint of a tweet in progress, as kept in the compacted checkpoint topic. */
 export interface Checkpoint {

@@ -4,19 +4,18 @@
  * tweets), and `fanout worker` child processes over it, started with `--set` overrides and killed
  * or stopped like an operator (or the kernel) would.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { resolve } from 'node:path';
 import { writeSeed } from '../../cli/commands/seed.ts';
 import { loadConfig, type Config } from '../../config/index.ts';
 import { connectCassandra, type CassandraClient } from '../../connectors/cassandra/client.ts';
 import { CassandraFollowerStore } from '../../connectors/cassandra/followers.ts';
 import { applySchema } from '../../connectors/cassandra/schema.ts';
-import { withTimeout } from '../../connectors/errors.ts';
 import { connectAdmin, createKafka, ensureTopics, productTopics, type KafkaAdmin } from '../../connectors/kafka/client.ts';
 import { createLogger } from '../../connectors/log.ts';
 import { testSettings } from '../support/config.ts';
+import { spawnWorkerProcess, type WorkerProcess } from '../support/worker-process.ts';
 
-const MAIN = resolve(import.meta.dirname, '../../cli/main.ts');
+export type { WorkerProcess };
+
 
 /** The celebrity and its followers FIRST .. FIRST+FOLLOWERS-1. */
 export const AUTHOR = 7n;
@@ -65,46 +64,9 @@ export async function createWorld(sets: readonly string[]): Promise<World> {
   }
 }
 
-/** A `fanout worker` child process. */
-export interface WorkerProcess {
-  readonly pid: number;
-  readonly child: ChildProcess;
-  /** Resolves with the exit code (null when killed by a signal) once the process is gone. */
-  readonly exited: Promise<number | null>;
-  /** Everything it wrote to stderr (its log), for failure messages and its final status line. */
-  stderr(): string;
-  /** SIGKILL, then waits for the exit. */
-  kill(): Promise<void>;
-  /** SIGTERM (graceful stop: drain, commit, disconnect), then waits for the exit. */
-  stop(timeoutMs?: number): Promise<number | null>;
-}
-
 /** Starts `fanout worker --worker-id <id>` over `settings` (+ `more`); its log level is info. */
 export function spawnWorker(settings: readonly string[], id: string, more: readonly string[] = []): WorkerProcess {
-  const args = [MAIN, 'worker', '--worker-id', id];
-  for (const s of [...settings, 'log.level=info', ...more]) args.push('--set', s);
-  const child = spawn(process.execPath, args, {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let err = '';
-  child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
-  const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
-  if (child.pid === undefined) throw new Error('could not spawn a fanout worker');
-  return {
-    pid: child.pid,
-    child,
-    exited,
-    stderr: () => err,
-    kill: async () => {
-      child.kill('SIGKILL');
-      await withTimeout(exited, 10_000, `worker ${id} (pid ${child.pid}) did not exit 10 s after SIGKILL`);
-    },
-    stop: async (timeoutMs = 40_000) => {
-      child.kill('SIGTERM');
-      return withTimeout(exited, timeoutMs, `worker ${id} (pid ${child.pid}) did not stop within ${timeoutMs} ms of SIGTERM; it said: ${err.slice(-2_000)}`);
-    },
-  };
+  return spawnWorkerProcess(id, [...settings, 'log.level=info', ...more].flatMap((s) => ['--set', s]));
 }
 
 /** Rows written by a worker process, from the status line it logs when it stops. */

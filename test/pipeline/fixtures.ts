@@ -2,11 +2,10 @@
  * Helpers of the pipeline tests: CDC-shaped change events exactly as the connector emits them
  * (keyed by JSON.stringify(key), with a traceparent header), and checks on real timelines.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import cassandra from 'cassandra-driver';
 import { onTestFinished } from 'vitest';
 import { writeSeed } from '../../cli/commands/seed.ts';
@@ -24,8 +23,7 @@ import { createWorker } from '../../pipeline/connect.ts';
 import type { Worker } from '../../pipeline/worker.ts';
 import { testConfig } from '../support/config.ts';
 import { collect } from '../support/kafka.ts';
-
-const MAIN = resolve(import.meta.dirname, '../../cli/main.ts');
+import { spawnWorkerProcess, type WorkerProcess } from '../support/worker-process.ts';
 
 let eventSeq = 0;
 
@@ -210,19 +208,12 @@ export async function testEnv(sets: string[] = [], options: { celebrity?: boolea
   };
 }
 
-/** A `fanout worker` child process, its stderr so far, and its exit. */
-export interface WorkerChild {
-  readonly child: ChildProcess;
-  readonly stderr: () => string;
-  readonly exited: Promise<number | null>;
-}
-
 /**
  * Starts `fanout worker --worker-id <id>` as a child process with `config` (written to a JSON
  * file; log level info so its stderr can explain a failure; no metrics endpoint, so parallel tests
  * do not fight over a port). Killed and cleaned up when the test finishes.
  */
-export function spawnWorker(config: Config, workerId: string): WorkerChild {
+export function spawnWorker(config: Config, workerId: string): WorkerProcess {
   const dir = mkdtempSync(join(tmpdir(), 'fanout-worker-'));
   const out: Record<string, Record<string, unknown>> = {};
   const c = config as unknown as Record<string, Record<string, unknown>>;
@@ -234,16 +225,10 @@ export function spawnWorker(config: Config, workerId: string): WorkerChild {
   out.telemetry = { ...out.telemetry, enabled: false };
   const file = join(dir, 'config.json');
   writeFileSync(file, JSON.stringify(out));
-  const child = spawn(process.execPath, [MAIN, 'worker', '--worker-id', workerId, '--config', file], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const worker = spawnWorkerProcess(workerId, ['--config', file]);
   onTestFinished(() => {
-    child.kill('SIGKILL');
+    worker.child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-  const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
-  return { child, stderr: () => stderr, exited };
+  return worker;
 }
