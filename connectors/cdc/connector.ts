@@ -25,7 +25,7 @@ import { decodeMutationEvents, type ChangeEvent } from './events.ts';
 import { CdcSink, compareOffsets, type SourceOffset } from './producer.ts';
 import { loadSchema, type CdcSchema } from './schema.ts';
 import {
-  cdcIndexFileName, iterateSegment, loadSegmentFile, mergeCdcIndex, parseSegmentFileName, readCdcIndex, segmentFileName, type CdcIndex, type FileVersion,
+  cdcIndexFileName, iterateSegment, loadSegmentFile, mergeCdcIndex, parseSegmentFileName, readCdcIndex, segmentFileName, type CdcIndex, type FileVersion, type SegmentResume,
 } from './segment.ts';
 import { cdcTopic } from '../../config/index.ts';
 
@@ -78,6 +78,8 @@ export class CdcConnector {
   readonly #indexes = new Map<bigint, { idx: CdcIndex | null; changedAt: number }>();
   /** Segments already dead-lettered as corrupt (reported once per run). */
   readonly #corrupt = new Set<bigint>();
+  /** Per uncompressed segment: where its next read can start (see SegmentResume). */
+  readonly #resumeAt = new Map<bigint, SegmentResume>();
   #wake: (() => void) | undefined;
   #watcher: FSWatcher | undefined;
   #closing: Promise<void> | undefined;
@@ -318,8 +320,11 @@ export class CdcConnector {
   async #readSegment(seg: SegmentFile, idx: CdcIndex, from: number): Promise<{ done: boolean; committed: boolean }> {
     if (from >= idx.offset && !idx.completed) return { done: false, committed: false };
     const { config } = this.#deps;
-    const { bytes } = await loadSegmentFile(seg.log, idx.offset);
-    const it = iterateSegment(bytes, { fromPosition: from, limit: idx.offset, expected: { id: seg.id, version: seg.version } });
+    // A segment being filled is read at every sync: from where the last read stopped, not from its start.
+    const known = this.#resumeAt.get(seg.id);
+    const resume = known !== undefined && from >= known.marker ? known : undefined;
+    const { bytes } = await loadSegmentFile(seg.log, idx.offset, resume);
+    const it = iterateSegment(bytes, { fromPosition: from, limit: idx.offset, expected: { id: seg.id, version: seg.version }, ...(resume ? { resume } : {}) });
     let batch: ChangeEvent[] = [];
     let last = from;
     let committed = false;
@@ -344,6 +349,7 @@ export class CdcConnector {
       const step = it.next();
       if (step.done) {
         const end = step.value;
+        if (end.resume) this.#resumeAt.set(seg.id, end.resume);
         const corrupt = end.end === 'corrupt';
         if (corrupt) {
           // Durable bytes that cannot be what Cassandra wrote: nothing after them in this segment
@@ -394,6 +400,7 @@ export class CdcConnector {
     }
     this.#indexes.delete(seg.id);
     this.#corrupt.delete(seg.id);
+    this.#resumeAt.delete(seg.id);
     if (seg.id > this.#offset.segmentId) this.#offset = { segmentId: seg.id, position: Number.MAX_SAFE_INTEGER };
     return removed;
   }

@@ -133,7 +133,8 @@ export interface PartitionUpdate {
  * - `updates`: the partition updates we could frame (CDC and non-CDC tables of the keyspace);
  * - `failure`: framing stopped (unknown table, unknown column, corrupt bytes); `rest` holds the
  *   bytes from the failed update to the end of the payload;
- * - `skipped`: the mutation belongs to a keyspace without CDC tables and was not read.
+ * - `skipped`: the mutation belongs to a keyspace without CDC tables, or is one update of a
+ *   non-CDC table, and was not read past its table id.
  */
 export interface FramedMutation {
   updates: PartitionUpdate[];
@@ -166,6 +167,9 @@ export function frameMutation(payload: Buffer, schema: CdcSchema, messagingVersi
         if (other !== undefined && i === 0) return { updates, skipped: other };
         throw new CdcError('unknown-table', `table id ${tableId} is not in the loaded schema (stale schema, or a dropped table)`);
       }
+      // A lone update of a non-CDC table (a timeline row sharing the segment with the tweets):
+      // nothing follows it to reach, so it is not decoded. Most entries of a busy segment are these.
+      if (!table.cdc && count === 1) return { updates, skipped: { keyspace: table.keyspace, table: table.table } };
       updates.push(readPartitionUpdate(r, table, start, messagingVersion));
     } catch (err) {
       return { updates, failure: { error: asCdcError(err), tableId, table, rest: payload.subarray(start) } };

@@ -179,6 +179,18 @@ export interface SegmentEnd {
   reason?: string;
   /** Resume point: the position of the last entry yielded (or `fromPosition`). */
   position: number;
+  /** Uncompressed segments: where a later read can start instead of the file's beginning. */
+  resume?: SegmentResume;
+}
+
+/**
+ * A point to read an uncompressed segment again from: its header and the file offset of the sync
+ * marker of the first section not read to its end (every entry after {@link SegmentEnd.position}
+ * lies past it). A reader following a growing segment loads only the bytes from there on.
+ */
+export interface SegmentResume {
+  header: SegmentHeader;
+  marker: number;
 }
 
 export interface IterateOptions {
@@ -188,6 +200,11 @@ export interface IterateOptions {
   limit?: number;
   /** Id and version from the file name, checked against the header. */
   expected?: { id?: bigint; version?: number };
+  /**
+   * Start at a point an earlier read returned ({@link SegmentEnd.resume}): `bytes` then hold the
+   * file from `resume.marker` on, not from its beginning (see {@link loadSegmentFile}).
+   */
+  resume?: SegmentResume;
 }
 
 /**
@@ -196,23 +213,32 @@ export interface IterateOptions {
  * `end` kind instead, so a reader can keep what it got.
  */
 export function* iterateSegment(bytes: Uint8Array, options: IterateOptions = {}): Generator<SegmentEntry, SegmentEnd, void> {
-  const header = parseSegmentHeader(bytes, options.expected);
+  const { resume } = options;
+  const header = resume?.header ?? parseSegmentHeader(bytes, options.expected);
+  if (resume && header.compression !== null) throw new RangeError('only an uncompressed segment can be read from a resume point');
   const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  /** File offset of buf[0]; `end`: of the byte after the last one we have. */
+  const base = resume?.marker ?? 0;
+  const end = base + buf.length;
   const from = options.fromPosition ?? -1;
   const limit = options.limit ?? Number.POSITIVE_INFINITY;
   const [idLo, idHi] = idHalves(header.id);
   const markerCrcBase = crcUpdateInt(crcUpdateInt(0, idLo), idHi);
   let last = Math.max(from, 0);
-  const done = (end: SegmentEndKind, reason?: string): SegmentEnd =>
-    reason === undefined ? { end, position: last } : { end, reason, position: last };
+  let fileOffset = resume?.marker ?? header.length; // where the next sync marker is, in the file
+  let logical = fileOffset; // the same point in logical coordinates
+  const done = (kind: SegmentEndKind, reason?: string): SegmentEnd => ({
+    end: kind,
+    ...(reason === undefined ? {} : { reason }),
+    position: last,
+    ...(header.compression === null ? { resume: { header, marker: fileOffset } } : {}),
+  });
 
-  let fileOffset = header.length; // where the next sync marker is, in the file
-  let logical = header.length; // the same point in logical coordinates
   for (;;) {
     if (logical >= limit) return done('limit');
-    if (fileOffset > buf.length - SYNC_MARKER_SIZE) return done('end-of-segment');
-    const next = buf.readInt32BE(fileOffset);
-    const storedCrc = buf.readUInt32BE(fileOffset + 4);
+    if (fileOffset > end - SYNC_MARKER_SIZE) return done('end-of-segment');
+    const next = buf.readInt32BE(fileOffset - base);
+    const storedCrc = buf.readUInt32BE(fileOffset - base + 4);
     const crc = toUint32(crcUpdateInt(markerCrcBase, fileOffset));
     if (crc !== storedCrc) {
       if (next === 0 && storedCrc === 0) return done('end-of-segment');
@@ -221,14 +247,14 @@ export function* iterateSegment(bytes: Uint8Array, options: IterateOptions = {})
       return done('corrupt', `sync marker crc mismatch at ${fileOffset}`);
     }
     if (next < fileOffset + SYNC_MARKER_SIZE) return done('corrupt', `sync marker at ${fileOffset} points backwards to ${next}`);
-    if (next > buf.length) return done('retry-later', `section at ${fileOffset} ends at ${next}, past the ${buf.length} bytes read`);
+    if (next > end) return done('retry-later', `section at ${fileOffset} ends at ${next}, past the ${end} bytes read`);
 
     let section: Buffer;
     let sectionStart: number; // logical offset of section[0]
     if (header.compression === null) {
       sectionStart = fileOffset + SYNC_MARKER_SIZE;
       if (next > limit) return done('limit');
-      section = buf.subarray(sectionStart, next);
+      section = buf.subarray(sectionStart - base, next - base);
     } else {
       if (next < fileOffset + SYNC_MARKER_SIZE + 4) return done('corrupt', `compressed section at ${fileOffset} too short`);
       const uncompressedLength = buf.readInt32BE(fileOffset + SYNC_MARKER_SIZE);
@@ -307,35 +333,45 @@ export function readSegment(bytes: Uint8Array, options: IterateOptions & { maxEn
 /**
  * Loads the bytes of a segment file for {@link iterateSegment}. For an uncompressed segment with a
  * `limit`, reads only the first `limit` bytes (the rest is not durable yet); a compressed one is
- * read whole, as its limit is in logical coordinates. Returns the name-derived id/version to pass as
- * `expected`.
+ * read whole, as its limit is in logical coordinates. With a `resume` point (uncompressed only,
+ * and a `limit`), reads from its marker on: a segment followed as it grows is read once, not
+ * again from its start at every sync. Returns the name-derived id/version to pass as `expected`.
  */
-export async function loadSegmentFile(path: string, limit?: number): Promise<{ bytes: Buffer; name: SegmentFileName }> {
+export async function loadSegmentFile(path: string, limit?: number, resume?: SegmentResume): Promise<{ bytes: Buffer; name: SegmentFileName }> {
   const name = parseSegmentFileName(path);
   if (name === null || name.kind !== 'log') throw new CdcError('bad-file-name', `not a commit-log segment name: ${path}`);
   const fh = await open(path, 'r');
   try {
     const { size } = await fh.stat();
-    let want = size;
+    let from = 0;
+    let to = size;
     if (limit !== undefined && limit < size) {
-      const head = Buffer.alloc(Math.min(size, 18 + 65535 + 4));
-      await fh.read(head, 0, head.length, 0);
       let compressed = true;
-      try {
-        compressed = parseSegmentHeader(head, name).compression !== null;
-      } catch {
-        // let the caller's iterateSegment report the header problem on the whole file
+      if (resume) {
+        compressed = resume.header.compression !== null;
+      } else {
+        const head = Buffer.alloc(Math.min(size, 18 + 65535 + 4));
+        await fh.read(head, 0, head.length, 0);
+        try {
+          compressed = parseSegmentHeader(head, name).compression !== null;
+        } catch {
+          // let the caller's iterateSegment report the header problem on the whole file
+        }
       }
-      if (!compressed) want = limit;
+      if (!compressed) to = limit;
     }
-    const bytes = Buffer.alloc(want);
+    if (resume) {
+      if (resume.header.compression !== null || limit === undefined) throw new RangeError('a resume point applies to an uncompressed segment read up to a limit');
+      from = Math.min(resume.marker, to);
+    }
+    const bytes = Buffer.alloc(to - from);
     let got = 0;
-    while (got < want) {
-      const { bytesRead } = await fh.read(bytes, got, want - got, got);
+    while (got < bytes.length) {
+      const { bytesRead } = await fh.read(bytes, got, bytes.length - got, from + got);
       if (bytesRead === 0) break;
       got += bytesRead;
     }
-    return { bytes: got === want ? bytes : bytes.subarray(0, got), name };
+    return { bytes: got === bytes.length ? bytes : bytes.subarray(0, got), name };
   } finally {
     await fh.close();
   }

@@ -352,6 +352,15 @@ describe('mutations with several tables, unknown and unsupported parts', () => {
     expect(frameMutation(encodeMutation([plainUpdate, allUpdate]), schema, 12).updates.map((u) => u.table.table)).toEqual(['plain', 't_all']);
   });
 
+  it('skips a mutation that is one update of a non-CDC table without decoding it', () => {
+    const bytes = encodeMutation([plainUpdate]);
+    expect(frameMutation(bytes, schema, 12)).toEqual({ updates: [], skipped: { keyspace: 'app', table: 'plain' } });
+    // Not read past its table id: a body that cannot be decoded is still just skipped.
+    const garbled = Buffer.concat([bytes.subarray(0, 1 + 16), Buffer.alloc(8, 0xff)]);
+    expect(frameMutation(garbled, schema, 12).skipped).toEqual({ keyspace: 'app', table: 'plain' });
+    expect(decodeMutationEvents(garbled, schema, src)).toEqual([]);
+  });
+
   it('skips whole mutations of keyspaces without CDC tables, views included', () => {
     const other = { ...T_ALL, id: '00000000000000000000000000000007', columns: new Map(), keyspace: 'other', table: 'o1' };
     const bytes = encodeMutation([{ table: other, key: enc.int(1), empty: true }]);

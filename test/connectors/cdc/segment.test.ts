@@ -17,6 +17,7 @@ import {
   segmentFileName,
   type SegmentEnd,
   type SegmentEntry,
+  type SegmentResume,
 } from '../../../connectors/cdc/segment.ts';
 import { buildEntry, buildHeader, buildSegment, lz4CompressBlock, markerCrc, snappyLiteralOnly, type TestCompressor } from './builders.ts';
 
@@ -108,7 +109,7 @@ describe('uncompressed sections', () => {
     // header 20, marker 8, entry 12 + 15 -> first position 55
     expect(entries[0]!.position).toBe(20 + 8 + 12 + 15);
     expect(entries.map((e) => e.payload)).toEqual([payload(5), payload(20), payload(7)]);
-    expect(end).toEqual({ end: 'end-of-segment', position: seg.positions[1]![0] });
+    expect(end).toMatchObject({ end: 'end-of-segment', position: seg.positions[1]![0] });
   });
 
   it('stops at end-of-segment when no room is left for a marker', () => {
@@ -119,7 +120,7 @@ describe('uncompressed sections', () => {
   it('reads only up to the idx offset (limit) and says so', () => {
     const { entries, end } = readAll(seg.bytes, { limit: seg.sectionEnds[0]! });
     expect(entries).toHaveLength(2);
-    expect(end).toEqual({ end: 'limit', position: seg.positions[0]![1] });
+    expect(end).toMatchObject({ end: 'limit', position: seg.positions[0]![1] });
     // a file cut at the idx offset reads the same
     expect(readAll(seg.bytes.subarray(0, seg.sectionEnds[0]), { limit: seg.sectionEnds[0]! }).entries).toHaveLength(2);
   });
@@ -131,6 +132,34 @@ describe('uncompressed sections', () => {
       expect(entries.map((e) => e.position)).toEqual(all.slice(i + 1));
     }
     expect(readAll(seg.bytes, { fromPosition: 0 }).entries).toHaveLength(3);
+  });
+
+  it('follows a growing segment from its resume points: only the new bytes, the same entries as one full read', () => {
+    const growing = buildSegment({ id: ID, sections: [[payload(5), payload(20)], [payload(7)], [payload(3), payload(9), payload(1)], [payload(30)]], zeroTail: 64 });
+    const full = readAll(growing.bytes);
+    // The durable limit (idx offset) moves section by section, and once to the middle of a
+    // marker; each read gets the bytes from the last resume marker up to the limit.
+    const limits = [growing.sectionEnds[0]!, growing.sectionEnds[0]! + 4, growing.sectionEnds[1]!, growing.sectionEnds[3]!, growing.bytes.length];
+    const seen: number[] = [];
+    const markers: number[] = [];
+    let from = 0;
+    let resume: SegmentResume | undefined;
+    for (const limit of limits) {
+      const bytes = resume ? growing.bytes.subarray(resume.marker, limit) : growing.bytes.subarray(0, limit);
+      const { entries, end } = readAll(bytes, { fromPosition: from, limit, ...(resume ? { resume } : {}) });
+      seen.push(...entries.map((e) => e.position));
+      from = end.position;
+      resume = end.resume;
+      markers.push(resume!.marker);
+    }
+    expect(seen).toEqual(full.entries.map((e) => e.position));
+    // Each time: the marker of the first section not read to its end (last: the zero marker).
+    const m = growing.markers;
+    expect(markers).toEqual([m[1], m[1], m[2], growing.sectionEnds[3], growing.sectionEnds[3]]);
+    // A compressed segment gives no resume point, and refuses one.
+    const lz = buildSegment({ id: ID, sections: [[payload(5)]], compression: 'LZ4Compressor' });
+    expect(readAll(lz.bytes).end.resume).toBeUndefined();
+    expect(() => readAll(lz.bytes, { resume: { header: parseSegmentHeader(lz.bytes), marker: 40 } })).toThrow(/uncompressed/);
   });
 
   it('treats a torn marker (next written, crc still zero) as retry-later', () => {
@@ -302,6 +331,11 @@ describe('_cdc.idx', () => {
     const cut = await loadSegmentFile(path, seg.sectionEnds[0]);
     expect(cut.bytes.length).toBe(seg.sectionEnds[0]);
     expect(readAll(cut.bytes, { limit: seg.sectionEnds[0]!, expected: cut.name }).entries).toHaveLength(1);
+    // From a resume point: only the bytes from its marker up to the limit.
+    const resume = { header: parseSegmentHeader(seg.bytes), marker: seg.markers[1]! };
+    const tail = await loadSegmentFile(path, seg.sectionEnds[1], resume);
+    expect(tail.bytes).toEqual(seg.bytes.subarray(seg.markers[1], seg.sectionEnds[1]));
+    expect(readAll(tail.bytes, { limit: seg.sectionEnds[1]!, fromPosition: seg.positions[0]![0], resume }).entries.map((e) => e.payload)).toEqual([payload(6)]);
     await expect(loadSegmentFile(join(dir, 'x.log'))).rejects.toMatchObject({ code: 'bad-file-name' });
   });
 });
