@@ -55,6 +55,21 @@ export interface WorkerStatus {
   readonly totals: Totals;
 }
 
+/** A worker's status with its work-topic lane's folded in (the lane's own partitions are its task partitions). */
+export function withLane(own: WorkerStatus, lane: WorkerStatus): WorkerStatus {
+  const totals = { ...own.totals };
+  for (const k of Object.keys(totals) as Array<keyof Totals>) totals[k] += lane.totals[k];
+  return {
+    ...own,
+    paused: own.paused && lane.paused,
+    inFlight: [...own.inFlight, ...lane.inFlight],
+    uncommitted: own.uncommitted + lane.uncommitted,
+    taskPartitions: lane.taskPartitions,
+    splits: lane.splits,
+    totals,
+  };
+}
+
 /** The progress of one job. */
 export function progress(job: TweetJob): TweetProgress {
   const t = job.task;

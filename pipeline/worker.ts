@@ -38,16 +38,17 @@ import type { OutRecord, RecordSource, SourceRecord, StateReader, TransactionalS
 import { contextFromHeaders, SpanKind, tracer, traceparentOf } from '../connectors/telemetry.ts';
 import { Committer } from './committer.ts';
 import { CompletionAggregator, restoreTallies } from './completion.ts';
+import { RecentAuthors } from './authors.ts';
 import { AdmissionGate, Credit } from './credit.ts';
 import { decodeTweetRecord, type TweetChange } from './decode.ts';
 import { fanOut, type WriteBatch } from './fanout.ts';
 import { type Checkpoint, checkpointRows, minPageRows, readAheadRows, rowCredit, TweetJob } from './job.ts';
 import type { JoinDeps } from './join.ts';
 import { CommitLedger, type CommitPlan } from './ledger.ts';
-import { FanoutMetrics, type Totals } from './metrics.ts';
+import { FanoutMetrics } from './metrics.ts';
 import { completedRecord, deadLetterRecord, restoreCheckpoints } from './records.ts';
 import { sourceRecords } from './source.ts';
-import { progress, type WorkerState, type WorkerStatus } from './status.ts';
+import { progress, withLane, type WorkerState, type WorkerStatus } from './status.ts';
 import { planSplit, type SplitPlan } from './split.ts';
 import { decodeWorkRecord, type SplitTask, taskDoneRecord, taskRecords } from './tasks.ts';
 
@@ -83,8 +84,6 @@ export interface WorkerOptions {
 
 /** Uncommitted records allowed per in-flight tweet slot (finished tweets waiting behind a long one). */
 const UNCOMMITTED_PER_SLOT = 64;
-/** Authors of recent inserts kept in memory for deletes right behind them. */
-const KNOWN_AUTHORS = 10_000;
 
 export class Worker {
   readonly workerId: string;
@@ -101,9 +100,7 @@ export class Worker {
   readonly #restored = new Map<number, Map<bigint, Checkpoint>>();
   /** In-flight tweets and what finishing each one does. */
   readonly #finishers = new Map<TweetJob, { finish: () => void; abandon: () => void }>();
-  readonly #knownAuthors = new Map<string, bigint>();
-  /** `tweet_authors` deletes under way (awaited on stop). */
-  readonly #forgets = new Set<Promise<void>>();
+  readonly #authors: RecentAuthors;
   readonly #stop$ = new ReplaySubject<void>(1);
   /** Errors when a graceful stop misses its deadline. */
   readonly #forced$ = new Subject<never>();
@@ -129,6 +126,7 @@ export class Worker {
     this.#log = options.log.child(`worker-${options.workerId}${options.lane ? '-tasks' : ''}`);
     this.#ports = options.ports;
     this.#policy = config.retry;
+    this.#authors = new RecentAuthors({ store: options.ports.authors, attempt: this.#attempt, log: this.#log });
     this.#role = options.lane ? 'tasks' : 'tweets';
     this.#gate = options.lane?.gate ?? new AdmissionGate(p.maxInFlightTweets, () => {
       this.#ports.source.wake();
@@ -207,18 +205,7 @@ export class Worker {
   status(): WorkerStatus {
     const own = this.#ownStatus();
     const lane = this.#lane?.status();
-    if (!lane) return own;
-    const totals = { ...own.totals };
-    for (const k of Object.keys(totals) as Array<keyof Totals>) totals[k] += lane.totals[k];
-    return {
-      ...own,
-      paused: own.paused && lane.paused,
-      inFlight: [...own.inFlight, ...lane.inFlight],
-      uncommitted: own.uncommitted + lane.uncommitted,
-      taskPartitions: lane.taskPartitions,
-      splits: lane.splits,
-      totals,
-    };
+    return lane ? withLane(own, lane) : own;
   }
 
   #ownStatus(): WorkerStatus {
@@ -249,7 +236,7 @@ export class Worker {
     const ports = this.#ports;
     const join: JoinDeps = {
       followers: ports.followers, authors: ports.authors, credit: this.#credit, pageSize: p.pageSize, minPage: minPageRows(p), readAhead: readAheadRows(p), attempt: this.#attempt,
-      knownAuthor: (id) => this.#knownAuthors.get(id),
+      knownAuthor: (id) => this.#authors.get(id),
       onBlocked: () => this.#committer.request(),
       onPaged: (job) => { if (job.finished) this.#finish(job); },
       ...(ports.work ? { split: (job: TweetJob, author: bigint) => this.#split(job, author) } : {}),
@@ -293,7 +280,7 @@ export class Worker {
       ['committer', async () => this.#committer.close()],
       ['sink', () => ports.sink.close()],
       ['metrics', async () => this.#metrics.close()],
-      ['author records', async () => { await Promise.allSettled([...this.#forgets]); }],
+      ['author records', () => this.#authors.settled()],
     ] as const) {
       await step().catch((err: unknown) => this.#log.warn(`closing the ${what} failed`, { err: String(err) }));
     }
@@ -385,7 +372,7 @@ export class Worker {
     byOffset?.delete(offset);
     const restored = cp !== null && cp.tweetId === change.tweetId && cp.op === change.op ? cp : null;
     const job = new TweetJob({ partition, offset }, change, restored, Date.now(), task);
-    if (change.op === 'insert' && change.authorId !== null && task === null) this.#rememberAuthor(change.tweetId, change.authorId);
+    if (change.op === 'insert' && change.authorId !== null && task === null) this.#authors.remember(change.tweetId, change.authorId);
     const slot = this.#ledger.track(partition, offset, job);
     const span = tracer.startSpan(task ? 'fanout.task' : 'fanout.tweet', {
       kind: SpanKind.CONSUMER,
@@ -475,26 +462,11 @@ export class Worker {
   #committed(plan: CommitPlan): void {
     const done = plan.committed.flatMap((e) => (e.job && e.job.authorId !== null && e.job.split === null && e.job.task === null ? [e.job] : []));
     // A delete whose offset is committed needs its author no more (a split one's tasks carry it).
-    for (const e of plan.committed) if (e.job?.op === 'delete' && e.job.task === null && e.job.authorId !== null) this.#forgetAuthor(e.job);
+    for (const e of plan.committed) if (e.job?.op === 'delete' && e.job.task === null && e.job.authorId !== null) this.#authors.forget(e.job.tweetId, e.job.writeTime);
     // Tweets completed: whole ones here, split ones where their last task-done was counted.
     const completions = plan.tx.records.filter((r) => r.topic === this.#config.topics.completed).length;
     this.#metrics.committed(completions, done.map((j) => (j.finishedAt ?? Date.now()) - j.startedAt));
     if (done.length > 0) this.#log.debug('committed', { tweets: done.map((j) => j.tweetId), records: plan.tx.records.length });
     this.#ports.source.wake(); // the uncommitted bound may have freed room
-  }
-
-  /** Deletes the tweet's `tweet_authors` row (best effort: a leftover row is only a stale one). */
-  #forgetAuthor(job: TweetJob): void {
-    this.#knownAuthors.delete(job.tweetId);
-    const forget = this.#attempt(`forget the author of ${job.tweetId}`, () => this.#ports.authors.forget(job.tweetId, job.writeTime))
-      .catch((err: unknown) => this.#log.warn('could not delete the author record of a deleted tweet', { tweetId: job.tweetId, err: String(err) }))
-      .finally(() => this.#forgets.delete(forget));
-    this.#forgets.add(forget);
-  }
-
-  #rememberAuthor(tweetId: string, authorId: bigint): void {
-    this.#knownAuthors.delete(tweetId);
-    this.#knownAuthors.set(tweetId, authorId);
-    if (this.#knownAuthors.size > KNOWN_AUTHORS) this.#knownAuthors.delete(this.#knownAuthors.keys().next().value!);
   }
 }

@@ -1,0 +1,56 @@
+/**
+ * The worker's view of `tweet_authors` beyond the join's reads: the authors of recent inserts, so
+ * a delete right behind its insert needs no read, and the row deletes of deleted tweets.
+ */
+import type { Logger } from '../connectors/log.ts';
+import type { TweetAuthorStore } from '../connectors/stores.ts';
+
+/** Authors of recent inserts kept in memory for deletes right behind them. */
+const KNOWN_AUTHORS = 10_000;
+
+export class RecentAuthors {
+  readonly #store: TweetAuthorStore;
+  readonly #attempt: <T>(what: string, fn: () => Promise<T>) => Promise<T>;
+  readonly #log: Logger;
+  readonly #capacity: number;
+  /** Insertion-ordered: the oldest entry goes first when full. */
+  readonly #known = new Map<string, bigint>();
+  /** Row deletes under way (awaited on stop). */
+  readonly #forgets = new Set<Promise<void>>();
+
+  constructor(options: { store: TweetAuthorStore; attempt: <T>(what: string, fn: () => Promise<T>) => Promise<T>; log: Logger; capacity?: number }) {
+    this.#store = options.store;
+    this.#attempt = options.attempt;
+    this.#log = options.log;
+    this.#capacity = options.capacity ?? KNOWN_AUTHORS;
+  }
+
+  /** The author of a recent insert, if still remembered. */
+  get(tweetId: string): bigint | undefined {
+    return this.#known.get(tweetId);
+  }
+
+  /** Remembers the author of an insert (the oldest one is dropped past capacity). */
+  remember(tweetId: string, authorId: bigint): void {
+    this.#known.delete(tweetId);
+    this.#known.set(tweetId, authorId);
+    if (this.#known.size > this.#capacity) this.#known.delete(this.#known.keys().next().value!);
+  }
+
+  /**
+   * A delete of the tweet is committed: its author is needed no more. Deletes the row at the
+   * delete's write time, best effort (a leftover row is only a stale one).
+   */
+  forget(tweetId: string, writeTime: bigint): void {
+    this.#known.delete(tweetId);
+    const forget = this.#attempt(`forget the author of ${tweetId}`, () => this.#store.forget(tweetId, writeTime))
+      .catch((err: unknown) => this.#log.warn('could not delete the author record of a deleted tweet', { tweetId, err: String(err) }))
+      .finally(() => this.#forgets.delete(forget));
+    this.#forgets.add(forget);
+  }
+
+  /** Settles once every row delete under way has (successfully or not). */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.#forgets]);
+  }
+}
