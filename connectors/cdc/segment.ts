@@ -221,6 +221,8 @@ export function* iterateSegment(bytes: Uint8Array, options: IterateOptions = {})
   const base = resume?.marker ?? 0;
   const end = base + buf.length;
   const from = options.fromPosition ?? -1;
+  // Entries between `from` and the marker are not in the bytes: they would be skipped silently.
+  if (resume && from < resume.marker) throw new RangeError(`cannot resume at marker ${resume.marker} to read after position ${from}: the bytes before the marker are not given`);
   const limit = options.limit ?? Number.POSITIVE_INFINITY;
   const [idLo, idHi] = idHalves(header.id);
   const markerCrcBase = crcUpdateInt(crcUpdateInt(0, idLo), idHi);
@@ -247,7 +249,7 @@ export function* iterateSegment(bytes: Uint8Array, options: IterateOptions = {})
       return done('corrupt', `sync marker crc mismatch at ${fileOffset}`);
     }
     if (next < fileOffset + SYNC_MARKER_SIZE) return done('corrupt', `sync marker at ${fileOffset} points backwards to ${next}`);
-    if (next > end) return done('retry-later', `section at ${fileOffset} ends at ${next}, past the ${end} bytes read`);
+    if (next > end) return done('retry-later', `section at ${fileOffset} ends at ${next}, past file offset ${end}, the end of the bytes read`);
 
     let section: Buffer;
     let sectionStart: number; // logical offset of section[0]
@@ -315,7 +317,7 @@ export interface SegmentReadResult extends SegmentEnd {
  * out, `end` is `paused` and `position` is where to resume.
  */
 export function readSegment(bytes: Uint8Array, options: IterateOptions & { maxEntries?: number } = {}): SegmentReadResult {
-  const header = parseSegmentHeader(bytes, options.expected);
+  const header = options.resume?.header ?? parseSegmentHeader(bytes, options.expected);
   const max = options.maxEntries ?? 1000;
   const entries: SegmentEntry[] = [];
   const it = iterateSegment(bytes, options);

@@ -117,16 +117,18 @@ export async function ensureTopics(admin: KafkaAdmin, config: Config, specs: rea
 async function untilServed(admin: KafkaAdmin, specs: readonly TopicSpec[], timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let pending: string[] = specs.map((s) => s.topic);
+  let lastError: string | undefined;
   for (;;) {
-    const served = await admin.fetchTopicMetadata({ topics: pending }).catch(() => []);
-    const ready = new Set(served.filter((t) => {
-      const spec = specs.find((s) => s.topic === t.name);
-      return spec !== undefined && t.partitions.length === spec.partitions && t.partitions.every((p) => p.leader >= 0);
-    }).map((t) => t.name));
+    const served = await admin.fetchTopicMetadata({ topics: pending, timeout: Math.max(100, deadline - Date.now()) }).catch((err: unknown) => {
+      lastError = classifyKafkaError(err, 'describe topics').message;
+      return [];
+    });
+    const ready = new Set(served.filter((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0)).map((t) => t.name));
     pending = pending.filter((t) => !ready.has(t));
     if (pending.length === 0) return;
     if (Date.now() > deadline) {
-      throw new FanoutError('KAFKA_TOPICS_NOT_READY', `topics ${pending.join(', ')} were created but have no leader for every partition after ${timeoutMs} ms (kafka.connectTimeoutMs)`, { retriable: true });
+      const why = lastError === undefined ? '' : ` (last error: ${lastError})`;
+      throw new FanoutError('KAFKA_TOPICS_NOT_READY', `topics ${pending.join(', ')} were created but have no leader for every partition after ${timeoutMs} ms (kafka.connectTimeoutMs)${why}`, { retriable: true });
     }
     await sleep(100);
   }

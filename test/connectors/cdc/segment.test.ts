@@ -156,6 +156,12 @@ describe('uncompressed sections', () => {
     // Each time: the marker of the first section not read to its end (last: the zero marker).
     const m = growing.markers;
     expect(markers).toEqual([m[1], m[1], m[2], growing.sectionEnds[3], growing.sectionEnds[3]]);
+    // A resume point is refused for a read that starts before its marker (those bytes are not
+    // given: the entries would be skipped silently), and readSegment takes one too.
+    const at = { header: parseSegmentHeader(growing.bytes), marker: m[2]! };
+    expect(() => readAll(growing.bytes.subarray(m[2]), { resume: at, fromPosition: m[2]! - 1 })).toThrow(/cannot resume at marker/);
+    expect(() => readAll(growing.bytes.subarray(m[2]), { resume: at })).toThrow(/cannot resume at marker/);
+    expect(readSegment(growing.bytes.subarray(m[2]), { resume: at, fromPosition: m[2]! }).entries.map((e) => e.position)).toEqual(growing.positions.slice(2).flat());
     // A compressed segment gives no resume point, and refuses one.
     const lz = buildSegment({ id: ID, sections: [[payload(5)]], compression: 'LZ4Compressor' });
     expect(readAll(lz.bytes).end.resume).toBeUndefined();
