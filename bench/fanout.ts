@@ -138,6 +138,8 @@ if (hasPipeline) {
 await truncateTimelines();
 await client.shutdown();
 
+// Each round's own pair, run back to back: how far the box's load moved the ratio between rounds.
+const perRound = pipelines.map((p, i) => +(p.rowsPerSecond / ceilings[i]!.rowsPerSecond).toFixed(2));
 const rate = (prefix: string): number | undefined => rows.find((r) => r.approach.startsWith(prefix))?.rowsPerSecond;
 const d = rows.find((r) => r.approach === '(d) pipeline')?.rowsPerSecond;
 const ratios = d === undefined ? {} : {
@@ -155,5 +157,6 @@ console.table(rows.map(({ approach, rows: n, seconds, rowsPerSecond, errors, max
 const dRow = rows.find((r) => r.approach === '(d) pipeline');
 if (dRow?.phases) console.log(`(d) phases: CDC ${dRow.phases.cdcSeconds.toFixed(2)} s, to first row ${dRow.phases.startSeconds.toFixed(2)} s, writing ${dRow.phases.writeSeconds.toFixed(2)} s`);
 if (d !== undefined) console.table([ratios]);
+if (perRound.length > 1) console.log(`d/c per round (each pair back to back): ${perRound.join(', ')}`);
 mkdirSync('bench-results', { recursive: true });
-writeFileSync('bench-results/fanout.json', `${JSON.stringify({ followers, at: new Date().toISOString(), rows, ratios, rounds: { ceiling: ceilings, pipeline: pipelines } }, null, 2)}\n`);
+writeFileSync('bench-results/fanout.json', `${JSON.stringify({ followers, at: new Date().toISOString(), rows, ratios, rounds: { ceiling: ceilings, pipeline: pipelines, 'd/c': perRound } }, null, 2)}\n`);
