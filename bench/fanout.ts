@@ -141,20 +141,21 @@ await client.shutdown();
 // Each round's own pair, run back to back: how far the box's load moved the ratio between rounds.
 const perRound = pipelines.map((p, i) => +(p.rowsPerSecond / ceilings[i]!.rowsPerSecond).toFixed(2));
 const rate = (prefix: string): number | undefined => rows.find((r) => r.approach.startsWith(prefix))?.rowsPerSecond;
-const d = rows.find((r) => r.approach === '(d) pipeline')?.rowsPerSecond;
+const cRow = rows.find((r) => r.approach === '(c) ceiling')!;
+const dRow = rows.find((r) => r.approach === '(d) pipeline');
+const d = dRow?.rowsPerSecond;
 const ratios = d === undefined ? {} : {
-  'd/c': +(d / rate('(c) ceiling')!).toFixed(2),
+  'd/c': +(d / cRow.rowsPerSecond).toFixed(2),
   // The same, counting only (d)'s writing phase (first row -> last): what its fixed costs hide.
-  'd/c writing': +(rows.find((r) => r.approach === '(c) ceiling')!.seconds / rows.find((r) => r.approach === '(d) pipeline')!.phases!.writeSeconds).toFixed(2),
+  'd/c writing': +(cRow.seconds / dRow!.phases!.writeSeconds).toFixed(2),
   'd/a': +(d / rate('(a)')!).toFixed(1),
   // Every (b) write can fail (the driver's queue overflows): then no finite ratio exists.
   'd/b': rate('(b)')! > 0 ? +(d / rate('(b)')!).toFixed(1) : 'unbounded: (b) wrote no row',
-  ...(bigFollowers > 0 ? { 'peak RSS big/small': +(rows.find((r) => r.approach === '(d) pipeline, big author')!.maxRssMiB / rows.find((r) => r.approach === '(d) pipeline')!.maxRssMiB).toFixed(2) } : {}),
+  ...(bigFollowers > 0 ? { 'peak RSS big/small': +(rows.find((r) => r.approach === '(d) pipeline, big author')!.maxRssMiB / dRow!.maxRssMiB).toFixed(2) } : {}),
 };
 console.table(rows.map(({ approach, rows: n, seconds, rowsPerSecond, errors, maxRssMiB, cassandraCpuSeconds, kafkaCpuSeconds, clientCpuSeconds, note }) => ({
   approach, rows: n, seconds: +seconds.toFixed(2), 'rows/s': rowsPerSecond, errors, 'peak RSS MiB': maxRssMiB, 'Cassandra CPU s': cassandraCpuSeconds, 'Kafka CPU s': kafkaCpuSeconds, 'client CPU s': clientCpuSeconds, note,
 })));
-const dRow = rows.find((r) => r.approach === '(d) pipeline');
 if (dRow?.phases) console.log(`(d) phases: CDC ${dRow.phases.cdcSeconds.toFixed(2)} s, to first row ${dRow.phases.startSeconds.toFixed(2)} s, writing ${dRow.phases.writeSeconds.toFixed(2)} s`);
 if (d !== undefined) console.table([ratios]);
 if (perRound.length > 1) console.log(`d/c per round (each pair back to back): ${perRound.join(', ')}`);

@@ -310,8 +310,10 @@ function rowEvents(row: Row, table: TableDef, base: (op: RowChangeEvent['op'], t
   e.clustering = clustering;
   if (row.static) e.static = true;
   e.columns = columns;
-  if (row.liveness?.ttl != null) e.ttl = row.liveness.ttl;
-  if (row.liveness?.ttl != null && row.liveness.localExpirationTime != null) e.expiresAt = row.liveness.localExpirationTime;
+  if (row.liveness?.ttl != null) {
+    e.ttl = row.liveness.ttl;
+    if (row.liveness.localExpirationTime != null) e.expiresAt = row.liveness.localExpirationTime;
+  }
   out.push(e);
 }
 

@@ -342,30 +342,27 @@ export function readSegment(bytes: Uint8Array, options: IterateOptions & { maxEn
 export async function loadSegmentFile(path: string, limit?: number, resume?: SegmentResume): Promise<{ bytes: Buffer; name: SegmentFileName }> {
   const name = parseSegmentFileName(path);
   if (name === null || name.kind !== 'log') throw new CdcError('bad-file-name', `not a commit-log segment name: ${path}`);
+  if (resume && (resume.header.compression !== null || limit === undefined)) {
+    throw new RangeError('a resume point applies to an uncompressed segment read up to a limit');
+  }
   const fh = await open(path, 'r');
   try {
     const { size } = await fh.stat();
-    let from = 0;
     let to = size;
     if (limit !== undefined && limit < size) {
-      let compressed = true;
-      if (resume) {
-        compressed = resume.header.compression !== null;
-      } else {
+      let compressed = false; // a resume point's segment is uncompressed (checked above)
+      if (!resume) {
         const head = Buffer.alloc(Math.min(size, 18 + 65535 + 4));
         await fh.read(head, 0, head.length, 0);
         try {
           compressed = parseSegmentHeader(head, name).compression !== null;
         } catch {
-          // let the caller's iterateSegment report the header problem on the whole file
+          compressed = true; // let the caller's iterateSegment report the header problem on the whole file
         }
       }
       if (!compressed) to = limit;
     }
-    if (resume) {
-      if (resume.header.compression !== null || limit === undefined) throw new RangeError('a resume point applies to an uncompressed segment read up to a limit');
-      from = Math.min(resume.marker, to);
-    }
+    const from = resume ? Math.min(resume.marker, to) : 0;
     const bytes = Buffer.alloc(to - from);
     let got = 0;
     while (got < bytes.length) {

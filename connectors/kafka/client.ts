@@ -109,14 +109,15 @@ export async function ensureTopics(admin: KafkaAdmin, config: Config, specs: rea
     const now = new Set(await admin.listTopics());
     if (missing.some((s) => !now.has(s.topic))) throw classifyKafkaError(err, 'create topics');
   }
-  await untilServed(admin, missing, config.kafka.connectTimeoutMs);
-  return missing.map((s) => s.topic);
+  const created = missing.map((s) => s.topic);
+  await untilServed(admin, created, config.kafka.connectTimeoutMs);
+  return created;
 }
 
-/** Waits until every partition of `specs` has a leader in the broker's metadata. */
-async function untilServed(admin: KafkaAdmin, specs: readonly TopicSpec[], timeoutMs: number): Promise<void> {
+/** Waits until every partition of `topics` has a leader in the broker's metadata. */
+async function untilServed(admin: KafkaAdmin, topics: readonly string[], timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  let pending: string[] = specs.map((s) => s.topic);
+  let pending = [...topics];
   let lastError: string | undefined;
   for (;;) {
     const served = await admin.fetchTopicMetadata({ topics: pending, timeout: Math.max(100, deadline - Date.now()) }).catch((err: unknown) => {
