@@ -16,7 +16,8 @@ export function testConfig(sets: string[] = []): Config {
 /** The `key=value` settings behind {@link testConfig}, e.g. to hand to a child `fanout` process. */
 export function testSettings(sets: string[] = []): string[] {
   const s = inject('services');
-  const id = uniq();
+  // The run's tag first: the global teardown removes the run's topics and keyspaces by it.
+  const id = `${inject('runTag')}${uniq().slice(0, 8)}`;
   return [
       `kafka.brokers=${s.kafkaBrokers}`,
       `cassandra.contactPoints=${s.cassandraContactPoints}`,
