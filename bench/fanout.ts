@@ -107,7 +107,7 @@ rows.push(await run('approaches/baselines.ts', ['naive', String(author), values[
 rows.push(await run('approaches/baselines.ts', ['promise-all', String(author), values['promise-all-rows']], `sample of ${values['promise-all-rows']} rows`, '(b) Promise.all'));
 let best: Row | undefined;
 const tuneRows = String(Math.min(followers, 100_000));
-for (const [shape, levels] of [['ceiling', [64, 256, 1024]], ['ceiling-batch', [8, 32, 128]]] as const) {
+for (const [shape, levels] of [['ceiling', [64, 256, 1024]], ['ceiling-batch', [8, 16, 32, 128]]] as const) {
   for (const c of levels) {
     const r = await run('approaches/baselines.ts', [shape, String(author), tuneRows, String(c)], `${shape} ${c}`, `(c) tuning ${shape} c=${c}`);
     if (!best || r.rowsPerSecond > best.rowsPerSecond) best = { ...r, note: `${shape} ${c}` };

@@ -4,7 +4,7 @@
  * Starts the CDC connector and one fan-out worker, lets one warm-up tweet through, then inserts
  * one tweet with plain CQL, and waits
  * until the worker has written the last timeline row and committed the tweet. Prints one JSON
- * line: { rows, seconds, errors, maxRssMiB, retries }.
+ * line: { rows, seconds, errors, maxRssMiB, retries, transactions }.
  * Uses its own topics, group and transactional ids (never the product's), and the keyspace given
  * by FANOUT_CASSANDRA_KEYSPACE (bench/fanout.ts sets it). The connector owns the node's cdc_raw
  * while it runs: run benchmarks while no other connector does.
@@ -55,6 +55,7 @@ console.log(JSON.stringify({
   seconds,
   errors: 0,
   retries: totals.retries - before.retries,
+  transactions: totals.transactions - before.transactions,
   maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
   clientCpuSeconds,
   phases: { cdcSeconds: ((seenAt ?? NaN) - started) / 1000, startSeconds: ((firstRowAt ?? NaN) - (seenAt ?? NaN)) / 1000, writeSeconds: (ended - (firstRowAt ?? NaN)) / 1000 },

@@ -91,6 +91,33 @@ describe('CommitLedger: the commit tracker', () => {
     expect(plan.tx.records.map((r) => [r.key, r.value])).toEqual([['done', 'done'], [`${TOPIC}/0/0`, null]]);
   });
 
+  it('lets tweets past a quarter of their checkpoint interval ride along in a transaction made anyway, and only then', () => {
+    const ledger = new CommitLedger(config, TOPIC); // a checkpoint every 10 rows: riders from 2
+    ledger.open(0);
+    ledger.open(1);
+    const [a, b, c] = [job(0, 0n), job(1, 1n), job(1, 2n)];
+    ledger.track(0, 0n, a);
+    ledger.track(1, 1n, b);
+    ledger.track(1, 2n, c);
+    for (const j of [a, b, c]) j.emitted = 30;
+    b.ack(b.addSegment(2, 102n)); // a quarter of the interval
+    c.ack(c.addSegment(1, 201n)); // less
+    expect(ledger.plan().empty).toBe(true); // nobody is due: no transaction just for riders
+    a.ack(a.addSegment(10, 10n)); // due
+    const plan = ledger.plan();
+    expect(plan.tx.records.map((r) => r.key)).toEqual([`${TOPIC}/0/0`, `${TOPIC}/1/1`]);
+    expect(JSON.parse(plan.tx.records[1]!.value!)).toMatchObject({ cursor: '102', delivered: 2 });
+    plan.apply();
+    expect(ledger.plan().empty).toBe(true);
+    // Both restart their interval from this checkpoint: b is due again after 10 more rows, not 8.
+    b.ack(b.addSegment(8, 110n));
+    expect(ledger.plan().empty).toBe(true);
+    b.ack(b.addSegment(2, 112n));
+    expect(ledger.plan().tx.records.map((r) => r.key)).toEqual([`${TOPIC}/1/1`]); // c is still short of a quarter
+    c.ack(c.addSegment(1, 202n));
+    expect(ledger.plan().tx.records.map((r) => r.key)).toEqual([`${TOPIC}/1/1`, `${TOPIC}/1/2`]);
+  });
+
   it('writes a "done" checkpoint for a finished tweet stuck behind an unfinished one', () => {
     const ledger = new CommitLedger(config, TOPIC);
     ledger.open(0);
