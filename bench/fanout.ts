@@ -6,7 +6,8 @@
  *       executeConcurrent and unlogged 50-row batches, each at the best concurrency found
  *   (d) this pipeline end to end (when available: bench/approaches/pipeline.ts)
  * Each runs in its own process (peak RSS is its own). The box is shared and noisy, so (c) and (d)
- * run `--rounds` times, interleaved (c d, d c, c d, ...), each on an emptied timelines table (no
+ * run `--rounds` times, interleaved (c d, d c, c d, ...), after (c)'s tuning runs and one discarded
+ * (d) warm-up run, each on an emptied timelines table (no
  * approach pays for an earlier one's compactions); the ratios use the medians. Each run also
  * records the CPU time the local Cassandra and Kafka JVMs spent during it (from /proc, when the
  * services are this project's launcher's): database work per row, steadier than wall time here.
@@ -25,6 +26,7 @@ import { CassandraFollowerStore } from '../connectors/cassandra/followers.ts';
 import { applySchema } from '../connectors/cassandra/schema.ts';
 import { writeSeed } from '../cli/commands/seed.ts';
 import { servicePaths } from '../services/paths.ts';
+import { removeDeployment } from './approaches/deployment.ts';
 
 const { values } = parseArgs({
   options: {
@@ -117,6 +119,12 @@ const [shape, level] = best!.note.split(' ') as [string, string];
 const ceilingNote = `raw driver: ${shape === 'ceiling' ? 'executeConcurrent single-row' : 'unlogged 50-row batches'}, concurrency ${level}`;
 const pipelineScript = resolve(import.meta.dirname, 'approaches/pipeline.ts');
 const hasPipeline = existsSync(pipelineScript);
+// Every (d) run is a fresh process of one deployment (its topics and groups outlive the process,
+// as a deployed pipeline's do), and the first one is a discarded warm-up, as (c) had its tuning
+// runs: the broker's side of the path (transactions, fetches) is then not measured cold.
+const deployment = `bench-${Date.now().toString(36)}`;
+const pipelineRun = (args: string[], note: string, approach: string): Promise<Row> => run('approaches/pipeline.ts', [...args, deployment], note, approach);
+if (hasPipeline) await pipelineRun([String(author), String(followers)], 'discarded', '(d) warm-up');
 // (c) and (d) interleaved, the order flipping every round, so neither always runs on a warmer
 // (or more loaded) box; each keeps its median.
 const rounds = Math.max(1, Number(values.rounds));
@@ -124,7 +132,7 @@ const ceilings: Row[] = [];
 const pipelines: Row[] = [];
 for (let round = 1; round <= rounds; round++) {
   const c = (): Promise<Row> => run('approaches/baselines.ts', [shape, String(author), String(followers), level], ceilingNote, `(c) ceiling, round ${round}`);
-  const d = (): Promise<Row> => run('approaches/pipeline.ts', [String(author), String(followers)], 'CQL insert of the tweet -> last timeline row written', `(d) pipeline, round ${round}`);
+  const d = (): Promise<Row> => pipelineRun([String(author), String(followers)], 'CQL insert of the tweet -> last timeline row written', `(d) pipeline, round ${round}`);
   if (!hasPipeline) ceilings.push(await c());
   else if (round % 2 === 1) { ceilings.push(await c()); pipelines.push(await d()); }
   else { pipelines.push(await d()); ceilings.push(await c()); }
@@ -133,7 +141,8 @@ const medianNote = (runs: readonly Row[], note: string): string => (runs.length 
 rows.push({ ...median(ceilings), approach: '(c) ceiling', note: medianNote(ceilings, ceilingNote) });
 if (hasPipeline) {
   rows.push({ ...median(pipelines), approach: '(d) pipeline', note: medianNote(pipelines, 'CQL insert of the tweet -> last timeline row written') });
-  if (bigFollowers > 0) rows.push(await run('approaches/pipeline.ts', [String(bigAuthor), String(bigFollowers)], `same, author with ${bigFollowers} followers (peak RSS comparison)`, '(d) pipeline, big author'));
+  if (bigFollowers > 0) rows.push(await pipelineRun([String(bigAuthor), String(bigFollowers)], `same, author with ${bigFollowers} followers (peak RSS comparison)`, '(d) pipeline, big author'));
+  await removeDeployment(deployment);
 }
 await truncateTimelines();
 await client.shutdown();

@@ -1,13 +1,14 @@
 /**
  * Approach (d): this pipeline end to end, in its own process (peak RSS is its own):
- *   node bench/approaches/pipeline.ts <author> <followers>
+ *   node bench/approaches/pipeline.ts <author> <followers> [deployment tag]
  * Starts the CDC connector and one fan-out worker, lets one warm-up tweet through, then inserts
  * one tweet with plain CQL, and waits
  * until the worker has written the last timeline row and committed the tweet. Prints one JSON
  * line: { rows, seconds, errors, maxRssMiB, retries, transactions }.
- * Uses its own topics, group and transactional ids (never the product's), and the keyspace given
- * by FANOUT_CASSANDRA_KEYSPACE (bench/fanout.ts sets it). The connector owns the node's cdc_raw
- * while it runs: run benchmarks while no other connector does.
+ * Uses the topics, groups and transactional ids of the deployment tag (see ./deployment.ts; without
+ * one, its own, removed at the end), and the keyspace given by FANOUT_CASSANDRA_KEYSPACE
+ * (bench/fanout.ts sets it). The connector owns the node's cdc_raw while it runs: run benchmarks
+ * while no other connector does.
  */
 import '../../connectors/kafka/threadpool.ts'; // first: before anything uses libuv's thread pool
 import { CassandraTweetStore } from '../../connectors/cassandra/tweets.ts';
@@ -15,20 +16,15 @@ import { Context } from '../../cli/context.ts';
 import { startRun } from '../../cli/commands/run.ts';
 import type { WorkerStatus } from '../../pipeline/worker.ts';
 import { cpuSince } from './cpu.ts';
+import { deploymentSettings, removeDeployment } from './deployment.ts';
 
-const [authorArg, followersArg] = process.argv.slice(2);
+const [authorArg, followersArg, tagArg] = process.argv.slice(2);
 const author = BigInt(authorArg ?? '1');
 const followers = Number(followersArg ?? '0');
-const tag = `bench-${Date.now().toString(36)}`;
+const tag = tagArg ?? `bench-${Date.now().toString(36)}`;
 /** An author id no benchmark seeds followers for. */
 const WARM_UP_AUTHOR = 999_999_999n;
-const ctx = new Context({
-  set: [
-    `topics.cdcPrefix=${tag}`, `topics.cdcOffsets=${tag}.cdc-offsets`, `topics.checkpoints=${tag}.checkpoints`,
-    `topics.completed=${tag}.completed`, `topics.tasks=${tag}.tasks`, `topics.deadLetter=${tag}.dead-letter`,
-    `pipeline.groupId=${tag}`, `kafka.clientId=${tag}`, 'cdc.startFrom=latest', 'telemetry.enabled=false', 'log.level=warn',
-  ],
-});
+const ctx = new Context({ set: deploymentSettings(tag) });
 const running = await startRun(ctx, '0');
 const tweets = new CassandraTweetStore(await ctx.cassandra(), ctx.config.cassandra.keyspace);
 // Measured as a running service: one warm-up tweet, of an author with no followers, through the
@@ -62,9 +58,8 @@ console.log(JSON.stringify({
   expected: followers,
 }));
 await running.stop();
-const admin = await ctx.admin();
-await admin.deleteTopics({ topics: [ctx.config.topics.tweetsCdc, ctx.config.topics.cdcOffsets, ctx.config.topics.checkpoints, ctx.config.topics.completed, ctx.config.topics.tasks, ctx.config.topics.deadLetter] }).catch(() => undefined);
 await ctx.close();
+if (tagArg === undefined) await removeDeployment(tag);
 process.exit(0);
 
 /** Resolves once the worker has completed `tweetId` (more than `completedBefore` completions, it not in flight). */
