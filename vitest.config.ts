@@ -7,6 +7,9 @@ import './connectors/kafka/threadpool.ts';
 // `acceptance`, one file at a time after the others.
 export default defineConfig({
   test: {
+    // The global teardowns remove each run's topics, groups and keyspaces (test/setup/leftovers.ts):
+    // more than the default 10 s when a failed run left big keyspaces behind.
+    teardownTimeout: 180_000,
     projects: [
       {
         test: {

@@ -124,25 +124,28 @@ const hasPipeline = existsSync(pipelineScript);
 // runs: the broker's side of the path (transactions, fetches) is then not measured cold.
 const deployment = `bench-${Date.now().toString(36)}`;
 const pipelineRun = (args: string[], note: string, approach: string): Promise<Row> => run('approaches/pipeline.ts', [...args, deployment], note, approach);
-if (hasPipeline) await pipelineRun([String(author), String(followers)], 'discarded', '(d) warm-up');
 // (c) and (d) interleaved, the order flipping every round, so neither always runs on a warmer
 // (or more loaded) box; each keeps its median.
 const rounds = Math.max(1, Number(values.rounds));
 const ceilings: Row[] = [];
 const pipelines: Row[] = [];
-for (let round = 1; round <= rounds; round++) {
-  const c = (): Promise<Row> => run('approaches/baselines.ts', [shape, String(author), String(followers), level], ceilingNote, `(c) ceiling, round ${round}`);
-  const d = (): Promise<Row> => pipelineRun([String(author), String(followers)], 'CQL insert of the tweet -> last timeline row written', `(d) pipeline, round ${round}`);
-  if (!hasPipeline) ceilings.push(await c());
-  else if (round % 2 === 1) { ceilings.push(await c()); pipelines.push(await d()); }
-  else { pipelines.push(await d()); ceilings.push(await c()); }
-}
 const medianNote = (runs: readonly Row[], note: string): string => (runs.length > 1 ? `${note}; median of ${runs.length}: ${runs.map((r) => r.rowsPerSecond).join(', ')} rows/s` : note);
-rows.push({ ...median(ceilings), approach: '(c) ceiling', note: medianNote(ceilings, ceilingNote) });
-if (hasPipeline) {
-  rows.push({ ...median(pipelines), approach: '(d) pipeline', note: medianNote(pipelines, 'CQL insert of the tweet -> last timeline row written') });
-  if (bigFollowers > 0) rows.push(await pipelineRun([String(bigAuthor), String(bigFollowers)], `same, author with ${bigFollowers} followers (peak RSS comparison)`, '(d) pipeline, big author'));
-  await removeDeployment(deployment);
+try {
+  if (hasPipeline) await pipelineRun([String(author), String(followers)], 'discarded', '(d) warm-up');
+  for (let round = 1; round <= rounds; round++) {
+    const c = (): Promise<Row> => run('approaches/baselines.ts', [shape, String(author), String(followers), level], ceilingNote, `(c) ceiling, round ${round}`);
+    const d = (): Promise<Row> => pipelineRun([String(author), String(followers)], 'CQL insert of the tweet -> last timeline row written', `(d) pipeline, round ${round}`);
+    if (!hasPipeline) ceilings.push(await c());
+    else if (round % 2 === 1) { ceilings.push(await c()); pipelines.push(await d()); }
+    else { pipelines.push(await d()); ceilings.push(await c()); }
+  }
+  rows.push({ ...median(ceilings), approach: '(c) ceiling', note: medianNote(ceilings, ceilingNote) });
+  if (hasPipeline) {
+    rows.push({ ...median(pipelines), approach: '(d) pipeline', note: medianNote(pipelines, 'CQL insert of the tweet -> last timeline row written') });
+    if (bigFollowers > 0) rows.push(await pipelineRun([String(bigAuthor), String(bigFollowers)], `same, author with ${bigFollowers} followers (peak RSS comparison)`, '(d) pipeline, big author'));
+  }
+} finally {
+  if (hasPipeline) await removeDeployment(deployment); // also when a run failed
 }
 await truncateTimelines();
 await client.shutdown();

@@ -15,11 +15,16 @@ export function deploymentSettings(tag: string): string[] {
   ];
 }
 
-/** Deletes the topics of a benchmark deployment (every `<tag>.…` topic; best effort). */
+/** Deletes a benchmark deployment: its `<tag>.…` topics and its groups (best effort). */
 export async function removeDeployment(tag: string): Promise<void> {
   const ctx = new Context({ set: deploymentSettings(tag) });
-  const admin = await ctx.admin();
-  const topics = (await admin.listTopics().catch(() => [])).filter((t) => t.startsWith(`${tag}.`));
-  if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => undefined);
-  await ctx.close();
+  try {
+    const admin = await ctx.admin();
+    const topics = (await admin.listTopics().catch(() => [])).filter((t) => t.startsWith(`${tag}.`));
+    if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => undefined);
+    const groups = [ctx.config.pipeline.groupId, `${ctx.config.pipeline.groupId}.tasks`];
+    await admin.deleteGroups(groups).catch(() => undefined);
+  } finally {
+    await ctx.close();
+  }
 }

@@ -91,31 +91,42 @@ describe('CommitLedger: the commit tracker', () => {
     expect(plan.tx.records.map((r) => [r.key, r.value])).toEqual([['done', 'done'], [`${TOPIC}/0/0`, null]]);
   });
 
-  it('lets tweets past a quarter of their checkpoint interval ride along in a transaction made anyway, and only then', () => {
-    const ledger = new CommitLedger(config, TOPIC); // a checkpoint every 10 rows: riders from 2
+  it('lets tweets a quarter of the way to their next checkpoint ride along in a transaction made anyway, and only then', () => {
+    // A checkpoint every 20 rows (half of 4 batches of 10): riders from 5.
+    const ledger = new CommitLedger(loadConfig({ env: {}, sets: ['pipeline.checkpointEvery=4', 'pipeline.batchSize=10'] }), TOPIC);
+    const keys = (p: ReturnType<CommitLedger['plan']>): Array<string | undefined> => p.tx.records.map((r) => r.key);
     ledger.open(0);
     ledger.open(1);
     const [a, b, c] = [job(0, 0n), job(1, 1n), job(1, 2n)];
     ledger.track(0, 0n, a);
     ledger.track(1, 1n, b);
     ledger.track(1, 2n, c);
-    for (const j of [a, b, c]) j.emitted = 30;
-    b.ack(b.addSegment(2, 102n)); // a quarter of the interval
-    c.ack(c.addSegment(1, 201n)); // less
+    for (const j of [a, b, c]) j.emitted = 60;
+    b.ack(b.addSegment(5, 105n)); // a quarter of the interval
+    c.ack(c.addSegment(4, 204n)); // one row short of it
     expect(ledger.plan().empty).toBe(true); // nobody is due: no transaction just for riders
-    a.ack(a.addSegment(10, 10n)); // due
-    const plan = ledger.plan();
-    expect(plan.tx.records.map((r) => r.key)).toEqual([`${TOPIC}/0/0`, `${TOPIC}/1/1`]);
-    expect(JSON.parse(plan.tx.records[1]!.value!)).toMatchObject({ cursor: '102', delivered: 2 });
+    a.ack(a.addSegment(20, 20n)); // due
+    let plan = ledger.plan();
+    expect(keys(plan)).toEqual([`${TOPIC}/0/0`, `${TOPIC}/1/1`]);
+    expect(JSON.parse(plan.tx.records[1]!.value!)).toMatchObject({ cursor: '105', delivered: 5 });
     plan.apply();
     expect(ledger.plan().empty).toBe(true);
-    // Both restart their interval from this checkpoint: b is due again after 10 more rows, not 8.
-    b.ack(b.addSegment(8, 110n));
+    // b's interval restarts at the checkpoint it rode along with: due after 20 more rows, not 15.
+    b.ack(b.addSegment(15, 120n));
     expect(ledger.plan().empty).toBe(true);
-    b.ack(b.addSegment(2, 112n));
-    expect(ledger.plan().tx.records.map((r) => r.key)).toEqual([`${TOPIC}/1/1`]); // c is still short of a quarter
-    c.ack(c.addSegment(1, 202n));
-    expect(ledger.plan().tx.records.map((r) => r.key)).toEqual([`${TOPIC}/1/1`, `${TOPIC}/1/2`]);
+    b.ack(b.addSegment(5, 125n));
+    expect(keys(ledger.plan())).toEqual([`${TOPIC}/1/1`]); // c is still one row short
+    c.ack(c.addSegment(1, 205n));
+    plan = ledger.plan();
+    expect(keys(plan)).toEqual([`${TOPIC}/1/1`, `${TOPIC}/1/2`]);
+    plan.apply();
+    // A transaction that only commits an offset carries riders too.
+    ledger.open(2);
+    ledger.finish(ledger.track(2, 7n, null), []);
+    a.ack(a.addSegment(5, 25n));
+    plan = ledger.plan();
+    expect(plan.tx.offsets).toEqual([{ partition: 2, offset: 8n }]);
+    expect(keys(plan)).toEqual([`${TOPIC}/0/0`]);
   });
 
   it('writes a "done" checkpoint for a finished tweet stuck behind an unfinished one', () => {

@@ -1,6 +1,6 @@
 /**
- * Removes what one test run created on the shared services: every topic named `t-<runTag>…` and
- * every keyspace named `t_<runTag>…` (test/support/config.ts names them so). Without it, each run
+ * Removes what one test run created on the shared services: every topic and consumer group named
+ * `t-<runTag>…` and every keyspace named `t_<runTag>…` (test/support/config.ts names them so). Without it, each run
  * left a few hundred topics and keyspaces on a developer's long-lived local broker and node, where
  * they cost memory, startup time and commit-log flushes of every later run.
  * Best effort: a service that is gone by now leaves nothing to clean.
@@ -22,7 +22,15 @@ async function removeTopics(brokers: string[], prefix: string): Promise<string> 
   try {
     const mine = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
     if (mine.length > 0) await admin.deleteTopics({ topics: mine, timeout: 60_000 });
-    return `${mine.length} test topics removed`;
+    // Groups of this run. A worker's group still holds its static members until their session
+    // times out (they do not leave on close, by design): the broker refuses those, and they expire.
+    const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(prefix));
+    const refused = groups.length === 0 ? 0 : await admin.deleteGroups(groups).then(() => 0, (err: unknown) => {
+      const results = (err as { groups?: Array<{ errorCode: number }> }).groups;
+      if (!results) throw err;
+      return results.filter((r) => r.errorCode !== 0).length;
+    });
+    return `${mine.length} test topics and ${groups.length - refused} groups removed (${refused} still held by static members expire)`;
   } finally {
     await admin.disconnect();
   }
