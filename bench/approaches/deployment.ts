@@ -3,9 +3,11 @@
  * product's): `<tag>.…`. bench/fanout.ts gives all its (d) runs one tag, as a deployed pipeline's
  * topics and groups exist before a tweet comes; each run is a fresh process of the same worker
  * (static membership takes its partitions back at once) and its connector resumes from the
- * offsets the last one committed. The topics are removed once, at the end.
+ * offsets the last one committed. The topics are removed once, at the end. Tags are
+ * `bench-<ms since 1970 in base 36>`, all of one length: no tag is a prefix of another.
  */
 import { Context } from '../../cli/context.ts';
+import { removeByPrefix } from '../../connectors/kafka/client.ts';
 
 export function deploymentSettings(tag: string): string[] {
   return [
@@ -15,15 +17,11 @@ export function deploymentSettings(tag: string): string[] {
   ];
 }
 
-/** Deletes a benchmark deployment: its `<tag>.…` topics and its groups (best effort). */
+/** Deletes a benchmark deployment: its `<tag>.…` topics and its groups `<tag>`, `<tag>.tasks` (best effort). */
 export async function removeDeployment(tag: string): Promise<void> {
   const ctx = new Context({ set: deploymentSettings(tag) });
   try {
-    const admin = await ctx.admin();
-    const topics = (await admin.listTopics().catch(() => [])).filter((t) => t.startsWith(`${tag}.`));
-    if (topics.length > 0) await admin.deleteTopics({ topics }).catch(() => undefined);
-    const groups = [ctx.config.pipeline.groupId, `${ctx.config.pipeline.groupId}.tasks`];
-    await admin.deleteGroups(groups).catch(() => undefined);
+    await removeByPrefix(await ctx.admin(), tag).catch(() => undefined);
   } finally {
     await ctx.close();
   }

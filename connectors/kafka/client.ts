@@ -134,3 +134,21 @@ async function untilServed(admin: KafkaAdmin, topics: readonly string[], timeout
     await sleep(100);
   }
 }
+
+/**
+ * Deletes every topic and consumer group whose name starts with `prefix` (a test run's or a
+ * benchmark deployment's own names). A group some member still holds, e.g. a static member whose
+ * session has not timed out yet (they do not leave on close, by design), is refused by the broker
+ * and counted in `groupsRefused`; it expires on its own.
+ */
+export async function removeByPrefix(admin: KafkaAdmin, prefix: string): Promise<{ topics: number; groups: number; groupsRefused: number }> {
+  const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
+  if (topics.length > 0) await admin.deleteTopics({ topics, timeout: 60_000 });
+  const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(prefix));
+  const refused = groups.length === 0 ? 0 : await admin.deleteGroups(groups).then(() => 0, (err: unknown) => {
+    const results = (err as { groups?: Array<{ errorCode: number }> }).groups;
+    if (!results) throw err;
+    return results.filter((r) => r.errorCode !== 0).length;
+  });
+  return { topics: topics.length, groups: groups.length - refused, groupsRefused: refused };
+}
