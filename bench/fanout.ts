@@ -5,8 +5,11 @@
  *   (c) ceiling: raw cassandra-driver writes of the same rows, the best of single-row
  *       executeConcurrent and unlogged 50-row batches, each at the best concurrency found
  *   (d) this pipeline end to end (when available: bench/approaches/pipeline.ts)
- * Each runs in its own process (peak RSS is its own). The box is shared and noisy, so (c) and (d)
- * run `--rounds` times, interleaved (c d, d c, c d, ...), after (c)'s tuning runs and one discarded
+ *   (e) context, not a goal: (d)'s job by hand with the raw driver (read pages of followers and
+ *       write them in (c)'s batches at (c)'s concurrency) without its reliability: d/e is what
+ *       the CDC hop, Kafka transactions and checkpoints cost
+ * Each runs in its own process (peak RSS is its own). The box is shared and noisy, so (c), (e) and
+ * (d) run `--rounds` times, interleaved (c e d, d e c, c e d, ...), after (c)'s tuning runs and one discarded
  * (d) warm-up run, each on an emptied timelines table (no
  * approach pays for an earlier one's compactions); the ratios use the medians. Each run also
  * records the CPU time the local Cassandra and Kafka JVMs spent during it (from /proc, when the
@@ -117,6 +120,9 @@ for (const [shape, levels] of [['ceiling', [64, 256, 1024]], ['ceiling-batch', [
 }
 const [shape, level] = best!.note.split(' ') as [string, string];
 const ceilingNote = `raw driver: ${shape === 'ceiling' ? 'executeConcurrent single-row' : 'unlogged 50-row batches'}, concurrency ${level}`;
+// (c)'s batch concurrency (or, if single-row writes won, the pipeline's batches in flight).
+const joinLevel = shape === 'ceiling-batch' ? level : String(config.pipeline.maxInFlightBatches);
+const joinNote = `raw driver, no reliability: pages of followers read and written as unlogged 50-row batches, concurrency ${joinLevel}`;
 const pipelineScript = resolve(import.meta.dirname, 'approaches/pipeline.ts');
 const hasPipeline = existsSync(pipelineScript);
 // Every (d) run is a fresh process of one deployment (its topics and groups outlive the process,
@@ -128,6 +134,7 @@ const pipelineRun = (args: string[], note: string, approach: string): Promise<Ro
 // (or more loaded) box; each keeps its median.
 const rounds = Math.max(1, Number(values.rounds));
 const ceilings: Row[] = [];
+const joins: Row[] = [];
 const pipelines: Row[] = [];
 const medianNote = (runs: readonly Row[], note: string): string => (runs.length > 1 ? `${note}; median of ${runs.length}: ${runs.map((r) => r.rowsPerSecond).join(', ')} rows/s` : note);
 try {
@@ -135,13 +142,15 @@ try {
   for (let round = 1; round <= rounds; round++) {
     const c = (): Promise<Row> => run('approaches/baselines.ts', [shape, String(author), String(followers), level], ceilingNote, `(c) ceiling, round ${round}`);
     const d = (): Promise<Row> => pipelineRun([String(author), String(followers)], 'CQL insert of the tweet -> last timeline row written', `(d) pipeline, round ${round}`);
+    const e = async (): Promise<void> => { joins.push(await run('approaches/baselines.ts', ['raw-join', String(author), String(followers), joinLevel], joinNote, `(e) raw join, round ${round}`)); };
     if (!hasPipeline) ceilings.push(await c());
-    else if (round % 2 === 1) { ceilings.push(await c()); pipelines.push(await d()); }
-    else { pipelines.push(await d()); ceilings.push(await c()); }
+    else if (round % 2 === 1) { ceilings.push(await c()); await e(); pipelines.push(await d()); }
+    else { pipelines.push(await d()); await e(); ceilings.push(await c()); }
   }
   rows.push({ ...median(ceilings), approach: '(c) ceiling', note: medianNote(ceilings, ceilingNote) });
   if (hasPipeline) {
     rows.push({ ...median(pipelines), approach: '(d) pipeline', note: medianNote(pipelines, 'CQL insert of the tweet -> last timeline row written') });
+    rows.push({ ...median(joins), approach: '(e) raw join (context)', note: medianNote(joins, joinNote) });
     if (bigFollowers > 0) rows.push(await pipelineRun([String(bigAuthor), String(bigFollowers)], `same, author with ${bigFollowers} followers (peak RSS comparison)`, '(d) pipeline, big author'));
   }
 } finally {
@@ -160,6 +169,8 @@ const ratios = d === undefined ? {} : {
   'd/c': +(d / cRow.rowsPerSecond).toFixed(2),
   // The same, counting only (d)'s writing phase (first row -> last): what its fixed costs hide.
   'd/c writing': +(cRow.seconds / dRow!.phases!.writeSeconds).toFixed(2),
+  // Context: the pipeline against the same job done by hand without reliability.
+  'd/e': +(d / rate('(e)')!).toFixed(2),
   'd/a': +(d / rate('(a)')!).toFixed(1),
   // Every (b) write can fail (the driver's queue overflows): then no finite ratio exists.
   'd/b': rate('(b)')! > 0 ? +(d / rate('(b)')!).toFixed(1) : 'unbounded: (b) wrote no row',
@@ -175,4 +186,4 @@ if (d !== undefined) console.table([ratios]);
 const pairMedian = perRound.length > 1 ? [...perRound].sort((x, y) => x - y)[Math.floor((perRound.length - 1) / 2)]! : undefined;
 if (pairMedian !== undefined) console.log(`d/c per round (each pair back to back): ${perRound.join(', ')}; their median ${pairMedian}`);
 mkdirSync('bench-results', { recursive: true });
-writeFileSync('bench-results/fanout.json', `${JSON.stringify({ followers, at: new Date().toISOString(), rows, ratios, rounds: { ceiling: ceilings, pipeline: pipelines, 'd/c': perRound, 'd/c median of pairs': pairMedian } }, null, 2)}\n`);
+writeFileSync('bench-results/fanout.json', `${JSON.stringify({ followers, at: new Date().toISOString(), rows, ratios, rounds: { ceiling: ceilings, pipeline: pipelines, rawJoin: joins, 'd/c': perRound, 'd/c median of pairs': pairMedian } }, null, 2)}\n`);

@@ -57,8 +57,7 @@ export interface WorkerStatus {
 
 /** A worker's status with its work-topic lane's folded in (the lane's own partitions are its task partitions). */
 export function withLane(own: WorkerStatus, lane: WorkerStatus): WorkerStatus {
-  const totals = { ...own.totals };
-  for (const k of Object.keys(totals) as Array<keyof Totals>) totals[k] += lane.totals[k];
+  const totals = sumTotals(own.totals, lane.totals);
   return {
     ...own,
     paused: own.paused && lane.paused,
@@ -68,6 +67,13 @@ export function withLane(own: WorkerStatus, lane: WorkerStatus): WorkerStatus {
     splits: lane.splits,
     totals,
   };
+}
+
+/** The counters of two lanes added up. */
+export function sumTotals(a: Totals, b: Totals | undefined): Totals {
+  const totals = { ...a };
+  if (b) for (const k of Object.keys(totals) as Array<keyof Totals>) totals[k] += b[k];
+  return totals;
 }
 
 /** The progress of one job. */

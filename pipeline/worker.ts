@@ -45,10 +45,10 @@ import { fanOut, type WriteBatch } from './fanout.ts';
 import { type Checkpoint, checkpointRows, minPageRows, readAheadRows, rowCredit, TweetJob } from './job.ts';
 import type { JoinDeps } from './join.ts';
 import { CommitLedger, type CommitPlan } from './ledger.ts';
-import { FanoutMetrics } from './metrics.ts';
+import { FanoutMetrics, type Totals } from './metrics.ts';
 import { completedRecord, deadLetterRecord, restoreCheckpoints } from './records.ts';
 import { sourceRecords } from './source.ts';
-import { progress, withLane, type WorkerState, type WorkerStatus } from './status.ts';
+import { progress, sumTotals, withLane, type WorkerState, type WorkerStatus } from './status.ts';
 import { planSplit, type SplitPlan } from './split.ts';
 import { decodeWorkRecord, type SplitTask, taskDoneRecord, taskRecords } from './tasks.ts';
 
@@ -206,6 +206,12 @@ export class Worker {
     const own = this.#ownStatus();
     const lane = this.#lane?.status();
     return lane ? withLane(own, lane) : own;
+  }
+
+  /** `status().totals` and the number of jobs in flight, without the rest: cheap enough to poll every few ms. */
+  counters(): { totals: Totals; inFlight: number } {
+    const lane = this.#lane?.counters();
+    return { totals: sumTotals(this.#metrics.totals, lane?.totals), inFlight: this.#finishers.size + (lane?.inFlight ?? 0) };
   }
 
   #ownStatus(): WorkerStatus {

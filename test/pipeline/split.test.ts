@@ -306,10 +306,14 @@ describe('Worker with a work lane (fakes)', () => {
     const expiring = new Set<number | null>();
     let maxRows = 0;
     let maxJobs = 0;
+    // counters() is status()'s totals and in-flight count without the rest (both lanes).
+    const countersOff: string[] = [];
     const sample = (): void => {
       const st = worker.status();
       maxRows = Math.max(maxRows, st.rowsOutstanding);
       maxJobs = Math.max(maxJobs, st.inFlight.length);
+      const c = worker.counters();
+      if (c.inFlight !== st.inFlight.length || JSON.stringify(c.totals) !== JSON.stringify(st.totals)) countersOff.push(JSON.stringify({ c, totals: st.totals, inFlight: st.inFlight.length }));
     };
     const write = timelines.write.bind(timelines);
     timelines.write = async (ms) => {
@@ -346,6 +350,8 @@ describe('Worker with a work lane (fakes)', () => {
     const tallies = workSink.records(config.topics.checkpoints).filter((r) => r.key.startsWith('tally/'));
     expect(tallies.at(-1)!.value).toBeNull();
     expect(worker.status()).toMatchObject({ inFlight: [], splits: [], taskPartitions: [0, 1, 2], totals: { rowsWritten: 903, tweetsCompleted: 3 } });
+    expect(countersOff).toEqual([]);
+    expect(worker.counters()).toEqual({ inFlight: 0, totals: worker.status().totals });
     // One row credit for both lanes (batches in flight + a page); tweets plus tasks within the
     // one admission gate of both lanes (maxInFlightTweets = 2), reached and never exceeded.
     expect(maxRows).toBeGreaterThan(0);
