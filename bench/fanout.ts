@@ -125,9 +125,9 @@ const batchLevels = [8, 16, 32, 128];
 for (let round = 0; round < TUNE_ROUNDS; round++) {
   for (const c of round % 2 === 0 ? batchLevels : [...batchLevels].reverse()) await tune('ceiling-batch', c, followers);
 }
-const best = [...tuning].map(([key, runs]) => ({ key, rate: median(runs).rowsPerSecond })).sort((x, y) => y.rate - x.rate)[0]!;
-process.stderr.write(`(c) tuning medians: ${[...tuning].map(([key, runs]) => `${key}: ${median(runs).rowsPerSecond}`).join(', ')}\n`);
-const [shape, level] = best.key.split(' ') as [string, string];
+const tuned = [...tuning].map(([key, runs]) => ({ key, rate: median(runs).rowsPerSecond }));
+process.stderr.write(`(c) tuning medians: ${tuned.map((t) => `${t.key}: ${t.rate}`).join(', ')}\n`);
+const [shape, level] = tuned.reduce((a, b) => (b.rate > a.rate ? b : a)).key.split(' ') as [string, string];
 const ceilingNote = `raw driver: ${shape === 'ceiling' ? 'executeConcurrent single-row' : 'unlogged 50-row batches'}, concurrency ${level}`;
 // (c)'s batch concurrency (or, if single-row writes won, the pipeline's batches in flight).
 const joinLevel = shape === 'ceiling-batch' ? level : String(config.pipeline.maxInFlightBatches);

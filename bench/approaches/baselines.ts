@@ -35,7 +35,7 @@ for (let after: bigint | null = null; approach !== 'raw-join' && followers.lengt
 }
 
 let errors = 0;
-let rows = 0;
+let rows = followers.length; // raw-join counts its own as it reads them
 const started = performance.now();
 const cpuAtStart = process.cpuUsage();
 if (approach === 'naive') {
@@ -56,21 +56,14 @@ if (approach === 'naive') {
   errors = result.errors.length;
 } else if (approach === 'ceiling-batch') {
   // Raw driver, the write shape the pipeline uses: unlogged batches of 50 rows, N in flight.
-  const concurrency = Number(concurrencyArg ?? '32');
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    for (let i = next; i < followers.length; i = next) {
-      next += 50;
-      const queries = followers.slice(i, i + 50).map((f) => ({ query: insert, params: [f, tweetId, author, ts] }));
-      await client.batch(queries, { prepare: true, logged: false }).catch(() => { errors += queries.length; });
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
+  function* slices(): Generator<bigint[]> {
+    for (let i = 0; i < followers.length; i += 50) yield followers.slice(i, i + 50);
+  }
+  await writeBatches(slices(), Number(concurrencyArg ?? '32'));
 } else if (approach === 'raw-join') {
   // (d)'s job by hand, without its reliability (no Kafka, no CDC, no checkpoints, no retries):
   // page through the followers, the next page read while this one is written, into unlogged
   // 50-row batches, N in flight. The same page size as the pipeline's default.
-  const concurrency = Number(concurrencyArg ?? '8');
   const pageSize = config.pipeline.pageSize;
   async function* batches(): AsyncGenerator<bigint[]> {
     for (let next = store.page(author, null, pageSize); ;) {
@@ -82,18 +75,22 @@ if (approach === 'naive') {
       if (!more) return;
     }
   }
-  const source = batches(); // an async generator queues concurrent next() calls
-  const worker = async (): Promise<void> => {
-    for (let b = await source.next(); !b.done; b = await source.next()) {
-      const queries = b.value.map((f) => ({ query: insert, params: [f, tweetId, author, ts] }));
-      await client.batch(queries, { prepare: true, logged: false }).catch(() => { errors += queries.length; });
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
+  await writeBatches(batches(), Number(concurrencyArg ?? '8')); // an async generator queues concurrent next() calls
 } else {
   throw new Error(`unknown approach ${approach}`);
 }
 const seconds = (performance.now() - started) / 1000;
-console.log(JSON.stringify({ rows: approach === 'raw-join' ? rows : followers.length, seconds, errors, maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024), clientCpuSeconds: cpuSince(cpuAtStart) }));
+console.log(JSON.stringify({ rows, seconds, errors, maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024), clientCpuSeconds: cpuSince(cpuAtStart) }));
 await client.shutdown();
 process.exit(0);
+
+/** `concurrency` writers of unlogged batches, each taking the next batch of ids until there are none. */
+async function writeBatches(batches: Iterator<bigint[]> | AsyncIterator<bigint[]>, concurrency: number): Promise<void> {
+  const writer = async (): Promise<void> => {
+    for (let b = await batches.next(); !b.done; b = await batches.next()) {
+      const queries = b.value.map((f) => ({ query: insert, params: [f, tweetId, author, ts] }));
+      await client.batch(queries, { prepare: true, logged: false }).catch(() => { errors += queries.length; });
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, writer));
+}
