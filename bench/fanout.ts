@@ -181,6 +181,10 @@ const ratios = d === undefined ? {} : {
   // Context: the pipeline against the same job done by hand without reliability.
   'd/e': +(d / rate('(e)')!).toFixed(2),
   'd/a': +(d / rate('(a)')!).toFixed(1),
+  // The most d/a can be on this setup: no pipeline outruns the ceiling (c), so d/a <= c/a. The
+  // naive loop waits one round trip per row and the ceiling is bounded by the node's cores: on a
+  // loopback node c/a is what the two allow here, whatever the pipeline does.
+  'c/a': +(cRow.rowsPerSecond / rate('(a)')!).toFixed(1),
   // Every (b) write can fail (the driver's queue overflows): then no finite ratio exists.
   'd/b': rate('(b)')! > 0 ? +(d / rate('(b)')!).toFixed(1) : 'unbounded: (b) wrote no row',
   ...(bigFollowers > 0 ? { 'peak RSS big/small': +(rows.find((r) => r.approach === '(d) pipeline, big author')!.maxRssMiB / dRow!.maxRssMiB).toFixed(2) } : {}),
