@@ -89,6 +89,8 @@ export class CdcSink {
       'transactional.id': this.transactionalId,
       'enable.idempotence': true,
       'transaction.timeout.ms': this.#config.kafka.transactionTimeoutMs,
+      // librdkafka refuses a socket timeout over the transaction timeout (+100 ms); its default is 60 s.
+      'socket.timeout.ms': Math.min(60_000, this.#config.kafka.transactionTimeoutMs),
       'linger.ms': 2,
       'compression.type': 'lz4',
     } as never);

@@ -17,13 +17,21 @@ export interface StateRecord {
 }
 
 /**
- * Reads the given partitions of a (compacted) state topic from the beginning to their current end,
- * committed records only, and returns them in order. Used to restore source offsets and fan-out
- * checkpoints. End detection relies on librdkafka's partition EOF, which accounts for transaction
- * control records (a read_committed reader never sees the commit markers, so comparing the last
- * message offset with the high watermark would wait forever).
+ * Reads the given partitions of a (compacted) state topic from the beginning (or from the offsets
+ * in `from`) to their current end, committed records only, and returns them in order. Used to
+ * restore source offsets, fan-out checkpoints and split tallies.
+ *
+ * The end is every record committed before the read: a partition is done at a partition EOF
+ * (which accounts for transaction control records: a read_committed reader never sees the commit
+ * markers, so comparing the last message offset with the high watermark would wait forever) at
+ * or past the high watermark seen at its first EOF. A read_committed fetch stops at the last
+ * stable offset, so while another producer's transaction is open on the partition (a worker
+ * SIGKILLed mid-commit: open until `kafka.transactionTimeoutMs`) the first EOF comes early, and
+ * records committed after that transaction began (another lane's, another worker's) would be
+ * missed: a new owner would restore an older tally than its committed offset and never complete
+ * the split. So the read waits for the open transaction to end; the default timeout covers it.
  */
-export async function readToEnd(config: Config, topic: string, partitions: readonly number[], timeoutMs = 30_000): Promise<StateRecord[]> {
+export async function readToEnd(config: Config, topic: string, partitions: readonly number[], timeoutMs = config.kafka.transactionTimeoutMs + 30_000, from?: ReadonlyMap<number, number>): Promise<StateRecord[]> {
   const consumer = new kafkaJs.KafkaConsumer({
     ...baseProps(config),
     // Required by librdkafka even for manual assignment; nothing is ever committed under it.
@@ -34,14 +42,27 @@ export async function readToEnd(config: Config, topic: string, partitions: reado
     // Without these, each consume() call waits its full default timeout (about 1 s) even when
     // the partition is empty or at its end; with them a state read takes ~0.2 s.
     'fetch.wait.max.ms': 10,
-  } as never, {});
+  } as never, { 'auto.offset.reset': 'earliest' }); // a `from` the log no longer holds: from its start, not its end
   consumer.setDefaultConsumeTimeout(100);
   // In the library (lib/kafka-consumer.js) but missing from its type declarations.
   (consumer as unknown as { setDefaultIsTimeoutOnlyForFirstMessage(v: boolean): void }).setDefaultIsTimeoutOnlyForFirstMessage(true);
   const records: StateRecord[] = [];
   const pending = new Set(partitions);
+  /** Per partition, the high watermark at its first EOF: what the read must reach. */
+  const ends = new Map<number, number>();
   const work = new Promise<void>((resolve, reject) => {
     consumer.on('partition.eof', (eof) => {
+      if (!pending.has(eof.partition)) return;
+      let end = ends.get(eof.partition);
+      if (end === undefined) {
+        try {
+          end = consumer.getWatermarkOffsets(topic, eof.partition).highOffset;
+        } catch {
+          end = eof.offset; // no cached watermark (cannot happen after a fetch): the EOF is the end
+        }
+        ends.set(eof.partition, end);
+      }
+      if (eof.offset < end) return; // an open transaction holds the stable offset back: wait for it
       pending.delete(eof.partition);
       if (pending.size === 0) resolve();
     });
@@ -49,7 +70,7 @@ export async function readToEnd(config: Config, topic: string, partitions: reado
     consumer.connect({ timeout: config.kafka.connectTimeoutMs }, (err) => {
       if (err) { reject(classifyKafkaError(err, `connect to read ${topic}`)); return; }
       if (pending.size === 0) { resolve(); return; }
-      consumer.assign(partitions.map((partition) => ({ topic, partition, offset: OFFSET_BEGINNING })));
+      consumer.assign(partitions.map((partition) => ({ topic, partition, offset: from?.get(partition) ?? OFFSET_BEGINNING })));
       const loop = (): void => {
         if (pending.size === 0) return;
         consumer.consume(1_000, (cerr, messages) => {

@@ -110,6 +110,9 @@ export class KafkaRecordSource implements RecordSource {
       'enable.auto.offset.store': false,
       'partition.assignment.strategy': 'cooperative-sticky',
       'session.timeout.ms': this.#config.pipeline.sessionTimeoutMs,
+      // Restoring newly assigned partitions can wait out a dead producer's open transaction (up to
+      // kafka.transactionTimeoutMs, see read-to-end.ts) before the poll loop goes on.
+      'max.poll.interval.ms': Math.max(300_000, this.#config.kafka.transactionTimeoutMs + 60_000),
       // Bounded memory: a small prefetch queue and small fetches (CDC records are ~0.5 KiB).
       'queued.min.messages': 100,
       'queued.max.messages.kbytes': 1_024,

@@ -57,6 +57,8 @@ export class KafkaTransactionalSink implements TransactionalSink {
       'transactional.id': this.#transactionalId,
       'enable.idempotence': true,
       'transaction.timeout.ms': k.transactionTimeoutMs,
+      // librdkafka refuses a socket timeout over the transaction timeout (+100 ms); its default is 60 s.
+      'socket.timeout.ms': Math.min(60_000, k.transactionTimeoutMs),
       'linger.ms': 2,
       'compression.type': 'lz4',
     } as never, {});

@@ -185,7 +185,9 @@ export interface TestEnv {
  * (with a deadline), topics and keyspace dropped, clients shut down.
  */
 export async function testEnv(sets: string[] = [], options: { celebrity?: boolean } = {}): Promise<TestEnv> {
-  const config = testConfig(['pipeline.sessionTimeoutMs=6000', ...sets]);
+  // A worker SIGKILLed mid-commit leaves its transaction open until this timeout, and whoever takes
+  // its partitions over waits for it when restoring (connectors/kafka/read-to-end.ts): 15 s, not 60.
+  const config = testConfig(['pipeline.sessionTimeoutMs=6000', 'kafka.transactionTimeoutMs=15000', ...sets]);
   const log = createLogger(process.env.FANOUT_TEST_LOG === 'info' ? 'info' : 'warn');
   const client = await connectCassandra(config);
   const admin = await connectAdmin(createKafka(config, log), config);

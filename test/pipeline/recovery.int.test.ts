@@ -9,7 +9,7 @@ import { awaitCompletions, CELEBRITY, completedEvents, completionOf, FIRST, FOLL
 
 // Small batches, one write in flight, a checkpoint every 100 rows: a 20k fan-out takes seconds,
 // long enough to stop or kill it half-way.
-const SLOW = ['pipeline.sessionTimeoutMs=6000', 'pipeline.batchSize=20', 'pipeline.maxInFlightBatches=2', 'pipeline.checkpointEvery=10', 'pipeline.pageSize=100', 'pipeline.lingerMs=5'];
+const SLOW = ['pipeline.sessionTimeoutMs=6000', 'kafka.transactionTimeoutMs=15000', 'pipeline.batchSize=20', 'pipeline.maxInFlightBatches=2', 'pipeline.checkpointEvery=10', 'pipeline.pageSize=100', 'pipeline.lingerMs=5'];
 const READ_AHEAD = 10 * 20; // checkpointEvery × batchSize: the most rows a crash can make us redo
 
 interface StoredCheckpoint { tweetId: string; delivered: number; cursor: string | null; done: boolean }

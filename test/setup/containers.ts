@@ -18,7 +18,7 @@ export async function startContainers(): Promise<{ services: { kafkaBrokers: str
   const kafkaPort = 19092;
   const started: StartedTestContainer[] = [];
   try {
-    started.push(await new GenericContainer('apache/kafka:4.1.1')
+    started.push(await new GenericContainer('apache/kafka:4.2.2')
       .withExposedPorts({ container: kafkaPort, host: kafkaPort })
       .withEnvironment({
         KAFKA_NODE_ID: '1',
@@ -33,6 +33,8 @@ export async function startContainers(): Promise<{ services: { kafkaBrokers: str
         KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR: '1',
         KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR: '1',
         KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS: '0',
+        // Abort a dead producer's timed-out transaction within a second (default: 10 s).
+        KAFKA_TRANSACTION_ABORT_TIMED_OUT_TRANSACTION_CLEANUP_INTERVAL_MS: '1000',
       })
       .withWaitStrategy(Wait.forLogMessage(/Kafka Server started/))
       .start());

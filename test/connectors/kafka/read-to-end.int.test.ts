@@ -1,0 +1,46 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectAdmin, createKafka, ensureTopics, type KafkaAdmin, type KafkaClient } from '../../../connectors/kafka/client.ts';
+import { readToEnd } from '../../../connectors/kafka/read-to-end.ts';
+import { createLogger } from '../../../connectors/log.ts';
+import { testConfig, uniq } from '../../support/config.ts';
+
+// The state reads behind every restore (source offsets, checkpoints, split tallies) must return
+// every record committed before the read, also while another producer's transaction is open on
+// the partition: a read_committed fetch stops at that transaction's first record.
+describe('readToEnd (real broker)', () => {
+  const config = testConfig();
+  let kafka: KafkaClient;
+  let admin: KafkaAdmin;
+  const topic = `${config.topics.cdcPrefix}.state`;
+
+  beforeAll(async () => {
+    kafka = createKafka(config, createLogger('warn'));
+    admin = await connectAdmin(kafka, config);
+    await ensureTopics(admin, config, [{ topic, partitions: 1, compacted: true }]);
+  });
+  afterAll(async () => {
+    await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+    await admin.disconnect();
+  });
+
+  it("reads what was committed after another producer's still-open transaction began (waits for that transaction to end)", { timeout: 60_000 }, async () => {
+    // A worker SIGKILLed mid-commit: its transaction stays open until the broker aborts it (5 s here).
+    const stuck = kafka.producer({ 'transactional.id': `t-${uniq()}`, 'enable.idempotence': true, 'transaction.timeout.ms': 5_000, 'socket.timeout.ms': 5_000 });
+    await stuck.connect();
+    const open = await stuck.transaction();
+    await open.send({ topic, messages: [{ key: 'lane-a', value: 'never committed', partition: 0 }] });
+    // Another lane commits its state after that transaction began.
+    const other = kafka.producer({ 'transactional.id': `t-${uniq()}`, 'enable.idempotence': true });
+    await other.connect();
+    const tx = await other.transaction();
+    await tx.send({ topic, messages: [{ key: 'lane-b', value: 'committed', partition: 0 }] });
+    await tx.commit();
+    await other.disconnect();
+    try {
+      const records = await readToEnd(config, topic, [0]);
+      expect(records.map((r) => [r.key, r.value?.toString()])).toEqual([['lane-b', 'committed']]);
+    } finally {
+      await stuck.disconnect().catch(() => undefined); // fenced by then: the broker aborted it
+    }
+  });
+});
