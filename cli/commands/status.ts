@@ -1,44 +1,70 @@
 import { readToEnd } from '../../connectors/kafka/read-to-end.ts';
-import { restoreCheckpoints } from '../../pipeline/records.ts';
+import { committedProgress } from '../../pipeline/progress.ts';
 import type { Context } from '../context.ts';
+
+type Admin = Awaited<ReturnType<Context['admin']>>;
+
+/** Where a consumer group stands on one partition of a topic. */
+interface PartitionLag { readonly partition: number; readonly committed: number; readonly end: number; readonly lag: number }
 
 /**
  * `fanout status [--json]`: what the fan-out is doing, from any machine, without asking the
- * workers: tweets in progress from their latest committed checkpoints (delivered, total,
- * remaining, cursor; as of the last checkpoint, at most checkpointEvery/2 batches old), and
- * the consumer group's lag per partition of the tweets CDC topic.
+ * workers: tweets in progress from what their workers committed (delivered, total, remaining,
+ * cursor; for split tweets, their tasks by state; see pipeline/progress.ts), and each consumer
+ * group's lag per partition: the workers on the tweets CDC topic, their task lanes on the work topic.
  */
 export async function status(ctx: Context, json: boolean): Promise<void> {
   const { config } = ctx;
   const admin = await ctx.admin();
-  const topic = config.topics.tweetsCdc;
-  const meta = await admin.fetchTopicMetadata({ topics: [topic, config.topics.checkpoints] }).catch(() => []);
+  const { tweetsCdc, checkpoints, tasks } = config.topics;
+  const meta = await admin.fetchTopicMetadata({ topics: [tweetsCdc, checkpoints, tasks] }).catch(() => []);
   const partitionsOf = (t: string): number[] => (meta.find((m) => m.name === t)?.partitions ?? []).map((p) => p.partitionId);
-  const checkpoints = restoreCheckpoints(await readToEnd(config, config.topics.checkpoints, partitionsOf(config.topics.checkpoints)), topic);
-  const now = Date.now();
-  const tweets = [...checkpoints].flatMap(([partition, byOffset]) => [...byOffset].filter(([, cp]) => !cp.done).map(([offset, cp]) => ({
-    tweet: cp.tweetId,
-    op: cp.op,
-    author: cp.authorId?.toString() ?? null,
-    delivered: cp.delivered,
-    total: cp.total,
-    remaining: cp.total === null ? null : Math.max(cp.total - cp.delivered, 0),
-    cursor: cp.cursor?.toString() ?? null,
-    ageSeconds: Math.round((now - cp.startedAt) / 1000),
-    source: `${partition}@${offset}`,
+  const tasksGroup = `${config.pipeline.groupId}.tasks`;
+  // The lag first, then the records: a task that commits in between is read as pending and as
+  // done, and counted once; a split that completes in between is left out (see committedProgress).
+  const lag = await lagOf(admin, config.pipeline.groupId, tweetsCdc);
+  const taskLag = await lagOf(admin, tasksGroup, tasks);
+  const checkpointRecords = await readToEnd(config, checkpoints, partitionsOf(checkpoints));
+  // Every partition from its committed offset (one at its end costs nothing): a task-done committed
+  // after the lag was read may land on a home partition that had no lag then.
+  const pendingWork = await readToEnd(config, tasks, taskLag.map((l) => l.partition), undefined, new Map(taskLag.map((l) => [l.partition, l.committed])));
+  const tweets = committedProgress({ checkpoints: checkpointRecords, pendingWork, cdcTopic: tweetsCdc, tasksTopic: tasks, now: Date.now() });
+  if (json) {
+    console.log(JSON.stringify({ group: config.pipeline.groupId, topic: tweetsCdc, tweets, lag, tasks: { group: tasksGroup, topic: tasks, lag: taskLag } }, null, 2));
+    return;
+  }
+  console.log(lagLine(config.pipeline.groupId, tweetsCdc, lag));
+  console.log(`${lagLine(tasksGroup, tasks, taskLag)}; ${pendingWork.length} task and task-done records not yet committed`);
+  if (tweets.length === 0) {
+    console.log('no fan-out in progress (as of the last checkpoints)');
+    return;
+  }
+  console.table(tweets.map((t) => ({
+    tweet: t.tweet, op: t.op, author: t.author, delivered: t.delivered, total: t.total, remaining: t.remaining,
+    progress: t.split ? `${t.split.tasks} tasks: ${t.split.done} done, ${t.split.inProgress} in progress, ${t.split.waiting} waiting` : `cursor ${t.cursor ?? '-'}`,
+    'age s': t.ageSeconds, source: t.source,
   })));
+}
+
+/** A group's committed offsets against the partitions' ends (no commit yet: from the low watermark). */
+async function lagOf(admin: Admin, groupId: string, topic: string): Promise<PartitionLag[]> {
   const high = await admin.fetchTopicOffsets(topic).catch(() => []);
-  const committed = (await admin.fetchOffsets({ groupId: config.pipeline.groupId, topics: [topic] }).catch(() => []))[0]?.partitions ?? [];
-  const lag = high.map((h) => {
+  const committed = (await admin.fetchOffsets({ groupId, topics: [topic] }).catch(() => []))[0]?.partitions ?? [];
+  return high.map((h) => {
     const c = committed.find((p) => p.partition === h.partition);
     const at = c && Number(c.offset) >= 0 ? Number(c.offset) : Number(h.low);
     return { partition: h.partition, committed: at, end: Number(h.high), lag: Math.max(Number(h.high) - at, 0) };
   });
-  if (json) {
-    console.log(JSON.stringify({ group: config.pipeline.groupId, topic, tweets, lag }, null, 2));
-    return;
-  }
-  console.log(`group ${config.pipeline.groupId} on ${topic}: lag ${lag.reduce((s, l) => s + l.lag, 0)} records over ${lag.length} partitions`);
-  if (tweets.length === 0) console.log('no fan-out in progress (as of the last checkpoints)');
-  else console.table(tweets);
+}
+
+/**
+ * One line per group: how many offsets it is behind the partitions' ends, and which partitions lag.
+ * Offsets, not records: on these transactional topics every commit marker takes an offset too,
+ * so a group that is fully caught up can show a few.
+ */
+function lagLine(groupId: string, topic: string, lag: readonly PartitionLag[]): string {
+  const behind = lag.filter((l) => l.lag > 0);
+  const total = lag.reduce((s, l) => s + l.lag, 0);
+  const where = behind.length === 0 ? '' : ` (partition:lag ${behind.map((l) => `${l.partition}:${l.lag}`).join(' ')})`;
+  return `group ${groupId} on ${topic}: ${total} offsets behind over ${lag.length} partitions${where}`;
 }
