@@ -17,7 +17,7 @@
  * Prints a table, writes bench-results/fanout.json.
  *
  *   ./fanout services up && node bench/fanout.ts [--followers 500000] [--naive-rows 20000]
- *       [--promise-all-rows 100000] [--rounds 3] [--flat-rss 5000000]
+ *       [--promise-all-rows 100000] [--rounds 3] [--flat-rss N]
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -31,17 +31,42 @@ import { writeSeed } from '../cli/commands/seed.ts';
 import { servicePaths } from '../services/paths.ts';
 import { removeDeployment } from './approaches/deployment.ts';
 
-const { values } = parseArgs({
-  options: {
-    followers: { type: 'string', default: '500000' },
-    'naive-rows': { type: 'string', default: '20000' },
-    'promise-all-rows': { type: 'string', default: '100000' },
-    keyspace: { type: 'string', default: 'fanout_bench' },
-    rounds: { type: 'string', default: '3' },
-    // Also run (d) for a second author with this many followers, to compare peak RSS (0 = skip).
-    'flat-rss': { type: 'string', default: '0' },
-  },
-});
+const BENCH_USAGE = `usage: fanout bench [--followers 500000] [--naive-rows 20000] [--promise-all-rows 100000]
+                    [--rounds 3] [--flat-rss N] [--keyspace fanout_bench]
+  --flat-rss N   also run the pipeline for an author with N followers, for peak RSS (default 0: off)
+  (services must be up: ./fanout services up)`;
+
+/** Bad arguments end in one line and exit code 2, like every `fanout` command. */
+function usageError(message: string): never {
+  process.stderr.write(`fanout bench: ${message}\n${BENCH_USAGE}\n`);
+  process.exit(2);
+}
+let parsed;
+try {
+  parsed = parseArgs({
+    options: {
+      followers: { type: 'string', default: '500000' },
+      'naive-rows': { type: 'string', default: '20000' },
+      'promise-all-rows': { type: 'string', default: '100000' },
+      keyspace: { type: 'string', default: 'fanout_bench' },
+      rounds: { type: 'string', default: '3' },
+      // Also run (d) for a second author with this many followers, to compare peak RSS (0 = skip).
+      'flat-rss': { type: 'string', default: '0' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+} catch (err) {
+  usageError((err as Error).message);
+}
+const { values } = parsed;
+if (values.help) {
+  process.stdout.write(`${BENCH_USAGE}\n`);
+  process.exit(0);
+}
+for (const [key, min] of [['followers', 1], ['naive-rows', 1], ['promise-all-rows', 1], ['rounds', 1], ['flat-rss', 0]] as const) {
+  const v = values[key];
+  if (!/^\d+$/.test(v) || Number(v) < min) usageError(`--${key} must be a whole number of at least ${min}, got ${JSON.stringify(v)}`);
+}
 const bigFollowers = Number(values['flat-rss']);
 const bigAuthor = 2n;
 const followers = Number(values.followers);

@@ -56,6 +56,7 @@ async function bench(args: string[]): Promise<void> {
   const code = await new Promise<number | null>((resolve) => {
     spawn(process.execPath, [script, ...args], { stdio: 'inherit' }).on('exit', resolve);
   });
+  if (code === 2) process.exit(2); // bad arguments: bench said why in one line
   if (code !== 0) throw new Error(`bench exited with ${code}`);
 }
 

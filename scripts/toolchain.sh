@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the project needs to build and run on a fresh Debian machine, idempotently:
 #   - Debian dev packages that librdkafka (inside @confluentinc/kafka-javascript) links against,
+#     and the compiler, make and python3 that node-gyp builds it with,
 #   - Node >= 22.18 (type stripping, testcontainers 12, OpenTelemetry): the system one if it is new
 #     enough, else Node 24 from the npm registry into .tools/ (a user's own Node is never touched),
 #   - the npm dependencies (npm ci), building librdkafka from source: its prebuilt-binary download
@@ -11,7 +12,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 log() { printf '[toolchain] %s\n' "$*" >&2; }
 
-apt_pkgs=(libssl-dev zlib1g-dev libzstd-dev libcurl4-openssl-dev libsasl2-dev liblz4-dev)
+apt_pkgs=(build-essential python3 libssl-dev zlib1g-dev libzstd-dev libcurl4-openssl-dev libsasl2-dev liblz4-dev)
 missing=()
 for p in "${apt_pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

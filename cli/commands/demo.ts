@@ -1,4 +1,5 @@
 import { servicesUp } from '../../services/launcher.ts';
+import { cqlOptions, kafkaMetadata } from '../../services/probes.ts';
 import { CassandraFollowerStore } from '../../connectors/cassandra/followers.ts';
 import { CassandraTimelineStore } from '../../connectors/cassandra/timelines.ts';
 import { CassandraTweetStore } from '../../connectors/cassandra/tweets.ts';
@@ -21,8 +22,7 @@ const SAMPLE = 1_000;
  */
 export async function demo(ctx: Context, options: SeedOptions): Promise<void> {
   const say = (line: string): void => { process.stdout.write(`${line}\n`); };
-  const local = ctx.config.kafka.brokers.every((b) => b.startsWith('127.0.0.1:') || b.startsWith('localhost:'));
-  if (local) await servicesUp(undefined, { log: (l) => process.stderr.write(`[services] ${l}\n`) });
+  if (await needsLocalServices(ctx)) await servicesUp(undefined, { log: (l) => process.stderr.write(`[services] ${l}\n`) });
   await schemaApply(ctx);
   const cassandra = await ctx.cassandra();
   const ks = ctx.config.cassandra.keyspace;
@@ -83,5 +83,24 @@ export async function demo(ctx: Context, options: SeedOptions): Promise<void> {
     if (ok !== SAMPLE || leaked !== 0) throw new Error(`demo check failed: ${SAMPLE - ok} sampled followers lack the tweet (e.g. ${missing.slice(0, 3).join(', ')}), ${leaked} outsiders have it`);
   } finally {
     await running.stop();
+  }
+}
+
+/**
+ * The demo starts the local launcher's services when the config points at loopback and nothing
+ * answers there yet; services that already answer (the launcher's, or `docker compose`'s on the
+ * same ports) are used as they are.
+ */
+async function needsLocalServices(ctx: Context): Promise<boolean> {
+  const { brokers } = ctx.config.kafka;
+  const { contactPoints } = ctx.config.cassandra;
+  const loopback = (hp: string): boolean => hp.startsWith('127.0.0.1:') || hp.startsWith('localhost:');
+  if (!brokers.every(loopback) || !contactPoints.every(loopback)) return false;
+  const at = (hp: string): [string, number] => [hp.slice(0, hp.lastIndexOf(':')), Number(hp.slice(hp.lastIndexOf(':') + 1))];
+  try {
+    await Promise.all([kafkaMetadata(...at(brokers[0]!), 1_000), cqlOptions(...at(contactPoints[0]!), 1_000)]);
+    return false;
+  } catch {
+    return true;
   }
 }

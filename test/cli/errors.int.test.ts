@@ -46,4 +46,16 @@ describe('fanout CLI: bad input is one clear sentence and a non-zero exit', () =
     expect(r.out).not.toContain('s3cret-value');
     expect(JSON.parse(r.out).cassandra.password).toBe('[redacted]');
   });
+
+  it('bench: a bad or unknown option is one line naming it, exit 2, before any service is touched', () => {
+    for (const [args, says] of [[['--rounds', 'x'], '--rounds must be a whole number of at least 1, got "x"'], [['--nope'], "Unknown option '--nope'"]] as const) {
+      const r = fanout(['bench', ...args]);
+      expect(r.code).toBe(2);
+      expect(r.err.split('\n')[0]).toBe(`fanout bench: ${says}`);
+      noStack(r.err);
+    }
+    const help = fanout(['bench', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.out).toMatch(/^usage: fanout bench /);
+  });
 });
