@@ -27,7 +27,7 @@ export interface Settings {
   pipeline: {
     groupId: string; pageSize: number; batchSize: number; lingerMs: number; maxInFlightBatches: number;
     maxInFlightTweets: number; checkpointEvery: number; splitThreshold: number; splitTaskSize: number; shutdownTimeoutMs: number;
-    writeStrategy: 'batch' | 'concurrent'; sessionTimeoutMs: number;
+    writeStrategy: 'batch' | 'concurrent'; dedupeCopies: 'auto' | 'on' | 'off'; sessionTimeoutMs: number;
   };
   retry: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number };
   telemetry: { enabled: boolean; serviceName: string; otlpEndpoint: string; prometheusPort: number; traceSampleRatio: number };

@@ -88,6 +88,12 @@ export const schema = {
       default: 'batch',
       env: 'FANOUT_WRITE_STRATEGY',
     },
+    dedupeCopies: {
+      doc: 'Fan out one copy of each write when several replicas\' connectors send it (same eventId): on (a lightweight-transaction claim per tweet change in fanout_claims), off, or auto (on when cassandra.replication has a replication factor above 1).',
+      format: oneOf(['auto', 'on', 'off']),
+      default: 'auto',
+      env: 'FANOUT_DEDUPE_COPIES',
+    },
     sessionTimeoutMs: { doc: 'Consumer group session timeout of a worker: how long a worker that died and did not come back keeps its partitions (a restarted worker with the same --worker-id takes them over at once). Within the broker group.min/max.session.timeout.ms.', format: integer(6_000, 1_800_000), default: 30_000, env: 'FANOUT_SESSION_TIMEOUT_MS' },
   },
   retry: {

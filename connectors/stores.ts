@@ -74,6 +74,19 @@ export interface TweetAuthorStore {
   forget(tweetId: string, writeTimeMicros: bigint): Promise<void>;
 }
 
+/**
+ * Claims on change events (`fanout_claims`): every replica's connector sends its own copy of a
+ * write, all with one `eventId`, and only the copy that claims it first is fanned out.
+ */
+export interface ClaimStore {
+  /**
+   * Claims `eventId` for `claimant` (where that copy sits: topic/partition/offset) unless a claim
+   * exists; returns the claimant that holds it (`claimant` itself when this call, or an earlier
+   * one of the same copy, made it).
+   */
+  claim(eventId: string, claimant: string): Promise<string>;
+}
+
 /** The `tweets` table, written by applications with plain CQL. */
 export interface TweetStore {
   /** Inserts a tweet exactly as an application would (plain CQL INSERT); returns its id. */

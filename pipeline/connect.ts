@@ -5,6 +5,7 @@
  */
 import type { Config } from '../config/index.ts';
 import type { CassandraClient } from '../connectors/cassandra/client.ts';
+import { CassandraClaimStore } from '../connectors/cassandra/claims.ts';
 import { CassandraFollowerStore } from '../connectors/cassandra/followers.ts';
 import { CassandraTimelineStore } from '../connectors/cassandra/timelines.ts';
 import { CassandraTweetAuthorStore } from '../connectors/cassandra/tweet-authors.ts';
@@ -25,6 +26,7 @@ export function workerPorts(config: Config, cassandra: CassandraClient, log: Log
     followers: new CassandraFollowerStore(cassandra, ks),
     timelines: new CassandraTimelineStore(cassandra, ks, { writeConsistency: config.cassandra.writeConsistency, strategy: config.pipeline.writeStrategy }),
     authors: new CassandraTweetAuthorStore(cassandra, ks),
+    ...(dedupesCopies(config) ? { claims: new CassandraClaimStore(cassandra, ks) } : {}),
     work: workLanePorts(config, log, workerId),
   };
 }
@@ -47,4 +49,14 @@ function workLanePorts(config: Config, log: Logger, workerId: string): WorkerPor
 export function createWorker(options: { config: Config; cassandra: CassandraClient; log: Logger; workerId: string }): Worker {
   const { config, cassandra, log, workerId } = options;
   return new Worker({ config, workerId, log, ports: workerPorts(config, cassandra, log, workerId) });
+}
+
+/**
+ * Whether replica copies of a write are de-duplicated (`pipeline.dedupeCopies`): `auto` when the
+ * keyspace keeps more than one replica anywhere, since then every replica's connector sends a copy.
+ */
+export function dedupesCopies(config: Config): boolean {
+  const mode = config.pipeline.dedupeCopies;
+  if (mode !== 'auto') return mode === 'on';
+  return Object.entries(config.cassandra.replicationMap).some(([key, rf]) => key !== 'class' && Number(rf) > 1);
 }

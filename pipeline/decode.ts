@@ -20,6 +20,11 @@ export interface TweetChange {
    * author record expire with it. Null: it lives until deleted.
    */
   readonly expiresAt: number | null;
+  /**
+   * The change event's id, equal on every replica's copy of one write (null: the event has none;
+   * then it is never de-duplicated).
+   */
+  readonly eventId?: string | null;
 }
 
 export type Decoded =
@@ -54,6 +59,7 @@ export function decodeTweetRecord(record: SourceRecord, keyspace: string): Decod
   }
   const tweetId = event.key?.tweet_id;
   if (typeof tweetId !== 'string' || !UUID.test(tweetId)) return dead('malformed-key', `key.tweet_id is not a uuid: ${JSON.stringify(tweetId)}`);
+  const eventId = typeof event.eventId === 'string' && /^[0-9a-f]{32}$/.test(event.eventId) ? event.eventId : null;
   const writeTime = int64(event.writeTimestamp);
   if (writeTime === null || writeTime < 0n) return dead('malformed-timestamp', `writeTimestamp is not a µs timestamp: ${JSON.stringify(event.writeTimestamp)}`);
   switch (event.op) {
@@ -63,13 +69,13 @@ export function decodeTweetRecord(record: SourceRecord, keyspace: string): Decod
       const expiresAt = event.expiresAt ?? null;
       if (expiresAt !== null && !(Number.isSafeInteger(expiresAt) && expiresAt > 0)) return dead('malformed-ttl', `expiresAt is not seconds since the epoch: ${JSON.stringify(expiresAt)}`);
       if (expiresAt === null && event.ttl !== undefined) return dead('malformed-ttl', `insert of ${tweetId} has a ttl (${JSON.stringify(event.ttl)}) but no expiresAt`);
-      return { kind: 'fanout', change: { op: 'insert', tweetId, authorId, writeTime, expiresAt } };
+      return { kind: 'fanout', change: { op: 'insert', tweetId, authorId, writeTime, expiresAt, eventId } };
     }
     case 'update':
       return { kind: 'skip', why: 'update: timelines hold tweet ids only' };
     case 'delete_row':
     case 'delete_partition':
-      return { kind: 'fanout', change: { op: 'delete', tweetId, authorId: null, writeTime, expiresAt: null } };
+      return { kind: 'fanout', change: { op: 'delete', tweetId, authorId: null, writeTime, expiresAt: null, eventId } };
     default:
       return dead('unexpected-op', `op ${JSON.stringify(event.op)} is not a tweets change the fan-out handles`);
   }

@@ -73,6 +73,10 @@ export class TweetJob {
   readonly task: SplitTask | null;
   /** Set when the tweet was split into tasks instead: it delivers nothing itself. */
   split: SplitPlan | null = null;
+  /** The change event's id, equal on every replica's copy of the write (null: none). */
+  readonly eventId: string | null;
+  /** Set when another copy of the same change event holds its claim (where it sits): this one delivers nothing. */
+  duplicateOf: string | null = null;
   authorId: bigint | null;
   /**
    * Follower count, when known: exact once paging reached the end; before that counted once (a
@@ -107,6 +111,7 @@ export class TweetJob {
     this.op = change.op;
     this.writeTime = change.writeTime;
     this.expiresAt = change.expiresAt;
+    this.eventId = change.eventId ?? null;
     this.authorId = change.authorId ?? restored?.authorId ?? null;
     this.resumed = restored !== null;
     this.startedAt = restored?.startedAt ?? now;

@@ -39,6 +39,11 @@ export interface JoinDeps {
    * page-range tasks instead (see ./split.ts); absent: never.
    */
   readonly split?: (job: TweetJob, author: bigint) => Promise<SplitPlan | null>;
+  /**
+   * Claims a whole tweet's change event for this copy of it (see ClaimStore); returns where the
+   * copy that holds the claim sits, or null when this one does. Absent: copies are not de-duplicated.
+   */
+  readonly claim?: (job: TweetJob) => Promise<string | null>;
 }
 
 /** Resolves the author: from the insert itself, from memory, else from tweet_authors (null: unknown). */
@@ -58,6 +63,15 @@ export function followerRows(job: TweetJob, deps: JoinDeps): Observable<Row[]> {
   return new Observable<Row[]>((subscriber) => {
     const minPage = Math.min(deps.minPage, deps.pageSize);
     const run = async (): Promise<void> => {
+      if (deps.claim && job.task === null && job.eventId !== null) {
+        const holder = await deps.claim(job);
+        if (holder !== null) {
+          job.duplicateOf = holder; // another replica's copy of this write fans it out
+          job.total = 0;
+          job.endPaging();
+          return;
+        }
+      }
       const author = await resolveAuthor(job, deps);
       job.authorId = author;
       if (author === null) {

@@ -32,6 +32,7 @@ export class FanoutMetrics {
   readonly #dead = this.#meter.createCounter('fanout_dead_letters', { description: 'Records sent to the dead-letter topic' });
   readonly #completed = this.#meter.createCounter('fanout_tweets_completed', { description: 'Tweets fully fanned out and committed' });
   readonly #transactions = this.#meter.createCounter('fanout_transactions', { description: 'Kafka transactions committed' });
+  readonly #copies = this.#meter.createCounter('fanout_replica_copies_skipped', { description: 'Change events skipped as another replica\'s copy of a write already claimed' });
   readonly #duration = this.#meter.createHistogram('fanout_tweet_duration_ms', { description: 'Start to finish of one fan-out', unit: 'ms' });
   readonly #inFlight = this.#meter.createObservableGauge('fanout_tweets_in_flight', { description: 'Tweets being fanned out' });
   readonly #remaining = this.#meter.createObservableGauge('fanout_followers_remaining', { description: 'Followers of in-flight tweets not delivered yet' });
@@ -59,6 +60,10 @@ export class FanoutMetrics {
   retried(what: 'store' | 'commit'): void {
     this.totals.retries++;
     this.#retries.add(1, { ...this.#attrs, 'fanout.retry': what });
+  }
+
+  copySkipped(): void {
+    this.#copies.add(1, this.#attrs);
   }
 
   deadLettered(code: string): void {

@@ -33,7 +33,7 @@ import type { Config } from '../config/index.ts';
 import { FanoutError } from '../connectors/errors.ts';
 import type { Logger } from '../connectors/log.ts';
 import { retry, type RetryPolicy } from '../connectors/retry.ts';
-import type { FollowerStore, TimelineStore, TweetAuthorStore } from '../connectors/stores.ts';
+import type { ClaimStore, FollowerStore, TimelineStore, TweetAuthorStore } from '../connectors/stores.ts';
 import type { OutRecord, RecordSource, SourceRecord, StateReader, TransactionalSink } from '../connectors/streams.ts';
 import { contextFromHeaders, SpanKind, tracer, traceparentOf } from '../connectors/telemetry.ts';
 import { Committer } from './committer.ts';
@@ -62,6 +62,8 @@ export interface WorkerPorts {
   readonly followers: FollowerStore;
   readonly timelines: TimelineStore;
   readonly authors: TweetAuthorStore;
+  /** Claims on change events, to fan out one replica copy of each write; absent: every copy is fanned out. */
+  readonly claims?: ClaimStore;
   /** The work topic of split fan-outs; absent: this worker never splits and takes no tasks. */
   readonly work?: LanePorts;
 }
@@ -246,6 +248,7 @@ export class Worker {
       onBlocked: () => this.#committer.request(),
       onPaged: (job) => { if (job.finished) this.#finish(job); },
       ...(ports.work ? { split: (job: TweetJob, author: bigint) => this.#split(job, author) } : {}),
+      ...(ports.claims ? { claim: (job: TweetJob) => this.#claim(ports.claims!, job) } : {}),
     };
     let failure: unknown;
     try {
@@ -406,8 +409,21 @@ export class Worker {
     return job;
   }
 
+  /** Claims a whole tweet's change event for this copy (where it sits); null when this copy holds the claim, else the holder. */
+  async #claim(claims: ClaimStore, job: TweetJob): Promise<string | null> {
+    const me = `${this.#ports.source.topic}/${job.partition}/${job.offset}`;
+    const holder = await this.#attempt(`claim change event ${job.eventId}`, () => claims.claim(job.eventId!, me));
+    return holder === me ? null : holder;
+  }
+
   /** What a finished job produces with its offset commit. */
   #outputsOf(job: TweetJob, record: SourceRecord): OutRecord[] {
+    if (job.duplicateOf !== null) {
+      // Another replica's copy of this write holds its claim: that one fans it out and completes it.
+      this.#metrics.copySkipped();
+      this.#log.info('replica copy of a change skipped', { tweetId: job.tweetId, op: job.op, eventId: job.eventId, claimedBy: job.duplicateOf });
+      return [];
+    }
     if (job.task) {
       return [taskDoneRecord(this.#config, job.task, { delivered: job.delivered, finishedAt: job.finishedAt ?? Date.now(), resumed: job.resumed, workerId: this.workerId, traceparent: job.traceparent })];
     }
@@ -466,7 +482,7 @@ export class Worker {
   }
 
   #committed(plan: CommitPlan): void {
-    const done = plan.committed.flatMap((e) => (e.job && e.job.authorId !== null && e.job.split === null && e.job.task === null ? [e.job] : []));
+    const done = plan.committed.flatMap((e) => (e.job && e.job.authorId !== null && e.job.split === null && e.job.task === null && e.job.duplicateOf === null ? [e.job] : []));
     // A delete whose offset is committed needs its author no more (a split one's tasks carry it).
     for (const e of plan.committed) if (e.job?.op === 'delete' && e.job.task === null && e.job.authorId !== null) this.#authors.forget(e.job.tweetId, e.job.writeTime);
     // Tweets completed: whole ones here, split ones where their last task-done was counted.

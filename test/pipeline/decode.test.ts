@@ -13,10 +13,13 @@ const record = (value: string | object | null): SourceRecord => ({
 const decode = (value: string | object | null) => decodeTweetRecord(record(value), 'ks');
 
 describe('decodeTweetRecord', () => {
-  it('an insert is a fan-out with its author and write time', () => {
-    expect(decode(tweetEvent(config, 'insert', ID, 42n, 1_700_000_000_000_000n))).toEqual({
-      kind: 'fanout', change: { op: 'insert', tweetId: ID, authorId: 42n, writeTime: 1_700_000_000_000_000n, expiresAt: null },
+  it('an insert is a fan-out with its author, write time and event id (the replica copies\' common id)', () => {
+    const event = tweetEvent(config, 'insert', ID, 42n, 1_700_000_000_000_000n);
+    expect(decode(event)).toEqual({
+      kind: 'fanout', change: { op: 'insert', tweetId: ID, authorId: 42n, writeTime: 1_700_000_000_000_000n, expiresAt: null, eventId: event.eventId },
     });
+    // Without a well-formed id the change is still fanned out, never de-duplicated.
+    expect(decode({ ...event, eventId: 'not-hex' })).toMatchObject({ kind: 'fanout', change: { eventId: null } });
   });
 
   it('an insert written with a TTL carries its expiry; a bad or missing expiry is a dead letter', () => {
@@ -29,7 +32,8 @@ describe('decodeTweetRecord', () => {
 
   it('delete_partition and delete_row retract; the author is not in the event', () => {
     for (const op of ['delete_partition', 'delete_row'] as const) {
-      expect(decode(tweetEvent(config, op, ID, null, 5n))).toEqual({ kind: 'fanout', change: { op: 'delete', tweetId: ID, authorId: null, writeTime: 5n, expiresAt: null } });
+      const event = tweetEvent(config, op, ID, null, 5n);
+      expect(decode(event)).toEqual({ kind: 'fanout', change: { op: 'delete', tweetId: ID, authorId: null, writeTime: 5n, expiresAt: null, eventId: event.eventId } });
     }
   });
 

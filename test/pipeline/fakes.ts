@@ -3,7 +3,7 @@
  * use the real services). The timeline fake applies last-write-wins by write time, like Cassandra.
  */
 import { FanoutError } from '../../connectors/errors.ts';
-import type { FollowerStore, TimelineEntry, TimelineMutation, TimelineStore, TweetAuthorStore } from '../../connectors/stores.ts';
+import type { ClaimStore, FollowerStore, TimelineEntry, TimelineMutation, TimelineStore, TweetAuthorStore } from '../../connectors/stores.ts';
 import type { OutRecord, RecordSource, SourceListener, SourceRecord, StateRecord, Transaction, TransactionalSink } from '../../connectors/streams.ts';
 
 export class MemoryFollowers implements FollowerStore {
@@ -95,6 +95,16 @@ export class MemoryAuthors implements TweetAuthorStore {
     this.#ts.set(tweetId, writeTimeMicros);
     this.authors.delete(tweetId);
     this.expiries.delete(tweetId);
+  }
+}
+
+/** Claims in memory: the first claimant of an event id keeps it (what the LWT does). */
+export class MemoryClaims implements ClaimStore {
+  readonly held = new Map<string, string>();
+
+  async claim(eventId: string, claimant: string): Promise<string> {
+    if (!this.held.has(eventId)) this.held.set(eventId, claimant);
+    return this.held.get(eventId)!;
   }
 }
 

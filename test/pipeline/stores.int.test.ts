@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectCassandra, type CassandraClient } from '../../connectors/cassandra/client.ts';
-import { applySchema } from '../../connectors/cassandra/schema.ts';
+import { applySchema, CLAIM_TTL_SECONDS } from '../../connectors/cassandra/schema.ts';
+import { CassandraClaimStore } from '../../connectors/cassandra/claims.ts';
 import { CassandraFollowerStore } from '../../connectors/cassandra/followers.ts';
 import { CassandraTimelineStore, type WriteStrategy } from '../../connectors/cassandra/timelines.ts';
 import { CassandraTweetAuthorStore } from '../../connectors/cassandra/tweet-authors.ts';
@@ -96,5 +98,19 @@ describe('Cassandra stores of the fan-out', () => {
     await store.put(tweetId, 42n, writeTime);
     await store.put(tweetId, 42n, writeTime); // a replay is harmless
     expect(await store.get(tweetId)).toBe(42n);
+  });
+
+  it('ClaimStore: of many copies claiming one event at once exactly one wins, and keeps it; its retry finds itself; claims expire with the CDC retention', async () => {
+    const store = new CassandraClaimStore(client, ks);
+    const eventId = randomBytes(16).toString('hex');
+    const copies = Array.from({ length: 6 }, (_, i) => `cdc.t/0/${i}`);
+    const holders = await Promise.all(copies.map((c) => store.claim(eventId, c)));
+    expect(new Set(holders).size).toBe(1);
+    expect(copies).toContain(holders[0]);
+    expect(await store.claim(eventId, holders[0]!)).toBe(holders[0]); // the holder, after a crash
+    expect(await store.claim(eventId, 'cdc.t/9/9')).toBe(holders[0]);
+    const [ttl] = await ttlsOf(client, `${ks}.fanout_claims`, 'claimed_by', 'event_id = ?', [eventId]);
+    expect(ttl).toBeGreaterThan(CLAIM_TTL_SECONDS - 60);
+    expect(ttl).toBeLessThanOrEqual(CLAIM_TTL_SECONDS);
   });
 });

@@ -29,6 +29,25 @@ describe('fan-out worker on real Kafka and Cassandra', () => {
     expect(status.totals).toMatchObject({ rowsWritten: FOLLOWERS, tweetsCompleted: 1, deadLetters: 0 });
   });
 
+  it('replica copies of one write (same eventId) fan out once, with one completion; the copies commit with nothing (pipeline.dedupeCopies=on)', async () => {
+    const { config, client, admin, startWorker } = await testEnv(['pipeline.dedupeCopies=on'], { celebrity: false });
+    const worker = startWorker('0');
+    const { tweetId, writeTime } = newTweet();
+    const event = tweetEvent(config, 'insert', tweetId, SMALL, writeTime);
+    await produceEvents(config, [event, event, event], 0); // what three replicas' connectors send
+    const done = await completionOf(config, tweetId, 'insert', 60_000);
+    await within(30_000, 'the three copies committed', async () => {
+      const [offsets] = await admin.fetchOffsets({ groupId: config.pipeline.groupId, topics: [config.topics.tweetsCdc] });
+      return Number(offsets?.partitions.find((p) => p.partition === 0)?.offset ?? -1) >= 3 ? true : undefined;
+    }, 100);
+    expect((await completedEvents(config)).filter((c) => c.tweetId === tweetId)).toHaveLength(1);
+    expect(worker.status().totals).toMatchObject({ rowsWritten: 10, tweetsCompleted: 1 });
+    expect((await holders(client, config.cassandra.keyspace, range(FIRST, 10), tweetId)).size).toBe(10);
+    const claim = await client.execute(`SELECT claimed_by FROM ${config.cassandra.keyspace}.fanout_claims WHERE event_id = ?`, [event.eventId], { prepare: true });
+    // The copies are in flight together: whichever claimed first fanned out and completed.
+    expect(claim.first()?.get('claimed_by')).toBe(`${config.topics.tweetsCdc}/0/${done.source.offset}`);
+  });
+
   it('a delete retracts the tweet from every follower timeline', async () => {
     const { config, client, startWorker } = await testEnv();
     startWorker('0');

@@ -8,7 +8,7 @@ import type { StateRecord } from '../../connectors/streams.ts';
 import { rowCredit } from '../../pipeline/job.ts';
 import { checkpointRecord } from '../../pipeline/records.ts';
 import { Worker } from '../../pipeline/worker.ts';
-import { FakeSink, FakeSource, MemoryAuthors, MemoryFollowers, MemoryTimelines, permanent, retriable } from './fakes.ts';
+import { FakeSink, FakeSource, MemoryAuthors, MemoryClaims, MemoryFollowers, MemoryTimelines, permanent, retriable } from './fakes.ts';
 import { tweetEvent, within } from './fixtures.ts';
 
 // Pure-logic tests of the worker over in-memory fakes of its ports (the same scenarios run
@@ -29,7 +29,7 @@ const ids = (from: number, n: number): bigint[] => Array.from({ length: n }, (_,
 let seq = 0;
 const tweetId = (): string => `00000000-0000-1000-8000-${String(++seq).padStart(12, '0')}`;
 
-function world(options: { restored?: StateRecord[]; config?: typeof config } = {}) {
+function world(options: { restored?: StateRecord[]; config?: typeof config; claims?: MemoryClaims } = {}) {
   const cfg = options.config ?? config;
   const source = new FakeSource();
   const sink = new FakeSink();
@@ -38,7 +38,7 @@ function world(options: { restored?: StateRecord[]; config?: typeof config } = {
   const authors = new MemoryAuthors();
   followers.set(1n, ids(1_000, 500));
   followers.set(2n, ids(1_000, 3));
-  const worker = new Worker({ config: cfg, workerId: 'w', log, ports: { source, sink, followers, timelines, authors, readCheckpoints: async () => options.restored ?? [] } });
+  const worker = new Worker({ config: cfg, workerId: 'w', log, ports: { source, sink, followers, timelines, authors, readCheckpoints: async () => options.restored ?? [], ...(options.claims ? { claims: options.claims } : {}) } });
   const insert = (partition: number, author: bigint, id = tweetId()) => {
     source.push(partition, tweetEvent(config, 'insert', id, author, 1_000n + BigInt(seq)));
     return id;
@@ -48,6 +48,38 @@ function world(options: { restored?: StateRecord[]; config?: typeof config } = {
 }
 
 describe('Worker (fakes)', () => {
+  it('replica copies of one write (same eventId): the first copy to claim it fans out and completes; the others commit with no output', { timeout: 10_000 }, async () => {
+    const claims = new MemoryClaims();
+    const w = world({ claims });
+    const id = tweetId();
+    const event = tweetEvent(config, 'insert', id, 1n, 5_000n);
+    for (let i = 0; i < 3; i++) w.source.push(0, event); // one copy per replica, same key: same partition
+    const other = w.insert(0, 2n); // a different write behind them
+    const run = w.worker.start();
+    await within(5_000, 'all four records committed', () => (w.sink.offset(0) === 4n ? true : undefined), 1);
+    expect(w.completions().map((c) => [c.tweetId, c.followersDelivered])).toEqual([[id, 500], [other, 3]]);
+    expect(w.timelines.rows).toBe(503); // the copies wrote nothing
+    expect(claims.held.get(event.eventId)).toBe(`${w.source.topic}/0/0`);
+    await w.worker.close();
+    await run;
+  });
+
+  it('a copy redone after a crash finds its own claim and fans out; a copy behind it is skipped', { timeout: 10_000 }, async () => {
+    const claims = new MemoryClaims();
+    const w = world({ claims });
+    const id = tweetId();
+    const event = tweetEvent(config, 'insert', id, 2n, 5_000n);
+    claims.held.set(event.eventId, `${w.source.topic}/0/0`); // claimed by offset 0 before the crash, not committed
+    w.source.push(0, event);
+    w.source.push(0, event);
+    const run = w.worker.start();
+    await within(5_000, 'both records committed', () => (w.sink.offset(0) === 2n ? true : undefined), 1);
+    expect(w.completions().map((c) => c.tweetId)).toEqual([id]);
+    expect(w.timelines.rows).toBe(3);
+    await w.worker.close();
+    await run;
+  });
+
   it('takes no more tweets than maxInFlightTweets: the source pauses until they drain', { timeout: 10_000 }, async () => {
     const w = world();
     let release!: () => void;

@@ -38,7 +38,7 @@ describe('data contract on the real Cassandra', () => {
       'SELECT table_name, cdc FROM system_schema.tables WHERE keyspace_name = ?', [config.cassandra.keyspace],
     );
     const tables = Object.fromEntries(rs.rows.map((r) => [r.get('table_name') as string, r.get('cdc') as boolean | null]));
-    expect(Object.keys(tables).sort()).toEqual(['followers', 'timelines', 'tweet_authors', 'tweets']);
+    expect(Object.keys(tables).sort()).toEqual(['fanout_claims', 'followers', 'timelines', 'tweet_authors', 'tweets']);
     expect(tables.tweets).toBe(true);
   });
 
