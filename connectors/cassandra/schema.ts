@@ -37,16 +37,16 @@ export function contractStatements(config: Config): string[] {
      ) WITH CLUSTERING ORDER BY (tweet_id DESC)`,
     // Written by the pipeline, not by applications: a CDC delete carries only the key (Cassandra
     // logs no before-image), so retracting a tweet needs its author from here.
+    `CREATE TABLE IF NOT EXISTS ${ks}.tweet_authors (
+       tweet_id timeuuid PRIMARY KEY,
+       author_id bigint
+     )`,
     // Written by the pipeline when replica copies are de-duplicated (pipeline.dedupeCopies): which
     // copy of a change event fans it out. Kept for the CDC topic's retention (7 days by default).
     `CREATE TABLE IF NOT EXISTS ${ks}.fanout_claims (
        event_id text PRIMARY KEY,
        claimed_by text
      ) WITH default_time_to_live = ${CLAIM_TTL_SECONDS}`,
-    `CREATE TABLE IF NOT EXISTS ${ks}.tweet_authors (
-       tweet_id timeuuid PRIMARY KEY,
-       author_id bigint
-     )`,
   ];
 }
 
