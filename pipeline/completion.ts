@@ -48,6 +48,16 @@ export interface SplitTally {
 
 export const tallyKey = (tasksTopic: string, partition: number, splitId: string): string => `tally/${tasksTopic}/${partition}/${splitId}`;
 
+/** The home partition and split id a tally key of `tasksTopic` names, or null for any other key. */
+export function parseTallyKey(key: string, tasksTopic: string): { partition: number; splitId: string } | null {
+  const prefix = `tally/${tasksTopic}/`;
+  if (!key.startsWith(prefix)) return null;
+  const rest = key.slice(prefix.length);
+  const slash = rest.indexOf('/');
+  const p = rest.slice(0, slash);
+  return slash < 0 || !/^\d+$/.test(p) ? null : { partition: Number(p), splitId: rest.slice(slash + 1) };
+}
+
 function tallyRecord(config: Config, partition: number, t: SplitTally): OutRecord {
   return {
     topic: config.topics.checkpoints,
@@ -145,18 +155,14 @@ export function restoreTallies(records: readonly StateRecord[], tasksTopic: stri
   const latest = new Map<string, Buffer | null>();
   for (const r of records) if (r.key !== null) latest.set(r.key, r.value);
   const out = new Map<number, Map<string, SplitTally>>();
-  const prefix = `tally/${tasksTopic}/`;
   for (const [key, value] of latest) {
-    if (value === null || !key.startsWith(prefix)) continue;
-    const rest = key.slice(prefix.length);
-    const slash = rest.indexOf('/');
-    const p = rest.slice(0, slash);
-    if (slash < 0 || !/^\d+$/.test(p)) continue;
+    const at = parseTallyKey(key, tasksTopic);
+    if (value === null || at === null) continue;
     try {
       const s = JSON.parse(value.toString('utf8')) as StoredTally;
       if (s.v !== 1) continue;
-      let byId = out.get(Number(p));
-      if (!byId) out.set(Number(p), (byId = new Map<string, SplitTally>()));
+      let byId = out.get(at.partition);
+      if (!byId) out.set(at.partition, (byId = new Map<string, SplitTally>()));
       byId.set(s.splitId, {
         splitId: s.splitId, tweetId: s.tweetId, authorId: BigInt(s.authorId), op: s.op, count: s.count, startedAt: s.startedAt,
         source: { topic: s.source.topic, partition: s.source.partition, offset: BigInt(s.source.offset) }, traceparent: s.traceparent,

@@ -13,7 +13,7 @@
  * batches behind its timelines.
  */
 import type { StateRecord } from '../connectors/streams.ts';
-import { restoreTallies } from './completion.ts';
+import { parseTallyKey, restoreTallies } from './completion.ts';
 import { restoreCheckpoints } from './records.ts';
 import { decodeWorkRecord, type SplitSource, type SplitTask } from './tasks.ts';
 
@@ -133,13 +133,12 @@ export function committedProgress(state: CommittedState): CommittedProgress[] {
 
 /** Split ids whose latest tally record is a tombstone: counted complete by their home partition's owner. */
 function completedSplits(records: readonly StateRecord[], tasksTopic: string): Set<string> {
-  const prefix = `tally/${tasksTopic}/`; // tallyKey(): tally/<work topic>/<home partition>/<split id>
   const latest = new Map<string, boolean>();
-  for (const r of records) if (r.key?.startsWith(prefix)) latest.set(r.key, r.value === null);
+  for (const r of records) if (r.key !== null) latest.set(r.key, r.value === null);
   const out = new Set<string>();
   for (const [key, tombstone] of latest) {
-    const rest = key.slice(prefix.length);
-    if (tombstone) out.add(rest.slice(rest.indexOf('/') + 1));
+    const at = tombstone ? parseTallyKey(key, tasksTopic) : null;
+    if (at) out.add(at.splitId);
   }
   return out;
 }
