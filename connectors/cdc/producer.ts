@@ -8,7 +8,7 @@
 import type { Config } from '../../config/index.ts';
 import { cdcTopic } from '../../config/index.ts';
 import { classifyKafkaError } from '../errors.ts';
-import type { KafkaClient, KafkaProducer } from '../kafka/client.ts';
+import { type KafkaClient, type KafkaProducer, transactionalProps } from '../kafka/client.ts';
 import { readToEnd } from '../kafka/read-to-end.ts';
 import type { Logger } from '../log.ts';
 import { SpanKind, tracer, traceparentOf } from '../telemetry.ts';
@@ -85,15 +85,7 @@ export class CdcSink {
   /** Connects the producer; initialising transactions fences any older instance of this node. */
   async open(): Promise<void> {
     if (this.#producer) return;
-    const producer = this.#kafka.producer({
-      'transactional.id': this.transactionalId,
-      'enable.idempotence': true,
-      'transaction.timeout.ms': this.#config.kafka.transactionTimeoutMs,
-      // librdkafka refuses a socket timeout over the transaction timeout (+100 ms); its default is 60 s.
-      'socket.timeout.ms': Math.min(60_000, this.#config.kafka.transactionTimeoutMs),
-      'linger.ms': 2,
-      'compression.type': 'lz4',
-    } as never);
+    const producer = this.#kafka.producer(transactionalProps(this.#config, this.transactionalId));
     try {
       await producer.connect();
     } catch (err) {

@@ -49,6 +49,20 @@ export function baseProps(config: Config): Record<string, string | number> {
   return props;
 }
 
+/** librdkafka properties of a transactional producer: the worker's sinks and the CDC connector's. */
+export function transactionalProps(config: Config, transactionalId: string): Record<string, string | number | boolean> {
+  const timeout = config.kafka.transactionTimeoutMs;
+  return {
+    'transactional.id': transactionalId,
+    'enable.idempotence': true,
+    'transaction.timeout.ms': timeout,
+    // librdkafka refuses a socket timeout over the transaction timeout (+100 ms); its default is 60 s.
+    'socket.timeout.ms': Math.min(60_000, timeout),
+    'linger.ms': 2,
+    'compression.type': 'lz4',
+  };
+}
+
 /** Connects an admin client and proves the cluster answers, or throws one clear sentence. */
 export async function connectAdmin(kafka: KafkaClient, config: Config): Promise<KafkaAdmin> {
   const admin = kafka.admin();

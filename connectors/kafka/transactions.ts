@@ -12,7 +12,7 @@ import type { Config } from '../../config/index.ts';
 import { FanoutError, withTimeout } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Transaction, TransactionalSink } from '../streams.ts';
-import { baseProps } from './client.ts';
+import { baseProps, transactionalProps } from './client.ts';
 import { asError, type RawConsumer } from './source.ts';
 
 type RawProducer = InstanceType<typeof kafkaJs.Producer>;
@@ -52,16 +52,7 @@ export class KafkaTransactionalSink implements TransactionalSink {
   async open(): Promise<void> {
     if (this.#producer) return;
     const k = this.#config.kafka;
-    const producer = new kafkaJs.Producer({
-      ...baseProps(this.#config),
-      'transactional.id': this.#transactionalId,
-      'enable.idempotence': true,
-      'transaction.timeout.ms': k.transactionTimeoutMs,
-      // librdkafka refuses a socket timeout over the transaction timeout (+100 ms); its default is 60 s.
-      'socket.timeout.ms': Math.min(60_000, k.transactionTimeoutMs),
-      'linger.ms': 2,
-      'compression.type': 'lz4',
-    } as never, {});
+    const producer = new kafkaJs.Producer({ ...baseProps(this.#config), ...transactionalProps(this.#config, this.#transactionalId) }, {});
     try {
       await withTimeout(new Promise<void>((resolve, reject) => {
         producer.connect({ timeout: k.connectTimeoutMs }, (err) => (err ? reject(asError(err)) : resolve()));
