@@ -68,6 +68,19 @@ export interface TweetAuthorStore {
   /** The recorded author, or null when the insert was never seen. */
   get(tweetId: string): Promise<bigint | null>;
   /**
+   * A delete of the tweet, written at `writeTimeMicros`, is about to read the author's followers:
+   * recorded before its first follower read, so an insert of the tweet still being delivered
+   * elsewhere finds it when it ends ({@link deletedSince}).
+   */
+  markDeleted(tweetId: string, writeTimeMicros: bigint): Promise<void>;
+  /**
+   * Whether a delete at or after `writeTimeMicros` (an insert's write time) has started
+   * ({@link markDeleted}) or is done (the record is gone). Reads what every earlier write to the
+   * record wrote (both at LOCAL_QUORUM), so a delete that had read any follower before this call
+   * is always seen.
+   */
+  deletedSince(tweetId: string, writeTimeMicros: bigint): Promise<boolean>;
+  /**
    * Deletes the record once the tweet's delete is delivered, `USING TIMESTAMP writeTimeMicros`
    * (the delete's write time: a replayed, older insert cannot bring it back).
    */

@@ -42,6 +42,8 @@ export interface SplitTally {
   readonly done: readonly number[];
   readonly delivered: number;
   readonly resumed: boolean;
+  /** Some task took its rows back (the tweet was deleted while it was delivered). */
+  readonly retracted: boolean;
   /** Workers that delivered tasks. */
   readonly workers: readonly string[];
 }
@@ -66,7 +68,7 @@ function tallyRecord(config: Config, partition: number, t: SplitTally): OutRecor
     value: JSON.stringify({
       v: 1, splitId: t.splitId, tweetId: t.tweetId, authorId: t.authorId.toString(), op: t.op, count: t.count, startedAt: t.startedAt,
       source: { topic: t.source.topic, partition: t.source.partition, offset: t.source.offset.toString() }, traceparent: t.traceparent,
-      done: t.done, delivered: t.delivered, resumed: t.resumed, workers: t.workers,
+      done: t.done, delivered: t.delivered, resumed: t.resumed, workers: t.workers, ...(t.retracted ? { retracted: true } : {}),
     }),
   };
 }
@@ -80,6 +82,7 @@ function completionRecord(config: Config, t: SplitTally, workerId: string, now: 
     startedAt: t.startedAt,
     finishedAt: now,
     resumed: t.resumed,
+    retracted: t.retracted,
     source: t.source,
     traceparent: t.traceparent,
     split: { tasks: t.count, workers: t.workers },
@@ -123,7 +126,7 @@ export class CompletionAggregator {
     if (!byId) throw new Error(`CompletionAggregator.add: partition ${partition} is not open`);
     const before = byId.get(d.splitId) ?? {
       splitId: d.splitId, tweetId: d.tweetId, authorId: d.authorId, op: d.op, count: d.count, startedAt: d.startedAt, source: d.source,
-      traceparent: d.traceparent, done: [], delivered: 0, resumed: false, workers: [],
+      traceparent: d.traceparent, done: [], delivered: 0, resumed: false, retracted: false, workers: [],
     };
     if (before.done.includes(d.index)) return []; // counted already (cannot happen with committed task-dones, but harmless)
     const tally: SplitTally = {
@@ -131,6 +134,7 @@ export class CompletionAggregator {
       done: [...before.done, d.index].sort((a, b) => a - b),
       delivered: before.delivered + d.delivered,
       resumed: before.resumed || d.resumed,
+      retracted: before.retracted || d.retracted,
       workers: before.workers.includes(d.workerId) ? before.workers : [...before.workers, d.workerId],
     };
     if (tally.done.length < tally.count) {
@@ -147,7 +151,7 @@ export class CompletionAggregator {
 
 interface StoredTally {
   v: number; splitId: string; tweetId: string; authorId: string; op: 'insert' | 'delete'; count: number; startedAt: number;
-  source: { topic: string; partition: number; offset: string }; traceparent: string | null; done: number[]; delivered: number; resumed: boolean; workers: string[];
+  source: { topic: string; partition: number; offset: string }; traceparent: string | null; done: number[]; delivered: number; resumed: boolean; retracted?: boolean; workers: string[];
 }
 
 /** The live tallies of `tasksTopic` in records read back from the checkpoint topic, per home partition. */
@@ -166,7 +170,7 @@ export function restoreTallies(records: readonly StateRecord[], tasksTopic: stri
       byId.set(s.splitId, {
         splitId: s.splitId, tweetId: s.tweetId, authorId: BigInt(s.authorId), op: s.op, count: s.count, startedAt: s.startedAt,
         source: { topic: s.source.topic, partition: s.source.partition, offset: BigInt(s.source.offset) }, traceparent: s.traceparent,
-        done: s.done, delivered: s.delivered, resumed: s.resumed, workers: s.workers,
+        done: s.done, delivered: s.delivered, resumed: s.resumed, retracted: s.retracted === true, workers: s.workers,
       });
     } catch {
       // Only this module writes tally records; one it cannot read would be a bug, not bad input.

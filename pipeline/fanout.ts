@@ -47,7 +47,7 @@ export function toWriteBatch(rows: readonly Row[]): WriteBatch {
 
 /** The timeline mutations of a batch. */
 export function mutationsOf(batch: WriteBatch): TimelineMutation[] {
-  return batch.rows.map((r) => ({ op: r.job.op, userId: r.userId, tweetId: r.job.tweetId, authorId: r.job.authorId!, writeTimeMicros: r.job.writeTime, expiresAt: r.job.expiresAt }));
+  return batch.rows.map((r) => ({ op: r.job.writeOp, userId: r.userId, tweetId: r.job.tweetId, authorId: r.job.authorId!, writeTimeMicros: r.job.writeTime, expiresAt: r.job.expiresAt }));
 }
 
 /** Tweets in, written batches out. */

@@ -44,6 +44,8 @@ export interface Checkpoint {
   /** The fan-out is complete; only its offset commit (and completion event) is outstanding. */
   readonly done: boolean;
   readonly finishedAt: number | null;
+  /** An insert found deleted as it ended, taking its rows back: cursor and counts are of that pass. */
+  readonly retracting?: boolean;
 }
 
 /** Consecutive rows of one tweet inside one write batch. */
@@ -77,6 +79,15 @@ export class TweetJob {
   readonly eventId: string | null;
   /** Set when another copy of the same change event holds its claim (where it sits): this one delivers nothing. */
   duplicateOf: string | null = null;
+  /**
+   * An insert whose tweet was deleted while it was being delivered: it takes back every row it
+   * wrote (deletes at its own write time, which win over its inserts), because the delete may
+   * have read the followers before someone followed the author and this insert reached them.
+   * See {@link beginRetraction}.
+   */
+  retracting: boolean;
+  /** Write time of a delete of this tweet taken by this worker while this insert was in flight. */
+  deletedBy: bigint | null = null;
   authorId: bigint | null;
   /**
    * Follower count, when known: exact once paging reached the end; before that counted once (a
@@ -121,6 +132,7 @@ export class TweetJob {
     this.cursor = restored ? restored.cursor : (task?.range.after ?? null);
     this.emitted = this.delivered;
     this.readCursor = this.cursor;
+    this.retracting = restored?.retracting === true;
     this.#pagingDone = restored?.done === true;
     this.finishedAt = restored?.done === true ? (restored.finishedAt ?? now) : null;
     this.#checkpointed = restored === null ? null : { delivered: restored.delivered, done: restored.done };
@@ -143,6 +155,25 @@ export class TweetJob {
 
   get pagingDone(): boolean {
     return this.#pagingDone;
+  }
+
+  /** The op each row is written with: a retracting insert deletes. */
+  get writeOp(): 'insert' | 'delete' {
+    return this.retracting ? 'delete' : this.op;
+  }
+
+  /**
+   * Starts taking back an insert's rows (see {@link retracting}): paging starts again from the
+   * job's first follower, and counts, cursor and checkpoints are of the retraction from now on.
+   * Only once every row read is written (quiescent), and before paging ended.
+   */
+  beginRetraction(): void {
+    if (this.op !== 'insert' || this.retracting || this.#pagingDone || !this.quiescent) throw new Error(`TweetJob.beginRetraction: ${this.tweetId} is not an insert paged to its end and fully written`);
+    this.retracting = true;
+    this.cursor = this.readCursor = this.task?.range.after ?? null;
+    this.delivered = this.emitted = 0;
+    // The last checkpoint is of the insert pass: measured from it the retraction has written nothing.
+    if (this.#checkpointed) this.#checkpointed = { delivered: 0, done: false };
   }
 
   /** Paging reached the last follower. */
@@ -232,6 +263,7 @@ export class TweetJob {
       checkpoint: {
         tweetId: this.tweetId, op: this.op, authorId: this.authorId, writeTime: this.writeTime, cursor: this.cursor, delivered: this.delivered,
         total: this.total, startedAt: this.startedAt, done, finishedAt: done ? (this.finishedAt ?? Date.now()) : null,
+        ...(this.retracting ? { retracting: true } : {}),
       },
     };
   }

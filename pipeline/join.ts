@@ -4,7 +4,7 @@
  * is within its read-ahead of its last committed checkpoint (rework after a crash). Paging
  * resumes from the tweet's cursor (a checkpoint), and stops between pages when the tweet is stopped.
  */
-import { mergeMap, Observable, type OperatorFunction } from 'rxjs';
+import { mergeMap, Observable, type OperatorFunction, type Subscriber } from 'rxjs';
 import type { FollowerStore, TweetAuthorStore } from '../connectors/stores.ts';
 import type { Credit } from './credit.ts';
 import type { TweetJob } from './job.ts';
@@ -44,6 +44,17 @@ export interface JoinDeps {
    * copy that holds the claim sits, or null when this one does. Absent: copies are not de-duplicated.
    */
   readonly claim?: (job: TweetJob) => Promise<string | null>;
+  /**
+   * Asked when an insert has written its last row: whether a delete of the tweet may have read
+   * the followers before this insert did (then the insert takes its rows back, see
+   * TweetJob.retracting). Absent: never.
+   */
+  readonly deletedMeanwhile?: (job: TweetJob) => Promise<boolean>;
+  /**
+   * A whole delete records itself (TweetAuthorStore.markDeleted) before its first follower read,
+   * for split inserts' tasks to find as they end. Only needed where tweets are split.
+   */
+  readonly markDeletes?: boolean;
 }
 
 /** Resolves the author: from the insert itself, from memory, else from tweet_authors (null: unknown). */
@@ -58,10 +69,49 @@ async function resolveAuthor(job: TweetJob, deps: JoinDeps): Promise<bigint | nu
   return job.authorId ?? deps.knownAuthor(job.tweetId) ?? (await deps.attempt(`read the author of ${job.tweetId}`, () => deps.authors.get(job.tweetId)));
 }
 
+/**
+ * Pages one job's followers from its cursor to the end of its range, each page under the row
+ * credit and within the read-ahead; true once the end is reached, false when stopped first.
+ */
+async function pageRange(job: TweetJob, author: bigint, deps: JoinDeps, subscriber: Subscriber<Row[]>): Promise<boolean> {
+  const upTo = job.task?.range.upTo ?? undefined;
+  const floor = Math.min(Math.min(deps.minPage, deps.pageSize), deps.readAhead);
+  while (!job.stopped && !subscriber.closed) {
+    await job.checkpointRoom(deps.readAhead - floor + 1, () => deps.onBlocked(job));
+    const want = Math.min(deps.pageSize, deps.readAhead - job.unprotected);
+    if (job.stopped || want <= 0) continue;
+    const granted = await deps.credit.acquire(Math.min(floor, want), want, job.signal);
+    if (granted === 0) break; // stopped while waiting
+    let page: bigint[];
+    try {
+      page = await deps.attempt(`read followers of ${author}`, () => deps.followers.page(author, job.readCursor, granted, upTo));
+    } catch (err) {
+      deps.credit.release(granted);
+      throw err;
+    }
+    if (job.stopped || subscriber.closed) {
+      deps.credit.release(granted); // dropped: whoever resumes re-reads it from the cursor
+      break;
+    }
+    deps.credit.release(granted - page.length);
+    if (job.total === null && job.readCursor === null) {
+      // A single page is the whole list; otherwise count once, off the critical path.
+      if (page.length < granted) job.total = page.length;
+      else void deps.followers.count(author).then((n) => { job.total ??= n; }, () => undefined);
+    }
+    if (page.length > 0) {
+      job.readCursor = page.at(-1)!;
+      job.emitted += page.length;
+      subscriber.next(page.map((userId) => ({ job, userId })));
+    }
+    if (page.length < granted) return true;
+  }
+  return false;
+}
+
 /** The follower rows of one tweet, page by page, under the row credit. */
 export function followerRows(job: TweetJob, deps: JoinDeps): Observable<Row[]> {
   return new Observable<Row[]>((subscriber) => {
-    const minPage = Math.min(deps.minPage, deps.pageSize);
     const run = async (): Promise<void> => {
       if (deps.claim && job.task === null && job.eventId !== null) {
         const holder = await deps.claim(job);
@@ -78,6 +128,9 @@ export function followerRows(job: TweetJob, deps: JoinDeps): Observable<Row[]> {
         job.endPaging(); // nothing to retract: it goes to the dead-letter topic
         return;
       }
+      if (deps.markDeletes && job.op === 'delete' && job.task === null) {
+        await deps.attempt(`mark ${job.tweetId} deleted`, () => deps.authors.markDeleted(job.tweetId, job.writeTime));
+      }
       if (deps.split && job.task === null && !job.resumed) {
         const plan = await deps.split(job, author);
         if (job.stopped) return; // not split, not delivered: whoever takes it next decides again
@@ -88,42 +141,17 @@ export function followerRows(job: TweetJob, deps: JoinDeps): Observable<Row[]> {
           return;
         }
       }
-      const upTo = job.task?.range.upTo ?? undefined;
-      const floor = Math.min(minPage, deps.readAhead);
-      while (!job.stopped && !subscriber.closed) {
-        await job.checkpointRoom(deps.readAhead - floor + 1, () => deps.onBlocked(job));
-        const want = Math.min(deps.pageSize, deps.readAhead - job.unprotected);
-        if (job.stopped || want <= 0) continue;
-        const granted = await deps.credit.acquire(Math.min(floor, want), want, job.signal);
-        if (granted === 0) break; // stopped while waiting
-        let page: bigint[];
-        try {
-          page = await deps.attempt(`read followers of ${author}`, () => deps.followers.page(author, job.readCursor, granted, upTo));
-        } catch (err) {
-          deps.credit.release(granted);
-          throw err;
-        }
-        if (job.stopped || subscriber.closed) {
-          deps.credit.release(granted); // dropped: whoever resumes re-reads it from the cursor
-          break;
-        }
-        deps.credit.release(granted - page.length);
-        if (job.total === null && job.readCursor === null) {
-          // A single page is the whole list; otherwise count once, off the critical path.
-          if (page.length < granted) job.total = page.length;
-          else void deps.followers.count(author).then((n) => { job.total ??= n; }, () => undefined);
-        }
-        if (page.length > 0) {
-          job.readCursor = page.at(-1)!;
-          job.emitted += page.length;
-          subscriber.next(page.map((userId) => ({ job, userId })));
-        }
-        if (page.length < granted) {
-          job.total = job.emitted; // exact now (a task's was estimated, a count may have failed)
-          job.endPaging();
-          break;
+      if (!(await pageRange(job, author, deps, subscriber))) return;
+      if (deps.deletedMeanwhile && job.op === 'insert' && !job.retracting) {
+        await job.settled(); // every row of the insert written: ask only now
+        if (job.stopped || subscriber.closed) return; // whoever resumes it asks again at its end
+        if (await deps.deletedMeanwhile(job)) {
+          job.beginRetraction();
+          if (!(await pageRange(job, author, deps, subscriber))) return;
         }
       }
+      job.total = job.emitted; // exact now (a task's was estimated, a count may have failed)
+      job.endPaging();
     };
     run().then(
       () => {

@@ -33,6 +33,7 @@ export class FanoutMetrics {
   readonly #completed = this.#meter.createCounter('fanout_tweets_completed', { description: 'Tweets fully fanned out and committed' });
   readonly #transactions = this.#meter.createCounter('fanout_transactions', { description: 'Kafka transactions committed' });
   readonly #copies = this.#meter.createCounter('fanout_replica_copies_skipped', { description: 'Change events skipped as another replica\'s copy of a write already claimed' });
+  readonly #retractions = this.#meter.createCounter('fanout_retractions', { description: 'Inserts (or tasks of one) that took their rows back: the tweet was deleted while they were delivered' });
   readonly #duration = this.#meter.createHistogram('fanout_tweet_duration_ms', { description: 'Start to finish of one fan-out', unit: 'ms' });
   readonly #inFlight = this.#meter.createObservableGauge('fanout_tweets_in_flight', { description: 'Tweets being fanned out' });
   readonly #remaining = this.#meter.createObservableGauge('fanout_followers_remaining', { description: 'Followers of in-flight tweets not delivered yet' });
@@ -64,6 +65,10 @@ export class FanoutMetrics {
 
   copySkipped(): void {
     this.#copies.add(1, this.#attrs);
+  }
+
+  retracted(): void {
+    this.#retractions.add(1, this.#attrs);
   }
 
   deadLettered(code: string): void {

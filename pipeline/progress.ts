@@ -21,6 +21,8 @@ import { decodeWorkRecord, type SplitSource, type SplitTask } from './tasks.ts';
 export interface CommittedProgress {
   readonly tweet: string;
   readonly op: 'insert' | 'delete';
+  /** An insert taking its rows back (its tweet was deleted while it was delivered): delivered counts those. */
+  readonly retracting: boolean;
   readonly author: string | null;
   readonly delivered: number;
   /** Followers to reach (for a split tweet, counted or estimated when it was split); null: not known yet. */
@@ -55,6 +57,8 @@ interface SplitAcc {
   source: SplitSource;
   readonly done: Set<number>;
   delivered: number;
+  /** Some task took (or takes) its rows back. */
+  retracting: boolean;
   inProgress: number;
   waiting: number;
 }
@@ -67,7 +71,7 @@ export function committedProgress(state: CommittedState): CommittedProgress[] {
     for (const [offset, cp] of byOffset) {
       if (cp.done) continue; // delivered; only its in-order offset commit is outstanding
       out.push({
-        tweet: cp.tweetId, op: cp.op, author: cp.authorId?.toString() ?? null, delivered: cp.delivered, total: cp.total,
+        tweet: cp.tweetId, op: cp.op, retracting: cp.retracting === true, author: cp.authorId?.toString() ?? null, delivered: cp.delivered, total: cp.total,
         remaining: cp.total === null ? null : Math.max(cp.total - cp.delivered, 0), cursor: cp.cursor?.toString() ?? null,
         ageSeconds: ageSeconds(cp.startedAt), source: `${partition}@${offset}`, split: null, startedAt: cp.startedAt,
       });
@@ -79,7 +83,7 @@ export function committedProgress(state: CommittedState): CommittedProgress[] {
     let a = splits.get(t.splitId);
     if (!a) {
       const { tweetId, op, authorId, count, startedAt, source } = t;
-      splits.set(t.splitId, (a = { tweetId, op, authorId, count, startedAt, source, total: null, done: new Set(), delivered: 0, inProgress: 0, waiting: 0 }));
+      splits.set(t.splitId, (a = { tweetId, op, authorId, count, startedAt, source, total: null, done: new Set(), delivered: 0, retracting: false, inProgress: 0, waiting: 0 }));
     }
     return a;
   };
@@ -90,6 +94,7 @@ export function committedProgress(state: CommittedState): CommittedProgress[] {
       const a = acc(t);
       for (const i of t.done) a.done.add(i);
       a.delivered += t.delivered;
+      a.retracting ||= t.retracted;
     }
   }
   // Task-done records first, then tasks: the committed offsets were fetched before the records
@@ -101,6 +106,7 @@ export function committedProgress(state: CommittedState): CommittedProgress[] {
     if (a.done.has(w.done.index)) continue;
     a.done.add(w.done.index);
     a.delivered += w.done.delivered;
+    a.retracting ||= w.done.retracted;
   }
   const taskCheckpoints = restoreCheckpoints(state.checkpoints, state.tasksTopic);
   for (const { r, w } of work) {
@@ -115,6 +121,7 @@ export function committedProgress(state: CommittedState): CommittedProgress[] {
       continue;
     }
     a.delivered += cp.delivered;
+    a.retracting ||= cp.retracting === true;
     if (cp.done) a.done.add(task.index);
     else a.inProgress++;
   }
@@ -122,7 +129,7 @@ export function committedProgress(state: CommittedState): CommittedProgress[] {
     // Completed while status read: the tally's tombstone, or every task done by now.
     if (completed.has(splitId) || a.done.size >= a.count) continue;
     out.push({
-      tweet: a.tweetId, op: a.op, author: a.authorId.toString(), delivered: a.delivered, total: a.total,
+      tweet: a.tweetId, op: a.op, retracting: a.retracting, author: a.authorId.toString(), delivered: a.delivered, total: a.total,
       remaining: a.total === null ? null : Math.max(a.total - a.delivered, 0), cursor: null, ageSeconds: ageSeconds(a.startedAt),
       source: `${a.source.partition}@${a.source.offset}`,
       split: { tasks: a.count, done: a.done.size, inProgress: a.inProgress, waiting: a.waiting }, startedAt: a.startedAt,

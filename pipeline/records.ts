@@ -25,6 +25,7 @@ export function checkpointRecord(config: Config, topic: string, partition: numbe
     value: JSON.stringify({
       v: 1, tweetId: cp.tweetId, op: cp.op, authorId: cp.authorId?.toString() ?? null, writeTime: cp.writeTime.toString(), cursor: cp.cursor?.toString() ?? null,
       delivered: cp.delivered, total: cp.total, startedAt: cp.startedAt, done: cp.done, finishedAt: cp.finishedAt,
+      ...(cp.retracting ? { retracting: true } : {}),
     }),
   };
 }
@@ -35,7 +36,7 @@ export function checkpointTombstone(config: Config, topic: string, partition: nu
 
 interface StoredCheckpoint {
   v: number; tweetId: string; op: 'insert' | 'delete'; authorId: string | null; writeTime: string; cursor: string | null;
-  delivered: number; total: number | null; startedAt: number; done: boolean; finishedAt: number | null;
+  delivered: number; total: number | null; startedAt: number; done: boolean; finishedAt: number | null; retracting?: boolean;
 }
 
 function decodeCheckpoint(value: Buffer): Checkpoint | null {
@@ -45,6 +46,7 @@ function decodeCheckpoint(value: Buffer): Checkpoint | null {
     return {
       tweetId: s.tweetId, op: s.op, authorId: s.authorId === null ? null : BigInt(s.authorId), writeTime: BigInt(s.writeTime),
       cursor: s.cursor === null ? null : BigInt(s.cursor), delivered: s.delivered, total: s.total, startedAt: s.startedAt, done: s.done, finishedAt: s.finishedAt,
+      ...(s.retracting === true ? { retracting: true } : {}),
     };
   } catch {
     return null; // unreadable: the tweet is redone from the start, which is safe (writes are idempotent)
@@ -82,6 +84,8 @@ export interface Completion {
   readonly startedAt: number;
   readonly finishedAt: number;
   readonly resumed: boolean;
+  /** An insert (or a task of one) found deleted as it ended took its rows back; delivered counts those. */
+  readonly retracted?: boolean;
   readonly source: { readonly topic: string; readonly partition: number; readonly offset: bigint };
   readonly traceparent: string | null;
   /** Split tweets only: how many tasks and which workers delivered them. */
@@ -104,6 +108,7 @@ export function completionEvent(config: Config, c: Completion, partition: number
       startedAt: new Date(c.startedAt).toISOString(),
       completedAt: new Date(c.finishedAt).toISOString(),
       resumed: c.resumed,
+      ...(c.retracted ? { retracted: true } : {}),
       source: { topic: c.source.topic, partition: c.source.partition, offset: c.source.offset.toString() },
       workerId,
       ...(c.split ? { split: c.split } : {}),
@@ -122,6 +127,7 @@ export function completedRecord(config: Config, topic: string, job: TweetJob, wo
     startedAt: job.startedAt,
     finishedAt: job.finishedAt ?? Date.now(),
     resumed: job.resumed,
+    ...(job.retracting ? { retracted: true } : {}),
     source: { topic, partition: job.partition, offset: job.offset },
     traceparent: job.traceparent ?? null,
   }, job.partition, workerId);

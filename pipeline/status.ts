@@ -12,6 +12,8 @@ export interface TweetProgress {
   readonly tweetId: string;
   readonly authorId: string | null;
   readonly op: 'insert' | 'delete';
+  /** An insert taking its rows back (its tweet was deleted while it was delivered): delivered counts those. */
+  readonly retracting: boolean;
   readonly partition: number;
   readonly offset: string;
   readonly delivered: number;
@@ -80,7 +82,7 @@ export function sumTotals(a: Totals, b: Totals | undefined): Totals {
 export function progress(job: TweetJob): TweetProgress {
   const t = job.task;
   return {
-    tweetId: job.tweetId, authorId: job.authorId?.toString() ?? null, op: job.op, partition: job.partition, offset: job.offset.toString(),
+    tweetId: job.tweetId, authorId: job.authorId?.toString() ?? null, op: job.op, retracting: job.retracting, partition: job.partition, offset: job.offset.toString(),
     delivered: job.delivered, cursor: job.cursor?.toString() ?? null, total: job.total, remaining: job.remaining,
     startedAt: new Date(job.startedAt).toISOString(), resumed: job.resumed, stopped: job.stopped,
     task: t ? { splitId: t.splitId, index: t.index, count: t.count, after: t.range.after?.toString() ?? null, upTo: t.range.upTo?.toString() ?? null } : null,

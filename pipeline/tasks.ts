@@ -61,6 +61,8 @@ export interface TaskDone {
   readonly source: SplitSource;
   /** The task was resumed from a checkpoint (a worker died or gave it up). */
   readonly resumed: boolean;
+  /** An insert's task that found the tweet deleted as it ended and took its rows back. */
+  readonly retracted: boolean;
   readonly workerId: string;
   readonly traceparent: string | null;
 }
@@ -110,7 +112,7 @@ export function taskRecords(
 }
 
 /** The task-done record of a delivered task, for the split's home partition. */
-export function taskDoneRecord(config: Config, task: SplitTask, done: { delivered: number; finishedAt: number; resumed: boolean; workerId: string; traceparent: string | undefined }): OutRecord {
+export function taskDoneRecord(config: Config, task: SplitTask, done: { delivered: number; finishedAt: number; resumed: boolean; retracted?: boolean; workerId: string; traceparent: string | undefined }): OutRecord {
   return {
     topic: config.topics.tasks,
     partition: homePartition(task.tweetId, config.topics.tasksPartitions),
@@ -118,7 +120,7 @@ export function taskDoneRecord(config: Config, task: SplitTask, done: { delivere
     value: JSON.stringify({
       v: 1, type: 'fanout.task-done', splitId: task.splitId, tweetId: task.tweetId, authorId: task.authorId.toString(), op: task.op, index: task.index, count: task.count,
       delivered: done.delivered, startedAt: task.startedAt, finishedAt: done.finishedAt, source: source(task.source), resumed: done.resumed, workerId: done.workerId,
-      traceparent: task.traceparent,
+      traceparent: task.traceparent, ...(done.retracted ? { retracted: true } : {}),
     }),
     headers: done.traceparent ? { traceparent: done.traceparent } : {},
   };
@@ -166,7 +168,7 @@ export function decodeWorkRecord(record: SourceRecord): WorkRecord {
   }
   if (v.type === 'fanout.task-done') {
     if (!isNat(v.delivered) || !isNat(v.finishedAt) || typeof v.workerId !== 'string') return dead('malformed-task', 'task-done misses a field');
-    return { kind: 'done', done: { ...common, delivered: v.delivered, finishedAt: v.finishedAt, resumed: v.resumed === true, workerId: v.workerId } };
+    return { kind: 'done', done: { ...common, delivered: v.delivered, finishedAt: v.finishedAt, resumed: v.resumed === true, retracted: v.retracted === true, workerId: v.workerId } };
   }
   return dead('malformed-task', `unknown work record type ${JSON.stringify(v.type)}`);
 }

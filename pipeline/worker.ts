@@ -249,6 +249,8 @@ export class Worker {
       onPaged: (job) => { if (job.finished) this.#finish(job); },
       ...(ports.work ? { split: (job: TweetJob, author: bigint) => this.#split(job, author) } : {}),
       ...(ports.claims ? { claim: (job: TweetJob) => this.#claim(ports.claims!, job) } : {}),
+      deletedMeanwhile: (job) => this.#deletedMeanwhile(job),
+      markDeletes: ports.work !== undefined,
     };
     let failure: unknown;
     try {
@@ -382,6 +384,7 @@ export class Worker {
     const restored = cp !== null && cp.tweetId === change.tweetId && cp.op === change.op ? cp : null;
     const job = new TweetJob({ partition, offset }, change, restored, Date.now(), task);
     if (change.op === 'insert' && change.authorId !== null && task === null) this.#authors.remember(change.tweetId, change.authorId);
+    if (change.op === 'delete' && task === null) this.#deleting(change);
     const slot = this.#ledger.track(partition, offset, job);
     const span = tracer.startSpan(task ? 'fanout.task' : 'fanout.tweet', {
       kind: SpanKind.CONSUMER,
@@ -409,6 +412,36 @@ export class Worker {
     return job;
   }
 
+  /**
+   * A delete of a tweet is taken: inserts of it in flight here must take their rows back when they
+   * end (they may reach followers the delete's reads have passed). This worker owns the partition
+   * of both (one key, one partition), so a whole insert in flight learns of every delete that can
+   * race it here; one that ended before this delete needs nothing, as the delete's reads come after.
+   */
+  #deleting(change: TweetChange): void {
+    for (const job of this.#finishers.keys()) {
+      if (job.task === null && job.op === 'insert' && job.tweetId === change.tweetId && job.writeTime <= change.writeTime) {
+        job.deletedBy = job.deletedBy !== null && job.deletedBy > change.writeTime ? job.deletedBy : change.writeTime;
+      }
+    }
+  }
+
+  /**
+   * Whether an insert that has written its last row must take its rows back: a whole tweet's
+   * answer is in memory ({@link #deleting}); a task, delivered apart from the tweet's partition,
+   * asks tweet_authors for a delete that started (marked before its first read) or is done.
+   */
+  async #deletedMeanwhile(job: TweetJob): Promise<boolean> {
+    const deleted = job.task === null
+      ? job.deletedBy !== null
+      : await this.#attempt(`read whether ${job.tweetId} was deleted`, () => this.#ports.authors.deletedSince(job.tweetId, job.writeTime));
+    if (deleted) {
+      this.#metrics.retracted();
+      this.#log.info('insert takes its rows back: the tweet was deleted while it was delivered', { tweetId: job.tweetId, task: job.task?.index ?? null, delivered: job.delivered });
+    }
+    return deleted;
+  }
+
   /** Claims a whole tweet's change event for this copy (where it sits); null when this copy holds the claim, else the holder. */
   async #claim(claims: ClaimStore, job: TweetJob): Promise<string | null> {
     const me = `${this.#ports.source.topic}/${job.partition}/${job.offset}`;
@@ -425,7 +458,7 @@ export class Worker {
       return [];
     }
     if (job.task) {
-      return [taskDoneRecord(this.#config, job.task, { delivered: job.delivered, finishedAt: job.finishedAt ?? Date.now(), resumed: job.resumed, workerId: this.workerId, traceparent: job.traceparent })];
+      return [taskDoneRecord(this.#config, job.task, { delivered: job.delivered, finishedAt: job.finishedAt ?? Date.now(), resumed: job.resumed, retracted: job.retracting, workerId: this.workerId, traceparent: job.traceparent })];
     }
     if (job.authorId === null) {
       this.#metrics.deadLettered('unknown-author');
@@ -471,7 +504,7 @@ export class Worker {
   }
 
   #written(batch: WriteBatch): void {
-    const ops = new Set(batch.segments.map((s) => s.job.op));
+    const ops = new Set(batch.segments.map((s) => s.job.writeOp));
     this.#metrics.written(batch.rows.length, ops.size === 1 ? [...ops][0]! : 'mixed');
     let due = false;
     for (const { job } of batch.segments) {

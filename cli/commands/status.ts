@@ -40,7 +40,7 @@ export async function status(ctx: Context, json: boolean): Promise<void> {
     return;
   }
   console.table(tweets.map((t) => ({
-    tweet: t.tweet, op: t.op, author: t.author, delivered: t.delivered, total: t.total, remaining: t.remaining,
+    tweet: t.tweet, op: t.retracting ? 'insert, taken back' : t.op, author: t.author, delivered: t.delivered, total: t.total, remaining: t.remaining,
     progress: t.split ? `${t.split.tasks} tasks: ${t.split.done} done, ${t.split.inProgress} in progress, ${t.split.waiting} waiting` : `cursor ${t.cursor ?? '-'}`,
     'age s': t.ageSeconds, source: t.source,
   })));

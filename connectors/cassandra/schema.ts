@@ -36,11 +36,15 @@ export function contractStatements(config: Config): string[] {
        PRIMARY KEY ((user_id), tweet_id)
      ) WITH CLUSTERING ORDER BY (tweet_id DESC)`,
     // Written by the pipeline, not by applications: a CDC delete carries only the key (Cassandra
-    // logs no before-image), so retracting a tweet needs its author from here.
+    // logs no before-image), so retracting a tweet needs its author from here. deleted_at: the
+    // write time of a delete being delivered, which a split insert's tasks check as they end.
     `CREATE TABLE IF NOT EXISTS ${ks}.tweet_authors (
        tweet_id timeuuid PRIMARY KEY,
-       author_id bigint
+       author_id bigint,
+       deleted_at bigint
      )`,
+    // A table created by an older version has no deleted_at yet.
+    `ALTER TABLE ${ks}.tweet_authors ADD IF NOT EXISTS deleted_at bigint`,
     // Written by the pipeline when replica copies are de-duplicated (pipeline.dedupeCopies): which
     // copy of a change event fans it out. Kept for the CDC topic's retention (7 days by default).
     `CREATE TABLE IF NOT EXISTS ${ks}.fanout_claims (

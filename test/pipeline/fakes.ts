@@ -14,7 +14,11 @@ export class MemoryFollowers implements FollowerStore {
     this.graph.set(userId, [...new Set(followers)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))); // a set, like the table
   }
 
+  /** Awaited before each page read (to hold one in flight). */
+  beforePage: (() => Promise<void>) | undefined;
+
   async page(userId: bigint, after: bigint | null, limit: number, upTo?: bigint): Promise<bigint[]> {
+    await this.beforePage?.();
     this.pages++;
     const all = this.graph.get(userId) ?? [];
     const from = after === null ? 0 : all.findIndex((f) => f > after);
@@ -95,6 +99,17 @@ export class MemoryAuthors implements TweetAuthorStore {
     this.#ts.set(tweetId, writeTimeMicros);
     this.authors.delete(tweetId);
     this.expiries.delete(tweetId);
+    this.deletes.delete(tweetId);
+  }
+  /** deleted_at of each record marked by a delete. */
+  readonly deletes = new Map<string, bigint>();
+  async markDeleted(tweetId: string, writeTimeMicros: bigint): Promise<void> {
+    if ((this.#ts.get(tweetId) ?? -1n) >= writeTimeMicros && !this.authors.has(tweetId)) return; // a row delete at that time shadows it
+    this.deletes.set(tweetId, writeTimeMicros);
+  }
+  async deletedSince(tweetId: string, writeTimeMicros: bigint): Promise<boolean> {
+    if (!this.authors.has(tweetId)) return true;
+    return (this.deletes.get(tweetId) ?? -1n) >= writeTimeMicros;
   }
 }
 

@@ -15,12 +15,13 @@ import { connectCassandra, type CassandraClient } from '../../connectors/cassand
 import { CassandraFollowerStore } from '../../connectors/cassandra/followers.ts';
 import { applySchema } from '../../connectors/cassandra/schema.ts';
 import type { RowChangeEvent } from '../../connectors/cdc/events.ts';
+import type { FollowerStore } from '../../connectors/stores.ts';
 import { classifyCassandraError, withTimeout } from '../../connectors/errors.ts';
 import { connectAdmin, createKafka, ensureTopics, productTopics, type KafkaAdmin } from '../../connectors/kafka/client.ts';
 import { readToEnd } from '../../connectors/kafka/read-to-end.ts';
 import { createLogger, type Logger } from '../../connectors/log.ts';
-import { createWorker } from '../../pipeline/connect.ts';
-import type { Worker } from '../../pipeline/worker.ts';
+import { workerPorts } from '../../pipeline/connect.ts';
+import { Worker, type WorkerPorts } from '../../pipeline/worker.ts';
 import { testConfig } from '../support/config.ts';
 import { collect } from '../support/kafka.ts';
 import { spawnWorkerProcess, type WorkerProcess } from '../support/worker-process.ts';
@@ -52,14 +53,14 @@ export function newTweet(): { tweetId: string; writeTime: bigint } {
   return { tweetId: cassandra.types.TimeUuid.now().toString(), writeTime: BigInt(Date.now()) * 1000n };
 }
 
-/** Produces records to the tweets CDC topic (raw values allowed, for malformed input). */
-export async function produce(config: Config, records: ReadonlyArray<{ key: string; value: string; partition?: number }>): Promise<void> {
+/** Produces records to the tweets CDC topic, or `topic` (raw values allowed, for malformed input). */
+export async function produce(config: Config, records: ReadonlyArray<{ key: string | null; value: string | null; partition?: number }>, topic = config.topics.tweetsCdc): Promise<void> {
   const kafka = createKafka(config, createLogger('warn'));
   const producer = kafka.producer({ 'enable.idempotence': true });
   await producer.connect();
   try {
     await producer.send({
-      topic: config.topics.tweetsCdc,
+      topic,
       messages: records.map((r) => ({
         key: r.key,
         value: r.value,
@@ -75,6 +76,36 @@ export async function produce(config: Config, records: ReadonlyArray<{ key: stri
 /** Produces change events, keyed like the connector does. */
 export async function produceEvents(config: Config, events: readonly RowChangeEvent[], partition?: number): Promise<void> {
   await produce(config, events.map((e) => ({ key: JSON.stringify(e.key), value: JSON.stringify(e), ...(partition === undefined ? {} : { partition }) })));
+}
+
+/**
+ * Holds a worker's first `n` follower reads (its real store's, in the order they come) until the
+ * test releases each: `startWorker(id, held.wrap)`.
+ */
+export function heldReads(n: number): { readonly reads: number; readonly release: (i: number) => void; readonly wrap: (ports: WorkerPorts) => WorkerPorts } {
+  const gates = Array.from({ length: n }, () => {
+    let open!: () => void;
+    return { promise: new Promise<void>((r) => { open = r; }), open: () => open() };
+  });
+  let reads = 0;
+  return {
+    get reads() { return reads; },
+    release: (i) => gates[i]!.open(),
+    wrap: (ports) => {
+      const real = ports.followers;
+      const followers: FollowerStore = {
+        page: async (...args) => {
+          const i = reads++;
+          if (i < n) await gates[i]!.promise;
+          return real.page(...args);
+        },
+        last: (user) => real.last(user),
+        count: (user) => real.count(user),
+        add: (user, ids, at) => real.add(user, ids, at),
+      };
+      return { ...ports, followers };
+    },
+  };
 }
 
 /** TTL(column) of the rows of `table` matching `where`, null for a row without one. */
@@ -176,8 +207,11 @@ export interface TestEnv {
   readonly client: CassandraClient;
   readonly admin: KafkaAdmin;
   readonly log: Logger;
-  /** Starts a worker over this env (closed when the test finishes). */
-  readonly startWorker: (id: string) => Worker;
+  /**
+   * Starts a worker over this env (closed when the test finishes). `wrap` may wrap its real ports
+   * (to observe or hold a call; never to replace a service).
+   */
+  readonly startWorker: (id: string, wrap?: (ports: WorkerPorts) => WorkerPorts) => Worker;
 }
 
 /**
@@ -201,8 +235,8 @@ export async function testEnv(sets: string[] = [], options: { celebrity?: boolea
   await setup(config, client, admin, options.celebrity ?? true);
   return {
     config, client, admin, log,
-    startWorker: (id) => {
-      const w = createWorker({ config, cassandra: client, log, workerId: id });
+    startWorker: (id, wrap = (ports) => ports) => {
+      const w = new Worker({ config, workerId: id, log, ports: wrap(workerPorts(config, client, log, id)) });
       workers.push(w);
       w.start().catch(() => undefined); // a failure shows as state 'failed'
       return w;

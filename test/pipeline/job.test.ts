@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../config/index.ts';
 import { checkpointRows, readAheadRows, TweetJob } from '../../pipeline/job.ts';
+import { checkpointRecord, restoreCheckpoints } from '../../pipeline/records.ts';
 
 const change = { op: 'insert' as const, tweetId: '9b2f5a40-8c4e-11ef-9f0b-0242ac120002', authorId: 1n, writeTime: 10n, expiresAt: null };
 
@@ -81,6 +83,31 @@ describe('TweetJob', () => {
     job.ack(seg);
     await p;
     expect(settled).toBe(true);
+  });
+
+  it('a retraction starts over from the first follower as deletes, with counts and checkpoints of its own; a restore resumes it', () => {
+    const job = new TweetJob({ partition: 0, offset: 3n }, change, null);
+    job.emitted = 40;
+    job.ack(job.addSegment(40, 140n));
+    job.checkpointed(job.snapshot());
+    expect(() => { job.emitted = 41; job.beginRetraction(); }).toThrow(/not an insert paged to its end and fully written/); // a row still unwritten
+    job.emitted = 40;
+    job.beginRetraction();
+    expect(job).toMatchObject({ retracting: true, writeOp: 'delete', op: 'insert', cursor: null, readCursor: null, delivered: 0, emitted: 0, unprotected: 0 });
+    job.emitted = 10;
+    job.ack(job.addSegment(10, 110n));
+    expect(job.checkpointDue(10)).toBe(true); // measured from the retraction's start, not the insert's 40
+    const snap = job.snapshot();
+    expect(snap.checkpoint).toMatchObject({ op: 'insert', retracting: true, cursor: 110n, delivered: 10 });
+    // Through the checkpoint topic and back: the next owner goes on deleting from the cursor.
+    const config = loadConfig({ env: {}, sets: [] });
+    const rec = checkpointRecord(config, 'cdc', 0, 3n, snap.checkpoint);
+    const restored = restoreCheckpoints([{ partition: 0, offset: 0, key: rec.key, value: Buffer.from(rec.value!) }], 'cdc').get(0)!.get(3n)!;
+    const next = new TweetJob({ partition: 0, offset: 3n }, change, restored);
+    expect(next).toMatchObject({ retracting: true, writeOp: 'delete', cursor: 110n, delivered: 10 });
+    expect(() => next.beginRetraction()).toThrow(); // at most once
+    // A checkpoint of an insert not retracting says nothing of it (the format stays as it was).
+    expect(JSON.parse(checkpointRecord(config, 'cdc', 0, 4n, new TweetJob({ partition: 0, offset: 4n }, change, null).snapshot().checkpoint).value!)).not.toHaveProperty('retracting');
   });
 
   it('derives read-ahead and checkpoint spacing from checkpointEvery × batchSize', () => {

@@ -51,7 +51,7 @@ describe('committedProgress (what `fanout status` shows)', () => {
       checkpointTombstone(config, CDC, 0, 6n),
     ]);
     expect(committedProgress({ checkpoints, pendingWork: [], cdcTopic: CDC, tasksTopic: TASKS, now: NOW })).toEqual([{
-      tweet: WHOLE, op: 'insert', author: '7', delivered: 312_000, total: 500_000, remaining: 188_000, cursor: '1312000', ageSeconds: 60, source: '2@41', split: null,
+      tweet: WHOLE, op: 'insert', retracting: false, author: '7', delivered: 312_000, total: 500_000, remaining: 188_000, cursor: '1312000', ageSeconds: 60, source: '2@41', split: null,
     }]);
   });
 
@@ -76,7 +76,7 @@ describe('committedProgress (what `fanout status` shows)', () => {
     ]);
     const progress = committedProgress({ checkpoints, pendingWork, cdcTopic: CDC, tasksTopic: TASKS, now: NOW });
     expect(progress).toEqual([{
-      tweet: SPLIT, op: 'insert', author: '7', delivered: 50 + 20 + 50, total: 200, remaining: 80, cursor: null, ageSeconds: 30, source: '1@9',
+      tweet: SPLIT, op: 'insert', retracting: false, author: '7', delivered: 50 + 20 + 50, total: 200, remaining: 80, cursor: null, ageSeconds: 30, source: '1@9',
       split: { tasks: 4, done: 2, inProgress: 1, waiting: 1 },
     }]);
   });
@@ -98,6 +98,22 @@ describe('committedProgress (what `fanout status` shows)', () => {
     expect(committedProgress({ checkpoints: asRead(counted), pendingWork: [...pendingTask3, ...asRead([done(tasks[3]!, 50)], 100)], cdcTopic: CDC, tasksTopic: TASKS, now: NOW })).toEqual([]);
     // Before either: still in progress, 3 of 4 done.
     expect(committedProgress({ checkpoints: asRead(counted), pendingWork: pendingTask3, cdcTopic: CDC, tasksTopic: TASKS, now: NOW })[0]!.split).toEqual({ tasks: 4, done: 3, inProgress: 0, waiting: 1 });
+  });
+
+  it('an insert taking its rows back shows as retracting: whole from its checkpoint, split from any task\'s checkpoint, task-done or tally', () => {
+    const whole = asRead([checkpointRecord(config, CDC, 2, 41n, checkpoint(WHOLE, 7, 10, { retracting: true }))]);
+    expect(committedProgress({ checkpoints: whole, pendingWork: [], cdcTopic: CDC, tasksTopic: TASKS, now: NOW })).toMatchObject([{ tweet: WHOLE, retracting: true, delivered: 7 }]);
+    const { records, tasks } = split();
+    const read = asRead(records);
+    const taken = (t: SplitTask): OutRecord => taskDoneRecord(config, t, { delivered: 50, finishedAt: NOW, resumed: false, retracted: true, workerId: 'w1', traceparent: undefined });
+    const of = (checkpoints: StateRecord[], pendingWork: StateRecord[]) => committedProgress({ checkpoints, pendingWork, cdcTopic: CDC, tasksTopic: TASKS, now: NOW })[0]!.retracting;
+    expect(of([], read)).toBe(false);
+    expect(of(asRead([checkpointRecord(config, TASKS, read[1]!.partition, BigInt(read[1]!.offset), checkpoint(SPLIT, 20, 50, { retracting: true }))]), read)).toBe(true);
+    expect(of([], [...read, ...asRead([taken(tasks[0]!)], 100)])).toBe(true);
+    const tally = new CompletionAggregator(config, 'w1', () => NOW);
+    const home = taken(tasks[0]!).partition!;
+    tally.open(home);
+    expect(of(asRead(tally.add(home, decodeDone(taken(tasks[0]!)))), read.slice(1))).toBe(true);
   });
 
   it('a split tweet whose tasks all wait: total known, nothing delivered; ordered by age with whole tweets', () => {

@@ -3,10 +3,13 @@ import { writeSeed } from '../../cli/commands/seed.ts';
 import type { Config } from '../../config/index.ts';
 import { CassandraFollowerStore } from '../../connectors/cassandra/followers.ts';
 import { withTimeout } from '../../connectors/errors.ts';
-import { homePartition } from '../../pipeline/tasks.ts';
+import { CassandraTweetAuthorStore } from '../../connectors/cassandra/tweet-authors.ts';
+import { homePartition, taskRecords } from '../../pipeline/tasks.ts';
 import type { Worker } from '../../pipeline/worker.ts';
 import { collect } from '../support/kafka.ts';
-import { completedEvents, completionOf, holders, newTweet, produceEvents, range, spawnWorker, type TestEnv, testEnv, tweetEvent, within } from './fixtures.ts';
+import {
+  completedEvents, completionOf, FIRST as SMALL_FIRST, heldReads, holders, newTweet, produce, produceEvents, range, SMALL, spawnWorker, type TestEnv, testEnv, tweetEvent, within,
+} from './fixtures.ts';
 
 // Split fan-outs (issue #4, item 7) on real Kafka and Cassandra: an author of 60k followers,
 // split above 20k into tasks of 10k (six tasks over the work topic's three partitions).
@@ -127,5 +130,43 @@ describe('split fan-outs of celebrity tweets', () => {
     expect(rework).toBeLessThanOrEqual(childTasks.length * READ_AHEAD);
     await withTimeout(survivor.close(), 20_000, 'close took over 20 s');
     await onlyOne(config, tweetId);
+  });
+
+  it('a follow between a delete\'s reads and a split insert\'s task: the task finds the delete\'s mark as it ends and takes its rows back', { timeout: 60_000 }, async () => {
+    // Small pages: the held read of the task holds its page's row credit, the delete needs some too.
+    const env = await testEnv(['pipeline.pageSize=100'], { celebrity: false });
+    const { config, client } = env;
+    const ks = config.cassandra.keyspace;
+    // Held: the insert task's first read, then that of another tweet ahead of the delete on its
+    // partition, which keeps the delete's offset (and the removal of its mark) from committing.
+    const held = heldReads(2);
+    const w = env.startWorker('solo', held.wrap);
+    await within(20_000, 'both lanes assigned', joined(w, (n) => n === 3, (n) => n === 3));
+    const { tweetId, writeTime } = newTweet();
+    const authors = new CassandraTweetAuthorStore(client, ks);
+    // What the worker that split the insert did: record its author, produce its task(s) (here one,
+    // the whole id space) with its offset commit.
+    await authors.put(tweetId, SMALL, writeTime);
+    const tasks = taskRecords(config, { tweetId, authorId: SMALL, op: 'insert', writeTime, expiresAt: null, startedAt: Date.now(), traceparent: undefined },
+      { topic: config.topics.tweetsCdc, partition: 0, offset: 0n }, { total: 10, ranges: [{ after: null, upTo: null, rows: 10 }] });
+    await produce(config, tasks, config.topics.tasks);
+    await within(20_000, 'the task\'s first read held', () => (held.reads === 1 ? true : undefined), 10);
+    const other = newTweet();
+    await produceEvents(config, [tweetEvent(config, 'insert', other.tweetId, SMALL, other.writeTime)], 0);
+    await within(20_000, 'the other tweet\'s first read held', () => (held.reads === 2 ? true : undefined), 10);
+    await produceEvents(config, [tweetEvent(config, 'delete_partition', tweetId, null, writeTime + 1_000n)], 0);
+    await within(20_000, 'the delete delivered', () => (w.status().totals.rowsWritten === 10 ? true : undefined), 10);
+    expect(await authors.get(tweetId)).toBe(SMALL); // marked, not forgotten: its offset waits behind the other tweet
+    const late = SMALL_FIRST + 1_000_000n;
+    await new CassandraFollowerStore(client, ks).add(SMALL, [late]);
+    held.release(0);
+    const done = await completionOf(config, tweetId, 'insert', 30_000);
+    expect(done).toMatchObject({ followersDelivered: 11, retracted: true, split: { tasks: 1 } });
+    expect((await holders(client, ks, [...range(SMALL_FIRST, 10), late], tweetId)).size).toBe(0); // without the retraction: the late follower
+    expect(await authors.get(tweetId)).toBe(SMALL); // the task saw the mark, not a missing row
+    held.release(1);
+    await completionOf(config, tweetId, 'delete', 30_000);
+    await completionOf(config, other.tweetId, 'insert', 30_000);
+    expect((await holders(client, ks, [...range(SMALL_FIRST, 10), late], other.tweetId)).size).toBe(11);
   });
 });

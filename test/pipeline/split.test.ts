@@ -204,9 +204,9 @@ describe('work records', () => {
   });
 });
 
-const done = (index: number, delivered: number, workerId = 'w', resumed = false): TaskDone => ({
+const done = (index: number, delivered: number, workerId = 'w', resumed = false, retracted = false): TaskDone => ({
   splitId: 'cdc.ks.tweets/2/41', tweetId: TWEET.tweetId, authorId: 7n, op: 'insert', index, count: 3, delivered, startedAt: 1_000, finishedAt: 2_000,
-  source: AT, resumed, workerId, traceparent: '00-aa-bb-01',
+  source: AT, resumed, retracted, workerId, traceparent: '00-aa-bb-01',
 });
 const states = (records: readonly OutRecord[]): StateRecord[] => records.map((r, i) => ({ partition: r.partition ?? 0, offset: i, key: r.key, value: r.value === null ? null : Buffer.from(r.value) }));
 
@@ -274,13 +274,28 @@ class WorkTopic implements RecordSource {
 /** A sink that also delivers committed work-topic records to the work topic (read_committed). */
 class LoopSink extends FakeSink {
   readonly #work: WorkTopic;
+  /** Records it matches are kept back until {@link release} (a slow consumer). */
+  hold: ((value: string) => boolean) | undefined;
+  readonly #held: OutRecord[] = [];
   constructor(work: WorkTopic) {
     super();
     this.#work = work;
   }
   override async commit(tx: Transaction): Promise<void> {
     await super.commit(tx);
-    for (const r of tx.records) if (r.topic === config.topics.tasks) this.#work.push(r.partition ?? 0, r.value!, r.key);
+    for (const r of tx.records) {
+      if (r.topic !== config.topics.tasks) continue;
+      if (this.hold?.(r.value!)) this.#held.push(r);
+      else this.#work.push(r.partition ?? 0, r.value!, r.key);
+    }
+  }
+  get held(): number {
+    return this.#held.length;
+  }
+  release(): number {
+    const n = this.#held.length;
+    for (const r of this.#held.splice(0)) this.#work.push(r.partition ?? 0, r.value!, r.key);
+    return n;
   }
 }
 
@@ -331,15 +346,20 @@ describe('Worker with a work lane (fakes)', () => {
     const completions = () => [...sink.records(config.topics.completed), ...workSink.records(config.topics.completed)]
       .map((r) => JSON.parse(r.value!) as { tweetId: string; op: string; followersDelivered: number; split?: { tasks: number } });
     await within(5_000, 'all completed', () => (completions().length === 3 ? true : undefined), 5);
+    // The delete ran alongside the insert's tasks: each insert task that ended after the delete
+    // had marked itself took its rows back (a retraction counts its rows as delivered).
+    const dones = workSink.records(config.topics.tasks).flatMap((r) => (r.key.endsWith('/done') ? [JSON.parse(r.value!) as { op: string; delivered: number; retracted?: boolean }] : []));
+    const retractedRows = dones.filter((d) => d.retracted === true).reduce((n, d) => n + d.delivered, 0);
+    expect(dones.filter((d) => d.op === 'delete' && d.retracted === true)).toEqual([]);
     expect(completions().filter((c) => c.tweetId === big).sort((a, b) => a.op.localeCompare(b.op))).toMatchObject([
       { op: 'delete', followersDelivered: 450, split: { tasks: 5 } },
-      { op: 'insert', followersDelivered: 450, split: { tasks: 5 } },
+      { op: 'insert', followersDelivered: 450, split: { tasks: 5 }, ...(retractedRows > 0 ? { retracted: true } : {}) },
     ]);
     expect(completions().find((c) => c.tweetId === small)).toMatchObject({ followersDelivered: 3 });
     expect(completions().find((c) => c.tweetId === small)!.split).toBeUndefined();
     expect(timelines.holders(big)).toEqual([]); // the delete's write time wins, whatever the order
     expect(timelines.cells.get(1_449n)?.get(big)).toMatchObject({ live: false, ts: 20n });
-    expect(timelines.rows).toBe(2 * 450 + 3);
+    expect(timelines.rows).toBe(2 * 450 + 3 + retractedRows);
     expect([...expiring]).toEqual([expiresAt]);
     expect(timelines.cells.get(1_000n)?.get(small)).toMatchObject({ live: true, expiresAt });
     expect(authors.expiries.get(small)).toBe(expiresAt);
@@ -349,7 +369,7 @@ describe('Worker with a work lane (fakes)', () => {
     await within(5_000, 'work offsets committed', () => ([0, 1, 2].every((p) => workSink.offset(p) === work.highWatermark(p)) ? true : undefined), 5);
     const tallies = workSink.records(config.topics.checkpoints).filter((r) => r.key.startsWith('tally/'));
     expect(tallies.at(-1)!.value).toBeNull();
-    expect(worker.status()).toMatchObject({ inFlight: [], splits: [], taskPartitions: [0, 1, 2], totals: { rowsWritten: 903, tweetsCompleted: 3 } });
+    expect(worker.status()).toMatchObject({ inFlight: [], splits: [], taskPartitions: [0, 1, 2], totals: { rowsWritten: 903 + retractedRows, tweetsCompleted: 3 } });
     expect(countersOff).toEqual([]);
     expect(worker.counters()).toEqual({ inFlight: 0, totals: worker.status().totals });
     // One row credit for both lanes (batches in flight + a page); tweets plus tasks within the
@@ -359,5 +379,46 @@ describe('Worker with a work lane (fakes)', () => {
     expect(maxJobs).toBe(2);
     await withTimeout(worker.close(), 5_000, 'close hung');
     expect(worker.state).toBe('stopped');
+  });
+
+  it('a follow between a split delete\'s reads and its insert\'s tasks: the tasks, ending after the delete marked itself, take their rows back', { timeout: 10_000 }, async () => {
+    const followers = new MemoryFollowers();
+    followers.set(1n, ids(1_000, 450));
+    const timelines = new MemoryTimelines();
+    const authors = new MemoryAuthors();
+    const source = new FakeSource();
+    const work = new WorkTopic();
+    const sink = new LoopSink(work);
+    const workSink = new LoopSink(work);
+    const worker = new Worker({
+      config, workerId: 'w', log: createLogger('error'),
+      ports: { source, sink, followers, timelines, authors, readCheckpoints: async () => [], work: { source: work, sink: workSink, readCheckpoints: async () => [] } },
+    });
+    const id = '00000000-0000-1000-8000-0000000000c1';
+    // The insert's tasks wait in the work topic (a busy lane elsewhere); the delete's go through.
+    sink.hold = (value) => (JSON.parse(value) as { op: string }).op === 'insert';
+    source.push(0, tweetEvent(config, 'insert', id, 1n, 10n));
+    void worker.start();
+    await within(5_000, 'the insert split', () => (sink.held === 5 ? true : undefined), 2);
+    // From here on every follower read is the delete's: each must find it marked (or done).
+    const marked: boolean[] = [];
+    followers.beforePage = async () => { marked.push(await authors.deletedSince(id, 10n)); };
+    source.push(0, tweetEvent(config, 'delete_row', id, null, 20n));
+    const completions = () => workSink.records(config.topics.completed).map((r) => JSON.parse(r.value!) as { op: string; followersDelivered: number; retracted?: boolean; split?: { tasks: number } });
+    await within(5_000, 'the delete delivered through its tasks', () => (completions().length === 1 ? true : undefined), 5);
+    expect(completions()).toMatchObject([{ op: 'delete', followersDelivered: 450, split: { tasks: 5 } }]);
+    expect(marked.length).toBeGreaterThan(0);
+    expect(marked).not.toContain(false); // marked before its first read
+    followers.beforePage = undefined;
+    // Someone follows the author after the delete read past them; then the insert's tasks run.
+    await followers.add(1n, [9_000n]);
+    expect(sink.release()).toBe(5);
+    await within(5_000, 'the insert completed', () => (completions().length === 2 ? true : undefined), 5);
+    expect(timelines.holders(id)).toEqual([]); // without the retraction: [9000n]
+    expect(completions()[1]).toMatchObject({ op: 'insert', followersDelivered: 451, retracted: true, split: { tasks: 5 } });
+    const dones = workSink.records(config.topics.tasks).flatMap((r) => (r.key.endsWith('/done') ? [JSON.parse(r.value!) as { op: string; retracted?: boolean }] : []));
+    expect(dones.filter((d) => d.op === 'insert').map((d) => d.retracted)).toEqual([true, true, true, true, true]);
+    expect(timelines.rows).toBe(450 + 451 + 451); // the delete; the insert; its retraction
+    await withTimeout(worker.close(), 5_000, 'close hung');
   });
 });

@@ -4,7 +4,7 @@ import { deliveredSoFar, type TweetProgress, type WorkerStatus } from '../../pip
 const T = '00000000-0000-1000-8000-000000000001';
 const job = (tweetId: string, delivered: number, index: number | null): TweetProgress => ({
   tweetId, authorId: '1', op: 'insert', partition: 0, offset: '0', delivered, cursor: null, total: null, remaining: null,
-  startedAt: new Date(0).toISOString(), resumed: false, stopped: false, splitInto: null,
+  startedAt: new Date(0).toISOString(), resumed: false, stopped: false, splitInto: null, retracting: false,
   task: index === null ? null : { splitId: 's', index, count: 10, after: null, upTo: null },
 });
 const status = (inFlight: TweetProgress[], splits: WorkerStatus['splits'] = []): WorkerStatus => ({

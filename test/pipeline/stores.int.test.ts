@@ -100,6 +100,25 @@ describe('Cassandra stores of the fan-out', () => {
     expect(await store.get(tweetId)).toBe(42n);
   });
 
+  it('TweetAuthorStore: a delete marks itself; inserts up to its write time find it, a later one does not; once forgotten every insert finds it deleted', async () => {
+    const store = new CassandraTweetAuthorStore(client, ks);
+    const { tweetId, writeTime: t } = newTweet();
+    await store.put(tweetId, 42n, t);
+    expect(await store.deletedSince(tweetId, t)).toBe(false);
+    await store.markDeleted(tweetId, t + 10n);
+    expect(await store.get(tweetId)).toBe(42n); // the mark keeps the author for the delete's own reads
+    expect(await store.deletedSince(tweetId, t)).toBe(true);
+    expect(await store.deletedSince(tweetId, t + 10n)).toBe(true); // a tie: the delete wins, as in Cassandra
+    expect(await store.deletedSince(tweetId, t + 11n)).toBe(false); // an insert written after the delete
+    await store.forget(tweetId, t + 10n); // the delete is committed
+    expect(await store.deletedSince(tweetId, t)).toBe(true);
+    await store.markDeleted(tweetId, t + 10n); // the delete redone: its mark stays under the row's tombstone
+    expect(await store.get(tweetId)).toBeNull();
+    expect(await store.deletedSince(tweetId, t)).toBe(true);
+    await store.put(tweetId, 42n, t + 20n); // the same id inserted again later
+    expect(await store.deletedSince(tweetId, t + 20n)).toBe(false);
+  });
+
   it('ClaimStore: of many copies claiming one event at once exactly one wins, and keeps it; its retry finds itself; claims expire with the CDC retention', async () => {
     const store = new CassandraClaimStore(client, ks);
     const eventId = randomBytes(16).toString('hex');

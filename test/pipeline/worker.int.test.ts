@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { CassandraFollowerStore } from '../../connectors/cassandra/followers.ts';
 import { CassandraTweetAuthorStore } from '../../connectors/cassandra/tweet-authors.ts';
 import { rowCredit } from '../../pipeline/job.ts';
 import {
-  awaitCompletions, CELEBRITY, completedEvents, completionOf, FIRST, FOLLOWERS, holders, LONELY, newTweet, produce, produceEvents, range, readAll, SMALL, testEnv, ttlsOf, tweetEvent, within,
+  awaitCompletions, CELEBRITY, completedEvents, completionOf, FIRST, FOLLOWERS, heldReads, holders, LONELY, newTweet, produce, produceEvents, range, readAll, SMALL, testEnv, ttlsOf, tweetEvent, within,
 } from './fixtures.ts';
 
 // Each test has its own keyspace, topics and consumer group (testEnv → testConfig), seeded with
@@ -64,6 +65,29 @@ describe('fan-out worker on real Kafka and Cassandra', () => {
     await within(10_000, 'tweet_authors row deleted', async () => ((await authors.get(tweetId)) === null ? true : undefined), 50);
     await authors.put(tweetId, CELEBRITY, writeTime); // a replayed insert
     expect(await authors.get(tweetId)).toBeNull();
+  });
+
+  it('someone who follows between a delete\'s follower reads and its insert\'s does not keep the deleted tweet (the insert takes its rows back)', async () => {
+    const { config, client, startWorker } = await testEnv([], { celebrity: false });
+    // The worker's real follower store, with its first read held until the test lets it go.
+    const held = heldReads(1);
+    const worker = startWorker('0', held.wrap);
+    await within(30_000, 'partitions assigned', () => (worker.status().partitions.length === 3 ? true : undefined), 50);
+    const { tweetId, writeTime } = newTweet();
+    await produceEvents(config, [tweetEvent(config, 'insert', tweetId, SMALL, writeTime)], 0);
+    await within(30_000, 'the insert\'s first follower read held', () => (held.reads === 1 ? true : undefined), 10);
+    await produceEvents(config, [tweetEvent(config, 'delete_partition', tweetId, null, writeTime + 1_000n)], 0);
+    // The delete reads the 10 followers and writes its tombstones while the insert waits ...
+    await within(30_000, 'the delete delivered', () => (worker.status().totals.rowsWritten === 10 ? true : undefined), 10);
+    // ... then someone follows the author, and only then does the insert read its followers.
+    const late = FIRST + 1_000_000n;
+    await new CassandraFollowerStore(client, config.cassandra.keyspace).add(SMALL, [late]);
+    held.release(0);
+    const done = await completionOf(config, tweetId, 'insert', 60_000);
+    expect(done).toMatchObject({ followersDelivered: 11, retracted: true });
+    await completionOf(config, tweetId, 'delete', 60_000);
+    expect((await holders(client, config.cassandra.keyspace, [...range(FIRST, 10), late], tweetId)).size).toBe(0); // without the retraction: the late follower
+    expect(worker.status().totals.rowsWritten).toBe(10 + 11 + 11); // the delete; the insert; its retraction
   });
 
   it('a delete right behind its insert wins, whatever order the writes land in (USING TIMESTAMP)', async () => {

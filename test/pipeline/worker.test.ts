@@ -237,6 +237,47 @@ describe('Worker (fakes)', () => {
     expect(w.authors.authors.get(known)).toBe(2n);
   });
 
+  it('a follow between a delete\'s reads and its insert\'s: the insert, ending after the delete was taken, takes its rows back', { timeout: 10_000 }, async () => {
+    const w = world();
+    // The insert's first follower read is held until the test lets it go; the delete's are not.
+    let release!: () => void;
+    const held = new Promise<void>((r) => { release = r; });
+    let reads = 0;
+    w.followers.beforePage = () => (++reads === 1 ? held : Promise.resolve());
+    const id = tweetId();
+    w.source.push(0, tweetEvent(config, 'insert', id, 1n, 100n));
+    void w.worker.start();
+    await within(5_000, 'the insert\'s first read held', () => (reads === 1 ? true : undefined), 1);
+    w.source.push(0, tweetEvent(config, 'delete_partition', id, null, 200n)); // its author: remembered from the insert
+    // The delete reads all 500 followers and writes its tombstones while the insert waits ...
+    await within(5_000, 'the delete delivered', () => (w.timelines.rows === 500 ? true : undefined), 2);
+    // ... then someone follows the author, and only then does the insert read its followers.
+    await w.followers.add(1n, [5_000n]);
+    release();
+    await within(5_000, 'both committed', () => (w.sink.offset(0) === 2n ? true : undefined), 5);
+    expect(w.timelines.holders(id)).toEqual([]); // without the retraction: [5000n]
+    expect(w.timelines.cells.get(5_000n)?.get(id)).toMatchObject({ live: false, ts: 100n }); // taken back at the insert's own write time
+    const done = w.sink.records(config.topics.completed).map((r) => JSON.parse(r.value!) as { op: string; followersDelivered: number; retracted?: boolean });
+    expect(done).toMatchObject([{ op: 'insert', followersDelivered: 501, retracted: true }, { op: 'delete', followersDelivered: 500 }]);
+    expect(done[1]!.retracted).toBeUndefined();
+    expect(w.timelines.rows).toBe(500 + 501 + 501); // the delete; the insert; its retraction
+    await w.worker.close();
+  });
+
+  it('an insert that ended before its delete was taken is not taken back (the delete\'s reads come after it)', { timeout: 10_000 }, async () => {
+    const w = world();
+    const id = tweetId();
+    w.source.push(0, tweetEvent(config, 'insert', id, 2n, 100n));
+    void w.worker.start();
+    await within(5_000, 'insert committed', () => (w.sink.offset(0) === 1n ? true : undefined), 5);
+    w.source.push(0, tweetEvent(config, 'delete_partition', id, null, 200n));
+    await within(5_000, 'delete committed', () => (w.sink.offset(0) === 2n ? true : undefined), 5);
+    expect(w.timelines.rows).toBe(3 + 3);
+    expect(w.timelines.holders(id)).toEqual([]);
+    expect(w.completions().map((c) => (c as { retracted?: boolean }).retracted)).toEqual([undefined, undefined]);
+    await w.worker.close();
+  });
+
   it('close() is idempotent and graceful: one promise, the in-flight tweet checkpointed, then stopped', { timeout: 10_000 }, async () => {
     const w = world();
     w.timelines.delayMs = 2;

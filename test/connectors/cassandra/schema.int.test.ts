@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectCassandra, type CassandraClient } from '../../../connectors/cassandra/client.ts';
 import { CassandraFollowerStore } from '../../../connectors/cassandra/followers.ts';
-import { applySchema } from '../../../connectors/cassandra/schema.ts';
+import { applySchema, contractStatements } from '../../../connectors/cassandra/schema.ts';
 import { CassandraTweetStore } from '../../../connectors/cassandra/tweets.ts';
 import { writeSeed } from '../../../cli/commands/seed.ts';
 import { seedPlan } from '../../../cli/seed-graph.ts';
@@ -40,6 +40,22 @@ describe('data contract on the real Cassandra', () => {
     const tables = Object.fromEntries(rs.rows.map((r) => [r.get('table_name') as string, r.get('cdc') as boolean | null]));
     expect(Object.keys(tables).sort()).toEqual(['fanout_claims', 'followers', 'timelines', 'tweet_authors', 'tweets']);
     expect(tables.tweets).toBe(true);
+  });
+
+  it('adds deleted_at to a tweet_authors table made by an older version, keeping its rows', async () => {
+    const old = testConfig();
+    const ks = old.cassandra.keyspace;
+    try {
+      await client.execute(contractStatements(old)[0]!); // the keyspace
+      await client.execute(`CREATE TABLE ${ks}.tweet_authors (tweet_id timeuuid PRIMARY KEY, author_id bigint)`);
+      await client.execute(`INSERT INTO ${ks}.tweet_authors (tweet_id, author_id) VALUES (now(), 7)`);
+      await applySchema(client, old);
+      const cols = await client.execute('SELECT column_name FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ?', [ks, 'tweet_authors']);
+      expect(cols.rows.map((r) => r.get('column_name') as string).sort()).toEqual(['author_id', 'deleted_at', 'tweet_id']);
+      expect((await client.execute(`SELECT author_id, deleted_at FROM ${ks}.tweet_authors`)).rows.map((r) => [r.get('author_id') as bigint, r.get('deleted_at') as bigint | null])).toEqual([[7n, null]]);
+    } finally {
+      await client.execute(`DROP KEYSPACE IF EXISTS ${ks}`).catch(() => undefined);
+    }
   });
 
   it('a CQL insert into tweets lands in a commit-log segment in cdc_raw, covered by its _cdc.idx, within 3 s', async () => {
