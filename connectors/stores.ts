@@ -74,15 +74,16 @@ export interface TweetAuthorStore {
    */
   markDeleted(tweetId: string, writeTimeMicros: bigint): Promise<void>;
   /**
-   * Whether a delete at or after `writeTimeMicros` (an insert's write time) has started
-   * ({@link markDeleted}) or is done (the record is gone). Reads what every earlier write to the
-   * record wrote (both at LOCAL_QUORUM), so a delete that had read any follower before this call
-   * is always seen.
+   * Whether a delete at or after `writeTimeMicros` (an insert's write time) has marked itself
+   * ({@link markDeleted}). Reads what every earlier write to the record wrote (both at
+   * LOCAL_QUORUM: within the data centre), so a delete that had read any follower before this
+   * call is seen. No record: false (an insert never recorded cannot have a delete racing it).
    */
   deletedSince(tweetId: string, writeTimeMicros: bigint): Promise<boolean>;
   /**
-   * Deletes the record once the tweet's delete is delivered, `USING TIMESTAMP writeTimeMicros`
-   * (the delete's write time: a replayed, older insert cannot bring it back).
+   * Forgets the author once the tweet's delete is delivered, `USING TIMESTAMP writeTimeMicros`
+   * (the delete's write time: a replayed, older insert cannot bring it back). The delete's mark
+   * ({@link markDeleted}) stays for a while after, for inserts of the tweet still ending.
    */
   forget(tweetId: string, writeTimeMicros: bigint): Promise<void>;
 }

@@ -1,6 +1,6 @@
 /**
  * The worker's view of `tweet_authors` beyond the join's reads: the authors of recent inserts, so
- * a delete right behind its insert needs no read, and the row deletes of deleted tweets.
+ * a delete right behind its insert needs no read, and forgetting the authors of deleted tweets.
  */
 import type { Logger } from '../connectors/log.ts';
 import type { TweetAuthorStore } from '../connectors/stores.ts';
@@ -38,8 +38,9 @@ export class RecentAuthors {
   }
 
   /**
-   * A delete of the tweet is committed: its author is needed no more. Deletes the row at the
-   * delete's write time, best effort (a leftover row is only a stale one).
+   * A delete of the tweet is committed: its author is needed no more. Forgets it at the delete's
+   * write time (the delete's mark stays for a while), best effort (a leftover author is only a
+   * stale one).
    */
   forget(tweetId: string, writeTime: bigint): void {
     this.#known.delete(tweetId);

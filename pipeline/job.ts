@@ -86,8 +86,6 @@ export class TweetJob {
    * See {@link beginRetraction}.
    */
   retracting: boolean;
-  /** Write time of a delete of this tweet taken by this worker while this insert was in flight. */
-  deletedBy: bigint | null = null;
   authorId: bigint | null;
   /**
    * Follower count, when known: exact once paging reached the end; before that counted once (a
@@ -107,8 +105,11 @@ export class TweetJob {
   #pagingDone: boolean;
   readonly #stop = new AbortController();
   readonly #segments = new InOrderFrontier<Segment>();
-  /** The last checkpoint committed (restored or written); null: none. */
-  #checkpointed: { delivered: number; done: boolean } | null;
+  /**
+   * The last checkpoint committed (restored or written); null: none. `retracting` tells which
+   * pass it is of: one of the insert pass may commit after the retraction began.
+   */
+  #checkpointed: { delivered: number; done: boolean; retracting: boolean } | null;
   #settledWaiters: Array<() => void> = [];
   #checkpointWaiters: Array<() => void> = [];
   /** Paging waits for a checkpoint: any progress is worth committing now. */
@@ -135,7 +136,7 @@ export class TweetJob {
     this.retracting = restored?.retracting === true;
     this.#pagingDone = restored?.done === true;
     this.finishedAt = restored?.done === true ? (restored.finishedAt ?? now) : null;
-    this.#checkpointed = restored === null ? null : { delivered: restored.delivered, done: restored.done };
+    this.#checkpointed = restored === null ? null : { delivered: restored.delivered, done: restored.done, retracting: this.retracting };
   }
 
   /** Aborted when paging must stop (revoke, shutdown). */
@@ -164,16 +165,21 @@ export class TweetJob {
 
   /**
    * Starts taking back an insert's rows (see {@link retracting}): paging starts again from the
-   * job's first follower, and counts, cursor and checkpoints are of the retraction from now on.
-   * Only once every row read is written (quiescent), and before paging ended.
+   * job's first follower, and counts, cursor and checkpoints are of the retraction from now on
+   * (its start is checkpointed at the next transaction). Only once every row read is written
+   * (quiescent), and before paging ended.
    */
   beginRetraction(): void {
     if (this.op !== 'insert' || this.retracting || this.#pagingDone || !this.quiescent) throw new Error(`TweetJob.beginRetraction: ${this.tweetId} is not an insert paged to its end and fully written`);
     this.retracting = true;
     this.cursor = this.readCursor = this.task?.range.after ?? null;
     this.delivered = this.emitted = 0;
-    // The last checkpoint is of the insert pass: measured from it the retraction has written nothing.
-    if (this.#checkpointed) this.#checkpointed = { delivered: 0, done: false };
+  }
+
+  /** Rows delivered as of the last committed checkpoint of the current pass (0: none yet). */
+  get #lastDelivered(): number {
+    const last = this.#checkpointed;
+    return last !== null && last.retracting === this.retracting ? last.delivered : 0;
   }
 
   /** Paging reached the last follower. */
@@ -225,7 +231,7 @@ export class TweetJob {
 
   /** Rows read beyond the last committed checkpoint: what a crash now could make someone redo. */
   get unprotected(): number {
-    return this.emitted - (this.#checkpointed?.delivered ?? 0);
+    return this.emitted - this.#lastDelivered;
   }
 
   /**
@@ -252,9 +258,11 @@ export class TweetJob {
     // were in the aborted transaction), which is cheap and cannot duplicate anything.
     if (this.split !== null) return false;
     const last = this.#checkpointed;
+    // A retraction's start is recorded at once: a resume then goes on deleting, not inserting.
+    if (this.retracting && last?.retracting !== true) return true;
     if (this.finished) return last?.done !== true;
-    if (this.stopped || this.#waiting) return this.delivered > (last?.delivered ?? 0);
-    return this.delivered - (last?.delivered ?? 0) >= every;
+    if (this.stopped || this.#waiting) return this.delivered > this.#lastDelivered;
+    return this.delivered - this.#lastDelivered >= every;
   }
 
   snapshot(): CheckpointSnapshot {
@@ -270,7 +278,7 @@ export class TweetJob {
 
   /** The transaction carrying `snap` committed. */
   checkpointed(snap: CheckpointSnapshot): void {
-    this.#checkpointed = { delivered: snap.checkpoint.delivered, done: snap.checkpoint.done };
+    this.#checkpointed = { delivered: snap.checkpoint.delivered, done: snap.checkpoint.done, retracting: snap.checkpoint.retracting === true };
     for (const w of this.#checkpointWaiters.splice(0)) w();
   }
 

@@ -47,14 +47,10 @@ export interface JoinDeps {
   /**
    * Asked when an insert has written its last row: whether a delete of the tweet may have read
    * the followers before this insert did (then the insert takes its rows back, see
-   * TweetJob.retracting). Absent: never.
+   * TweetJob.retracting). A whole delete records itself (TweetAuthorStore.markDeleted) before its
+   * first follower read, so this can be answered from tweet_authors. Absent: never asked.
    */
   readonly deletedMeanwhile?: (job: TweetJob) => Promise<boolean>;
-  /**
-   * A whole delete records itself (TweetAuthorStore.markDeleted) before its first follower read,
-   * for split inserts' tasks to find as they end. Only needed where tweets are split.
-   */
-  readonly markDeletes?: boolean;
 }
 
 /** Resolves the author: from the insert itself, from memory, else from tweet_authors (null: unknown). */
@@ -128,7 +124,7 @@ export function followerRows(job: TweetJob, deps: JoinDeps): Observable<Row[]> {
         job.endPaging(); // nothing to retract: it goes to the dead-letter topic
         return;
       }
-      if (deps.markDeletes && job.op === 'delete' && job.task === null) {
+      if (job.op === 'delete' && job.task === null) {
         await deps.attempt(`mark ${job.tweetId} deleted`, () => deps.authors.markDeleted(job.tweetId, job.writeTime));
       }
       if (deps.split && job.task === null && !job.resumed) {
@@ -144,8 +140,9 @@ export function followerRows(job: TweetJob, deps: JoinDeps): Observable<Row[]> {
       if (!(await pageRange(job, author, deps, subscriber))) return;
       if (deps.deletedMeanwhile && job.op === 'insert' && !job.retracting) {
         await job.settled(); // every row of the insert written: ask only now
-        if (job.stopped || subscriber.closed) return; // whoever resumes it asks again at its end
+        if (subscriber.closed) return;
         if (await deps.deletedMeanwhile(job)) {
+          if (job.stopped) return; // whoever resumes it finds the delete again at its end
           job.beginRetraction();
           if (!(await pageRange(job, author, deps, subscriber))) return;
         }

@@ -250,7 +250,6 @@ export class Worker {
       ...(ports.work ? { split: (job: TweetJob, author: bigint) => this.#split(job, author) } : {}),
       ...(ports.claims ? { claim: (job: TweetJob) => this.#claim(ports.claims!, job) } : {}),
       deletedMeanwhile: (job) => this.#deletedMeanwhile(job),
-      markDeletes: ports.work !== undefined,
     };
     let failure: unknown;
     try {
@@ -384,7 +383,6 @@ export class Worker {
     const restored = cp !== null && cp.tweetId === change.tweetId && cp.op === change.op ? cp : null;
     const job = new TweetJob({ partition, offset }, change, restored, Date.now(), task);
     if (change.op === 'insert' && change.authorId !== null && task === null) this.#authors.remember(change.tweetId, change.authorId);
-    if (change.op === 'delete' && task === null) this.#deleting(change);
     const slot = this.#ledger.track(partition, offset, job);
     const span = tracer.startSpan(task ? 'fanout.task' : 'fanout.tweet', {
       kind: SpanKind.CONSUMER,
@@ -413,28 +411,13 @@ export class Worker {
   }
 
   /**
-   * A delete of a tweet is taken: inserts of it in flight here must take their rows back when they
-   * end (they may reach followers the delete's reads have passed). This worker owns the partition
-   * of both (one key, one partition), so a whole insert in flight learns of every delete that can
-   * race it here; one that ended before this delete needs nothing, as the delete's reads come after.
-   */
-  #deleting(change: TweetChange): void {
-    for (const job of this.#finishers.keys()) {
-      if (job.task === null && job.op === 'insert' && job.tweetId === change.tweetId && job.writeTime <= change.writeTime) {
-        job.deletedBy = job.deletedBy !== null && job.deletedBy > change.writeTime ? job.deletedBy : change.writeTime;
-      }
-    }
-  }
-
-  /**
-   * Whether an insert that has written its last row must take its rows back: a whole tweet's
-   * answer is in memory ({@link #deleting}); a task, delivered apart from the tweet's partition,
-   * asks tweet_authors for a delete that started (marked before its first read) or is done.
+   * Whether an insert (a whole tweet or a task of one) that has written its last row must take
+   * its rows back: a delete of the tweet at or after its write time has marked itself in
+   * tweet_authors, which every delete does before its first follower read (whoever ran it: a
+   * delete resumed by another worker may have read under the previous one). One read per insert.
    */
   async #deletedMeanwhile(job: TweetJob): Promise<boolean> {
-    const deleted = job.task === null
-      ? job.deletedBy !== null
-      : await this.#attempt(`read whether ${job.tweetId} was deleted`, () => this.#ports.authors.deletedSince(job.tweetId, job.writeTime));
+    const deleted = await this.#attempt(`read whether ${job.tweetId} was deleted`, () => this.#ports.authors.deletedSince(job.tweetId, job.writeTime));
     if (deleted) {
       this.#metrics.retracted();
       this.#log.info('insert takes its rows back: the tweet was deleted while it was delivered', { tweetId: job.tweetId, task: job.task?.index ?? null, delivered: job.delivered });

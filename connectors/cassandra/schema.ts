@@ -43,8 +43,6 @@ export function contractStatements(config: Config): string[] {
        author_id bigint,
        deleted_at bigint
      )`,
-    // A table created by an older version has no deleted_at yet.
-    `ALTER TABLE ${ks}.tweet_authors ADD IF NOT EXISTS deleted_at bigint`,
     // Written by the pipeline when replica copies are de-duplicated (pipeline.dedupeCopies): which
     // copy of a change event fans it out. Kept for the CDC topic's retention (7 days by default).
     `CREATE TABLE IF NOT EXISTS ${ks}.fanout_claims (
@@ -56,11 +54,22 @@ export function contractStatements(config: Config): string[] {
 
 /** Applies the data contract; safe to run any number of times (the driver waits for schema agreement after each DDL). */
 export async function applySchema(client: CassandraClient, config: Config): Promise<void> {
-  for (const cql of contractStatements(config)) {
+  const ks = config.cassandra.keyspace;
+  const run = async (cql: string): Promise<void> => {
     try {
       await client.execute(cql, [], { prepare: false });
     } catch (err) {
       throw classifyCassandraError(err, `schema statement failed (${cql.split('\n')[0]})`);
     }
+  };
+  for (const cql of contractStatements(config)) await run(cql);
+  // Columns added since a table was first created (CREATE ... IF NOT EXISTS keeps the old one).
+  // Looked up rather than ADD IF NOT EXISTS, which Cassandra 4.0 does not know.
+  for (const [table, column, type] of ADDED_COLUMNS) {
+    const rs = await client.execute('SELECT column_name FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ? AND column_name = ?', [ks, table, column], { prepare: true });
+    if (rs.rowLength === 0) await run(`ALTER TABLE ${ks}.${table} ADD ${column} ${type}`);
   }
 }
+
+/** Columns a table of an older version may lack: table, column, type. */
+const ADDED_COLUMNS: ReadonlyArray<readonly [string, string, string]> = [['tweet_authors', 'deleted_at', 'bigint']];

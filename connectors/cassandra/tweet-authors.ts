@@ -6,9 +6,12 @@ import { ttlUntil } from './expiry.ts';
 
 /**
  * Every statement on the record at LOCAL_QUORUM: a read then sees every write acknowledged before
- * it. `deletedSince` relies on that ("absent" must mean deleted, never "not on this replica yet").
+ * it in the data centre. `deletedSince` relies on that for the marks of deletes.
  */
 const QUORUM = { prepare: true, consistency: cassandra.types.consistencies.localQuorum };
+
+/** How long a delete's mark outlives its delivery: inserts of the tweet end within the CDC topic's retention. */
+export const DELETE_MARK_TTL_SECONDS = 7 * 24 * 3600;
 
 /** TweetAuthorStore over the `tweet_authors` table (written by the pipeline only). */
 export class CassandraTweetAuthorStore implements TweetAuthorStore {
@@ -33,7 +36,11 @@ export class CassandraTweetAuthorStore implements TweetAuthorStore {
 
   async forget(tweetId: string, writeTimeMicros: bigint): Promise<void> {
     try {
-      await this.#client.execute(`DELETE FROM ${this.#ks}.tweet_authors USING TIMESTAMP ? WHERE tweet_id = ?`, [writeTimeMicros, tweetId], QUORUM);
+      // The author goes; the delete's mark stays a while (an insert task may still be ending).
+      await this.#client.execute(
+        `UPDATE ${this.#ks}.tweet_authors USING TIMESTAMP ? AND TTL ? SET author_id = null, deleted_at = ? WHERE tweet_id = ?`,
+        [writeTimeMicros, DELETE_MARK_TTL_SECONDS, writeTimeMicros, tweetId], QUORUM,
+      );
     } catch (err) {
       throw classifyCassandraError(err, `forget the author of ${tweetId}`);
     }
@@ -51,7 +58,7 @@ export class CassandraTweetAuthorStore implements TweetAuthorStore {
   async markDeleted(tweetId: string, writeTimeMicros: bigint): Promise<void> {
     try {
       await this.#client.execute(
-        `UPDATE ${this.#ks}.tweet_authors USING TIMESTAMP ? SET deleted_at = ? WHERE tweet_id = ?`, [writeTimeMicros, writeTimeMicros, tweetId], QUORUM,
+        `UPDATE ${this.#ks}.tweet_authors USING TIMESTAMP ? AND TTL ? SET deleted_at = ? WHERE tweet_id = ?`, [writeTimeMicros, DELETE_MARK_TTL_SECONDS, writeTimeMicros, tweetId], QUORUM,
       );
     } catch (err) {
       throw classifyCassandraError(err, `mark ${tweetId} deleted`);
@@ -60,9 +67,8 @@ export class CassandraTweetAuthorStore implements TweetAuthorStore {
 
   async deletedSince(tweetId: string, writeTimeMicros: bigint): Promise<boolean> {
     try {
-      const row = (await this.#client.execute(`SELECT author_id, deleted_at FROM ${this.#ks}.tweet_authors WHERE tweet_id = ?`, [tweetId], QUORUM)).first();
-      if (!row || row.get('author_id') === null) return true; // forgotten: a delete was delivered
-      const deletedAt = row.get('deleted_at') as bigint | null;
+      const row = (await this.#client.execute(`SELECT deleted_at FROM ${this.#ks}.tweet_authors WHERE tweet_id = ?`, [tweetId], QUORUM)).first();
+      const deletedAt = (row?.get('deleted_at') as bigint | null | undefined) ?? null;
       return deletedAt !== null && deletedAt >= writeTimeMicros;
     } catch (err) {
       throw classifyCassandraError(err, `read whether ${tweetId} was deleted`);

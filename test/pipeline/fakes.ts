@@ -99,16 +99,14 @@ export class MemoryAuthors implements TweetAuthorStore {
     this.#ts.set(tweetId, writeTimeMicros);
     this.authors.delete(tweetId);
     this.expiries.delete(tweetId);
-    this.deletes.delete(tweetId);
+    await this.markDeleted(tweetId, writeTimeMicros); // the mark stays
   }
-  /** deleted_at of each record marked by a delete. */
+  /** deleted_at of each record marked by a delete (the latest mark wins). */
   readonly deletes = new Map<string, bigint>();
   async markDeleted(tweetId: string, writeTimeMicros: bigint): Promise<void> {
-    if ((this.#ts.get(tweetId) ?? -1n) >= writeTimeMicros && !this.authors.has(tweetId)) return; // a row delete at that time shadows it
-    this.deletes.set(tweetId, writeTimeMicros);
+    if ((this.deletes.get(tweetId) ?? -1n) < writeTimeMicros) this.deletes.set(tweetId, writeTimeMicros);
   }
   async deletedSince(tweetId: string, writeTimeMicros: bigint): Promise<boolean> {
-    if (!this.authors.has(tweetId)) return true;
     return (this.deletes.get(tweetId) ?? -1n) >= writeTimeMicros;
   }
 }

@@ -110,6 +110,23 @@ describe('TweetJob', () => {
     expect(JSON.parse(checkpointRecord(config, 'cdc', 0, 4n, new TweetJob({ partition: 0, offset: 4n }, change, null).snapshot().checkpoint).value!)).not.toHaveProperty('retracting');
   });
 
+  it('a checkpoint of the insert pass committing after the retraction began counts for nothing in it; the retraction\'s start is due at once', () => {
+    const job = new TweetJob({ partition: 0, offset: 3n }, change, null);
+    job.emitted = 40;
+    job.ack(job.addSegment(40, 140n));
+    const insertPass = job.snapshot(); // planned into a transaction still in flight ...
+    job.beginRetraction();
+    expect(job.checkpointDue(1_000)).toBe(true); // the retraction's start, before any row of it
+    job.checkpointed(insertPass); // ... which commits now
+    expect(job.checkpointDue(1_000)).toBe(true);
+    job.emitted = 30;
+    expect(job.unprotected).toBe(30); // not 30 - 40: the read-ahead bound holds in the retraction
+    job.ack(job.addSegment(30, 130n));
+    job.checkpointed(job.snapshot());
+    expect(job.checkpointDue(20)).toBe(false);
+    expect(job.unprotected).toBe(0);
+  });
+
   it('derives read-ahead and checkpoint spacing from checkpointEvery × batchSize', () => {
     expect(readAheadRows({ checkpointEvery: 50, batchSize: 64 })).toBe(3_200);
     expect(checkpointRows({ checkpointEvery: 50, batchSize: 64 })).toBe(1_600);

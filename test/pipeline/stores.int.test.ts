@@ -5,7 +5,7 @@ import { applySchema, CLAIM_TTL_SECONDS } from '../../connectors/cassandra/schem
 import { CassandraClaimStore } from '../../connectors/cassandra/claims.ts';
 import { CassandraFollowerStore } from '../../connectors/cassandra/followers.ts';
 import { CassandraTimelineStore, type WriteStrategy } from '../../connectors/cassandra/timelines.ts';
-import { CassandraTweetAuthorStore } from '../../connectors/cassandra/tweet-authors.ts';
+import { CassandraTweetAuthorStore, DELETE_MARK_TTL_SECONDS } from '../../connectors/cassandra/tweet-authors.ts';
 import type { TimelineMutation } from '../../connectors/stores.ts';
 import { testConfig } from '../support/config.ts';
 import { followerStoreContract } from './follower-store-contract.ts';
@@ -100,9 +100,10 @@ describe('Cassandra stores of the fan-out', () => {
     expect(await store.get(tweetId)).toBe(42n);
   });
 
-  it('TweetAuthorStore: a delete marks itself; inserts up to its write time find it, a later one does not; once forgotten every insert finds it deleted', async () => {
+  it('TweetAuthorStore: a delete marks itself; inserts up to its write time find it, a later one does not; forgetting the author keeps the mark a while', async () => {
     const store = new CassandraTweetAuthorStore(client, ks);
     const { tweetId, writeTime: t } = newTweet();
+    expect(await store.deletedSince(tweetId, t)).toBe(false); // never recorded: nothing can race it
     await store.put(tweetId, 42n, t);
     expect(await store.deletedSince(tweetId, t)).toBe(false);
     await store.markDeleted(tweetId, t + 10n);
@@ -111,11 +112,17 @@ describe('Cassandra stores of the fan-out', () => {
     expect(await store.deletedSince(tweetId, t + 10n)).toBe(true); // a tie: the delete wins, as in Cassandra
     expect(await store.deletedSince(tweetId, t + 11n)).toBe(false); // an insert written after the delete
     await store.forget(tweetId, t + 10n); // the delete is committed
-    expect(await store.deletedSince(tweetId, t)).toBe(true);
-    await store.markDeleted(tweetId, t + 10n); // the delete redone: its mark stays under the row's tombstone
     expect(await store.get(tweetId)).toBeNull();
-    expect(await store.deletedSince(tweetId, t)).toBe(true);
-    await store.put(tweetId, 42n, t + 20n); // the same id inserted again later
+    expect(await store.deletedSince(tweetId, t)).toBe(true); // an insert task ending now still finds it
+    const [ttl] = await ttlsOf(client, `${ks}.tweet_authors`, 'deleted_at', 'tweet_id = ?', [tweetId]);
+    expect(ttl).toBeGreaterThan(DELETE_MARK_TTL_SECONDS - 60);
+    expect(ttl).toBeLessThanOrEqual(DELETE_MARK_TTL_SECONDS);
+    await store.put(tweetId, 42n, t); // a replayed insert: the author stays forgotten
+    expect(await store.get(tweetId)).toBeNull();
+    await store.markDeleted(tweetId, t + 5n); // an older delete replayed: the newer mark stays
+    expect(await store.deletedSince(tweetId, t + 10n)).toBe(true);
+    await store.put(tweetId, 43n, t + 20n); // the same id inserted again, later
+    expect(await store.get(tweetId)).toBe(43n);
     expect(await store.deletedSince(tweetId, t + 20n)).toBe(false);
   });
 

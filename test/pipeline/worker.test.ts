@@ -264,6 +264,24 @@ describe('Worker (fakes)', () => {
     await w.worker.close();
   });
 
+  it('a delete that read the followers under a previous owner (its mark in tweet_authors) makes the insert resumed here take its rows back', { timeout: 10_000 }, async () => {
+    const id = tweetId();
+    // The previous owner had the insert half done (a checkpoint) and the delete marked and under
+    // way; this worker takes the insert first, the delete waits for room (the bound is 2 tweets).
+    const cp = checkpointRecord(config, 'cdc.ks.tweets', 0, 0n, {
+      tweetId: id, op: 'insert', authorId: 1n, writeTime: 100n, cursor: 1_249n, delivered: 250, total: 500, startedAt: Date.now() - 1_000, done: false, finishedAt: null,
+    });
+    const w = world({ restored: [{ partition: 0, offset: 0, key: cp.key, value: Buffer.from(cp.value!) }] });
+    await w.authors.markDeleted(id, 200n);
+    w.source.push(0, tweetEvent(config, 'insert', id, 1n, 100n));
+    void w.worker.start();
+    await within(5_000, 'the insert completed', () => (w.completions().length === 1 ? true : undefined), 5);
+    expect(w.completions()[0]).toMatchObject({ tweetId: id, op: 'insert', resumed: true, followersDelivered: 500, retracted: true });
+    expect(w.timelines.holders(id)).toEqual([]);
+    expect(w.timelines.rows).toBe(250 + 500); // the rest of the insert; its retraction from the first follower
+    await w.worker.close();
+  });
+
   it('an insert that ended before its delete was taken is not taken back (the delete\'s reads come after it)', { timeout: 10_000 }, async () => {
     const w = world();
     const id = tweetId();
