@@ -30,7 +30,7 @@ export interface JoinDeps {
   readonly attempt: <T>(what: string, fn: () => Promise<T>) => Promise<T>;
   /** Authors of recent inserts, so a delete right behind its insert needs no read. */
   readonly knownAuthor: (tweetId: string) => bigint | undefined;
-  /** Paging waits for the tweet's next checkpoint to commit. */
+  /** A checkpoint of the tweet is wanted now: paging waits for one, or a retraction began. */
   readonly onBlocked: (job: TweetJob) => void;
   /** Paging ended (reached the end, or the author is unknown, or the tweet was stopped). */
   readonly onPaged: (job: TweetJob) => void;
@@ -118,14 +118,17 @@ export function followerRows(job: TweetJob, deps: JoinDeps): Observable<Row[]> {
           return;
         }
       }
+      if (job.op === 'delete' && job.task === null) {
+        // Before any follower read, and whether or not the author is known: an insert of the
+        // tweet still in flight (even one whose author record is not written yet) finds it as
+        // it ends and takes its rows back.
+        await deps.attempt(`mark ${job.tweetId} deleted`, () => deps.authors.markDeleted(job.tweetId, job.writeTime));
+      }
       const author = await resolveAuthor(job, deps);
       job.authorId = author;
       if (author === null) {
         job.endPaging(); // nothing to retract: it goes to the dead-letter topic
         return;
-      }
-      if (job.op === 'delete' && job.task === null) {
-        await deps.attempt(`mark ${job.tweetId} deleted`, () => deps.authors.markDeleted(job.tweetId, job.writeTime));
       }
       if (deps.split && job.task === null && !job.resumed) {
         const plan = await deps.split(job, author);
@@ -144,6 +147,7 @@ export function followerRows(job: TweetJob, deps: JoinDeps): Observable<Row[]> {
         if (await deps.deletedMeanwhile(job)) {
           if (job.stopped) return; // whoever resumes it finds the delete again at its end
           job.beginRetraction();
+          deps.onBlocked(job); // a transaction now records the retraction's start
           if (!(await pageRange(job, author, deps, subscriber))) return;
         }
       }

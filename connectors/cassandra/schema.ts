@@ -37,7 +37,8 @@ export function contractStatements(config: Config): string[] {
      ) WITH CLUSTERING ORDER BY (tweet_id DESC)`,
     // Written by the pipeline, not by applications: a CDC delete carries only the key (Cassandra
     // logs no before-image), so retracting a tweet needs its author from here. deleted_at: the
-    // write time of a delete being delivered, which a split insert's tasks check as they end.
+    // write time of a delete of the tweet, marked before its first follower read and kept 7 days;
+    // every insert checks it as it ends (README "Deletes during their insert").
     `CREATE TABLE IF NOT EXISTS ${ks}.tweet_authors (
        tweet_id timeuuid PRIMARY KEY,
        author_id bigint,

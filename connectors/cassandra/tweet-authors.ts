@@ -36,11 +36,12 @@ export class CassandraTweetAuthorStore implements TweetAuthorStore {
 
   async forget(tweetId: string, writeTimeMicros: bigint): Promise<void> {
     try {
-      // The author goes; the delete's mark stays a while (an insert task may still be ending).
-      await this.#client.execute(
-        `UPDATE ${this.#ks}.tweet_authors USING TIMESTAMP ? AND TTL ? SET author_id = null, deleted_at = ? WHERE tweet_id = ?`,
-        [writeTimeMicros, DELETE_MARK_TTL_SECONDS, writeTimeMicros, tweetId], QUORUM,
-      );
+      // The row goes (nothing of it is left but tombstones); the delete's mark is written again
+      // just after it, to stay a while: an insert of the tweet may still be ending.
+      await this.#client.batch([
+        { query: `DELETE FROM ${this.#ks}.tweet_authors USING TIMESTAMP ? WHERE tweet_id = ?`, params: [writeTimeMicros, tweetId] },
+        this.#mark(tweetId, writeTimeMicros),
+      ], { ...QUORUM, logged: false });
     } catch (err) {
       throw classifyCassandraError(err, `forget the author of ${tweetId}`);
     }
@@ -57,12 +58,23 @@ export class CassandraTweetAuthorStore implements TweetAuthorStore {
 
   async markDeleted(tweetId: string, writeTimeMicros: bigint): Promise<void> {
     try {
-      await this.#client.execute(
-        `UPDATE ${this.#ks}.tweet_authors USING TIMESTAMP ? AND TTL ? SET deleted_at = ? WHERE tweet_id = ?`, [writeTimeMicros, DELETE_MARK_TTL_SECONDS, writeTimeMicros, tweetId], QUORUM,
-      );
+      const mark = this.#mark(tweetId, writeTimeMicros);
+      await this.#client.execute(mark.query, mark.params, QUORUM);
     } catch (err) {
       throw classifyCassandraError(err, `mark ${tweetId} deleted`);
     }
+  }
+
+  /**
+   * The mark of a delete at `writeTimeMicros`, written one microsecond later: the row delete at
+   * the delete's own time (ours in `forget`, or an older version's) cannot remove it, and an
+   * older delete's mark cannot replace a newer one. It expires after DELETE_MARK_TTL_SECONDS.
+   */
+  #mark(tweetId: string, writeTimeMicros: bigint): { query: string; params: unknown[] } {
+    return {
+      query: `UPDATE ${this.#ks}.tweet_authors USING TIMESTAMP ? AND TTL ? SET deleted_at = ? WHERE tweet_id = ?`,
+      params: [writeTimeMicros + 1n, DELETE_MARK_TTL_SECONDS, writeTimeMicros, tweetId],
+    };
   }
 
   async deletedSince(tweetId: string, writeTimeMicros: bigint): Promise<boolean> {

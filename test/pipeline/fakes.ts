@@ -78,15 +78,29 @@ export class MemoryTimelines implements TimelineStore {
   }
 }
 
+/**
+ * tweet_authors as Cassandra keeps it: per record an author cell, a deleted_at cell and a row
+ * tombstone, each with its write time; the later write wins and a tombstone wins a tie. The maps
+ * are the live view. (TTLs are not modelled: expiry is recorded, never applied.)
+ */
 export class MemoryAuthors implements TweetAuthorStore {
+  /** The live author of each record. */
   readonly authors = new Map<string, bigint>();
   /** Expiry of each author record put with one (seconds since the epoch). */
   readonly expiries = new Map<string, number>();
-  /** Last write time per tweet id, put or forget (the later one wins, as in Cassandra). */
-  readonly #ts = new Map<string, bigint>();
+  /** The live deleted_at of each record marked by a delete. */
+  readonly deletes = new Map<string, bigint>();
+  readonly #times = new Map<string, { author: bigint; mark: bigint; row: bigint }>();
+
+  #of(tweetId: string): { author: bigint; mark: bigint; row: bigint } {
+    let t = this.#times.get(tweetId);
+    if (!t) this.#times.set(tweetId, (t = { author: -1n, mark: -1n, row: -1n }));
+    return t;
+  }
   async put(tweetId: string, authorId: bigint, writeTimeMicros: bigint, expiresAt: number | null = null): Promise<void> {
-    if ((this.#ts.get(tweetId) ?? -1n) > writeTimeMicros) return;
-    this.#ts.set(tweetId, writeTimeMicros);
+    const t = this.#of(tweetId);
+    if (writeTimeMicros <= t.row || writeTimeMicros < t.author) return;
+    t.author = writeTimeMicros;
     this.authors.set(tweetId, authorId);
     if (expiresAt === null) this.expiries.delete(tweetId);
     else this.expiries.set(tweetId, expiresAt);
@@ -95,16 +109,21 @@ export class MemoryAuthors implements TweetAuthorStore {
     return this.authors.get(tweetId) ?? null;
   }
   async forget(tweetId: string, writeTimeMicros: bigint): Promise<void> {
-    if ((this.#ts.get(tweetId) ?? -1n) > writeTimeMicros) return;
-    this.#ts.set(tweetId, writeTimeMicros);
-    this.authors.delete(tweetId);
-    this.expiries.delete(tweetId);
-    await this.markDeleted(tweetId, writeTimeMicros); // the mark stays
+    const t = this.#of(tweetId);
+    if (writeTimeMicros > t.row) t.row = writeTimeMicros; // the row delete
+    if (t.author <= t.row) {
+      this.authors.delete(tweetId);
+      this.expiries.delete(tweetId);
+    }
+    if (t.mark <= t.row) this.deletes.delete(tweetId);
+    await this.markDeleted(tweetId, writeTimeMicros); // the mark, just after it
   }
-  /** deleted_at of each record marked by a delete (the latest mark wins). */
-  readonly deletes = new Map<string, bigint>();
   async markDeleted(tweetId: string, writeTimeMicros: bigint): Promise<void> {
-    if ((this.deletes.get(tweetId) ?? -1n) < writeTimeMicros) this.deletes.set(tweetId, writeTimeMicros);
+    const t = this.#of(tweetId);
+    const at = writeTimeMicros + 1n;
+    if (at <= t.row || at < t.mark) return;
+    t.mark = at;
+    this.deletes.set(tweetId, writeTimeMicros);
   }
   async deletedSince(tweetId: string, writeTimeMicros: bigint): Promise<boolean> {
     return (this.deletes.get(tweetId) ?? -1n) >= writeTimeMicros;

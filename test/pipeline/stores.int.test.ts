@@ -121,6 +121,9 @@ describe('Cassandra stores of the fan-out', () => {
     expect(await store.get(tweetId)).toBeNull();
     await store.markDeleted(tweetId, t + 5n); // an older delete replayed: the newer mark stays
     expect(await store.deletedSince(tweetId, t + 10n)).toBe(true);
+    // An older version's forget deletes the row at the delete's time: the mark, just after it, stays.
+    await client.execute(`DELETE FROM ${ks}.tweet_authors USING TIMESTAMP ? WHERE tweet_id = ?`, [t + 10n, tweetId], { prepare: true });
+    expect(await store.deletedSince(tweetId, t)).toBe(true);
     await store.put(tweetId, 43n, t + 20n); // the same id inserted again, later
     expect(await store.get(tweetId)).toBe(43n);
     expect(await store.deletedSince(tweetId, t + 20n)).toBe(false);
