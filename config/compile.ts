@@ -17,7 +17,7 @@ export interface Settings {
   };
   cassandra: {
     contactPoints: string[]; localDataCenter: string; username: string; password: string; keyspace: string;
-    replication: string; writeConsistency: string; requestTimeoutMs: number; connectTimeoutMs: number;
+    replication: string; writeConsistency: string; readConsistency: string; requestTimeoutMs: number; connectTimeoutMs: number;
   };
   topics: {
     cdcPrefix: string; cdcPartitions: number; cdcOffsets: string; checkpoints: string; completed: string;

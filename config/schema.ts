@@ -48,6 +48,12 @@ export const schema = {
       default: 'local_quorum',
       env: 'FANOUT_CASSANDRA_WRITE_CONSISTENCY',
     },
+    readConsistency: {
+      doc: 'Consistency level of follower reads; at local_quorum (with follows written at local_quorum) a follow one read saw is seen by every later read, which retracting tweets deleted during their fan-out needs (README "Deletes during their insert").',
+      format: oneOf(['one', 'two', 'quorum', 'local_quorum', 'local_one', 'all']),
+      default: 'local_quorum',
+      env: 'FANOUT_CASSANDRA_READ_CONSISTENCY',
+    },
     requestTimeoutMs: { doc: 'Client-side timeout of one CQL request.', format: integer(100, 600_000), default: 12_000, env: 'FANOUT_CASSANDRA_REQUEST_TIMEOUT_MS' },
     connectTimeoutMs: { doc: 'How long to wait for the cluster before reporting it unreachable.', format: integer(100, 600_000), default: 10_000, env: 'FANOUT_CASSANDRA_CONNECT_TIMEOUT_MS' },
   },

@@ -23,7 +23,7 @@ export function workerPorts(config: Config, cassandra: CassandraClient, log: Log
     source,
     sink: new KafkaTransactionalSink(config, { transactionalId: workerTransactionalId(config, workerId), source, log }),
     readCheckpoints: (partitions) => readToEnd(config, config.topics.checkpoints, partitions),
-    followers: new CassandraFollowerStore(cassandra, ks),
+    followers: new CassandraFollowerStore(cassandra, ks, { readConsistency: config.cassandra.readConsistency }),
     timelines: new CassandraTimelineStore(cassandra, ks, { writeConsistency: config.cassandra.writeConsistency, strategy: config.pipeline.writeStrategy }),
     authors: new CassandraTweetAuthorStore(cassandra, ks),
     ...(dedupesCopies(config) ? { claims: new CassandraClaimStore(cassandra, ks) } : {}),

@@ -33,6 +33,13 @@ export async function connectCassandra(config: Config, options: { keyspace?: boo
   }
 }
 
+/** The driver's consistency level of a config name (`local_quorum`, `one`, ...); LOCAL_QUORUM when unknown. */
+export function consistencyOf(name: string | undefined): number {
+  const levels = cassandra.types.consistencies as unknown as Record<string, number>;
+  const key = (name ?? 'local_quorum').replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+  return levels[key] ?? cassandra.types.consistencies.localQuorum;
+}
+
 function firstLine(message: string): string {
   return message.split('\n')[0] ?? message;
 }

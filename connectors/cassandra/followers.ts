@@ -1,4 +1,4 @@
-import type { CassandraClient } from './client.ts';
+import { type CassandraClient, consistencyOf } from './client.ts';
 import type { FollowerStore } from '../stores.ts';
 import { classifyCassandraError } from '../errors.ts';
 
@@ -11,10 +11,17 @@ const ADD_BATCH_ROWS = 100;
 export class CassandraFollowerStore implements FollowerStore {
   readonly #client: CassandraClient;
   readonly #ks: string;
+  readonly #read: { prepare: true; consistency: number };
 
-  constructor(client: CassandraClient, keyspace: string) {
+  /**
+   * `readConsistency` (config `cassandra.readConsistency`, default local_quorum): with writes of
+   * follows at LOCAL_QUORUM too, a follow a fan-out has read is seen by every later read, which
+   * the retraction of deleted tweets relies on (README "Deletes during their insert").
+   */
+  constructor(client: CassandraClient, keyspace: string, options: { readConsistency?: string } = {}) {
     this.#client = client;
     this.#ks = keyspace;
+    this.#read = { prepare: true, consistency: consistencyOf(options.readConsistency) };
   }
 
   async page(userId: bigint, after: bigint | null, limit: number, upTo?: bigint): Promise<bigint[]> {
@@ -25,7 +32,7 @@ export class CassandraFollowerStore implements FollowerStore {
     params.push(limit);
     try {
       const rs = await this.#client.execute(
-        `SELECT follower_id FROM ${this.#ks}.followers WHERE ${where.join(' AND ')} LIMIT ?`, params, { prepare: true, fetchSize: limit },
+        `SELECT follower_id FROM ${this.#ks}.followers WHERE ${where.join(' AND ')} LIMIT ?`, params, { ...this.#read, fetchSize: limit },
       );
       return rs.rows.map((r) => r.get('follower_id') as bigint);
     } catch (err) {
@@ -36,7 +43,7 @@ export class CassandraFollowerStore implements FollowerStore {
   async last(userId: bigint): Promise<bigint | null> {
     try {
       const rs = await this.#client.execute(
-        `SELECT follower_id FROM ${this.#ks}.followers WHERE user_id = ? ORDER BY follower_id DESC LIMIT 1`, [userId], { prepare: true },
+        `SELECT follower_id FROM ${this.#ks}.followers WHERE user_id = ? ORDER BY follower_id DESC LIMIT 1`, [userId], this.#read,
       );
       return (rs.first()?.get('follower_id') as bigint | undefined) ?? null;
     } catch (err) {
@@ -64,7 +71,7 @@ export class CassandraFollowerStore implements FollowerStore {
     for (let i = 0; i < followerIds.length; i += ADD_BATCH_ROWS) {
       const queries = followerIds.slice(i, i + ADD_BATCH_ROWS).map((f) => ({ query: insert, params: [userId, f, followedAt] }));
       try {
-        await this.#client.batch(queries, { prepare: true, logged: false });
+        await this.#client.batch(queries, { prepare: true, logged: false, consistency: consistencyOf('local_quorum') });
       } catch (err) {
         throw classifyCassandraError(err, `add followers of ${userId}`);
       }

@@ -1,5 +1,5 @@
 import cassandra from 'cassandra-driver';
-import type { CassandraClient } from './client.ts';
+import { type CassandraClient, consistencyOf } from './client.ts';
 import type { TimelineEntry, TimelineMutation, TimelineStore } from '../stores.ts';
 import { classifyCassandraError } from '../errors.ts';
 import { ttlUntil } from './expiry.ts';
@@ -36,9 +36,7 @@ export class CassandraTimelineStore implements TimelineStore {
   constructor(client: CassandraClient, keyspace: string, options: TimelineStoreOptions = {}) {
     this.#client = client;
     this.#ks = keyspace;
-    const levels = cassandra.types.consistencies as unknown as Record<string, number>;
-    const key = (options.writeConsistency ?? 'local_quorum').replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
-    this.#consistency = levels[key] ?? cassandra.types.consistencies.localQuorum;
+    this.#consistency = consistencyOf(options.writeConsistency);
     this.#strategy = options.strategy ?? 'batch';
   }
 
