@@ -9,6 +9,7 @@ import type { Config } from '../../config/index.ts';
 import { cdcTopic } from '../../config/index.ts';
 import { classifyKafkaError } from '../errors.ts';
 import { type KafkaClient, type KafkaProducer, transactionalProps } from '../kafka/client.ts';
+import { classifyTransactionError } from '../kafka/transactions.ts';
 import { readToEnd } from '../kafka/read-to-end.ts';
 import type { Logger } from '../log.ts';
 import { SpanKind, tracer, traceparentOf } from '../telemetry.ts';
@@ -125,13 +126,15 @@ export class CdcSink {
       value: JSON.stringify({ segmentId: offset.segmentId.toString(), position: offset.position, node: this.#config.cdc.nodeId, at: new Date().toISOString() }),
       headers: {},
     }]);
-    const tx = await producer.transaction().catch((err: unknown) => { throw classifyKafkaError(err, 'begin CDC transaction'); });
+    const tx = await producer.transaction().catch((err: unknown) => { throw classifyTransactionError(err, 'begin CDC transaction'); });
     try {
       await tx.sendBatch({ topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages: messages.map((m) => ({ ...m, partition: topic === this.#config.topics.cdcOffsets ? 0 : undefined })) })) });
       await tx.commit();
     } catch (err) {
       await tx.abort().catch(() => undefined);
-      throw classifyKafkaError(err, `CDC transaction of ${events.length} events`);
+      // A commit that timed out while a broker was down is retried from the committed offset by
+      // a fresh producer (the connector resets it); only a fenced or fatal one ends the connector.
+      throw classifyTransactionError(err, `CDC transaction of ${events.length} events`);
     }
   }
 

@@ -23,14 +23,25 @@ export const workerTransactionalId = (config: Config, workerId: string, lane?: s
   `${config.kafka.clientId}-${config.pipeline.groupId}-worker-${workerId}${lane ? `-${lane}` : ''}`;
 
 /**
+ * Codes of a producer that is fenced (a newer instance of its transactional id took over) or
+ * otherwise in a fatal state. The KafkaJS-style layer drops librdkafka's `isFatal` flag (it
+ * reads `fatal`, which librdkafka's errors do not have; seen on 1.10.1), so the code decides.
+ */
+const FATAL_CODES: ReadonlySet<number> = new Set([
+  kafkaJs.CODES.ERRORS.ERR__FATAL, kafkaJs.CODES.ERRORS.ERR__FENCED, kafkaJs.CODES.ERRORS.ERR_PRODUCER_FENCED,
+  kafkaJs.CODES.ERRORS.ERR_INVALID_PRODUCER_EPOCH, kafkaJs.CODES.ERRORS.ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+]);
+
+/**
  * Classifies a transactional producer error. Fatal ones (fenced by a newer instance of the same
- * worker, producer in error state) end the worker; any other leaves a clean state after an
- * abort, so a fresh transaction may succeed.
+ * worker or connector, producer in error state) end it; any other (a broker down, a commit that
+ * timed out) leaves a state a fresh producer recovers from: the work is redone from the last
+ * committed offsets, and transactions keep it exactly once.
  */
 export function classifyTransactionError(err: unknown, what: string): FanoutError {
   if (err instanceof FanoutError) return err;
-  const e = err as { isFatal?: boolean; message?: string };
-  const fatal = e.isFatal === true;
+  const e = err as { isFatal?: boolean; fatal?: boolean; code?: number; message?: string };
+  const fatal = e.isFatal === true || e.fatal === true || (typeof e.code === 'number' && FATAL_CODES.has(e.code));
   return new FanoutError(fatal ? 'KAFKA_FENCED' : 'KAFKA_RETRIABLE', `${what}: ${e.message ?? String(err)}`, { retriable: !fatal, cause: err });
 }
 

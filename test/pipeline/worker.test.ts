@@ -285,6 +285,24 @@ describe('Worker (fakes)', () => {
     await w.worker.close();
   });
 
+  it('a graceful stop while an insert asks whether it was deleted waits for the answer: a tweet that needs no retraction completes and commits with the stop', { timeout: 10_000 }, async () => {
+    const w = world();
+    let answer!: () => void;
+    const asked = new Promise<void>((r) => { answer = r; });
+    let asking = 0;
+    const deletedSince = w.authors.deletedSince.bind(w.authors);
+    w.authors.deletedSince = async (...args) => { asking++; await asked; return deletedSince(...args); };
+    const id = w.insert(0, 2n);
+    void w.worker.start();
+    await within(5_000, 'the end check pending', () => (asking === 1 ? true : undefined), 1);
+    expect(w.timelines.rows).toBe(3);
+    const closing = w.worker.close();
+    answer();
+    await withTimeout(closing, 5_000, 'close hung');
+    expect(w.completions()).toMatchObject([{ tweetId: id, followersDelivered: 3 }]);
+    expect(w.sink.offset(0)).toBe(1n);
+  });
+
   it('an insert that ended before its delete was taken is not taken back (the delete\'s reads come after it)', { timeout: 10_000 }, async () => {
     const w = world();
     const id = tweetId();
