@@ -7,7 +7,6 @@
  */
 import type { Config } from '../../config/index.ts';
 import { cdcTopic } from '../../config/index.ts';
-import { classifyKafkaError } from '../errors.ts';
 import { type KafkaClient, type KafkaProducer, transactionalProps } from '../kafka/client.ts';
 import { classifyTransactionError } from '../kafka/transactions.ts';
 import { readToEnd } from '../kafka/read-to-end.ts';
@@ -91,7 +90,9 @@ export class CdcSink {
       await producer.connect();
     } catch (err) {
       await producer.disconnect().catch(() => undefined);
-      throw classifyKafkaError(err, 'connect the CDC producer');
+      // Connecting initialises transactions, which needs the coordinator: while Kafka is down it
+      // times out, and the connector tries again (fenced or fatal ends it).
+      throw classifyTransactionError(err, 'connect the CDC producer');
     }
     this.#producer = producer;
   }

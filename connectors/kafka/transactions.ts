@@ -26,10 +26,12 @@ export const workerTransactionalId = (config: Config, workerId: string, lane?: s
  * Codes of a producer that is fenced (a newer instance of its transactional id took over) or
  * otherwise in a fatal state. The KafkaJS-style layer drops librdkafka's `isFatal` flag (it
  * reads `fatal`, which librdkafka's errors do not have; seen on 1.10.1), so the code decides.
+ * A fenced producer's records still queued come back purged: nothing else purges them while
+ * a transaction is being produced (an abort comes after the error), so a purge means fenced.
  */
 const FATAL_CODES: ReadonlySet<number> = new Set([
   kafkaJs.CODES.ERRORS.ERR__FATAL, kafkaJs.CODES.ERRORS.ERR__FENCED, kafkaJs.CODES.ERRORS.ERR_PRODUCER_FENCED,
-  kafkaJs.CODES.ERRORS.ERR_INVALID_PRODUCER_EPOCH, kafkaJs.CODES.ERRORS.ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+  kafkaJs.CODES.ERRORS.ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED, kafkaJs.CODES.ERRORS.ERR__PURGE_QUEUE, kafkaJs.CODES.ERRORS.ERR__PURGE_INFLIGHT,
 ]);
 
 /**

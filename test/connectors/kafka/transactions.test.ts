@@ -16,7 +16,8 @@ describe('classifyTransactionError', () => {
   });
 
   it('fenced or fatal ends the producer\'s owner, whether the flag or only the code says so', () => {
-    for (const code of [ERRORS.ERR__FATAL, ERRORS.ERR__FENCED, ERRORS.ERR_PRODUCER_FENCED, ERRORS.ERR_INVALID_PRODUCER_EPOCH]) {
+    // A connector fenced by a second one for its node saw its batch come back "Local: Purged in queue".
+    for (const code of [ERRORS.ERR__FATAL, ERRORS.ERR__FENCED, ERRORS.ERR_PRODUCER_FENCED, ERRORS.ERR__PURGE_QUEUE, ERRORS.ERR__PURGE_INFLIGHT]) {
       expect(classifyTransactionError(Object.assign(new Error('Local: Fatal error'), { code, fatal: false }), 'x')).toMatchObject({ code: 'KAFKA_FENCED', retriable: false });
     }
     expect(classifyTransactionError(Object.assign(new Error('boom'), { code: ERRORS.ERR__TRANSPORT, isFatal: true }), 'x')).toMatchObject({ retriable: false });
