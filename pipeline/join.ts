@@ -45,7 +45,7 @@ export interface JoinDeps {
    */
   readonly claim?: (job: TweetJob) => Promise<string | null>;
   /**
-   * Asked when an insert has written its last row: whether a delete of the tweet may have read
+   * Asked when an insert has read its last page: whether a delete of the tweet may have read
    * the followers before this insert did (then the insert takes its rows back, see
    * TweetJob.retracting). A whole delete records itself (TweetAuthorStore.markDeleted) before its
    * first follower read, so this can be answered from tweet_authors. Absent: never asked.
@@ -142,10 +142,14 @@ export function followerRows(job: TweetJob, deps: JoinDeps): Observable<Row[]> {
       }
       if (!(await pageRange(job, author, deps, subscriber))) return;
       if (deps.deletedMeanwhile && job.op === 'insert' && !job.retracting) {
-        await job.settled(); // every row of the insert written: ask only now
+        // Asked once the last page is read, while its rows are still being written: a delete
+        // that had not marked itself by now reads every follower after this insert read them,
+        // and its newer write time wins over these rows in whatever order they land.
+        const deleted = await deps.deletedMeanwhile(job);
         if (subscriber.closed) return;
-        if (await deps.deletedMeanwhile(job)) {
-          if (job.stopped) return; // whoever resumes it finds the delete again at its end
+        if (deleted) {
+          await job.settled(); // the insert's rows all written: the retraction starts from a clean slate
+          if (job.stopped || subscriber.closed) return; // whoever resumes it finds the delete again at its end
           job.beginRetraction();
           deps.onBlocked(job); // a transaction now records the retraction's start
           if (!(await pageRange(job, author, deps, subscriber))) return;

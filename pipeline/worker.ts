@@ -411,7 +411,7 @@ export class Worker {
   }
 
   /**
-   * Whether an insert (a whole tweet or a task of one) that has written its last row must take
+   * Whether an insert (a whole tweet or a task of one) that has read its last page must take
    * its rows back: a delete of the tweet at or after its write time has marked itself in
    * tweet_authors, which every delete does before its first follower read (whoever ran it: a
    * delete resumed by another worker may have read under the previous one). One read per insert.

@@ -285,17 +285,22 @@ describe('Worker (fakes)', () => {
     await w.worker.close();
   });
 
-  it('a graceful stop while an insert asks whether it was deleted waits for the answer: a tweet that needs no retraction completes and commits with the stop', { timeout: 10_000 }, async () => {
+  it('an insert asks whether it was deleted while its last rows are written, finishes only with the answer, and a graceful stop waits for it', { timeout: 10_000 }, async () => {
     const w = world();
     let answer!: () => void;
     const asked = new Promise<void>((r) => { answer = r; });
     let asking = 0;
     const deletedSince = w.authors.deletedSince.bind(w.authors);
     w.authors.deletedSince = async (...args) => { asking++; await asked; return deletedSince(...args); };
+    let land!: () => void;
+    w.timelines.gate = new Promise((r) => { land = r; });
     const id = w.insert(0, 2n);
     void w.worker.start();
-    await within(5_000, 'the end check pending', () => (asking === 1 ? true : undefined), 1);
-    expect(w.timelines.rows).toBe(3);
+    await within(5_000, 'asked with its rows still in flight', () => (asking === 1 ? true : undefined), 1);
+    expect(w.timelines.rows).toBe(0);
+    land();
+    await within(5_000, 'its rows written', () => (w.timelines.rows === 3 ? true : undefined), 1);
+    expect(w.sink.offset(0)).toBeUndefined(); // not finished without the answer
     const closing = w.worker.close();
     answer();
     await withTimeout(closing, 5_000, 'close hung');
