@@ -71,7 +71,7 @@ async function resolveAuthor(job: TweetJob, deps: JoinDeps): Promise<bigint | nu
  */
 async function pageRange(job: TweetJob, author: bigint, deps: JoinDeps, subscriber: Subscriber<Row[]>): Promise<boolean> {
   const upTo = job.task?.range.upTo ?? undefined;
-  const floor = Math.min(Math.min(deps.minPage, deps.pageSize), deps.readAhead);
+  const floor = Math.min(deps.minPage, deps.pageSize, deps.readAhead);
   while (!job.stopped && !subscriber.closed) {
     await job.checkpointRoom(deps.readAhead - floor + 1, () => deps.onBlocked(job));
     const want = Math.min(deps.pageSize, deps.readAhead - job.unprotected);

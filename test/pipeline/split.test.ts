@@ -299,21 +299,27 @@ class LoopSink extends FakeSink {
   }
 }
 
+/** A worker with a work lane over fakes: author 1 has 450 followers (1000..1449), author 2 has 3. */
+function laneWorld() {
+  const followers = new MemoryFollowers();
+  followers.set(1n, ids(1_000, 450));
+  followers.set(2n, ids(1_000, 3));
+  const timelines = new MemoryTimelines();
+  const authors = new MemoryAuthors();
+  const source = new FakeSource();
+  const work = new WorkTopic();
+  const sink = new LoopSink(work);
+  const workSink = new LoopSink(work);
+  const worker = new Worker({
+    config, workerId: 'w', log: createLogger('error'),
+    ports: { source, sink, followers, timelines, authors, readCheckpoints: async () => [], work: { source: work, sink: workSink, readCheckpoints: async () => [] } },
+  });
+  return { followers, timelines, authors, source, work, sink, workSink, worker };
+}
+
 describe('Worker with a work lane (fakes)', () => {
   it('splits a big author\'s tweet, delivers its tasks, completes once; small authors keep the direct path', { timeout: 10_000 }, async () => {
-    const followers = new MemoryFollowers();
-    followers.set(1n, ids(1_000, 450));
-    followers.set(2n, ids(1_000, 3));
-    const timelines = new MemoryTimelines();
-    const authors = new MemoryAuthors();
-    const source = new FakeSource();
-    const work = new WorkTopic();
-    const sink = new LoopSink(work);
-    const workSink = new LoopSink(work);
-    const worker = new Worker({
-      config, workerId: 'w', log: createLogger('error'),
-      ports: { source, sink, followers, timelines, authors, readCheckpoints: async () => [], work: { source: work, sink: workSink, readCheckpoints: async () => [] } },
-    });
+    const { timelines, authors, source, work, sink, workSink, worker } = laneWorld();
     const big = '00000000-0000-1000-8000-0000000000b1';
     const small = '00000000-0000-1000-8000-0000000000b2';
     // Both written with a TTL: every row, through the tasks too, expires with its tweet.
@@ -381,18 +387,7 @@ describe('Worker with a work lane (fakes)', () => {
   });
 
   it('a follow between a split delete\'s reads and its insert\'s tasks: the tasks, ending after the delete marked itself, take their rows back', { timeout: 10_000 }, async () => {
-    const followers = new MemoryFollowers();
-    followers.set(1n, ids(1_000, 450));
-    const timelines = new MemoryTimelines();
-    const authors = new MemoryAuthors();
-    const source = new FakeSource();
-    const work = new WorkTopic();
-    const sink = new LoopSink(work);
-    const workSink = new LoopSink(work);
-    const worker = new Worker({
-      config, workerId: 'w', log: createLogger('error'),
-      ports: { source, sink, followers, timelines, authors, readCheckpoints: async () => [], work: { source: work, sink: workSink, readCheckpoints: async () => [] } },
-    });
+    const { followers, timelines, authors, source, sink, workSink, worker } = laneWorld();
     const id = '00000000-0000-1000-8000-0000000000c1';
     // The insert's tasks wait in the work topic (a busy lane elsewhere); the delete's go through.
     sink.hold = (value) => (JSON.parse(value) as { op: string }).op === 'insert';
