@@ -51,6 +51,11 @@ export interface WorkerStatus {
   readonly consumerLag: number | undefined;
   /** Work-topic partitions this worker takes tasks from (empty: no work lane). */
   readonly taskPartitions: number[];
+  /**
+   * Partitions assigned and still being restored (not yet in `partitions` / `taskPartitions`): a
+   * restore waits out a dead worker's open transaction, while the other partitions flow.
+   */
+  readonly restoring: { readonly partitions: number[]; readonly taskPartitions: number[] };
   /** Split tweets counted here, by their home partition. */
   readonly splits: SplitProgress[];
   /** Lifetime totals over both lanes. */
@@ -66,6 +71,7 @@ export function withLane(own: WorkerStatus, lane: WorkerStatus): WorkerStatus {
     inFlight: [...own.inFlight, ...lane.inFlight],
     uncommitted: own.uncommitted + lane.uncommitted,
     taskPartitions: lane.taskPartitions,
+    restoring: { partitions: own.restoring.partitions, taskPartitions: lane.restoring.taskPartitions },
     splits: lane.splits,
     totals,
   };

@@ -100,6 +100,8 @@ export class Worker {
   readonly #metrics: FanoutMetrics;
   readonly #maxUncommitted: number;
   readonly #restored = new Map<number, Map<bigint, Checkpoint>>();
+  /** Partitions whose checkpoints are being read back (see WorkerStatus.restoring). */
+  readonly #restoring = new Set<number>();
   /** In-flight tweets and what finishing each one does. */
   readonly #finishers = new Map<TweetJob, { finish: () => void; abandon: () => void }>();
   readonly #authors: RecentAuthors;
@@ -234,6 +236,7 @@ export class Worker {
       rowsOutstanding: this.#credit.outstanding,
       consumerLag: lag,
       taskPartitions: tasks ? this.#ledger.partitions().sort((a, b) => a - b) : [],
+      restoring: { partitions: tasks ? [] : [...this.#restoring].sort((a, b) => a - b), taskPartitions: tasks ? [...this.#restoring].sort((a, b) => a - b) : [] },
       splits: this.#tallies.tallies().map((t) => ({ tweetId: t.tweetId, splitId: t.splitId, tasks: t.count, tasksDone: t.done.length, delivered: t.delivered })),
       totals: { ...this.#metrics.totals },
     };
@@ -306,7 +309,13 @@ export class Worker {
 
   async #assigned(partitions: readonly number[]): Promise<void> {
     if (partitions.length === 0) return;
-    const records = await this.#ports.readCheckpoints(partitions);
+    for (const p of partitions) this.#restoring.add(p);
+    let records;
+    try {
+      records = await this.#ports.readCheckpoints(partitions);
+    } finally {
+      for (const p of partitions) this.#restoring.delete(p);
+    }
     const restored = restoreCheckpoints(records, this.#ports.source.topic);
     const tallies = this.#role === 'tasks' ? restoreTallies(records, this.#ports.source.topic) : new Map<number, never>();
     let count = 0;

@@ -19,7 +19,9 @@ export function workerId(raw: string | undefined): string {
 /** One log line of progress. */
 export function statusLine(s: WorkerStatus): string {
   const tweets = s.inFlight.map((t) => `${t.tweetId} ${t.op} ${t.delivered}/${t.total ?? '?'}`).join(', ');
+  const restoring = [...s.restoring.partitions, ...s.restoring.taskPartitions.map((p) => `task ${p}`)];
   return `worker ${s.workerId} ${s.state}: partitions [${s.partitions.join(',')}]${s.paused ? ' (paused)' : ''}, ` +
+    `${restoring.length > 0 ? `restoring [${restoring.join(',')}], ` : ''}` +
     `${s.inFlight.length} tweets in flight${tweets ? ` (${tweets})` : ''}, ${s.totals.rowsWritten} rows written, ` +
     `${s.totals.tweetsCompleted} tweets completed, lag ${s.consumerLag ?? '?'}`;
 }

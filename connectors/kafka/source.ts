@@ -13,7 +13,9 @@
  * records (seen on 1.10.1; confluent-kafka-javascript#517 is the eachBatch variant).
  *
  * Polling continues while paused, so a fan-out that keeps the worker busy for minutes neither
- * trips `max.poll.interval.ms` nor delays rebalances. Membership is static (`group.instance.id`
+ * trips `max.poll.interval.ms` nor delays rebalances. Newly assigned partitions stay paused while
+ * their owner restores them (which can wait out a dead worker's open transaction, up to
+ * `kafka.transactionTimeoutMs`: see read-to-end.ts); the partitions already owned keep flowing. Membership is static (`group.instance.id`
  * from the worker id): a worker restarted with the same id takes its partitions back at once,
  * without a rebalance, and fences the old process.
  */
@@ -68,6 +70,8 @@ export class KafkaRecordSource implements RecordSource {
   #listener: SourceListener | undefined;
   /** Partitions whose records may be handed over: assigned, restored, not being revoked. */
   readonly #owned = new Set<number>();
+  /** Partitions assigned and being restored by the owner (paused until then), by their restore. */
+  readonly #restoring = new Map<number, Promise<void>>();
   #paused = false;
   /** Rebalance handlers run one after the other; the poll loop waits for them. */
   #rebalancing: Promise<void> = Promise.resolve();
@@ -110,8 +114,8 @@ export class KafkaRecordSource implements RecordSource {
       'enable.auto.offset.store': false,
       'partition.assignment.strategy': 'cooperative-sticky',
       'session.timeout.ms': this.#config.pipeline.sessionTimeoutMs,
-      // Restoring newly assigned partitions can wait out a dead producer's open transaction (up to
-      // kafka.transactionTimeoutMs, see read-to-end.ts) before the poll loop goes on.
+      // A revocation waits for a restore still running (which can wait out a dead producer's open
+      // transaction, up to kafka.transactionTimeoutMs) before the poll loop goes on.
       'max.poll.interval.ms': Math.max(300_000, this.#config.kafka.transactionTimeoutMs + 60_000),
       // Bounded memory: a small prefetch queue and small fetches (CDC records are ~0.5 KiB).
       'queued.min.messages': 100,
@@ -158,6 +162,7 @@ export class KafkaRecordSource implements RecordSource {
       this.#wake?.();
       await this.#loop;
       await this.#rebalancing;
+      await Promise.allSettled(this.#restoring.values());
       const consumer = this.#consumer;
       if (!consumer?.isConnected()) return;
       await new Promise<void>((resolve) => {
@@ -180,11 +185,23 @@ export class KafkaRecordSource implements RecordSource {
     if (code === CODES.ERRORS.ERR__ASSIGN_PARTITIONS) {
       step = async () => {
         this.#log.info('partitions assigned', { partitions });
-        if (!this.#stopping) await listener.assigned(partitions);
         if (cooperative) coop.incrementalAssign(assignment);
         else consumer.assign(assignment);
-        if (this.#paused && assignment.length > 0) consumer.pause(assignment);
-        for (const p of partitions) this.#owned.add(p);
+        if (assignment.length === 0) return;
+        // Paused (in the same turn: nothing is fetched for them) until the owner has restored them.
+        consumer.pause(assignment);
+        if (this.#stopping) return;
+        // Not awaited: the poll loop goes on serving the partitions already owned.
+        const restore: Promise<void> = listener.assigned(partitions).then(() => {
+          const ready = partitions.filter((p) => this.#restoring.get(p) === restore); // not revoked meanwhile
+          for (const p of ready) {
+            this.#restoring.delete(p);
+            this.#owned.add(p);
+          }
+          if (!this.#paused) this.#resume(ready);
+          this.#wake?.();
+        }, (err: unknown) => listener.failed(err instanceof Error ? err : new Error(String(err))));
+        for (const p of partitions) this.#restoring.set(p, restore);
       };
     } else {
       const lost = coop.assignmentLost();
@@ -192,6 +209,13 @@ export class KafkaRecordSource implements RecordSource {
       for (const p of partitions) this.#owned.delete(p);
       step = async () => {
         this.#log.info(lost ? 'partitions lost' : 'partitions revoked', { partitions });
+        // The owner finishes restoring a partition before it gives it up.
+        const restores = partitions.flatMap((p) => {
+          const restore = this.#restoring.get(p);
+          this.#restoring.delete(p);
+          return restore ? [restore] : [];
+        });
+        await Promise.allSettled(restores);
         try {
           await listener.revoked(partitions, lost);
         } finally {
@@ -258,16 +282,20 @@ export class KafkaRecordSource implements RecordSource {
     const consumer = this.#consumer!;
     const assigned = consumer.assignments();
     if (assigned.length === 0) return;
-    if (paused) {
-      consumer.pause(assigned);
-      return;
-    }
-    consumer.resume(assigned);
+    if (paused) consumer.pause(assigned);
+    else this.#resume([...this.#owned]); // partitions still being restored stay paused
+  }
+
+  /** Resumes fetching these partitions (owned, restored). */
+  #resume(partitions: readonly number[]): void {
+    if (partitions.length === 0) return;
+    const consumer = this.#consumer!;
+    consumer.resume(partitions.map((partition) => ({ topic: this.topic, partition })));
     // librdkafka's broker thread notices a resumed partition only at its next idle wake-up (up
     // to ~1 s, confluentinc/librdkafka#1753 and confluent-kafka-go#630 show the same gap); any
     // request to the leader wakes it at once, and a watermark query is the cheapest one. One, not
     // one per partition: each holds a thread of libuv's pool (./threadpool.ts) until answered.
-    (consumer as unknown as WatermarkQuery).queryWatermarkOffsets(this.topic, assigned[0]!.partition, 1_000, () => undefined);
+    (consumer as unknown as WatermarkQuery).queryWatermarkOffsets(this.topic, partitions[0]!, 1_000, () => undefined);
   }
 }
 

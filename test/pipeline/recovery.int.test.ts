@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { Config } from '../../config/index.ts';
 import { withTimeout } from '../../connectors/errors.ts';
+import { createKafka } from '../../connectors/kafka/client.ts';
 import { readToEnd } from '../../connectors/kafka/read-to-end.ts';
-import { checkpointKey } from '../../pipeline/records.ts';
+import { checkpointKey, checkpointPartition } from '../../pipeline/records.ts';
+import { uniq } from '../support/config.ts';
 import { collect } from '../support/kafka.ts';
-import { awaitCompletions, CELEBRITY, completedEvents, completionOf, FIRST, FOLLOWERS, holders, newTweet, produceEvents, range, spawnWorker, testEnv, tweetEvent, within } from './fixtures.ts';
+import { awaitCompletions, CELEBRITY, completedEvents, completionOf, FIRST, FOLLOWERS, holders, newTweet, produceEvents, range, SMALL, spawnWorker, testEnv, tweetEvent, within } from './fixtures.ts';
 
 
 // Small batches, one write in flight, a checkpoint every 100 rows: a 20k fan-out takes seconds,
@@ -108,5 +110,40 @@ describe('fan-out recovery: graceful stop, crash, rebalance', () => {
     for (const t of tweets) expect((await holders(client, config.cassandra.keyspace, range(FIRST, FOLLOWERS), t.tweetId)).size).toBe(FOLLOWERS);
     await Promise.all([one, two].map((w) => withTimeout(w.close(), 20_000, 'close took over 20 s')));
     expect((await completedEvents(config)).filter((c) => tweets.some((t) => t.tweetId === c.tweetId))).toHaveLength(3);
+  });
+
+  it("a worker taking over partitions behind a dead worker's open transaction keeps fanning out the ones it had", { timeout: 120_000 }, async () => {
+    const { config, log, startWorker } = await testEnv();
+    const one = startWorker('t1');
+    await within(20_000, 't1 owns every partition', () => (one.status().partitions.length === 3 ? true : undefined));
+    const two = startWorker('t2');
+    await within(30_000, 'the partitions shared', () => (two.status().partitions.length > 0 && one.status().partitions.length + two.status().partitions.length === 3 ? true : undefined));
+    const moved = two.status().partitions;
+    const kept = one.status().partitions[0]!;
+    // t2 then dies mid-commit: its transaction stays open on the checkpoint partition t1 must
+    // restore from (until the broker aborts it: far longer than this test waits).
+    const dead = createKafka(config, log).producer({ 'transactional.id': `dead-${uniq()}`, 'enable.idempotence': true, 'transaction.timeout.ms': 300_000 });
+    await dead.connect();
+    const open = await dead.transaction();
+    try {
+      await open.send({ topic: config.topics.checkpoints, messages: [{ key: 'dead-worker', value: 'never committed', partition: checkpointPartition(config, moved[0]!) }] });
+      await withTimeout(two.close(), 20_000, 'close took over 20 s');
+      await within(30_000, 't1 restoring the moved partitions', () => (one.status().restoring.partitions.length > 0 ? true : undefined));
+      // Meanwhile the partition t1 kept flows: a tweet on it is fanned out and committed.
+      const small = newTweet();
+      await produceEvents(config, [tweetEvent(config, 'insert', small.tweetId, SMALL, small.writeTime)], kept);
+      expect(await completionOf(config, small.tweetId, undefined, 30_000)).toMatchObject({ followersDelivered: 10 });
+      expect(one.status().restoring.partitions).toEqual(moved); // still waiting for the dead transaction
+      expect(one.status().partitions).not.toContain(moved[0]);
+
+      await open.abort(); // the broker's timeout would do the same
+      await within(30_000, 't1 owns every partition', () => (one.status().partitions.length === 3 ? true : undefined));
+      expect(one.status().restoring.partitions).toEqual([]);
+      const next = newTweet();
+      await produceEvents(config, [tweetEvent(config, 'insert', next.tweetId, SMALL, next.writeTime)], moved[0]);
+      expect(await completionOf(config, next.tweetId, undefined, 30_000)).toMatchObject({ followersDelivered: 10, source: { partition: moved[0] } });
+    } finally {
+      await dead.disconnect().catch(() => undefined);
+    }
   });
 });

@@ -9,7 +9,7 @@ const job = (tweetId: string, delivered: number, index: number | null): TweetPro
 });
 const status = (inFlight: TweetProgress[], splits: WorkerStatus['splits'] = []): WorkerStatus => ({
   workerId: 'w', state: 'running', partitions: [0], paused: false, inFlight, uncommitted: 0, rowsOutstanding: 0, consumerLag: 0,
-  taskPartitions: [0], splits, totals: { rowsWritten: 0, batchesWritten: 0, retries: 0, deadLetters: 0, tweetsCompleted: 0, transactions: 0 },
+  taskPartitions: [0], restoring: { partitions: [], taskPartitions: [] }, splits, totals: { rowsWritten: 0, batchesWritten: 0, retries: 0, deadLetters: 0, tweetsCompleted: 0, transactions: 0 },
 });
 
 describe('deliveredSoFar', () => {
