@@ -25,7 +25,11 @@ export interface SourceListener {
   room(): number;
   /** A record, in offset order per partition; never more than {@link room} allowed. Must not block. */
   record(record: SourceRecord): void;
-  /** Partitions newly assigned; awaited before any of their records are delivered. */
+  /**
+   * Partitions newly assigned: their records are delivered once this resolves, while the
+   * partitions already owned keep flowing. They may be revoked before it resolves (then
+   * {@link revoked} is called for them at once: the owner must not take them up when it does).
+   */
   assigned(partitions: readonly number[]): Promise<void>;
   /**
    * Partitions being taken away; awaited before they are given up, so the owner can commit what it
@@ -85,5 +89,5 @@ export interface StateRecord {
   readonly value: Buffer | null;
 }
 
-/** Reads these partitions of the checkpoint topic from the beginning to their committed end. */
-export type StateReader = (partitions: readonly number[]) => Promise<StateRecord[]>;
+/** Reads these partitions of the checkpoint topic from the beginning to their committed end; `signal` cancels the read. */
+export type StateReader = (partitions: readonly number[], signal?: AbortSignal) => Promise<StateRecord[]>;

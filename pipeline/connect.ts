@@ -22,7 +22,7 @@ export function workerPorts(config: Config, cassandra: CassandraClient, log: Log
   return {
     source,
     sink: new KafkaTransactionalSink(config, { transactionalId: workerTransactionalId(config, workerId), source, log }),
-    readCheckpoints: (partitions) => readToEnd(config, config.topics.checkpoints, partitions),
+    readCheckpoints: (partitions, signal) => readToEnd(config, config.topics.checkpoints, partitions, { signal }),
     followers: new CassandraFollowerStore(cassandra, ks, { readConsistency: config.cassandra.readConsistency }),
     timelines: new CassandraTimelineStore(cassandra, ks, { writeConsistency: config.cassandra.writeConsistency, strategy: config.pipeline.writeStrategy }),
     authors: new CassandraTweetAuthorStore(cassandra, ks),
@@ -41,7 +41,7 @@ function workLanePorts(config: Config, log: Logger, workerId: string): WorkerPor
   return {
     source,
     sink: new KafkaTransactionalSink(config, { transactionalId: workerTransactionalId(config, workerId, 'tasks'), source, log }),
-    readCheckpoints: (partitions) => readToEnd(config, config.topics.checkpoints, [...new Set(partitions.map((p) => checkpointPartition(config, p)))]),
+    readCheckpoints: (partitions, signal) => readToEnd(config, config.topics.checkpoints, [...new Set(partitions.map((p) => checkpointPartition(config, p)))], { signal }),
   };
 }
 

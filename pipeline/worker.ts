@@ -87,6 +87,12 @@ export interface WorkerOptions {
 /** Uncommitted records allowed per in-flight tweet slot (finished tweets waiting behind a long one). */
 const UNCOMMITTED_PER_SLOT = 64;
 
+/** One restore of assigned partitions: those still wanted (a revocation removes them), and its cancel. */
+interface Restore {
+  readonly wanted: Set<number>;
+  readonly abort: AbortController;
+}
+
 export class Worker {
   readonly workerId: string;
   readonly #config: Config;
@@ -100,8 +106,8 @@ export class Worker {
   readonly #metrics: FanoutMetrics;
   readonly #maxUncommitted: number;
   readonly #restored = new Map<number, Map<bigint, Checkpoint>>();
-  /** Partitions whose checkpoints are being read back (see WorkerStatus.restoring). */
-  readonly #restoring = new Set<number>();
+  /** Partitions whose checkpoints are being read back (see WorkerStatus.restoring), by their restore. */
+  readonly #restoring = new Map<number, Restore>();
   /** In-flight tweets and what finishing each one does. */
   readonly #finishers = new Map<TweetJob, { finish: () => void; abandon: () => void }>();
   readonly #authors: RecentAuthors;
@@ -236,7 +242,7 @@ export class Worker {
       rowsOutstanding: this.#credit.outstanding,
       consumerLag: lag,
       taskPartitions: tasks ? this.#ledger.partitions().sort((a, b) => a - b) : [],
-      restoring: { partitions: tasks ? [] : [...this.#restoring].sort((a, b) => a - b), taskPartitions: tasks ? [...this.#restoring].sort((a, b) => a - b) : [] },
+      restoring: { partitions: tasks ? [] : [...this.#restoring.keys()].sort((a, b) => a - b), taskPartitions: tasks ? [...this.#restoring.keys()].sort((a, b) => a - b) : [] },
       splits: this.#tallies.tallies().map((t) => ({ tweetId: t.tweetId, splitId: t.splitId, tasks: t.count, tasksDone: t.done.length, delivered: t.delivered })),
       totals: { ...this.#metrics.totals },
     };
@@ -285,6 +291,8 @@ export class Worker {
       for (const job of this.#finishers.keys()) job.stop();
       this.#log.error('worker failed', { err: (err as Error).message });
     }
+    // Restores still waiting (on a dead worker's open transaction) are of no use now.
+    for (const restore of this.#restoring.values()) restore.abort.abort();
     // Teardown runs every step even when one fails. The source first: closing it revokes its
     // partitions, which still commits (when not failed) while the producer is open.
     for (const [what, step] of [
@@ -309,27 +317,41 @@ export class Worker {
 
   async #assigned(partitions: readonly number[]): Promise<void> {
     if (partitions.length === 0) return;
-    for (const p of partitions) this.#restoring.add(p);
+    const restore: Restore = { wanted: new Set(partitions), abort: new AbortController() };
+    for (const p of partitions) this.#restoring.set(p, restore);
     let records;
     try {
-      records = await this.#ports.readCheckpoints(partitions);
+      records = await this.#ports.readCheckpoints(partitions, restore.abort.signal);
+    } catch (err) {
+      if (restore.abort.signal.aborted) return; // all of them revoked meanwhile, or the worker stopped
+      throw err;
     } finally {
-      for (const p of partitions) this.#restoring.delete(p);
+      for (const p of partitions) if (this.#restoring.get(p) === restore) this.#restoring.delete(p);
     }
+    const wanted = partitions.filter((p) => restore.wanted.has(p));
     const restored = restoreCheckpoints(records, this.#ports.source.topic);
     const tallies = this.#role === 'tasks' ? restoreTallies(records, this.#ports.source.topic) : new Map<number, never>();
     let count = 0;
-    for (const p of partitions) {
+    for (const p of wanted) {
       const byOffset = restored.get(p) ?? new Map<bigint, Checkpoint>();
       count += byOffset.size;
       this.#restored.set(p, byOffset);
       this.#ledger.open(p);
       if (this.#role === 'tasks') this.#tallies.open(p, tallies.get(p));
     }
-    this.#log.info('partitions assigned', { partitions, checkpointsRestored: count, talliesRestored: [...tallies.values()].reduce((n, m) => n + m.size, 0) });
+    this.#log.info('partitions assigned', { partitions: wanted, checkpointsRestored: count, talliesRestored: [...tallies.values()].reduce((n, m) => n + m.size, 0) });
   }
 
   async #revoked(partitions: readonly number[], lost: boolean): Promise<void> {
+    // A partition still being restored has delivered nothing: given up at once, and its restore
+    // cancelled when none of its partitions is wanted any more.
+    for (const p of partitions) {
+      const restore = this.#restoring.get(p);
+      if (!restore) continue;
+      this.#restoring.delete(p);
+      restore.wanted.delete(p);
+      if (restore.wanted.size === 0) restore.abort.abort();
+    }
     const jobs = [...this.#ledger.entries(partitions)].flatMap((e) => (e.job && this.#finishers.has(e.job) ? [e.job] : []));
     if (!lost && this.#state !== 'failed') {
       for (const job of jobs) job.stop();

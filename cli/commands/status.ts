@@ -27,7 +27,7 @@ export async function status(ctx: Context, json: boolean): Promise<void> {
   const checkpointRecords = await readToEnd(config, checkpoints, partitionsOf(checkpoints));
   // Every partition from its committed offset (one at its end costs nothing): a task-done committed
   // after the lag was read may land on a home partition that had no lag then.
-  const pendingWork = await readToEnd(config, tasks, taskLag.map((l) => l.partition), undefined, new Map(taskLag.map((l) => [l.partition, l.committed])));
+  const pendingWork = await readToEnd(config, tasks, taskLag.map((l) => l.partition), { from: new Map(taskLag.map((l) => [l.partition, l.committed])) });
   const tweets = committedProgress({ checkpoints: checkpointRecords, pendingWork, cdcTopic: tweetsCdc, tasksTopic: tasks, now: Date.now() });
   if (json) {
     console.log(JSON.stringify({ group: config.pipeline.groupId, topic: tweetsCdc, tweets, lag, tasks: { group: tasksGroup, topic: tasks, lag: taskLag } }, null, 2));

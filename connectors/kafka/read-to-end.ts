@@ -7,6 +7,15 @@ import { baseProps } from './client.ts';
 /** librdkafka's logical offset for 'the beginning of the partition'. */
 const OFFSET_BEGINNING = -2;
 
+export interface ReadOptions {
+  /** Gives up after this long (default: long enough to wait out an open transaction). */
+  readonly timeoutMs?: number;
+  /** Per partition, the offset to read from (default: its beginning). */
+  readonly from?: ReadonlyMap<number, number>;
+  /** Cancels the read: it rejects with the signal's reason. */
+  readonly signal?: AbortSignal;
+}
+
 /** A record read back from a state topic. */
 export interface StateRecord {
   readonly partition: number;
@@ -31,7 +40,9 @@ export interface StateRecord {
  * missed: a new owner would restore an older tally than its committed offset and never complete
  * the split. So the read waits for the open transaction to end; the default timeout covers it.
  */
-export async function readToEnd(config: Config, topic: string, partitions: readonly number[], timeoutMs = config.kafka.transactionTimeoutMs + 30_000, from?: ReadonlyMap<number, number>): Promise<StateRecord[]> {
+export async function readToEnd(config: Config, topic: string, partitions: readonly number[], options: ReadOptions = {}): Promise<StateRecord[]> {
+  const { timeoutMs = config.kafka.transactionTimeoutMs + 30_000, from, signal } = options;
+  signal?.throwIfAborted();
   const consumer = new kafkaJs.KafkaConsumer({
     ...baseProps(config),
     // Required by librdkafka even for manual assignment; nothing is ever committed under it.
@@ -48,6 +59,8 @@ export async function readToEnd(config: Config, topic: string, partitions: reado
   (consumer as unknown as { setDefaultIsTimeoutOnlyForFirstMessage(v: boolean): void }).setDefaultIsTimeoutOnlyForFirstMessage(true);
   const records: StateRecord[] = [];
   const pending = new Set(partitions);
+  /** Set once the read is over (done, failed, cancelled): callbacks still to come must not touch the consumer. */
+  let closing = false;
   /** Per partition, the high watermark at its first EOF: what the read must reach. */
   const ends = new Map<number, number>();
   const work = new Promise<void>((resolve, reject) => {
@@ -67,12 +80,14 @@ export async function readToEnd(config: Config, topic: string, partitions: reado
       if (pending.size === 0) resolve();
     });
     consumer.on('event.error', (err) => reject(classifyKafkaError(err, `read ${topic}`)));
+    signal?.addEventListener('abort', () => reject(signal.reason instanceof Error ? signal.reason : new Error('read cancelled')), { once: true });
     consumer.connect({ timeout: config.kafka.connectTimeoutMs }, (err) => {
+      if (closing) return; // cancelled or timed out while connecting: already disconnected
       if (err) { reject(classifyKafkaError(err, `connect to read ${topic}`)); return; }
       if (pending.size === 0) { resolve(); return; }
       consumer.assign(partitions.map((partition) => ({ topic, partition, offset: from?.get(partition) ?? OFFSET_BEGINNING })));
       const loop = (): void => {
-        if (pending.size === 0) return;
+        if (pending.size === 0 || closing) return;
         consumer.consume(1_000, (cerr, messages) => {
           if (cerr) { reject(classifyKafkaError(cerr, `read ${topic}`)); return; }
           for (const m of messages) {
@@ -88,6 +103,7 @@ export async function readToEnd(config: Config, topic: string, partitions: reado
     await withTimeout(work, timeoutMs, `reading ${topic} to its end took over ${timeoutMs} ms`);
     return records;
   } finally {
+    closing = true;
     await new Promise<void>((resolve) => { consumer.disconnect(() => resolve()); });
   }
 }

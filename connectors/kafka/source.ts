@@ -114,9 +114,9 @@ export class KafkaRecordSource implements RecordSource {
       'enable.auto.offset.store': false,
       'partition.assignment.strategy': 'cooperative-sticky',
       'session.timeout.ms': this.#config.pipeline.sessionTimeoutMs,
-      // A revocation waits for a restore still running (which can wait out a dead producer's open
-      // transaction, up to kafka.transactionTimeoutMs) before the poll loop goes on.
-      'max.poll.interval.ms': Math.max(300_000, this.#config.kafka.transactionTimeoutMs + 60_000),
+      // A revocation lets the partitions' batches in flight land (up to pipeline.shutdownTimeoutMs)
+      // and commits before the poll loop goes on.
+      'max.poll.interval.ms': Math.max(300_000, this.#config.pipeline.shutdownTimeoutMs + 60_000),
       // Bounded memory: a small prefetch queue and small fetches (CDC records are ~0.5 KiB).
       'queued.min.messages': 100,
       'queued.max.messages.kbytes': 1_024,
@@ -198,24 +198,21 @@ export class KafkaRecordSource implements RecordSource {
             this.#restoring.delete(p);
             this.#owned.add(p);
           }
-          if (!this.#paused) this.#resume(ready);
+          if (!this.#paused && !this.#stopping) this.#resume(ready);
           this.#wake?.();
-        }, (err: unknown) => listener.failed(err instanceof Error ? err : new Error(String(err))));
+        }).catch((err: unknown) => listener.failed(asError(err)));
         for (const p of partitions) this.#restoring.set(p, restore);
       };
     } else {
       const lost = coop.assignmentLost();
-      // From now on records of these partitions are dropped: the next owner reads them again.
-      for (const p of partitions) this.#owned.delete(p);
+      // From now on records of these partitions are dropped: the next owner reads them again. One
+      // still being restored is not taken up when its restore ends (the owner is told below).
+      for (const p of partitions) {
+        this.#owned.delete(p);
+        this.#restoring.delete(p);
+      }
       step = async () => {
         this.#log.info(lost ? 'partitions lost' : 'partitions revoked', { partitions });
-        // The owner finishes restoring a partition before it gives it up.
-        const restores = partitions.flatMap((p) => {
-          const restore = this.#restoring.get(p);
-          this.#restoring.delete(p);
-          return restore ? [restore] : [];
-        });
-        await Promise.allSettled(restores);
         try {
           await listener.revoked(partitions, lost);
         } finally {

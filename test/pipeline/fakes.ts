@@ -148,6 +148,7 @@ export class FakeSource implements RecordSource {
   #listener: SourceListener | undefined;
   #timer: NodeJS.Timeout | undefined;
   #next = new Map<number, bigint>();
+  readonly #restoring = new Map<number, Promise<void>>();
   delivered = 0;
   paused = false;
   closed = false;
@@ -184,9 +185,28 @@ export class FakeSource implements RecordSource {
     tick();
   }
 
+  /**
+   * Assigns more partitions, as a rebalance would: like the Kafka source, their records flow once
+   * the owner has restored them (unless revoked meanwhile); returns that restore.
+   */
+  assign(partitions: number[]): Promise<void> {
+    const restore: Promise<void> = this.#listener!.assigned(partitions).then(() => {
+      for (const p of partitions) {
+        if (this.#restoring.get(p) !== restore) continue;
+        this.#restoring.delete(p);
+        this.partitions.push(p);
+      }
+    });
+    for (const p of partitions) this.#restoring.set(p, restore);
+    return restore;
+  }
+
   /** Takes partitions away, as a rebalance would. */
   async revoke(partitions: number[], lost = false): Promise<void> {
-    for (const p of partitions) this.partitions.splice(this.partitions.indexOf(p), 1);
+    for (const p of partitions) {
+      this.#restoring.delete(p);
+      if (this.partitions.includes(p)) this.partitions.splice(this.partitions.indexOf(p), 1);
+    }
     await this.#listener!.revoked(partitions, lost);
   }
 

@@ -146,4 +146,21 @@ describe('fan-out recovery: graceful stop, crash, rebalance', () => {
       await dead.disconnect().catch(() => undefined);
     }
   });
+
+  it("a graceful stop does not wait for a restore held by a dead worker's open transaction", { timeout: 60_000 }, async () => {
+    const { config, log, startWorker } = await testEnv();
+    const dead = createKafka(config, log).producer({ 'transactional.id': `dead-${uniq()}`, 'enable.idempotence': true, 'transaction.timeout.ms': 300_000 });
+    await dead.connect();
+    const open = await dead.transaction();
+    try {
+      await open.send({ topic: config.topics.checkpoints, messages: [{ key: 'dead-worker', value: 'never committed', partition: 0 }] });
+      const one = startWorker('s1');
+      await within(30_000, 's1 restoring', () => (one.status().restoring.partitions.length === 3 ? true : undefined));
+      await withTimeout(one.close(), 20_000, 'the stop waited for the restore');
+      expect(one.state).toBe('stopped');
+    } finally {
+      await open.abort().catch(() => undefined);
+      await dead.disconnect().catch(() => undefined);
+    }
+  });
 });

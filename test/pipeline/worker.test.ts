@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../config/index.ts';
 import { withTimeout } from '../../connectors/errors.ts';
 import { createLogger } from '../../connectors/log.ts';
-import type { StateRecord } from '../../connectors/streams.ts';
+import type { StateReader, StateRecord } from '../../connectors/streams.ts';
 import { rowCredit } from '../../pipeline/job.ts';
 import { checkpointRecord } from '../../pipeline/records.ts';
 import { Worker } from '../../pipeline/worker.ts';
@@ -29,16 +29,16 @@ const ids = (from: number, n: number): bigint[] => Array.from({ length: n }, (_,
 let seq = 0;
 const tweetId = (): string => `00000000-0000-1000-8000-${String(++seq).padStart(12, '0')}`;
 
-function world(options: { restored?: StateRecord[]; config?: typeof config; claims?: MemoryClaims } = {}) {
+function world(options: { restored?: StateRecord[]; config?: typeof config; claims?: MemoryClaims; partitions?: number[]; readCheckpoints?: StateReader } = {}) {
   const cfg = options.config ?? config;
-  const source = new FakeSource();
+  const source = new FakeSource(options.partitions);
   const sink = new FakeSink();
   const followers = new MemoryFollowers();
   const timelines = new MemoryTimelines();
   const authors = new MemoryAuthors();
   followers.set(1n, ids(1_000, 500));
   followers.set(2n, ids(1_000, 3));
-  const worker = new Worker({ config: cfg, workerId: 'w', log, ports: { source, sink, followers, timelines, authors, readCheckpoints: async () => options.restored ?? [], ...(options.claims ? { claims: options.claims } : {}) } });
+  const worker = new Worker({ config: cfg, workerId: 'w', log, ports: { source, sink, followers, timelines, authors, readCheckpoints: options.readCheckpoints ?? (async () => options.restored ?? []), ...(options.claims ? { claims: options.claims } : {}) } });
   const insert = (partition: number, author: bigint, id = tweetId()) => {
     source.push(partition, tweetEvent(config, 'insert', id, author, 1_000n + BigInt(seq)));
     return id;
@@ -48,6 +48,39 @@ function world(options: { restored?: StateRecord[]; config?: typeof config; clai
 }
 
 describe('Worker (fakes)', () => {
+  it('partitions revoked while their checkpoints are being read: given up at once, the read cancelled once none is wanted, never taken up; the others flow', { timeout: 10_000 }, async () => {
+    // Checkpoint reads of partitions 1 and 2 wait (as behind a dead worker's open transaction)
+    // until released; like readToEnd, a read rejects when cancelled.
+    const reads: Array<{ partitions: readonly number[]; signal: AbortSignal; release: () => void }> = [];
+    const readCheckpoints: StateReader = (partitions, signal) => (partitions.includes(0) ? Promise.resolve([]) : new Promise((resolve, reject) => {
+      reads.push({ partitions, signal: signal!, release: () => resolve([]) });
+      signal!.addEventListener('abort', () => reject(new Error('read cancelled')), { once: true });
+    }));
+    const w = world({ partitions: [0], readCheckpoints });
+    const run = w.worker.start();
+    await within(5_000, 'running', () => (w.worker.state === 'running' ? true : undefined), 1);
+    const one = w.source.assign([1]);
+    const twoAndThree = w.source.assign([2, 3]);
+    await within(5_000, 'restoring', () => (w.worker.status().restoring.partitions.length === 3 ? true : undefined), 1);
+    const id = w.insert(0, 2n); // the partition already owned keeps flowing meanwhile
+    await within(5_000, 'completed on partition 0', () => (w.completions().some((c) => c.tweetId === id) ? true : undefined), 1);
+
+    await withTimeout(w.source.revoke([1]), 1_000, 'a revocation waited for a restore');
+    expect(reads[0]!.signal.aborted).toBe(true); // nothing of it wanted: cancelled
+    await one;
+    await withTimeout(w.source.revoke([2]), 1_000, 'a revocation waited for a restore');
+    expect(reads[1]!.signal.aborted).toBe(false); // partition 3 is still wanted
+    expect(w.worker.status().restoring.partitions).toEqual([3]);
+    reads[1]!.release();
+    await twoAndThree;
+    expect(w.worker.status().partitions).toEqual([0, 3]); // 1 and 2 never taken up
+    expect(w.worker.status().restoring.partitions).toEqual([]);
+    const later = w.insert(3, 2n);
+    await within(5_000, 'completed on partition 3', () => (w.completions().some((c) => c.tweetId === later) ? true : undefined), 1);
+    await w.worker.close();
+    await run;
+  });
+
   it('replica copies of one write (same eventId): the first copy to claim it fans out and completes; the others commit with no output', { timeout: 10_000 }, async () => {
     const claims = new MemoryClaims();
     const w = world({ claims });

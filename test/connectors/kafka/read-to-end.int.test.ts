@@ -43,4 +43,27 @@ describe('readToEnd (real broker)', () => {
       await stuck.disconnect().catch(() => undefined); // fenced by then: the broker aborted it
     }
   });
+
+  it('a read waiting out an open transaction is cancelled by its signal, while connecting or while reading', { timeout: 60_000 }, async () => {
+    const stuck = kafka.producer({ 'transactional.id': `t-${uniq()}`, 'enable.idempotence': true, 'transaction.timeout.ms': 300_000 });
+    await stuck.connect();
+    const open = await stuck.transaction();
+    try {
+      await open.send({ topic, messages: [{ key: 'lane-a', value: 'never committed', partition: 0 }] });
+      const early = new AbortController();
+      const connecting = readToEnd(config, topic, [0], { signal: early.signal });
+      early.abort(new Error('cancelled early'));
+      await expect(connecting).rejects.toThrow('cancelled early');
+      const late = new AbortController();
+      const reading = readToEnd(config, topic, [0], { signal: late.signal });
+      // Reading is under way once the EOF of the open transaction's stable offset has come and gone.
+      const outcome = Promise.race([reading.then(() => 'read'), new Promise((resolve) => { setTimeout(resolve, 2_000, 'waiting'); })]);
+      expect(await outcome).toBe('waiting');
+      late.abort(new Error('cancelled late'));
+      await expect(reading).rejects.toThrow('cancelled late');
+    } finally {
+      await open.abort().catch(() => undefined);
+      await stuck.disconnect().catch(() => undefined);
+    }
+  });
 });
