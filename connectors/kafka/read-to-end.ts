@@ -79,7 +79,12 @@ export async function readToEnd(config: Config, topic: string, partitions: reado
       pending.delete(eof.partition);
       if (pending.size === 0) resolve();
     });
-    consumer.on('event.error', (err) => reject(classifyKafkaError(err, `read ${topic}`)));
+    // librdkafka reports every broker connection it loses or cannot make here, and retries on its
+    // own: with one of several bootstrap brokers down, 1 read in 3 failed on "broker transport
+    // failure" while the others answered. Only a fatal error ends the read; `timeoutMs` bounds the rest.
+    consumer.on('event.error', (err) => {
+      if ((err as { isFatal?: boolean }).isFatal === true) reject(classifyKafkaError(err, `read ${topic}`));
+    });
     signal?.addEventListener('abort', () => reject(signal.reason instanceof Error ? signal.reason : new Error('read cancelled')), { once: true });
     consumer.connect({ timeout: config.kafka.connectTimeoutMs }, (err) => {
       if (closing) return; // cancelled or timed out while connecting: already disconnected
