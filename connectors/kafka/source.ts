@@ -15,9 +15,10 @@
  * Polling continues while paused, so a fan-out that keeps the worker busy for minutes neither
  * trips `max.poll.interval.ms` nor delays rebalances. Newly assigned partitions stay paused while
  * their owner restores them (which can wait out a dead worker's open transaction, up to
- * `kafka.transactionTimeoutMs`: see read-to-end.ts); the partitions already owned keep flowing. Membership is static (`group.instance.id`
- * from the worker id): a worker restarted with the same id takes its partitions back at once,
- * without a rebalance, and fences the old process.
+ * `kafka.transactionTimeoutMs`: see read-to-end.ts); the partitions already owned keep flowing.
+ *
+ * Membership is static (`group.instance.id` from the worker id): a worker restarted with the same
+ * id takes its partitions back at once, without a rebalance, and fences the old process.
  */
 import kafkaJs from '@confluentinc/kafka-javascript';
 import { setTimeout as sleep } from 'node:timers/promises';
