@@ -9,6 +9,7 @@ import { compile, type Config } from './compile.ts';
 import { ConfigError } from './errors.ts';
 import type { Format } from './formats.ts';
 import { extraEnv, schema } from './schema.ts';
+import { portOffsetFromEnv, servicePorts } from './ports.ts';
 
 export interface LoadOptions {
   /** Environment to read (defaults to process.env). */
@@ -60,6 +61,15 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const problems: string[] = [];
   // convict reads neither env nor argv by itself here: we coerce with each format's own parser.
   const conf = convict(schema as never, { env: {}, args: [] });
+  // A second set of local services (FANOUT_PORT_OFFSET, see services/paths.ts) is where the
+  // defaults point too: `FANOUT_PORT_OFFSET=1000 ./fanout demo` starts those and then uses them.
+  try {
+    const ports = servicePorts(portOffsetFromEnv(env));
+    conf.set('kafka.brokers', [`${ports.host}:${ports.kafka.broker}`]);
+    conf.set('cassandra.contactPoints', [`${ports.host}:${ports.cassandra.native}`]);
+  } catch {
+    problems.push(`env FANOUT_PORT_OFFSET must be a whole number from 0 to 50000 (added to every local service port), got ${JSON.stringify(env.FANOUT_PORT_OFFSET)}`);
+  }
 
   const apply = (key: string, value: unknown, source: string): void => {
     const leaf = leaves.get(key);

@@ -7,6 +7,9 @@
  */
 import { join, resolve } from 'node:path';
 import { fanoutHome } from '../config/home.ts';
+import { portOffsetFromEnv, servicePorts, type ServicePorts } from '../config/ports.ts';
+
+export { portOffsetFromEnv, servicePorts, type ServicePorts };
 
 /** Kafka broker version fetched from Maven Central; keep equal to services/maven/kafka/pom.xml. */
 export const KAFKA_VERSION = '4.2.2';
@@ -17,35 +20,6 @@ export const CASSANDRA_VERSION = '5.0.9';
 export type ServiceName = 'kafka' | 'cassandra';
 /** Every service, in start order (both start concurrently; the order is for output only). */
 export const SERVICE_NAMES: readonly ServiceName[] = Object.freeze(['kafka', 'cassandra']);
-
-/** The loopback addresses and ports of one set of services. */
-export interface ServicePorts {
-  readonly host: string;
-  readonly kafka: { readonly broker: number; readonly controller: number };
-  readonly cassandra: { readonly native: number; readonly storage: number; readonly jmx: number };
-}
-
-/**
- * The ports of the services, each shifted by `offset` (default `$FANOUT_PORT_OFFSET`, else 0):
- * a second set of services (another FANOUT_HOME, e.g. a test that kills Cassandra without
- * disturbing the shared one) can run beside the first. Everything binds 127.0.0.1 only.
- */
-export function servicePorts(offset: number = portOffsetFromEnv()): ServicePorts {
-  if (!Number.isInteger(offset) || offset < 0 || offset > 50_000) {
-    throw new TypeError(`port offset must be an integer from 0 to 50000, not ${offset} (FANOUT_PORT_OFFSET)`);
-  }
-  return Object.freeze({
-    host: '127.0.0.1',
-    kafka: Object.freeze({ broker: 9092 + offset, controller: 9093 + offset }),
-    cassandra: Object.freeze({ native: 9042 + offset, storage: 7000 + offset, jmx: 7199 + offset }),
-  });
-}
-
-/** `$FANOUT_PORT_OFFSET` as a number (0 when unset). */
-export function portOffsetFromEnv(env: NodeJS.ProcessEnv = process.env): number {
-  const text = env['FANOUT_PORT_OFFSET'];
-  return text === undefined || text === '' ? 0 : Number(text);
-}
 
 /** The default ports: Kafka 9092 (controller 9093), Cassandra 9042 (storage 7000, JMX 7199). */
 export const SERVICE_PORTS: ServicePorts = servicePorts(0);

@@ -24,6 +24,16 @@ describe('loadConfig', () => {
     expect(Object.isFrozen(c) && Object.isFrozen(c.kafka.brokers) && Object.isFrozen(c.pipeline)).toBe(true);
   });
 
+  it('FANOUT_PORT_OFFSET moves the default endpoints to the offset local services; explicit ones win; a bad offset is named', () => {
+    const c = loadConfig({ env: { FANOUT_PORT_OFFSET: '1000' } });
+    expect(c.kafka.brokers).toEqual(['127.0.0.1:10092']);
+    expect(c.cassandra.contactPoints).toEqual(['127.0.0.1:10042']);
+    expect(loadConfig({ env: { FANOUT_PORT_OFFSET: '1000', KAFKA_BROKERS: 'k:1' } }).kafka.brokers).toEqual(['k:1']);
+    expect(problems(() => loadConfig({ env: { FANOUT_PORT_OFFSET: 'ten' } }))).toEqual([
+      'env FANOUT_PORT_OFFSET must be a whole number from 0 to 50000 (added to every local service port), got "ten"',
+    ]);
+  });
+
   it('precedence: file < env < --set', () => {
     const file = join(tmpdir(), `fanout-${process.pid}.json`);
     writeFileSync(file, JSON.stringify({ pipeline: { batchSize: 10, pageSize: 300 }, kafka: { brokers: ['f:1'] } }));
