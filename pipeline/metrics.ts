@@ -2,7 +2,7 @@
  * The worker's OpenTelemetry instruments (meter `fanout`; only @opentelemetry/api here, the entry
  * point starts the SDK), mirrored in plain totals for `Worker.status()`.
  */
-import { metrics, type Attributes, type BatchObservableCallback } from '@opentelemetry/api';
+import { metrics, type Attributes, type BatchObservableCallback, type Observable } from '@opentelemetry/api';
 
 /** Point-in-time readings for the observable gauges. */
 export interface GaugeReadings {
@@ -11,6 +11,8 @@ export interface GaugeReadings {
   readonly followersRemaining: number;
   /** High watermark minus committed position, summed over assigned partitions; undefined if unknown. */
   readonly consumerLag: number | undefined;
+  /** Partitions assigned and still being restored (see WorkerStatus.restoring). */
+  readonly partitionsRestoring: number;
 }
 
 export interface Totals {
@@ -38,6 +40,7 @@ export class FanoutMetrics {
   readonly #inFlight = this.#meter.createObservableGauge('fanout_tweets_in_flight', { description: 'Tweets being fanned out' });
   readonly #remaining = this.#meter.createObservableGauge('fanout_followers_remaining', { description: 'Followers of in-flight tweets not delivered yet' });
   readonly #lag = this.#meter.createObservableGauge('fanout_consumer_lag', { description: 'Records of the CDC topic not yet committed' });
+  readonly #restoring = this.#meter.createObservableGauge('fanout_partitions_restoring', { description: "Partitions assigned and still being restored (a restore waits out a dead worker's open transaction)" });
   readonly #callback: BatchObservableCallback;
 
   constructor(workerId: string, read: () => GaugeReadings) {
@@ -47,8 +50,9 @@ export class FanoutMetrics {
       result.observe(this.#inFlight, r.inFlightTweets, this.#attrs);
       result.observe(this.#remaining, r.followersRemaining, this.#attrs);
       if (r.consumerLag !== undefined) result.observe(this.#lag, r.consumerLag, this.#attrs);
+      result.observe(this.#restoring, r.partitionsRestoring, this.#attrs);
     };
-    this.#meter.addBatchObservableCallback(this.#callback, [this.#inFlight, this.#remaining, this.#lag]);
+    this.#meter.addBatchObservableCallback(this.#callback, this.#gauges());
   }
 
   written(rows: number, op: 'insert' | 'delete' | 'mixed'): void {
@@ -86,6 +90,10 @@ export class FanoutMetrics {
   }
 
   close(): void {
-    this.#meter.removeBatchObservableCallback(this.#callback, [this.#inFlight, this.#remaining, this.#lag]);
+    this.#meter.removeBatchObservableCallback(this.#callback, this.#gauges());
+  }
+
+  #gauges(): Observable[] {
+    return [this.#inFlight, this.#remaining, this.#lag, this.#restoring];
   }
 }

@@ -153,7 +153,7 @@ export class Worker {
     this.#ledger = new CommitLedger(config, this.#ports.source.topic);
     this.#metrics = new FanoutMetrics(options.lane ? `${this.workerId}-tasks` : this.workerId, () => {
       const s = this.#ownStatus();
-      return { inFlightTweets: s.inFlight.length, followersRemaining: s.inFlight.reduce((n, t) => n + (t.remaining ?? 0), 0), consumerLag: s.consumerLag };
+      return { inFlightTweets: s.inFlight.length, followersRemaining: s.inFlight.reduce((n, t) => n + (t.remaining ?? 0), 0), consumerLag: s.consumerLag, partitionsRestoring: this.#restoring.size };
     });
     this.#committer = new Committer({
       ledger: this.#ledger,

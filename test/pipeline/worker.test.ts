@@ -62,6 +62,9 @@ describe('Worker (fakes)', () => {
     const one = w.source.assign([1]);
     const twoAndThree = w.source.assign([2, 3]);
     await within(5_000, 'restoring', () => (w.worker.status().restoring.partitions.length === 3 ? true : undefined), 1);
+    await reader.forceFlush(); // the gauge operators watch
+    const gauge = exporter.getMetrics().at(-1)!.scopeMetrics.flatMap((sm) => sm.metrics).find((m) => m.descriptor.name === 'fanout_partitions_restoring');
+    expect(gauge?.dataPoints.find((d) => d.attributes['fanout.worker'] === 'w')?.value).toBe(3);
     const id = w.insert(0, 2n); // the partition already owned keeps flowing meanwhile
     await within(5_000, 'completed on partition 0', () => (w.completions().some((c) => c.tweetId === id) ? true : undefined), 1);
 
