@@ -61,7 +61,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const problems: string[] = [];
   // convict reads neither env nor argv by itself here: we coerce with each format's own parser.
   const conf = convict(schema as never, { env: {}, args: [] });
-  // A second set of local services (FANOUT_PORT_OFFSET, see services/paths.ts) is where the
+  // A second set of local services (FANOUT_PORT_OFFSET, see ./ports.ts) is where the
   // defaults point too: `FANOUT_PORT_OFFSET=1000 ./fanout demo` starts those and then uses them.
   try {
     const ports = servicePorts(portOffsetFromEnv(env));

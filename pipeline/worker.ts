@@ -232,6 +232,7 @@ export class Worker {
       if (high !== undefined && pos !== null) lag = (lag ?? 0) + Math.max(0, Number(high - pos));
     }
     const tasks = this.#role === 'tasks';
+    const restoring = [...this.#restoring.keys()].sort((a, b) => a - b);
     return {
       workerId: this.workerId,
       state: this.#state,
@@ -242,7 +243,7 @@ export class Worker {
       rowsOutstanding: this.#credit.outstanding,
       consumerLag: lag,
       taskPartitions: tasks ? this.#ledger.partitions().sort((a, b) => a - b) : [],
-      restoring: { partitions: tasks ? [] : [...this.#restoring.keys()].sort((a, b) => a - b), taskPartitions: tasks ? [...this.#restoring.keys()].sort((a, b) => a - b) : [] },
+      restoring: tasks ? { partitions: [], taskPartitions: restoring } : { partitions: restoring, taskPartitions: [] },
       splits: this.#tallies.tallies().map((t) => ({ tweetId: t.tweetId, splitId: t.splitId, tasks: t.count, tasksDone: t.done.length, delivered: t.delivered })),
       totals: { ...this.#metrics.totals },
     };

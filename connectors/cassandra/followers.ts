@@ -6,6 +6,8 @@ import { classifyCassandraError } from '../errors.ts';
 const COUNT_PAGE_ROWS = 50_000;
 /** Rows per single-partition unlogged batch when adding followers (one partition: cheap). */
 const ADD_BATCH_ROWS = 100;
+/** Follows are written at LOCAL_QUORUM: with reads at readConsistency, a follow one read saw, every later read sees. */
+const ADD_OPTIONS = { prepare: true, logged: false, consistency: consistencyOf('local_quorum') };
 
 /** FollowerStore over the `followers` table. */
 export class CassandraFollowerStore implements FollowerStore {
@@ -71,7 +73,7 @@ export class CassandraFollowerStore implements FollowerStore {
     for (let i = 0; i < followerIds.length; i += ADD_BATCH_ROWS) {
       const queries = followerIds.slice(i, i + ADD_BATCH_ROWS).map((f) => ({ query: insert, params: [userId, f, followedAt] }));
       try {
-        await this.#client.batch(queries, { prepare: true, logged: false, consistency: consistencyOf('local_quorum') });
+        await this.#client.batch(queries, ADD_OPTIONS);
       } catch (err) {
         throw classifyCassandraError(err, `add followers of ${userId}`);
       }

@@ -3,6 +3,7 @@ import type { Config } from '../../config/index.ts';
 import { withTimeout } from '../../connectors/errors.ts';
 import { createKafka } from '../../connectors/kafka/client.ts';
 import { readToEnd } from '../../connectors/kafka/read-to-end.ts';
+import type { Logger } from '../../connectors/log.ts';
 import { checkpointKey, checkpointPartition } from '../../pipeline/records.ts';
 import { uniq } from '../support/config.ts';
 import { collect } from '../support/kafka.ts';
@@ -32,6 +33,25 @@ async function locate(config: Config, tweetId: string): Promise<{ partition: num
   const r = records.find((x) => x.value?.toString('utf8').includes(tweetId));
   if (!r) throw new Error(`no change event of ${tweetId}`);
   return { partition: r.partition, offset: String(r.offset) };
+}
+
+/**
+ * A worker that died mid-commit, as the others see it: its transaction open on a checkpoint
+ * partition until the broker aborts it (300 s here: longer than any test waits). `abort()` ends it
+ * as the broker would; `close()` (for cleanup) aborts it if still open and disconnects.
+ */
+async function deadWorkerTransaction(config: Config, log: Logger, partition: number): Promise<{ abort: () => Promise<void>; close: () => Promise<void> }> {
+  const producer = createKafka(config, log).producer({ 'transactional.id': `dead-${uniq()}`, 'enable.idempotence': true, 'transaction.timeout.ms': 300_000 });
+  await producer.connect();
+  const open = await producer.transaction();
+  await open.send({ topic: config.topics.checkpoints, messages: [{ key: 'dead-worker', value: 'never committed', partition }] });
+  return {
+    abort: () => open.abort(),
+    close: async () => {
+      await open.abort().catch(() => undefined);
+      await producer.disconnect().catch(() => undefined);
+    },
+  };
 }
 
 describe('fan-out recovery: graceful stop, crash, rebalance', () => {
@@ -120,66 +140,56 @@ describe('fan-out recovery: graceful stop, crash, rebalance', () => {
     await within(30_000, 'the partitions shared', () => (two.status().partitions.length > 0 && one.status().partitions.length + two.status().partitions.length === 3 ? true : undefined));
     const moved = two.status().partitions;
     const kept = one.status().partitions[0]!;
-    // t2 then dies mid-commit: its transaction stays open on the checkpoint partition t1 must
-    // restore from (until the broker aborts it: far longer than this test waits).
-    const dead = createKafka(config, log).producer({ 'transactional.id': `dead-${uniq()}`, 'enable.idempotence': true, 'transaction.timeout.ms': 300_000 });
-    await dead.connect();
-    const open = await dead.transaction();
+    /** Produces an insert of SMALL (10 followers) to a partition; returns its tweet id. */
+    const smallTweet = async (partition: number): Promise<string> => {
+      const t = newTweet();
+      await produceEvents(config, [tweetEvent(config, 'insert', t.tweetId, SMALL, t.writeTime)], partition);
+      return t.tweetId;
+    };
+    // t2 then dies mid-commit: its transaction stays open on the checkpoint partition t1 must restore from.
+    const dead = await deadWorkerTransaction(config, log, checkpointPartition(config, moved[0]!));
     try {
-      await open.send({ topic: config.topics.checkpoints, messages: [{ key: 'dead-worker', value: 'never committed', partition: checkpointPartition(config, moved[0]!) }] });
       await withTimeout(two.close(), 20_000, 'close took over 20 s');
       await within(30_000, 't1 restoring the moved partitions', () => (one.status().restoring.partitions.length > 0 ? true : undefined));
       // Meanwhile the partition t1 kept flows: a tweet on it is fanned out and committed.
-      const small = newTweet();
-      await produceEvents(config, [tweetEvent(config, 'insert', small.tweetId, SMALL, small.writeTime)], kept);
-      expect(await completionOf(config, small.tweetId, undefined, 30_000)).toMatchObject({ followersDelivered: 10 });
+      expect(await completionOf(config, await smallTweet(kept), undefined, 30_000)).toMatchObject({ followersDelivered: 10 });
       expect(one.status().restoring.partitions).toEqual(moved); // still waiting for the dead transaction
       expect(one.status().partitions).not.toContain(moved[0]);
       // A tweet on a partition being restored waits for it, and is not lost.
-      const waiting = newTweet();
-      await produceEvents(config, [tweetEvent(config, 'insert', waiting.tweetId, SMALL, waiting.writeTime)], moved[0]);
+      const waiting = await smallTweet(moved[0]!);
 
       // A third worker joins: the group takes a partition from t1 (cooperative-sticky has taken
       // the one being restored in every run seen). Giving it up must not wait for the restore.
       const three = startWorker('t3');
       await within(30_000, 't3 has a partition', () => (three.status().partitions.length + three.status().restoring.partitions.length > 0 ? true : undefined));
-      const still = one.status().partitions[0]!;
-      const during = newTweet();
-      await produceEvents(config, [tweetEvent(config, 'insert', during.tweetId, SMALL, during.writeTime)], still);
-      expect(await completionOf(config, during.tweetId, undefined, 30_000)).toMatchObject({ followersDelivered: 10 });
+      expect(await completionOf(config, await smallTweet(one.status().partitions[0]!), undefined, 30_000)).toMatchObject({ followersDelivered: 10 });
 
-      await open.abort(); // the broker's timeout would do the same
+      await dead.abort(); // the broker's timeout would do the same
       await within(30_000, 'every partition owned, none restoring', () => {
         const owned = [...one.status().partitions, ...three.status().partitions].sort((a, b) => a - b);
         const restoring = one.status().restoring.partitions.length + three.status().restoring.partitions.length;
         return owned.join() === '0,1,2' && restoring === 0 ? true : undefined;
       });
-      expect(await completionOf(config, waiting.tweetId, undefined, 30_000)).toMatchObject({ followersDelivered: 10, source: { partition: moved[0] } });
+      expect(await completionOf(config, waiting, undefined, 30_000)).toMatchObject({ followersDelivered: 10, source: { partition: moved[0] } });
       for (let p = 0; p < 3; p++) {
-        const next = newTweet();
-        await produceEvents(config, [tweetEvent(config, 'insert', next.tweetId, SMALL, next.writeTime)], p);
-        expect(await completionOf(config, next.tweetId, undefined, 30_000)).toMatchObject({ followersDelivered: 10, source: { partition: p } });
+        expect(await completionOf(config, await smallTweet(p), undefined, 30_000)).toMatchObject({ followersDelivered: 10, source: { partition: p } });
       }
-      expect((await completedEvents(config)).filter((c) => c.tweetId === waiting.tweetId)).toHaveLength(1);
+      expect((await completedEvents(config)).filter((c) => c.tweetId === waiting)).toHaveLength(1);
     } finally {
-      await dead.disconnect().catch(() => undefined);
+      await dead.close();
     }
   });
 
   it("a graceful stop does not wait for a restore held by a dead worker's open transaction", { timeout: 60_000 }, async () => {
     const { config, log, startWorker } = await testEnv();
-    const dead = createKafka(config, log).producer({ 'transactional.id': `dead-${uniq()}`, 'enable.idempotence': true, 'transaction.timeout.ms': 300_000 });
-    await dead.connect();
-    const open = await dead.transaction();
+    const dead = await deadWorkerTransaction(config, log, 0);
     try {
-      await open.send({ topic: config.topics.checkpoints, messages: [{ key: 'dead-worker', value: 'never committed', partition: 0 }] });
       const one = startWorker('s1');
       await within(30_000, 's1 restoring', () => (one.status().restoring.partitions.length === 3 ? true : undefined));
       await withTimeout(one.close(), 20_000, 'the stop waited for the restore');
       expect(one.state).toBe('stopped');
     } finally {
-      await open.abort().catch(() => undefined);
-      await dead.disconnect().catch(() => undefined);
+      await dead.close();
     }
   });
 });
