@@ -17,7 +17,7 @@ import { connectCassandra } from '../connectors/cassandra/client.ts';
 import { applySchema } from '../connectors/cassandra/schema.ts';
 import { CdcConnector } from '../connectors/cdc/connector.ts';
 import { connectAdmin, createKafka } from '../connectors/kafka/client.ts';
-import { createLogger } from '../connectors/log.ts';
+import { createLogger } from '../lib/log.ts';
 
 const { values } = parseArgs({ options: { writes: { type: 'string', default: '2000' }, rate: { type: 'string', default: '100' } } });
 const writes = Number(values.writes);

@@ -5,7 +5,7 @@
 import { loadConfig, type Config } from '../config/index.ts';
 import { connectCassandra, type CassandraClient } from '../connectors/cassandra/client.ts';
 import { connectAdmin, createKafka, type KafkaAdmin, type KafkaClient } from '../connectors/kafka/client.ts';
-import { createLogger, type Logger } from '../connectors/log.ts';
+import { createLogger, type Logger } from '../lib/log.ts';
 
 export interface GlobalFlags {
   config?: string | undefined;

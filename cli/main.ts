@@ -7,7 +7,7 @@
 import '../connectors/kafka/threadpool.ts'; // first: before anything uses libuv's thread pool
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/index.ts';
-import { FanoutError } from '../connectors/errors.ts';
+import { FanoutError } from '../lib/errors.ts';
 import { count, UsageError, userId } from './args.ts';
 import { cdc } from './commands/cdc.ts';
 import { configCommand } from './commands/config.ts';

@@ -5,10 +5,10 @@
  * finished tweets costs one commit, not one each.
  */
 import { defer, filter, firstValueFrom, from, Observable, type ObservableInput, type OperatorFunction, Subject, type Subscription } from 'rxjs';
-import { FanoutError } from '../connectors/errors.ts';
-import type { TransactionalSink } from '../connectors/streams.ts';
-import { retry, type RetryPolicy } from '../connectors/retry.ts';
-import { SpanKind, traced } from '../connectors/telemetry.ts';
+import { FanoutError } from '../lib/errors.ts';
+import type { TransactionalSink } from '../ports/streams.ts';
+import { retry, type RetryPolicy } from '../lib/retry.ts';
+import { SpanKind, traced } from '../lib/telemetry.ts';
 import type { CommitLedger, CommitPlan } from './ledger.ts';
 
 /**

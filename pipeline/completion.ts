@@ -24,7 +24,7 @@
  *    task-done and the tally is gone.
  */
 import type { Config } from '../config/index.ts';
-import type { OutRecord, StateRecord } from '../connectors/streams.ts';
+import type { OutRecord, StateRecord } from '../ports/streams.ts';
 import { checkpointPartition, completionEvent } from './records.ts';
 import type { SplitSource, TaskDone } from './tasks.ts';
 

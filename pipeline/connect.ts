@@ -12,7 +12,7 @@ import { CassandraTweetAuthorStore } from '../connectors/cassandra/tweet-authors
 import { readToEnd } from '../connectors/kafka/read-to-end.ts';
 import { KafkaRecordSource } from '../connectors/kafka/source.ts';
 import { KafkaTransactionalSink, workerTransactionalId } from '../connectors/kafka/transactions.ts';
-import type { Logger } from '../connectors/log.ts';
+import type { Logger } from '../lib/log.ts';
 import { checkpointPartition } from './records.ts';
 import { Worker, type WorkerPorts } from './worker.ts';
 

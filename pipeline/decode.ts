@@ -5,7 +5,7 @@
  * topic with the reason.
  */
 import type { RowChangeEvent } from '../connectors/cdc/events.ts';
-import type { SourceRecord } from '../connectors/streams.ts';
+import type { SourceRecord } from '../ports/streams.ts';
 
 /** A change of one tweet that touches its followers' timelines. */
 export interface TweetChange {

@@ -8,7 +8,7 @@
  * non-retriable one errors the chain, which fails the worker.
  */
 import { map, type OperatorFunction, type SchedulerLike, tap } from 'rxjs';
-import type { TimelineMutation, TimelineStore } from '../connectors/stores.ts';
+import type { TimelineMutation, TimelineStore } from '../ports/stores.ts';
 import { batchRows, writeBatches } from './batch.ts';
 import type { Slot } from './frontier.ts';
 import type { Segment, TweetJob } from './job.ts';

@@ -5,7 +5,7 @@
  * resumes from the tweet's cursor (a checkpoint), and stops between pages when the tweet is stopped.
  */
 import { mergeMap, Observable, type OperatorFunction, type Subscriber } from 'rxjs';
-import type { FollowerStore, TweetAuthorStore } from '../connectors/stores.ts';
+import type { FollowerStore, TweetAuthorStore } from '../ports/stores.ts';
 import type { Credit } from './credit.ts';
 import type { TweetJob } from './job.ts';
 import type { SplitPlan } from './split.ts';

@@ -7,7 +7,7 @@
  * changes only once the transaction committed: a failed one is simply planned again.
  */
 import type { Config } from '../config/index.ts';
-import type { OutRecord, Transaction } from '../connectors/streams.ts';
+import type { OutRecord, Transaction } from '../ports/streams.ts';
 import { InOrderFrontier, type Slot } from './frontier.ts';
 import { checkpointRows, type CheckpointSnapshot, type TweetJob } from './job.ts';
 import { checkpointRecord, checkpointTombstone } from './records.ts';

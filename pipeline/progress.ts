@@ -12,7 +12,7 @@
  * All of it is as of the last commits: a tweet's `delivered` is at most checkpointEvery/2
  * batches behind its timelines.
  */
-import type { StateRecord } from '../connectors/streams.ts';
+import type { StateRecord } from '../ports/streams.ts';
 import { parseTallyKey, restoreTallies } from './completion.ts';
 import { restoreCheckpoints } from './records.ts';
 import { decodeWorkRecord, type SplitSource, type SplitTask } from './tasks.ts';

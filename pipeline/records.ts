@@ -4,7 +4,7 @@
  * tombstones, `fanout.completed` events and dead letters.
  */
 import type { Config } from '../config/index.ts';
-import type { OutRecord, SourceRecord, StateRecord } from '../connectors/streams.ts';
+import type { OutRecord, SourceRecord, StateRecord } from '../ports/streams.ts';
 import type { Checkpoint, TweetJob } from './job.ts';
 
 /**

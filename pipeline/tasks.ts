@@ -14,7 +14,7 @@
  * a replayed insert of the same tweet is a separate fan-out with its own completion.
  */
 import type { Config } from '../config/index.ts';
-import type { OutRecord, SourceRecord } from '../connectors/streams.ts';
+import type { OutRecord, SourceRecord } from '../ports/streams.ts';
 import type { SplitPlan, TaskRange } from './split.ts';
 import { int64 } from './decode.ts';
 

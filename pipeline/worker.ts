@@ -30,12 +30,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { filter, firstValueFrom, lastValueFrom, map, merge, ReplaySubject, Subject, takeUntil } from 'rxjs';
 import type { Config } from '../config/index.ts';
-import { FanoutError } from '../connectors/errors.ts';
-import type { Logger } from '../connectors/log.ts';
-import { retry, type RetryPolicy } from '../connectors/retry.ts';
-import type { ClaimStore, FollowerStore, TimelineStore, TweetAuthorStore } from '../connectors/stores.ts';
-import type { OutRecord, RecordSource, SourceRecord, StateReader, TransactionalSink } from '../connectors/streams.ts';
-import { contextFromHeaders, SpanKind, tracer, traceparentOf } from '../connectors/telemetry.ts';
+import { FanoutError } from '../lib/errors.ts';
+import type { Logger } from '../lib/log.ts';
+import { retry, type RetryPolicy } from '../lib/retry.ts';
+import type { ClaimStore, FollowerStore, TimelineStore, TweetAuthorStore } from '../ports/stores.ts';
+import type { OutRecord, RecordSource, SourceRecord, StateReader, TransactionalSink } from '../ports/streams.ts';
+import { contextFromHeaders, SpanKind, tracer, traceparentOf } from '../lib/telemetry.ts';
 import { Committer } from './committer.ts';
 import { CompletionAggregator, restoreTallies } from './completion.ts';
 import { RecentAuthors } from './authors.ts';

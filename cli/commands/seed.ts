@@ -1,5 +1,5 @@
 import { CassandraFollowerStore } from '../../connectors/cassandra/followers.ts';
-import type { FollowerStore } from '../../connectors/stores.ts';
+import type { FollowerStore } from '../../ports/stores.ts';
 import type { Context } from '../context.ts';
 import { progress } from '../progress.ts';
 import { seedPlan, type SeedOptions } from '../seed-graph.ts';

@@ -1,7 +1,7 @@
 import cassandra from 'cassandra-driver';
 import type { CassandraClient } from './client.ts';
-import type { ClaimStore } from '../stores.ts';
-import { classifyCassandraError } from '../errors.ts';
+import type { ClaimStore } from '../../ports/stores.ts';
+import { classifyCassandraError } from '../../lib/errors.ts';
 
 /**
  * ClaimStore over `fanout_claims`: one lightweight transaction (`IF NOT EXISTS`, serial

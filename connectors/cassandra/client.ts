@@ -1,6 +1,6 @@
 import cassandra from 'cassandra-driver';
 import type { Config } from '../../config/index.ts';
-import { classifyCassandraError, FanoutError, withTimeout } from '../errors.ts';
+import { classifyCassandraError, FanoutError, withTimeout } from '../../lib/errors.ts';
 
 export type CassandraClient = cassandra.Client;
 

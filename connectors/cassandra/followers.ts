@@ -1,6 +1,6 @@
 import { type CassandraClient, consistencyOf } from './client.ts';
-import type { FollowerStore } from '../stores.ts';
-import { classifyCassandraError } from '../errors.ts';
+import type { FollowerStore } from '../../ports/stores.ts';
+import { classifyCassandraError } from '../../lib/errors.ts';
 
 /** Follower ids per page when counting. */
 const COUNT_PAGE_ROWS = 50_000;

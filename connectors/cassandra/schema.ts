@@ -4,7 +4,7 @@
  */
 import type { Config } from '../../config/index.ts';
 import type { CassandraClient } from './client.ts';
-import { classifyCassandraError } from '../errors.ts';
+import { classifyCassandraError } from '../../lib/errors.ts';
 
 /** How long a claim on a change event is kept: copies of one write arrive within the CDC topic's retention. */
 export const CLAIM_TTL_SECONDS = 7 * 24 * 3600;

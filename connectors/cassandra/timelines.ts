@@ -1,7 +1,7 @@
 import cassandra from 'cassandra-driver';
 import { type CassandraClient, consistencyOf } from './client.ts';
-import type { TimelineEntry, TimelineMutation, TimelineStore } from '../stores.ts';
-import { classifyCassandraError } from '../errors.ts';
+import type { TimelineEntry, TimelineMutation, TimelineStore } from '../../ports/stores.ts';
+import { classifyCassandraError } from '../../lib/errors.ts';
 import { ttlUntil } from './expiry.ts';
 
 /** How a write of many timeline rows reaches Cassandra (config `pipeline.writeStrategy`). */

@@ -1,7 +1,7 @@
 import cassandra from 'cassandra-driver';
 import type { CassandraClient } from './client.ts';
-import type { TweetAuthorStore } from '../stores.ts';
-import { classifyCassandraError } from '../errors.ts';
+import type { TweetAuthorStore } from '../../ports/stores.ts';
+import { classifyCassandraError } from '../../lib/errors.ts';
 import { ttlUntil } from './expiry.ts';
 
 /**

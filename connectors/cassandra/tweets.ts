@@ -1,7 +1,7 @@
 import cassandra from 'cassandra-driver';
 import type { CassandraClient } from './client.ts';
-import type { Tweet, TweetStore } from '../stores.ts';
-import { classifyCassandraError } from '../errors.ts';
+import type { Tweet, TweetStore } from '../../ports/stores.ts';
+import { classifyCassandraError } from '../../lib/errors.ts';
 
 /** TweetStore over the `tweets` table, using plain CQL exactly as an application would. */
 export class CassandraTweetStore implements TweetStore {

@@ -10,8 +10,8 @@ import { cdcTopic } from '../../config/index.ts';
 import { type KafkaClient, type KafkaProducer, transactionalProps } from '../kafka/client.ts';
 import { classifyTransactionError } from '../kafka/transactions.ts';
 import { readToEnd } from '../kafka/read-to-end.ts';
-import type { Logger } from '../log.ts';
-import { SpanKind, tracer, traceparentOf } from '../telemetry.ts';
+import type { Logger } from '../../lib/log.ts';
+import { SpanKind, tracer, traceparentOf } from '../../lib/telemetry.ts';
 import type { ChangeEvent } from './events.ts';
 
 /** Where the connector has committed up to: entries with a greater position are still to do. */

@@ -1,8 +1,8 @@
 import kafkaJs from '@confluentinc/kafka-javascript';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../../config/index.ts';
-import { classifyKafkaError, FanoutError, withTimeout } from '../errors.ts';
-import type { Logger } from '../log.ts';
+import { classifyKafkaError, FanoutError, withTimeout } from '../../lib/errors.ts';
+import type { Logger } from '../../lib/log.ts';
 
 const { Kafka, logLevel } = kafkaJs.KafkaJS;
 export type KafkaClient = InstanceType<typeof Kafka>;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import kafkaJs from '@confluentinc/kafka-javascript';
 import type { Config } from '../../config/index.ts';
-import { classifyKafkaError, withTimeout } from '../errors.ts';
+import { classifyKafkaError, withTimeout } from '../../lib/errors.ts';
 import { baseProps } from './client.ts';
 
 /** librdkafka's logical offset for 'the beginning of the partition'. */

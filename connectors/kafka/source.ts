@@ -23,9 +23,9 @@
 import kafkaJs from '@confluentinc/kafka-javascript';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../../config/index.ts';
-import { classifyKafkaError, FanoutError, withTimeout } from '../errors.ts';
-import type { Logger } from '../log.ts';
-import type { RecordSource, SourceListener, SourceRecord } from '../streams.ts';
+import { classifyKafkaError, FanoutError, withTimeout } from '../../lib/errors.ts';
+import type { Logger } from '../../lib/log.ts';
+import type { RecordSource, SourceListener, SourceRecord } from '../../ports/streams.ts';
 import { baseProps } from './client.ts';
 
 const { CODES } = kafkaJs;

@@ -9,9 +9,9 @@
  */
 import kafkaJs from '@confluentinc/kafka-javascript';
 import type { Config } from '../../config/index.ts';
-import { FanoutError, withTimeout } from '../errors.ts';
-import type { Logger } from '../log.ts';
-import type { Transaction, TransactionalSink } from '../streams.ts';
+import { FanoutError, withTimeout } from '../../lib/errors.ts';
+import type { Logger } from '../../lib/log.ts';
+import type { Transaction, TransactionalSink } from '../../ports/streams.ts';
 import { baseProps, transactionalProps } from './client.ts';
 import { asError, type RawConsumer } from './source.ts';
 

@@ -10,7 +10,7 @@ import { connectCassandra, type CassandraClient } from '../../connectors/cassand
 import { CassandraFollowerStore } from '../../connectors/cassandra/followers.ts';
 import { applySchema } from '../../connectors/cassandra/schema.ts';
 import { connectAdmin, createKafka, ensureTopics, productTopics, type KafkaAdmin } from '../../connectors/kafka/client.ts';
-import { createLogger } from '../../connectors/log.ts';
+import { createLogger } from '../../lib/log.ts';
 import { testSettings } from '../support/config.ts';
 import { spawnWorkerProcess, type WorkerProcess } from '../support/worker-process.ts';
 

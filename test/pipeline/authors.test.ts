@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../../connectors/log.ts';
+import { createLogger } from '../../lib/log.ts';
 import { RecentAuthors } from '../../pipeline/authors.ts';
 import { MemoryAuthors } from './fakes.ts';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../config/index.ts';
-import type { SourceRecord } from '../../connectors/streams.ts';
+import type { SourceRecord } from '../../ports/streams.ts';
 import { decodeTweetRecord } from '../../pipeline/decode.ts';
 import { tweetEvent } from './fixtures.ts';
 

@@ -2,9 +2,9 @@
  * In-memory fakes of the ports, for unit tests of the pipeline's logic only (integration tests
  * use the real services). The timeline fake applies last-write-wins by write time, like Cassandra.
  */
-import { FanoutError } from '../../connectors/errors.ts';
-import type { ClaimStore, FollowerStore, TimelineEntry, TimelineMutation, TimelineStore, TweetAuthorStore } from '../../connectors/stores.ts';
-import type { OutRecord, RecordSource, SourceListener, SourceRecord, StateRecord, Transaction, TransactionalSink } from '../../connectors/streams.ts';
+import { FanoutError } from '../../lib/errors.ts';
+import type { ClaimStore, FollowerStore, TimelineEntry, TimelineMutation, TimelineStore, TweetAuthorStore } from '../../ports/stores.ts';
+import type { OutRecord, RecordSource, SourceListener, SourceRecord, StateRecord, Transaction, TransactionalSink } from '../../ports/streams.ts';
 
 export class MemoryFollowers implements FollowerStore {
   readonly graph = new Map<bigint, bigint[]>();

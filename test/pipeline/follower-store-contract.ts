@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import type { FollowerStore } from '../../connectors/stores.ts';
+import type { FollowerStore } from '../../ports/stores.ts';
 
 /**
  * The FollowerStore contract: one suite, run against every implementation (the in-memory fake of

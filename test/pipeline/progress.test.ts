@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../config/index.ts';
-import type { OutRecord, StateRecord } from '../../connectors/streams.ts';
+import type { OutRecord, StateRecord } from '../../ports/streams.ts';
 import { CompletionAggregator } from '../../pipeline/completion.ts';
 import type { Checkpoint } from '../../pipeline/job.ts';
 import { committedProgress } from '../../pipeline/progress.ts';

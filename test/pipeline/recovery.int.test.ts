@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { Config } from '../../config/index.ts';
-import { withTimeout } from '../../connectors/errors.ts';
+import { withTimeout } from '../../lib/errors.ts';
 import { createKafka } from '../../connectors/kafka/client.ts';
 import { readToEnd } from '../../connectors/kafka/read-to-end.ts';
-import type { Logger } from '../../connectors/log.ts';
+import type { Logger } from '../../lib/log.ts';
 import { checkpointKey, checkpointPartition } from '../../pipeline/records.ts';
 import { uniq } from '../support/config.ts';
 import { collect } from '../support/kafka.ts';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { writeSeed } from '../../cli/commands/seed.ts';
 import type { Config } from '../../config/index.ts';
 import { CassandraFollowerStore } from '../../connectors/cassandra/followers.ts';
-import { withTimeout } from '../../connectors/errors.ts';
+import { withTimeout } from '../../lib/errors.ts';
 import { CassandraTweetAuthorStore } from '../../connectors/cassandra/tweet-authors.ts';
 import { homePartition, taskRecords } from '../../pipeline/tasks.ts';
 import type { Worker } from '../../pipeline/worker.ts';

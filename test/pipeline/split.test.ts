@@ -1,8 +1,8 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { loadConfig } from '../../config/index.ts';
-import { withTimeout } from '../../connectors/errors.ts';
-import { createLogger } from '../../connectors/log.ts';
-import type { OutRecord, RecordSource, SourceListener, SourceRecord, StateRecord, Transaction } from '../../connectors/streams.ts';
+import { withTimeout } from '../../lib/errors.ts';
+import { createLogger } from '../../lib/log.ts';
+import type { OutRecord, RecordSource, SourceListener, SourceRecord, StateRecord, Transaction } from '../../ports/streams.ts';
 import { CompletionAggregator, restoreTallies } from '../../pipeline/completion.ts';
 import { checkpointRecord, restoreCheckpoints } from '../../pipeline/records.ts';
 import { rowCredit } from '../../pipeline/job.ts';

@@ -6,7 +6,7 @@ import { CassandraClaimStore } from '../../connectors/cassandra/claims.ts';
 import { CassandraFollowerStore } from '../../connectors/cassandra/followers.ts';
 import { CassandraTimelineStore, type WriteStrategy } from '../../connectors/cassandra/timelines.ts';
 import { CassandraTweetAuthorStore, DELETE_MARK_TTL_SECONDS } from '../../connectors/cassandra/tweet-authors.ts';
-import type { TimelineMutation } from '../../connectors/stores.ts';
+import type { TimelineMutation } from '../../ports/stores.ts';
 import { testConfig } from '../support/config.ts';
 import { followerStoreContract } from './follower-store-contract.ts';
 import { holders, newTweet, range, ttlsOf } from './fixtures.ts';

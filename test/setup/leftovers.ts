@@ -8,7 +8,7 @@
 import { loadConfig, type Config } from '../../config/index.ts';
 import { connectCassandra } from '../../connectors/cassandra/client.ts';
 import { connectAdmin, createKafka, removeByPrefix } from '../../connectors/kafka/client.ts';
-import { createLogger } from '../../connectors/log.ts';
+import { createLogger } from '../../lib/log.ts';
 
 export async function removeRunLeftovers(services: { kafkaBrokers: string; cassandraContactPoints: string }, runTag: string): Promise<string> {
   const config = loadConfig({

@@ -2,7 +2,7 @@ import type { Config } from '../../config/index.ts';
 import type { CassandraClient } from '../../connectors/cassandra/client.ts';
 import { CdcConnector } from '../../connectors/cdc/connector.ts';
 import { connectAdmin, createKafka } from '../../connectors/kafka/client.ts';
-import type { Logger } from '../../connectors/log.ts';
+import type { Logger } from '../../lib/log.ts';
 
 /** Runs an in-process CDC connector around `body`: started and ready first, always closed after. */
 export async function withConnector<T>(config: Config, client: CassandraClient, log: Logger, body: (connector: CdcConnector) => Promise<T>): Promise<T> {

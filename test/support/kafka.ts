@@ -1,6 +1,6 @@
 import type { Config } from '../../config/index.ts';
 import { createKafka } from '../../connectors/kafka/client.ts';
-import { createLogger } from '../../connectors/log.ts';
+import { createLogger } from '../../lib/log.ts';
 import { uniq } from './config.ts';
 
 export interface Collected {

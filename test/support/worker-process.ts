@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
-import { withTimeout } from '../../connectors/errors.ts';
+import { withTimeout } from '../../lib/errors.ts';
 
 const MAIN = resolve(import.meta.dirname, '../../cli/main.ts');
 

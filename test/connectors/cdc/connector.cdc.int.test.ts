@@ -5,7 +5,7 @@ import { applySchema } from '../../../connectors/cassandra/schema.ts';
 import { CdcConnector } from '../../../connectors/cdc/connector.ts';
 import type { RowChangeEvent } from '../../../connectors/cdc/events.ts';
 import { connectAdmin, createKafka, type KafkaAdmin } from '../../../connectors/kafka/client.ts';
-import { createLogger } from '../../../connectors/log.ts';
+import { createLogger } from '../../../lib/log.ts';
 import { testConfig } from '../../support/config.ts';
 import { collect } from '../../support/kafka.ts';
 

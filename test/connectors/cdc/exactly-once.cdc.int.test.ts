@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { connectCassandra, type CassandraClient } from '../../../connectors/cassandra/client.ts';
 import { applySchema } from '../../../connectors/cassandra/schema.ts';
-import { createLogger } from '../../../connectors/log.ts';
+import { createLogger } from '../../../lib/log.ts';
 import { loadConfig, type Config } from '../../../config/index.ts';
 import { withConnector } from '../../support/cdc.ts';
 import { testSettings } from '../../support/config.ts';

@@ -14,7 +14,7 @@ import { loadConfig } from '../../../config/index.ts';
 import { connectCassandra } from '../../../connectors/cassandra/client.ts';
 import { applySchema } from '../../../connectors/cassandra/schema.ts';
 import { loadSchema } from '../../../connectors/cdc/schema.ts';
-import { createLogger } from '../../../connectors/log.ts';
+import { createLogger } from '../../../lib/log.ts';
 import { withConnector } from '../../support/cdc.ts';
 import { testSettings } from '../../support/config.ts';
 import { collect } from '../../support/kafka.ts';

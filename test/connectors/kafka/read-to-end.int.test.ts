@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectAdmin, createKafka, ensureTopics, type KafkaAdmin, type KafkaClient } from '../../../connectors/kafka/client.ts';
 import { readToEnd } from '../../../connectors/kafka/read-to-end.ts';
-import { createLogger } from '../../../connectors/log.ts';
+import { createLogger } from '../../../lib/log.ts';
 import { testConfig, uniq } from '../../support/config.ts';
 
 // The state reads behind every restore (source offsets, checkpoints, split tallies) must return

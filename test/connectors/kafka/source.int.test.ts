@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { withTimeout } from '../../../connectors/errors.ts';
+import { withTimeout } from '../../../lib/errors.ts';
 import { connectAdmin, createKafka, ensureTopics, type KafkaAdmin } from '../../../connectors/kafka/client.ts';
 import { KafkaRecordSource, METADATA_REFRESH_MS } from '../../../connectors/kafka/source.ts';
-import { createLogger } from '../../../connectors/log.ts';
+import { createLogger } from '../../../lib/log.ts';
 import { testConfig, uniq } from '../../support/config.ts';
 
 // Topic readiness: a consumer that subscribes to a topic its broker does not serve yet must not

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectAdmin, createKafka, ensureTopics, type KafkaAdmin, type KafkaClient } from '../../../connectors/kafka/client.ts';
-import { createLogger } from '../../../connectors/log.ts';
+import { createLogger } from '../../../lib/log.ts';
 import { testConfig, uniq } from '../../support/config.ts';
 
 // Proves the broker's transactions work end to end with our client library: what the CDC

@@ -1,6 +1,6 @@
 import kafkaJs from '@confluentinc/kafka-javascript';
 import { describe, expect, it } from 'vitest';
-import { FanoutError } from '../../../connectors/errors.ts';
+import { FanoutError } from '../../../lib/errors.ts';
 import { classifyTransactionError } from '../../../connectors/kafka/transactions.ts';
 
 const { ERRORS } = kafkaJs.CODES;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FanoutError } from '../../connectors/errors.ts';
-import { backoffDelay, retry } from '../../connectors/retry.ts';
+import { FanoutError } from '../../lib/errors.ts';
+import { backoffDelay, retry } from '../../lib/retry.ts';
 
 const policy = { maxAttempts: 4, baseDelayMs: 1, maxDelayMs: 4 };
 const transient = (n: number) => new FanoutError('CASSANDRA_UNAVAILABLE', `timeout ${n}`, { retriable: true });
@@ -51,7 +51,7 @@ describe('retry', () => {
 
 describe('classifyCassandraError', () => {
   it('retries timeouts, unavailability and closed sockets; not syntax or invalid requests', async () => {
-    const { classifyCassandraError } = await import('../../connectors/errors.ts');
+    const { classifyCassandraError } = await import('../../lib/errors.ts');
     const socketClosed = Object.assign(new Error('Socket was closed'), { name: 'DriverError', isSocketError: true });
     expect(classifyCassandraError(socketClosed, 'write').retriable).toBe(true);
     expect(classifyCassandraError(Object.assign(new Error('t'), { name: 'OperationTimedOutError' }), 'write').retriable).toBe(true);

@@ -1,7 +1,7 @@
 /**
  * The streaming ports the fan-out pipeline depends on: a partitioned record source it can pause,
  * a transactional sink that moves consumer offsets together with output records, and a reader
- * of a compacted state topic. The Kafka implementations live in ./kafka/; the pipeline sees only
+ * of a compacted state topic. The Kafka implementations live in connectors/kafka/; the pipeline sees only
  * these interfaces (unit tests drive it with fakes of them).
  */
 

@@ -1,6 +1,6 @@
 /**
- * The storage ports the pipeline and the CLI depend on. Implementations live beside this file
- * (Cassandra ones in ./cassandra/); one contract suite in test/connectors/stores.contract.ts runs
+ * The storage ports the pipeline and the CLI depend on. The Cassandra implementations live in
+ * connectors/cassandra/; one contract suite (test/pipeline/follower-store-contract.ts) runs
  * against each. User, follower and author ids are 64-bit: bigint everywhere, never number.
  */
 
