@@ -23,7 +23,11 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/**/*.int.test.ts'],
-          exclude: ['test/**/*.cdc.int.test.ts', 'test/**/*.acceptance.int.test.ts', 'node_modules/**'],
+          exclude: [
+            'test/**/*.cdc.int.test.ts',
+            'test/**/*.acceptance.int.test.ts',
+            'node_modules/**',
+          ],
           globalSetup: ['test/setup/global.ts'],
           testTimeout: 120_000,
           hookTimeout: 300_000,

@@ -19,12 +19,24 @@ import { CdcConnector } from '../connectors/cdc/connector.ts';
 import { connectAdmin, createKafka } from '../connectors/kafka/client.ts';
 import { createLogger } from '../lib/log.ts';
 
-const { values } = parseArgs({ options: { writes: { type: 'string', default: '2000' }, rate: { type: 'string', default: '100' } } });
+const { values } = parseArgs({
+  options: {
+    writes: { type: 'string', default: '2000' },
+    rate: { type: 'string', default: '100' },
+  },
+});
 const writes = Number(values.writes);
 const rate = Number(values.rate);
 const id = `bench_${Date.now().toString(36)}`;
 const config = loadConfig({
-  sets: [`cassandra.keyspace=${id}`, `topics.cdcPrefix=${id}`, `topics.cdcOffsets=${id}.offsets`, `topics.deadLetter=${id}.dlq`, 'cdc.startFrom=latest', 'topics.cdcPartitions=3'],
+  sets: [
+    `cassandra.keyspace=${id}`,
+    `topics.cdcPrefix=${id}`,
+    `topics.cdcOffsets=${id}.offsets`,
+    `topics.deadLetter=${id}.dlq`,
+    'cdc.startFrom=latest',
+    'topics.cdcPartitions=3',
+  ],
 });
 const log = createLogger('warn');
 const client = await connectCassandra(config);
@@ -37,11 +49,18 @@ await connector.ready;
 
 const acked = new Map<string, number>();
 const latencies: number[] = [];
-const consumer = kafka.consumer({ 'group.id': `${id}-reader`, 'auto.offset.reset': 'earliest', 'isolation.level': 'read_committed', 'fetch.wait.max.ms': 10 } as never);
+const consumer = kafka.consumer({
+  'group.id': `${id}-reader`,
+  'auto.offset.reset': 'earliest',
+  'isolation.level': 'read_committed',
+  'fetch.wait.max.ms': 10,
+} as never);
 await consumer.connect();
 await consumer.subscribe({ topics: [config.topics.tweetsCdc] });
 let seenAll: () => void = () => undefined;
-const allSeen = new Promise<void>((r) => { seenAll = r; });
+const allSeen = new Promise<void>((r) => {
+  seenAll = r;
+});
 await consumer.run({
   eachMessage: async ({ message }) => {
     const now = performance.now();
@@ -60,16 +79,35 @@ for (let i = 0; i < writes; i++) {
   const wait = due - performance.now();
   if (wait > 0) await new Promise((r) => setTimeout(r, wait)); // pacing the steady rate
   const tid = cassandra.types.TimeUuid.now().toString();
-  pending.push(client.execute(insert, [tid, 1n, `latency probe ${i}`, new Date()], { prepare: true }).then(() => { acked.set(tid, performance.now()); }));
+  pending.push(
+    client
+      .execute(insert, [tid, 1n, `latency probe ${i}`, new Date()], { prepare: true })
+      .then(() => {
+        acked.set(tid, performance.now());
+      }),
+  );
 }
 await Promise.all(pending);
-const deadline = setTimeout(() => { console.error(`only ${latencies.length}/${writes} events seen within 60 s`); process.exit(1); }, 60_000);
+const deadline = setTimeout(() => {
+  console.error(`only ${latencies.length}/${writes} events seen within 60 s`);
+  process.exit(1);
+}, 60_000);
 await allSeen;
 clearTimeout(deadline);
 
 latencies.sort((a, b) => a - b);
-const pct = (p: number): number => Math.round(latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]!);
-const result = { writes, ratePerSecond: rate, commitlogSyncPeriod: await syncPeriod(), p50Ms: pct(50), p90Ms: pct(90), p99Ms: pct(99), maxMs: Math.round(latencies.at(-1)!), minMs: Math.round(latencies[0]!) };
+const pct = (p: number): number =>
+  Math.round(latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))]!);
+const result = {
+  writes,
+  ratePerSecond: rate,
+  commitlogSyncPeriod: await syncPeriod(),
+  p50Ms: pct(50),
+  p90Ms: pct(90),
+  p99Ms: pct(99),
+  maxMs: Math.round(latencies.at(-1)!),
+  minMs: Math.round(latencies[0]!),
+};
 console.log('CQL write ack -> event delivered (read_committed)');
 console.table([result]);
 mkdirSync('bench-results', { recursive: true });
@@ -79,13 +117,19 @@ await consumer.disconnect();
 await connector.close();
 await running.catch(() => undefined);
 await client.execute(`DROP KEYSPACE IF EXISTS ${id}`);
-await admin.deleteTopics({ topics: [config.topics.tweetsCdc, config.topics.cdcOffsets, config.topics.deadLetter] }).catch(() => undefined);
+await admin
+  .deleteTopics({
+    topics: [config.topics.tweetsCdc, config.topics.cdcOffsets, config.topics.deadLetter],
+  })
+  .catch(() => undefined);
 await admin.disconnect();
 await client.shutdown();
 process.exit(0);
 
 /** The running node's commitlog_sync_period, as it reports it (system_views.settings). */
 async function syncPeriod(): Promise<string | null> {
-  const rs = await client.execute(`SELECT value FROM system_views.settings WHERE name = 'commitlog_sync_period'`).catch(() => null);
+  const rs = await client
+    .execute(`SELECT value FROM system_views.settings WHERE name = 'commitlog_sync_period'`)
+    .catch(() => null);
   return (rs?.first()?.get('value') as string | undefined) ?? null;
 }

@@ -11,17 +11,27 @@ export class UsageError extends Error {
 /** A 64-bit user id from a command-line string. */
 export function userId(raw: string | undefined, name: string): bigint {
   if (raw === undefined || !/^\d{1,19}$/.test(raw) || BigInt(raw) > 2n ** 63n - 1n) {
-    throw new UsageError(`${name} must be a user id (a whole number from 0 to 2^63-1), got ${JSON.stringify(raw ?? '')}`);
+    throw new UsageError(
+      `${name} must be a user id (a whole number from 0 to 2^63-1), got ${JSON.stringify(raw ?? '')}`,
+    );
   }
   return BigInt(raw);
 }
 
 /** A whole number in [min, max] from a command-line string. */
-export function count(raw: string | undefined, name: string, min: number, max: number, fallback?: number): number {
+export function count(
+  raw: string | undefined,
+  name: string,
+  min: number,
+  max: number,
+  fallback?: number,
+): number {
   if (raw === undefined && fallback !== undefined) return fallback;
   const n = Number(raw);
   if (raw === undefined || !/^\d+$/.test(raw) || n < min || n > max) {
-    throw new UsageError(`${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw ?? '')}`);
+    throw new UsageError(
+      `${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw ?? '')}`,
+    );
   }
   return n;
 }

@@ -4,7 +4,12 @@
  */
 import { loadConfig, type Config } from '../config/index.ts';
 import { connectCassandra, type CassandraClient } from '../connectors/cassandra/client.ts';
-import { connectAdmin, createKafka, type KafkaAdmin, type KafkaClient } from '../connectors/kafka/client.ts';
+import {
+  connectAdmin,
+  createKafka,
+  type KafkaAdmin,
+  type KafkaClient,
+} from '../connectors/kafka/client.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 
 export interface GlobalFlags {
@@ -21,7 +26,10 @@ export class Context {
   #admin?: Promise<KafkaAdmin>;
 
   constructor(flags: GlobalFlags) {
-    this.config = loadConfig({ ...(flags.config ? { file: flags.config } : {}), sets: flags.set ?? [] });
+    this.config = loadConfig({
+      ...(flags.config ? { file: flags.config } : {}),
+      sets: flags.set ?? [],
+    });
     this.log = createLogger(this.config.log.level);
   }
 
@@ -30,7 +38,12 @@ export class Context {
     if (!this.#cassandra) {
       this.#cassandra = connectCassandra(this.config);
       const pending = this.#cassandra;
-      this.#closers.push(() => pending.then((c) => c.shutdown(), () => undefined));
+      this.#closers.push(() =>
+        pending.then(
+          (c) => c.shutdown(),
+          () => undefined,
+        ),
+      );
     }
     return this.#cassandra;
   }
@@ -44,7 +57,12 @@ export class Context {
     if (!this.#admin) {
       this.#admin = connectAdmin(this.kafka(), this.config);
       const pending = this.#admin;
-      this.#closers.push(() => pending.then((a) => a.disconnect(), () => undefined));
+      this.#closers.push(() =>
+        pending.then(
+          (a) => a.disconnect(),
+          () => undefined,
+        ),
+      );
     }
     return this.#admin;
   }

@@ -102,7 +102,10 @@ async function main(argv: string[]): Promise<void> {
   try {
     switch (command) {
       case 'demo':
-        return await demo(ctx, { ...seedOptions(), followers: count(o.followers, '--followers', 0, 100_000_000, 500_000) });
+        return await demo(ctx, {
+          ...seedOptions(),
+          followers: count(o.followers, '--followers', 0, 100_000_000, 500_000),
+        });
       case 'schema':
         if (rest[0] !== 'apply') throw new UsageError('schema needs an action: apply');
         return await schemaApply(ctx);
@@ -135,13 +138,20 @@ main(process.argv.slice(2)).then(
   () => process.exit(0),
   (err: unknown) => {
     const debug = process.env.FANOUT_LOG_LEVEL === 'debug';
-    if (err instanceof ConfigError || err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    if (
+      err instanceof ConfigError ||
+      err instanceof UsageError ||
+      (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
+    ) {
       process.stderr.write(`fanout: ${(err as Error).message}\n`);
       process.exit(2);
     }
-    const known = err instanceof FanoutError || (err instanceof Error && err.name === 'ServiceError');
-    process.stderr.write(`fanout: ${known || !debug ? (err as Error).message : (err as Error).stack}\n`);
-    if (debug && known) process.stderr.write(`${(err).stack}\n`);
+    const known =
+      err instanceof FanoutError || (err instanceof Error && err.name === 'ServiceError');
+    process.stderr.write(
+      `fanout: ${known || !debug ? (err as Error).message : (err as Error).stack}\n`,
+    );
+    if (debug && known) process.stderr.write(`${err.stack}\n`);
     process.exit(1);
   },
 );

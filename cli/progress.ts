@@ -6,17 +6,27 @@ export interface Progress {
   stop(): void;
 }
 
-export function progress(label: string, total: number, out: NodeJS.WriteStream = process.stderr): Progress {
+export function progress(
+  label: string,
+  total: number,
+  out: NodeJS.WriteStream = process.stderr,
+): Progress {
   if (out.isTTY) {
-    const bar = new cliProgress.SingleBar({
-      stream: out,
-      format: `${label} [{bar}] {percentage}% {value}/{total} {rate}/s eta {eta_formatted}`,
-      hideCursor: true,
-    }, cliProgress.Presets.shades_classic);
+    const bar = new cliProgress.SingleBar(
+      {
+        stream: out,
+        format: `${label} [{bar}] {percentage}% {value}/{total} {rate}/s eta {eta_formatted}`,
+        hideCursor: true,
+      },
+      cliProgress.Presets.shades_classic,
+    );
     const started = Date.now();
     bar.start(total, 0, { rate: 0 });
     return {
-      update: (done) => bar.update(done, { rate: Math.round(done / Math.max((Date.now() - started) / 1000, 0.001)) }),
+      update: (done) =>
+        bar.update(done, {
+          rate: Math.round(done / Math.max((Date.now() - started) / 1000, 0.001)),
+        }),
       stop: () => bar.stop(),
     };
   }

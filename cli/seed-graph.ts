@@ -7,7 +7,11 @@
 
 export interface SeedPlan {
   /** The celebrity author and its follower ids first. */
-  readonly authors: ReadonlyArray<{ readonly authorId: bigint; readonly followers: number; readonly ids: () => Iterable<bigint> }>;
+  readonly authors: ReadonlyArray<{
+    readonly authorId: bigint;
+    readonly followers: number;
+    readonly ids: () => Iterable<bigint>;
+  }>;
   readonly totalRows: number;
 }
 
@@ -35,16 +39,19 @@ export function mulberry32(seed: number): () => number {
 }
 
 /** Follower count of the k-th (1-based) tail author. */
-export const tailCount = (k: number, tailMax: number): number => Math.max(1, Math.floor(tailMax / k ** 1.1));
+export const tailCount = (k: number, tailMax: number): number =>
+  Math.max(1, Math.floor(tailMax / k ** 1.1));
 
 export function seedPlan(o: SeedOptions): SeedPlan {
-  const authors: Array<SeedPlan['authors'][number]> = [{
-    authorId: o.author,
-    followers: o.followers,
-    ids: function* () {
-      for (let i = 0n; i < BigInt(o.followers); i++) yield o.firstFollower + i;
+  const authors: Array<SeedPlan['authors'][number]> = [
+    {
+      authorId: o.author,
+      followers: o.followers,
+      ids: function* () {
+        for (let i = 0n; i < BigInt(o.followers); i++) yield o.firstFollower + i;
+      },
     },
-  }];
+  ];
   // Tail authors take the ids right after the celebrity, and follow/are followed among the
   // celebrity's follower ids (distinct per author: a set of draws without repeats).
   const population = Math.max(o.followers, 1);

@@ -2,7 +2,11 @@
  * The one place that handles process signals: the first SIGINT/SIGTERM asks `stop` to finish
  * gracefully; a second one, or the deadline passing, exits at once.
  */
-export function onShutdown(stop: () => Promise<void>, deadlineMs: number, log: (msg: string) => void): () => void {
+export function onShutdown(
+  stop: () => Promise<void>,
+  deadlineMs: number,
+  log: (msg: string) => void,
+): () => void {
   let stopping = false;
   const handler = (signal: NodeJS.Signals): void => {
     if (stopping) {
@@ -16,7 +20,10 @@ export function onShutdown(stop: () => Promise<void>, deadlineMs: number, log: (
       process.exit(1);
     }, deadlineMs);
     timer.unref();
-    stop().then(() => clearTimeout(timer), () => clearTimeout(timer));
+    stop().then(
+      () => clearTimeout(timer),
+      () => clearTimeout(timer),
+    );
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);

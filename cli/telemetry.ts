@@ -18,7 +18,9 @@ export function startTelemetry(config: Config, component: string): () => Promise
     serviceName: `${t.serviceName}-${component}`,
     traceExporter: new OTLPTraceExporter({ url: `${t.otlpEndpoint.replace(/\/$/, '')}/v1/traces` }),
     sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(t.traceSampleRatio) }),
-    ...(t.prometheusPort > 0 ? { metricReaders: [new PrometheusExporter({ port: t.prometheusPort, host: '127.0.0.1' })] } : {}),
+    ...(t.prometheusPort > 0
+      ? { metricReaders: [new PrometheusExporter({ port: t.prometheusPort, host: '127.0.0.1' })] }
+      : {}),
     instrumentations: [],
   });
   sdk.start();

@@ -11,45 +11,94 @@ type Level = 'debug' | 'info' | 'warn' | 'error';
 /** Settings as validated by the schema (see schema.ts for every doc string). */
 export interface Settings {
   kafka: {
-    brokers: string[]; clientId: string; securityProtocol: 'plaintext' | 'ssl' | 'sasl_plaintext' | 'sasl_ssl';
-    saslMechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; saslUsername: string; saslPassword: string;
-    sslCaLocation: string; connectTimeoutMs: number; transactionTimeoutMs: number; replicationFactor: number;
+    brokers: string[];
+    clientId: string;
+    securityProtocol: 'plaintext' | 'ssl' | 'sasl_plaintext' | 'sasl_ssl';
+    saslMechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
+    saslUsername: string;
+    saslPassword: string;
+    sslCaLocation: string;
+    connectTimeoutMs: number;
+    transactionTimeoutMs: number;
+    replicationFactor: number;
   };
   cassandra: {
-    contactPoints: string[]; localDataCenter: string; username: string; password: string; keyspace: string;
-    replication: string; writeConsistency: string; readConsistency: string; requestTimeoutMs: number; connectTimeoutMs: number;
+    contactPoints: string[];
+    localDataCenter: string;
+    username: string;
+    password: string;
+    keyspace: string;
+    replication: string;
+    writeConsistency: string;
+    readConsistency: string;
+    requestTimeoutMs: number;
+    connectTimeoutMs: number;
   };
   topics: {
-    cdcPrefix: string; cdcPartitions: number; cdcOffsets: string; checkpoints: string; completed: string;
-    tasks: string; tasksPartitions: number; deadLetter: string;
+    cdcPrefix: string;
+    cdcPartitions: number;
+    cdcOffsets: string;
+    checkpoints: string;
+    completed: string;
+    tasks: string;
+    tasksPartitions: number;
+    deadLetter: string;
   };
-  cdc: { rawDir: string; nodeId: string; keyspaces: string[]; startFrom: 'earliest' | 'latest'; pollIntervalMs: number; maxEventsPerTransaction: number; totalSpaceMiB: number; warnUsageRatio: number };
+  cdc: {
+    rawDir: string;
+    nodeId: string;
+    keyspaces: string[];
+    startFrom: 'earliest' | 'latest';
+    pollIntervalMs: number;
+    maxEventsPerTransaction: number;
+    totalSpaceMiB: number;
+    warnUsageRatio: number;
+  };
   pipeline: {
-    groupId: string; pageSize: number; batchSize: number; lingerMs: number; maxInFlightBatches: number;
-    maxInFlightTweets: number; checkpointEvery: number; splitThreshold: number; splitTaskSize: number; shutdownTimeoutMs: number;
-    writeStrategy: 'batch' | 'concurrent'; dedupeCopies: 'auto' | 'on' | 'off'; sessionTimeoutMs: number;
+    groupId: string;
+    pageSize: number;
+    batchSize: number;
+    lingerMs: number;
+    maxInFlightBatches: number;
+    maxInFlightTweets: number;
+    checkpointEvery: number;
+    splitThreshold: number;
+    splitTaskSize: number;
+    shutdownTimeoutMs: number;
+    writeStrategy: 'batch' | 'concurrent';
+    dedupeCopies: 'auto' | 'on' | 'off';
+    sessionTimeoutMs: number;
   };
   retry: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number };
-  telemetry: { enabled: boolean; serviceName: string; otlpEndpoint: string; prometheusPort: number; traceSampleRatio: number };
+  telemetry: {
+    enabled: boolean;
+    serviceName: string;
+    otlpEndpoint: string;
+    prometheusPort: number;
+    traceSampleRatio: number;
+  };
   log: { level: Level };
 }
 
 type DeepReadonly<T> = { readonly [K in keyof T]: T[K] extends object ? DeepReadonly<T[K]> : T[K] };
 
 /** The compiled configuration: settings plus derived values, deeply frozen. */
-export type Config = DeepReadonly<Settings & {
-  topics: Settings['topics'] & {
-    /** CDC topic of the data contract's `tweets` table: <cdcPrefix>.<keyspace>.tweets. */
-    tweetsCdc: string;
-  };
-  cassandra: Settings['cassandra'] & {
-    /** Replication map for CREATE KEYSPACE. */
-    replicationMap: Record<string, string | number>;
-  };
-}>;
+export type Config = DeepReadonly<
+  Settings & {
+    topics: Settings['topics'] & {
+      /** CDC topic of the data contract's `tweets` table: <cdcPrefix>.<keyspace>.tweets. */
+      tweetsCdc: string;
+    };
+    cassandra: Settings['cassandra'] & {
+      /** Replication map for CREATE KEYSPACE. */
+      replicationMap: Record<string, string | number>;
+    };
+  }
+>;
 
 /** The CDC topic name of a table. */
-export const cdcTopic = (prefix: string, keyspace: string, table: string): string => `${prefix}.${keyspace}.${table}`;
+export const cdcTopic = (prefix: string, keyspace: string, table: string): string =>
+  `${prefix}.${keyspace}.${table}`;
 
 function deepFreeze<T>(value: T): T {
   if (value && typeof value === 'object') {
@@ -64,31 +113,48 @@ export function compile(s: Settings): Config {
   const problems: string[] = [];
   const p = s.pipeline;
   if (p.splitTaskSize < p.pageSize) {
-    problems.push(`pipeline.splitTaskSize (${p.splitTaskSize}) must be at least pipeline.pageSize (${p.pageSize}): a task is a whole number of pages`);
+    problems.push(
+      `pipeline.splitTaskSize (${p.splitTaskSize}) must be at least pipeline.pageSize (${p.pageSize}): a task is a whole number of pages`,
+    );
   }
   if (p.splitThreshold < p.splitTaskSize) {
-    problems.push(`pipeline.splitThreshold (${p.splitThreshold}) must be at least pipeline.splitTaskSize (${p.splitTaskSize}), or a split tweet would make a single task`);
+    problems.push(
+      `pipeline.splitThreshold (${p.splitThreshold}) must be at least pipeline.splitTaskSize (${p.splitTaskSize}), or a split tweet would make a single task`,
+    );
   }
   if (s.retry.maxDelayMs < s.retry.baseDelayMs) {
-    problems.push(`retry.maxDelayMs (${s.retry.maxDelayMs}) must be at least retry.baseDelayMs (${s.retry.baseDelayMs})`);
+    problems.push(
+      `retry.maxDelayMs (${s.retry.maxDelayMs}) must be at least retry.baseDelayMs (${s.retry.baseDelayMs})`,
+    );
   }
   if (p.lingerMs >= s.kafka.transactionTimeoutMs) {
-    problems.push(`pipeline.lingerMs (${p.lingerMs}) must be below kafka.transactionTimeoutMs (${s.kafka.transactionTimeoutMs})`);
+    problems.push(
+      `pipeline.lingerMs (${p.lingerMs}) must be below kafka.transactionTimeoutMs (${s.kafka.transactionTimeoutMs})`,
+    );
   }
   const sasl = s.kafka.securityProtocol.startsWith('sasl');
   if (sasl && s.kafka.saslUsername === '') {
-    problems.push(`kafka.securityProtocol is ${s.kafka.securityProtocol}, so kafka.saslUsername must be set`);
+    problems.push(
+      `kafka.securityProtocol is ${s.kafka.securityProtocol}, so kafka.saslUsername must be set`,
+    );
   }
   if ((s.cassandra.username === '') !== (s.cassandra.password === '')) {
     problems.push('cassandra.username and cassandra.password must be set together');
   }
   const replicationMap = parseReplication(s.cassandra.replication);
-  if (!replicationMap) problems.push(`cassandra.replication ${JSON.stringify(s.cassandra.replication)} is malformed`);
+  if (!replicationMap)
+    problems.push(`cassandra.replication ${JSON.stringify(s.cassandra.replication)} is malformed`);
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze({
     ...s,
-    topics: { ...s.topics, tweetsCdc: cdcTopic(s.topics.cdcPrefix, s.cassandra.keyspace, 'tweets') },
+    topics: {
+      ...s.topics,
+      tweetsCdc: cdcTopic(s.topics.cdcPrefix, s.cassandra.keyspace, 'tweets'),
+    },
     cassandra: { ...s.cassandra, replicationMap },
-    cdc: { ...s.cdc, keyspaces: s.cdc.keyspaces.length > 0 ? s.cdc.keyspaces : [s.cassandra.keyspace] },
+    cdc: {
+      ...s.cdc,
+      keyspaces: s.cdc.keyspaces.length > 0 ? s.cdc.keyspaces : [s.cassandra.keyspace],
+    },
   }) as Config;
 }

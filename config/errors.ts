@@ -5,7 +5,11 @@ export class ConfigError extends Error {
   readonly retriable = false;
   readonly problems: readonly string[];
   constructor(problems: string[]) {
-    super(problems.length === 1 ? `invalid configuration: ${problems[0]}` : `invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    super(
+      problems.length === 1
+        ? `invalid configuration: ${problems[0]}`
+        : `invalid configuration:\n  - ${problems.join('\n  - ')}`,
+    );
     this.name = 'ConfigError';
     this.problems = problems;
   }

@@ -10,15 +10,20 @@ interface SchemaItem {
 }
 
 /** A validator plus how to read the value from an env var or `--set`. */
-export type Format = ((value: unknown, item?: SchemaItem) => void) & { parse: (raw: string) => unknown };
+export type Format = ((value: unknown, item?: SchemaItem) => void) & {
+  parse: (raw: string) => unknown;
+};
 
-const format = (check: (value: unknown, item?: SchemaItem) => void, parse: (raw: string) => unknown): Format =>
-  Object.assign(check, { parse });
+const format = (
+  check: (value: unknown, item?: SchemaItem) => void,
+  parse: (raw: string) => unknown,
+): Format => Object.assign(check, { parse });
 
 const shown = (value: unknown, item?: SchemaItem): string =>
   item?.sensitive === true ? '(redacted)' : JSON.stringify(value);
 
-const parseNumber = (raw: string): unknown => (/^\s*-?\d+(\.\d+)?\s*$/.test(raw) ? Number(raw) : raw);
+const parseNumber = (raw: string): unknown =>
+  /^\s*-?\d+(\.\d+)?\s*$/.test(raw) ? Number(raw) : raw;
 const keep = (raw: string): unknown => raw;
 
 /** A whole number in [min, max]. */
@@ -56,42 +61,66 @@ export const text = (nonEmpty: boolean): Format =>
 /** true / false (also 1 / 0, yes / no in env vars). */
 export const bool: Format = format(
   (value) => {
-    if (typeof value !== 'boolean') throw new Error(`must be true or false, got ${JSON.stringify(value)}`);
+    if (typeof value !== 'boolean')
+      throw new Error(`must be true or false, got ${JSON.stringify(value)}`);
   },
-  (raw) => ({ true: true, '1': true, yes: true, false: false, '0': false, no: false })[raw.trim().toLowerCase()] ?? raw,
+  (raw) =>
+    ({ true: true, '1': true, yes: true, false: false, '0': false, no: false })[
+      raw.trim().toLowerCase()
+    ] ?? raw,
 );
 
 /** A Kafka topic name (Kafka's own rule: [a-zA-Z0-9._-], 1 to 249 chars). */
 export const topicName: Format = format((value) => {
   if (typeof value !== 'string' || !/^[a-zA-Z0-9._-]{1,249}$/.test(value)) {
-    throw new Error(`must be a Kafka topic name ([a-zA-Z0-9._-], 1 to 249 chars), got ${JSON.stringify(value)}`);
+    throw new Error(
+      `must be a Kafka topic name ([a-zA-Z0-9._-], 1 to 249 chars), got ${JSON.stringify(value)}`,
+    );
   }
 }, keep);
 
 /** A CQL identifier that needs no quoting. */
 export const cqlIdentifier: Format = format((value) => {
   if (typeof value !== 'string' || !/^[a-z][a-z0-9_]{0,47}$/.test(value)) {
-    throw new Error(`must be a lower-case CQL identifier ([a-z][a-z0-9_]*, at most 48 chars), got ${JSON.stringify(value)}`);
+    throw new Error(
+      `must be a lower-case CQL identifier ([a-z][a-z0-9_]*, at most 48 chars), got ${JSON.stringify(value)}`,
+    );
   }
 }, keep);
 
 /** A non-empty list of host:port (comma-separated in env vars and `--set`). */
 export const hostPorts: Format = format(
   (value) => {
-    const ok = Array.isArray(value) && value.length > 0
-      && value.every((v) => typeof v === 'string' && /^[^\s:,]+:\d{1,5}$/.test(v));
-    if (!ok) throw new Error(`must be a comma-separated list of host:port, got ${JSON.stringify(value)}`);
+    const ok =
+      Array.isArray(value) &&
+      value.length > 0 &&
+      value.every((v) => typeof v === 'string' && /^[^\s:,]+:\d{1,5}$/.test(v));
+    if (!ok)
+      throw new Error(`must be a comma-separated list of host:port, got ${JSON.stringify(value)}`);
   },
-  (raw) => raw.split(',').map((s) => s.trim()).filter((s) => s !== ''),
+  (raw) =>
+    raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== ''),
 );
 
 /** A list of CQL identifiers (comma-separated in env vars and `--set`); may be empty. */
 export const identifiers: Format = format(
   (value) => {
-    const ok = Array.isArray(value) && value.every((v) => typeof v === 'string' && /^[a-z][a-z0-9_]{0,47}$/.test(v));
-    if (!ok) throw new Error(`must be a comma-separated list of lower-case CQL identifiers, got ${JSON.stringify(value)}`);
+    const ok =
+      Array.isArray(value) &&
+      value.every((v) => typeof v === 'string' && /^[a-z][a-z0-9_]{0,47}$/.test(v));
+    if (!ok)
+      throw new Error(
+        `must be a comma-separated list of lower-case CQL identifiers, got ${JSON.stringify(value)}`,
+      );
   },
-  (raw) => raw.split(',').map((s) => s.trim()).filter((s) => s !== ''),
+  (raw) =>
+    raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== ''),
 );
 
 /** Cassandra replication: `SimpleStrategy:<rf>` or `NetworkTopologyStrategy:<dc>=<rf>[,<dc>=<rf>…]`. */

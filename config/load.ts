@@ -35,7 +35,12 @@ export const leaves: ReadonlyMap<string, Leaf> = (() => {
       const key = prefix ? `${prefix}.${name}` : name;
       const item = child as Record<string, unknown>;
       if ('doc' in item && 'default' in item) {
-        out.set(key, { key, env: String(item.env), format: item.format as Format, sensitive: item.sensitive === true });
+        out.set(key, {
+          key,
+          env: String(item.env),
+          format: item.format as Format,
+          sensitive: item.sensitive === true,
+        });
       } else {
         walk(item, key);
       }
@@ -45,8 +50,11 @@ export const leaves: ReadonlyMap<string, Leaf> = (() => {
   return out;
 })();
 
-
-function flatten(obj: unknown, prefix = '', out = new Map<string, unknown>()): Map<string, unknown> {
+function flatten(
+  obj: unknown,
+  prefix = '',
+  out = new Map<string, unknown>(),
+): Map<string, unknown> {
   if (obj !== null && typeof obj === 'object' && !Array.isArray(obj) && !leaves.has(prefix)) {
     for (const [k, v] of Object.entries(obj)) flatten(v, prefix ? `${prefix}.${k}` : k, out);
   } else {
@@ -68,7 +76,9 @@ export function loadConfig(options: LoadOptions = {}): Config {
     conf.set('kafka.brokers', [`${ports.host}:${ports.kafka.broker}`]);
     conf.set('cassandra.contactPoints', [`${ports.host}:${ports.cassandra.native}`]);
   } catch {
-    problems.push(`env FANOUT_PORT_OFFSET must be a whole number from 0 to 50000 (added to every local service port), got ${JSON.stringify(env.FANOUT_PORT_OFFSET)}`);
+    problems.push(
+      `env FANOUT_PORT_OFFSET must be a whole number from 0 to 50000 (added to every local service port), got ${JSON.stringify(env.FANOUT_PORT_OFFSET)}`,
+    );
   }
 
   const apply = (key: string, value: unknown, source: string): void => {
@@ -82,7 +92,9 @@ export function loadConfig(options: LoadOptions = {}): Config {
       leaf.format(parsed, { sensitive: leaf.sensitive });
       conf.set(key, parsed);
     } catch (err) {
-      problems.push(`${leaf.key} from ${source}${source.startsWith('env') ? '' : ` (env ${leaf.env})`}: ${(err as Error).message}`);
+      problems.push(
+        `${leaf.key} from ${source}${source.startsWith('env') ? '' : ` (env ${leaf.env})`}: ${(err as Error).message}`,
+      );
     }
   };
 
@@ -92,14 +104,20 @@ export function loadConfig(options: LoadOptions = {}): Config {
     try {
       parsed = JSON.parse(readFileSync(file, 'utf8'));
     } catch (err) {
-      throw new ConfigError([`config file ${file} could not be read as JSON: ${(err as Error).message}`]);
+      throw new ConfigError([
+        `config file ${file} could not be read as JSON: ${(err as Error).message}`,
+      ]);
     }
     for (const [key, value] of flatten(parsed)) apply(key, value, `file ${file}`);
   }
 
   const known = new Set<string>([...leaves.values()].map((l) => l.env));
   for (const name of Object.keys(env)) {
-    if (name.startsWith('FANOUT_') && !known.has(name) && !(extraEnv as readonly string[]).includes(name)) {
+    if (
+      name.startsWith('FANOUT_') &&
+      !known.has(name) &&
+      !(extraEnv as readonly string[]).includes(name)
+    ) {
       problems.push(`env ${name} is not a setting of this product${suggestEnv(name)}`);
     }
   }
@@ -111,7 +129,9 @@ export function loadConfig(options: LoadOptions = {}): Config {
   for (const pair of options.sets ?? []) {
     const eq = pair.indexOf('=');
     if (eq <= 0) {
-      problems.push(`--set ${JSON.stringify(pair)} must look like key=value (e.g. pipeline.batchSize=128)`);
+      problems.push(
+        `--set ${JSON.stringify(pair)} must look like key=value (e.g. pipeline.batchSize=128)`,
+      );
       continue;
     }
     apply(pair.slice(0, eq).trim(), pair.slice(eq + 1), '--set');
@@ -135,14 +155,17 @@ export function redacted(config: Config): string {
     if (!leaf.sensitive) continue;
     const [group, name] = leaf.key.split('.') as [string, string];
     const section = copy[group];
-    if (section && section[name] !== '' && section[name] !== undefined) section[name] = '[redacted]';
+    if (section && section[name] !== '' && section[name] !== undefined)
+      section[name] = '[redacted]';
   }
   return JSON.stringify(copy, null, 2);
 }
 
 function suggest(key: string): string {
   const lower = key.toLowerCase().replace(/[^a-z0-9.]/g, '');
-  const hit = [...leaves.keys()].find((k) => k.toLowerCase() === lower || k.toLowerCase().endsWith(`.${lower.split('.').pop()}`));
+  const hit = [...leaves.keys()].find(
+    (k) => k.toLowerCase() === lower || k.toLowerCase().endsWith(`.${lower.split('.').pop()}`),
+  );
   return hit ? `; did you mean ${hit}?` : '';
 }
 

@@ -17,7 +17,9 @@ export interface ServicePorts {
  */
 export function servicePorts(offset: number = portOffsetFromEnv()): ServicePorts {
   if (!Number.isInteger(offset) || offset < 0 || offset > 50_000) {
-    throw new TypeError(`port offset must be an integer from 0 to 50000, not ${offset} (FANOUT_PORT_OFFSET)`);
+    throw new TypeError(
+      `port offset must be an integer from 0 to 50000, not ${offset} (FANOUT_PORT_OFFSET)`,
+    );
   }
   return Object.freeze({
     host: '127.0.0.1',

@@ -26,7 +26,11 @@ const CASSANDRA_RETRIABLE_CODES = new Set([
   0x1300, // read_failure
   0x1500, // write_failure
 ]);
-const CASSANDRA_RETRIABLE_NAMES = new Set(['OperationTimedOutError', 'NoHostAvailableError', 'BusyConnectionError']);
+const CASSANDRA_RETRIABLE_NAMES = new Set([
+  'OperationTimedOutError',
+  'NoHostAvailableError',
+  'BusyConnectionError',
+]);
 
 /** Classifies a cassandra-driver error; keeps the original as `cause`. */
 export function classifyCassandraError(err: unknown, what: string): FanoutError {
@@ -34,7 +38,10 @@ export function classifyCassandraError(err: unknown, what: string): FanoutError 
   const e = err as { name?: string; code?: number; message?: string; isSocketError?: boolean };
   // A connection the driver closed (e.g. after defunctReadTimeoutThreshold timeouts during a
   // stall) fails every request still pending on it with isSocketError: the node may be fine.
-  const retriable = CASSANDRA_RETRIABLE_NAMES.has(e.name ?? '') || CASSANDRA_RETRIABLE_CODES.has(e.code ?? -1) || e.isSocketError === true;
+  const retriable =
+    CASSANDRA_RETRIABLE_NAMES.has(e.name ?? '') ||
+    CASSANDRA_RETRIABLE_CODES.has(e.code ?? -1) ||
+    e.isSocketError === true;
   const code = retriable ? 'CASSANDRA_UNAVAILABLE' : 'CASSANDRA_REJECTED';
   return new FanoutError(code, `${what}: ${e.message ?? String(err)}`, { retriable, cause: err });
 }
@@ -42,13 +49,27 @@ export function classifyCassandraError(err: unknown, what: string): FanoutError 
 /** Classifies a Kafka client error (KafkaJS-style errors carry `retriable`). */
 export function classifyKafkaError(err: unknown, what: string): FanoutError {
   if (err instanceof FanoutError) return err;
-  const e = err as { retriable?: boolean; code?: number | string; message?: string; fatal?: boolean };
+  const e = err as {
+    retriable?: boolean;
+    code?: number | string;
+    message?: string;
+    fatal?: boolean;
+  };
   const retriable = e.fatal !== true && e.retriable === true;
-  return new FanoutError(retriable ? 'KAFKA_RETRIABLE' : 'KAFKA_FAILED', `${what}: ${e.message ?? String(err)}`, { retriable, cause: err });
+  return new FanoutError(
+    retriable ? 'KAFKA_RETRIABLE' : 'KAFKA_FAILED',
+    `${what}: ${e.message ?? String(err)}`,
+    { retriable, cause: err },
+  );
 }
 
 /** Rejects with a FanoutError when `promise` does not settle within `ms`. */
-export async function withTimeout<T>(promise: Promise<T>, ms: number, message: string, code = 'TIMEOUT'): Promise<T> {
+export async function withTimeout<T>(
+  promise: Promise<T>,
+  ms: number,
+  message: string,
+  code = 'TIMEOUT',
+): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new FanoutError(code, message, { retriable: true })), ms);

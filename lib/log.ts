@@ -11,11 +11,26 @@ export interface Logger {
 }
 
 /** A logger that drops records below `level`; `write` defaults to stderr. */
-export function createLogger(level: LogLevel, name = 'fanout', write: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Logger {
-  const at = (lvl: LogLevel) => (msg: string, extra?: object): void => {
-    if (rank[lvl] < rank[level]) return;
-    const tail = extra && Object.keys(extra).length > 0 ? ` ${JSON.stringify(extra, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}` : '';
-    write(`${new Date().toISOString()} ${lvl.toUpperCase().padEnd(5)} [${name}] ${msg}${tail}`);
+export function createLogger(
+  level: LogLevel,
+  name = 'fanout',
+  write: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+): Logger {
+  const at =
+    (lvl: LogLevel) =>
+    (msg: string, extra?: object): void => {
+      if (rank[lvl] < rank[level]) return;
+      const tail =
+        extra && Object.keys(extra).length > 0
+          ? ` ${JSON.stringify(extra, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`
+          : '';
+      write(`${new Date().toISOString()} ${lvl.toUpperCase().padEnd(5)} [${name}] ${msg}${tail}`);
+    };
+  return {
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    child: (n) => createLogger(level, `${name}.${n}`, write),
   };
-  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: (n) => createLogger(level, `${name}.${n}`, write) };
 }

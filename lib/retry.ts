@@ -22,7 +22,11 @@ export interface RetryOptions {
 }
 
 /** Full-jitter exponential backoff delay before attempt `attempt + 1` (attempt counts from 1). */
-export function backoffDelay(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
+export function backoffDelay(
+  policy: RetryPolicy,
+  attempt: number,
+  random: () => number = Math.random,
+): number {
   const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
   return Math.floor(random() * ceiling);
 }
@@ -32,8 +36,13 @@ export function backoffDelay(policy: RetryPolicy, attempt: number, random: () =>
  * permanent errors are never retried), the attempts run out, or `signal` aborts. Gives up with
  * one error that lists every attempt's message.
  */
-export async function retry<T>(policy: RetryPolicy, fn: (attempt: number) => Promise<T>, options: RetryOptions): Promise<T> {
-  const isRetriable = options.isRetriable ?? ((err: unknown) => (err as { retriable?: unknown }).retriable === true);
+export async function retry<T>(
+  policy: RetryPolicy,
+  fn: (attempt: number) => Promise<T>,
+  options: RetryOptions,
+): Promise<T> {
+  const isRetriable =
+    options.isRetriable ?? ((err: unknown) => (err as { retriable?: unknown }).retriable === true);
   const failures: string[] = [];
   for (let attempt = 1; ; attempt++) {
     try {
@@ -42,15 +51,21 @@ export async function retry<T>(policy: RetryPolicy, fn: (attempt: number) => Pro
       if (!isRetriable(err)) throw err;
       failures.push(`#${attempt}: ${(err as Error).message}`);
       const giveUp = (why: string): FanoutError =>
-        new FanoutError('RETRIES_EXHAUSTED', `${options.what} failed ${attempt} times${why}: ${failures.join('; ')}`, {
-          retriable: false,
-          cause: err,
-        });
+        new FanoutError(
+          'RETRIES_EXHAUSTED',
+          `${options.what} failed ${attempt} times${why}: ${failures.join('; ')}`,
+          {
+            retriable: false,
+            cause: err,
+          },
+        );
       if (attempt >= policy.maxAttempts) throw giveUp('');
       if (options.signal?.aborted) throw giveUp(' (stopped: closing)');
       const delay = backoffDelay(policy, attempt, options.random);
       options.onRetry?.(err, attempt, delay);
-      await sleep(delay, undefined, options.signal ? { signal: options.signal } : undefined).catch(() => undefined);
+      await sleep(delay, undefined, options.signal ? { signal: options.signal } : undefined).catch(
+        () => undefined,
+      );
       if (options.signal?.aborted) throw giveUp(' (stopped: closing)');
     }
   }

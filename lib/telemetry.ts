@@ -3,23 +3,43 @@
  * SDK), plus W3C trace-context headers for records crossing Kafka.
  */
 import { randomBytes } from 'node:crypto';
-import { context, propagation, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span } from '@opentelemetry/api';
+import {
+  context,
+  propagation,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Attributes,
+  type Context,
+  type Span,
+} from '@opentelemetry/api';
 
 export const tracer = trace.getTracer('fanout');
 
 /** Runs `fn` in a span: sets its kind, records an exception, always ends it. */
-export async function traced<T>(name: string, kind: SpanKind, attributes: Attributes, fn: (span: Span) => Promise<T>, parent?: Context): Promise<T> {
-  return tracer.startActiveSpan(name, { kind, attributes }, parent ?? context.active(), async (span) => {
-    try {
-      return await fn(span);
-    } catch (err) {
-      span.recordException(err as Error);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
-      throw err;
-    } finally {
-      span.end();
-    }
-  });
+export async function traced<T>(
+  name: string,
+  kind: SpanKind,
+  attributes: Attributes,
+  fn: (span: Span) => Promise<T>,
+  parent?: Context,
+): Promise<T> {
+  return tracer.startActiveSpan(
+    name,
+    { kind, attributes },
+    parent ?? context.active(),
+    async (span) => {
+      try {
+        return await fn(span);
+      } catch (err) {
+        span.recordException(err as Error);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+        throw err;
+      } finally {
+        span.end();
+      }
+    },
+  );
 }
 
 /**
@@ -29,7 +49,8 @@ export async function traced<T>(name: string, kind: SpanKind, attributes: Attrib
  */
 export function traceparentOf(span: Span): string {
   const sc = span.spanContext();
-  if (trace.isSpanContextValid(sc)) return `00-${sc.traceId}-${sc.spanId}-0${(sc.traceFlags & 1).toString(16)}`;
+  if (trace.isSpanContextValid(sc))
+    return `00-${sc.traceId}-${sc.spanId}-0${(sc.traceFlags & 1).toString(16)}`;
   return `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`;
 }
 

@@ -18,7 +18,12 @@ export class RecentAuthors {
   /** Row deletes under way (awaited on stop). */
   readonly #forgets = new Set<Promise<void>>();
 
-  constructor(options: { store: TweetAuthorStore; attempt: <T>(what: string, fn: () => Promise<T>) => Promise<T>; log: Logger; capacity?: number }) {
+  constructor(options: {
+    store: TweetAuthorStore;
+    attempt: <T>(what: string, fn: () => Promise<T>) => Promise<T>;
+    log: Logger;
+    capacity?: number;
+  }) {
     this.#store = options.store;
     this.#attempt = options.attempt;
     this.#log = options.log;
@@ -44,8 +49,15 @@ export class RecentAuthors {
    */
   forget(tweetId: string, writeTime: bigint): void {
     this.#known.delete(tweetId);
-    const forget = this.#attempt(`forget the author of ${tweetId}`, () => this.#store.forget(tweetId, writeTime))
-      .catch((err: unknown) => this.#log.warn('could not delete the author record of a deleted tweet', { tweetId, err: String(err) }))
+    const forget = this.#attempt(`forget the author of ${tweetId}`, () =>
+      this.#store.forget(tweetId, writeTime),
+    )
+      .catch((err: unknown) =>
+        this.#log.warn('could not delete the author record of a deleted tweet', {
+          tweetId,
+          err: String(err),
+        }),
+      )
       .finally(() => this.#forgets.delete(forget));
     this.#forgets.add(forget);
   }

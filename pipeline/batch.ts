@@ -3,7 +3,17 @@
  * lingers briefly for more rows, so several small tweets share one batch), then write batches
  * with bounded concurrency.
  */
-import { asyncScheduler, defer, from, mergeMap, Observable, type ObservableInput, type OperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
+import {
+  asyncScheduler,
+  defer,
+  from,
+  mergeMap,
+  Observable,
+  type ObservableInput,
+  type OperatorFunction,
+  type SchedulerLike,
+  type Subscription,
+} from 'rxjs';
 
 /**
  * Re-cuts chunks of rows (follower pages) into batches of exactly `size`; a partial batch is
@@ -11,43 +21,49 @@ import { asyncScheduler, defer, from, mergeMap, Observable, type ObservableInput
  * when the source completes. Never emits an empty batch (unlike `bufferTime`), and flushes on
  * complete, so shutting down by completing the source (not unsubscribing) loses nothing.
  */
-export function batchRows<T>(size: number, lingerMs: number, scheduler: SchedulerLike = asyncScheduler): OperatorFunction<readonly T[], T[]> {
-  if (!Number.isInteger(size) || size < 1) throw new RangeError(`batch size must be a positive integer, got ${size}`);
-  return (source) => new Observable<T[]>((subscriber) => {
-    let buffer: T[] = [];
-    let timer: Subscription | undefined;
-    const flush = (): void => {
-      timer?.unsubscribe();
-      timer = undefined;
-      if (buffer.length === 0) return;
-      const batch = buffer;
-      buffer = [];
-      subscriber.next(batch);
-    };
-    const sub = source.subscribe({
-      next(chunk) {
-        for (const row of chunk) {
-          buffer.push(row);
-          if (buffer.length === size) flush();
-        }
-        if (buffer.length === 0) return;
-        if (lingerMs <= 0) flush();
-        else timer ??= scheduler.schedule(flush, lingerMs);
-      },
-      error(err: unknown) {
+export function batchRows<T>(
+  size: number,
+  lingerMs: number,
+  scheduler: SchedulerLike = asyncScheduler,
+): OperatorFunction<readonly T[], T[]> {
+  if (!Number.isInteger(size) || size < 1)
+    throw new RangeError(`batch size must be a positive integer, got ${size}`);
+  return (source) =>
+    new Observable<T[]>((subscriber) => {
+      let buffer: T[] = [];
+      let timer: Subscription | undefined;
+      const flush = (): void => {
         timer?.unsubscribe();
-        subscriber.error(err);
-      },
-      complete() {
-        flush();
-        subscriber.complete();
-      },
+        timer = undefined;
+        if (buffer.length === 0) return;
+        const batch = buffer;
+        buffer = [];
+        subscriber.next(batch);
+      };
+      const sub = source.subscribe({
+        next(chunk) {
+          for (const row of chunk) {
+            buffer.push(row);
+            if (buffer.length === size) flush();
+          }
+          if (buffer.length === 0) return;
+          if (lingerMs <= 0) flush();
+          else timer ??= scheduler.schedule(flush, lingerMs);
+        },
+        error(err: unknown) {
+          timer?.unsubscribe();
+          subscriber.error(err);
+        },
+        complete() {
+          flush();
+          subscriber.complete();
+        },
+      });
+      return () => {
+        timer?.unsubscribe();
+        sub.unsubscribe();
+      };
     });
-    return () => {
-      timer?.unsubscribe();
-      sub.unsubscribe();
-    };
-  });
 }
 
 /**
@@ -55,17 +71,23 @@ export function batchRows<T>(size: number, lingerMs: number, scheduler: Schedule
  * (completion order). The queue `mergeMap` keeps for batches beyond the bound is itself bounded
  * by the row credit upstream: rows are read only when granted.
  */
-export function writeBatches<B>(write: (batch: B) => ObservableInput<unknown>, maxInFlight: number): OperatorFunction<B, B> {
+export function writeBatches<B>(
+  write: (batch: B) => ObservableInput<unknown>,
+  maxInFlight: number,
+): OperatorFunction<B, B> {
   return mergeMap((batch: B) => defer(() => from(write(batch))).pipe(lastOf(batch)), maxInFlight);
 }
 
 /** Emits `value` once the source completes (whatever it emitted). */
 function lastOf<V>(value: V): OperatorFunction<unknown, V> {
-  return (source) => new Observable<V>((subscriber) => source.subscribe({
-    error: (err: unknown) => subscriber.error(err),
-    complete: () => {
-      subscriber.next(value);
-      subscriber.complete();
-    },
-  }));
+  return (source) =>
+    new Observable<V>((subscriber) =>
+      source.subscribe({
+        error: (err: unknown) => subscriber.error(err),
+        complete: () => {
+          subscriber.next(value);
+          subscriber.complete();
+        },
+      }),
+    );
 }

@@ -4,7 +4,17 @@
  * the state at that time, so it covers all of them): transactions never overlap, and a burst of
  * finished tweets costs one commit, not one each.
  */
-import { defer, filter, firstValueFrom, from, Observable, type ObservableInput, type OperatorFunction, Subject, type Subscription } from 'rxjs';
+import {
+  defer,
+  filter,
+  firstValueFrom,
+  from,
+  Observable,
+  type ObservableInput,
+  type OperatorFunction,
+  Subject,
+  type Subscription,
+} from 'rxjs';
 import { FanoutError } from '../lib/errors.ts';
 import type { TransactionalSink } from '../ports/streams.ts';
 import { retry, type RetryPolicy } from '../lib/retry.ts';
@@ -15,46 +25,49 @@ import type { CommitLedger, CommitPlan } from './ledger.ts';
  * Like `exhaustMap`, but a value that arrives while busy is not dropped: the latest one runs
  * next. Emits each run's results, in order; never runs two at once.
  */
-export function coalesceLatest<T, R>(project: (value: T) => ObservableInput<R>): OperatorFunction<T, R> {
-  return (source) => new Observable<R>((subscriber) => {
-    let running = false;
-    let pending: { value: T } | undefined;
-    let sourceDone = false;
-    let inner: Subscription | undefined;
-    const run = (value: T): void => {
-      running = true;
-      inner = from(project(value)).subscribe({
-        next: (r) => subscriber.next(r),
+export function coalesceLatest<T, R>(
+  project: (value: T) => ObservableInput<R>,
+): OperatorFunction<T, R> {
+  return (source) =>
+    new Observable<R>((subscriber) => {
+      let running = false;
+      let pending: { value: T } | undefined;
+      let sourceDone = false;
+      let inner: Subscription | undefined;
+      const run = (value: T): void => {
+        running = true;
+        inner = from(project(value)).subscribe({
+          next: (r) => subscriber.next(r),
+          error: (err: unknown) => subscriber.error(err),
+          complete: () => {
+            running = false;
+            inner = undefined;
+            if (pending) {
+              const next = pending.value;
+              pending = undefined;
+              run(next);
+            } else if (sourceDone) {
+              subscriber.complete();
+            }
+          },
+        });
+      };
+      const outer = source.subscribe({
+        next: (value) => {
+          if (running) pending = { value };
+          else run(value);
+        },
         error: (err: unknown) => subscriber.error(err),
         complete: () => {
-          running = false;
-          inner = undefined;
-          if (pending) {
-            const next = pending.value;
-            pending = undefined;
-            run(next);
-          } else if (sourceDone) {
-            subscriber.complete();
-          }
+          sourceDone = true;
+          if (!running) subscriber.complete();
         },
       });
-    };
-    const outer = source.subscribe({
-      next: (value) => {
-        if (running) pending = { value };
-        else run(value);
-      },
-      error: (err: unknown) => subscriber.error(err),
-      complete: () => {
-        sourceDone = true;
-        if (!running) subscriber.complete();
-      },
+      return () => {
+        outer.unsubscribe();
+        inner?.unsubscribe();
+      };
     });
-    return () => {
-      outer.unsubscribe();
-      inner?.unsubscribe();
-    };
-  });
 }
 
 export interface CommitterOptions {
@@ -81,16 +94,18 @@ export class Committer {
 
   constructor(options: CommitterOptions) {
     this.#options = options;
-    this.#run = this.#requests.pipe(coalesceLatest((seq) => defer(() => this.#commit(seq)))).subscribe({
-      next: (seq) => {
-        this.#coveredSeq = seq;
-        this.#covered.next(seq);
-      },
-      error: (err: unknown) => {
-        this.#failure = err;
-        this.#covered.error(err);
-      },
-    });
+    this.#run = this.#requests
+      .pipe(coalesceLatest((seq) => defer(() => this.#commit(seq))))
+      .subscribe({
+        next: (seq) => {
+          this.#coveredSeq = seq;
+          this.#covered.next(seq);
+        },
+        error: (err: unknown) => {
+          this.#failure = err;
+          this.#covered.error(err);
+        },
+      });
   }
 
   /** Asks for a transaction soon (state changed: a tweet finished, a checkpoint is due). */
@@ -110,12 +125,16 @@ export class Committer {
 
   /** Errors (once) when a transaction failed for good. */
   failures(): Observable<never> {
-    return new Observable<never>((subscriber) => this.#covered.subscribe({ error: (err: unknown) => subscriber.error(err) }));
+    return new Observable<never>((subscriber) =>
+      this.#covered.subscribe({ error: (err: unknown) => subscriber.error(err) }),
+    );
   }
 
   /** Stops committing; waiters and later flushes reject. */
   close(): void {
-    this.#failure ??= new FanoutError('COMMITTER_CLOSED', 'the committer is closed', { retriable: false });
+    this.#failure ??= new FanoutError('COMMITTER_CLOSED', 'the committer is closed', {
+      retriable: false,
+    });
     this.#run.unsubscribe();
     this.#requests.complete();
     this.#covered.error(this.#failure);
@@ -123,13 +142,29 @@ export class Committer {
 
   async #commit(seq: number): Promise<number> {
     const { ledger, sink, signal, onCommit, onRetry } = this.#options;
-    await retry(this.#options.retry, async () => {
-      const plan = ledger.plan();
-      if (plan.empty) return;
-      await traced('fanout.commit', SpanKind.PRODUCER, { 'fanout.commit.records': plan.tx.records.length, 'fanout.commit.partitions': plan.tx.offsets.length }, () => sink.commit(plan.tx));
-      plan.apply();
-      onCommit?.(plan);
-    }, { what: 'commit transaction', ...(signal ? { signal } : {}), ...(onRetry ? { onRetry } : {}) });
+    await retry(
+      this.#options.retry,
+      async () => {
+        const plan = ledger.plan();
+        if (plan.empty) return;
+        await traced(
+          'fanout.commit',
+          SpanKind.PRODUCER,
+          {
+            'fanout.commit.records': plan.tx.records.length,
+            'fanout.commit.partitions': plan.tx.offsets.length,
+          },
+          () => sink.commit(plan.tx),
+        );
+        plan.apply();
+        onCommit?.(plan);
+      },
+      {
+        what: 'commit transaction',
+        ...(signal ? { signal } : {}),
+        ...(onRetry ? { onRetry } : {}),
+      },
+    );
     return seq;
   }
 }

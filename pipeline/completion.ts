@@ -48,16 +48,22 @@ export interface SplitTally {
   readonly workers: readonly string[];
 }
 
-export const tallyKey = (tasksTopic: string, partition: number, splitId: string): string => `tally/${tasksTopic}/${partition}/${splitId}`;
+export const tallyKey = (tasksTopic: string, partition: number, splitId: string): string =>
+  `tally/${tasksTopic}/${partition}/${splitId}`;
 
 /** The home partition and split id a tally key of `tasksTopic` names, or null for any other key. */
-export function parseTallyKey(key: string, tasksTopic: string): { partition: number; splitId: string } | null {
+export function parseTallyKey(
+  key: string,
+  tasksTopic: string,
+): { partition: number; splitId: string } | null {
   const prefix = `tally/${tasksTopic}/`;
   if (!key.startsWith(prefix)) return null;
   const rest = key.slice(prefix.length);
   const slash = rest.indexOf('/');
   const p = rest.slice(0, slash);
-  return slash < 0 || !/^\d+$/.test(p) ? null : { partition: Number(p), splitId: rest.slice(slash + 1) };
+  return slash < 0 || !/^\d+$/.test(p)
+    ? null
+    : { partition: Number(p), splitId: rest.slice(slash + 1) };
 }
 
 function tallyRecord(config: Config, partition: number, t: SplitTally): OutRecord {
@@ -66,27 +72,47 @@ function tallyRecord(config: Config, partition: number, t: SplitTally): OutRecor
     partition: checkpointPartition(config, partition),
     key: tallyKey(config.topics.tasks, partition, t.splitId),
     value: JSON.stringify({
-      v: 1, splitId: t.splitId, tweetId: t.tweetId, authorId: t.authorId.toString(), op: t.op, count: t.count, startedAt: t.startedAt,
-      source: { topic: t.source.topic, partition: t.source.partition, offset: t.source.offset.toString() }, traceparent: t.traceparent,
-      done: t.done, delivered: t.delivered, resumed: t.resumed, workers: t.workers, ...(t.retracted ? { retracted: true } : {}),
+      v: 1,
+      splitId: t.splitId,
+      tweetId: t.tweetId,
+      authorId: t.authorId.toString(),
+      op: t.op,
+      count: t.count,
+      startedAt: t.startedAt,
+      source: {
+        topic: t.source.topic,
+        partition: t.source.partition,
+        offset: t.source.offset.toString(),
+      },
+      traceparent: t.traceparent,
+      done: t.done,
+      delivered: t.delivered,
+      resumed: t.resumed,
+      workers: t.workers,
+      ...(t.retracted ? { retracted: true } : {}),
     }),
   };
 }
 
 function completionRecord(config: Config, t: SplitTally, workerId: string, now: number): OutRecord {
-  return completionEvent(config, {
-    tweetId: t.tweetId,
-    authorId: t.authorId,
-    op: t.op,
-    delivered: t.delivered,
-    startedAt: t.startedAt,
-    finishedAt: now,
-    resumed: t.resumed,
-    retracted: t.retracted,
-    source: t.source,
-    traceparent: t.traceparent,
-    split: { tasks: t.count, workers: t.workers },
-  }, checkpointPartition(config, t.source.partition), workerId);
+  return completionEvent(
+    config,
+    {
+      tweetId: t.tweetId,
+      authorId: t.authorId,
+      op: t.op,
+      delivered: t.delivered,
+      startedAt: t.startedAt,
+      finishedAt: now,
+      resumed: t.resumed,
+      retracted: t.retracted,
+      source: t.source,
+      traceparent: t.traceparent,
+      split: { tasks: t.count, workers: t.workers },
+    },
+    checkpointPartition(config, t.source.partition),
+    workerId,
+  );
 }
 
 /** The tallies of the work topic's home partitions, counted by whoever owns them. */
@@ -125,8 +151,19 @@ export class CompletionAggregator {
     const byId = this.#partitions.get(partition);
     if (!byId) throw new Error(`CompletionAggregator.add: partition ${partition} is not open`);
     const before = byId.get(d.splitId) ?? {
-      splitId: d.splitId, tweetId: d.tweetId, authorId: d.authorId, op: d.op, count: d.count, startedAt: d.startedAt, source: d.source,
-      traceparent: d.traceparent, done: [], delivered: 0, resumed: false, retracted: false, workers: [],
+      splitId: d.splitId,
+      tweetId: d.tweetId,
+      authorId: d.authorId,
+      op: d.op,
+      count: d.count,
+      startedAt: d.startedAt,
+      source: d.source,
+      traceparent: d.traceparent,
+      done: [],
+      delivered: 0,
+      resumed: false,
+      retracted: false,
+      workers: [],
     };
     if (before.done.includes(d.index)) return []; // counted already (cannot happen with committed task-dones, but harmless)
     const tally: SplitTally = {
@@ -135,7 +172,9 @@ export class CompletionAggregator {
       delivered: before.delivered + d.delivered,
       resumed: before.resumed || d.resumed,
       retracted: before.retracted || d.retracted,
-      workers: before.workers.includes(d.workerId) ? before.workers : [...before.workers, d.workerId],
+      workers: before.workers.includes(d.workerId)
+        ? before.workers
+        : [...before.workers, d.workerId],
     };
     if (tally.done.length < tally.count) {
       byId.set(d.splitId, tally);
@@ -144,18 +183,38 @@ export class CompletionAggregator {
     byId.delete(d.splitId);
     return [
       completionRecord(this.#config, tally, this.#workerId, this.#now()),
-      { topic: this.#config.topics.checkpoints, partition: checkpointPartition(this.#config, partition), key: tallyKey(this.#config.topics.tasks, partition, tally.splitId), value: null },
+      {
+        topic: this.#config.topics.checkpoints,
+        partition: checkpointPartition(this.#config, partition),
+        key: tallyKey(this.#config.topics.tasks, partition, tally.splitId),
+        value: null,
+      },
     ];
   }
 }
 
 interface StoredTally {
-  v: number; splitId: string; tweetId: string; authorId: string; op: 'insert' | 'delete'; count: number; startedAt: number;
-  source: { topic: string; partition: number; offset: string }; traceparent: string | null; done: number[]; delivered: number; resumed: boolean; retracted?: boolean; workers: string[];
+  v: number;
+  splitId: string;
+  tweetId: string;
+  authorId: string;
+  op: 'insert' | 'delete';
+  count: number;
+  startedAt: number;
+  source: { topic: string; partition: number; offset: string };
+  traceparent: string | null;
+  done: number[];
+  delivered: number;
+  resumed: boolean;
+  retracted?: boolean;
+  workers: string[];
 }
 
 /** The live tallies of `tasksTopic` in records read back from the checkpoint topic, per home partition. */
-export function restoreTallies(records: readonly StateRecord[], tasksTopic: string): Map<number, Map<string, SplitTally>> {
+export function restoreTallies(
+  records: readonly StateRecord[],
+  tasksTopic: string,
+): Map<number, Map<string, SplitTally>> {
   const latest = new Map<string, Buffer | null>();
   for (const r of records) if (r.key !== null) latest.set(r.key, r.value);
   const out = new Map<number, Map<string, SplitTally>>();
@@ -168,9 +227,23 @@ export function restoreTallies(records: readonly StateRecord[], tasksTopic: stri
       let byId = out.get(at.partition);
       if (!byId) out.set(at.partition, (byId = new Map<string, SplitTally>()));
       byId.set(s.splitId, {
-        splitId: s.splitId, tweetId: s.tweetId, authorId: BigInt(s.authorId), op: s.op, count: s.count, startedAt: s.startedAt,
-        source: { topic: s.source.topic, partition: s.source.partition, offset: BigInt(s.source.offset) }, traceparent: s.traceparent,
-        done: s.done, delivered: s.delivered, resumed: s.resumed, retracted: s.retracted === true, workers: s.workers,
+        splitId: s.splitId,
+        tweetId: s.tweetId,
+        authorId: BigInt(s.authorId),
+        op: s.op,
+        count: s.count,
+        startedAt: s.startedAt,
+        source: {
+          topic: s.source.topic,
+          partition: s.source.partition,
+          offset: BigInt(s.source.offset),
+        },
+        traceparent: s.traceparent,
+        done: s.done,
+        delivered: s.delivered,
+        resumed: s.resumed,
+        retracted: s.retracted === true,
+        workers: s.workers,
       });
     } catch {
       // Only this module writes tally records; one it cannot read would be a bug, not bad input.

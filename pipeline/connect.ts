@@ -16,15 +16,30 @@ import type { Logger } from '../lib/log.ts';
 import { checkpointPartition } from './records.ts';
 import { Worker, type WorkerPorts } from './worker.ts';
 
-export function workerPorts(config: Config, cassandra: CassandraClient, log: Logger, workerId: string): WorkerPorts {
+export function workerPorts(
+  config: Config,
+  cassandra: CassandraClient,
+  log: Logger,
+  workerId: string,
+): WorkerPorts {
   const ks = config.cassandra.keyspace;
   const source = new KafkaRecordSource(config, { workerId, log });
   return {
     source,
-    sink: new KafkaTransactionalSink(config, { transactionalId: workerTransactionalId(config, workerId), source, log }),
-    readCheckpoints: (partitions, signal) => readToEnd(config, config.topics.checkpoints, partitions, { signal }),
-    followers: new CassandraFollowerStore(cassandra, ks, { readConsistency: config.cassandra.readConsistency }),
-    timelines: new CassandraTimelineStore(cassandra, ks, { writeConsistency: config.cassandra.writeConsistency, strategy: config.pipeline.writeStrategy }),
+    sink: new KafkaTransactionalSink(config, {
+      transactionalId: workerTransactionalId(config, workerId),
+      source,
+      log,
+    }),
+    readCheckpoints: (partitions, signal) =>
+      readToEnd(config, config.topics.checkpoints, partitions, { signal }),
+    followers: new CassandraFollowerStore(cassandra, ks, {
+      readConsistency: config.cassandra.readConsistency,
+    }),
+    timelines: new CassandraTimelineStore(cassandra, ks, {
+      writeConsistency: config.cassandra.writeConsistency,
+      strategy: config.pipeline.writeStrategy,
+    }),
     authors: new CassandraTweetAuthorStore(cassandra, ks),
     ...(dedupesCopies(config) ? { claims: new CassandraClaimStore(cassandra, ks) } : {}),
     work: workLanePorts(config, log, workerId),
@@ -37,18 +52,43 @@ export function workerPorts(config: Config, cassandra: CassandraClient, log: Log
  * (work partition mod cdcPartitions), keyed by work topic and partition.
  */
 function workLanePorts(config: Config, log: Logger, workerId: string): WorkerPorts['work'] {
-  const source = new KafkaRecordSource(config, { workerId, log, topic: config.topics.tasks, groupSuffix: '.tasks' });
+  const source = new KafkaRecordSource(config, {
+    workerId,
+    log,
+    topic: config.topics.tasks,
+    groupSuffix: '.tasks',
+  });
   return {
     source,
-    sink: new KafkaTransactionalSink(config, { transactionalId: workerTransactionalId(config, workerId, 'tasks'), source, log }),
-    readCheckpoints: (partitions, signal) => readToEnd(config, config.topics.checkpoints, [...new Set(partitions.map((p) => checkpointPartition(config, p)))], { signal }),
+    sink: new KafkaTransactionalSink(config, {
+      transactionalId: workerTransactionalId(config, workerId, 'tasks'),
+      source,
+      log,
+    }),
+    readCheckpoints: (partitions, signal) =>
+      readToEnd(
+        config,
+        config.topics.checkpoints,
+        [...new Set(partitions.map((p) => checkpointPartition(config, p)))],
+        { signal },
+      ),
   };
 }
 
 /** A worker over Kafka and Cassandra. `workerId` must be stable across restarts and unique in the group. */
-export function createWorker(options: { config: Config; cassandra: CassandraClient; log: Logger; workerId: string }): Worker {
+export function createWorker(options: {
+  config: Config;
+  cassandra: CassandraClient;
+  log: Logger;
+  workerId: string;
+}): Worker {
   const { config, cassandra, log, workerId } = options;
-  return new Worker({ config, workerId, log, ports: workerPorts(config, cassandra, log, workerId) });
+  return new Worker({
+    config,
+    workerId,
+    log,
+    ports: workerPorts(config, cassandra, log, workerId),
+  });
 }
 
 /**
@@ -58,5 +98,7 @@ export function createWorker(options: { config: Config; cassandra: CassandraClie
 export function dedupesCopies(config: Config): boolean {
   const mode = config.pipeline.dedupeCopies;
   if (mode !== 'auto') return mode === 'on';
-  return Object.entries(config.cassandra.replicationMap).some(([key, rf]) => key !== 'class' && Number(rf) > 1);
+  return Object.entries(config.cassandra.replicationMap).some(
+    ([key, rf]) => key !== 'class' && Number(rf) > 1,
+  );
 }

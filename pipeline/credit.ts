@@ -15,7 +15,8 @@ export class Credit {
   readonly #waiters: Array<{ min: number; max: number; resolve: (n: number) => void }> = [];
 
   constructor(capacity: number) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`credit capacity must be a positive integer, got ${capacity}`);
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new RangeError(`credit capacity must be a positive integer, got ${capacity}`);
     this.capacity = capacity;
     this.#available = capacity;
   }
@@ -41,21 +42,26 @@ export class Credit {
     return new Promise<number>((resolve) => {
       const waiter = { min: lo, max: hi, resolve };
       this.#waiters.push(waiter);
-      signal?.addEventListener('abort', () => {
-        const i = this.#waiters.indexOf(waiter);
-        if (i >= 0) {
-          this.#waiters.splice(i, 1);
-          resolve(0);
-          this.#drain(); // the head may have changed
-        }
-      }, { once: true });
+      signal?.addEventListener(
+        'abort',
+        () => {
+          const i = this.#waiters.indexOf(waiter);
+          if (i >= 0) {
+            this.#waiters.splice(i, 1);
+            resolve(0);
+            this.#drain(); // the head may have changed
+          }
+        },
+        { once: true },
+      );
     });
   }
 
   /** Gives back `n` granted units. */
   release(n: number): void {
     if (n <= 0) return;
-    if (n > this.outstanding) throw new RangeError(`credit release of ${n} exceeds the ${this.outstanding} outstanding`);
+    if (n > this.outstanding)
+      throw new RangeError(`credit release of ${n} exceeds the ${this.outstanding} outstanding`);
     this.#available += n;
     this.#drain();
   }
@@ -88,7 +94,8 @@ export class AdmissionGate {
   readonly #onReopen: () => void;
 
   constructor(capacity: number, onReopen: () => void = () => undefined) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`gate capacity must be a positive integer, got ${capacity}`);
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new RangeError(`gate capacity must be a positive integer, got ${capacity}`);
     this.capacity = capacity;
     this.#reopenAt = Math.floor(capacity / 2);
     this.#onReopen = onReopen;

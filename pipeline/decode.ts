@@ -53,30 +53,63 @@ export function decodeTweetRecord(record: SourceRecord, keyspace: string): Decod
   } catch (err) {
     return dead('malformed-json', `record value is not JSON: ${(err as Error).message}`);
   }
-  if (event === null || typeof event !== 'object' || Array.isArray(event)) return dead('malformed-event', 'record value is not a change-event object');
+  if (event === null || typeof event !== 'object' || Array.isArray(event))
+    return dead('malformed-event', 'record value is not a change-event object');
   if (event.keyspace !== keyspace || event.table !== 'tweets') {
-    return dead('unexpected-table', `change of ${String(event.keyspace)}.${String(event.table)}, expected ${keyspace}.tweets`);
+    return dead(
+      'unexpected-table',
+      `change of ${String(event.keyspace)}.${String(event.table)}, expected ${keyspace}.tweets`,
+    );
   }
   const tweetId = event.key?.tweet_id;
-  if (typeof tweetId !== 'string' || !UUID.test(tweetId)) return dead('malformed-key', `key.tweet_id is not a uuid: ${JSON.stringify(tweetId)}`);
-  const eventId = typeof event.eventId === 'string' && /^[0-9a-f]{32}$/.test(event.eventId) ? event.eventId : null;
+  if (typeof tweetId !== 'string' || !UUID.test(tweetId))
+    return dead('malformed-key', `key.tweet_id is not a uuid: ${JSON.stringify(tweetId)}`);
+  const eventId =
+    typeof event.eventId === 'string' && /^[0-9a-f]{32}$/.test(event.eventId)
+      ? event.eventId
+      : null;
   const writeTime = int64(event.writeTimestamp);
-  if (writeTime === null || writeTime < 0n) return dead('malformed-timestamp', `writeTimestamp is not a µs timestamp: ${JSON.stringify(event.writeTimestamp)}`);
+  if (writeTime === null || writeTime < 0n)
+    return dead(
+      'malformed-timestamp',
+      `writeTimestamp is not a µs timestamp: ${JSON.stringify(event.writeTimestamp)}`,
+    );
   switch (event.op) {
     case 'insert': {
       const authorId = int64(event.columns?.author_id?.value);
-      if (authorId === null) return dead('missing-author', `insert of ${tweetId} has no author_id (${JSON.stringify(event.columns?.author_id?.value)})`);
+      if (authorId === null)
+        return dead(
+          'missing-author',
+          `insert of ${tweetId} has no author_id (${JSON.stringify(event.columns?.author_id?.value)})`,
+        );
       const expiresAt = event.expiresAt ?? null;
-      if (expiresAt !== null && !(Number.isSafeInteger(expiresAt) && expiresAt > 0)) return dead('malformed-ttl', `expiresAt is not seconds since the epoch: ${JSON.stringify(expiresAt)}`);
-      if (expiresAt === null && event.ttl !== undefined) return dead('malformed-ttl', `insert of ${tweetId} has a ttl (${JSON.stringify(event.ttl)}) but no expiresAt`);
-      return { kind: 'fanout', change: { op: 'insert', tweetId, authorId, writeTime, expiresAt, eventId } };
+      if (expiresAt !== null && !(Number.isSafeInteger(expiresAt) && expiresAt > 0))
+        return dead(
+          'malformed-ttl',
+          `expiresAt is not seconds since the epoch: ${JSON.stringify(expiresAt)}`,
+        );
+      if (expiresAt === null && event.ttl !== undefined)
+        return dead(
+          'malformed-ttl',
+          `insert of ${tweetId} has a ttl (${JSON.stringify(event.ttl)}) but no expiresAt`,
+        );
+      return {
+        kind: 'fanout',
+        change: { op: 'insert', tweetId, authorId, writeTime, expiresAt, eventId },
+      };
     }
     case 'update':
       return { kind: 'skip', why: 'update: timelines hold tweet ids only' };
     case 'delete_row':
     case 'delete_partition':
-      return { kind: 'fanout', change: { op: 'delete', tweetId, authorId: null, writeTime, expiresAt: null, eventId } };
+      return {
+        kind: 'fanout',
+        change: { op: 'delete', tweetId, authorId: null, writeTime, expiresAt: null, eventId },
+      };
     default:
-      return dead('unexpected-op', `op ${JSON.stringify(event.op)} is not a tweets change the fan-out handles`);
+      return dead(
+        'unexpected-op',
+        `op ${JSON.stringify(event.op)} is not a tweets change the fan-out handles`,
+      );
   }
 }

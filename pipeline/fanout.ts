@@ -47,20 +47,34 @@ export function toWriteBatch(rows: readonly Row[]): WriteBatch {
 
 /** The timeline mutations of a batch. */
 export function mutationsOf(batch: WriteBatch): TimelineMutation[] {
-  return batch.rows.map((r) => ({ op: r.job.writeOp, userId: r.userId, tweetId: r.job.tweetId, authorId: r.job.authorId!, writeTimeMicros: r.job.writeTime, expiresAt: r.job.expiresAt }));
+  return batch.rows.map((r) => ({
+    op: r.job.writeOp,
+    userId: r.userId,
+    tweetId: r.job.tweetId,
+    authorId: r.job.authorId!,
+    writeTimeMicros: r.job.writeTime,
+    expiresAt: r.job.expiresAt,
+  }));
 }
 
 /** Tweets in, written batches out. */
 export function fanOut(deps: FanoutDeps): OperatorFunction<TweetJob, WriteBatch> {
-  return (tweets) => tweets.pipe(
-    joinFollowers(deps.join),
-    batchRows<Row>(deps.batchSize, deps.lingerMs, deps.scheduler),
-    map(toWriteBatch),
-    writeBatches((batch) => deps.attempt(`write ${batch.rows.length} timeline rows`, () => deps.timelines.write(mutationsOf(batch))), deps.maxInFlightBatches),
-    tap((batch) => {
-      deps.join.credit.release(batch.rows.length);
-      for (const s of batch.segments) s.job.ack(s.slot);
-      deps.onWritten(batch);
-    }),
-  );
+  return (tweets) =>
+    tweets.pipe(
+      joinFollowers(deps.join),
+      batchRows<Row>(deps.batchSize, deps.lingerMs, deps.scheduler),
+      map(toWriteBatch),
+      writeBatches(
+        (batch) =>
+          deps.attempt(`write ${batch.rows.length} timeline rows`, () =>
+            deps.timelines.write(mutationsOf(batch)),
+          ),
+        deps.maxInFlightBatches,
+      ),
+      tap((batch) => {
+        deps.join.credit.release(batch.rows.length);
+        for (const s of batch.segments) s.job.ack(s.slot);
+        deps.onWritten(batch);
+      }),
+    );
 }

@@ -31,7 +31,8 @@ export class InOrderFrontier<T> {
   /** The done prefix, oldest first, without removing it. */
   donePrefix(): T[] {
     const out: T[] = [];
-    for (let i = this.#head; i < this.#items.length && this.#items[i]!.done; i++) out.push(this.#items[i]!.value);
+    for (let i = this.#head; i < this.#items.length && this.#items[i]!.done; i++)
+      out.push(this.#items[i]!.value);
     return out;
   }
 
@@ -39,7 +40,8 @@ export class InOrderFrontier<T> {
   shift(count: number): void {
     for (let i = 0; i < count; i++) {
       const slot = this.#items[this.#head];
-      if (slot === undefined || !slot.done) throw new Error(`InOrderFrontier.shift(${count}): item ${i} is not done`);
+      if (slot === undefined || !slot.done)
+        throw new Error(`InOrderFrontier.shift(${count}): item ${i} is not done`);
       this.#head++;
     }
     // Compact now and then, so a long-lived frontier does not keep a growing dead prefix.

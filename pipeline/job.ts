@@ -14,7 +14,8 @@ import type { SplitPlan } from './split.ts';
 import type { SplitTask } from './tasks.ts';
 
 /** Rows a tweet may read beyond its last committed checkpoint: the rework bound. */
-export const readAheadRows = (p: { checkpointEvery: number; batchSize: number }): number => p.checkpointEvery * p.batchSize;
+export const readAheadRows = (p: { checkpointEvery: number; batchSize: number }): number =>
+  p.checkpointEvery * p.batchSize;
 
 /**
  * The row credit: rows read and not yet written, per worker process (both lanes). The writes in
@@ -22,13 +23,18 @@ export const readAheadRows = (p: { checkpointEvery: number; batchSize: number })
  * read while those land, so the writer never waits for a read, and pages stay large (a page is
  * read once half of one is free: few big reads, not one small read per written batch).
  */
-export const rowCredit = (p: { maxInFlightBatches: number; batchSize: number; pageSize: number }): number => p.maxInFlightBatches * p.batchSize + p.pageSize;
+export const rowCredit = (p: {
+  maxInFlightBatches: number;
+  batchSize: number;
+  pageSize: number;
+}): number => p.maxInFlightBatches * p.batchSize + p.pageSize;
 
 /** Fewest rows worth a page read: half a page (see {@link rowCredit}). */
 export const minPageRows = (p: { pageSize: number }): number => Math.ceil(p.pageSize / 2);
 
 /** Rows written between two checkpoints of a tweet in progress. */
-export const checkpointRows = (p: { checkpointEvery: number; batchSize: number }): number => Math.ceil(readAheadRows(p) / 2);
+export const checkpointRows = (p: { checkpointEvery: number; batchSize: number }): number =>
+  Math.ceil(readAheadRows(p) / 2);
 
 /** A checkpoint of a tweet in progress, as kept in the compacted checkpoint topic. */
 export interface Checkpoint {
@@ -115,7 +121,13 @@ export class TweetJob {
   /** Paging waits for a checkpoint: any progress is worth committing now. */
   #waiting = false;
 
-  constructor(at: { partition: number; offset: bigint }, change: TweetChange, restored: Checkpoint | null, now = Date.now(), task: SplitTask | null = null) {
+  constructor(
+    at: { partition: number; offset: bigint },
+    change: TweetChange,
+    restored: Checkpoint | null,
+    now = Date.now(),
+    task: SplitTask | null = null,
+  ) {
     this.partition = at.partition;
     this.task = task;
     this.offset = at.offset;
@@ -136,7 +148,10 @@ export class TweetJob {
     this.retracting = restored?.retracting === true;
     this.#pagingDone = restored?.done === true;
     this.finishedAt = restored?.done === true ? (restored.finishedAt ?? now) : null;
-    this.#checkpointed = restored === null ? null : { delivered: restored.delivered, done: restored.done, retracting: this.retracting };
+    this.#checkpointed =
+      restored === null
+        ? null
+        : { delivered: restored.delivered, done: restored.done, retracting: this.retracting };
   }
 
   /** Aborted when paging must stop (revoke, shutdown). */
@@ -170,7 +185,10 @@ export class TweetJob {
    * (quiescent), and before paging ended.
    */
   beginRetraction(): void {
-    if (this.op !== 'insert' || this.retracting || this.#pagingDone || !this.quiescent) throw new Error(`TweetJob.beginRetraction: ${this.tweetId} is not an insert paged to its end and fully written`);
+    if (this.op !== 'insert' || this.retracting || this.#pagingDone || !this.quiescent)
+      throw new Error(
+        `TweetJob.beginRetraction: ${this.tweetId} is not an insert paged to its end and fully written`,
+      );
     this.retracting = true;
     this.cursor = this.readCursor = this.task?.range.after ?? null;
     this.delivered = this.emitted = 0;
@@ -269,8 +287,16 @@ export class TweetJob {
     const done = this.finished;
     return {
       checkpoint: {
-        tweetId: this.tweetId, op: this.op, authorId: this.authorId, writeTime: this.writeTime, cursor: this.cursor, delivered: this.delivered,
-        total: this.total, startedAt: this.startedAt, done, finishedAt: done ? (this.finishedAt ?? Date.now()) : null,
+        tweetId: this.tweetId,
+        op: this.op,
+        authorId: this.authorId,
+        writeTime: this.writeTime,
+        cursor: this.cursor,
+        delivered: this.delivered,
+        total: this.total,
+        startedAt: this.startedAt,
+        done,
+        finishedAt: done ? (this.finishedAt ?? Date.now()) : null,
         ...(this.retracting ? { retracting: true } : {}),
       },
     };
@@ -278,7 +304,11 @@ export class TweetJob {
 
   /** The transaction carrying `snap` committed. */
   checkpointed(snap: CheckpointSnapshot): void {
-    this.#checkpointed = { delivered: snap.checkpoint.delivered, done: snap.checkpoint.done, retracting: snap.checkpoint.retracting === true };
+    this.#checkpointed = {
+      delivered: snap.checkpoint.delivered,
+      done: snap.checkpoint.done,
+      retracting: snap.checkpoint.retracting === true,
+    };
     for (const w of this.#checkpointWaiters.splice(0)) w();
   }
 

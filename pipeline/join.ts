@@ -59,17 +59,28 @@ async function resolveAuthor(job: TweetJob, deps: JoinDeps): Promise<bigint | nu
   if (job.op === 'insert') {
     const author = job.authorId!;
     // Recorded before any timeline row, so a later delete can always find it.
-    await deps.attempt(`record the author of ${job.tweetId}`, () => deps.authors.put(job.tweetId, author, job.writeTime, job.expiresAt));
+    await deps.attempt(`record the author of ${job.tweetId}`, () =>
+      deps.authors.put(job.tweetId, author, job.writeTime, job.expiresAt),
+    );
     return author;
   }
-  return job.authorId ?? deps.knownAuthor(job.tweetId) ?? (await deps.attempt(`read the author of ${job.tweetId}`, () => deps.authors.get(job.tweetId)));
+  return (
+    job.authorId ??
+    deps.knownAuthor(job.tweetId) ??
+    (await deps.attempt(`read the author of ${job.tweetId}`, () => deps.authors.get(job.tweetId)))
+  );
 }
 
 /**
  * Pages one job's followers from its cursor to the end of its range, each page under the row
  * credit and within the read-ahead; true once the end is reached, false when stopped first.
  */
-async function pageRange(job: TweetJob, author: bigint, deps: JoinDeps, subscriber: Subscriber<Row[]>): Promise<boolean> {
+async function pageRange(
+  job: TweetJob,
+  author: bigint,
+  deps: JoinDeps,
+  subscriber: Subscriber<Row[]>,
+): Promise<boolean> {
   const upTo = job.task?.range.upTo ?? undefined;
   const floor = Math.min(deps.minPage, deps.pageSize, deps.readAhead);
   while (!job.stopped && !subscriber.closed) {
@@ -80,7 +91,9 @@ async function pageRange(job: TweetJob, author: bigint, deps: JoinDeps, subscrib
     if (granted === 0) break; // stopped while waiting
     let page: bigint[];
     try {
-      page = await deps.attempt(`read followers of ${author}`, () => deps.followers.page(author, job.readCursor, granted, upTo));
+      page = await deps.attempt(`read followers of ${author}`, () =>
+        deps.followers.page(author, job.readCursor, granted, upTo),
+      );
     } catch (err) {
       deps.credit.release(granted);
       throw err;
@@ -93,7 +106,13 @@ async function pageRange(job: TweetJob, author: bigint, deps: JoinDeps, subscrib
     if (job.total === null && job.readCursor === null) {
       // A single page is the whole list; otherwise count once, off the critical path.
       if (page.length < granted) job.total = page.length;
-      else void deps.followers.count(author).then((n) => { job.total ??= n; }, () => undefined);
+      else
+        void deps.followers.count(author).then(
+          (n) => {
+            job.total ??= n;
+          },
+          () => undefined,
+        );
     }
     if (page.length > 0) {
       job.readCursor = page.at(-1)!;
@@ -122,7 +141,9 @@ export function followerRows(job: TweetJob, deps: JoinDeps): Observable<Row[]> {
         // Before any follower read, and whether or not the author is known: an insert of the
         // tweet still in flight (even one whose author record is not written yet) finds it as
         // it ends and takes its rows back.
-        await deps.attempt(`mark ${job.tweetId} deleted`, () => deps.authors.markDeleted(job.tweetId, job.writeTime));
+        await deps.attempt(`mark ${job.tweetId} deleted`, () =>
+          deps.authors.markDeleted(job.tweetId, job.writeTime),
+        );
       }
       const author = await resolveAuthor(job, deps);
       job.authorId = author;

@@ -49,7 +49,8 @@ export class CommitLedger {
 
   /** Starts tracking a newly assigned partition. */
   open(partition: number): void {
-    if (!this.#partitions.has(partition)) this.#partitions.set(partition, { frontier: new InOrderFrontier(), position: null });
+    if (!this.#partitions.has(partition))
+      this.#partitions.set(partition, { frontier: new InOrderFrontier(), position: null });
   }
 
   has(partition: number): boolean {
@@ -116,7 +117,9 @@ export class CommitLedger {
     const checkpoints: Array<[TweetJob, CheckpointSnapshot]> = [];
     const checkpoint = (e: Entry): void => {
       const snap = e.job!.snapshot();
-      records.push(checkpointRecord(this.#config, this.#topic, e.partition, e.offset, snap.checkpoint));
+      records.push(
+        checkpointRecord(this.#config, this.#topic, e.partition, e.offset, snap.checkpoint),
+      );
       checkpoints.push([e.job!, snap]);
     };
     /** Progress (rows) that makes a tweet's checkpoint worth taking in a transaction made anyway. */
@@ -130,7 +133,8 @@ export class CommitLedger {
         for (const e of prefix) {
           committed.push(e);
           records.push(...e.outputs);
-          if (e.job?.hasCheckpoint) records.push(checkpointTombstone(this.#config, this.#topic, partition, e.offset));
+          if (e.job?.hasCheckpoint)
+            records.push(checkpointTombstone(this.#config, this.#topic, partition, e.offset));
         }
       }
       let i = 0;

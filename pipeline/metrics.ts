@@ -2,7 +2,12 @@
  * The worker's OpenTelemetry instruments (meter `fanout`; only @opentelemetry/api here, the entry
  * point starts the SDK), mirrored in plain totals for `Worker.status()`.
  */
-import { metrics, type Attributes, type BatchObservableCallback, type Observable } from '@opentelemetry/api';
+import {
+  metrics,
+  type Attributes,
+  type BatchObservableCallback,
+  type Observable,
+} from '@opentelemetry/api';
 
 /** Point-in-time readings for the observable gauges. */
 export interface GaugeReadings {
@@ -25,22 +30,58 @@ export interface Totals {
 }
 
 export class FanoutMetrics {
-  readonly totals: Totals = { rowsWritten: 0, batchesWritten: 0, retries: 0, deadLetters: 0, tweetsCompleted: 0, transactions: 0 };
+  readonly totals: Totals = {
+    rowsWritten: 0,
+    batchesWritten: 0,
+    retries: 0,
+    deadLetters: 0,
+    tweetsCompleted: 0,
+    transactions: 0,
+  };
   readonly #attrs: Attributes;
   readonly #meter = metrics.getMeter('fanout');
-  readonly #rows = this.#meter.createCounter('fanout_rows_written', { description: 'Timeline rows written (inserted or deleted)' });
-  readonly #batches = this.#meter.createCounter('fanout_batches_written', { description: 'Timeline write batches completed' });
-  readonly #retries = this.#meter.createCounter('fanout_retries', { description: 'Retried store calls and transactions' });
-  readonly #dead = this.#meter.createCounter('fanout_dead_letters', { description: 'Records sent to the dead-letter topic' });
-  readonly #completed = this.#meter.createCounter('fanout_tweets_completed', { description: 'Tweets fully fanned out and committed' });
-  readonly #transactions = this.#meter.createCounter('fanout_transactions', { description: 'Kafka transactions committed' });
-  readonly #copies = this.#meter.createCounter('fanout_replica_copies_skipped', { description: 'Change events skipped as another replica\'s copy of a write already claimed' });
-  readonly #retractions = this.#meter.createCounter('fanout_retractions', { description: 'Inserts (or tasks of one) that took their rows back: the tweet was deleted while they were delivered' });
-  readonly #duration = this.#meter.createHistogram('fanout_tweet_duration_ms', { description: 'Start to finish of one fan-out', unit: 'ms' });
-  readonly #inFlight = this.#meter.createObservableGauge('fanout_tweets_in_flight', { description: 'Tweets being fanned out' });
-  readonly #remaining = this.#meter.createObservableGauge('fanout_followers_remaining', { description: 'Followers of in-flight tweets not delivered yet' });
-  readonly #lag = this.#meter.createObservableGauge('fanout_consumer_lag', { description: 'Records of the CDC topic not yet committed' });
-  readonly #restoring = this.#meter.createObservableGauge('fanout_partitions_restoring', { description: "Partitions assigned and still being restored (a restore waits out a dead worker's open transaction)" });
+  readonly #rows = this.#meter.createCounter('fanout_rows_written', {
+    description: 'Timeline rows written (inserted or deleted)',
+  });
+  readonly #batches = this.#meter.createCounter('fanout_batches_written', {
+    description: 'Timeline write batches completed',
+  });
+  readonly #retries = this.#meter.createCounter('fanout_retries', {
+    description: 'Retried store calls and transactions',
+  });
+  readonly #dead = this.#meter.createCounter('fanout_dead_letters', {
+    description: 'Records sent to the dead-letter topic',
+  });
+  readonly #completed = this.#meter.createCounter('fanout_tweets_completed', {
+    description: 'Tweets fully fanned out and committed',
+  });
+  readonly #transactions = this.#meter.createCounter('fanout_transactions', {
+    description: 'Kafka transactions committed',
+  });
+  readonly #copies = this.#meter.createCounter('fanout_replica_copies_skipped', {
+    description: "Change events skipped as another replica's copy of a write already claimed",
+  });
+  readonly #retractions = this.#meter.createCounter('fanout_retractions', {
+    description:
+      'Inserts (or tasks of one) that took their rows back: the tweet was deleted while they were delivered',
+  });
+  readonly #duration = this.#meter.createHistogram('fanout_tweet_duration_ms', {
+    description: 'Start to finish of one fan-out',
+    unit: 'ms',
+  });
+  readonly #inFlight = this.#meter.createObservableGauge('fanout_tweets_in_flight', {
+    description: 'Tweets being fanned out',
+  });
+  readonly #remaining = this.#meter.createObservableGauge('fanout_followers_remaining', {
+    description: 'Followers of in-flight tweets not delivered yet',
+  });
+  readonly #lag = this.#meter.createObservableGauge('fanout_consumer_lag', {
+    description: 'Records of the CDC topic not yet committed',
+  });
+  readonly #restoring = this.#meter.createObservableGauge('fanout_partitions_restoring', {
+    description:
+      "Partitions assigned and still being restored (a restore waits out a dead worker's open transaction)",
+  });
   readonly #callback: BatchObservableCallback;
 
   constructor(workerId: string, read: () => GaugeReadings) {

@@ -34,7 +34,12 @@ export interface CommittedProgress {
   /** Where its change event sits in the CDC topic: `partition@offset`. */
   readonly source: string;
   /** Split tweets: their tasks, by state (a task whose rows are all written but not yet committed counts as done). */
-  readonly split: { readonly tasks: number; readonly done: number; readonly inProgress: number; readonly waiting: number } | null;
+  readonly split: {
+    readonly tasks: number;
+    readonly done: number;
+    readonly inProgress: number;
+    readonly waiting: number;
+  } | null;
 }
 
 export interface CommittedState {
@@ -65,25 +70,59 @@ interface SplitAcc {
 
 /** The fan-outs in progress, oldest first. */
 export function committedProgress(state: CommittedState): CommittedProgress[] {
-  const ageSeconds = (startedAt: number): number => Math.max(0, Math.round((state.now - startedAt) / 1000));
+  const ageSeconds = (startedAt: number): number =>
+    Math.max(0, Math.round((state.now - startedAt) / 1000));
   const out: Array<CommittedProgress & { startedAt: number }> = [];
   for (const [partition, byOffset] of restoreCheckpoints(state.checkpoints, state.cdcTopic)) {
     for (const [offset, cp] of byOffset) {
       if (cp.done) continue; // delivered; only its in-order offset commit is outstanding
       out.push({
-        tweet: cp.tweetId, op: cp.op, retracting: cp.retracting === true, author: cp.authorId?.toString() ?? null, delivered: cp.delivered, total: cp.total,
-        remaining: cp.total === null ? null : Math.max(cp.total - cp.delivered, 0), cursor: cp.cursor?.toString() ?? null,
-        ageSeconds: ageSeconds(cp.startedAt), source: `${partition}@${offset}`, split: null, startedAt: cp.startedAt,
+        tweet: cp.tweetId,
+        op: cp.op,
+        retracting: cp.retracting === true,
+        author: cp.authorId?.toString() ?? null,
+        delivered: cp.delivered,
+        total: cp.total,
+        remaining: cp.total === null ? null : Math.max(cp.total - cp.delivered, 0),
+        cursor: cp.cursor?.toString() ?? null,
+        ageSeconds: ageSeconds(cp.startedAt),
+        source: `${partition}@${offset}`,
+        split: null,
+        startedAt: cp.startedAt,
       });
     }
   }
 
   const splits = new Map<string, SplitAcc>();
-  const acc = (t: { splitId: string; tweetId: string; op: 'insert' | 'delete'; authorId: bigint; count: number; startedAt: number; source: SplitSource }): SplitAcc => {
+  const acc = (t: {
+    splitId: string;
+    tweetId: string;
+    op: 'insert' | 'delete';
+    authorId: bigint;
+    count: number;
+    startedAt: number;
+    source: SplitSource;
+  }): SplitAcc => {
     let a = splits.get(t.splitId);
     if (!a) {
       const { tweetId, op, authorId, count, startedAt, source } = t;
-      splits.set(t.splitId, (a = { tweetId, op, authorId, count, startedAt, source, total: null, done: new Set(), delivered: 0, retracting: false, inProgress: 0, waiting: 0 }));
+      splits.set(
+        t.splitId,
+        (a = {
+          tweetId,
+          op,
+          authorId,
+          count,
+          startedAt,
+          source,
+          total: null,
+          done: new Set(),
+          delivered: 0,
+          retracting: false,
+          inProgress: 0,
+          waiting: 0,
+        }),
+      );
     }
     return a;
   };
@@ -99,7 +138,17 @@ export function committedProgress(state: CommittedState): CommittedProgress[] {
   }
   // Task-done records first, then tasks: the committed offsets were fetched before the records
   // were read, so a task that committed in between shows both as pending and as done (once).
-  const work = state.pendingWork.map((r) => ({ r, w: decodeWorkRecord({ topic: state.tasksTopic, partition: r.partition, offset: BigInt(r.offset), key: null, value: r.value, headers: {} }) }));
+  const work = state.pendingWork.map((r) => ({
+    r,
+    w: decodeWorkRecord({
+      topic: state.tasksTopic,
+      partition: r.partition,
+      offset: BigInt(r.offset),
+      key: null,
+      value: r.value,
+      headers: {},
+    }),
+  }));
   for (const { w } of work) {
     if (w.kind !== 'done') continue;
     const a = acc(w.done);
@@ -129,10 +178,18 @@ export function committedProgress(state: CommittedState): CommittedProgress[] {
     // Completed while status read: the tally's tombstone, or every task done by now.
     if (completed.has(splitId) || a.done.size >= a.count) continue;
     out.push({
-      tweet: a.tweetId, op: a.op, retracting: a.retracting, author: a.authorId.toString(), delivered: a.delivered, total: a.total,
-      remaining: a.total === null ? null : Math.max(a.total - a.delivered, 0), cursor: null, ageSeconds: ageSeconds(a.startedAt),
+      tweet: a.tweetId,
+      op: a.op,
+      retracting: a.retracting,
+      author: a.authorId.toString(),
+      delivered: a.delivered,
+      total: a.total,
+      remaining: a.total === null ? null : Math.max(a.total - a.delivered, 0),
+      cursor: null,
+      ageSeconds: ageSeconds(a.startedAt),
       source: `${a.source.partition}@${a.source.offset}`,
-      split: { tasks: a.count, done: a.done.size, inProgress: a.inProgress, waiting: a.waiting }, startedAt: a.startedAt,
+      split: { tasks: a.count, done: a.done.size, inProgress: a.inProgress, waiting: a.waiting },
+      startedAt: a.startedAt,
     });
   }
   return out.sort((x, y) => x.startedAt - y.startedAt).map(({ startedAt: _, ...p }) => p);

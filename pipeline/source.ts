@@ -24,12 +24,17 @@ export interface SourceHooks {
  */
 export function sourceRecords(source: RecordSource, hooks: SourceHooks): Observable<SourceRecord> {
   return new Observable<SourceRecord>((subscriber) => {
-    source.start({
-      room: () => (subscriber.closed ? 0 : hooks.room()),
-      record: (r) => subscriber.next(r),
-      assigned: (ps) => hooks.assigned(ps),
-      revoked: (ps, lost) => hooks.revoked(ps, lost),
-      failed: (err) => subscriber.error(err),
-    }).then(() => hooks.started?.(), (err: unknown) => subscriber.error(err));
+    source
+      .start({
+        room: () => (subscriber.closed ? 0 : hooks.room()),
+        record: (r) => subscriber.next(r),
+        assigned: (ps) => hooks.assigned(ps),
+        revoked: (ps, lost) => hooks.revoked(ps, lost),
+        failed: (err) => subscriber.error(err),
+      })
+      .then(
+        () => hooks.started?.(),
+        (err: unknown) => subscriber.error(err),
+      );
   });
 }

@@ -75,7 +75,8 @@ export const MAX_ESTIMATED_RANGES = 1_000;
  */
 export async function planSplit(read: IdReader, options: SplitOptions): Promise<SplitPlan | null> {
   const { threshold, taskSize } = options;
-  if (!Number.isInteger(taskSize) || taskSize < 1) throw new RangeError(`split task size must be a positive integer, got ${taskSize}`);
+  if (!Number.isInteger(taskSize) || taskSize < 1)
+    throw new RangeError(`split task size must be a positive integer, got ${taskSize}`);
   const cuts: TaskRange[] = []; // exact: one per full page of taskSize
   let after: bigint | null = null; // the end of the last cut
   let first: bigint | null = null;
@@ -91,7 +92,8 @@ export async function planSplit(read: IdReader, options: SplitOptions): Promise<
       first ??= page[0]!;
       lastRead = page.at(-1)!;
     }
-    if (page.length < limit) { // the end of the list before "more than threshold": not split
+    if (page.length < limit) {
+      // the end of the list before "more than threshold": not split
       if (!options.signal?.aborted) options.onTotal?.(total);
       return null;
     }
@@ -123,7 +125,11 @@ export const PROBE_IDS = 256;
 export const MAX_PROBE_READS = 64;
 
 /** A slice (after, upTo] of the id space with its follower count, counted or estimated. */
-interface Segment { readonly after: bigint; readonly upTo: bigint; readonly rows: number }
+interface Segment {
+  readonly after: bigint;
+  readonly upTo: bigint;
+  readonly rows: number;
+}
 
 /**
  * Estimates how the followers in (from, to] are spread. The space is cut into `PROBES` slices of
@@ -149,12 +155,18 @@ async function probeDensity(read: IdReader, from: bigint, to: bigint): Promise<S
     last = new Map();
     open.forEach((s, i) => {
       const ids = pages[i]!;
-      if (ids.length === 0) { known.push({ ...s, rows: 0 }); return; }
+      if (ids.length === 0) {
+        known.push({ ...s, rows: 0 });
+        return;
+      }
       const lo = ids[0]! - 1n;
       const hi = ids.at(-1)!;
       if (lo > s.after) known.push({ after: s.after, upTo: lo, rows: 0 });
       known.push({ after: lo, upTo: hi, rows: ids.length });
-      if (ids.length < PROBE_IDS) { if (hi < s.upTo) known.push({ after: hi, upTo: s.upTo, rows: 0 }); return; }
+      if (ids.length < PROBE_IDS) {
+        if (hi < s.upTo) known.push({ after: hi, upTo: s.upTo, rows: 0 });
+        return;
+      }
       if (hi < s.upTo) {
         next.push({ after: hi, upTo: s.upTo });
         last.set(hi, { after: s.after, upTo: hi });
@@ -162,9 +174,13 @@ async function probeDensity(read: IdReader, from: bigint, to: bigint): Promise<S
     });
     open = next;
   }
-  for (const s of open) { // out of reads: the density of its last read stands for the rest
+  for (const s of open) {
+    // out of reads: the density of its last read stands for the rest
     const span = last.get(s.after)!;
-    known.push({ ...s, rows: Math.round((PROBE_IDS * Number(s.upTo - s.after)) / Number(span.upTo - span.after)) });
+    known.push({
+      ...s,
+      rows: Math.round((PROBE_IDS * Number(s.upTo - s.after)) / Number(span.upTo - span.after)),
+    });
   }
   return known.sort((a, b) => (a.after < b.after ? -1 : a.after > b.after ? 1 : 0));
 }
@@ -181,10 +197,12 @@ function cutEvenly(segments: readonly Segment[], pieces: number): bigint[] {
   let g = 0;
   for (let i = 1; i < pieces; i++) {
     const target = (total * i) / pieces;
-    while (g < segments.length - 1 && before + segments[g]!.rows < target) before += segments[g++]!.rows;
+    while (g < segments.length - 1 && before + segments[g]!.rows < target)
+      before += segments[g++]!.rows;
     const seg = segments[g]!;
     const share = seg.rows === 0 ? 1 : Math.min(1, (target - before) / seg.rows);
-    const upTo = seg.after + ((seg.upTo - seg.after) * BigInt(Math.round(share * 1e6))) / 1_000_000n;
+    const upTo =
+      seg.after + ((seg.upTo - seg.after) * BigInt(Math.round(share * 1e6))) / 1_000_000n;
     if (upTo > (bounds.at(-1) ?? segments[0]!.after) && upTo < end) bounds.push(upTo);
   }
   bounds.push(end);

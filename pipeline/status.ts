@@ -24,7 +24,13 @@ export interface TweetProgress {
   readonly resumed: boolean;
   readonly stopped: boolean;
   /** For a task of a split tweet: which slice, of how many (delivered/remaining are the task's). */
-  readonly task: { readonly splitId: string; readonly index: number; readonly count: number; readonly after: string | null; readonly upTo: string | null } | null;
+  readonly task: {
+    readonly splitId: string;
+    readonly index: number;
+    readonly count: number;
+    readonly after: string | null;
+    readonly upTo: string | null;
+  } | null;
   /** For a tweet being split: into how many tasks. */
   readonly splitInto: number | null;
 }
@@ -71,7 +77,10 @@ export function withLane(own: WorkerStatus, lane: WorkerStatus): WorkerStatus {
     inFlight: [...own.inFlight, ...lane.inFlight],
     uncommitted: own.uncommitted + lane.uncommitted,
     taskPartitions: lane.taskPartitions,
-    restoring: { partitions: own.restoring.partitions, taskPartitions: lane.restoring.taskPartitions },
+    restoring: {
+      partitions: own.restoring.partitions,
+      taskPartitions: lane.restoring.taskPartitions,
+    },
     splits: lane.splits,
     totals,
   };
@@ -88,10 +97,28 @@ export function sumTotals(a: Totals, b: Totals | undefined): Totals {
 export function progress(job: TweetJob): TweetProgress {
   const t = job.task;
   return {
-    tweetId: job.tweetId, authorId: job.authorId?.toString() ?? null, op: job.op, retracting: job.retracting, partition: job.partition, offset: job.offset.toString(),
-    delivered: job.delivered, cursor: job.cursor?.toString() ?? null, total: job.total, remaining: job.remaining,
-    startedAt: new Date(job.startedAt).toISOString(), resumed: job.resumed, stopped: job.stopped,
-    task: t ? { splitId: t.splitId, index: t.index, count: t.count, after: t.range.after?.toString() ?? null, upTo: t.range.upTo?.toString() ?? null } : null,
+    tweetId: job.tweetId,
+    authorId: job.authorId?.toString() ?? null,
+    op: job.op,
+    retracting: job.retracting,
+    partition: job.partition,
+    offset: job.offset.toString(),
+    delivered: job.delivered,
+    cursor: job.cursor?.toString() ?? null,
+    total: job.total,
+    remaining: job.remaining,
+    startedAt: new Date(job.startedAt).toISOString(),
+    resumed: job.resumed,
+    stopped: job.stopped,
+    task: t
+      ? {
+          splitId: t.splitId,
+          index: t.index,
+          count: t.count,
+          after: t.range.after?.toString() ?? null,
+          upTo: t.range.upTo?.toString() ?? null,
+        }
+      : null,
     splitInto: job.split?.ranges.length ?? null,
   };
 }

@@ -85,26 +85,54 @@ export function homePartition(tweetId: string, partitions: number): number {
 }
 
 const big = (v: bigint | null): string | null => (v === null ? null : v.toString());
-const source = (s: SplitSource) => ({ topic: s.topic, partition: s.partition, offset: s.offset.toString() });
+const source = (s: SplitSource) => ({
+  topic: s.topic,
+  partition: s.partition,
+  offset: s.offset.toString(),
+});
 
 /** The tasks of a split tweet (to produce with its offset commit). */
 export function taskRecords(
   config: Config,
-  tweet: { tweetId: string; authorId: bigint; op: 'insert' | 'delete'; writeTime: bigint; expiresAt: number | null; startedAt: number; traceparent: string | undefined },
+  tweet: {
+    tweetId: string;
+    authorId: bigint;
+    op: 'insert' | 'delete';
+    writeTime: bigint;
+    expiresAt: number | null;
+    startedAt: number;
+    traceparent: string | undefined;
+  },
   at: SplitSource,
   plan: SplitPlan,
 ): OutRecord[] {
   const P = config.topics.tasksPartitions;
   const home = homePartition(tweet.tweetId, P);
   const splitId = splitIdOf(at);
-  const headers: Record<string, string> = tweet.traceparent ? { traceparent: tweet.traceparent } : {};
+  const headers: Record<string, string> = tweet.traceparent
+    ? { traceparent: tweet.traceparent }
+    : {};
   return plan.ranges.map((r, index): OutRecord => ({
     topic: config.topics.tasks,
     partition: (home + 1 + index) % P,
     key: `${tweet.tweetId}/${index}`,
     value: JSON.stringify({
-      v: 1, type: 'fanout.task', splitId, tweetId: tweet.tweetId, authorId: tweet.authorId.toString(), op: tweet.op, writeTime: tweet.writeTime.toString(), expiresAt: tweet.expiresAt,
-      after: big(r.after), upTo: big(r.upTo), rows: r.rows, index, count: plan.ranges.length, total: plan.total, startedAt: tweet.startedAt, source: source(at),
+      v: 1,
+      type: 'fanout.task',
+      splitId,
+      tweetId: tweet.tweetId,
+      authorId: tweet.authorId.toString(),
+      op: tweet.op,
+      writeTime: tweet.writeTime.toString(),
+      expiresAt: tweet.expiresAt,
+      after: big(r.after),
+      upTo: big(r.upTo),
+      rows: r.rows,
+      index,
+      count: plan.ranges.length,
+      total: plan.total,
+      startedAt: tweet.startedAt,
+      source: source(at),
       traceparent: tweet.traceparent ?? null,
     }),
     headers,
@@ -112,15 +140,39 @@ export function taskRecords(
 }
 
 /** The task-done record of a delivered task, for the split's home partition. */
-export function taskDoneRecord(config: Config, task: SplitTask, done: { delivered: number; finishedAt: number; resumed: boolean; retracted?: boolean; workerId: string; traceparent: string | undefined }): OutRecord {
+export function taskDoneRecord(
+  config: Config,
+  task: SplitTask,
+  done: {
+    delivered: number;
+    finishedAt: number;
+    resumed: boolean;
+    retracted?: boolean;
+    workerId: string;
+    traceparent: string | undefined;
+  },
+): OutRecord {
   return {
     topic: config.topics.tasks,
     partition: homePartition(task.tweetId, config.topics.tasksPartitions),
     key: `${task.tweetId}/${task.index}/done`,
     value: JSON.stringify({
-      v: 1, type: 'fanout.task-done', splitId: task.splitId, tweetId: task.tweetId, authorId: task.authorId.toString(), op: task.op, index: task.index, count: task.count,
-      delivered: done.delivered, startedAt: task.startedAt, finishedAt: done.finishedAt, source: source(task.source), resumed: done.resumed, workerId: done.workerId,
-      traceparent: task.traceparent, ...(done.retracted ? { retracted: true } : {}),
+      v: 1,
+      type: 'fanout.task-done',
+      splitId: task.splitId,
+      tweetId: task.tweetId,
+      authorId: task.authorId.toString(),
+      op: task.op,
+      index: task.index,
+      count: task.count,
+      delivered: done.delivered,
+      startedAt: task.startedAt,
+      finishedAt: done.finishedAt,
+      source: source(task.source),
+      resumed: done.resumed,
+      workerId: done.workerId,
+      traceparent: task.traceparent,
+      ...(done.retracted ? { retracted: true } : {}),
     }),
     headers: done.traceparent ? { traceparent: done.traceparent } : {},
   };
@@ -131,7 +183,8 @@ const isNat = (v: unknown): v is number => typeof v === 'number' && Number.isInt
 
 function decodeSource(v: unknown): SplitSource | null {
   const s = v as { topic?: unknown; partition?: unknown; offset?: unknown } | null;
-  if (s === null || typeof s !== 'object' || typeof s.topic !== 'string' || !isNat(s.partition)) return null;
+  if (s === null || typeof s !== 'object' || typeof s.topic !== 'string' || !isNat(s.partition))
+    return null;
   const offset = int64(s.offset);
   return offset === null ? null : { topic: s.topic, partition: s.partition, offset };
 }
@@ -145,30 +198,82 @@ export function decodeWorkRecord(record: SourceRecord): WorkRecord {
   } catch (err) {
     return dead('malformed-json', `work record value is not JSON: ${(err as Error).message}`);
   }
-  if (v === null || typeof v !== 'object' || v.v !== 1) return dead('malformed-task', 'work record is not a v1 object');
+  if (v === null || typeof v !== 'object' || v.v !== 1)
+    return dead('malformed-task', 'work record is not a v1 object');
   const authorId = int64(v.authorId);
   const at = decodeSource(v.source);
   const op = v.op;
-  if (typeof v.splitId !== 'string' || typeof v.tweetId !== 'string' || authorId === null || at === null || (op !== 'insert' && op !== 'delete')
-    || !isNat(v.index) || !isNat(v.count) || v.index >= v.count || !isNat(v.startedAt)) {
-    return dead('malformed-task', `work record misses or mangles a field: ${record.value.toString('utf8').slice(0, 200)}`);
+  if (
+    typeof v.splitId !== 'string' ||
+    typeof v.tweetId !== 'string' ||
+    authorId === null ||
+    at === null ||
+    (op !== 'insert' && op !== 'delete') ||
+    !isNat(v.index) ||
+    !isNat(v.count) ||
+    v.index >= v.count ||
+    !isNat(v.startedAt)
+  ) {
+    return dead(
+      'malformed-task',
+      `work record misses or mangles a field: ${record.value.toString('utf8').slice(0, 200)}`,
+    );
   }
   const traceparent = typeof v.traceparent === 'string' ? v.traceparent : null;
-  const common = { splitId: v.splitId, tweetId: v.tweetId, authorId, op, index: v.index, count: v.count, startedAt: v.startedAt, source: at, traceparent } as const;
+  const common = {
+    splitId: v.splitId,
+    tweetId: v.tweetId,
+    authorId,
+    op,
+    index: v.index,
+    count: v.count,
+    startedAt: v.startedAt,
+    source: at,
+    traceparent,
+  } as const;
   if (v.type === 'fanout.task') {
     const writeTime = int64(v.writeTime);
     const after = v.after === null ? null : int64(v.after);
     const upTo = v.upTo === null ? null : int64(v.upTo);
     const expiresAt = v.expiresAt ?? null; // absent in tasks of versions before TTLs were carried
-    if (writeTime === null || (v.after !== null && after === null) || (v.upTo !== null && upTo === null) || !isNat(v.rows) || !isNat(v.total)
-      || (expiresAt !== null && !isNat(expiresAt))) {
-      return dead('malformed-task', `task misses or mangles its range: ${record.value.toString('utf8').slice(0, 200)}`);
+    if (
+      writeTime === null ||
+      (v.after !== null && after === null) ||
+      (v.upTo !== null && upTo === null) ||
+      !isNat(v.rows) ||
+      !isNat(v.total) ||
+      (expiresAt !== null && !isNat(expiresAt))
+    ) {
+      return dead(
+        'malformed-task',
+        `task misses or mangles its range: ${record.value.toString('utf8').slice(0, 200)}`,
+      );
     }
-    return { kind: 'task', task: { ...common, writeTime, expiresAt, range: { after, upTo, rows: v.rows }, total: v.total } };
+    return {
+      kind: 'task',
+      task: {
+        ...common,
+        writeTime,
+        expiresAt,
+        range: { after, upTo, rows: v.rows },
+        total: v.total,
+      },
+    };
   }
   if (v.type === 'fanout.task-done') {
-    if (!isNat(v.delivered) || !isNat(v.finishedAt) || typeof v.workerId !== 'string') return dead('malformed-task', 'task-done misses a field');
-    return { kind: 'done', done: { ...common, delivered: v.delivered, finishedAt: v.finishedAt, resumed: v.resumed === true, retracted: v.retracted === true, workerId: v.workerId } };
+    if (!isNat(v.delivered) || !isNat(v.finishedAt) || typeof v.workerId !== 'string')
+      return dead('malformed-task', 'task-done misses a field');
+    return {
+      kind: 'done',
+      done: {
+        ...common,
+        delivered: v.delivered,
+        finishedAt: v.finishedAt,
+        resumed: v.resumed === true,
+        retracted: v.retracted === true,
+        workerId: v.workerId,
+      },
+    };
   }
   return dead('malformed-task', `unknown work record type ${JSON.stringify(v.type)}`);
 }

@@ -28,13 +28,33 @@
  * `fanout.completed` per tweet (protocol: ./completion.ts).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { filter, firstValueFrom, lastValueFrom, map, merge, ReplaySubject, Subject, takeUntil } from 'rxjs';
+import {
+  filter,
+  firstValueFrom,
+  lastValueFrom,
+  map,
+  merge,
+  ReplaySubject,
+  Subject,
+  takeUntil,
+} from 'rxjs';
 import type { Config } from '../config/index.ts';
 import { FanoutError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import { retry, type RetryPolicy } from '../lib/retry.ts';
-import type { ClaimStore, FollowerStore, TimelineStore, TweetAuthorStore } from '../ports/stores.ts';
-import type { OutRecord, RecordSource, SourceRecord, StateReader, TransactionalSink } from '../ports/streams.ts';
+import type {
+  ClaimStore,
+  FollowerStore,
+  TimelineStore,
+  TweetAuthorStore,
+} from '../ports/stores.ts';
+import type {
+  OutRecord,
+  RecordSource,
+  SourceRecord,
+  StateReader,
+  TransactionalSink,
+} from '../ports/streams.ts';
 import { contextFromHeaders, SpanKind, tracer, traceparentOf } from '../lib/telemetry.ts';
 import { Committer } from './committer.ts';
 import { CompletionAggregator, restoreTallies } from './completion.ts';
@@ -42,7 +62,14 @@ import { RecentAuthors } from './authors.ts';
 import { AdmissionGate, Credit } from './credit.ts';
 import { decodeTweetRecord, type TweetChange } from './decode.ts';
 import { fanOut, type WriteBatch } from './fanout.ts';
-import { type Checkpoint, checkpointRows, minPageRows, readAheadRows, rowCredit, TweetJob } from './job.ts';
+import {
+  type Checkpoint,
+  checkpointRows,
+  minPageRows,
+  readAheadRows,
+  rowCredit,
+  TweetJob,
+} from './job.ts';
 import type { JoinDeps } from './join.ts';
 import { CommitLedger, type CommitPlan } from './ledger.ts';
 import { FanoutMetrics, type Totals } from './metrics.ts';
@@ -126,7 +153,11 @@ export class Worker {
   #closing: Promise<void> | undefined;
   /** Runs one store call under the retry policy (counted as a store retry; stops on a hard stop). */
   readonly #attempt = <T>(what: string, fn: () => Promise<T>): Promise<T> =>
-    retry(this.#policy, fn, { what, signal: this.#abort.signal, onRetry: () => this.#metrics.retried('store') });
+    retry(this.#policy, fn, {
+      what,
+      signal: this.#abort.signal,
+      onRetry: () => this.#metrics.retried('store'),
+    });
 
   constructor(options: WorkerOptions) {
     const { config } = options;
@@ -136,25 +167,50 @@ export class Worker {
     this.#log = options.log.child(`worker-${options.workerId}${options.lane ? '-tasks' : ''}`);
     this.#ports = options.ports;
     this.#policy = config.retry;
-    this.#authors = new RecentAuthors({ store: options.ports.authors, attempt: this.#attempt, log: this.#log });
-    this.#role = options.lane ? 'tasks' : 'tweets';
-    this.#gate = options.lane?.gate ?? new AdmissionGate(p.maxInFlightTweets, () => {
-      this.#ports.source.wake();
-      this.#ports.work?.source.wake();
+    this.#authors = new RecentAuthors({
+      store: options.ports.authors,
+      attempt: this.#attempt,
+      log: this.#log,
     });
+    this.#role = options.lane ? 'tasks' : 'tweets';
+    this.#gate =
+      options.lane?.gate ??
+      new AdmissionGate(p.maxInFlightTweets, () => {
+        this.#ports.source.wake();
+        this.#ports.work?.source.wake();
+      });
     this.#credit = options.lane?.credit ?? new Credit(rowCredit(p));
     this.#tallies = new CompletionAggregator(config, options.workerId);
     const work = options.lane ? undefined : options.ports.work;
-    this.#lane = work && new Worker({
-      config, workerId: options.workerId, log: options.log, lane: { credit: this.#credit, gate: this.#gate },
-      ports: { ...options.ports, source: work.source, sink: work.sink, readCheckpoints: work.readCheckpoints, work: undefined },
-    });
+    this.#lane =
+      work &&
+      new Worker({
+        config,
+        workerId: options.workerId,
+        log: options.log,
+        lane: { credit: this.#credit, gate: this.#gate },
+        ports: {
+          ...options.ports,
+          source: work.source,
+          sink: work.sink,
+          readCheckpoints: work.readCheckpoints,
+          work: undefined,
+        },
+      });
     this.#maxUncommitted = UNCOMMITTED_PER_SLOT * p.maxInFlightTweets;
     this.#ledger = new CommitLedger(config, this.#ports.source.topic);
-    this.#metrics = new FanoutMetrics(options.lane ? `${this.workerId}-tasks` : this.workerId, () => {
-      const s = this.#ownStatus();
-      return { inFlightTweets: s.inFlight.length, followersRemaining: s.inFlight.reduce((n, t) => n + (t.remaining ?? 0), 0), consumerLag: s.consumerLag, partitionsRestoring: this.#restoring.size };
-    });
+    this.#metrics = new FanoutMetrics(
+      options.lane ? `${this.workerId}-tasks` : this.workerId,
+      () => {
+        const s = this.#ownStatus();
+        return {
+          inFlightTweets: s.inFlight.length,
+          followersRemaining: s.inFlight.reduce((n, t) => n + (t.remaining ?? 0), 0),
+          consumerLag: s.consumerLag,
+          partitionsRestoring: this.#restoring.size,
+        };
+      },
+    );
     this.#committer = new Committer({
       ledger: this.#ledger,
       sink: this.#ports.sink,
@@ -199,9 +255,17 @@ export class Worker {
       // Forced stop: past the deadline, retries give up (the run then fails and tears down).
       const ms = this.#config.pipeline.shutdownTimeoutMs;
       const deadline = setTimeout(() => {
-        this.#log.warn(`graceful stop missed its ${ms} ms deadline: abandoning the batches in flight`);
+        this.#log.warn(
+          `graceful stop missed its ${ms} ms deadline: abandoning the batches in flight`,
+        );
         this.#abort.abort();
-        this.#forced$.error(new FanoutError('SHUTDOWN_DEADLINE', `graceful stop missed its ${ms} ms deadline (pipeline.shutdownTimeoutMs)`, { retriable: false }));
+        this.#forced$.error(
+          new FanoutError(
+            'SHUTDOWN_DEADLINE',
+            `graceful stop missed its ${ms} ms deadline (pipeline.shutdownTimeoutMs)`,
+            { retriable: false },
+          ),
+        );
       }, ms);
       try {
         await this.#run.catch(() => undefined);
@@ -221,7 +285,10 @@ export class Worker {
   /** `status().totals` and the number of jobs in flight, without the rest: cheap enough to poll every few ms. */
   counters(): { totals: Totals; inFlight: number } {
     const lane = this.#lane?.counters();
-    return { totals: sumTotals(this.#metrics.totals, lane?.totals), inFlight: this.#finishers.size + (lane?.inFlight ?? 0) };
+    return {
+      totals: sumTotals(this.#metrics.totals, lane?.totals),
+      inFlight: this.#finishers.size + (lane?.inFlight ?? 0),
+    };
   }
 
   #ownStatus(): WorkerStatus {
@@ -243,8 +310,16 @@ export class Worker {
       rowsOutstanding: this.#credit.outstanding,
       consumerLag: lag,
       taskPartitions: tasks ? this.#ledger.partitions().sort((a, b) => a - b) : [],
-      restoring: tasks ? { partitions: [], taskPartitions: restoring } : { partitions: restoring, taskPartitions: [] },
-      splits: this.#tallies.tallies().map((t) => ({ tweetId: t.tweetId, splitId: t.splitId, tasks: t.count, tasksDone: t.done.length, delivered: t.delivered })),
+      restoring: tasks
+        ? { partitions: [], taskPartitions: restoring }
+        : { partitions: restoring, taskPartitions: [] },
+      splits: this.#tallies.tallies().map((t) => ({
+        tweetId: t.tweetId,
+        splitId: t.splitId,
+        tasks: t.count,
+        tasksDone: t.done.length,
+        delivered: t.delivered,
+      })),
       totals: { ...this.#metrics.totals },
     };
   }
@@ -253,10 +328,18 @@ export class Worker {
     const { pipeline: p } = this.#config;
     const ports = this.#ports;
     const join: JoinDeps = {
-      followers: ports.followers, authors: ports.authors, credit: this.#credit, pageSize: p.pageSize, minPage: minPageRows(p), readAhead: readAheadRows(p), attempt: this.#attempt,
+      followers: ports.followers,
+      authors: ports.authors,
+      credit: this.#credit,
+      pageSize: p.pageSize,
+      minPage: minPageRows(p),
+      readAhead: readAheadRows(p),
+      attempt: this.#attempt,
       knownAuthor: (id) => this.#authors.get(id),
       onBlocked: () => this.#committer.request(),
-      onPaged: (job) => { if (job.finished) this.#finish(job); },
+      onPaged: (job) => {
+        if (job.finished) this.#finish(job);
+      },
       ...(ports.work ? { split: (job: TweetJob, author: bigint) => this.#split(job, author) } : {}),
       ...(ports.claims ? { claim: (job: TweetJob) => this.#claim(ports.claims!, job) } : {}),
       deletedMeanwhile: (job) => this.#deletedMeanwhile(job),
@@ -271,20 +354,30 @@ export class Worker {
         room: () => this.#room(),
         assigned: (ps) => this.#assigned(ps),
         revoked: (ps, lost) => this.#revoked(ps, lost),
-        started: () => { if (this.#state === 'starting') this.#state = 'running'; },
+        started: () => {
+          if (this.#state === 'starting') this.#state = 'running';
+        },
       }).pipe(
         takeUntil(this.#stop$),
         map((record) => this.#admit(record)),
         filter((job): job is TweetJob => job !== null),
         fanOut({
-          join, timelines: ports.timelines, batchSize: p.batchSize, lingerMs: p.lingerMs, maxInFlightBatches: p.maxInFlightBatches, attempt: this.#attempt,
+          join,
+          timelines: ports.timelines,
+          batchSize: p.batchSize,
+          lingerMs: p.lingerMs,
+          maxInFlightBatches: p.maxInFlightBatches,
+          attempt: this.#attempt,
           onWritten: (batch) => this.#written(batch),
         }),
         takeUntil(merge(this.#committer.failures(), this.#forced$, this.#laneFailed$)),
       );
       await lastValueFrom(pipeline$, { defaultValue: undefined });
       // Offsets of finished tweets, checkpoints of stopped ones.
-      await Promise.race([this.#committer.flush(), firstValueFrom(this.#forced$, { defaultValue: undefined })]);
+      await Promise.race([
+        this.#committer.flush(),
+        firstValueFrom(this.#forced$, { defaultValue: undefined }),
+      ]);
     } catch (err) {
       failure = err;
       this.#state = 'failed';
@@ -304,7 +397,9 @@ export class Worker {
       ['metrics', async () => this.#metrics.close()],
       ['author records', () => this.#authors.settled()],
     ] as const) {
-      await step().catch((err: unknown) => this.#log.warn(`closing the ${what} failed`, { err: String(err) }));
+      await step().catch((err: unknown) =>
+        this.#log.warn(`closing the ${what} failed`, { err: String(err) }),
+      );
     }
     if (failure !== undefined) throw failure as Error;
     this.#state = 'stopped';
@@ -331,7 +426,10 @@ export class Worker {
     }
     const wanted = partitions.filter((p) => restore.wanted.has(p));
     const restored = restoreCheckpoints(records, this.#ports.source.topic);
-    const tallies = this.#role === 'tasks' ? restoreTallies(records, this.#ports.source.topic) : new Map<number, never>();
+    const tallies =
+      this.#role === 'tasks'
+        ? restoreTallies(records, this.#ports.source.topic)
+        : new Map<number, never>();
     let count = 0;
     for (const p of wanted) {
       const byOffset = restored.get(p) ?? new Map<bigint, Checkpoint>();
@@ -340,7 +438,11 @@ export class Worker {
       this.#ledger.open(p);
       if (this.#role === 'tasks') this.#tallies.open(p, tallies.get(p));
     }
-    this.#log.info('partitions assigned', { partitions: wanted, checkpointsRestored: count, talliesRestored: [...tallies.values()].reduce((n, m) => n + m.size, 0) });
+    this.#log.info('partitions assigned', {
+      partitions: wanted,
+      checkpointsRestored: count,
+      talliesRestored: [...tallies.values()].reduce((n, m) => n + m.size, 0),
+    });
   }
 
   async #revoked(partitions: readonly number[], lost: boolean): Promise<void> {
@@ -353,23 +455,35 @@ export class Worker {
       restore.wanted.delete(p);
       if (restore.wanted.size === 0) restore.abort.abort();
     }
-    const jobs = [...this.#ledger.entries(partitions)].flatMap((e) => (e.job && this.#finishers.has(e.job) ? [e.job] : []));
+    const jobs = [...this.#ledger.entries(partitions)].flatMap((e) =>
+      e.job && this.#finishers.has(e.job) ? [e.job] : [],
+    );
     if (!lost && this.#state !== 'failed') {
       for (const job of jobs) job.stop();
       const deadline = new AbortController();
       await Promise.race([
         Promise.all(jobs.map((j) => j.settled())),
-        sleep(this.#config.pipeline.shutdownTimeoutMs, undefined, { signal: deadline.signal }).catch(() => undefined),
+        sleep(this.#config.pipeline.shutdownTimeoutMs, undefined, {
+          signal: deadline.signal,
+        }).catch(() => undefined),
       ]);
       deadline.abort();
-      await this.#committer.flush().catch((err: unknown) => this.#log.warn('commit before giving up partitions failed', { partitions, err: String(err) }));
+      await this.#committer.flush().catch((err: unknown) =>
+        this.#log.warn('commit before giving up partitions failed', {
+          partitions,
+          err: String(err),
+        }),
+      );
     }
     for (const e of this.#ledger.drop(partitions)) {
       if (e.job) this.#abandon(e.job);
     }
     for (const p of partitions) this.#restored.delete(p);
     this.#tallies.drop(partitions);
-    this.#log.info(lost ? 'partitions lost' : 'partitions given up', { partitions, tweetsInFlight: jobs.length });
+    this.#log.info(lost ? 'partitions lost' : 'partitions given up', {
+      partitions,
+      tweetsInFlight: jobs.length,
+    });
     this.#ports.source.wake();
   }
 
@@ -388,21 +502,47 @@ export class Worker {
     const decoded = decodeWorkRecord(record);
     if (decoded.kind === 'task') {
       const t = decoded.task;
-      return this.#track(record, { op: t.op, tweetId: t.tweetId, authorId: t.authorId, writeTime: t.writeTime, expiresAt: t.expiresAt }, t);
+      return this.#track(
+        record,
+        {
+          op: t.op,
+          tweetId: t.tweetId,
+          authorId: t.authorId,
+          writeTime: t.writeTime,
+          expiresAt: t.expiresAt,
+        },
+        t,
+      );
     }
-    this.#trackDone(record, decoded.kind === 'dead' ? decoded : null, decoded.kind === 'done' ? this.#tallies.add(record.partition, decoded.done) : []);
+    this.#trackDone(
+      record,
+      decoded.kind === 'dead' ? decoded : null,
+      decoded.kind === 'done' ? this.#tallies.add(record.partition, decoded.done) : [],
+    );
     return null;
   }
 
   /** Tracks a record with nothing to deliver: done at once, `outputs` (or its dead letter) go with its commit. */
-  #trackDone(record: SourceRecord, dead: { code: string; message: string } | null, outputs: OutRecord[]): void {
+  #trackDone(
+    record: SourceRecord,
+    dead: { code: string; message: string } | null,
+    outputs: OutRecord[],
+  ): void {
     const { partition, offset } = record;
     const slot = this.#ledger.track(partition, offset, null);
     if (dead) {
       this.#metrics.deadLettered(dead.code);
-      this.#log.warn('record dead-lettered', { partition, offset, code: dead.code, reason: dead.message });
+      this.#log.warn('record dead-lettered', {
+        partition,
+        offset,
+        code: dead.code,
+        reason: dead.message,
+      });
     }
-    this.#ledger.finish(slot, dead ? [deadLetterRecord(this.#config, record, dead.code, dead.message)] : outputs);
+    this.#ledger.finish(
+      slot,
+      dead ? [deadLetterRecord(this.#config, record, dead.code, dead.message)] : outputs,
+    );
     this.#committer.request();
   }
 
@@ -412,17 +552,27 @@ export class Worker {
     const byOffset = this.#restored.get(partition);
     const cp = byOffset?.get(offset) ?? null;
     byOffset?.delete(offset);
-    const restored = cp !== null && cp.tweetId === change.tweetId && cp.op === change.op ? cp : null;
+    const restored =
+      cp !== null && cp.tweetId === change.tweetId && cp.op === change.op ? cp : null;
     const job = new TweetJob({ partition, offset }, change, restored, Date.now(), task);
-    if (change.op === 'insert' && change.authorId !== null && task === null) this.#authors.remember(change.tweetId, change.authorId);
+    if (change.op === 'insert' && change.authorId !== null && task === null)
+      this.#authors.remember(change.tweetId, change.authorId);
     const slot = this.#ledger.track(partition, offset, job);
-    const span = tracer.startSpan(task ? 'fanout.task' : 'fanout.tweet', {
-      kind: SpanKind.CONSUMER,
-      attributes: {
-        'fanout.tweet_id': change.tweetId, 'fanout.op': change.op, 'messaging.kafka.partition': partition, 'messaging.kafka.offset': offset.toString(), 'fanout.resumed': restored !== null,
-        ...(task ? { 'fanout.task.index': task.index, 'fanout.task.count': task.count } : {}),
+    const span = tracer.startSpan(
+      task ? 'fanout.task' : 'fanout.tweet',
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: {
+          'fanout.tweet_id': change.tweetId,
+          'fanout.op': change.op,
+          'messaging.kafka.partition': partition,
+          'messaging.kafka.offset': offset.toString(),
+          'fanout.resumed': restored !== null,
+          ...(task ? { 'fanout.task.index': task.index, 'fanout.task.count': task.count } : {}),
+        },
       },
-    }, contextFromHeaders(record.headers));
+      contextFromHeaders(record.headers),
+    );
     job.traceparent = traceparentOf(span);
     this.#gate.admit();
     this.#finishers.set(job, {
@@ -449,10 +599,16 @@ export class Worker {
    * delete resumed by another worker may have read under the previous one). One read per insert.
    */
   async #deletedMeanwhile(job: TweetJob): Promise<boolean> {
-    const deleted = await this.#attempt(`read whether ${job.tweetId} was deleted`, () => this.#ports.authors.deletedSince(job.tweetId, job.writeTime));
+    const deleted = await this.#attempt(`read whether ${job.tweetId} was deleted`, () =>
+      this.#ports.authors.deletedSince(job.tweetId, job.writeTime),
+    );
     if (deleted) {
       this.#metrics.retracted();
-      this.#log.info('insert takes its rows back: the tweet was deleted while it was delivered', { tweetId: job.tweetId, task: job.task?.index ?? null, delivered: job.delivered });
+      this.#log.info('insert takes its rows back: the tweet was deleted while it was delivered', {
+        tweetId: job.tweetId,
+        task: job.task?.index ?? null,
+        delivered: job.delivered,
+      });
     }
     return deleted;
   }
@@ -460,7 +616,9 @@ export class Worker {
   /** Claims a whole tweet's change event for this copy (where it sits); null when this copy holds the claim, else the holder. */
   async #claim(claims: ClaimStore, job: TweetJob): Promise<string | null> {
     const me = `${this.#ports.source.topic}/${job.partition}/${job.offset}`;
-    const holder = await this.#attempt(`claim change event ${job.eventId}`, () => claims.claim(job.eventId!, me));
+    const holder = await this.#attempt(`claim change event ${job.eventId}`, () =>
+      claims.claim(job.eventId!, me),
+    );
     return holder === me ? null : holder;
   }
 
@@ -469,19 +627,53 @@ export class Worker {
     if (job.duplicateOf !== null) {
       // Another replica's copy of this write holds its claim: that one fans it out and completes it.
       this.#metrics.copySkipped();
-      this.#log.info('replica copy of a change skipped', { tweetId: job.tweetId, op: job.op, eventId: job.eventId, claimedBy: job.duplicateOf });
+      this.#log.info('replica copy of a change skipped', {
+        tweetId: job.tweetId,
+        op: job.op,
+        eventId: job.eventId,
+        claimedBy: job.duplicateOf,
+      });
       return [];
     }
     if (job.task) {
-      return [taskDoneRecord(this.#config, job.task, { delivered: job.delivered, finishedAt: job.finishedAt ?? Date.now(), resumed: job.resumed, retracted: job.retracting, workerId: this.workerId, traceparent: job.traceparent })];
+      return [
+        taskDoneRecord(this.#config, job.task, {
+          delivered: job.delivered,
+          finishedAt: job.finishedAt ?? Date.now(),
+          resumed: job.resumed,
+          retracted: job.retracting,
+          workerId: this.workerId,
+          traceparent: job.traceparent,
+        }),
+      ];
     }
     if (job.authorId === null) {
       this.#metrics.deadLettered('unknown-author');
-      return [deadLetterRecord(this.#config, record, 'unknown-author', `delete of ${job.tweetId}: no author recorded in tweet_authors (its insert was never fanned out)`)];
+      return [
+        deadLetterRecord(
+          this.#config,
+          record,
+          'unknown-author',
+          `delete of ${job.tweetId}: no author recorded in tweet_authors (its insert was never fanned out)`,
+        ),
+      ];
     }
     if (job.split) {
-      const tweet = { tweetId: job.tweetId, authorId: job.authorId, op: job.op, writeTime: job.writeTime, expiresAt: job.expiresAt, startedAt: job.startedAt, traceparent: job.traceparent };
-      return taskRecords(this.#config, tweet, { topic: record.topic, partition: record.partition, offset: record.offset }, job.split);
+      const tweet = {
+        tweetId: job.tweetId,
+        authorId: job.authorId,
+        op: job.op,
+        writeTime: job.writeTime,
+        expiresAt: job.expiresAt,
+        startedAt: job.startedAt,
+        traceparent: job.traceparent,
+      };
+      return taskRecords(
+        this.#config,
+        tweet,
+        { topic: record.topic, partition: record.partition, offset: record.offset },
+        job.split,
+      );
     }
     return [completedRecord(this.#config, record.topic, job, this.workerId)];
   }
@@ -491,12 +683,31 @@ export class Worker {
     const p = this.#config.pipeline;
     const plan = await planSplit(
       {
-        page: (after, limit, upTo) => this.#attempt(`read follower ids of ${author}`, () => this.#ports.followers.page(author, after, limit, upTo)),
-        last: () => this.#attempt(`read the last follower id of ${author}`, () => this.#ports.followers.last(author)),
+        page: (after, limit, upTo) =>
+          this.#attempt(`read follower ids of ${author}`, () =>
+            this.#ports.followers.page(author, after, limit, upTo),
+          ),
+        last: () =>
+          this.#attempt(`read the last follower id of ${author}`, () =>
+            this.#ports.followers.last(author),
+          ),
       },
-      { threshold: p.splitThreshold, taskSize: p.splitTaskSize, signal: job.signal, onTotal: (n) => { job.total ??= n; } },
+      {
+        threshold: p.splitThreshold,
+        taskSize: p.splitTaskSize,
+        signal: job.signal,
+        onTotal: (n) => {
+          job.total ??= n;
+        },
+      },
     );
-    if (plan) this.#log.info('tweet split into tasks', { tweetId: job.tweetId, author: String(author), estimatedFollowers: plan.total, tasks: plan.ranges.length });
+    if (plan)
+      this.#log.info('tweet split into tasks', {
+        tweetId: job.tweetId,
+        author: String(author),
+        estimatedFollowers: plan.total,
+        tasks: plan.ranges.length,
+      });
     return plan;
   }
 
@@ -530,13 +741,32 @@ export class Worker {
   }
 
   #committed(plan: CommitPlan): void {
-    const done = plan.committed.flatMap((e) => (e.job && e.job.authorId !== null && e.job.split === null && e.job.task === null && e.job.duplicateOf === null ? [e.job] : []));
+    const done = plan.committed.flatMap((e) =>
+      e.job &&
+      e.job.authorId !== null &&
+      e.job.split === null &&
+      e.job.task === null &&
+      e.job.duplicateOf === null
+        ? [e.job]
+        : [],
+    );
     // A delete whose offset is committed needs its author no more (a split one's tasks carry it).
-    for (const e of plan.committed) if (e.job?.op === 'delete' && e.job.task === null && e.job.authorId !== null) this.#authors.forget(e.job.tweetId, e.job.writeTime);
+    for (const e of plan.committed)
+      if (e.job?.op === 'delete' && e.job.task === null && e.job.authorId !== null)
+        this.#authors.forget(e.job.tweetId, e.job.writeTime);
     // Tweets completed: whole ones here, split ones where their last task-done was counted.
-    const completions = plan.tx.records.filter((r) => r.topic === this.#config.topics.completed).length;
-    this.#metrics.committed(completions, done.map((j) => (j.finishedAt ?? Date.now()) - j.startedAt));
-    if (done.length > 0) this.#log.debug('committed', { tweets: done.map((j) => j.tweetId), records: plan.tx.records.length });
+    const completions = plan.tx.records.filter(
+      (r) => r.topic === this.#config.topics.completed,
+    ).length;
+    this.#metrics.committed(
+      completions,
+      done.map((j) => (j.finishedAt ?? Date.now()) - j.startedAt),
+    );
+    if (done.length > 0)
+      this.#log.debug('committed', {
+        tweets: done.map((j) => j.tweetId),
+        records: plan.tx.records.length,
+      });
     this.#ports.source.wake(); // the uncommitted bound may have freed room
   }
 }

@@ -64,7 +64,12 @@ export interface TimelineStore {
  */
 export interface TweetAuthorStore {
   /** Records the author, `USING TIMESTAMP writeTimeMicros` (idempotent on replay). */
-  put(tweetId: string, authorId: bigint, writeTimeMicros: bigint, expiresAt?: number | null): Promise<void>;
+  put(
+    tweetId: string,
+    authorId: bigint,
+    writeTimeMicros: bigint,
+    expiresAt?: number | null,
+  ): Promise<void>;
   /** The recorded author, or null when the insert was never seen. */
   get(tweetId: string): Promise<bigint | null>;
   /**

@@ -90,4 +90,7 @@ export interface StateRecord {
 }
 
 /** Reads these partitions of the checkpoint topic from the beginning to their committed end; `signal` cancels the read. */
-export type StateReader = (partitions: readonly number[], signal?: AbortSignal) => Promise<StateRecord[]>;
+export type StateReader = (
+  partitions: readonly number[],
+  signal?: AbortSignal,
+) => Promise<StateRecord[]>;

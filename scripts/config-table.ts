@@ -17,7 +17,12 @@ const walk = (node: Record<string, unknown>, prefix: string): void => {
     const key = prefix ? `${prefix}.${name}` : name;
     const item = child as { doc?: string; env?: string; default?: unknown };
     if (item.doc !== undefined) {
-      const def = key === 'cdc.rawDir' ? '`~/.cache/fanout/run/cassandra/cdc_raw`' : key === 'cdc.nodeId' ? 'host name' : `\`${JSON.stringify(item.default)}\``;
+      const def =
+        key === 'cdc.rawDir'
+          ? '`~/.cache/fanout/run/cassandra/cdc_raw`'
+          : key === 'cdc.nodeId'
+            ? 'host name'
+            : `\`${JSON.stringify(item.default)}\``;
       rows.push(`| \`${key}\` | \`${item.env}\` | ${def} | ${item.doc.replaceAll('|', '\\|')} |`);
     } else {
       walk(child as Record<string, unknown>, key);
@@ -36,6 +41,7 @@ export function withTable(readme: string): string {
 }
 
 if (process.argv[1] === import.meta.filename) {
-  if (process.argv.includes('--write')) writeFileSync(README, withTable(readFileSync(README, 'utf8')));
+  if (process.argv.includes('--write'))
+    writeFileSync(README, withTable(readFileSync(README, 'utf8')));
   else console.log(table);
 }

@@ -42,7 +42,15 @@ export function cassandraDriver(paths: CassandraPaths, ports: ServicePorts): Ser
     defaultStartTimeoutMs: 180_000,
 
     async prepare(): Promise<void> {
-      const dirs = [paths.confDir, paths.dataDir, paths.commitlogDir, paths.cdcRawDir, paths.savedCachesDir, paths.hintsDir, paths.logDir];
+      const dirs = [
+        paths.confDir,
+        paths.dataDir,
+        paths.commitlogDir,
+        paths.cdcRawDir,
+        paths.savedCachesDir,
+        paths.hintsDir,
+        paths.logDir,
+      ];
       await Promise.all(dirs.map((dir) => mkdir(dir, { recursive: true })));
       await renderTemplate('cassandra', 'cassandra.yaml', paths.cassandraYaml, vars);
       await renderTemplate('cassandra', 'logback.xml', paths.logbackXml, vars);
@@ -51,9 +59,20 @@ export function cassandraDriver(paths: CassandraPaths, ports: ServicePorts): Ser
     async javaArgs(): Promise<string[]> {
       // jamm measures object sizes for memtable accounting; bin/cassandra loads it as an agent too.
       const jamm = (await readdir(paths.jarDir)).find((file) => /^jamm-[\d.]+\.jar$/.test(file));
-      if (jamm === undefined) throw new Error(`no jamm-*.jar in ${paths.jarDir}: delete that directory to fetch the jars again`);
-      const options = await jvmOptions('cassandra', 'jvm.options', { ...vars, jammJar: join(paths.jarDir, jamm) });
-      return [...options, '-cp', join(paths.jarDir, '*'), 'org.apache.cassandra.service.CassandraDaemon'];
+      if (jamm === undefined)
+        throw new Error(
+          `no jamm-*.jar in ${paths.jarDir}: delete that directory to fetch the jars again`,
+        );
+      const options = await jvmOptions('cassandra', 'jvm.options', {
+        ...vars,
+        jammJar: join(paths.jarDir, jamm),
+      });
+      return [
+        ...options,
+        '-cp',
+        join(paths.jarDir, '*'),
+        'org.apache.cassandra.service.CassandraDaemon',
+      ];
     },
 
     async probe(): Promise<void> {

@@ -50,7 +50,9 @@ export function kafkaDriver(paths: KafkaPaths, ports: ServicePorts): ServiceDriv
     defaultStartTimeoutMs: 120_000,
 
     async prepare(java: Java, log: (line: string) => void): Promise<void> {
-      await Promise.all([paths.confDir, paths.dataDir, paths.logDir].map((dir) => mkdir(dir, { recursive: true })));
+      await Promise.all(
+        [paths.confDir, paths.dataDir, paths.logDir].map((dir) => mkdir(dir, { recursive: true })),
+      );
       await renderTemplate('kafka', 'server.properties', paths.serverProperties, vars);
       await renderTemplate('kafka', 'log4j2.yaml', paths.log4jConfig, vars);
       if (await exists(join(paths.dataDir, 'meta.properties'))) return;
@@ -70,7 +72,10 @@ export function kafkaDriver(paths: KafkaPaths, ports: ServicePorts): ServiceDriv
         paths.serverProperties,
       ]);
       if (result.code !== 0) {
-        throw new ServiceError('FORMAT_FAILED', `Kafka storage format failed (exit ${result.code}):\n${result.output.trim().split('\n').slice(-10).join('\n')}`);
+        throw new ServiceError(
+          'FORMAT_FAILED',
+          `Kafka storage format failed (exit ${result.code}):\n${result.output.trim().split('\n').slice(-10).join('\n')}`,
+        );
       }
       log(`kafka: formatted KRaft storage in ${paths.dataDir} (cluster id ${clusterId})`);
     },

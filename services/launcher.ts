@@ -78,20 +78,33 @@ export interface ServiceStatus {
 
 const DEFAULT_GRACE_MS = 30_000;
 
-function driversFor(names: readonly ServiceName[], opts: Pick<ServicesOptions, 'home' | 'portOffset'>): ServiceDriver[] {
+function driversFor(
+  names: readonly ServiceName[],
+  opts: Pick<ServicesOptions, 'home' | 'portOffset'>,
+): ServiceDriver[] {
   const paths = servicePaths(opts.home ?? fanoutHome());
   const ports = servicePorts(opts.portOffset);
   const unique = [...new Set(names)];
   for (const name of unique) {
-    if (!SERVICE_NAMES.includes(name)) throw new TypeError(`unknown service "${String(name)}": expected one of ${SERVICE_NAMES.join(', ')}`);
+    if (!SERVICE_NAMES.includes(name))
+      throw new TypeError(
+        `unknown service "${String(name)}": expected one of ${SERVICE_NAMES.join(', ')}`,
+      );
   }
-  return unique.map((name) => (name === 'kafka' ? kafkaDriver(paths.kafka, ports) : cassandraDriver(paths.cassandra, ports)));
+  return unique.map((name) =>
+    name === 'kafka' ? kafkaDriver(paths.kafka, ports) : cassandraDriver(paths.cassandra, ports),
+  );
 }
 
 /** Runs `task` for every driver at once; throws the one failure, or a START_FAILED listing all. */
-async function forEachService<T>(drivers: readonly ServiceDriver[], task: (driver: ServiceDriver) => Promise<T>): Promise<T[]> {
+async function forEachService<T>(
+  drivers: readonly ServiceDriver[],
+  task: (driver: ServiceDriver) => Promise<T>,
+): Promise<T[]> {
   const settled = await Promise.allSettled(drivers.map(task));
-  const failures = settled.flatMap((result) => (result.status === 'rejected' ? [result.reason as Error] : []));
+  const failures = settled.flatMap((result) =>
+    result.status === 'rejected' ? [result.reason as Error] : [],
+  );
   const [first] = failures;
   if (first !== undefined && failures.length === 1) throw first;
   if (failures.length > 1) {
@@ -117,11 +130,16 @@ async function forEachService<T>(drivers: readonly ServiceDriver[], task: (drive
  *   `START_TIMEOUT`…; `START_FAILED` (with `causes`) when several services failed. Services that
  *   did start are left running.
  */
-export async function servicesUp(names: ServiceName[] = [...SERVICE_NAMES], opts: ServicesUpOptions = {}): Promise<void> {
+export async function servicesUp(
+  names: ServiceName[] = [...SERVICE_NAMES],
+  opts: ServicesUpOptions = {},
+): Promise<void> {
   const log = opts.log ?? ((): void => {});
   const drivers = driversFor(names, opts);
   const java = await findJava();
-  await forEachService(drivers, (driver) => startService(driver, java, log, opts.timeoutMs ?? driver.defaultStartTimeoutMs));
+  await forEachService(drivers, (driver) =>
+    startService(driver, java, log, opts.timeoutMs ?? driver.defaultStartTimeoutMs),
+  );
 }
 
 /**
@@ -131,7 +149,10 @@ export async function servicesUp(names: ServiceName[] = [...SERVICE_NAMES], opts
  *
  * @throws ServiceError `STOP_FAILED` when a process survives SIGKILL.
  */
-export async function servicesDown(names: ServiceName[] = [...SERVICE_NAMES], opts: ServicesDownOptions = {}): Promise<void> {
+export async function servicesDown(
+  names: ServiceName[] = [...SERVICE_NAMES],
+  opts: ServicesDownOptions = {},
+): Promise<void> {
   const log = opts.log ?? ((): void => {});
   await forEachService(driversFor(names, opts), async (driver) => {
     const wasRunning = await stopService(driver, opts.graceMs ?? DEFAULT_GRACE_MS, log);
@@ -143,7 +164,10 @@ export async function servicesDown(names: ServiceName[] = [...SERVICE_NAMES], op
  * `down --purge`: stops the services and deletes their run directories (data, commit log,
  * cdc_raw, logs, configuration). The jars stay, so the next `up` needs no download.
  */
-export async function servicesReset(names: ServiceName[] = [...SERVICE_NAMES], opts: ServicesDownOptions = {}): Promise<void> {
+export async function servicesReset(
+  names: ServiceName[] = [...SERVICE_NAMES],
+  opts: ServicesDownOptions = {},
+): Promise<void> {
   const log = opts.log ?? ((): void => {});
   await servicesDown(names, opts);
   for (const driver of driversFor(names, opts)) {
@@ -153,7 +177,10 @@ export async function servicesReset(names: ServiceName[] = [...SERVICE_NAMES], o
 }
 
 /** Per service: running / starting / stopped, pid, client port, version and uptime. */
-export async function servicesStatus(names: ServiceName[] = [...SERVICE_NAMES], opts: Pick<ServicesOptions, 'home' | 'portOffset'> = {}): Promise<ServiceStatus[]> {
+export async function servicesStatus(
+  names: ServiceName[] = [...SERVICE_NAMES],
+  opts: Pick<ServicesOptions, 'home' | 'portOffset'> = {},
+): Promise<ServiceStatus[]> {
   return Promise.all(
     driversFor(names, opts).map(async (driver): Promise<ServiceStatus> => {
       const info = await findRunning(driver);
@@ -164,9 +191,22 @@ export async function servicesStatus(names: ServiceName[] = [...SERVICE_NAMES], 
         logFile: driver.paths.logFile,
         runDir: driver.paths.runDir,
       };
-      if (info === undefined) return { ...base, state: 'stopped', pid: undefined, version: driver.version, uptimeMs: undefined };
+      if (info === undefined)
+        return {
+          ...base,
+          state: 'stopped',
+          pid: undefined,
+          version: driver.version,
+          uptimeMs: undefined,
+        };
       const answers = await portAnswers(driver.host, driver.clientPort);
-      return { ...base, state: answers ? 'running' : 'starting', pid: info.pid, version: runningVersion(driver, info.argv), uptimeMs: info.uptimeMs };
+      return {
+        ...base,
+        state: answers ? 'running' : 'starting',
+        pid: info.pid,
+        version: runningVersion(driver, info.argv),
+        uptimeMs: info.uptimeMs,
+      };
     }),
   );
 }

@@ -33,7 +33,9 @@ const LOG_LINE_CHARS = 300;
 
 /** True when `argv` is this service's JVM started from this fanout home. */
 function isOurs(driver: ServiceDriver, argv: readonly string[]): boolean {
-  return argv.includes(driver.mainClass) && argv.some((arg) => arg.includes(`${driver.paths.runDir}/`));
+  return (
+    argv.includes(driver.mainClass) && argv.some((arg) => arg.includes(`${driver.paths.runDir}/`))
+  );
 }
 
 /**
@@ -63,7 +65,8 @@ async function lastLogLines(driver: ServiceDriver): Promise<string> {
   const tail = await tailLines(driver.paths.logFile, LOG_TAIL_LINES);
   if (tail === '') return `(${driver.paths.logFile} is empty)`;
   // Cassandra logs its whole configuration on one line of ~10 kB.
-  const clip = (line: string): string => (line.length > LOG_LINE_CHARS ? `${line.slice(0, LOG_LINE_CHARS)}…` : line);
+  const clip = (line: string): string =>
+    line.length > LOG_LINE_CHARS ? `${line.slice(0, LOG_LINE_CHARS)}…` : line;
   return `${tail.split('\n').map(clip).join('\n')}\n(full log: ${driver.paths.logFile})`;
 }
 
@@ -71,7 +74,12 @@ async function lastLogLines(driver: ServiceDriver): Promise<string> {
  * Waits until the log has the ready line, the client port accepts and the protocol probe answers.
  * Throws when the JVM exits first, or (after stopping it) when `timeoutMs` passes.
  */
-async function waitReady(driver: ServiceDriver, pid: number, child: DetachedChild | undefined, timeoutMs: number): Promise<void> {
+async function waitReady(
+  driver: ServiceDriver,
+  pid: number,
+  child: DetachedChild | undefined,
+  timeoutMs: number,
+): Promise<void> {
   let sawReadyLine = false;
   let exited: string | undefined;
   const ready = await poll(
@@ -96,11 +104,16 @@ async function waitReady(driver: ServiceDriver, pid: number, child: DetachedChil
   );
   if (ready === true) return;
   if (exited !== undefined) {
-    throw new ServiceError('EXITED', `${driver.title} exited during start-up (${exited}); last log lines:\n${await lastLogLines(driver)}`);
+    throw new ServiceError(
+      'EXITED',
+      `${driver.title} exited during start-up (${exited}); last log lines:\n${await lastLogLines(driver)}`,
+    );
   }
   const lines = await lastLogLines(driver);
   await stopService(driver, 10_000);
-  const waitedFor = sawReadyLine ? `a reply on ${driver.host}:${driver.clientPort}` : `"${driver.readyLine}" in ${driver.paths.logFile}`;
+  const waitedFor = sawReadyLine
+    ? `a reply on ${driver.host}:${driver.clientPort}`
+    : `"${driver.readyLine}" in ${driver.paths.logFile}`;
   throw new ServiceError(
     'START_TIMEOUT',
     `${driver.title} did not become ready within ${Math.round(timeoutMs / 1000)} s (waited for ${waitedFor}; it was stopped again); last log lines:\n${lines}`,
@@ -116,7 +129,8 @@ async function waitReady(driver: ServiceDriver, pid: number, child: DetachedChil
 async function checkPortsFree(driver: ServiceDriver, graceMs = 0): Promise<void> {
   for (const port of driver.ports) {
     const deadline = Date.now() + graceMs;
-    while (!(await portFree(driver.host, port)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while (!(await portFree(driver.host, port)) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
     if (await portFree(driver.host, port)) continue;
     const holder = await portHolder(port);
     throw new ServiceError(
@@ -166,9 +180,14 @@ export async function startService(
     }
     const stale = await readPidFile(paths.pidFile);
     if (stale !== undefined) {
-      log(`${driver.name}: pid file names ${stale}, which is not running: starting again (data kept)`);
+      log(
+        `${driver.name}: pid file names ${stale}, which is not running: starting again (data kept)`,
+      );
       // A killed JVM can take a moment to release its ports after its main thread is gone.
-      await poll(async () => ((await processDying(stale)) ? undefined : true), { timeoutMs: 30_000, intervalMs: 100 });
+      await poll(async () => ((await processDying(stale)) ? undefined : true), {
+        timeoutMs: 30_000,
+        intervalMs: 100,
+      });
       await removeFile(paths.pidFile);
     }
     checkJavaFor(driver.name, java);
@@ -178,19 +197,33 @@ export async function startService(
     await rotateLog(paths.logFile);
     const args = await driver.javaArgs();
     // The effective command, for a person to reproduce a start by hand.
-    await writeFile(join(paths.confDir, 'java-command.txt'), [java.command, ...args].join(' \\\n  ') + '\n');
+    await writeFile(
+      join(paths.confDir, 'java-command.txt'),
+      [java.command, ...args].join(' \\\n  ') + '\n',
+    );
     const spawned = Date.now();
     let child: DetachedChild;
     try {
-      child = await spawnDetached(java.command, args, { logFile: paths.logFile, cwd: paths.runDir });
+      child = await spawnDetached(java.command, args, {
+        logFile: paths.logFile,
+        cwd: paths.runDir,
+      });
     } catch (error) {
-      throw new ServiceError('JAVA_NOT_FOUND', `could not run ${java.command}: ${(error as Error).message}`, { cause: error });
+      throw new ServiceError(
+        'JAVA_NOT_FOUND',
+        `could not run ${java.command}: ${(error as Error).message}`,
+        { cause: error },
+      );
     }
     await writePidFile(paths.pidFile, child.pid);
-    log(`${driver.name}: started ${driver.title} ${driver.version} (pid ${child.pid}), waiting until it is ready`);
+    log(
+      `${driver.name}: started ${driver.title} ${driver.version} (pid ${child.pid}), waiting until it is ready`,
+    );
     await waitReady(driver, child.pid, child, timeoutMs);
     const seconds = ((Date.now() - spawned) / 1000).toFixed(1);
-    log(`${driver.name}: ready on ${driver.host}:${driver.clientPort} after ${seconds} s (pid ${child.pid}, log ${paths.logFile})`);
+    log(
+      `${driver.name}: ready on ${driver.host}:${driver.clientPort} after ${seconds} s (pid ${child.pid}, log ${paths.logFile})`,
+    );
     return { pid: child.pid, started: true, elapsedMs: Date.now() - began };
   });
 }
@@ -214,10 +247,12 @@ export async function stopService(
   }
   // Each JVM leads its own group (spawned detached), so the group takes any children with it.
   const groups = [...pids];
-  const remaining = async (): Promise<number[]> => (await Promise.all(groups.map(groupMembers))).flat();
+  const remaining = async (): Promise<number[]> =>
+    (await Promise.all(groups.map(groupMembers))).flat();
   for (const pgid of groups) signalGroup(pgid, 'SIGTERM');
   log(`${driver.name}: sent SIGTERM to ${groups.join(', ')}`);
-  const allGone = async (): Promise<true | undefined> => ((await remaining()).length === 0 ? true : undefined);
+  const allGone = async (): Promise<true | undefined> =>
+    (await remaining()).length === 0 ? true : undefined;
   if ((await poll(allGone, { timeoutMs: graceMs, intervalMs: 200 })) !== true) {
     log(`${driver.name}: still running after ${Math.round(graceMs / 1000)} s: SIGKILL`);
     for (const pgid of groups) signalGroup(pgid, 'SIGKILL');
@@ -225,7 +260,10 @@ export async function stopService(
   }
   const left = await remaining();
   if (left.length > 0) {
-    throw new ServiceError('STOP_FAILED', `${driver.title} processes ${left.join(', ')} survived SIGKILL`);
+    throw new ServiceError(
+      'STOP_FAILED',
+      `${driver.title} processes ${left.join(', ')} survived SIGKILL`,
+    );
   }
   await removeFile(driver.paths.pidFile);
   log(`${driver.name}: stopped`);

@@ -23,14 +23,18 @@ function roundTrip(
       if (error === undefined) resolvePromise(received);
       else reject(error);
     };
-    socket.setTimeout(timeoutMs, () => finish(new Error(`no answer from ${host}:${port} within ${timeoutMs} ms`)));
+    socket.setTimeout(timeoutMs, () =>
+      finish(new Error(`no answer from ${host}:${port} within ${timeoutMs} ms`)),
+    );
     socket.once('error', (error) => finish(error));
     socket.once('connect', () => socket.write(request));
     socket.on('data', (chunk: Buffer) => {
       received = Buffer.concat([received, chunk]);
       if (complete(received)) finish(undefined);
     });
-    socket.once('end', () => finish(new Error(`${host}:${port} closed the connection after ${received.length} bytes`)));
+    socket.once('end', () =>
+      finish(new Error(`${host}:${port} closed the connection after ${received.length} bytes`)),
+    );
   });
 }
 
@@ -46,7 +50,11 @@ export interface KafkaMetadata {
  * non-flexible, so plain fixed-width encoding) for no topics; parses the broker list, cluster id
  * and controller id.
  */
-export async function kafkaMetadata(host: string, port: number, timeoutMs = 5000): Promise<KafkaMetadata> {
+export async function kafkaMetadata(
+  host: string,
+  port: number,
+  timeoutMs = 5000,
+): Promise<KafkaMetadata> {
   const clientId = Buffer.from('fanout-launcher');
   const correlationId = 0x0fa0;
   const body = Buffer.alloc(2 + 2 + 4 + 2 + clientId.length + 4 + 1);
@@ -85,7 +93,8 @@ export async function kafkaMetadata(host: string, port: number, timeoutMs = 5000
     r += length;
     return v;
   };
-  if (int32() !== correlationId) throw new Error('Kafka answered Metadata with a wrong correlation id');
+  if (int32() !== correlationId)
+    throw new Error('Kafka answered Metadata with a wrong correlation id');
   int32(); // throttle_time_ms
   const brokers = int32();
   for (let i = 0; i < brokers; i++) {
@@ -109,6 +118,8 @@ export async function cqlOptions(host: string, port: number, timeoutMs = 5000): 
   const response = await roundTrip(host, port, request, (bytes) => bytes.length >= 9, timeoutMs);
   const opcode = response[4];
   if (response[0] !== 0x84 || opcode !== 0x06) {
-    throw new Error(`Cassandra answered OPTIONS with version 0x${response[0]?.toString(16)} opcode 0x${opcode?.toString(16)}, not SUPPORTED`);
+    throw new Error(
+      `Cassandra answered OPTIONS with version 0x${response[0]?.toString(16)} opcode 0x${opcode?.toString(16)}, not SUPPORTED`,
+    );
   }
 }

@@ -54,7 +54,10 @@ export async function procInfo(pid: number): Promise<ProcInfo | undefined> {
     if (rest[0] === 'Z' || rest[0] === 'X') return undefined;
     const startTicks = Number(rest[19]);
     const bootUptimeS = Number(uptimeText.split(' ')[0]);
-    const uptimeMs = Math.max(0, Math.round((bootUptimeS - startTicks / CLOCK_TICKS_PER_SECOND) * 1000));
+    const uptimeMs = Math.max(
+      0,
+      Math.round((bootUptimeS - startTicks / CLOCK_TICKS_PER_SECOND) * 1000),
+    );
     return { pid, argv: cmdline.split('\0').filter((a) => a !== ''), uptimeMs };
   } catch {
     return undefined;
@@ -62,7 +65,9 @@ export async function procInfo(pid: number): Promise<ProcInfo | undefined> {
 }
 
 /** Every live process whose argv satisfies `match` (scans /proc). */
-export async function findProcesses(match: (argv: readonly string[]) => boolean): Promise<ProcInfo[]> {
+export async function findProcesses(
+  match: (argv: readonly string[]) => boolean,
+): Promise<ProcInfo[]> {
   const entries = await readdir('/proc');
   const found: ProcInfo[] = [];
   for (const entry of entries) {
@@ -207,7 +212,8 @@ export async function portHolder(port: number): Promise<string | undefined> {
       const local = cols[1];
       // state 0A = LISTEN
       if (local === undefined || cols[3] !== '0A') continue;
-      if (Number.parseInt(local.split(':')[1] ?? '', 16) === port && cols[9] !== undefined) inodes.add(cols[9]);
+      if (Number.parseInt(local.split(':')[1] ?? '', 16) === port && cols[9] !== undefined)
+        inodes.add(cols[9]);
     }
   }
   if (inodes.size === 0) return undefined;
@@ -328,7 +334,8 @@ export async function groupMembers(pgid: number): Promise<number[]> {
     }
     // After "(comm)": state, ppid, pgrp, ...
     const rest = statText.slice(statText.lastIndexOf(')') + 2).split(' ');
-    if (Number(rest[2]) === pgid && !(await processGone(Number(entry)))) members.push(Number(entry));
+    if (Number(rest[2]) === pgid && !(await processGone(Number(entry))))
+      members.push(Number(entry));
   }
   return members;
 }
@@ -342,7 +349,11 @@ export async function alive(pid: number): Promise<boolean> {
  * Runs `fn` holding an exclusive lock file (it holds the holder's pid). A lock whose holder is dead
  * is taken over; a live holder is waited for, up to `timeoutMs`.
  */
-export async function withLockFile<T>(file: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
+export async function withLockFile<T>(
+  file: string,
+  timeoutMs: number,
+  fn: () => Promise<T>,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -356,7 +367,10 @@ export async function withLockFile<T>(file: string, timeoutMs: number, fn: () =>
       await removeFile(file);
       continue;
     }
-    if (Date.now() >= deadline) throw new Error(`${file} is held by pid ${holder} for more than ${Math.round(timeoutMs / 1000)} s`);
+    if (Date.now() >= deadline)
+      throw new Error(
+        `${file} is held by pid ${holder} for more than ${Math.round(timeoutMs / 1000)} s`,
+      );
     await sleep(250);
   }
   try {

@@ -13,10 +13,15 @@ export function templatePath(service: ServiceName, file: string): string {
 }
 
 /** Replaces every `{{name}}` with `vars[name]`; a name without a value is a bug in the launcher. */
-export function render(text: string, vars: Readonly<Record<string, string>>, source = 'template'): string {
+export function render(
+  text: string,
+  vars: Readonly<Record<string, string>>,
+  source = 'template',
+): string {
   return text.replace(/\{\{(\w+)\}\}/g, (_match, name: string) => {
     const value = vars[name];
-    if (value === undefined) throw new Error(`${source} uses {{${name}}}, which the launcher does not define`);
+    if (value === undefined)
+      throw new Error(`${source} uses {{${name}}}, which the launcher does not define`);
     return value;
   });
 }

@@ -34,12 +34,19 @@ async function probeJava(env: NodeJS.ProcessEnv): Promise<Java> {
     result = await run(command, ['-version'], { env });
   } catch (error) {
     const where = command === 'java' ? 'on PATH' : `at ${command} (from JAVA_HOME)`;
-    throw new ServiceError('JAVA_NOT_FOUND', `java not found ${where}: install Java 17 (Debian: apt-get install openjdk-17-jre-headless)`, { cause: error });
+    throw new ServiceError(
+      'JAVA_NOT_FOUND',
+      `java not found ${where}: install Java 17 (Debian: apt-get install openjdk-17-jre-headless)`,
+      { cause: error },
+    );
   }
   // `openjdk version "17.0.15" 2025-04-15`, `java version "1.8.0_392"`
   const version = /version "(?:1\.)?(\d+)/.exec(result.output)?.[1];
   if (result.code !== 0 || version === undefined) {
-    throw new ServiceError('JAVA_NOT_FOUND', `${command} -version failed: ${result.output.trim().slice(0, 300)}`);
+    throw new ServiceError(
+      'JAVA_NOT_FOUND',
+      `${command} -version failed: ${result.output.trim().slice(0, 300)}`,
+    );
   }
   return { command, major: Number(version) };
 }
@@ -87,23 +94,34 @@ export async function ensureJars(
     `-DoutputDirectory=${partial}`,
     `-D${service}.version=${version}`,
   ];
-  log(`${service}: fetching ${service} ${version} jars from Maven Central into ${jarDir} (first time only)`);
+  log(
+    `${service}: fetching ${service} ${version} jars from Maven Central into ${jarDir} (first time only)`,
+  );
   const started = Date.now();
   let result: { code: number | null; output: string };
   try {
     result = await run('mvn', args);
   } catch (error) {
     await rm(partial, { recursive: true, force: true });
-    throw new ServiceError('MAVEN_NOT_FOUND', 'mvn not found on PATH: install Maven 3.8+ (Debian: apt-get install maven) to fetch the service jars', { cause: error });
+    throw new ServiceError(
+      'MAVEN_NOT_FOUND',
+      'mvn not found on PATH: install Maven 3.8+ (Debian: apt-get install maven) to fetch the service jars',
+      { cause: error },
+    );
   }
   if (result.code !== 0) {
     await rm(partial, { recursive: true, force: true });
     const tail = result.output.trim().split('\n').slice(-15).join('\n');
-    throw new ServiceError('JAR_FETCH_FAILED', `mvn could not fetch the ${service} ${version} jars (exit ${result.code}):\n${tail}`, { retriable: true });
+    throw new ServiceError(
+      'JAR_FETCH_FAILED',
+      `mvn could not fetch the ${service} ${version} jars (exit ${result.code}):\n${tail}`,
+      { retriable: true },
+    );
   }
   await writeFile(join(partial, COMPLETE_MARKER), `${new Date().toISOString()}\n`);
   // A jar dir without its marker was not made by this function (an old layout, a hand copy).
-  if (!(await exists(join(jarDir, COMPLETE_MARKER)))) await rm(jarDir, { recursive: true, force: true });
+  if (!(await exists(join(jarDir, COMPLETE_MARKER))))
+    await rm(jarDir, { recursive: true, force: true });
   try {
     await rename(partial, jarDir);
   } catch (error) {

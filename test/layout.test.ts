@@ -48,9 +48,20 @@ describe('layout', () => {
   });
 
   it('the check sees a wrong-way import, static or dynamic', () => {
-    expect(wrongWay(new Map([
-      ['connectors/kafka/x.ts', "import { a } from '../../pipeline/job.ts';\nconst b = await import(\"../../cli/main.ts\");\nimport '../../services/launcher.ts';\nimport { c } from '../cassandra/client.ts';"],
-      ['pipeline/y.ts', "import type { Config } from '../config/index.ts';"],
-    ]))).toEqual(['connectors/kafka/x.ts imports ../../pipeline/job.ts', 'connectors/kafka/x.ts imports ../../cli/main.ts', 'connectors/kafka/x.ts imports ../../services/launcher.ts']);
+    expect(
+      wrongWay(
+        new Map([
+          [
+            'connectors/kafka/x.ts',
+            "import { a } from '../../pipeline/job.ts';\nconst b = await import(\"../../cli/main.ts\");\nimport '../../services/launcher.ts';\nimport { c } from '../cassandra/client.ts';",
+          ],
+          ['pipeline/y.ts', "import type { Config } from '../config/index.ts';"],
+        ]),
+      ),
+    ).toEqual([
+      'connectors/kafka/x.ts imports ../../pipeline/job.ts',
+      'connectors/kafka/x.ts imports ../../cli/main.ts',
+      'connectors/kafka/x.ts imports ../../services/launcher.ts',
+    ]);
   });
 });

@@ -41,18 +41,31 @@ const cpuAtStart = process.cpuUsage();
 if (approach === 'naive') {
   // for (f of followers) await insert(f)
   for (const f of followers) {
-    await client.execute(insert, [f, tweetId, author, ts], { prepare: true }).catch(() => { errors++; });
+    await client.execute(insert, [f, tweetId, author, ts], { prepare: true }).catch(() => {
+      errors++;
+    });
   }
 } else if (approach === 'promise-all') {
   // Promise.all(followers.map(insert)): every write at once.
-  await Promise.all(followers.map((f) => client.execute(insert, [f, tweetId, author, ts], { prepare: true }).catch(() => { errors++; })));
+  await Promise.all(
+    followers.map((f) =>
+      client.execute(insert, [f, tweetId, author, ts], { prepare: true }).catch(() => {
+        errors++;
+      }),
+    ),
+  );
 } else if (approach === 'ceiling') {
   // The driver's own bounded-concurrency executor over prepared single-partition inserts.
-  const result = await cassandra.concurrent.executeConcurrent(client, insert, followers.map((f) => [f, tweetId, author, ts]), {
-    concurrencyLevel: Number(concurrencyArg ?? '256'),
-    raiseOnFirstError: false,
-    collectResults: false,
-  } as never) as { errors: unknown[] };
+  const result = (await cassandra.concurrent.executeConcurrent(
+    client,
+    insert,
+    followers.map((f) => [f, tweetId, author, ts]),
+    {
+      concurrencyLevel: Number(concurrencyArg ?? '256'),
+      raiseOnFirstError: false,
+      collectResults: false,
+    } as never,
+  )) as { errors: unknown[] };
   errors = result.errors.length;
 } else if (approach === 'ceiling-batch') {
   // Raw driver, the write shape the pipeline uses: unlogged batches of 50 rows, N in flight.
@@ -80,16 +93,29 @@ if (approach === 'naive') {
   throw new Error(`unknown approach ${approach}`);
 }
 const seconds = (performance.now() - started) / 1000;
-console.log(JSON.stringify({ rows, seconds, errors, maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024), clientCpuSeconds: cpuSince(cpuAtStart) }));
+console.log(
+  JSON.stringify({
+    rows,
+    seconds,
+    errors,
+    maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+    clientCpuSeconds: cpuSince(cpuAtStart),
+  }),
+);
 await client.shutdown();
 process.exit(0);
 
 /** `concurrency` writers of unlogged batches, each taking the next batch of ids until there are none. */
-async function writeBatches(batches: Iterator<bigint[]> | AsyncIterator<bigint[]>, concurrency: number): Promise<void> {
+async function writeBatches(
+  batches: Iterator<bigint[]> | AsyncIterator<bigint[]>,
+  concurrency: number,
+): Promise<void> {
   const writer = async (): Promise<void> => {
     for (let b = await batches.next(); !b.done; b = await batches.next()) {
       const queries = b.value.map((f) => ({ query: insert, params: [f, tweetId, author, ts] }));
-      await client.batch(queries, { prepare: true, logged: false }).catch(() => { errors += queries.length; });
+      await client.batch(queries, { prepare: true, logged: false }).catch(() => {
+        errors += queries.length;
+      });
     }
   };
   await Promise.all(Array.from({ length: concurrency }, writer));

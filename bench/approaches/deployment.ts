@@ -11,9 +11,17 @@ import { removeByPrefix } from '../../connectors/kafka/client.ts';
 
 export function deploymentSettings(tag: string): string[] {
   return [
-    `topics.cdcPrefix=${tag}`, `topics.cdcOffsets=${tag}.cdc-offsets`, `topics.checkpoints=${tag}.checkpoints`,
-    `topics.completed=${tag}.completed`, `topics.tasks=${tag}.tasks`, `topics.deadLetter=${tag}.dead-letter`,
-    `pipeline.groupId=${tag}`, `kafka.clientId=${tag}`, 'cdc.startFrom=latest', 'telemetry.enabled=false', 'log.level=warn',
+    `topics.cdcPrefix=${tag}`,
+    `topics.cdcOffsets=${tag}.cdc-offsets`,
+    `topics.checkpoints=${tag}.checkpoints`,
+    `topics.completed=${tag}.completed`,
+    `topics.tasks=${tag}.tasks`,
+    `topics.deadLetter=${tag}.dead-letter`,
+    `pipeline.groupId=${tag}`,
+    `kafka.clientId=${tag}`,
+    'cdc.startFrom=latest',
+    'telemetry.enabled=false',
+    'log.level=warn',
   ];
 }
 

@@ -40,24 +40,33 @@ let seenAt: number | undefined;
 let firstRowAt: number | undefined;
 await tweets.insert(author, 'benchmark tweet');
 await untilCompleted(running, before.tweetsCompleted, (c) => {
-  seenAt ??= c.inFlight > 0 || c.totals.tweetsCompleted > before.tweetsCompleted ? performance.now() : undefined;
+  seenAt ??=
+    c.inFlight > 0 || c.totals.tweetsCompleted > before.tweetsCompleted
+      ? performance.now()
+      : undefined;
   firstRowAt ??= c.totals.rowsWritten > before.rowsWritten ? performance.now() : undefined;
 });
 const ended = performance.now();
 const clientCpuSeconds = cpuSince(cpuAtStart);
 const seconds = (ended - started) / 1000;
 const totals = running.worker.counters().totals;
-console.log(JSON.stringify({
-  rows: totals.rowsWritten - before.rowsWritten,
-  seconds,
-  errors: 0,
-  retries: totals.retries - before.retries,
-  transactions: totals.transactions - before.transactions,
-  maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
-  clientCpuSeconds,
-  phases: { cdcSeconds: ((seenAt ?? NaN) - started) / 1000, startSeconds: ((firstRowAt ?? NaN) - (seenAt ?? NaN)) / 1000, writeSeconds: (ended - (firstRowAt ?? NaN)) / 1000 },
-  expected: followers,
-}));
+console.log(
+  JSON.stringify({
+    rows: totals.rowsWritten - before.rowsWritten,
+    seconds,
+    errors: 0,
+    retries: totals.retries - before.retries,
+    transactions: totals.transactions - before.transactions,
+    maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+    clientCpuSeconds,
+    phases: {
+      cdcSeconds: ((seenAt ?? NaN) - started) / 1000,
+      startSeconds: ((firstRowAt ?? NaN) - (seenAt ?? NaN)) / 1000,
+      writeSeconds: (ended - (firstRowAt ?? NaN)) / 1000,
+    },
+    expected: followers,
+  }),
+);
 await running.stop();
 await ctx.close();
 if (tagArg === undefined) await removeDeployment(tag);
@@ -69,7 +78,11 @@ process.exit(0);
  * tweet with its last task). Polls the worker's counters every 10 ms (not status(), which builds
  * every in-flight tweet's progress: ~0.2 s of CPU per run at this rate).
  */
-function untilCompleted(r: Awaited<ReturnType<typeof startRun>>, completedBefore: number, tick?: (c: ReturnType<Worker['counters']>) => void): Promise<void> {
+function untilCompleted(
+  r: Awaited<ReturnType<typeof startRun>>,
+  completedBefore: number,
+  tick?: (c: ReturnType<Worker['counters']>) => void,
+): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const timer = setInterval(() => {
       const c = r.worker.counters();
@@ -79,6 +92,12 @@ function untilCompleted(r: Awaited<ReturnType<typeof startRun>>, completedBefore
         resolve();
       }
     }, 10);
-    r.done.then(() => reject(new Error('stopped early')), (err: unknown) => { clearInterval(timer); reject(err instanceof Error ? err : new Error(String(err))); });
+    r.done.then(
+      () => reject(new Error('stopped early')),
+      (err: unknown) => {
+        clearInterval(timer);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
   });
 }

@@ -13,7 +13,11 @@ export async function cdc(ctx: Context): Promise<void> {
     cassandra: await ctx.cassandra(),
     log: ctx.log,
   });
-  const off = onShutdown(() => connector.close(), ctx.config.pipeline.shutdownTimeoutMs, (m) => ctx.log.info(m));
+  const off = onShutdown(
+    () => connector.close(),
+    ctx.config.pipeline.shutdownTimeoutMs,
+    (m) => ctx.log.info(m),
+  );
   ctx.log.info(`CDC connector reading ${ctx.config.cdc.rawDir} as node ${ctx.config.cdc.nodeId}`);
   try {
     await connector.start();

@@ -21,8 +21,11 @@ const SAMPLE = 1_000;
  * print the rate, check a sample of timelines.
  */
 export async function demo(ctx: Context, options: SeedOptions): Promise<void> {
-  const say = (line: string): void => { process.stdout.write(`${line}\n`); };
-  if (await needsLocalServices(ctx)) await servicesUp(undefined, { log: (l) => process.stderr.write(`[services] ${l}\n`) });
+  const say = (line: string): void => {
+    process.stdout.write(`${line}\n`);
+  };
+  if (await needsLocalServices(ctx))
+    await servicesUp(undefined, { log: (l) => process.stderr.write(`[services] ${l}\n`) });
   await schemaApply(ctx);
   const cassandra = await ctx.cassandra();
   const ks = ctx.config.cassandra.keyspace;
@@ -35,9 +38,14 @@ export async function demo(ctx: Context, options: SeedOptions): Promise<void> {
 
   const running = await startRun(ctx, 'demo');
   try {
-    const tweet = await new CassandraTweetStore(cassandra, ks).insert(options.author, `hello to my ${options.followers} followers`);
+    const tweet = await new CassandraTweetStore(cassandra, ks).insert(
+      options.author,
+      `hello to my ${options.followers} followers`,
+    );
     const started = performance.now();
-    say(`tweet ${tweet.tweetId} by @${options.author} inserted with plain CQL; CDC -> Kafka -> fan-out:`);
+    say(
+      `tweet ${tweet.tweetId} by @${options.author} inserted with plain CQL; CDC -> Kafka -> fan-out:`,
+    );
     const bar = progress('timelines', options.followers, process.stdout);
     const completed = running.worker.status().totals.tweetsCompleted;
     let shown = 0;
@@ -47,17 +55,28 @@ export async function demo(ctx: Context, options: SeedOptions): Promise<void> {
         const delivered = deliveredSoFar(s, tweet.tweetId);
         const mine = delivered !== undefined;
         // A finished task leaves the in-flight list before its count reaches the tally: never go back.
-        if (mine) bar.update(shown = Math.max(shown, delivered));
+        if (mine) bar.update((shown = Math.max(shown, delivered)));
         // Done when the worker has committed a completion past what it had before, and ours is gone.
-        if (!mine && s.totals.tweetsCompleted > completed && s.totals.rowsWritten > 0) { clearInterval(timer); resolve(); }
-        if (s.state === 'failed') { clearInterval(timer); reject(new Error('the worker failed; see the log above')); }
+        if (!mine && s.totals.tweetsCompleted > completed && s.totals.rowsWritten > 0) {
+          clearInterval(timer);
+          resolve();
+        }
+        if (s.state === 'failed') {
+          clearInterval(timer);
+          reject(new Error('the worker failed; see the log above'));
+        }
       }, 100);
-      running.done.catch((err: unknown) => { clearInterval(timer); reject(err instanceof Error ? err : new Error(String(err))); });
+      running.done.catch((err: unknown) => {
+        clearInterval(timer);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      });
     });
     bar.update(options.followers);
     bar.stop();
     const seconds = (performance.now() - started) / 1000;
-    say(`delivered to ${options.followers} timelines in ${seconds.toFixed(1)} s (${Math.round(options.followers / seconds)} timelines/s, CQL insert to last row)`);
+    say(
+      `delivered to ${options.followers} timelines in ${seconds.toFixed(1)} s (${Math.round(options.followers / seconds)} timelines/s, CQL insert to last row)`,
+    );
 
     // Check a sample: followers hold the tweet exactly once, non-followers do not.
     const timelines = new CassandraTimelineStore(cassandra, ks);
@@ -74,13 +93,23 @@ export async function demo(ctx: Context, options: SeedOptions): Promise<void> {
       const outsider = options.firstFollower + BigInt(options.followers) + 10_000_000n + BigInt(i);
       if ((await timelines.read(outsider, 50)).some((e) => e.tweetId === tweet.tweetId)) leaked++;
     }
-    say(`sample: ${ok}/${SAMPLE} followers' timelines hold it exactly once; ${leaked}/100 non-followers' do`);
+    say(
+      `sample: ${ok}/${SAMPLE} followers' timelines hold it exactly once; ${leaked}/100 non-followers' do`,
+    );
     const sample = options.firstFollower;
     const top = await timelines.read(sample, 3);
-    const bodies = new Map((await new CassandraTweetStore(cassandra, ks).get(top.map((e) => e.tweetId))).map((t) => [t.tweetId, t.body]));
+    const bodies = new Map(
+      (await new CassandraTweetStore(cassandra, ks).get(top.map((e) => e.tweetId))).map((t) => [
+        t.tweetId,
+        t.body,
+      ]),
+    );
     say(`timeline of follower ${sample}, newest first:`);
     for (const e of top) say(`  @${e.authorId}: ${bodies.get(e.tweetId) ?? '(deleted)'}`);
-    if (ok !== SAMPLE || leaked !== 0) throw new Error(`demo check failed: ${SAMPLE - ok} sampled followers lack the tweet (e.g. ${missing.slice(0, 3).join(', ')}), ${leaked} outsiders have it`);
+    if (ok !== SAMPLE || leaked !== 0)
+      throw new Error(
+        `demo check failed: ${SAMPLE - ok} sampled followers lack the tweet (e.g. ${missing.slice(0, 3).join(', ')}), ${leaked} outsiders have it`,
+      );
   } finally {
     await running.stop();
   }
@@ -94,11 +123,18 @@ export async function demo(ctx: Context, options: SeedOptions): Promise<void> {
 async function needsLocalServices(ctx: Context): Promise<boolean> {
   const { brokers } = ctx.config.kafka;
   const { contactPoints } = ctx.config.cassandra;
-  const loopback = (hp: string): boolean => hp.startsWith('127.0.0.1:') || hp.startsWith('localhost:');
+  const loopback = (hp: string): boolean =>
+    hp.startsWith('127.0.0.1:') || hp.startsWith('localhost:');
   if (!brokers.every(loopback) || !contactPoints.every(loopback)) return false;
-  const at = (hp: string): [string, number] => [hp.slice(0, hp.lastIndexOf(':')), Number(hp.slice(hp.lastIndexOf(':') + 1))];
+  const at = (hp: string): [string, number] => [
+    hp.slice(0, hp.lastIndexOf(':')),
+    Number(hp.slice(hp.lastIndexOf(':') + 1)),
+  ];
   try {
-    await Promise.all([kafkaMetadata(...at(brokers[0]!), 1_000), cqlOptions(...at(contactPoints[0]!), 1_000)]);
+    await Promise.all([
+      kafkaMetadata(...at(brokers[0]!), 1_000),
+      cqlOptions(...at(contactPoints[0]!), 1_000),
+    ]);
     return false;
   } catch {
     return true;

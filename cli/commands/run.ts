@@ -21,28 +21,42 @@ export async function startRun(ctx: Context, workerId: string): Promise<Running>
   const admin = await ctx.admin();
   const cassandra = await ctx.cassandra();
   await ensureTopics(admin, ctx.config);
-  const connector = new CdcConnector({ config: ctx.config, kafka: ctx.kafka(), admin, cassandra, log: ctx.log });
+  const connector = new CdcConnector({
+    config: ctx.config,
+    kafka: ctx.kafka(),
+    admin,
+    cassandra,
+    log: ctx.log,
+  });
   const worker = createWorker({ config: ctx.config, cassandra, log: ctx.log, workerId });
   const done = Promise.race([connector.start(), worker.start()]);
   let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> => (stopping ??= (async () => {
-    await Promise.allSettled([worker.close()]);
-    await Promise.allSettled([connector.close()]);
-  })());
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      await Promise.allSettled([worker.close()]);
+      await Promise.allSettled([connector.close()]);
+    })());
   await Promise.race([connector.ready, done]);
   // Ready = the connector resumed and both lanes of the worker hold partitions (group joins
   // done), so a write made now is picked up at once, split or not. A worker may also get none
   // (more workers than partitions): then go on after a while.
   const joinedBy = Date.now() + 15_000;
-  await Promise.race([done, new Promise<void>((resolve) => {
-    const timer = setInterval(() => {
-      const s = worker.status();
-      if ((s.partitions.length > 0 && s.taskPartitions.length > 0) || Date.now() > joinedBy || (worker.state !== 'starting' && worker.state !== 'running')) {
-        clearInterval(timer);
-        resolve();
-      }
-    }, 20);
-  })]);
+  await Promise.race([
+    done,
+    new Promise<void>((resolve) => {
+      const timer = setInterval(() => {
+        const s = worker.status();
+        if (
+          (s.partitions.length > 0 && s.taskPartitions.length > 0) ||
+          Date.now() > joinedBy ||
+          (worker.state !== 'starting' && worker.state !== 'running')
+        ) {
+          clearInterval(timer);
+          resolve();
+        }
+      }, 20);
+    }),
+  ]);
   return { connector, worker, done, stop };
 }
 
@@ -51,7 +65,9 @@ export async function run(ctx: Context, workerId: string): Promise<void> {
   const stopTelemetry = startTelemetry(ctx.config, 'run');
   const r = await startRun(ctx, workerId);
   const off = onShutdown(r.stop, ctx.config.pipeline.shutdownTimeoutMs, (m) => ctx.log.info(m));
-  ctx.log.info(`running: CDC ${ctx.config.cdc.rawDir} -> ${ctx.config.topics.tweetsCdc} -> ${ctx.config.cassandra.keyspace}.timelines`);
+  ctx.log.info(
+    `running: CDC ${ctx.config.cdc.rawDir} -> ${ctx.config.topics.tweetsCdc} -> ${ctx.config.cassandra.keyspace}.timelines`,
+  );
   try {
     await r.done;
   } finally {

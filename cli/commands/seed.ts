@@ -17,7 +17,12 @@ export interface SeedResult {
  * Writes the plan with at most `concurrency` chunks in flight: a fixed pool of workers pulls
  * chunks from one shared iterator, so memory stays at concurrency × CHUNK ids whatever the size.
  */
-export async function writeSeed(store: FollowerStore, options: SeedOptions, concurrency: number, onProgress?: (rows: number, total: number) => void): Promise<SeedResult> {
+export async function writeSeed(
+  store: FollowerStore,
+  options: SeedOptions,
+  concurrency: number,
+  onProgress?: (rows: number, total: number) => void,
+): Promise<SeedResult> {
   const plan = seedPlan(options);
   const started = performance.now();
   function* chunks(): Generator<{ authorId: bigint; ids: bigint[] }> {
@@ -25,7 +30,10 @@ export async function writeSeed(store: FollowerStore, options: SeedOptions, conc
       let ids: bigint[] = [];
       for (const id of a.ids()) {
         ids.push(id);
-        if (ids.length === CHUNK) { yield { authorId: a.authorId, ids }; ids = []; }
+        if (ids.length === CHUNK) {
+          yield { authorId: a.authorId, ids };
+          ids = [];
+        }
       }
       if (ids.length > 0) yield { authorId: a.authorId, ids };
     }
@@ -48,15 +56,21 @@ export async function writeSeed(store: FollowerStore, options: SeedOptions, conc
 }
 
 /** `fanout seed`: the follower graph, with a progress bar. */
-export async function seed(ctx: Context, options: SeedOptions, concurrency: number): Promise<SeedResult> {
+export async function seed(
+  ctx: Context,
+  options: SeedOptions,
+  concurrency: number,
+): Promise<SeedResult> {
   const store = new CassandraFollowerStore(await ctx.cassandra(), ctx.config.cassandra.keyspace);
   const total = seedPlan(options).totalRows;
   const bar = progress('seed followers', total);
   try {
     const result = await writeSeed(store, options, concurrency, (d) => bar.update(d));
     bar.stop();
-    console.log(`seeded ${result.rows} follower rows in ${result.seconds.toFixed(1)} s (${Math.round(result.rows / result.seconds)} rows/s): ` +
-      `author ${options.author} has ${options.followers} followers; ${options.tailAuthors} tail authors`);
+    console.log(
+      `seeded ${result.rows} follower rows in ${result.seconds.toFixed(1)} s (${Math.round(result.rows / result.seconds)} rows/s): ` +
+        `author ${options.author} has ${options.followers} followers; ${options.tailAuthors} tail authors`,
+    );
     return result;
   } finally {
     bar.stop();

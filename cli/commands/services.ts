@@ -1,19 +1,34 @@
 import { readFile } from 'node:fs/promises';
 import type { ServiceName } from '../../services/paths.ts';
 import { SERVICE_NAMES } from '../../services/paths.ts';
-import { serviceLogPath, servicesDown, servicesReset, servicesStatus, servicesUp } from '../../services/launcher.ts';
+import {
+  serviceLogPath,
+  servicesDown,
+  servicesReset,
+  servicesStatus,
+  servicesUp,
+} from '../../services/launcher.ts';
 import { UsageError } from '../args.ts';
 
 function names(args: string[]): ServiceName[] {
   for (const a of args) {
-    if (!(SERVICE_NAMES as readonly string[]).includes(a)) throw new UsageError(`unknown service ${JSON.stringify(a)}: one of ${SERVICE_NAMES.join(', ')}`);
+    if (!(SERVICE_NAMES as readonly string[]).includes(a))
+      throw new UsageError(
+        `unknown service ${JSON.stringify(a)}: one of ${SERVICE_NAMES.join(', ')}`,
+      );
   }
   return args.length === 0 ? [...SERVICE_NAMES] : (args as ServiceName[]);
 }
 
 /** `fanout services up|down|status|logs [kafka|cassandra] [--purge]`: the local real services. */
-export async function services(action: string | undefined, args: string[], purge: boolean): Promise<void> {
-  const log = (line: string): void => { process.stderr.write(`[services] ${line}\n`); };
+export async function services(
+  action: string | undefined,
+  args: string[],
+  purge: boolean,
+): Promise<void> {
+  const log = (line: string): void => {
+    process.stderr.write(`[services] ${line}\n`);
+  };
   switch (action) {
     case 'up':
       await servicesUp(names(args), { log });
@@ -27,10 +42,16 @@ export async function services(action: string | undefined, args: string[], purge
       return;
     case 'logs': {
       const [name] = names(args.slice(0, 1));
-      process.stdout.write(await readFile(serviceLogPath(name ?? 'kafka'), 'utf8').catch(() => `(no log yet for ${name})\n`));
+      process.stdout.write(
+        await readFile(serviceLogPath(name ?? 'kafka'), 'utf8').catch(
+          () => `(no log yet for ${name})\n`,
+        ),
+      );
       return;
     }
     default:
-      throw new UsageError('services needs an action: up | down [--purge] | status | logs <kafka|cassandra>');
+      throw new UsageError(
+        'services needs an action: up | down [--purge] | status | logs <kafka|cassandra>',
+      );
   }
 }

@@ -5,7 +5,12 @@ import type { Context } from '../context.ts';
 type Admin = Awaited<ReturnType<Context['admin']>>;
 
 /** Where a consumer group stands on one partition of a topic. */
-interface PartitionLag { readonly partition: number; readonly committed: number; readonly end: number; readonly lag: number }
+interface PartitionLag {
+  readonly partition: number;
+  readonly committed: number;
+  readonly end: number;
+  readonly lag: number;
+}
 
 /**
  * `fanout status [--json]`: what the fan-out is doing, from any machine, without asking the
@@ -17,8 +22,11 @@ export async function status(ctx: Context, json: boolean): Promise<void> {
   const { config } = ctx;
   const admin = await ctx.admin();
   const { tweetsCdc, checkpoints, tasks } = config.topics;
-  const meta = await admin.fetchTopicMetadata({ topics: [tweetsCdc, checkpoints, tasks] }).catch(() => []);
-  const partitionsOf = (t: string): number[] => (meta.find((m) => m.name === t)?.partitions ?? []).map((p) => p.partitionId);
+  const meta = await admin
+    .fetchTopicMetadata({ topics: [tweetsCdc, checkpoints, tasks] })
+    .catch(() => []);
+  const partitionsOf = (t: string): number[] =>
+    (meta.find((m) => m.name === t)?.partitions ?? []).map((p) => p.partitionId);
   const tasksGroup = `${config.pipeline.groupId}.tasks`;
   // The lag first, then the records: a task that commits in between is read as pending and as
   // done, and counted once; a split that completes in between is left out (see committedProgress).
@@ -27,33 +35,74 @@ export async function status(ctx: Context, json: boolean): Promise<void> {
   const checkpointRecords = await readToEnd(config, checkpoints, partitionsOf(checkpoints));
   // Every partition from its committed offset (one at its end costs nothing): a task-done committed
   // after the lag was read may land on a home partition that had no lag then.
-  const pendingWork = await readToEnd(config, tasks, taskLag.map((l) => l.partition), { from: new Map(taskLag.map((l) => [l.partition, l.committed])) });
-  const tweets = committedProgress({ checkpoints: checkpointRecords, pendingWork, cdcTopic: tweetsCdc, tasksTopic: tasks, now: Date.now() });
+  const pendingWork = await readToEnd(
+    config,
+    tasks,
+    taskLag.map((l) => l.partition),
+    { from: new Map(taskLag.map((l) => [l.partition, l.committed])) },
+  );
+  const tweets = committedProgress({
+    checkpoints: checkpointRecords,
+    pendingWork,
+    cdcTopic: tweetsCdc,
+    tasksTopic: tasks,
+    now: Date.now(),
+  });
   if (json) {
-    console.log(JSON.stringify({ group: config.pipeline.groupId, topic: tweetsCdc, tweets, lag, tasks: { group: tasksGroup, topic: tasks, lag: taskLag } }, null, 2));
+    console.log(
+      JSON.stringify(
+        {
+          group: config.pipeline.groupId,
+          topic: tweetsCdc,
+          tweets,
+          lag,
+          tasks: { group: tasksGroup, topic: tasks, lag: taskLag },
+        },
+        null,
+        2,
+      ),
+    );
     return;
   }
   console.log(lagLine(config.pipeline.groupId, tweetsCdc, lag));
-  console.log(`${lagLine(tasksGroup, tasks, taskLag)}; ${pendingWork.length} task and task-done records not yet committed`);
+  console.log(
+    `${lagLine(tasksGroup, tasks, taskLag)}; ${pendingWork.length} task and task-done records not yet committed`,
+  );
   if (tweets.length === 0) {
     console.log('no fan-out in progress (as of the last checkpoints)');
     return;
   }
-  console.table(tweets.map((t) => ({
-    tweet: t.tweet, op: t.retracting ? 'insert, taken back' : t.op, author: t.author, delivered: t.delivered, total: t.total, remaining: t.remaining,
-    progress: t.split ? `${t.split.tasks} tasks: ${t.split.done} done, ${t.split.inProgress} in progress, ${t.split.waiting} waiting` : `cursor ${t.cursor ?? '-'}`,
-    'age s': t.ageSeconds, source: t.source,
-  })));
+  console.table(
+    tweets.map((t) => ({
+      tweet: t.tweet,
+      op: t.retracting ? 'insert, taken back' : t.op,
+      author: t.author,
+      delivered: t.delivered,
+      total: t.total,
+      remaining: t.remaining,
+      progress: t.split
+        ? `${t.split.tasks} tasks: ${t.split.done} done, ${t.split.inProgress} in progress, ${t.split.waiting} waiting`
+        : `cursor ${t.cursor ?? '-'}`,
+      'age s': t.ageSeconds,
+      source: t.source,
+    })),
+  );
 }
 
 /** A group's committed offsets against the partitions' ends (no commit yet: from the low watermark). */
 async function lagOf(admin: Admin, groupId: string, topic: string): Promise<PartitionLag[]> {
   const high = await admin.fetchTopicOffsets(topic).catch(() => []);
-  const committed = (await admin.fetchOffsets({ groupId, topics: [topic] }).catch(() => []))[0]?.partitions ?? [];
+  const committed =
+    (await admin.fetchOffsets({ groupId, topics: [topic] }).catch(() => []))[0]?.partitions ?? [];
   return high.map((h) => {
     const c = committed.find((p) => p.partition === h.partition);
     const at = c && Number(c.offset) >= 0 ? Number(c.offset) : Number(h.low);
-    return { partition: h.partition, committed: at, end: Number(h.high), lag: Math.max(Number(h.high) - at, 0) };
+    return {
+      partition: h.partition,
+      committed: at,
+      end: Number(h.high),
+      lag: Math.max(Number(h.high) - at, 0),
+    };
   });
 }
 
@@ -65,6 +114,9 @@ async function lagOf(admin: Admin, groupId: string, topic: string): Promise<Part
 function lagLine(groupId: string, topic: string, lag: readonly PartitionLag[]): string {
   const behind = lag.filter((l) => l.lag > 0);
   const total = lag.reduce((s, l) => s + l.lag, 0);
-  const where = behind.length === 0 ? '' : ` (partition:lag ${behind.map((l) => `${l.partition}:${l.lag}`).join(' ')})`;
+  const where =
+    behind.length === 0
+      ? ''
+      : ` (partition:lag ${behind.map((l) => `${l.partition}:${l.lag}`).join(' ')})`;
   return `group ${groupId} on ${topic}: ${total} offsets behind over ${lag.length} partitions${where}`;
 }

@@ -12,18 +12,28 @@ const STATUS_EVERY_MS = 10_000;
 /** A worker id from the command line: stable across restarts, unique within the consumer group. */
 export function workerId(raw: string | undefined): string {
   const id = raw ?? '0';
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(id)) throw new UsageError(`--worker-id must be 1-64 letters, digits, '.', '_' or '-', got ${JSON.stringify(id)}`);
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(id))
+    throw new UsageError(
+      `--worker-id must be 1-64 letters, digits, '.', '_' or '-', got ${JSON.stringify(id)}`,
+    );
   return id;
 }
 
 /** One log line of progress. */
 export function statusLine(s: WorkerStatus): string {
-  const tweets = s.inFlight.map((t) => `${t.tweetId} ${t.op} ${t.delivered}/${t.total ?? '?'}`).join(', ');
-  const restoring = [...s.restoring.partitions, ...s.restoring.taskPartitions.map((p) => `task ${p}`)];
-  return `worker ${s.workerId} ${s.state}: partitions [${s.partitions.join(',')}]${s.paused ? ' (paused)' : ''}, ` +
+  const tweets = s.inFlight
+    .map((t) => `${t.tweetId} ${t.op} ${t.delivered}/${t.total ?? '?'}`)
+    .join(', ');
+  const restoring = [
+    ...s.restoring.partitions,
+    ...s.restoring.taskPartitions.map((p) => `task ${p}`),
+  ];
+  return (
+    `worker ${s.workerId} ${s.state}: partitions [${s.partitions.join(',')}]${s.paused ? ' (paused)' : ''}, ` +
     `${restoring.length > 0 ? `restoring [${restoring.join(',')}], ` : ''}` +
     `${s.inFlight.length} tweets in flight${tweets ? ` (${tweets})` : ''}, ${s.totals.rowsWritten} rows written, ` +
-    `${s.totals.tweetsCompleted} tweets completed, lag ${s.consumerLag ?? '?'}`;
+    `${s.totals.tweetsCompleted} tweets completed, lag ${s.consumerLag ?? '?'}`
+  );
 }
 
 /** `fanout worker [--worker-id N]`: runs a fan-out worker until SIGTERM / SIGINT. */
@@ -31,11 +41,22 @@ export async function worker(ctx: Context, id: string): Promise<void> {
   const stopTelemetry = startTelemetry(ctx.config, 'worker');
   try {
     await ensureTopics(await ctx.admin(), ctx.config);
-    const w = createWorker({ config: ctx.config, cassandra: await ctx.cassandra(), log: ctx.log, workerId: id });
-    const off = onShutdown(() => w.close(), ctx.config.pipeline.shutdownTimeoutMs, (m) => ctx.log.info(m));
+    const w = createWorker({
+      config: ctx.config,
+      cassandra: await ctx.cassandra(),
+      log: ctx.log,
+      workerId: id,
+    });
+    const off = onShutdown(
+      () => w.close(),
+      ctx.config.pipeline.shutdownTimeoutMs,
+      (m) => ctx.log.info(m),
+    );
     const timer = setInterval(() => ctx.log.info(statusLine(w.status())), STATUS_EVERY_MS);
     timer.unref();
-    ctx.log.info(`fan-out worker ${id}: ${ctx.config.topics.tweetsCdc} -> ${ctx.config.cassandra.keyspace}.timelines (group ${ctx.config.pipeline.groupId}, writes: ${ctx.config.pipeline.writeStrategy})`);
+    ctx.log.info(
+      `fan-out worker ${id}: ${ctx.config.topics.tweetsCdc} -> ${ctx.config.cassandra.keyspace}.timelines (group ${ctx.config.pipeline.groupId}, writes: ${ctx.config.pipeline.writeStrategy})`,
+    );
     try {
       await w.start();
     } finally {

@@ -20,13 +20,19 @@ export class CassandraClaimStore implements ClaimStore {
   async claim(eventId: string, claimant: string): Promise<string> {
     try {
       const rs = await this.#client.execute(
-        `INSERT INTO ${this.#ks}.fanout_claims (event_id, claimed_by) VALUES (?, ?) IF NOT EXISTS`, [eventId, claimant],
-        { prepare: true, consistency: cassandra.types.consistencies.localQuorum, serialConsistency: cassandra.types.consistencies.localSerial },
+        `INSERT INTO ${this.#ks}.fanout_claims (event_id, claimed_by) VALUES (?, ?) IF NOT EXISTS`,
+        [eventId, claimant],
+        {
+          prepare: true,
+          consistency: cassandra.types.consistencies.localQuorum,
+          serialConsistency: cassandra.types.consistencies.localSerial,
+        },
       );
       const row = rs.first();
       if (row?.get('[applied]') === true) return claimant;
       const holder = row?.get('claimed_by') as string | null | undefined;
-      if (typeof holder !== 'string') throw new Error(`claim of ${eventId} not applied and no holder returned`);
+      if (typeof holder !== 'string')
+        throw new Error(`claim of ${eventId} not applied and no holder returned`);
       return holder;
     } catch (err) {
       throw classifyCassandraError(err, `claim change event ${eventId}`);

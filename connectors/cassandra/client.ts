@@ -8,7 +8,10 @@ export type CassandraClient = cassandra.Client;
  * Creates and connects the app's one Cassandra client (operators never create their own).
  * bigint columns come back as native BigInt. An unreachable cluster is reported in one sentence.
  */
-export async function connectCassandra(config: Config, options: { keyspace?: boolean } = {}): Promise<CassandraClient> {
+export async function connectCassandra(
+  config: Config,
+  options: { keyspace?: boolean } = {},
+): Promise<CassandraClient> {
   const c = config.cassandra;
   const client = new cassandra.Client({
     contactPoints: [...c.contactPoints],
@@ -17,19 +20,33 @@ export async function connectCassandra(config: Config, options: { keyspace?: boo
     ...(c.username ? { credentials: { username: c.username, password: c.password } } : {}),
     encoding: { useBigIntAsLong: true, useBigIntAsVarint: true },
     socketOptions: { connectTimeout: c.connectTimeoutMs, readTimeout: c.requestTimeoutMs },
-    pooling: { coreConnectionsPerHost: { [cassandra.types.distance.local]: 2, [cassandra.types.distance.remote]: 1 } },
+    pooling: {
+      coreConnectionsPerHost: {
+        [cassandra.types.distance.local]: 2,
+        [cassandra.types.distance.remote]: 1,
+      },
+    },
     queryOptions: { prepare: true },
   });
   try {
-    await withTimeout(client.connect(), c.connectTimeoutMs + 1_000, `Cassandra at ${c.contactPoints.join(',')} did not answer within ${c.connectTimeoutMs} ms`, 'CASSANDRA_UNREACHABLE');
+    await withTimeout(
+      client.connect(),
+      c.connectTimeoutMs + 1_000,
+      `Cassandra at ${c.contactPoints.join(',')} did not answer within ${c.connectTimeoutMs} ms`,
+      'CASSANDRA_UNREACHABLE',
+    );
     return client;
   } catch (err) {
     await client.shutdown().catch(() => undefined);
     const cause = err instanceof FanoutError ? err : classifyCassandraError(err, 'connect');
-    throw new FanoutError('CASSANDRA_UNREACHABLE', `Cassandra at ${c.contactPoints.join(',')} is unreachable: ${firstLine(cause.message)}`, {
-      retriable: true,
-      cause: err,
-    });
+    throw new FanoutError(
+      'CASSANDRA_UNREACHABLE',
+      `Cassandra at ${c.contactPoints.join(',')} is unreachable: ${firstLine(cause.message)}`,
+      {
+        retriable: true,
+        cause: err,
+      },
+    );
   }
 }
 

@@ -20,21 +20,38 @@ export class CassandraFollowerStore implements FollowerStore {
    * follows at LOCAL_QUORUM too, a follow a fan-out has read is seen by every later read, which
    * the retraction of deleted tweets relies on (README "Deletes during their insert").
    */
-  constructor(client: CassandraClient, keyspace: string, options: { readConsistency?: string } = {}) {
+  constructor(
+    client: CassandraClient,
+    keyspace: string,
+    options: { readConsistency?: string } = {},
+  ) {
     this.#client = client;
     this.#ks = keyspace;
     this.#read = { prepare: true, consistency: consistencyOf(options.readConsistency) };
   }
 
-  async page(userId: bigint, after: bigint | null, limit: number, upTo?: bigint): Promise<bigint[]> {
+  async page(
+    userId: bigint,
+    after: bigint | null,
+    limit: number,
+    upTo?: bigint,
+  ): Promise<bigint[]> {
     const where = [`user_id = ?`];
     const params: unknown[] = [userId];
-    if (after !== null) { where.push('follower_id > ?'); params.push(after); }
-    if (upTo !== undefined) { where.push('follower_id <= ?'); params.push(upTo); }
+    if (after !== null) {
+      where.push('follower_id > ?');
+      params.push(after);
+    }
+    if (upTo !== undefined) {
+      where.push('follower_id <= ?');
+      params.push(upTo);
+    }
     params.push(limit);
     try {
       const rs = await this.#client.execute(
-        `SELECT follower_id FROM ${this.#ks}.followers WHERE ${where.join(' AND ')} LIMIT ?`, params, { ...this.#read, fetchSize: limit },
+        `SELECT follower_id FROM ${this.#ks}.followers WHERE ${where.join(' AND ')} LIMIT ?`,
+        params,
+        { ...this.#read, fetchSize: limit },
       );
       return rs.rows.map((r) => r.get('follower_id') as bigint);
     } catch (err) {
@@ -45,7 +62,9 @@ export class CassandraFollowerStore implements FollowerStore {
   async last(userId: bigint): Promise<bigint | null> {
     try {
       const rs = await this.#client.execute(
-        `SELECT follower_id FROM ${this.#ks}.followers WHERE user_id = ? ORDER BY follower_id DESC LIMIT 1`, [userId], this.#read,
+        `SELECT follower_id FROM ${this.#ks}.followers WHERE user_id = ? ORDER BY follower_id DESC LIMIT 1`,
+        [userId],
+        this.#read,
       );
       return (rs.first()?.get('follower_id') as bigint | undefined) ?? null;
     } catch (err) {
@@ -68,10 +87,16 @@ export class CassandraFollowerStore implements FollowerStore {
     }
   }
 
-  async add(userId: bigint, followerIds: readonly bigint[], followedAt: Date = new Date()): Promise<void> {
+  async add(
+    userId: bigint,
+    followerIds: readonly bigint[],
+    followedAt: Date = new Date(),
+  ): Promise<void> {
     const insert = `INSERT INTO ${this.#ks}.followers (user_id, follower_id, followed_at) VALUES (?, ?, ?)`;
     for (let i = 0; i < followerIds.length; i += ADD_BATCH_ROWS) {
-      const queries = followerIds.slice(i, i + ADD_BATCH_ROWS).map((f) => ({ query: insert, params: [userId, f, followedAt] }));
+      const queries = followerIds
+        .slice(i, i + ADD_BATCH_ROWS)
+        .map((f) => ({ query: insert, params: [userId, f, followedAt] }));
       try {
         await this.#client.batch(queries, ADD_OPTIONS);
       } catch (err) {

@@ -67,10 +67,16 @@ export async function applySchema(client: CassandraClient, config: Config): Prom
   // Columns added since a table was first created (CREATE ... IF NOT EXISTS keeps the old one).
   // Looked up rather than ADD IF NOT EXISTS, which Cassandra 4.0 does not know.
   for (const [table, column, type] of ADDED_COLUMNS) {
-    const rs = await client.execute('SELECT column_name FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ? AND column_name = ?', [ks, table, column], { prepare: true });
+    const rs = await client.execute(
+      'SELECT column_name FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ? AND column_name = ?',
+      [ks, table, column],
+      { prepare: true },
+    );
     if (rs.rowLength === 0) await run(`ALTER TABLE ${ks}.${table} ADD ${column} ${type}`);
   }
 }
 
 /** Columns a table of an older version may lack: table, column, type. */
-const ADDED_COLUMNS: ReadonlyArray<readonly [string, string, string]> = [['tweet_authors', 'deleted_at', 'bigint']];
+const ADDED_COLUMNS: ReadonlyArray<readonly [string, string, string]> = [
+  ['tweet_authors', 'deleted_at', 'bigint'],
+];

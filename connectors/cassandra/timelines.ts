@@ -53,12 +53,13 @@ export class CassandraTimelineStore implements TimelineStore {
     const ids = new Map<string, cassandra.types.TimeUuid>();
     const id = (tweetId: string): cassandra.types.TimeUuid => {
       let uuid = ids.get(tweetId);
-      if (!uuid) ids.set(tweetId, uuid = cassandra.types.TimeUuid.fromString(tweetId));
+      if (!uuid) ids.set(tweetId, (uuid = cassandra.types.TimeUuid.fromString(tweetId)));
       return uuid;
     };
     const now = Date.now();
     const statements = mutations.map((m) => {
-      if (m.op === 'delete') return { query: remove, params: [m.writeTimeMicros, m.userId, id(m.tweetId)] };
+      if (m.op === 'delete')
+        return { query: remove, params: [m.writeTimeMicros, m.userId, id(m.tweetId)] };
       const params: unknown[] = [m.userId, id(m.tweetId), m.authorId, m.writeTimeMicros];
       if (m.expiresAt == null) return { query: insert, params };
       params.push(ttlUntil(m.expiresAt, now));
@@ -70,11 +71,24 @@ export class CassandraTimelineStore implements TimelineStore {
         const size = Math.ceil(statements.length / slices);
         const writes: Array<Promise<unknown>> = [];
         for (let i = 0; i < statements.length; i += size) {
-          writes.push(this.#client.batch(statements.slice(i, i + size), { prepare: true, logged: false, consistency: this.#consistency }));
+          writes.push(
+            this.#client.batch(statements.slice(i, i + size), {
+              prepare: true,
+              logged: false,
+              consistency: this.#consistency,
+            }),
+          );
         }
         await Promise.all(writes);
       } else {
-        await Promise.all(statements.map((s) => this.#client.execute(s.query, s.params, { prepare: true, consistency: this.#consistency })));
+        await Promise.all(
+          statements.map((s) =>
+            this.#client.execute(s.query, s.params, {
+              prepare: true,
+              consistency: this.#consistency,
+            }),
+          ),
+        );
       }
     } catch (err) {
       throw classifyCassandraError(err, `write ${mutations.length} timeline rows`);
@@ -84,9 +98,15 @@ export class CassandraTimelineStore implements TimelineStore {
   async read(userId: bigint, limit: number): Promise<TimelineEntry[]> {
     try {
       const rs = await this.#client.execute(
-        `SELECT user_id, tweet_id, author_id FROM ${this.#ks}.timelines WHERE user_id = ? LIMIT ?`, [userId, limit], { prepare: true },
+        `SELECT user_id, tweet_id, author_id FROM ${this.#ks}.timelines WHERE user_id = ? LIMIT ?`,
+        [userId, limit],
+        { prepare: true },
       );
-      return rs.rows.map((r) => ({ userId: r.get('user_id') as bigint, tweetId: String(r.get('tweet_id')), authorId: r.get('author_id') as bigint }));
+      return rs.rows.map((r) => ({
+        userId: r.get('user_id') as bigint,
+        tweetId: String(r.get('tweet_id')),
+        authorId: r.get('author_id') as bigint,
+      }));
     } catch (err) {
       throw classifyCassandraError(err, `read timeline of ${userId}`);
     }

@@ -23,12 +23,21 @@ export class CassandraTweetAuthorStore implements TweetAuthorStore {
     this.#ks = keyspace;
   }
 
-  async put(tweetId: string, authorId: bigint, writeTimeMicros: bigint, expiresAt: number | null = null): Promise<void> {
+  async put(
+    tweetId: string,
+    authorId: bigint,
+    writeTimeMicros: bigint,
+    expiresAt: number | null = null,
+  ): Promise<void> {
     try {
       const insert = `INSERT INTO ${this.#ks}.tweet_authors (tweet_id, author_id) VALUES (?, ?) USING TIMESTAMP ?`;
       await (expiresAt === null
         ? this.#client.execute(insert, [tweetId, authorId, writeTimeMicros], QUORUM)
-        : this.#client.execute(`${insert} AND TTL ?`, [tweetId, authorId, writeTimeMicros, ttlUntil(expiresAt)], QUORUM));
+        : this.#client.execute(
+            `${insert} AND TTL ?`,
+            [tweetId, authorId, writeTimeMicros, ttlUntil(expiresAt)],
+            QUORUM,
+          ));
     } catch (err) {
       throw classifyCassandraError(err, `record the author of ${tweetId}`);
     }
@@ -38,10 +47,16 @@ export class CassandraTweetAuthorStore implements TweetAuthorStore {
     try {
       // The row goes (nothing of it is left but tombstones); the delete's mark is written again
       // just after it, to stay a while: an insert of the tweet may still be ending.
-      await this.#client.batch([
-        { query: `DELETE FROM ${this.#ks}.tweet_authors USING TIMESTAMP ? WHERE tweet_id = ?`, params: [writeTimeMicros, tweetId] },
-        this.#mark(tweetId, writeTimeMicros),
-      ], { ...QUORUM, logged: false });
+      await this.#client.batch(
+        [
+          {
+            query: `DELETE FROM ${this.#ks}.tweet_authors USING TIMESTAMP ? WHERE tweet_id = ?`,
+            params: [writeTimeMicros, tweetId],
+          },
+          this.#mark(tweetId, writeTimeMicros),
+        ],
+        { ...QUORUM, logged: false },
+      );
     } catch (err) {
       throw classifyCassandraError(err, `forget the author of ${tweetId}`);
     }
@@ -49,7 +64,11 @@ export class CassandraTweetAuthorStore implements TweetAuthorStore {
 
   async get(tweetId: string): Promise<bigint | null> {
     try {
-      const rs = await this.#client.execute(`SELECT author_id FROM ${this.#ks}.tweet_authors WHERE tweet_id = ?`, [tweetId], QUORUM);
+      const rs = await this.#client.execute(
+        `SELECT author_id FROM ${this.#ks}.tweet_authors WHERE tweet_id = ?`,
+        [tweetId],
+        QUORUM,
+      );
       return (rs.first()?.get('author_id') as bigint | null | undefined) ?? null;
     } catch (err) {
       throw classifyCassandraError(err, `read the author of ${tweetId}`);
@@ -79,7 +98,13 @@ export class CassandraTweetAuthorStore implements TweetAuthorStore {
 
   async deletedSince(tweetId: string, writeTimeMicros: bigint): Promise<boolean> {
     try {
-      const row = (await this.#client.execute(`SELECT deleted_at FROM ${this.#ks}.tweet_authors WHERE tweet_id = ?`, [tweetId], QUORUM)).first();
+      const row = (
+        await this.#client.execute(
+          `SELECT deleted_at FROM ${this.#ks}.tweet_authors WHERE tweet_id = ?`,
+          [tweetId],
+          QUORUM,
+        )
+      ).first();
       const deletedAt = (row?.get('deleted_at') as bigint | null | undefined) ?? null;
       return deletedAt !== null && deletedAt >= writeTimeMicros;
     } catch (err) {

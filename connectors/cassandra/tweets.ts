@@ -14,7 +14,12 @@ export class CassandraTweetStore implements TweetStore {
   }
 
   async insert(authorId: bigint, body: string): Promise<Tweet> {
-    const tweet: Tweet = { tweetId: cassandra.types.TimeUuid.now().toString(), authorId, body, createdAt: new Date() };
+    const tweet: Tweet = {
+      tweetId: cassandra.types.TimeUuid.now().toString(),
+      authorId,
+      body,
+      createdAt: new Date(),
+    };
     try {
       await this.#client.execute(
         `INSERT INTO ${this.#ks}.tweets (tweet_id, author_id, body, created_at) VALUES (?, ?, ?, ?)`,
@@ -31,14 +36,21 @@ export class CassandraTweetStore implements TweetStore {
     if (tweetIds.length === 0) return [];
     try {
       const rs = await this.#client.execute(
-        `SELECT tweet_id, author_id, body, created_at FROM ${this.#ks}.tweets WHERE tweet_id IN ?`, [tweetIds], { prepare: true },
+        `SELECT tweet_id, author_id, body, created_at FROM ${this.#ks}.tweets WHERE tweet_id IN ?`,
+        [tweetIds],
+        { prepare: true },
       );
-      const byId = new Map(rs.rows.map((r) => [String(r.get('tweet_id')), {
-        tweetId: String(r.get('tweet_id')),
-        authorId: r.get('author_id') as bigint,
-        body: r.get('body') as string,
-        createdAt: r.get('created_at') as Date,
-      }]));
+      const byId = new Map(
+        rs.rows.map((r) => [
+          String(r.get('tweet_id')),
+          {
+            tweetId: String(r.get('tweet_id')),
+            authorId: r.get('author_id') as bigint,
+            body: r.get('body') as string,
+            createdAt: r.get('created_at') as Date,
+          },
+        ]),
+      );
       return tweetIds.flatMap((id) => byId.get(id) ?? []);
     } catch (err) {
       throw classifyCassandraError(err, 'read tweets');
@@ -47,7 +59,9 @@ export class CassandraTweetStore implements TweetStore {
 
   async remove(tweetId: string): Promise<void> {
     try {
-      await this.#client.execute(`DELETE FROM ${this.#ks}.tweets WHERE tweet_id = ?`, [tweetId], { prepare: true });
+      await this.#client.execute(`DELETE FROM ${this.#ks}.tweets WHERE tweet_id = ?`, [tweetId], {
+        prepare: true,
+      });
     } catch (err) {
       throw classifyCassandraError(err, 'delete tweet');
     }

@@ -11,14 +11,26 @@ import { gunzipSync } from 'node:zlib';
 import { crcUpdate, crcUpdateInt, idHalves, toUint32 } from './bytes.ts';
 import { decodeMutationEvents } from './events.ts';
 import { type SchemaRows, buildSchema } from './schema.ts';
-import { type FileVersion, iterateSegment, parseCdcIndex, parseSegmentFileName } from './segment.ts';
+import {
+  type FileVersion,
+  iterateSegment,
+  parseCdcIndex,
+  parseSegmentFileName,
+} from './segment.ts';
 
-const dir = process.argv[2] || join(dirname(fileURLToPath(import.meta.url)), '../../test/fixtures/commitlog/v7-plain');
+const dir =
+  process.argv[2] ||
+  join(dirname(fileURLToPath(import.meta.url)), '../../test/fixtures/commitlog/v7-plain');
 const segmentMiB = Number(process.argv[3] ?? 16);
 const rounds = Number(process.argv[4] ?? 5);
 
-const expected = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8')) as { keyspace: string; segments: string[] };
-const schema = buildSchema(JSON.parse(readFileSync(join(dir, 'schema.json'), 'utf8')) as SchemaRows);
+const expected = JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8')) as {
+  keyspace: string;
+  segments: string[];
+};
+const schema = buildSchema(
+  JSON.parse(readFileSync(join(dir, 'schema.json'), 'utf8')) as SchemaRows,
+);
 const seg = expected.segments[0]!;
 const name = parseSegmentFileName(seg)!;
 const bytes = gunzipSync(readFileSync(join(dir, `${seg}.gz`)));
@@ -28,7 +40,11 @@ const fileVersion = name.version as FileVersion;
 // the fixture's mutations that touch the CDC keyspace (the others are system-table writes)
 const payloads: Buffer[] = [];
 for (const e of iterateSegment(bytes, { limit: idx.offset })) {
-  const evs = decodeMutationEvents(e.payload, schema, { segmentId: name.id, position: e.position, fileVersion });
+  const evs = decodeMutationEvents(e.payload, schema, {
+    segmentId: name.id,
+    position: e.position,
+    fileVersion,
+  });
   if (evs.some((x) => x.keyspace === expected.keyspace)) payloads.push(Buffer.from(e.payload));
 }
 
@@ -64,21 +80,30 @@ function buildSegment(mib: number): { bytes: Buffer; entries: number } {
       entries++;
     }
     out.writeInt32BE(p, marker);
-    out.writeUInt32BE(toUint32(crcUpdateInt(crcUpdateInt(crcUpdateInt(0, lo), hi), marker)), marker + 4);
+    out.writeUInt32BE(
+      toUint32(crcUpdateInt(crcUpdateInt(crcUpdateInt(0, lo), hi), marker)),
+      marker + 4,
+    );
     if (p + 12 + 400 + 8 > out.length || p >= out.length - 16) break;
   }
   return { bytes: out, entries };
 }
 
 const big = buildSegment(segmentMiB);
-console.log(`fixture: ${payloads.length} CDC mutations (avg ${Math.round(payloads.reduce((n, b) => n + b.length, 0) / payloads.length)} B); segment: ${segmentMiB} MiB, ${big.entries} entries`);
+console.log(
+  `fixture: ${payloads.length} CDC mutations (avg ${Math.round(payloads.reduce((n, b) => n + b.length, 0) / payloads.length)} B); segment: ${segmentMiB} MiB, ${big.entries} entries`,
+);
 
 for (let r = 0; r < rounds; r++) {
   let events = 0;
   let n = 0;
   const t0 = process.hrtime.bigint();
   for (const e of iterateSegment(big.bytes)) {
-    events += decodeMutationEvents(e.payload, schema, { segmentId: name.id, position: e.position, fileVersion }).length;
+    events += decodeMutationEvents(e.payload, schema, {
+      segmentId: name.id,
+      position: e.position,
+      fileVersion,
+    }).length;
     n++;
   }
   const s = Number(process.hrtime.bigint() - t0) / 1e9;

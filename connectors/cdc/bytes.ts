@@ -25,7 +25,9 @@ export class ByteReader {
   pos: number;
 
   constructor(bytes: Uint8Array, start = 0, end = bytes.length) {
-    this.buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+    this.buf = Buffer.isBuffer(bytes)
+      ? bytes
+      : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
     if (start < 0 || end > bytes.length || start > end) {
       throw new RangeError(`bad range [${start}, ${end}) over ${bytes.length} bytes`);
     }
@@ -40,7 +42,10 @@ export class ByteReader {
   /** Throws unless `n` more bytes are available. */
   need(n: number): void {
     if (n < 0 || this.pos + n > this.end) {
-      throw new CdcError('truncated', `need ${n} bytes at offset ${this.pos}, only ${this.end - this.pos} left`);
+      throw new CdcError(
+        'truncated',
+        `need ${n} bytes at offset ${this.pos}, only ${this.end - this.pos} left`,
+      );
     }
   }
 
@@ -125,7 +130,10 @@ export class ByteReader {
     if (extra <= 6) return this.vintSmall(first, extra);
     this.pos -= 1;
     const big = this.uvint();
-    throw new CdcError('corrupt', `vint ${big} too large for a length or count at offset ${this.pos}`);
+    throw new CdcError(
+      'corrupt',
+      `vint ${big} too large for a length or count at offset ${this.pos}`,
+    );
   }
 
   /**
@@ -140,7 +148,8 @@ export class ByteReader {
     this.need(extra);
     if (extra <= 6) {
       const v = this.vintSmall(first, extra);
-      if (v > INT32_MAX) throw new CdcError('corrupt', `vint32 out of range: ${v} at offset ${this.pos}`);
+      if (v > INT32_MAX)
+        throw new CdcError('corrupt', `vint32 out of range: ${v} at offset ${this.pos}`);
       return v;
     }
     this.pos -= 1;

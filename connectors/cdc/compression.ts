@@ -11,9 +11,15 @@ import { inflateSync, zstdDecompressSync } from 'node:zlib';
 import { CdcError } from './errors.ts';
 
 /** The compressors a commit-log header can name, by short class name. */
-export type CompressorName = 'LZ4Compressor' | 'SnappyCompressor' | 'DeflateCompressor' | 'ZstdCompressor';
+export type CompressorName =
+  'LZ4Compressor' | 'SnappyCompressor' | 'DeflateCompressor' | 'ZstdCompressor';
 
-const KNOWN: ReadonlySet<string> = new Set(['LZ4Compressor', 'SnappyCompressor', 'DeflateCompressor', 'ZstdCompressor']);
+const KNOWN: ReadonlySet<string> = new Set([
+  'LZ4Compressor',
+  'SnappyCompressor',
+  'DeflateCompressor',
+  'ZstdCompressor',
+]);
 
 /**
  * Maps a header's `compressionClass` (short or fully qualified) to a {@link CompressorName}, or
@@ -22,18 +28,26 @@ const KNOWN: ReadonlySet<string> = new Set(['LZ4Compressor', 'SnappyCompressor',
 export function compressorFromClass(className: string): CompressorName {
   const short = className.slice(className.lastIndexOf('.') + 1);
   if (!KNOWN.has(short)) {
-    throw new CdcError('unsupported-compression', `commit-log compressor ${className} is not supported (LZ4, Snappy, Deflate, Zstd are)`);
+    throw new CdcError(
+      'unsupported-compression',
+      `commit-log compressor ${className} is not supported (LZ4, Snappy, Deflate, Zstd are)`,
+    );
   }
   return short as CompressorName;
 }
 
 /** Decompresses one section block and checks it yields exactly `expectedLength` bytes. */
-export function decompress(name: CompressorName, block: Uint8Array, expectedLength: number): Buffer {
+export function decompress(
+  name: CompressorName,
+  block: Uint8Array,
+  expectedLength: number,
+): Buffer {
   let out: Buffer;
   try {
     switch (name) {
       case 'LZ4Compressor': {
-        if (block.length < 4) throw new CdcError('corrupt', 'LZ4 block shorter than its length prefix');
+        if (block.length < 4)
+          throw new CdcError('corrupt', 'LZ4 block shorter than its length prefix');
         const len = (block[0]! | (block[1]! << 8) | (block[2]! << 16) | (block[3]! << 24)) >>> 0;
         out = lz4DecodeBlock(block.subarray(4), len);
         break;
@@ -50,10 +64,17 @@ export function decompress(name: CompressorName, block: Uint8Array, expectedLeng
     }
   } catch (err) {
     if (err instanceof CdcError) throw err;
-    throw new CdcError('corrupt', `${name} section does not decompress: ${(err as Error).message}`, { cause: err });
+    throw new CdcError(
+      'corrupt',
+      `${name} section does not decompress: ${(err as Error).message}`,
+      { cause: err },
+    );
   }
   if (out.length !== expectedLength) {
-    throw new CdcError('corrupt', `${name} section decompressed to ${out.length} bytes, header says ${expectedLength}`);
+    throw new CdcError(
+      'corrupt',
+      `${name} section decompressed to ${out.length} bytes, header says ${expectedLength}`,
+    );
   }
   return out;
 }
@@ -78,7 +99,8 @@ export function lz4DecodeBlock(src: Uint8Array, outLength: number): Buffer {
         lit += b;
       } while (b === 255);
     }
-    if (ip + lit > src.length || op + lit > outLength) throw corrupt('literals run past the input or output');
+    if (ip + lit > src.length || op + lit > outLength)
+      throw corrupt('literals run past the input or output');
     out.set(src.subarray(ip, ip + lit), op);
     ip += lit;
     op += lit;
@@ -139,7 +161,8 @@ export function snappyDecode(src: Uint8Array): Buffer {
         ip += n;
       }
       len += 1;
-      if (ip + len > src.length || op + len > outLength) throw corrupt('literal runs past the input or output');
+      if (ip + len > src.length || op + len > outLength)
+        throw corrupt('literal runs past the input or output');
       out.set(src.subarray(ip, ip + len), op);
       ip += len;
       op += len;
@@ -162,7 +185,8 @@ export function snappyDecode(src: Uint8Array): Buffer {
       offset = (src[ip]! | (src[ip + 1]! << 8) | (src[ip + 2]! << 16) | (src[ip + 3]! << 24)) >>> 0;
       ip += 4;
     }
-    if (offset === 0 || offset > op || op + len > outLength) throw corrupt(`copy offset ${offset} length ${len} at ${op}`);
+    if (offset === 0 || offset > op || op + len > outLength)
+      throw corrupt(`copy offset ${offset} length ${len} at ${op}`);
     copyMatch(out, op, offset, len);
     op += len;
   }

@@ -25,7 +25,16 @@ import { decodeMutationEvents, type ChangeEvent } from './events.ts';
 import { CdcSink, compareOffsets, type SourceOffset } from './producer.ts';
 import { loadSchema, type CdcSchema } from './schema.ts';
 import {
-  cdcIndexFileName, iterateSegment, loadSegmentFile, mergeCdcIndex, parseSegmentFileName, readCdcIndex, segmentFileName, type CdcIndex, type FileVersion, type SegmentResume,
+  cdcIndexFileName,
+  iterateSegment,
+  loadSegmentFile,
+  mergeCdcIndex,
+  parseSegmentFileName,
+  readCdcIndex,
+  segmentFileName,
+  type CdcIndex,
+  type FileVersion,
+  type SegmentResume,
 } from './segment.ts';
 import { cdcTopic } from '../../config/index.ts';
 
@@ -36,10 +45,17 @@ function corruptSection(seg: SegmentFile, position: number, reason: string): Cha
     keyspace: null,
     table: null,
     tableId: null,
-    reason: { code: 'corrupt', message: `${reason} (segment ${seg.log}, after position ${position})`, retriable: false },
+    reason: {
+      code: 'corrupt',
+      message: `${reason} (segment ${seg.log}, after position ${position})`,
+      retriable: false,
+    },
     raw: '',
     source: { segmentId: seg.id.toString(), position, fileVersion: seg.version },
-    eventId: createHash('sha256').update(`${seg.id}:${position}:corrupt`).digest('hex').slice(0, 32),
+    eventId: createHash('sha256')
+      .update(`${seg.id}:${position}:corrupt`)
+      .digest('hex')
+      .slice(0, 32),
   };
 }
 
@@ -89,15 +105,22 @@ export class CdcConnector {
   readonly #stop = new AbortController();
   #markReady: () => void = () => undefined;
   /** Settles once the connector has resumed from its committed offset and is reading. */
-  readonly ready: Promise<void> = new Promise((resolve) => { this.#markReady = resolve; });
+  readonly ready: Promise<void> = new Promise((resolve) => {
+    this.#markReady = resolve;
+  });
 
   constructor(deps: ConnectorDeps) {
     this.#deps = deps;
     this.#log = deps.log.child('cdc');
     this.#sink = new CdcSink(deps.kafka, deps.config, this.#log);
     const meter = metrics.getMeter('fanout');
-    meter.createObservableGauge('fanout_cdc_raw_usage_ratio', { description: 'cdc_raw bytes / cdc_total_space' })
-      .addCallback((r) => r.observe(this.#rawBytes / (deps.config.cdc.totalSpaceMiB * 1024 * 1024)));
+    meter
+      .createObservableGauge('fanout_cdc_raw_usage_ratio', {
+        description: 'cdc_raw bytes / cdc_total_space',
+      })
+      .addCallback((r) =>
+        r.observe(this.#rawBytes / (deps.config.cdc.totalSpaceMiB * 1024 * 1024)),
+      );
   }
 
   get state(): ConnectorState {
@@ -146,11 +169,15 @@ export class CdcConnector {
           if (!(err instanceof FanoutError) || !err.retriable) throw err;
           failures++;
           const delay = backoffDelay(config.retry, Math.min(failures, 20));
-          this.#log.warn(`retrying after a transient failure (#${failures}, in ${delay} ms): ${err.message}`);
+          this.#log.warn(
+            `retrying after a transient failure (#${failures}, in ${delay} ms): ${err.message}`,
+          );
           await this.#sink.reset();
           await this.#sleep(delay);
           if (this.#stop.signal.aborted) break;
-          await this.#resume().catch((e: unknown) => this.#log.warn(`resume failed: ${(e as Error).message}`));
+          await this.#resume().catch((e: unknown) =>
+            this.#log.warn(`resume failed: ${(e as Error).message}`),
+          );
           continue;
         }
         if (!progressed) await this.#sleep(config.cdc.pollIntervalMs);
@@ -176,7 +203,9 @@ export class CdcConnector {
     } else {
       this.#offset = committed ?? { segmentId: -1n, position: 0 };
     }
-    this.#log.info(`resuming after segment ${this.#offset.segmentId} position ${this.#offset.position}`);
+    this.#log.info(
+      `resuming after segment ${this.#offset.segmentId} position ${this.#offset.position}`,
+    );
   }
 
   /** The current end of cdc_raw: where a `startFrom: latest` connector begins on its first run. */
@@ -195,9 +224,17 @@ export class CdcConnector {
     this.#schema = await loadSchema(this.#deps.cassandra);
     this.#schemaLoadedAt = Date.now();
     const { config } = this.#deps;
-    const topics = [...this.#schema.tables.values()].filter((t) => t.cdc && config.cdc.keyspaces.includes(t.keyspace))
-      .map((t) => ({ topic: cdcTopic(config.topics.cdcPrefix, t.keyspace, t.table), partitions: config.topics.cdcPartitions, compacted: false }));
-    topics.push({ topic: config.topics.cdcOffsets, partitions: 1, compacted: true }, { topic: config.topics.deadLetter, partitions: 1, compacted: false });
+    const topics = [...this.#schema.tables.values()]
+      .filter((t) => t.cdc && config.cdc.keyspaces.includes(t.keyspace))
+      .map((t) => ({
+        topic: cdcTopic(config.topics.cdcPrefix, t.keyspace, t.table),
+        partitions: config.topics.cdcPartitions,
+        compacted: false,
+      }));
+    topics.push(
+      { topic: config.topics.cdcOffsets, partitions: 1, compacted: true },
+      { topic: config.topics.deadLetter, partitions: 1, compacted: false },
+    );
     await ensureTopics(this.#deps.admin, config, topics);
   }
 
@@ -206,7 +243,9 @@ export class CdcConnector {
       this.#watcher = watch(this.#deps.config.cdc.rawDir, () => this.#wake?.());
       this.#watcher.on('error', () => undefined);
     } catch (err) {
-      this.#log.warn(`cannot watch ${this.#deps.config.cdc.rawDir} (${(err as Error).message}); polling only`);
+      this.#log.warn(
+        `cannot watch ${this.#deps.config.cdc.rawDir} (${(err as Error).message}); polling only`,
+      );
     }
   }
 
@@ -226,7 +265,12 @@ export class CdcConnector {
   async #listSegments(): Promise<SegmentFile[]> {
     const dir = this.#deps.config.cdc.rawDir;
     const names = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') throw new FanoutError('CDC_RAW_MISSING', `cdc_raw directory ${dir} does not exist (is cdc.rawDir right?)`, { retriable: true });
+      if (err.code === 'ENOENT')
+        throw new FanoutError(
+          'CDC_RAW_MISSING',
+          `cdc_raw directory ${dir} does not exist (is cdc.rawDir right?)`,
+          { retriable: true },
+        );
       throw err;
     });
     const segments: SegmentFile[] = [];
@@ -238,12 +282,18 @@ export class CdcConnector {
       if (parsed.kind === 'idx' && !logs.has(segmentFileName(parsed.version, parsed.id))) {
         // Cassandra can write a last COMPLETED idx after we removed a retired segment: an orphan
         // idx of a segment behind the committed offset is ours to clean up.
-        if (parsed.id < this.#offset.segmentId) await unlink(join(dir, name)).catch(() => undefined);
+        if (parsed.id < this.#offset.segmentId)
+          await unlink(join(dir, name)).catch(() => undefined);
         continue;
       }
       bytes += (await stat(join(dir, name)).catch(() => ({ size: 0 }))).size;
       if (parsed.kind !== 'log') continue;
-      segments.push({ id: parsed.id, version: parsed.version, log: join(dir, name), idx: join(dir, cdcIndexFileName(parsed.version, parsed.id)) });
+      segments.push({
+        id: parsed.id,
+        version: parsed.version,
+        log: join(dir, name),
+        idx: join(dir, cdcIndexFileName(parsed.version, parsed.id)),
+      });
     }
     this.#observeUsage(bytes);
     return segments.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -254,7 +304,9 @@ export class CdcConnector {
     const { totalSpaceMiB, warnUsageRatio } = this.#deps.config.cdc;
     const ratio = bytes / (totalSpaceMiB * 1024 * 1024);
     if (ratio >= warnUsageRatio && !this.#warnedUsage) {
-      this.#log.warn(`cdc_raw holds ${(bytes / 2 ** 20).toFixed(0)} MiB, ${(ratio * 100).toFixed(0)}% of cdc_total_space: Cassandra rejects CDC writes when it is full`);
+      this.#log.warn(
+        `cdc_raw holds ${(bytes / 2 ** 20).toFixed(0)} MiB, ${(ratio * 100).toFixed(0)}% of cdc_total_space: Cassandra rejects CDC writes when it is full`,
+      );
     }
     this.#warnedUsage = ratio >= warnUsageRatio;
   }
@@ -272,7 +324,8 @@ export class CdcConnector {
       const superseded = indexes.slice(i + 1).some((x) => x !== null);
       if (seg.id < this.#offset.segmentId) {
         // Everything in it was committed earlier; it only waits to be COMPLETED (or retired).
-        if (idx?.completed || this.#retirable(seg, superseded)) progressed = (await this.#delete(seg)) || progressed;
+        if (idx?.completed || this.#retirable(seg, superseded))
+          progressed = (await this.#delete(seg)) || progressed;
         continue;
       }
       if (idx === null) {
@@ -301,7 +354,12 @@ export class CdcConnector {
   async #index(seg: SegmentFile): Promise<CdcIndex | null> {
     const prev = this.#indexes.get(seg.id);
     const next = mergeCdcIndex(prev?.idx ?? null, await readCdcIndex(seg.idx));
-    const changed = !prev || (next !== null && (prev.idx === null || prev.idx.offset !== next.offset || prev.idx.completed !== next.completed));
+    const changed =
+      !prev ||
+      (next !== null &&
+        (prev.idx === null ||
+          prev.idx.offset !== next.offset ||
+          prev.idx.completed !== next.completed));
     if (changed) this.#indexes.set(seg.id, { idx: next, changedAt: Date.now() });
     return next;
   }
@@ -317,14 +375,23 @@ export class CdcConnector {
    * Reads a segment from `from` up to its idx offset, committing every maxEventsPerTransaction
    * events and at the end. `done`: nothing more will ever be readable (COMPLETED and read to end).
    */
-  async #readSegment(seg: SegmentFile, idx: CdcIndex, from: number): Promise<{ done: boolean; committed: boolean }> {
+  async #readSegment(
+    seg: SegmentFile,
+    idx: CdcIndex,
+    from: number,
+  ): Promise<{ done: boolean; committed: boolean }> {
     if (from >= idx.offset && !idx.completed) return { done: false, committed: false };
     const { config } = this.#deps;
     // A segment being filled is read at every sync: from where the last read stopped, not from its start.
     const known = this.#resumeAt.get(seg.id);
     const resume = known !== undefined && from >= known.marker ? known : undefined;
     const { bytes } = await loadSegmentFile(seg.log, idx.offset, resume);
-    const it = iterateSegment(bytes, { fromPosition: from, limit: idx.offset, expected: { id: seg.id, version: seg.version }, ...(resume ? { resume } : {}) });
+    const it = iterateSegment(bytes, {
+      fromPosition: from,
+      limit: idx.offset,
+      expected: { id: seg.id, version: seg.version },
+      ...(resume ? { resume } : {}),
+    });
     let batch: ChangeEvent[] = [];
     let last = from;
     let committed = false;
@@ -356,27 +423,42 @@ export class CdcConnector {
           // can be framed. Record it on the dead-letter topic (with where and why), in the same
           // transaction as the events before it, and go on: one bad section must not stop every
           // newer write. Reported once per run.
-          this.#log.error(`segment ${seg.log} is corrupt after position ${end.position}: ${end.reason ?? 'unknown'}; dead-lettered`);
-          if (!this.#corrupt.has(seg.id)) batch.push(corruptSection(seg, end.position, end.reason ?? 'corrupt section'));
+          this.#log.error(
+            `segment ${seg.log} is corrupt after position ${end.position}: ${end.reason ?? 'unknown'}; dead-lettered`,
+          );
+          if (!this.#corrupt.has(seg.id))
+            batch.push(corruptSection(seg, end.position, end.reason ?? 'corrupt section'));
           this.#corrupt.add(seg.id);
           last = Math.max(last, end.position);
         }
         await flush();
         if (corrupt) return { done: idx.completed, committed };
         // Entries that gave no events were still read: remember that in memory, nothing to commit.
-        if (compareOffsets({ segmentId: seg.id, position: last }, this.#offset) > 0) this.#offset = { segmentId: seg.id, position: last };
+        if (compareOffsets({ segmentId: seg.id, position: last }, this.#offset) > 0)
+          this.#offset = { segmentId: seg.id, position: last };
         const done = idx.completed && (end.end === 'end-of-segment' || end.end === 'limit');
-        this.#log.debug(`segment ${seg.id} read from ${from} to ${last} (idx ${idx.offset}${idx.completed ? ' COMPLETED' : ''}): ${end.end}${end.reason ? ` (${end.reason})` : ''}`);
+        this.#log.debug(
+          `segment ${seg.id} read from ${from} to ${last} (idx ${idx.offset}${idx.completed ? ' COMPLETED' : ''}): ${end.end}${end.reason ? ` (${end.reason})` : ''}`,
+        );
         return { done, committed };
       }
       const entry = step.value;
-      batch.push(...(await this.#decode(entry.payload, { segmentId: seg.id, position: entry.position, fileVersion: seg.version as FileVersion })));
+      batch.push(
+        ...(await this.#decode(entry.payload, {
+          segmentId: seg.id,
+          position: entry.position,
+          fileVersion: seg.version as FileVersion,
+        })),
+      );
       last = entry.position;
       if (batch.length >= config.cdc.maxEventsPerTransaction) await flush();
     }
   }
 
-  async #decode(payload: Buffer, src: { segmentId: bigint; position: number; fileVersion: FileVersion }): Promise<ChangeEvent[]> {
+  async #decode(
+    payload: Buffer,
+    src: { segmentId: bigint; position: number; fileVersion: FileVersion },
+  ): Promise<ChangeEvent[]> {
     let events = decodeMutationEvents(payload, this.#schema!, src);
     if (events.some((e) => e.op === 'undecodable' && e.reason.retriable)) {
       // An unknown table or column: the schema changed since we read it. Copy the payload first,
@@ -394,14 +476,20 @@ export class CdcConnector {
   async #delete(seg: SegmentFile): Promise<boolean> {
     let removed = false;
     for (const path of [seg.log, seg.idx]) {
-      await unlink(path).then(() => { removed = true; }, (err: NodeJS.ErrnoException) => {
-        if (err.code !== 'ENOENT') throw err;
-      });
+      await unlink(path).then(
+        () => {
+          removed = true;
+        },
+        (err: NodeJS.ErrnoException) => {
+          if (err.code !== 'ENOENT') throw err;
+        },
+      );
     }
     this.#indexes.delete(seg.id);
     this.#corrupt.delete(seg.id);
     this.#resumeAt.delete(seg.id);
-    if (seg.id > this.#offset.segmentId) this.#offset = { segmentId: seg.id, position: Number.MAX_SAFE_INTEGER };
+    if (seg.id > this.#offset.segmentId)
+      this.#offset = { segmentId: seg.id, position: Number.MAX_SAFE_INTEGER };
     return removed;
   }
 }

@@ -6,8 +6,27 @@
 import { CdcError } from './errors.ts';
 
 export const NATIVE_TYPES = [
-  'ascii', 'bigint', 'blob', 'boolean', 'counter', 'date', 'decimal', 'double', 'duration', 'float',
-  'inet', 'int', 'smallint', 'text', 'time', 'timestamp', 'timeuuid', 'tinyint', 'uuid', 'varchar', 'varint',
+  'ascii',
+  'bigint',
+  'blob',
+  'boolean',
+  'counter',
+  'date',
+  'decimal',
+  'double',
+  'duration',
+  'float',
+  'inet',
+  'int',
+  'smallint',
+  'text',
+  'time',
+  'timestamp',
+  'timeuuid',
+  'tinyint',
+  'uuid',
+  'varchar',
+  'varint',
 ] as const;
 export type NativeTypeName = (typeof NATIVE_TYPES)[number];
 
@@ -45,10 +64,26 @@ const NATIVE_SET: ReadonlySet<string> = new Set(NATIVE_TYPES);
 
 /** `org.apache.cassandra.db.marshal.*` classes that are plain CQL types in disguise. */
 const MARSHAL_TO_NATIVE: Readonly<Record<string, NativeTypeName>> = {
-  AsciiType: 'ascii', LongType: 'bigint', BytesType: 'blob', BooleanType: 'boolean', CounterColumnType: 'counter',
-  SimpleDateType: 'date', DecimalType: 'decimal', DoubleType: 'double', DurationType: 'duration', FloatType: 'float',
-  InetAddressType: 'inet', Int32Type: 'int', ShortType: 'smallint', UTF8Type: 'text', TimeType: 'time',
-  TimestampType: 'timestamp', TimeUUIDType: 'timeuuid', ByteType: 'tinyint', UUIDType: 'uuid', IntegerType: 'varint',
+  AsciiType: 'ascii',
+  LongType: 'bigint',
+  BytesType: 'blob',
+  BooleanType: 'boolean',
+  CounterColumnType: 'counter',
+  SimpleDateType: 'date',
+  DecimalType: 'decimal',
+  DoubleType: 'double',
+  DurationType: 'duration',
+  FloatType: 'float',
+  InetAddressType: 'inet',
+  Int32Type: 'int',
+  ShortType: 'smallint',
+  UTF8Type: 'text',
+  TimeType: 'time',
+  TimestampType: 'timestamp',
+  TimeUUIDType: 'timeuuid',
+  ByteType: 'tinyint',
+  UUIDType: 'uuid',
+  IntegerType: 'varint',
 };
 
 /** Parses a CQL type string as found in `system_schema.columns.type` / `types.field_types`. */
@@ -127,7 +162,9 @@ class TypeParser {
       this.i = end + 1;
       const short = className.slice(className.lastIndexOf('.') + 1);
       const native = MARSHAL_TO_NATIVE[short];
-      return native !== undefined ? { kind: 'native', name: native } : { kind: 'custom', className };
+      return native !== undefined
+        ? { kind: 'native', name: native }
+        : { kind: 'custom', className };
     }
     const quoted = this.s[this.i] === '"';
     let name = this.ident();
@@ -202,13 +239,21 @@ function freeze(t: ParsedType): ParsedType {
 }
 
 /** UDT definitions of one keyspace as found in `system_schema.types` (field types still strings). */
-export type UdtDefinitions = ReadonlyMap<string, { fieldNames: readonly string[]; fieldTypes: readonly string[] }>;
+export type UdtDefinitions = ReadonlyMap<
+  string,
+  { fieldNames: readonly string[]; fieldTypes: readonly string[] }
+>;
 
 /**
  * Resolves UDT references against `udts` (the keyspace's `system_schema.types` rows). A missing
  * UDT is a `bad-type` error.
  */
-export function resolveType(t: ParsedType, keyspace: string, udts: UdtDefinitions, depth = 0): CqlType {
+export function resolveType(
+  t: ParsedType,
+  keyspace: string,
+  udts: UdtDefinitions,
+  depth = 0,
+): CqlType {
   if (depth > 64) throw new CdcError('bad-type', 'UDT nesting too deep (a cycle?)');
   const r = (x: ParsedType): CqlType => resolveType(x, keyspace, udts, depth + 1);
   switch (t.kind) {
@@ -226,10 +271,12 @@ export function resolveType(t: ParsedType, keyspace: string, udts: UdtDefinition
       return { kind: 'vector', element: r(t.element), dimension: t.dimension };
     case 'udt-ref': {
       const def = udts.get(t.name);
-      if (def === undefined) throw new CdcError('bad-type', `unknown user type ${keyspace}.${t.name}`);
+      if (def === undefined)
+        throw new CdcError('bad-type', `unknown user type ${keyspace}.${t.name}`);
       const fields = def.fieldNames.map((name, i) => {
         const ft = def.fieldTypes[i];
-        if (ft === undefined) throw new CdcError('bad-type', `user type ${t.name} has fewer types than fields`);
+        if (ft === undefined)
+          throw new CdcError('bad-type', `user type ${t.name} has fewer types than fields`);
         return { name, type: r(parseCqlType(ft)) };
       });
       return { kind: 'udt', keyspace, name: t.name, fields, frozen: t.frozen };
@@ -239,7 +286,9 @@ export function resolveType(t: ParsedType, keyspace: string, udts: UdtDefinition
 
 /** True for a non-frozen collection or UDT: a complex column, one cell per element/field. */
 export function isMultiCell(t: CqlType): boolean {
-  return (t.kind === 'list' || t.kind === 'set' || t.kind === 'map' || t.kind === 'udt') && !t.frozen;
+  return (
+    (t.kind === 'list' || t.kind === 'set' || t.kind === 'map' || t.kind === 'udt') && !t.frozen
+  );
 }
 
 /**

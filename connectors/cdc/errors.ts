@@ -26,10 +26,16 @@ export class CdcError extends Error {
   readonly code: CdcErrorCode;
   readonly retriable: boolean;
 
-  constructor(code: CdcErrorCode, message: string, options?: { retriable?: boolean; cause?: unknown }) {
+  constructor(
+    code: CdcErrorCode,
+    message: string,
+    options?: { retriable?: boolean; cause?: unknown },
+  ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'CdcError';
     this.code = code;
-    this.retriable = options?.retriable ?? (code === 'header-not-ready' || code === 'unknown-table' || code === 'unknown-column');
+    this.retriable =
+      options?.retriable ??
+      (code === 'header-not-ready' || code === 'unknown-table' || code === 'unknown-column');
   }
 }

@@ -141,8 +141,16 @@ export interface EntrySource {
  * keyspaces without CDC tables, and updates of non-CDC tables, give nothing. Never throws for bad
  * input: undecodable parts become {@link UndecodableEvent}s.
  */
-export function decodeMutationEvents(payload: Buffer, schema: CdcSchema, src: EntrySource): ChangeEvent[] {
-  const source: EventSource = { segmentId: String(src.segmentId), position: src.position, fileVersion: src.fileVersion };
+export function decodeMutationEvents(
+  payload: Buffer,
+  schema: CdcSchema,
+  src: EntrySource,
+): ChangeEvent[] {
+  const source: EventSource = {
+    segmentId: String(src.segmentId),
+    position: src.position,
+    fileVersion: src.fileVersion,
+  };
   const framed = frameMutation(payload, schema, MESSAGING_VERSION_BY_FILE_VERSION[src.fileVersion]);
   const events: ChangeEvent[] = [];
   for (const update of framed.updates) {
@@ -150,7 +158,10 @@ export function decodeMutationEvents(payload: Buffer, schema: CdcSchema, src: En
     try {
       events.push(...updateEvents(update, source));
     } catch (err) {
-      const error = err instanceof CdcError ? err : new CdcError('bad-value', (err as Error).message, { cause: err });
+      const error =
+        err instanceof CdcError
+          ? err
+          : new CdcError('bad-value', (err as Error).message, { cause: err });
       events.push(undecodable(update.table, update.table.id, error, update.bytes, source));
     }
   }
@@ -198,7 +209,8 @@ function eventIds(updateBytes: Buffer): (index: number) => string {
 const unsupportedCache = new WeakMap<CqlType, string | null>();
 
 function checkColumn(def: ColumnDef | null, type: CqlType, name: string): void {
-  if (def?.unsupported !== undefined) throw new CdcError('unsupported-type', `column ${name}: ${def.unsupported}`);
+  if (def?.unsupported !== undefined)
+    throw new CdcError('unsupported-type', `column ${name}: ${def.unsupported}`);
   let why = unsupportedCache.get(type);
   if (why === undefined) unsupportedCache.set(type, (why = unsupportedReason(type)));
   if (why !== null) throw new CdcError('unsupported-type', `column ${name}: ${why}`);
@@ -218,21 +230,31 @@ export function decodePartitionKey(table: TableDef, key: Buffer): Record<string,
   let p = 0;
   for (const c of pk) {
     checkColumn(c, c.type, c.name);
-    if (p + 2 > key.length) throw new CdcError('bad-value', `composite partition key too short for ${c.name}`);
+    if (p + 2 > key.length)
+      throw new CdcError('bad-value', `composite partition key too short for ${c.name}`);
     const len = key.readUInt16BE(p);
-    if (p + 2 + len + 1 > key.length) throw new CdcError('bad-value', `composite partition key component ${c.name} overruns`);
+    if (p + 2 + len + 1 > key.length)
+      throw new CdcError('bad-value', `composite partition key component ${c.name} overruns`);
     out[c.name] = decodeValue(c.type, key.subarray(p + 2, p + 2 + len));
     p += 2 + len + 1;
   }
-  if (p !== key.length) throw new CdcError('bad-value', `composite partition key has ${key.length - p} trailing bytes`);
+  if (p !== key.length)
+    throw new CdcError('bad-value', `composite partition key has ${key.length - p} trailing bytes`);
   return out;
 }
 
-function decodeClustering(table: TableDef, values: Array<Buffer | null>): Record<string, JsonValue> {
+function decodeClustering(
+  table: TableDef,
+  values: Array<Buffer | null>,
+): Record<string, JsonValue> {
   const out: Record<string, JsonValue> = {};
   values.forEach((v, i) => {
     const c = table.clustering[i];
-    if (c === undefined) throw new CdcError('bad-value', `clustering value ${i} beyond the table's ${table.clustering.length}`);
+    if (c === undefined)
+      throw new CdcError(
+        'bad-value',
+        `clustering value ${i} beyond the table's ${table.clustering.length}`,
+      );
     checkColumn(c, c.type, c.name);
     out[c.name] = v === null ? null : decodeValue(c.type, v);
   });
@@ -256,40 +278,69 @@ function updateEvents(u: PartitionUpdate, source: EventSource): RowChangeEvent[]
     source,
     eventId: ids(out.length),
   });
-  if (u.partitionDeletion !== null) out.push(base('delete_partition', u.partitionDeletion.markedForDeleteAt));
+  if (u.partitionDeletion !== null)
+    out.push(base('delete_partition', u.partitionDeletion.markedForDeleteAt));
   if (u.staticRow !== null) rowEvents(u.staticRow, table, base, out);
-  let open: { marker: RangeTombstoneMarker; inclusive: boolean; deletion: DeletionTime } | null = null;
+  let open: { marker: RangeTombstoneMarker; inclusive: boolean; deletion: DeletionTime } | null =
+    null;
   for (const x of u.unfiltereds) {
     if (x.type === 'row') {
       rowEvents(x, table, base, out);
       continue;
     }
     const k = x.kind;
-    const closes = k === BoundKind.EXCL_END_BOUND || k === BoundKind.INCL_END_BOUND || k === BoundKind.EXCL_END_INCL_START_BOUNDARY || k === BoundKind.INCL_END_EXCL_START_BOUNDARY;
+    const closes =
+      k === BoundKind.EXCL_END_BOUND ||
+      k === BoundKind.INCL_END_BOUND ||
+      k === BoundKind.EXCL_END_INCL_START_BOUNDARY ||
+      k === BoundKind.INCL_END_EXCL_START_BOUNDARY;
     if (closes) {
-      const endInclusive = k === BoundKind.INCL_END_BOUND || k === BoundKind.INCL_END_EXCL_START_BOUNDARY;
+      const endInclusive =
+        k === BoundKind.INCL_END_BOUND || k === BoundKind.INCL_END_EXCL_START_BOUNDARY;
       const deletion = x.deletion;
       const e = base('delete_range', deletion.markedForDeleteAt);
       e.range = {
-        start: open === null || open.marker.values.length === 0 ? null : { clustering: decodeClustering(table, open.marker.values), inclusive: open.inclusive },
-        end: x.values.length === 0 ? null : { clustering: decodeClustering(table, x.values), inclusive: endInclusive },
+        start:
+          open === null || open.marker.values.length === 0
+            ? null
+            : {
+                clustering: decodeClustering(table, open.marker.values),
+                inclusive: open.inclusive,
+              },
+        end:
+          x.values.length === 0
+            ? null
+            : { clustering: decodeClustering(table, x.values), inclusive: endInclusive },
       };
       out.push(e);
       open = null;
     }
     if (k === BoundKind.INCL_START_BOUND || k === BoundKind.EXCL_START_BOUND) {
       open = { marker: x, inclusive: k === BoundKind.INCL_START_BOUND, deletion: x.deletion };
-    } else if (k === BoundKind.EXCL_END_INCL_START_BOUNDARY || k === BoundKind.INCL_END_EXCL_START_BOUNDARY) {
-      open = { marker: x, inclusive: k === BoundKind.EXCL_END_INCL_START_BOUNDARY, deletion: x.startDeletion ?? x.deletion };
+    } else if (
+      k === BoundKind.EXCL_END_INCL_START_BOUNDARY ||
+      k === BoundKind.INCL_END_EXCL_START_BOUNDARY
+    ) {
+      open = {
+        marker: x,
+        inclusive: k === BoundKind.EXCL_END_INCL_START_BOUNDARY,
+        deletion: x.startDeletion ?? x.deletion,
+      };
     } else if (!closes) {
       throw new CdcError('bad-value', `unknown range tombstone bound kind ${k}`);
     }
   }
-  if (open !== null) throw new CdcError('bad-value', 'range tombstone opened but never closed in the update');
+  if (open !== null)
+    throw new CdcError('bad-value', 'range tombstone opened but never closed in the update');
   return out;
 }
 
-function rowEvents(row: Row, table: TableDef, base: (op: RowChangeEvent['op'], ts: bigint) => RowChangeEvent, out: RowChangeEvent[]): void {
+function rowEvents(
+  row: Row,
+  table: TableDef,
+  base: (op: RowChangeEvent['op'], ts: bigint) => RowChangeEvent,
+  out: RowChangeEvent[],
+): void {
   const clustering = row.static ? null : decodeClustering(table, row.clustering);
   if (row.deletion !== null) {
     const e = base('delete_row', row.deletion.markedForDeleteAt);
@@ -327,12 +378,18 @@ function columnChange(cd: ColumnData): { change: ColumnChange; newest: bigint } 
     const cell = cd.cell;
     if (isDroppedData(cd, cell.timestamp)) return null;
     checkColumn(col.def, col.type, col.name);
-    const change: ColumnChange = { value: cell.deleted ? null : decodeValue(col.type, cell.value), ts: cell.timestamp.toString() };
+    const change: ColumnChange = {
+      value: cell.deleted ? null : decodeValue(col.type, cell.value),
+      ts: cell.timestamp.toString(),
+    };
     if (cell.ttl !== null && !cell.deleted) change.ttl = cell.ttl;
     if (cell.deleted) change.deleted = true;
     return { change, newest: cell.timestamp };
   }
-  const deletion = cd.complexDeletion !== null && !isDroppedData(cd, cd.complexDeletion.markedForDeleteAt) ? cd.complexDeletion : null;
+  const deletion =
+    cd.complexDeletion !== null && !isDroppedData(cd, cd.complexDeletion.markedForDeleteAt)
+      ? cd.complexDeletion
+      : null;
   const cells = cd.cells.filter((c) => !isDroppedData(cd, c.timestamp));
   if (deletion === null && cells.length === 0) return null;
   checkColumn(col.def, col.type, col.name);
@@ -348,7 +405,10 @@ function columnChange(cd: ColumnData): { change: ColumnChange; newest: bigint } 
       if (ttl === null && c.ttl !== null) ttl = c.ttl;
     }
   }
-  const change: ColumnChange = { value: live.length === 0 ? null : collectionValue(col.type, live), ts: newest.toString() };
+  const change: ColumnChange = {
+    value: live.length === 0 ? null : collectionValue(col.type, live),
+    ts: newest.toString(),
+  };
   if (ttl !== null) change.ttl = ttl;
   if (deletion !== null) {
     change.cleared = deletion.markedForDeleteAt.toString();
@@ -363,7 +423,8 @@ function pathValue(type: CqlType, path: Buffer | null): JsonValue {
   if (path === null) throw new CdcError('bad-value', 'complex cell without a path');
   switch (type.kind) {
     case 'list':
-      if (path.length !== 16) throw new CdcError('bad-value', `list cell path of ${path.length} bytes`);
+      if (path.length !== 16)
+        throw new CdcError('bad-value', `list cell path of ${path.length} bytes`);
       return formatUuid(path);
     case 'set':
       return decodeValue(type.element, path);
@@ -376,11 +437,18 @@ function pathValue(type: CqlType, path: Buffer | null): JsonValue {
   }
 }
 
-function udtField(type: Extract<CqlType, { kind: 'udt' }>, path: Buffer): { name: string; type: CqlType } {
+function udtField(
+  type: Extract<CqlType, { kind: 'udt' }>,
+  path: Buffer,
+): { name: string; type: CqlType } {
   if (path.length !== 2) throw new CdcError('bad-value', `UDT cell path of ${path.length} bytes`);
   const i = path.readInt16BE(0);
   const f = type.fields[i];
-  if (f === undefined) throw new CdcError('unknown-column', `field ${i} of user type ${type.name} is not in the loaded schema`);
+  if (f === undefined)
+    throw new CdcError(
+      'unknown-column',
+      `field ${i} of user type ${type.name} is not in the loaded schema`,
+    );
   return f;
 }
 

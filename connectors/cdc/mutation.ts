@@ -143,7 +143,11 @@ export interface FramedMutation {
 }
 
 /** Frames a mutation payload against the schema. Never throws for bad bytes: see `failure`. */
-export function frameMutation(payload: Buffer, schema: CdcSchema, messagingVersion: 12 | 13): FramedMutation {
+export function frameMutation(
+  payload: Buffer,
+  schema: CdcSchema,
+  messagingVersion: 12 | 13,
+): FramedMutation {
   const r = new ByteReader(payload);
   const updates: PartitionUpdate[] = [];
   let count: number;
@@ -151,7 +155,10 @@ export function frameMutation(payload: Buffer, schema: CdcSchema, messagingVersi
     count = r.uvint32();
     if (count < 1) throw new CdcError('corrupt', `mutation with ${count} partition updates`);
   } catch (err) {
-    return { updates, failure: { error: asCdcError(err), tableId: null, table: null, rest: payload } };
+    return {
+      updates,
+      failure: { error: asCdcError(err), tableId: null, table: null, rest: payload },
+    };
   }
   for (let i = 0; i < count; i++) {
     const start = r.pos;
@@ -165,26 +172,38 @@ export function frameMutation(payload: Buffer, schema: CdcSchema, messagingVersi
         // all updates of a mutation share one keyspace: a non-CDC keyspace on the first one means
         // nothing in this mutation is ours
         if (other !== undefined && i === 0) return { updates, skipped: other };
-        throw new CdcError('unknown-table', `table id ${tableId} is not in the loaded schema (stale schema, or a dropped table)`);
+        throw new CdcError(
+          'unknown-table',
+          `table id ${tableId} is not in the loaded schema (stale schema, or a dropped table)`,
+        );
       }
       // A lone update of a non-CDC table (a timeline row sharing the segment with the tweets):
       // nothing follows it to reach, so it is not decoded. Most entries of a busy segment are these.
-      if (!table.cdc && count === 1) return { updates, skipped: { keyspace: table.keyspace, table: table.table } };
+      if (!table.cdc && count === 1)
+        return { updates, skipped: { keyspace: table.keyspace, table: table.table } };
       updates.push(readPartitionUpdate(r, table, start, messagingVersion));
     } catch (err) {
-      return { updates, failure: { error: asCdcError(err), tableId, table, rest: payload.subarray(start) } };
+      return {
+        updates,
+        failure: { error: asCdcError(err), tableId, table, rest: payload.subarray(start) },
+      };
     }
   }
   if (r.remaining !== 0) {
     const error = new CdcError('corrupt', `${r.remaining} bytes after the last partition update`);
-    return { updates, failure: { error, tableId: null, table: null, rest: payload.subarray(r.pos) } };
+    return {
+      updates,
+      failure: { error, tableId: null, table: null, rest: payload.subarray(r.pos) },
+    };
   }
   return { updates };
 }
 
 function asCdcError(err: unknown): CdcError {
   if (err instanceof CdcError) return err;
-  return new CdcError('corrupt', `cannot frame mutation: ${(err as Error).message}`, { cause: err });
+  return new CdcError('corrupt', `cannot frame mutation: ${(err as Error).message}`, {
+    cause: err,
+  });
 }
 
 /** Per-update delta-decoding state (`SerializationHeader` + `EncodingStats`). */
@@ -199,15 +218,28 @@ interface Ctx {
   regulars: HeaderColumn[];
 }
 
-function readPartitionUpdate(r: ByteReader, table: TableDef, start: number, messagingVersion: 12 | 13): PartitionUpdate {
+function readPartitionUpdate(
+  r: ByteReader,
+  table: TableDef,
+  start: number,
+  messagingVersion: 12 | 13,
+): PartitionUpdate {
   const key = r.vintBytes();
   const flags = r.u8();
-  const update: PartitionUpdate = { table, key, bytes: r.buf, partitionDeletion: null, staticRow: null, unfiltereds: [] };
+  const update: PartitionUpdate = {
+    table,
+    key,
+    bytes: r.buf,
+    partitionDeletion: null,
+    staticRow: null,
+    unfiltereds: [],
+  };
   if ((flags & IS_EMPTY) !== 0) {
     update.bytes = r.buf.subarray(start, r.pos);
     return update;
   }
-  if ((flags & IS_REVERSED) !== 0) throw new CdcError('corrupt', 'reversed partition update in a mutation');
+  if ((flags & IS_REVERSED) !== 0)
+    throw new CdcError('corrupt', 'reversed partition update in a mutation');
   const hasStatic = (flags & HAS_STATIC_ROW) !== 0;
   // EncodingStats
   const minTimestamp = BigInt.asIntN(64, r.uvint() + TIMESTAMP_EPOCH);
@@ -228,7 +260,8 @@ function readPartitionUpdate(r: ByteReader, table: TableDef, start: number, mess
   if (hasStatic) {
     const rowFlags = r.u8();
     const ext = (rowFlags & EXTENSION_FLAG) !== 0 ? r.u8() : 0;
-    if ((ext & EXT_IS_STATIC) === 0) throw new CdcError('corrupt', 'static row without the static flag');
+    if ((ext & EXT_IS_STATIC) === 0)
+      throw new CdcError('corrupt', 'static row without the static flag');
     update.staticRow = readRowBody(ctx, rowFlags, ext, true, []);
   }
   if ((flags & HAS_ROW_ESTIMATE) !== 0) r.uvint32();
@@ -261,7 +294,10 @@ function readColumns(r: ByteReader, table: TableDef, statics: boolean): HeaderCo
     const def = table.columns.get(name) ?? null;
     const dropped = table.dropped.get(name);
     if (def === null && dropped === undefined) {
-      throw new CdcError('unknown-column', `column ${name} of ${table.keyspace}.${table.table} is not in the loaded schema`);
+      throw new CdcError(
+        'unknown-column',
+        `column ${name} of ${table.keyspace}.${table.table} is not in the loaded schema`,
+      );
     }
     const type = def !== null ? def.type : dropped!.type;
     const column: HeaderColumn = {
@@ -307,7 +343,7 @@ function readValue(r: ByteReader, type: CqlType): Buffer {
 function readClusteringValues(c: Ctx, size: number): Array<Buffer | null> {
   const out: Array<Buffer | null> = [];
   const r = c.r;
-  for (let offset = 0; offset < size; ) {
+  for (let offset = 0; offset < size;) {
     const limit = Math.min(size, offset + 32);
     const header = r.uvint();
     if (header === 0n) {
@@ -327,7 +363,11 @@ function readClusteringValues(c: Ctx, size: number): Array<Buffer | null> {
 
 function clusteringType(c: Ctx, i: number, size: number): CqlType {
   const type = c.clusteringTypes[i];
-  if (type === undefined) throw new CdcError('corrupt', `clustering prefix of ${size} values, table has ${c.clusteringTypes.length}`);
+  if (type === undefined)
+    throw new CdcError(
+      'corrupt',
+      `clustering prefix of ${size} values, table has ${c.clusteringTypes.length}`,
+    );
   return type;
 }
 
@@ -340,17 +380,26 @@ function readUnfiltered(c: Ctx): Row | RangeTombstoneMarker | null {
     const kind = r.u8();
     const size = r.u16();
     const values = size === 0 ? [] : readClusteringValues(c, size);
-    const isBoundary = kind === BoundKind.EXCL_END_INCL_START_BOUNDARY || kind === BoundKind.INCL_END_EXCL_START_BOUNDARY;
+    const isBoundary =
+      kind === BoundKind.EXCL_END_INCL_START_BOUNDARY ||
+      kind === BoundKind.INCL_END_EXCL_START_BOUNDARY;
     const deletion = readDeletionTime(c);
     const startDeletion = isBoundary ? readDeletionTime(c) : null;
     return { type: 'marker', kind, values, deletion, startDeletion };
   }
   if ((ext & EXT_IS_STATIC) !== 0) throw new CdcError('corrupt', 'static flag on a non-static row');
-  const clustering = c.clusteringTypes.length === 0 ? [] : readClusteringValues(c, c.clusteringTypes.length);
+  const clustering =
+    c.clusteringTypes.length === 0 ? [] : readClusteringValues(c, c.clusteringTypes.length);
   return readRowBody(c, flags, ext, false, clustering);
 }
 
-function readRowBody(c: Ctx, flags: number, ext: number, isStatic: boolean, clustering: Array<Buffer | null>): Row {
+function readRowBody(
+  c: Ctx,
+  flags: number,
+  ext: number,
+  isStatic: boolean,
+  clustering: Array<Buffer | null>,
+): Row {
   const r = c.r;
   let liveness: Liveness | null = null;
   if ((flags & HAS_TIMESTAMP) !== 0) {
@@ -380,7 +429,15 @@ function readRowBody(c: Ctx, flags: number, ext: number, isStatic: boolean, clus
     for (let i = 0; i < n; i++) cells.push(readCell(c, column, liveness));
     columns.push({ column, complexDeletion, cells });
   }
-  return { type: 'row', static: isStatic, clustering, liveness, deletion, shadowable: (ext & EXT_HAS_SHADOWABLE_DELETION) !== 0, columns };
+  return {
+    type: 'row',
+    static: isStatic,
+    clustering,
+    liveness,
+    deletion,
+    shadowable: (ext & EXT_HAS_SHADOWABLE_DELETION) !== 0,
+    columns,
+  };
 }
 
 /**
@@ -400,9 +457,10 @@ export function readSubset<T>(r: ByteReader, superset: readonly T[]): T[] {
       for (let i = 0; i < presentCount; i++) out.push(at(superset, r.uvint32()));
     } else {
       let idx = 0;
-      for (let skipped = 0; ; ) {
+      for (let skipped = 0; ;) {
         const nextMissing = skipped < delta ? r.uvint32() : n;
-        if (nextMissing < idx || nextMissing > n) throw new CdcError('corrupt', `column subset index ${nextMissing} out of order`);
+        if (nextMissing < idx || nextMissing > n)
+          throw new CdcError('corrupt', `column subset index ${nextMissing} out of order`);
         while (idx < nextMissing) out.push(at(superset, idx++));
         if (idx === n) break;
         idx++;
@@ -411,7 +469,8 @@ export function readSubset<T>(r: ByteReader, superset: readonly T[]): T[] {
     }
     return out;
   }
-  if (encoded >> BigInt(n) !== 0n) throw new CdcError('corrupt', `column subset bitmap ${encoded} has bits past ${n} columns`);
+  if (encoded >> BigInt(n) !== 0n)
+    throw new CdcError('corrupt', `column subset bitmap ${encoded} has bits past ${n} columns`);
   const out: T[] = [];
   for (let i = 0; i < n; i++) if (((encoded >> BigInt(i)) & 1n) === 0n) out.push(superset[i]!);
   return out;
@@ -431,7 +490,11 @@ function readCell(c: Ctx, column: HeaderColumn, row: Liveness | null): Cell {
   const useRowTtl = (flags & CELL_USE_ROW_TTL) !== 0;
   let timestamp: bigint;
   if ((flags & CELL_USE_ROW_TIMESTAMP) !== 0) {
-    if (row === null) throw new CdcError('corrupt', `cell of ${column.name} uses the row timestamp of a row without one`);
+    if (row === null)
+      throw new CdcError(
+        'corrupt',
+        `cell of ${column.name} uses the row timestamp of a row without one`,
+      );
     timestamp = row.timestamp;
   } else {
     timestamp = readTimestamp(c);

@@ -104,7 +104,10 @@ export class CdcSink {
     let last: SourceOffset | null = null;
     for (const r of records) {
       if (r.key !== key) continue;
-      if (r.value === null) { last = null; continue; }
+      if (r.value === null) {
+        last = null;
+        continue;
+      }
       const v = JSON.parse(r.value.toString('utf8')) as { segmentId: string; position: number };
       last = { segmentId: BigInt(v.segmentId), position: v.position };
     }
@@ -122,14 +125,31 @@ export class CdcSink {
       if (!list) byTopic.set(topic, (list = []));
       list.push(record);
     }
-    byTopic.set(this.#config.topics.cdcOffsets, [{
-      key: offsetKey(this.#config.cdc.nodeId),
-      value: JSON.stringify({ segmentId: offset.segmentId.toString(), position: offset.position, node: this.#config.cdc.nodeId, at: new Date().toISOString() }),
-      headers: {},
-    }]);
-    const tx = await producer.transaction().catch((err: unknown) => { throw classifyTransactionError(err, 'begin CDC transaction'); });
+    byTopic.set(this.#config.topics.cdcOffsets, [
+      {
+        key: offsetKey(this.#config.cdc.nodeId),
+        value: JSON.stringify({
+          segmentId: offset.segmentId.toString(),
+          position: offset.position,
+          node: this.#config.cdc.nodeId,
+          at: new Date().toISOString(),
+        }),
+        headers: {},
+      },
+    ]);
+    const tx = await producer.transaction().catch((err: unknown) => {
+      throw classifyTransactionError(err, 'begin CDC transaction');
+    });
     try {
-      await tx.sendBatch({ topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages: messages.map((m) => ({ ...m, partition: topic === this.#config.topics.cdcOffsets ? 0 : undefined })) })) });
+      await tx.sendBatch({
+        topicMessages: [...byTopic].map(([topic, messages]) => ({
+          topic,
+          messages: messages.map((m) => ({
+            ...m,
+            partition: topic === this.#config.topics.cdcOffsets ? 0 : undefined,
+          })),
+        })),
+      });
       await tx.commit();
     } catch (err) {
       await tx.abort().catch(() => undefined);
@@ -143,7 +163,12 @@ export class CdcSink {
   async reset(): Promise<void> {
     const p = this.#producer;
     this.#producer = undefined;
-    if (p) await p.disconnect().catch((err: unknown) => this.#log.debug('producer disconnect failed', { err: String(err) }));
+    if (p)
+      await p
+        .disconnect()
+        .catch((err: unknown) =>
+          this.#log.debug('producer disconnect failed', { err: String(err) }),
+        );
   }
 
   async close(): Promise<void> {

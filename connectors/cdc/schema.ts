@@ -74,7 +74,12 @@ export interface SchemaRows {
     kind: string | null;
     type: string;
   }>;
-  types: Array<{ keyspace_name: string; type_name: string; field_names: string[]; field_types: string[] }>;
+  types: Array<{
+    keyspace_name: string;
+    type_name: string;
+    field_names: string[];
+    field_types: string[];
+  }>;
 }
 
 /** `uuid` text -> the 32-hex TableId form. */
@@ -88,9 +93,14 @@ const keyOf = (ks: string, t: string): string => `${ks}\u0000${t}`;
 
 /** Builds a {@link CdcSchema} from `system_schema` rows. Pure; see {@link loadSchema}. */
 export function buildSchema(rows: SchemaRows): CdcSchema {
-  const cdcKeyspaces = new Set(rows.tables.filter((t) => t.cdc === true).map((t) => t.keyspace_name));
+  const cdcKeyspaces = new Set(
+    rows.tables.filter((t) => t.cdc === true).map((t) => t.keyspace_name),
+  );
 
-  const udtsByKeyspace = new Map<string, Map<string, { fieldNames: string[]; fieldTypes: string[] }>>();
+  const udtsByKeyspace = new Map<
+    string,
+    Map<string, { fieldNames: string[]; fieldTypes: string[] }>
+  >();
   for (const u of rows.types) {
     if (!cdcKeyspaces.has(u.keyspace_name)) continue;
     let m = udtsByKeyspace.get(u.keyspace_name);
@@ -168,7 +178,16 @@ export function buildSchema(rows: SchemaRows): CdcSchema {
         droppedTime: BigInt(d.dropped_time) * 1000n,
       });
     }
-    tables.set(id, { id, keyspace: t.keyspace_name, table: t.table_name, cdc: t.cdc === true, partitionKey, clustering, columns, dropped });
+    tables.set(id, {
+      id,
+      keyspace: t.keyspace_name,
+      table: t.table_name,
+      cdc: t.cdc === true,
+      partitionKey,
+      clustering,
+      columns,
+      dropped,
+    });
   }
   for (const v of rows.views ?? []) {
     const id = tableIdHex(v.id);
@@ -185,7 +204,11 @@ async function queryAll(client: Client, cql: string): Promise<RowLike[]> {
   const out: RowLike[] = [];
   let pageState: string | undefined;
   do {
-    const rs = await client.execute(cql, [], pageState === undefined ? { fetchSize: 5000 } : { fetchSize: 5000, pageState });
+    const rs = await client.execute(
+      cql,
+      [],
+      pageState === undefined ? { fetchSize: 5000 } : { fetchSize: 5000, pageState },
+    );
     out.push(...(rs.rows as unknown as RowLike[]));
     pageState = rs.pageState ?? undefined;
   } while (pageState);
@@ -193,7 +216,12 @@ async function queryAll(client: Client, cql: string): Promise<RowLike[]> {
 }
 
 /** Driver values (strings, Uuid, Long...) to text; every such class has a meaningful toString(). */
-const str = (v: unknown): string => (v === null || v === undefined ? '' : typeof v === 'string' ? v : (v as { toString(): string }).toString());
+const str = (v: unknown): string =>
+  v === null || v === undefined
+    ? ''
+    : typeof v === 'string'
+      ? v
+      : (v as { toString(): string }).toString();
 
 /**
  * Reads the `system_schema` rows the decoder needs through an application-owned client (library
@@ -203,9 +231,18 @@ export async function loadSchemaRows(client: Client): Promise<SchemaRows> {
   const [tables, views, columns, dropped, types] = await Promise.all([
     queryAll(client, 'SELECT keyspace_name, table_name, id, cdc FROM system_schema.tables'),
     queryAll(client, 'SELECT keyspace_name, view_name, id FROM system_schema.views'),
-    queryAll(client, 'SELECT keyspace_name, table_name, column_name, clustering_order, kind, position, type FROM system_schema.columns'),
-    queryAll(client, 'SELECT keyspace_name, table_name, column_name, dropped_time, kind, type FROM system_schema.dropped_columns'),
-    queryAll(client, 'SELECT keyspace_name, type_name, field_names, field_types FROM system_schema.types'),
+    queryAll(
+      client,
+      'SELECT keyspace_name, table_name, column_name, clustering_order, kind, position, type FROM system_schema.columns',
+    ),
+    queryAll(
+      client,
+      'SELECT keyspace_name, table_name, column_name, dropped_time, kind, type FROM system_schema.dropped_columns',
+    ),
+    queryAll(
+      client,
+      'SELECT keyspace_name, type_name, field_names, field_types FROM system_schema.types',
+    ),
   ]);
   return {
     tables: tables.map((r) => ({
@@ -214,7 +251,11 @@ export async function loadSchemaRows(client: Client): Promise<SchemaRows> {
       id: str(r.get('id')),
       cdc: r.get('cdc') === true,
     })),
-    views: views.map((r) => ({ keyspace_name: str(r.get('keyspace_name')), view_name: str(r.get('view_name')), id: str(r.get('id')) })),
+    views: views.map((r) => ({
+      keyspace_name: str(r.get('keyspace_name')),
+      view_name: str(r.get('view_name')),
+      id: str(r.get('id')),
+    })),
     columns: columns.map((r) => ({
       keyspace_name: str(r.get('keyspace_name')),
       table_name: str(r.get('table_name')),

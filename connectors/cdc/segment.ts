@@ -76,7 +76,10 @@ export function parseCdcIndex(content: string | Uint8Array): CdcIndex | null {
 export function mergeCdcIndex(previous: CdcIndex | null, next: CdcIndex | null): CdcIndex | null {
   if (next === null) return previous;
   if (previous === null) return next;
-  return { offset: Math.max(previous.offset, next.offset), completed: previous.completed || next.completed };
+  return {
+    offset: Math.max(previous.offset, next.offset),
+    completed: previous.completed || next.completed,
+  };
 }
 
 /** Reads and parses an idx file; `null` when missing, empty or half-written. */
@@ -110,10 +113,15 @@ export interface SegmentHeader {
  * @throws CdcError `header-not-ready` (all zeros: just created, retriable), `corrupt` (bad crc),
  *   `unsupported-version`, `encrypted-segment`, `unsupported-compression`, `id-mismatch`.
  */
-export function parseSegmentHeader(bytes: Uint8Array, expected?: { id?: bigint; version?: number }): SegmentHeader {
+export function parseSegmentHeader(
+  bytes: Uint8Array,
+  expected?: { id?: bigint; version?: number },
+): SegmentHeader {
   const r = new ByteReader(bytes);
   if (bytes.length < 18 || bytes.subarray(0, 18).every((b) => b === 0)) {
-    throw new CdcError('header-not-ready', 'commit-log header not written yet', { retriable: true });
+    throw new CdcError('header-not-ready', 'commit-log header not written yet', {
+      retriable: true,
+    });
   }
   const version = r.i32();
   const id = r.i64();
@@ -127,16 +135,28 @@ export function parseSegmentHeader(bytes: Uint8Array, expected?: { id?: bigint; 
   crc = crcUpdateInt(crc, paramLen);
   crc = crcUpdate(crc, params);
   if (toUint32(crc) !== stored) {
-    throw new CdcError('corrupt', `commit-log header crc mismatch (stored ${stored}, computed ${toUint32(crc)})`);
+    throw new CdcError(
+      'corrupt',
+      `commit-log header crc mismatch (stored ${stored}, computed ${toUint32(crc)})`,
+    );
   }
   if (!(version in MESSAGING_VERSION_BY_FILE_VERSION)) {
-    throw new CdcError('unsupported-version', `commit-log file version ${version} is not supported (7 and 8 are: Cassandra 4.0-5.0)`);
+    throw new CdcError(
+      'unsupported-version',
+      `commit-log file version ${version} is not supported (7 and 8 are: Cassandra 4.0-5.0)`,
+    );
   }
   if (expected?.version !== undefined && expected.version !== version) {
-    throw new CdcError('unsupported-version', `file name says version ${expected.version}, header says ${version}`);
+    throw new CdcError(
+      'unsupported-version',
+      `file name says version ${expected.version}, header says ${version}`,
+    );
   }
   if (expected?.id !== undefined && expected.id !== id) {
-    throw new CdcError('id-mismatch', `segment id mismatch: file name ${expected.id}, header ${id}`);
+    throw new CdcError(
+      'id-mismatch',
+      `segment id mismatch: file name ${expected.id}, header ${id}`,
+    );
   }
   let json: Record<string, unknown>;
   try {
@@ -146,12 +166,23 @@ export function parseSegmentHeader(bytes: Uint8Array, expected?: { id?: bigint; 
     throw new CdcError('corrupt', 'commit-log header parameters are not JSON', { cause: err });
   }
   if ('encCipher' in json || 'encKeyAlias' in json || 'encIV' in json) {
-    throw new CdcError('encrypted-segment', 'commit-log segment is encrypted (transparent data encryption); the CDC reader refuses encrypted segments');
+    throw new CdcError(
+      'encrypted-segment',
+      'commit-log segment is encrypted (transparent data encryption); the CDC reader refuses encrypted segments',
+    );
   }
   const compressionClass = json['compressionClass'];
-  const compression = typeof compressionClass === 'string' ? compressorFromClass(compressionClass) : null;
+  const compression =
+    typeof compressionClass === 'string' ? compressorFromClass(compressionClass) : null;
   const v = version as FileVersion;
-  return { version: v, messagingVersion: MESSAGING_VERSION_BY_FILE_VERSION[v], id, compression, params: json, length: r.pos };
+  return {
+    version: v,
+    messagingVersion: MESSAGING_VERSION_BY_FILE_VERSION[v],
+    id,
+    compression,
+    params: json,
+    length: r.pos,
+  };
 }
 
 /** One commit-log entry (one serialized `Mutation`). */
@@ -212,17 +243,26 @@ export interface IterateOptions {
  * with the header (see {@link parseSegmentHeader}); problems in the body end the iteration with an
  * `end` kind instead, so a reader can keep what it got.
  */
-export function* iterateSegment(bytes: Uint8Array, options: IterateOptions = {}): Generator<SegmentEntry, SegmentEnd, void> {
+export function* iterateSegment(
+  bytes: Uint8Array,
+  options: IterateOptions = {},
+): Generator<SegmentEntry, SegmentEnd, void> {
   const { resume } = options;
   const header = resume?.header ?? parseSegmentHeader(bytes, options.expected);
-  if (resume && header.compression !== null) throw new RangeError('only an uncompressed segment can be read from a resume point');
-  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  if (resume && header.compression !== null)
+    throw new RangeError('only an uncompressed segment can be read from a resume point');
+  const buf = Buffer.isBuffer(bytes)
+    ? bytes
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
   /** File offset of buf[0]; `end`: of the byte after the last one we have. */
   const base = resume?.marker ?? 0;
   const end = base + buf.length;
   const from = options.fromPosition ?? -1;
   // Entries between `from` and the marker are not in the bytes: they would be skipped silently.
-  if (resume && from < resume.marker) throw new RangeError(`cannot resume at marker ${resume.marker} to read after position ${from}: the bytes before the marker are not given`);
+  if (resume && from < resume.marker)
+    throw new RangeError(
+      `cannot resume at marker ${resume.marker} to read after position ${from}: the bytes before the marker are not given`,
+    );
   const limit = options.limit ?? Number.POSITIVE_INFINITY;
   const [idLo, idHi] = idHalves(header.id);
   const markerCrcBase = crcUpdateInt(crcUpdateInt(0, idLo), idHi);
@@ -245,11 +285,20 @@ export function* iterateSegment(bytes: Uint8Array, options: IterateOptions = {})
     if (crc !== storedCrc) {
       if (next === 0 && storedCrc === 0) return done('end-of-segment');
       // `next` and the crc are not written atomically (CommitLogSegmentReader.readSyncMarker)
-      if (storedCrc === 0) return done('retry-later', `torn sync marker at ${fileOffset} (next=${next}, crc not written yet)`);
+      if (storedCrc === 0)
+        return done(
+          'retry-later',
+          `torn sync marker at ${fileOffset} (next=${next}, crc not written yet)`,
+        );
       return done('corrupt', `sync marker crc mismatch at ${fileOffset}`);
     }
-    if (next < fileOffset + SYNC_MARKER_SIZE) return done('corrupt', `sync marker at ${fileOffset} points backwards to ${next}`);
-    if (next > end) return done('retry-later', `section at ${fileOffset} ends at ${next}, past file offset ${end}, the end of the bytes read`);
+    if (next < fileOffset + SYNC_MARKER_SIZE)
+      return done('corrupt', `sync marker at ${fileOffset} points backwards to ${next}`);
+    if (next > end)
+      return done(
+        'retry-later',
+        `section at ${fileOffset} ends at ${next}, past file offset ${end}, the end of the bytes read`,
+      );
 
     let section: Buffer;
     let sectionStart: number; // logical offset of section[0]
@@ -258,9 +307,11 @@ export function* iterateSegment(bytes: Uint8Array, options: IterateOptions = {})
       if (next > limit) return done('limit');
       section = buf.subarray(sectionStart - base, next - base);
     } else {
-      if (next < fileOffset + SYNC_MARKER_SIZE + 4) return done('corrupt', `compressed section at ${fileOffset} too short`);
+      if (next < fileOffset + SYNC_MARKER_SIZE + 4)
+        return done('corrupt', `compressed section at ${fileOffset} too short`);
       const uncompressedLength = buf.readInt32BE(fileOffset + SYNC_MARKER_SIZE);
-      if (uncompressedLength < 0) return done('corrupt', `negative section length at ${fileOffset}`);
+      if (uncompressedLength < 0)
+        return done('corrupt', `negative section length at ${fileOffset}`);
       sectionStart = logical + SYNC_MARKER_SIZE;
       if (sectionStart + uncompressedLength > limit) return done('limit');
       if (sectionStart + uncompressedLength <= from) {
@@ -270,7 +321,11 @@ export function* iterateSegment(bytes: Uint8Array, options: IterateOptions = {})
         continue;
       }
       try {
-        section = decompress(header.compression, buf.subarray(fileOffset + SYNC_MARKER_SIZE + 4, next), uncompressedLength);
+        section = decompress(
+          header.compression,
+          buf.subarray(fileOffset + SYNC_MARKER_SIZE + 4, next),
+          uncompressedLength,
+        );
       } catch (err) {
         return done('corrupt', `section at file offset ${fileOffset}: ${(err as Error).message}`);
       }
@@ -287,13 +342,18 @@ export function* iterateSegment(bytes: Uint8Array, options: IterateOptions = {})
       const at = sectionStart + p;
       if (size < MIN_ENTRY_SIZE) return done('corrupt', `invalid entry size ${size} at ${at}`);
       if (p + ENTRY_OVERHEAD + size > section.length) {
-        return done('corrupt', `entry at ${at} (size ${size}) runs past its section end ${sectionEnd}`);
+        return done(
+          'corrupt',
+          `entry at ${at} (size ${size}) runs past its section end ${sectionEnd}`,
+        );
       }
       const crc1 = crcUpdateInt(0, size);
-      if (toUint32(crc1) !== section.readUInt32BE(p + 4)) return done('corrupt', `entry size crc mismatch at ${at}`);
+      if (toUint32(crc1) !== section.readUInt32BE(p + 4))
+        return done('corrupt', `entry size crc mismatch at ${at}`);
       const payload = section.subarray(p + 8, p + 8 + size);
       const crc2 = crcUpdate(crc1, payload);
-      if (toUint32(crc2) !== section.readUInt32BE(p + 8 + size)) return done('corrupt', `entry crc mismatch at ${at}`);
+      if (toUint32(crc2) !== section.readUInt32BE(p + 8 + size))
+        return done('corrupt', `entry crc mismatch at ${at}`);
       p += ENTRY_OVERHEAD + size;
       const position = sectionStart + p;
       if (position > from) {
@@ -316,7 +376,10 @@ export interface SegmentReadResult extends SegmentEnd {
  * Reads at most `maxEntries` entries (default 1000) after `fromPosition`. When the budget runs
  * out, `end` is `paused` and `position` is where to resume.
  */
-export function readSegment(bytes: Uint8Array, options: IterateOptions & { maxEntries?: number } = {}): SegmentReadResult {
+export function readSegment(
+  bytes: Uint8Array,
+  options: IterateOptions & { maxEntries?: number } = {},
+): SegmentReadResult {
   const header = options.resume?.header ?? parseSegmentHeader(bytes, options.expected);
   const max = options.maxEntries ?? 1000;
   const entries: SegmentEntry[] = [];
@@ -324,7 +387,12 @@ export function readSegment(bytes: Uint8Array, options: IterateOptions & { maxEn
   for (;;) {
     if (entries.length >= max) {
       it.return(undefined as never);
-      return { header, entries, end: 'paused', position: entries.at(-1)?.position ?? Math.max(options.fromPosition ?? 0, 0) };
+      return {
+        header,
+        entries,
+        end: 'paused',
+        position: entries.at(-1)?.position ?? Math.max(options.fromPosition ?? 0, 0),
+      };
     }
     const step = it.next();
     if (step.done) return { header, entries, ...step.value };
@@ -339,9 +407,14 @@ export function readSegment(bytes: Uint8Array, options: IterateOptions & { maxEn
  * and a `limit`), reads from its marker on: a segment followed as it grows is read once, not
  * again from its start at every sync. Returns the name-derived id/version to pass as `expected`.
  */
-export async function loadSegmentFile(path: string, limit?: number, resume?: SegmentResume): Promise<{ bytes: Buffer; name: SegmentFileName }> {
+export async function loadSegmentFile(
+  path: string,
+  limit?: number,
+  resume?: SegmentResume,
+): Promise<{ bytes: Buffer; name: SegmentFileName }> {
   const name = parseSegmentFileName(path);
-  if (name === null || name.kind !== 'log') throw new CdcError('bad-file-name', `not a commit-log segment name: ${path}`);
+  if (name === null || name.kind !== 'log')
+    throw new CdcError('bad-file-name', `not a commit-log segment name: ${path}`);
   if (resume && (resume.header.compression !== null || limit === undefined)) {
     throw new RangeError('a resume point applies to an uncompressed segment read up to a limit');
   }

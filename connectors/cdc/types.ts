@@ -28,7 +28,8 @@ import { ByteReader, vintExtraBytes } from './bytes.ts';
 import { type CqlType, fixedLength, formatCqlType } from './cqltype.ts';
 import { CdcError } from './errors.ts';
 
-export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+export type JsonValue =
+  null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
 const DATE_EPOCH_DAYS = 0x8000_0000; // SimpleDateType: days since 1970-01-01 offset by 2^31
 const MS_PER_DAY = 86_400_000;
@@ -45,7 +46,9 @@ function bad(t: CqlType, why: string): CdcError {
 export function unsupportedReason(t: CqlType): string | null {
   switch (t.kind) {
     case 'native':
-      return t.name === 'counter' ? 'counter cells hold shard state (CounterContext), not a value; not decoded' : null;
+      return t.name === 'counter'
+        ? 'counter cells hold shard state (CounterContext), not a value; not decoded'
+        : null;
     case 'custom':
       return `custom type ${t.className} is not decoded`;
     case 'list':
@@ -71,9 +74,15 @@ export function unsupportedReason(t: CqlType): string | null {
 
 /** Decodes one value of type `t` from exactly `bytes`. */
 export function decodeValue(t: CqlType, bytes: Uint8Array): JsonValue {
-  const b = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  const b = Buffer.isBuffer(bytes)
+    ? bytes
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
   if (b.length === 0) {
-    if (t.kind === 'native' && (t.name === 'text' || t.name === 'varchar' || t.name === 'ascii' || t.name === 'blob')) return '';
+    if (
+      t.kind === 'native' &&
+      (t.name === 'text' || t.name === 'varchar' || t.name === 'ascii' || t.name === 'blob')
+    )
+      return '';
     return null;
   }
   switch (t.kind) {
@@ -278,7 +287,7 @@ function formatIpv6(b: Buffer): string {
   }
   let bestStart = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (groups[i] !== 0) {
       i++;
       continue;

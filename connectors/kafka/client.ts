@@ -26,7 +26,9 @@ export function createKafka(config: Config, log: Logger): KafkaClient {
         // Connection refusals repeat every second while a broker is down: the caller reports those.
         warn: (m: string, x?: object) => kafkaLog.debug(m, x),
         error: (m: string, x?: object) => kafkaLog.debug(m, x),
-        namespace() { return this; },
+        namespace() {
+          return this;
+        },
         setLogLevel() {},
       },
     },
@@ -43,14 +45,21 @@ export function baseProps(config: Config): Record<string, string | number> {
     'security.protocol': k.securityProtocol,
   };
   if (k.securityProtocol.startsWith('sasl')) {
-    Object.assign(props, { 'sasl.mechanisms': k.saslMechanism.toUpperCase(), 'sasl.username': k.saslUsername, 'sasl.password': k.saslPassword });
+    Object.assign(props, {
+      'sasl.mechanisms': k.saslMechanism.toUpperCase(),
+      'sasl.username': k.saslUsername,
+      'sasl.password': k.saslPassword,
+    });
   }
   if (k.sslCaLocation) props['ssl.ca.location'] = k.sslCaLocation;
   return props;
 }
 
 /** librdkafka properties of a transactional producer: the worker's sinks and the CDC connector's. */
-export function transactionalProps(config: Config, transactionalId: string): Record<string, string | number | boolean> {
+export function transactionalProps(
+  config: Config,
+  transactionalId: string,
+): Record<string, string | number | boolean> {
   const timeout = config.kafka.transactionTimeoutMs;
   return {
     'transactional.id': transactionalId,
@@ -69,13 +78,20 @@ export async function connectAdmin(kafka: KafkaClient, config: Config): Promise<
   const where = config.kafka.brokers.join(',');
   try {
     await admin.connect();
-    await withTimeout(admin.listTopics({ timeout: config.kafka.connectTimeoutMs }), config.kafka.connectTimeoutMs + 1_000,
-      `no answer within ${config.kafka.connectTimeoutMs} ms`);
+    await withTimeout(
+      admin.listTopics({ timeout: config.kafka.connectTimeoutMs }),
+      config.kafka.connectTimeoutMs + 1_000,
+      `no answer within ${config.kafka.connectTimeoutMs} ms`,
+    );
     return admin;
   } catch (err) {
     await admin.disconnect().catch(() => undefined);
-    const why = err instanceof FanoutError ? err.message : classifyKafkaError(err, 'list topics').message;
-    throw new FanoutError('KAFKA_UNREACHABLE', `Kafka at ${where} is unreachable: ${why}`, { retriable: true, cause: err });
+    const why =
+      err instanceof FanoutError ? err.message : classifyKafkaError(err, 'list topics').message;
+    throw new FanoutError('KAFKA_UNREACHABLE', `Kafka at ${where} is unreachable: ${why}`, {
+      retriable: true,
+      cause: err,
+    });
   }
 }
 
@@ -105,7 +121,11 @@ export function productTopics(config: Config): TopicSpec[] {
  * broker does not serve yet only sees it at its next periodic metadata refresh (seen here: a work
  * topic created under load reached its consumer 300 s later, librdkafka's default interval).
  */
-export async function ensureTopics(admin: KafkaAdmin, config: Config, specs: readonly TopicSpec[] = productTopics(config)): Promise<string[]> {
+export async function ensureTopics(
+  admin: KafkaAdmin,
+  config: Config,
+  specs: readonly TopicSpec[] = productTopics(config),
+): Promise<string[]> {
   const existing = new Set(await admin.listTopics());
   const missing = specs.filter((s) => !existing.has(s.topic));
   if (missing.length === 0) return [];
@@ -129,21 +149,35 @@ export async function ensureTopics(admin: KafkaAdmin, config: Config, specs: rea
 }
 
 /** Waits until every partition of `topics` has a leader in the broker's metadata. */
-async function untilServed(admin: KafkaAdmin, topics: readonly string[], timeoutMs: number): Promise<void> {
+async function untilServed(
+  admin: KafkaAdmin,
+  topics: readonly string[],
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let pending = [...topics];
   let lastError: string | undefined;
   for (;;) {
-    const served = await admin.fetchTopicMetadata({ topics: pending, timeout: Math.max(100, deadline - Date.now()) }).catch((err: unknown) => {
-      lastError = classifyKafkaError(err, 'describe topics').message;
-      return [];
-    });
-    const ready = new Set(served.filter((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0)).map((t) => t.name));
+    const served = await admin
+      .fetchTopicMetadata({ topics: pending, timeout: Math.max(100, deadline - Date.now()) })
+      .catch((err: unknown) => {
+        lastError = classifyKafkaError(err, 'describe topics').message;
+        return [];
+      });
+    const ready = new Set(
+      served
+        .filter((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0))
+        .map((t) => t.name),
+    );
     pending = pending.filter((t) => !ready.has(t));
     if (pending.length === 0) return;
     if (Date.now() > deadline) {
       const why = lastError === undefined ? '' : ` (last error: ${lastError})`;
-      throw new FanoutError('KAFKA_TOPICS_NOT_READY', `topics ${pending.join(', ')} were created but have no leader for every partition after ${timeoutMs} ms (kafka.connectTimeoutMs)${why}`, { retriable: true });
+      throw new FanoutError(
+        'KAFKA_TOPICS_NOT_READY',
+        `topics ${pending.join(', ')} were created but have no leader for every partition after ${timeoutMs} ms (kafka.connectTimeoutMs)${why}`,
+        { retriable: true },
+      );
     }
     await sleep(100);
   }
@@ -155,14 +189,25 @@ async function untilServed(admin: KafkaAdmin, topics: readonly string[], timeout
  * session has not timed out yet (they do not leave on close, by design), is refused by the broker
  * and counted in `groupsRefused`; it expires on its own.
  */
-export async function removeByPrefix(admin: KafkaAdmin, prefix: string): Promise<{ topics: number; groups: number; groupsRefused: number }> {
+export async function removeByPrefix(
+  admin: KafkaAdmin,
+  prefix: string,
+): Promise<{ topics: number; groups: number; groupsRefused: number }> {
   const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
   if (topics.length > 0) await admin.deleteTopics({ topics, timeout: 60_000 });
-  const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(prefix));
-  const refused = groups.length === 0 ? 0 : await admin.deleteGroups(groups).then(() => 0, (err: unknown) => {
-    const results = (err as { groups?: Array<{ errorCode: number }> }).groups;
-    if (!results) throw err;
-    return results.filter((r) => r.errorCode !== 0).length;
-  });
+  const groups = (await admin.listGroups()).groups
+    .map((g) => g.groupId)
+    .filter((g) => g.startsWith(prefix));
+  const refused =
+    groups.length === 0
+      ? 0
+      : await admin.deleteGroups(groups).then(
+          () => 0,
+          (err: unknown) => {
+            const results = (err as { groups?: Array<{ errorCode: number }> }).groups;
+            if (!results) throw err;
+            return results.filter((r) => r.errorCode !== 0).length;
+          },
+        );
   return { topics: topics.length, groups: groups.length - refused, groupsRefused: refused };
 }

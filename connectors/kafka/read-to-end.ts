@@ -41,30 +41,42 @@ export interface StateRecord {
  * missed: a new owner would restore an older tally than its committed offset and never complete
  * the split. So the read waits for the open transaction to end; the default timeout covers it.
  */
-export async function readToEnd(config: Config, topic: string, partitions: readonly number[], options: ReadOptions = {}): Promise<StateRecord[]> {
+export async function readToEnd(
+  config: Config,
+  topic: string,
+  partitions: readonly number[],
+  options: ReadOptions = {},
+): Promise<StateRecord[]> {
   const { timeoutMs = config.kafka.transactionTimeoutMs + 30_000, from, signal } = options;
   signal?.throwIfAborted();
-  const consumer = new kafkaJs.KafkaConsumer({
-    ...baseProps(config),
-    // Required by librdkafka even for manual assignment; nothing is ever committed under it.
-    'group.id': `fanout-state-reader-${randomUUID()}`,
-    'enable.auto.commit': false,
-    'enable.partition.eof': true,
-    'isolation.level': 'read_committed',
-    // Without these, each consume() call waits its full default timeout (about 1 s) even when
-    // the partition is empty or at its end; with them a state read takes ~0.2 s.
-    'fetch.wait.max.ms': 10,
-  } as never, { 'auto.offset.reset': 'earliest' }); // a `from` the log no longer holds: from its start, not its end
+  const consumer = new kafkaJs.KafkaConsumer(
+    {
+      ...baseProps(config),
+      // Required by librdkafka even for manual assignment; nothing is ever committed under it.
+      'group.id': `fanout-state-reader-${randomUUID()}`,
+      'enable.auto.commit': false,
+      'enable.partition.eof': true,
+      'isolation.level': 'read_committed',
+      // Without these, each consume() call waits its full default timeout (about 1 s) even when
+      // the partition is empty or at its end; with them a state read takes ~0.2 s.
+      'fetch.wait.max.ms': 10,
+    } as never,
+    { 'auto.offset.reset': 'earliest' },
+  ); // a `from` the log no longer holds: from its start, not its end
   consumer.setDefaultConsumeTimeout(100);
   // In the library (lib/kafka-consumer.js) but missing from its type declarations.
-  (consumer as unknown as { setDefaultIsTimeoutOnlyForFirstMessage(v: boolean): void }).setDefaultIsTimeoutOnlyForFirstMessage(true);
+  (
+    consumer as unknown as { setDefaultIsTimeoutOnlyForFirstMessage(v: boolean): void }
+  ).setDefaultIsTimeoutOnlyForFirstMessage(true);
   const records: StateRecord[] = [];
   const pending = new Set(partitions);
   /** Set once the read is over (done, failed, cancelled): callbacks still to come must not touch the consumer. */
   let closing = false;
   /** Resolves when connect() has called back: a disconnect that ran first would leave the consumer connected. */
   let connectReturned!: () => void;
-  const connectDone = new Promise<void>((resolve) => { connectReturned = resolve; });
+  const connectDone = new Promise<void>((resolve) => {
+    connectReturned = resolve;
+  });
   /** Per partition, the high watermark at its first EOF: what the read must reach. */
   const ends = new Map<number, number>();
   const work = new Promise<void>((resolve, reject) => {
@@ -87,21 +99,46 @@ export async function readToEnd(config: Config, topic: string, partitions: reado
     // own: with one of several bootstrap brokers down, 1 read in 3 failed on "broker transport
     // failure" while the others answered. Only a fatal error ends the read; `timeoutMs` bounds the rest.
     consumer.on('event.error', (err) => {
-      if ((err as { isFatal?: boolean }).isFatal === true) reject(classifyKafkaError(err, `read ${topic}`));
+      if ((err as { isFatal?: boolean }).isFatal === true)
+        reject(classifyKafkaError(err, `read ${topic}`));
     });
-    signal?.addEventListener('abort', () => reject(signal.reason instanceof Error ? signal.reason : new Error('read cancelled')), { once: true });
+    signal?.addEventListener(
+      'abort',
+      () => reject(signal.reason instanceof Error ? signal.reason : new Error('read cancelled')),
+      { once: true },
+    );
     consumer.connect({ timeout: config.kafka.connectTimeoutMs }, (err) => {
       connectReturned();
       if (closing) return; // cancelled or timed out while connecting: disconnected below
-      if (err) { reject(classifyKafkaError(err, `connect to read ${topic}`)); return; }
-      if (pending.size === 0) { resolve(); return; }
-      consumer.assign(partitions.map((partition) => ({ topic, partition, offset: from?.get(partition) ?? OFFSET_BEGINNING })));
+      if (err) {
+        reject(classifyKafkaError(err, `connect to read ${topic}`));
+        return;
+      }
+      if (pending.size === 0) {
+        resolve();
+        return;
+      }
+      consumer.assign(
+        partitions.map((partition) => ({
+          topic,
+          partition,
+          offset: from?.get(partition) ?? OFFSET_BEGINNING,
+        })),
+      );
       const loop = (): void => {
         if (pending.size === 0 || closing) return;
         consumer.consume(1_000, (cerr, messages) => {
-          if (cerr) { reject(classifyKafkaError(cerr, `read ${topic}`)); return; }
+          if (cerr) {
+            reject(classifyKafkaError(cerr, `read ${topic}`));
+            return;
+          }
           for (const m of messages) {
-            records.push({ partition: m.partition, offset: m.offset, key: m.key === undefined || m.key === null ? null : String(m.key), value: m.value ?? null });
+            records.push({
+              partition: m.partition,
+              offset: m.offset,
+              key: m.key === undefined || m.key === null ? null : String(m.key),
+              value: m.value ?? null,
+            });
           }
           setImmediate(loop);
         });
@@ -117,6 +154,8 @@ export async function readToEnd(config: Config, topic: string, partitions: reado
     // A read cancelled within milliseconds of its start: connect first, then disconnect (3 of 20
     // such reads leaked a connected consumer otherwise). connect() calls back within its timeout.
     await Promise.race([connectDone, sleep(config.kafka.connectTimeoutMs + 1_000)]);
-    await new Promise<void>((resolve) => { consumer.disconnect(() => resolve()); });
+    await new Promise<void>((resolve) => {
+      consumer.disconnect(() => resolve());
+    });
   }
 }

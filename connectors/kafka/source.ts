@@ -38,8 +38,17 @@ type Cooperative = {
   incrementalUnassign(assignment: Assignment): void;
   assignmentLost(): boolean;
 };
-type WatermarkQuery = { queryWatermarkOffsets(topic: string, partition: number, timeout: number, cb: () => void): void };
-type RawMessage = { topic: string; partition: number; offset: number; key?: Buffer | string | null; value: Buffer | null; headers?: Array<Record<string, unknown>> };
+type WatermarkQuery = {
+  queryWatermarkOffsets(topic: string, partition: number, timeout: number, cb: () => void): void;
+};
+type RawMessage = {
+  topic: string;
+  partition: number;
+  offset: number;
+  key?: Buffer | string | null;
+  value: Buffer | null;
+  headers?: Array<Record<string, unknown>>;
+};
 
 /** Most records taken in one poll. */
 const MAX_POLL_RECORDS = 64;
@@ -58,7 +67,8 @@ export function asError(err: unknown): Error {
 }
 
 /** The consumer-group member id of a worker (static membership); `groupSuffix`: see {@link KafkaRecordSource}. */
-export const workerInstanceId = (config: Config, workerId: string, groupSuffix = ''): string => `${config.pipeline.groupId}${groupSuffix}-worker-${workerId}`;
+export const workerInstanceId = (config: Config, workerId: string, groupSuffix = ''): string =>
+  `${config.pipeline.groupId}${groupSuffix}-worker-${workerId}`;
 
 /** The Kafka implementation of {@link RecordSource} for one topic. */
 export class KafkaRecordSource implements RecordSource {
@@ -85,7 +95,10 @@ export class KafkaRecordSource implements RecordSource {
    * `topic`: default the tweets CDC topic. `groupSuffix`: the group is `pipeline.groupId` plus it
    * (the work-topic lane uses `.tasks`, so its rebalances never disturb the CDC consumers).
    */
-  constructor(config: Config, options: { workerId: string; log: Logger; topic?: string; groupSuffix?: string }) {
+  constructor(
+    config: Config,
+    options: { workerId: string; log: Logger; topic?: string; groupSuffix?: string },
+  ) {
     this.#config = config;
     this.#log = options.log.child(options.groupSuffix ? `source${options.groupSuffix}` : 'source');
     this.topic = options.topic ?? config.topics.tweetsCdc;
@@ -95,7 +108,10 @@ export class KafkaRecordSource implements RecordSource {
 
   /** The consumer, for `sendOffsetsToTransaction` (its group metadata fences zombies, KIP-447). */
   get consumer(): RawConsumer {
-    if (!this.#consumer) throw new FanoutError('SOURCE_NOT_STARTED', 'the Kafka source is not started', { retriable: false });
+    if (!this.#consumer)
+      throw new FanoutError('SOURCE_NOT_STARTED', 'the Kafka source is not started', {
+        retriable: false,
+      });
     return this.#consumer;
   }
 
@@ -104,44 +120,70 @@ export class KafkaRecordSource implements RecordSource {
   }
 
   async start(listener: SourceListener): Promise<void> {
-    if (this.#consumer) throw new FanoutError('SOURCE_STARTED', 'the Kafka source is already started', { retriable: false });
+    if (this.#consumer)
+      throw new FanoutError('SOURCE_STARTED', 'the Kafka source is already started', {
+        retriable: false,
+      });
     this.#listener = listener;
-    const consumer = new kafkaJs.KafkaConsumer({
-      ...baseProps(this.#config),
-      'group.id': this.#groupId,
-      'group.instance.id': this.#instanceId,
-      'isolation.level': 'read_committed',
-      'enable.auto.commit': false,
-      'enable.auto.offset.store': false,
-      'partition.assignment.strategy': 'cooperative-sticky',
-      'session.timeout.ms': this.#config.pipeline.sessionTimeoutMs,
-      // A revocation lets the partitions' batches in flight land (up to pipeline.shutdownTimeoutMs)
-      // and commits before the poll loop goes on.
-      'max.poll.interval.ms': Math.max(300_000, this.#config.pipeline.shutdownTimeoutMs + 60_000),
-      // Bounded memory: a small prefetch queue and small fetches (CDC records are ~0.5 KiB).
-      'queued.min.messages': 100,
-      'queued.max.messages.kbytes': 1_024,
-      'fetch.max.bytes': 1_048_576,
-      'max.partition.fetch.bytes': 262_144,
-      'fetch.queue.backoff.ms': 20,
-      'fetch.error.backoff.ms': 50,
-      // A subscribed topic the broker did not serve yet is picked up at the next refresh: seconds,
-      // not librdkafka's default 5 minutes (see ensureTopics).
-      'topic.metadata.refresh.interval.ms': METADATA_REFRESH_MS,
-      rebalance_cb: (err: { code: number }, assignment: Assignment) => this.#onRebalance(err.code, assignment),
-    } as never, { 'auto.offset.reset': 'earliest' });
+    const consumer = new kafkaJs.KafkaConsumer(
+      {
+        ...baseProps(this.#config),
+        'group.id': this.#groupId,
+        'group.instance.id': this.#instanceId,
+        'isolation.level': 'read_committed',
+        'enable.auto.commit': false,
+        'enable.auto.offset.store': false,
+        'partition.assignment.strategy': 'cooperative-sticky',
+        'session.timeout.ms': this.#config.pipeline.sessionTimeoutMs,
+        // A revocation lets the partitions' batches in flight land (up to pipeline.shutdownTimeoutMs)
+        // and commits before the poll loop goes on.
+        'max.poll.interval.ms': Math.max(300_000, this.#config.pipeline.shutdownTimeoutMs + 60_000),
+        // Bounded memory: a small prefetch queue and small fetches (CDC records are ~0.5 KiB).
+        'queued.min.messages': 100,
+        'queued.max.messages.kbytes': 1_024,
+        'fetch.max.bytes': 1_048_576,
+        'max.partition.fetch.bytes': 262_144,
+        'fetch.queue.backoff.ms': 20,
+        'fetch.error.backoff.ms': 50,
+        // A subscribed topic the broker did not serve yet is picked up at the next refresh: seconds,
+        // not librdkafka's default 5 minutes (see ensureTopics).
+        'topic.metadata.refresh.interval.ms': METADATA_REFRESH_MS,
+        rebalance_cb: (err: { code: number }, assignment: Assignment) =>
+          this.#onRebalance(err.code, assignment),
+      } as never,
+      { 'auto.offset.reset': 'earliest' },
+    );
     this.#consumer = consumer;
     consumer.on('event.error', (err: { message: string; isFatal?: boolean }) => {
-      if (err.isFatal === true) listener.failed(new FanoutError('KAFKA_FATAL', `consumer of ${this.topic}: ${err.message}`, { retriable: false, cause: err }));
+      if (err.isFatal === true)
+        listener.failed(
+          new FanoutError('KAFKA_FATAL', `consumer of ${this.topic}: ${err.message}`, {
+            retriable: false,
+            cause: err,
+          }),
+        );
       else this.#log.debug('consumer error', { err: err.message });
     });
     const timeout = this.#config.kafka.connectTimeoutMs;
-    await withTimeout(new Promise<void>((resolve, reject) => {
-      consumer.connect({ timeout }, (err) => (err ? reject(classifyKafkaError(err, `connect the consumer of ${this.topic}`)) : resolve()));
-    }), timeout + 1_000, `the consumer of ${this.topic} did not connect within ${timeout} ms`, 'KAFKA_UNREACHABLE');
-    (consumer as unknown as { setDefaultIsTimeoutOnlyForFirstMessage(v: boolean): void }).setDefaultIsTimeoutOnlyForFirstMessage(true);
+    await withTimeout(
+      new Promise<void>((resolve, reject) => {
+        consumer.connect({ timeout }, (err) =>
+          err
+            ? reject(classifyKafkaError(err, `connect the consumer of ${this.topic}`))
+            : resolve(),
+        );
+      }),
+      timeout + 1_000,
+      `the consumer of ${this.topic} did not connect within ${timeout} ms`,
+      'KAFKA_UNREACHABLE',
+    );
+    (
+      consumer as unknown as { setDefaultIsTimeoutOnlyForFirstMessage(v: boolean): void }
+    ).setDefaultIsTimeoutOnlyForFirstMessage(true);
     consumer.subscribe([this.topic]);
-    this.#loop = this.#poll().catch((err: unknown) => listener.failed(classifyKafkaError(err, `consume ${this.topic}`)));
+    this.#loop = this.#poll().catch((err: unknown) =>
+      listener.failed(classifyKafkaError(err, `consume ${this.topic}`)),
+    );
   }
 
   wake(): void {
@@ -193,15 +235,18 @@ export class KafkaRecordSource implements RecordSource {
         consumer.pause(assignment);
         if (this.#stopping) return;
         // Not awaited: the poll loop goes on serving the partitions already owned.
-        const restore: Promise<void> = listener.assigned(partitions).then(() => {
-          const ready = partitions.filter((p) => this.#restoring.get(p) === restore); // not revoked meanwhile
-          for (const p of ready) {
-            this.#restoring.delete(p);
-            this.#owned.add(p);
-          }
-          if (!this.#paused && !this.#stopping) this.#resume(ready);
-          this.#wake?.();
-        }).catch((err: unknown) => listener.failed(asError(err)));
+        const restore: Promise<void> = listener
+          .assigned(partitions)
+          .then(() => {
+            const ready = partitions.filter((p) => this.#restoring.get(p) === restore); // not revoked meanwhile
+            for (const p of ready) {
+              this.#restoring.delete(p);
+              this.#owned.add(p);
+            }
+            if (!this.#paused && !this.#stopping) this.#resume(ready);
+            this.#wake?.();
+          })
+          .catch((err: unknown) => listener.failed(asError(err)));
         for (const p of partitions) this.#restoring.set(p, restore);
       };
     } else {
@@ -245,16 +290,22 @@ export class KafkaRecordSource implements RecordSource {
         listener.record(toRecord(held.shift()!));
         room = listener.room();
       }
-      if (room <= 0 && !this.#paused && held.length === 0) held = await this.#consume(MAX_POLL_RECORDS, 0);
+      if (room <= 0 && !this.#paused && held.length === 0)
+        held = await this.#consume(MAX_POLL_RECORDS, 0);
       this.#setPaused(room <= 0);
       if (this.#paused) {
         // Sleep until woken (room again) or the next liveness poll; that poll serves rebalances.
-        const woken = new Promise<void>((resolve) => { this.#wake = resolve; });
+        const woken = new Promise<void>((resolve) => {
+          this.#wake = resolve;
+        });
         await Promise.race([woken, sleep(PAUSED_POLL_MS)]);
         this.#wake = undefined;
         if (listener.room() > 0 || this.#stopping) continue;
       }
-      const messages = await this.#consume(this.#paused ? 1 : Math.min(room, MAX_POLL_RECORDS), this.#paused ? 0 : POLL_WAIT_MS);
+      const messages = await this.#consume(
+        this.#paused ? 1 : Math.min(room, MAX_POLL_RECORDS),
+        this.#paused ? 0 : POLL_WAIT_MS,
+      );
       held.push(...messages);
     }
   }
@@ -293,15 +344,33 @@ export class KafkaRecordSource implements RecordSource {
     // to ~1 s, confluentinc/librdkafka#1753 and confluent-kafka-go#630 show the same gap); any
     // request to the leader wakes it at once, and a watermark query is the cheapest one. One, not
     // one per partition: each holds a thread of libuv's pool (./threadpool.ts) until answered.
-    (consumer as unknown as WatermarkQuery).queryWatermarkOffsets(this.topic, partitions[0]!, 1_000, () => undefined);
+    (consumer as unknown as WatermarkQuery).queryWatermarkOffsets(
+      this.topic,
+      partitions[0]!,
+      1_000,
+      () => undefined,
+    );
   }
 }
 
 function toRecord(m: RawMessage): SourceRecord {
   const headers: Record<string, string> = {};
   for (const h of m.headers ?? []) {
-    for (const [k, v] of Object.entries(h)) headers[k] = Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
+    for (const [k, v] of Object.entries(h))
+      headers[k] = Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
   }
-  const key = m.key === undefined || m.key === null ? null : Buffer.isBuffer(m.key) ? m.key : Buffer.from(m.key);
-  return { topic: m.topic, partition: m.partition, offset: BigInt(m.offset), key, value: m.value, headers };
+  const key =
+    m.key === undefined || m.key === null
+      ? null
+      : Buffer.isBuffer(m.key)
+        ? m.key
+        : Buffer.from(m.key);
+  return {
+    topic: m.topic,
+    partition: m.partition,
+    offset: BigInt(m.offset),
+    key,
+    value: m.value,
+    headers,
+  };
 }

@@ -30,8 +30,12 @@ export const workerTransactionalId = (config: Config, workerId: string, lane?: s
  * a transaction is being produced (an abort comes after the error), so a purge means fenced.
  */
 const FATAL_CODES: ReadonlySet<number> = new Set([
-  kafkaJs.CODES.ERRORS.ERR__FATAL, kafkaJs.CODES.ERRORS.ERR__FENCED, kafkaJs.CODES.ERRORS.ERR_PRODUCER_FENCED,
-  kafkaJs.CODES.ERRORS.ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED, kafkaJs.CODES.ERRORS.ERR__PURGE_QUEUE, kafkaJs.CODES.ERRORS.ERR__PURGE_INFLIGHT,
+  kafkaJs.CODES.ERRORS.ERR__FATAL,
+  kafkaJs.CODES.ERRORS.ERR__FENCED,
+  kafkaJs.CODES.ERRORS.ERR_PRODUCER_FENCED,
+  kafkaJs.CODES.ERRORS.ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+  kafkaJs.CODES.ERRORS.ERR__PURGE_QUEUE,
+  kafkaJs.CODES.ERRORS.ERR__PURGE_INFLIGHT,
 ]);
 
 /**
@@ -43,8 +47,15 @@ const FATAL_CODES: ReadonlySet<number> = new Set([
 export function classifyTransactionError(err: unknown, what: string): FanoutError {
   if (err instanceof FanoutError) return err;
   const e = err as { isFatal?: boolean; fatal?: boolean; code?: number; message?: string };
-  const fatal = e.isFatal === true || e.fatal === true || (typeof e.code === 'number' && FATAL_CODES.has(e.code));
-  return new FanoutError(fatal ? 'KAFKA_FENCED' : 'KAFKA_RETRIABLE', `${what}: ${e.message ?? String(err)}`, { retriable: !fatal, cause: err });
+  const fatal =
+    e.isFatal === true ||
+    e.fatal === true ||
+    (typeof e.code === 'number' && FATAL_CODES.has(e.code));
+  return new FanoutError(
+    fatal ? 'KAFKA_FENCED' : 'KAFKA_RETRIABLE',
+    `${what}: ${e.message ?? String(err)}`,
+    { retriable: !fatal, cause: err },
+  );
 }
 
 /** The Kafka implementation of {@link TransactionalSink}. */
@@ -55,7 +66,14 @@ export class KafkaTransactionalSink implements TransactionalSink {
   readonly #source: { readonly topic: string; readonly consumer: RawConsumer };
   #producer: RawProducer | undefined;
 
-  constructor(config: Config, options: { transactionalId: string; source: { readonly topic: string; readonly consumer: RawConsumer }; log: Logger }) {
+  constructor(
+    config: Config,
+    options: {
+      transactionalId: string;
+      source: { readonly topic: string; readonly consumer: RawConsumer };
+      log: Logger;
+    },
+  ) {
     this.#config = config;
     this.#log = options.log.child('sink');
     this.#transactionalId = options.transactionalId;
@@ -65,11 +83,21 @@ export class KafkaTransactionalSink implements TransactionalSink {
   async open(): Promise<void> {
     if (this.#producer) return;
     const k = this.#config.kafka;
-    const producer = new kafkaJs.Producer({ ...baseProps(this.#config), ...transactionalProps(this.#config, this.#transactionalId) }, {});
+    const producer = new kafkaJs.Producer(
+      { ...baseProps(this.#config), ...transactionalProps(this.#config, this.#transactionalId) },
+      {},
+    );
     try {
-      await withTimeout(new Promise<void>((resolve, reject) => {
-        producer.connect({ timeout: k.connectTimeoutMs }, (err) => (err ? reject(asError(err)) : resolve()));
-      }), k.connectTimeoutMs + 1_000, `the transactional producer did not connect within ${k.connectTimeoutMs} ms`, 'KAFKA_UNREACHABLE');
+      await withTimeout(
+        new Promise<void>((resolve, reject) => {
+          producer.connect({ timeout: k.connectTimeoutMs }, (err) =>
+            err ? reject(asError(err)) : resolve(),
+          );
+        }),
+        k.connectTimeoutMs + 1_000,
+        `the transactional producer did not connect within ${k.connectTimeoutMs} ms`,
+        'KAFKA_UNREACHABLE',
+      );
       producer.setPollInterval(100);
       // Fences any older instance of this worker and aborts its open transaction.
       await call((cb) => producer.initTransactions(k.transactionTimeoutMs, cb));
@@ -82,23 +110,49 @@ export class KafkaTransactionalSink implements TransactionalSink {
 
   async commit(tx: Transaction): Promise<void> {
     const producer = this.#producer;
-    if (!producer) throw new FanoutError('SINK_NOT_OPEN', 'the transactional sink is not open', { retriable: false });
+    if (!producer)
+      throw new FanoutError('SINK_NOT_OPEN', 'the transactional sink is not open', {
+        retriable: false,
+      });
     if (tx.offsets.length === 0 && tx.records.length === 0) return;
     const timeout = this.#config.kafka.transactionTimeoutMs;
-    await call((cb) => producer.beginTransaction(cb)).catch((err: unknown) => { throw classifyTransactionError(err, 'begin a transaction'); });
+    await call((cb) => producer.beginTransaction(cb)).catch((err: unknown) => {
+      throw classifyTransactionError(err, 'begin a transaction');
+    });
     try {
       for (const r of tx.records) {
-        const headers = r.headers ? Object.entries(r.headers).map(([k, v]) => ({ [k]: v })) : undefined;
-        producer.produce(r.topic, r.partition ?? null, r.value === null ? null : Buffer.from(r.value), r.key, null, null, headers);
+        const headers = r.headers
+          ? Object.entries(r.headers).map(([k, v]) => ({ [k]: v }))
+          : undefined;
+        producer.produce(
+          r.topic,
+          r.partition ?? null,
+          r.value === null ? null : Buffer.from(r.value),
+          r.key,
+          null,
+          null,
+          headers,
+        );
       }
       if (tx.offsets.length > 0) {
-        const offsets = tx.offsets.map((o) => ({ topic: this.#source.topic, partition: o.partition, offset: Number(o.offset) }));
-        await call((cb) => producer.sendOffsetsToTransaction(offsets, this.#source.consumer, timeout, cb));
+        const offsets = tx.offsets.map((o) => ({
+          topic: this.#source.topic,
+          partition: o.partition,
+          offset: Number(o.offset),
+        }));
+        await call((cb) =>
+          producer.sendOffsetsToTransaction(offsets, this.#source.consumer, timeout, cb),
+        );
       }
       await call((cb) => producer.commitTransaction(timeout, cb));
     } catch (err) {
-      await call((cb) => producer.abortTransaction(timeout, cb)).catch((abortErr: unknown) => this.#log.debug('abort failed', { err: String(abortErr) }));
-      throw classifyTransactionError(err, `transaction of ${tx.records.length} records and ${tx.offsets.length} offsets`);
+      await call((cb) => producer.abortTransaction(timeout, cb)).catch((abortErr: unknown) =>
+        this.#log.debug('abort failed', { err: String(abortErr) }),
+      );
+      throw classifyTransactionError(
+        err,
+        `transaction of ${tx.records.length} records and ${tx.offsets.length} offsets`,
+      );
     }
   }
 
@@ -121,5 +175,7 @@ export class KafkaTransactionalSink implements TransactionalSink {
 }
 
 function call(fn: (cb: Callback) => void): Promise<void> {
-  return new Promise<void>((resolve, reject) => fn((err) => (err ? reject(asError(err)) : resolve())));
+  return new Promise<void>((resolve, reject) =>
+    fn((err) => (err ? reject(asError(err)) : resolve())),
+  );
 }

@@ -53,13 +53,20 @@ export async function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address !== null
+          ? resolve(address.port)
+          : reject(new Error('no port')),
+      );
     });
   });
 }
 
 /** Sum of every sample of a Prometheus metric family (`name`, `name_total`), per label set. */
-export async function scrape(port: number, name: string): Promise<{ total: number; byLabels: Record<string, number> }> {
+export async function scrape(
+  port: number,
+  name: string,
+): Promise<{ total: number; byLabels: Record<string, number> }> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   const byLabels: Record<string, number> = {};
   let total = 0;
@@ -82,8 +89,12 @@ export async function scrape(port: number, name: string): Promise<{ total: numbe
  */
 export function localCassandraPid(): number | undefined {
   const services = inject('services');
-  const launcherAddress = services.source === 'local'
-    || (services.source === 'env' && services.cassandraContactPoints.split(',').every((c) => c.trim() === CASSANDRA_CONTACT_POINT));
+  const launcherAddress =
+    services.source === 'local' ||
+    (services.source === 'env' &&
+      services.cassandraContactPoints
+        .split(',')
+        .every((c) => c.trim() === CASSANDRA_CONTACT_POINT));
   if (!launcherAddress) return undefined;
   try {
     const pid = Number(readFileSync(servicePaths().cassandra.pidFile, 'utf8').trim());

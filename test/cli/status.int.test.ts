@@ -2,7 +2,12 @@ import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import kafkaJs from '@confluentinc/kafka-javascript';
 import { describe, expect, inject, it } from 'vitest';
-import { baseProps, connectAdmin, createKafka, ensureTopics } from '../../connectors/kafka/client.ts';
+import {
+  baseProps,
+  connectAdmin,
+  createKafka,
+  ensureTopics,
+} from '../../connectors/kafka/client.ts';
 import { createLogger } from '../../lib/log.ts';
 import type { OutRecord } from '../../ports/streams.ts';
 import { checkpointRecord } from '../../pipeline/records.ts';
@@ -13,12 +18,29 @@ import { testSettings } from '../support/config.ts';
 const MAIN = resolve(import.meta.dirname, '../../cli/main.ts');
 
 /** `fanout status --json` in a child process, against the test's services and topics. */
-function runStatus(sets: string[]): { tweets: Array<Record<string, unknown>>; lag: unknown[]; tasks: { group: string; lag: Array<{ partition: number; committed: number; end: number; lag: number }> } } {
+function runStatus(sets: string[]): {
+  tweets: Array<Record<string, unknown>>;
+  lag: unknown[];
+  tasks: {
+    group: string;
+    lag: Array<{ partition: number; committed: number; end: number; lag: number }>;
+  };
+} {
   const s = inject('services');
-  const out = spawnSync(process.execPath, [MAIN, 'status', '--json', ...sets.flatMap((x) => ['--set', x])], {
-    encoding: 'utf8', timeout: 60_000,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', KAFKA_BROKERS: s.kafkaBrokers, CASSANDRA_CONTACT_POINTS: s.cassandraContactPoints },
-  });
+  const out = spawnSync(
+    process.execPath,
+    [MAIN, 'status', '--json', ...sets.flatMap((x) => ['--set', x])],
+    {
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: process.env.HOME ?? '/tmp',
+        KAFKA_BROKERS: s.kafkaBrokers,
+        CASSANDRA_CONTACT_POINTS: s.cassandraContactPoints,
+      },
+    },
+  );
   expect(out.status, out.stderr).toBe(0);
   return JSON.parse(out.stdout) as ReturnType<typeof runStatus>;
 }
@@ -28,20 +50,37 @@ async function send(config: Config, records: readonly OutRecord[]): Promise<void
   const producer = createKafka(config, createLogger('warn')).producer();
   await producer.connect();
   try {
-    for (const r of records) await producer.send({ topic: r.topic, messages: [{ key: r.key, value: r.value, partition: r.partition }] });
+    for (const r of records)
+      await producer.send({
+        topic: r.topic,
+        messages: [{ key: r.key, value: r.value, partition: r.partition }],
+      });
   } finally {
     await producer.disconnect();
   }
 }
 
 /** Commits `offset` on one partition for `groupId`, as a member of no generation (what an offset reset does). */
-async function commitGroupOffset(config: Config, groupId: string, topic: string, partition: number, offset: number): Promise<void> {
-  const consumer = new kafkaJs.KafkaConsumer({ ...baseProps(config), 'group.id': groupId, 'enable.auto.commit': false }, {});
-  await new Promise<void>((ok, fail) => { consumer.connect({ timeout: 10_000 }, (err) => (err ? fail(new Error(err.message)) : ok())); });
+async function commitGroupOffset(
+  config: Config,
+  groupId: string,
+  topic: string,
+  partition: number,
+  offset: number,
+): Promise<void> {
+  const consumer = new kafkaJs.KafkaConsumer(
+    { ...baseProps(config), 'group.id': groupId, 'enable.auto.commit': false },
+    {},
+  );
+  await new Promise<void>((ok, fail) => {
+    consumer.connect({ timeout: 10_000 }, (err) => (err ? fail(new Error(err.message)) : ok()));
+  });
   try {
     consumer.commitSync([{ topic, partition, offset }]);
   } finally {
-    await new Promise<void>((ok) => { consumer.disconnect(() => ok()); });
+    await new Promise<void>((ok) => {
+      consumer.disconnect(() => ok());
+    });
   }
 }
 
@@ -55,15 +94,50 @@ describe('fanout status', () => {
       await ensureTopics(admin, config);
       const producer = kafka.producer();
       await producer.connect();
-      const cp = { tweetId: '6a1c0000-ea0a-11f1-95d5-2585f7b7471c', op: 'insert' as const, authorId: 7n, writeTime: 1n, cursor: 1_312_000n, delivered: 312_000, total: 500_000, startedAt: Date.now(), done: false, finishedAt: null };
+      const cp = {
+        tweetId: '6a1c0000-ea0a-11f1-95d5-2585f7b7471c',
+        op: 'insert' as const,
+        authorId: 7n,
+        writeTime: 1n,
+        cursor: 1_312_000n,
+        delivered: 312_000,
+        total: 500_000,
+        startedAt: Date.now(),
+        done: false,
+        finishedAt: null,
+      };
       const r = checkpointRecord(config, config.topics.tweetsCdc, 2, 41n, cp);
-      await producer.send({ topic: r.topic, messages: [{ key: r.key, value: r.value, partition: r.partition }] });
+      await producer.send({
+        topic: r.topic,
+        messages: [{ key: r.key, value: r.value, partition: r.partition }],
+      });
       await producer.disconnect();
       const status = runStatus(sets);
-      expect(status.tweets).toEqual([expect.objectContaining({ tweet: cp.tweetId, author: '7', delivered: 312_000, total: 500_000, remaining: 188_000, cursor: '1312000', source: '2@41' })]);
+      expect(status.tweets).toEqual([
+        expect.objectContaining({
+          tweet: cp.tweetId,
+          author: '7',
+          delivered: 312_000,
+          total: 500_000,
+          remaining: 188_000,
+          cursor: '1312000',
+          source: '2@41',
+        }),
+      ]);
       expect(status.lag.length).toBe(config.topics.cdcPartitions);
     } finally {
-      await admin.deleteTopics({ topics: [config.topics.tweetsCdc, config.topics.checkpoints, config.topics.completed, config.topics.tasks, config.topics.deadLetter, config.topics.cdcOffsets] }).catch(() => undefined);
+      await admin
+        .deleteTopics({
+          topics: [
+            config.topics.tweetsCdc,
+            config.topics.checkpoints,
+            config.topics.completed,
+            config.topics.tasks,
+            config.topics.deadLetter,
+            config.topics.cdcOffsets,
+          ],
+        })
+        .catch(() => undefined);
       await admin.disconnect();
     }
   });
@@ -74,26 +148,92 @@ describe('fanout status', () => {
     const admin = await connectAdmin(kafka, config);
     try {
       await ensureTopics(admin, config);
-      const tweet = { authorId: 7n, op: 'insert' as const, writeTime: 1n, expiresAt: null, startedAt: Date.now(), traceparent: undefined };
+      const tweet = {
+        authorId: 7n,
+        op: 'insert' as const,
+        writeTime: 1n,
+        expiresAt: null,
+        startedAt: Date.now(),
+        traceparent: undefined,
+      };
       const SPLIT = '6a1c0000-ea0a-11f1-95d5-2585f7b7471d';
-      const plan = { total: 200, ranges: [0, 1, 2, 3].map((i) => ({ after: i === 0 ? null : BigInt(i * 50), upTo: i === 3 ? null : BigInt((i + 1) * 50), rows: 50 })) };
-      const tasks = taskRecords(config, { ...tweet, tweetId: SPLIT }, { topic: config.topics.tweetsCdc, partition: 1, offset: 9n }, plan);
+      const plan = {
+        total: 200,
+        ranges: [0, 1, 2, 3].map((i) => ({
+          after: i === 0 ? null : BigInt(i * 50),
+          upTo: i === 3 ? null : BigInt((i + 1) * 50),
+          rows: 50,
+        })),
+      };
+      const tasks = taskRecords(
+        config,
+        { ...tweet, tweetId: SPLIT },
+        { topic: config.topics.tweetsCdc, partition: 1, offset: 9n },
+        plan,
+      );
       const p0 = tasks[0]!.partition!;
       // An older split's task, first on task 0's partition: the task lanes have committed past it.
-      const older = taskRecords(config, { ...tweet, tweetId: '6a1c0000-ea0a-11f1-95d5-2585f7b7471e' }, { topic: config.topics.tweetsCdc, partition: 0, offset: 3n }, { total: 10, ranges: [{ after: null, upTo: null, rows: 10 }] })[0]!;
+      const older = taskRecords(
+        config,
+        { ...tweet, tweetId: '6a1c0000-ea0a-11f1-95d5-2585f7b7471e' },
+        { topic: config.topics.tweetsCdc, partition: 0, offset: 3n },
+        { total: 10, ranges: [{ after: null, upTo: null, rows: 10 }] },
+      )[0]!;
       await send(config, [{ ...older, partition: p0 }, ...tasks]);
-      await commitGroupOffset(config, `${config.pipeline.groupId}.tasks`, config.topics.tasks, p0, 1);
+      await commitGroupOffset(
+        config,
+        `${config.pipeline.groupId}.tasks`,
+        config.topics.tasks,
+        p0,
+        1,
+      );
       // Task 1 is in progress: its checkpoint is keyed by where it sits (offset 0 of its partition).
-      await send(config, [checkpointRecord(config, config.topics.tasks, tasks[1]!.partition!, 0n, {
-        tweetId: SPLIT, op: 'insert', authorId: 7n, writeTime: 1n, cursor: 70n, delivered: 20, total: 50, startedAt: Date.now(), done: false, finishedAt: null,
-      })]);
+      await send(config, [
+        checkpointRecord(config, config.topics.tasks, tasks[1]!.partition!, 0n, {
+          tweetId: SPLIT,
+          op: 'insert',
+          authorId: 7n,
+          writeTime: 1n,
+          cursor: 70n,
+          delivered: 20,
+          total: 50,
+          startedAt: Date.now(),
+          done: false,
+          finishedAt: null,
+        }),
+      ]);
       const status = runStatus(sets);
-      expect(status.tweets).toEqual([expect.objectContaining({
-        tweet: SPLIT, author: '7', delivered: 20, total: 200, remaining: 180, cursor: null, source: '1@9', split: { tasks: 4, done: 0, inProgress: 1, waiting: 3 },
-      })]);
-      expect(status.tasks.lag.find((l) => l.partition === p0)).toEqual({ partition: p0, committed: 1, end: 2, lag: 1 });
+      expect(status.tweets).toEqual([
+        expect.objectContaining({
+          tweet: SPLIT,
+          author: '7',
+          delivered: 20,
+          total: 200,
+          remaining: 180,
+          cursor: null,
+          source: '1@9',
+          split: { tasks: 4, done: 0, inProgress: 1, waiting: 3 },
+        }),
+      ]);
+      expect(status.tasks.lag.find((l) => l.partition === p0)).toEqual({
+        partition: p0,
+        committed: 1,
+        end: 2,
+        lag: 1,
+      });
     } finally {
-      await admin.deleteTopics({ topics: [config.topics.tweetsCdc, config.topics.checkpoints, config.topics.completed, config.topics.tasks, config.topics.deadLetter, config.topics.cdcOffsets] }).catch(() => undefined);
+      await admin
+        .deleteTopics({
+          topics: [
+            config.topics.tweetsCdc,
+            config.topics.checkpoints,
+            config.topics.completed,
+            config.topics.tasks,
+            config.topics.deadLetter,
+            config.topics.cdcOffsets,
+          ],
+        })
+        .catch(() => undefined);
       await admin.disconnect();
     }
   });

@@ -21,14 +21,18 @@ describe('loadConfig', () => {
     expect(c.kafka.brokers).toEqual(['127.0.0.1:9092']);
     expect(c.topics.tweetsCdc).toBe('cdc.fanout.tweets');
     expect(c.cassandra.replicationMap).toEqual({ class: 'SimpleStrategy', replication_factor: 1 });
-    expect(Object.isFrozen(c) && Object.isFrozen(c.kafka.brokers) && Object.isFrozen(c.pipeline)).toBe(true);
+    expect(
+      Object.isFrozen(c) && Object.isFrozen(c.kafka.brokers) && Object.isFrozen(c.pipeline),
+    ).toBe(true);
   });
 
   it('FANOUT_PORT_OFFSET moves the default endpoints to the offset local services; explicit ones win; a bad offset is named', () => {
     const c = loadConfig({ env: { FANOUT_PORT_OFFSET: '1000' } });
     expect(c.kafka.brokers).toEqual(['127.0.0.1:10092']);
     expect(c.cassandra.contactPoints).toEqual(['127.0.0.1:10042']);
-    expect(loadConfig({ env: { FANOUT_PORT_OFFSET: '1000', KAFKA_BROKERS: 'k:1' } }).kafka.brokers).toEqual(['k:1']);
+    expect(
+      loadConfig({ env: { FANOUT_PORT_OFFSET: '1000', KAFKA_BROKERS: 'k:1' } }).kafka.brokers,
+    ).toEqual(['k:1']);
     expect(problems(() => loadConfig({ env: { FANOUT_PORT_OFFSET: 'ten' } }))).toEqual([
       'env FANOUT_PORT_OFFSET must be a whole number from 0 to 50000 (added to every local service port), got "ten"',
     ]);
@@ -36,15 +40,24 @@ describe('loadConfig', () => {
 
   it('precedence: file < env < --set', () => {
     const file = join(tmpdir(), `fanout-${process.pid}.json`);
-    writeFileSync(file, JSON.stringify({ pipeline: { batchSize: 10, pageSize: 300 }, kafka: { brokers: ['f:1'] } }));
-    const c = loadConfig({ file, env: { FANOUT_BATCH_SIZE: '20', KAFKA_BROKERS: 'a:1, b:2' }, sets: ['pipeline.batchSize=30'] });
+    writeFileSync(
+      file,
+      JSON.stringify({ pipeline: { batchSize: 10, pageSize: 300 }, kafka: { brokers: ['f:1'] } }),
+    );
+    const c = loadConfig({
+      file,
+      env: { FANOUT_BATCH_SIZE: '20', KAFKA_BROKERS: 'a:1, b:2' },
+      sets: ['pipeline.batchSize=30'],
+    });
     expect(c.pipeline.batchSize).toBe(30);
     expect(c.pipeline.pageSize).toBe(300);
     expect(c.kafka.brokers).toEqual(['a:1', 'b:2']);
   });
 
   it('reports every bad value with key, source, allowed range and the value given', () => {
-    expect(problems(() => loadConfig({ env: { FANOUT_BATCH_SIZE: '0', FANOUT_LOG_LEVEL: 'loud' } }))).toEqual([
+    expect(
+      problems(() => loadConfig({ env: { FANOUT_BATCH_SIZE: '0', FANOUT_LOG_LEVEL: 'loud' } })),
+    ).toEqual([
       'pipeline.batchSize from env FANOUT_BATCH_SIZE: must be an integer from 1 to 10000, got 0',
       'log.level from env FANOUT_LOG_LEVEL: must be one of debug | info | warn | error, got "loud"',
     ]);
@@ -56,15 +69,23 @@ describe('loadConfig', () => {
   it('refuses unknown keys in files, --set and FANOUT_ env vars, suggesting the right one', () => {
     const file = join(tmpdir(), `fanout-unknown-${process.pid}.json`);
     writeFileSync(file, JSON.stringify({ pipeline: { batchsize: 5 } }));
-    expect(problems(() => loadConfig({ file, env: {} }))[0]).toMatch(/unknown key "pipeline.batchsize"; did you mean pipeline.batchSize\?/);
+    expect(problems(() => loadConfig({ file, env: {} }))[0]).toMatch(
+      /unknown key "pipeline.batchsize"; did you mean pipeline.batchSize\?/,
+    );
     expect(problems(() => loadConfig({ env: { FANOUT_BATCHSIZE: '5' } }))).toEqual([
       'env FANOUT_BATCHSIZE is not a setting of this product; did you mean FANOUT_BATCH_SIZE?',
     ]);
-    expect(problems(() => loadConfig({ env: {}, sets: ['nonsense'] }))[0]).toMatch(/must look like key=value/);
+    expect(problems(() => loadConfig({ env: {}, sets: ['nonsense'] }))[0]).toMatch(
+      /must look like key=value/,
+    );
   });
 
   it('rejects contradictory settings in a sentence naming both keys', () => {
-    expect(problems(() => loadConfig({ env: {}, sets: ['pipeline.pageSize=1000', 'pipeline.splitTaskSize=500'] }))).toEqual([
+    expect(
+      problems(() =>
+        loadConfig({ env: {}, sets: ['pipeline.pageSize=1000', 'pipeline.splitTaskSize=500'] }),
+      ),
+    ).toEqual([
       'pipeline.splitTaskSize (500) must be at least pipeline.pageSize (1000): a task is a whole number of pages',
     ]);
     expect(problems(() => loadConfig({ env: { FANOUT_CASSANDRA_USERNAME: 'u' } }))).toEqual([
@@ -73,13 +94,23 @@ describe('loadConfig', () => {
   });
 
   it('validates replication strings', () => {
-    expect(loadConfig({ env: { FANOUT_CASSANDRA_REPLICATION: 'NetworkTopologyStrategy:dc1=3,dc2=2' } }).cassandra.replicationMap)
-      .toEqual({ class: 'NetworkTopologyStrategy', dc1: 3, dc2: 2 });
-    expect(problems(() => loadConfig({ env: { FANOUT_CASSANDRA_REPLICATION: 'Simple:1' } }))[0]).toMatch(/must be SimpleStrategy:<rf>/);
+    expect(
+      loadConfig({ env: { FANOUT_CASSANDRA_REPLICATION: 'NetworkTopologyStrategy:dc1=3,dc2=2' } })
+        .cassandra.replicationMap,
+    ).toEqual({ class: 'NetworkTopologyStrategy', dc1: 3, dc2: 2 });
+    expect(
+      problems(() => loadConfig({ env: { FANOUT_CASSANDRA_REPLICATION: 'Simple:1' } }))[0],
+    ).toMatch(/must be SimpleStrategy:<rf>/);
   });
 
   it('never prints secrets: neither in config show nor in validation errors', () => {
-    const c = loadConfig({ env: { FANOUT_KAFKA_SECURITY_PROTOCOL: 'sasl_ssl', FANOUT_KAFKA_SASL_USERNAME: 'u', FANOUT_KAFKA_SASL_PASSWORD: 'hunter2' } });
+    const c = loadConfig({
+      env: {
+        FANOUT_KAFKA_SECURITY_PROTOCOL: 'sasl_ssl',
+        FANOUT_KAFKA_SASL_USERNAME: 'u',
+        FANOUT_KAFKA_SASL_PASSWORD: 'hunter2',
+      },
+    });
     expect(redacted(c)).not.toContain('hunter2');
     expect(JSON.parse(redacted(c)).kafka.saslPassword).toBe('[redacted]');
   });
@@ -87,11 +118,22 @@ describe('loadConfig', () => {
   it('every knob has a doc, a default and its own env var', () => {
     const envs = new Set<string>();
     for (const leaf of leaves.values()) {
-      expect(leaf.env, leaf.key).toMatch(/^(FANOUT_|KAFKA_BROKERS$|CASSANDRA_CONTACT_POINTS$|OTEL_SERVICE_NAME$)/);
+      expect(leaf.env, leaf.key).toMatch(
+        /^(FANOUT_|KAFKA_BROKERS$|CASSANDRA_CONTACT_POINTS$|OTEL_SERVICE_NAME$)/,
+      );
       expect(envs.has(leaf.env), `env ${leaf.env} used twice`).toBe(false);
       envs.add(leaf.env);
     }
     expect(leaves.size).toBeGreaterThan(40);
-    expect(Object.keys(schema)).toEqual(['kafka', 'cassandra', 'topics', 'cdc', 'pipeline', 'retry', 'telemetry', 'log']);
+    expect(Object.keys(schema)).toEqual([
+      'kafka',
+      'cassandra',
+      'topics',
+      'cdc',
+      'pipeline',
+      'retry',
+      'telemetry',
+      'log',
+    ]);
   });
 });

@@ -3,8 +3,11 @@ import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const root = resolve(import.meta.dirname, '../..');
-const dashboard = JSON.parse(readFileSync(resolve(root, 'grafana/fanout-dashboard.json'), 'utf8')) as {
-  uid: string; panels: Array<{ id: number; title: string; targets: Array<{ expr: string }> }>;
+const dashboard = JSON.parse(
+  readFileSync(resolve(root, 'grafana/fanout-dashboard.json'), 'utf8'),
+) as {
+  uid: string;
+  panels: Array<{ id: number; title: string; targets: Array<{ expr: string }> }>;
 };
 
 /** Metric names the code registers (counters are exported by Prometheus with a _total suffix). */
@@ -12,7 +15,9 @@ function definedMetrics(): Set<string> {
   const names = new Set<string>();
   for (const file of ['pipeline/metrics.ts', 'connectors/cdc/connector.ts']) {
     const text = readFileSync(resolve(root, file), 'utf8');
-    for (const m of text.matchAll(/create(Counter|Histogram|ObservableGauge|UpDownCounter|Gauge)\('([a-z_]+)'/g)) {
+    for (const m of text.matchAll(
+      /create(Counter|Histogram|ObservableGauge|UpDownCounter|Gauge)\('([a-z_]+)'/g,
+    )) {
       const [, kind, name] = m as unknown as [string, string, string];
       if (kind === 'Counter') names.add(`${name}_total`);
       else if (kind === 'Histogram') names.add(`${name}_bucket`);

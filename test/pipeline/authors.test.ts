@@ -8,7 +8,12 @@ const once = <T>(_what: string, fn: () => Promise<T>): Promise<T> => fn();
 
 describe('RecentAuthors', () => {
   it('keeps the most recent inserts up to its capacity, dropping the oldest first', () => {
-    const recent = new RecentAuthors({ store: new MemoryAuthors(), attempt: once, log, capacity: 2 });
+    const recent = new RecentAuthors({
+      store: new MemoryAuthors(),
+      attempt: once,
+      log,
+      capacity: 2,
+    });
     recent.remember('a', 1n);
     recent.remember('b', 2n);
     recent.remember('a', 1n); // seen again: now the newest
@@ -16,7 +21,7 @@ describe('RecentAuthors', () => {
     expect([recent.get('a'), recent.get('b'), recent.get('c')]).toEqual([1n, undefined, 3n]);
   });
 
-  it('forget drops the author from memory and deletes its row at the delete\'s write time', async () => {
+  it("forget drops the author from memory and deletes its row at the delete's write time", async () => {
     const store = new MemoryAuthors();
     await store.put('t', 7n, 10n);
     const deletes: Array<[string, bigint]> = [];
@@ -38,10 +43,16 @@ describe('RecentAuthors', () => {
     const store = new MemoryAuthors();
     store.forget = () => Promise.reject(new Error('unavailable'));
     const lines: string[] = [];
-    const recent = new RecentAuthors({ store, attempt: once, log: createLogger('warn', 'fanout', (l) => lines.push(l)) });
+    const recent = new RecentAuthors({
+      store,
+      attempt: once,
+      log: createLogger('warn', 'fanout', (l) => lines.push(l)),
+    });
     recent.forget('t', 1n);
     await expect(recent.settled()).resolves.toBeUndefined();
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/WARN .*could not delete the author record of a deleted tweet.*unavailable/);
+    expect(lines[0]).toMatch(
+      /WARN .*could not delete the author record of a deleted tweet.*unavailable/,
+    );
   });
 });

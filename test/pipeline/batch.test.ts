@@ -2,13 +2,18 @@ import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { batchRows, writeBatches } from '../../pipeline/batch.ts';
 
-const scheduler = (): TestScheduler => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
+const scheduler = (): TestScheduler =>
+  new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 
 describe('batchRows', () => {
   it('cuts chunks into batches of exactly `size`, carrying rows across chunks', () => {
     scheduler().run(({ cold, expectObservable }) => {
       const chunks = cold('a-b-|', { a: [1, 2, 3], b: [4, 5, 6, 7] });
-      expectObservable(chunks.pipe(batchRows(3, 100))).toBe('a-b-(c|)', { a: [1, 2, 3], b: [4, 5, 6], c: [7] });
+      expectObservable(chunks.pipe(batchRows(3, 100))).toBe('a-b-(c|)', {
+        a: [1, 2, 3],
+        b: [4, 5, 6],
+        c: [7],
+      });
     });
   });
 
@@ -23,20 +28,28 @@ describe('batchRows', () => {
   it('lets the rows of several small tweets share one batch', () => {
     scheduler().run(({ cold, expectObservable }) => {
       const chunks = cold('a-b-c---|', { a: ['t1'], b: ['t2', 't2'], c: ['t3'] });
-      expectObservable(chunks.pipe(batchRows(4, 5))).toBe('----x---|', { x: ['t1', 't2', 't2', 't3'] });
+      expectObservable(chunks.pipe(batchRows(4, 5))).toBe('----x---|', {
+        x: ['t1', 't2', 't2', 't3'],
+      });
     });
   });
 
   it('with lingerMs 0 writes the tail right after the chunk that left it', () => {
     scheduler().run(({ cold, expectObservable }) => {
-      expectObservable(cold('a---|', { a: [1, 2, 3] }).pipe(batchRows(2, 0))).toBe('(ab)|', { a: [1, 2], b: [3] });
+      expectObservable(cold('a---|', { a: [1, 2, 3] }).pipe(batchRows(2, 0))).toBe('(ab)|', {
+        a: [1, 2],
+        b: [3],
+      });
     });
   });
 
   it('flushes on complete (shutdown by completing the source loses nothing) and never emits an empty batch', () => {
     scheduler().run(({ cold, expectObservable }) => {
       const chunks = cold<number[]>('a-e-b|', { a: [1, 2], e: [], b: [3] });
-      expectObservable(chunks.pipe(batchRows<number>(2, 50))).toBe('a----(b|)', { a: [1, 2], b: [3] });
+      expectObservable(chunks.pipe(batchRows<number>(2, 50))).toBe('a----(b|)', {
+        a: [1, 2],
+        b: [3],
+      });
     });
   });
 
@@ -53,7 +66,10 @@ describe('writeBatches', () => {
       const writes = { a: cold('----|'), b: cold('----|'), c: cold('------|'), d: cold('-----|') };
       const batches = hot<'a' | 'b' | 'c' | 'd'>('(abcd)', { a: 'a', b: 'b', c: 'c', d: 'd' });
       // Two at once: a and b start at 0; c starts when a ends (4), d when b ends (4); out in completion order.
-      expectObservable(batches.pipe(writeBatches((k: 'a' | 'b' | 'c' | 'd') => writes[k], 2))).toBe('----(ab)-dc', { a: 'a', b: 'b', c: 'c', d: 'd' });
+      expectObservable(batches.pipe(writeBatches((k: 'a' | 'b' | 'c' | 'd') => writes[k], 2))).toBe(
+        '----(ab)-dc',
+        { a: 'a', b: 'b', c: 'c', d: 'd' },
+      );
       expectSubscriptions(writes.a.subscriptions).toBe('^---!');
       expectSubscriptions(writes.b.subscriptions).toBe('^---!');
       expectSubscriptions(writes.c.subscriptions).toBe('----^-----!');
@@ -63,7 +79,9 @@ describe('writeBatches', () => {
 
   it('fails the stream when a write fails (retries happen inside the write)', () => {
     scheduler().run(({ cold, expectObservable }) => {
-      const out = cold('ab|').pipe(writeBatches((k: string) => (k === 'b' ? cold('--#') : cold('---|')), 4));
+      const out = cold('ab|').pipe(
+        writeBatches((k: string) => (k === 'b' ? cold('--#') : cold('---|')), 4),
+      );
       expectObservable(out).toBe('---(a#)');
     });
   });

@@ -7,10 +7,30 @@ import { TweetJob } from '../../pipeline/job.ts';
 import { CommitLedger } from '../../pipeline/ledger.ts';
 import { FakeSink, permanent, retriable } from './fakes.ts';
 
-const config = loadConfig({ env: {}, sets: ['pipeline.checkpointEvery=2', 'pipeline.batchSize=10', 'retry.baseDelayMs=1', 'retry.maxDelayMs=2', 'retry.maxAttempts=3'] });
+const config = loadConfig({
+  env: {},
+  sets: [
+    'pipeline.checkpointEvery=2',
+    'pipeline.batchSize=10',
+    'retry.baseDelayMs=1',
+    'retry.maxDelayMs=2',
+    'retry.maxAttempts=3',
+  ],
+});
 const TOPIC = 'cdc.ks.tweets';
 const out = (key: string) => ({ topic: 'out', key, value: key });
-const job = (partition: number, offset: bigint) => new TweetJob({ partition, offset }, { op: 'insert', tweetId: `00000000-0000-1000-8000-00000000000${offset}`, authorId: 1n, writeTime: 1n, expiresAt: null }, null);
+const job = (partition: number, offset: bigint) =>
+  new TweetJob(
+    { partition, offset },
+    {
+      op: 'insert',
+      tweetId: `00000000-0000-1000-8000-00000000000${offset}`,
+      authorId: 1n,
+      writeTime: 1n,
+      expiresAt: null,
+    },
+    null,
+  );
 
 describe('InOrderFrontier', () => {
   it('gives out only the done prefix, whatever order items finish in', () => {
@@ -79,7 +99,11 @@ describe('CommitLedger: the commit tracker', () => {
     expect(plan.tx.offsets).toEqual([]);
     expect(plan.tx.records).toHaveLength(1);
     const cp = plan.tx.records[0]!;
-    expect(cp).toMatchObject({ topic: config.topics.checkpoints, partition: 0, key: `${TOPIC}/0/0` });
+    expect(cp).toMatchObject({
+      topic: config.topics.checkpoints,
+      partition: 0,
+      key: `${TOPIC}/0/0`,
+    });
     expect(JSON.parse(cp.value!)).toMatchObject({ cursor: '110', delivered: 10, done: false });
     plan.apply();
     expect(ledger.plan().empty).toBe(true); // not due again until 10 more rows
@@ -88,13 +112,20 @@ describe('CommitLedger: the commit tracker', () => {
     ledger.finish(slot, [out('done')]);
     plan = ledger.plan();
     expect(plan.tx.offsets).toEqual([{ partition: 0, offset: 1n }]);
-    expect(plan.tx.records.map((r) => [r.key, r.value])).toEqual([['done', 'done'], [`${TOPIC}/0/0`, null]]);
+    expect(plan.tx.records.map((r) => [r.key, r.value])).toEqual([
+      ['done', 'done'],
+      [`${TOPIC}/0/0`, null],
+    ]);
   });
 
   it('lets tweets a quarter of the way to their next checkpoint ride along in a transaction made anyway, and only then', () => {
     // A checkpoint every 20 rows (half of 4 batches of 10): riders from 5.
-    const ledger = new CommitLedger(loadConfig({ env: {}, sets: ['pipeline.checkpointEvery=4', 'pipeline.batchSize=10'] }), TOPIC);
-    const keys = (p: ReturnType<CommitLedger['plan']>): Array<string | undefined> => p.tx.records.map((r) => r.key);
+    const ledger = new CommitLedger(
+      loadConfig({ env: {}, sets: ['pipeline.checkpointEvery=4', 'pipeline.batchSize=10'] }),
+      TOPIC,
+    );
+    const keys = (p: ReturnType<CommitLedger['plan']>): Array<string | undefined> =>
+      p.tx.records.map((r) => r.key);
     ledger.open(0);
     ledger.open(1);
     const [a, b, c] = [job(0, 0n), job(1, 1n), job(1, 2n)];
@@ -170,7 +201,9 @@ describe('coalesceLatest', () => {
   it('completes only after the last run, and errors when a run errors', () => {
     new TestScheduler((a, e) => expect(a).toEqual(e)).run(({ cold, hot, expectObservable }) => {
       expectObservable(hot('a|').pipe(coalesceLatest(() => cold('--(x|)')))).toBe('--(x|)');
-      expectObservable(hot('a-b').pipe(coalesceLatest((v: string) => (v === 'a' ? cold('-#') : cold('-x'))))).toBe('-#');
+      expectObservable(
+        hot('a-b').pipe(coalesceLatest((v: string) => (v === 'a' ? cold('-#') : cold('-x')))),
+      ).toBe('-#');
     });
   });
 });
@@ -225,4 +258,3 @@ describe('Committer', () => {
     committer.close();
   });
 });
-

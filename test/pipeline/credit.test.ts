@@ -7,8 +7,14 @@ describe('Credit (rows read but not yet written)', () => {
     expect(await credit.acquire(10, 60)).toBe(60);
     expect(await credit.acquire(10, 60)).toBe(40); // what is left, since at least 10 are free
     const order: string[] = [];
-    const first = credit.acquire(30, 50).then((n) => { order.push(`first ${n}`); return n; });
-    const second = credit.acquire(5, 5).then((n) => { order.push(`second ${n}`); return n; });
+    const first = credit.acquire(30, 50).then((n) => {
+      order.push(`first ${n}`);
+      return n;
+    });
+    const second = credit.acquire(5, 5).then((n) => {
+      order.push(`second ${n}`);
+      return n;
+    });
     credit.release(20); // 20 free: the head wants 30, and the second waits behind it (no overtaking)
     await Promise.resolve();
     expect(order).toEqual([]);
@@ -54,7 +60,9 @@ describe('AdmissionGate (tweets in flight)', () => {
     expect(reopened).toBe(1);
     gate.admit();
     expect(gate.room()).toBe(1);
-    expect(() => { for (let i = 0; i < 10; i++) gate.release(); }).toThrow(/without a matching admit/);
+    expect(() => {
+      for (let i = 0; i < 10; i++) gate.release();
+    }).toThrow(/without a matching admit/);
   });
 
   it('with capacity 1 admits one at a time', () => {

@@ -7,33 +7,75 @@ import { tweetEvent } from './fixtures.ts';
 const config = loadConfig({ env: {}, sets: ['cassandra.keyspace=ks'] });
 const ID = '9b2f5a40-8c4e-11ef-9f0b-0242ac120002';
 const record = (value: string | object | null): SourceRecord => ({
-  topic: 't', partition: 0, offset: 0n, key: null, headers: {},
-  value: value === null ? null : Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)),
+  topic: 't',
+  partition: 0,
+  offset: 0n,
+  key: null,
+  headers: {},
+  value:
+    value === null ? null : Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)),
 });
 const decode = (value: string | object | null) => decodeTweetRecord(record(value), 'ks');
 
 describe('decodeTweetRecord', () => {
-  it('an insert is a fan-out with its author, write time and event id (the replica copies\' common id)', () => {
+  it("an insert is a fan-out with its author, write time and event id (the replica copies' common id)", () => {
     const event = tweetEvent(config, 'insert', ID, 42n, 1_700_000_000_000_000n);
     expect(decode(event)).toEqual({
-      kind: 'fanout', change: { op: 'insert', tweetId: ID, authorId: 42n, writeTime: 1_700_000_000_000_000n, expiresAt: null, eventId: event.eventId },
+      kind: 'fanout',
+      change: {
+        op: 'insert',
+        tweetId: ID,
+        authorId: 42n,
+        writeTime: 1_700_000_000_000_000n,
+        expiresAt: null,
+        eventId: event.eventId,
+      },
     });
     // Without a well-formed id the change is still fanned out, never de-duplicated.
-    expect(decode({ ...event, eventId: 'not-hex' })).toMatchObject({ kind: 'fanout', change: { eventId: null } });
+    expect(decode({ ...event, eventId: 'not-hex' })).toMatchObject({
+      kind: 'fanout',
+      change: { eventId: null },
+    });
   });
 
   it('an insert written with a TTL carries its expiry; a bad or missing expiry is a dead letter', () => {
-    const event = { ...tweetEvent(config, 'insert', ID, 42n, 5n), ttl: 3_600, expiresAt: 1_700_003_600 };
-    expect(decode(event)).toMatchObject({ kind: 'fanout', change: { op: 'insert', expiresAt: 1_700_003_600 } });
-    expect(decode({ ...event, expiresAt: undefined })).toMatchObject({ kind: 'dead', code: 'malformed-ttl' });
-    expect(decode({ ...event, expiresAt: '1700003600' })).toMatchObject({ kind: 'dead', code: 'malformed-ttl' });
-    expect(decode({ ...event, expiresAt: -1 })).toMatchObject({ kind: 'dead', code: 'malformed-ttl' });
+    const event = {
+      ...tweetEvent(config, 'insert', ID, 42n, 5n),
+      ttl: 3_600,
+      expiresAt: 1_700_003_600,
+    };
+    expect(decode(event)).toMatchObject({
+      kind: 'fanout',
+      change: { op: 'insert', expiresAt: 1_700_003_600 },
+    });
+    expect(decode({ ...event, expiresAt: undefined })).toMatchObject({
+      kind: 'dead',
+      code: 'malformed-ttl',
+    });
+    expect(decode({ ...event, expiresAt: '1700003600' })).toMatchObject({
+      kind: 'dead',
+      code: 'malformed-ttl',
+    });
+    expect(decode({ ...event, expiresAt: -1 })).toMatchObject({
+      kind: 'dead',
+      code: 'malformed-ttl',
+    });
   });
 
   it('delete_partition and delete_row retract; the author is not in the event', () => {
     for (const op of ['delete_partition', 'delete_row'] as const) {
       const event = tweetEvent(config, op, ID, null, 5n);
-      expect(decode(event)).toEqual({ kind: 'fanout', change: { op: 'delete', tweetId: ID, authorId: null, writeTime: 5n, expiresAt: null, eventId: event.eventId } });
+      expect(decode(event)).toEqual({
+        kind: 'fanout',
+        change: {
+          op: 'delete',
+          tweetId: ID,
+          authorId: null,
+          writeTime: 5n,
+          expiresAt: null,
+          eventId: event.eventId,
+        },
+      });
     }
   });
 
@@ -45,13 +87,44 @@ describe('decodeTweetRecord', () => {
     ['no value', null, 'empty-record'],
     ['not JSON', '{"op":', 'malformed-json'],
     ['not an object', '[1,2]', 'malformed-event'],
-    ['another table', { ...tweetEvent(config, 'insert', ID, 1n, 5n), table: 'followers' }, 'unexpected-table'],
-    ['another keyspace', { ...tweetEvent(config, 'insert', ID, 1n, 5n), keyspace: 'other' }, 'unexpected-table'],
-    ['a key that is not a uuid', { ...tweetEvent(config, 'insert', ID, 1n, 5n), key: { tweet_id: 'nope' } }, 'malformed-key'],
-    ['a bad write time', { ...tweetEvent(config, 'insert', ID, 1n, 5n), writeTimestamp: '12abc' }, 'malformed-timestamp'],
-    ['an insert without author', { ...tweetEvent(config, 'insert', ID, 1n, 5n), columns: {} }, 'missing-author'],
-    ['an author beyond 64 bits', { ...tweetEvent(config, 'insert', ID, 1n, 5n), columns: { author_id: { value: '9223372036854775808', ts: '5' } } }, 'missing-author'],
-    ['a range delete', { ...tweetEvent(config, 'insert', ID, 1n, 5n), op: 'delete_range' }, 'unexpected-op'],
+    [
+      'another table',
+      { ...tweetEvent(config, 'insert', ID, 1n, 5n), table: 'followers' },
+      'unexpected-table',
+    ],
+    [
+      'another keyspace',
+      { ...tweetEvent(config, 'insert', ID, 1n, 5n), keyspace: 'other' },
+      'unexpected-table',
+    ],
+    [
+      'a key that is not a uuid',
+      { ...tweetEvent(config, 'insert', ID, 1n, 5n), key: { tweet_id: 'nope' } },
+      'malformed-key',
+    ],
+    [
+      'a bad write time',
+      { ...tweetEvent(config, 'insert', ID, 1n, 5n), writeTimestamp: '12abc' },
+      'malformed-timestamp',
+    ],
+    [
+      'an insert without author',
+      { ...tweetEvent(config, 'insert', ID, 1n, 5n), columns: {} },
+      'missing-author',
+    ],
+    [
+      'an author beyond 64 bits',
+      {
+        ...tweetEvent(config, 'insert', ID, 1n, 5n),
+        columns: { author_id: { value: '9223372036854775808', ts: '5' } },
+      },
+      'missing-author',
+    ],
+    [
+      'a range delete',
+      { ...tweetEvent(config, 'insert', ID, 1n, 5n), op: 'delete_range' },
+      'unexpected-op',
+    ],
   ])('dead-letters %s', (_, value, code) => {
     const d = decode(value);
     expect(d.kind).toBe('dead');

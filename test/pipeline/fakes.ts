@@ -3,26 +3,51 @@
  * use the real services). The timeline fake applies last-write-wins by write time, like Cassandra.
  */
 import { FanoutError } from '../../lib/errors.ts';
-import type { ClaimStore, FollowerStore, TimelineEntry, TimelineMutation, TimelineStore, TweetAuthorStore } from '../../ports/stores.ts';
-import type { OutRecord, RecordSource, SourceListener, SourceRecord, StateRecord, Transaction, TransactionalSink } from '../../ports/streams.ts';
+import type {
+  ClaimStore,
+  FollowerStore,
+  TimelineEntry,
+  TimelineMutation,
+  TimelineStore,
+  TweetAuthorStore,
+} from '../../ports/stores.ts';
+import type {
+  OutRecord,
+  RecordSource,
+  SourceListener,
+  SourceRecord,
+  StateRecord,
+  Transaction,
+  TransactionalSink,
+} from '../../ports/streams.ts';
 
 export class MemoryFollowers implements FollowerStore {
   readonly graph = new Map<bigint, bigint[]>();
   pages = 0;
 
   set(userId: bigint, followers: readonly bigint[]): void {
-    this.graph.set(userId, [...new Set(followers)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))); // a set, like the table
+    this.graph.set(
+      userId,
+      [...new Set(followers)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)),
+    ); // a set, like the table
   }
 
   /** Awaited before each page read (to hold one in flight). */
   beforePage: (() => Promise<void>) | undefined;
 
-  async page(userId: bigint, after: bigint | null, limit: number, upTo?: bigint): Promise<bigint[]> {
+  async page(
+    userId: bigint,
+    after: bigint | null,
+    limit: number,
+    upTo?: bigint,
+  ): Promise<bigint[]> {
     await this.beforePage?.();
     this.pages++;
     const all = this.graph.get(userId) ?? [];
     const from = after === null ? 0 : all.findIndex((f) => f > after);
-    return from < 0 ? [] : all.slice(from, from + limit).filter((f) => upTo === undefined || f <= upTo);
+    return from < 0
+      ? []
+      : all.slice(from, from + limit).filter((f) => upTo === undefined || f <= upTo);
   }
 
   async last(userId: bigint): Promise<bigint | null> {
@@ -40,7 +65,10 @@ export class MemoryFollowers implements FollowerStore {
 
 export class MemoryTimelines implements TimelineStore {
   /** user -> tweet -> cell (deleted cells kept, as tombstones with their time). */
-  readonly cells = new Map<bigint, Map<string, { authorId: bigint; ts: bigint; live: boolean; expiresAt: number | null }>>();
+  readonly cells = new Map<
+    bigint,
+    Map<string, { authorId: bigint; ts: bigint; live: boolean; expiresAt: number | null }>
+  >();
   writes = 0;
   rows = 0;
   /** Errors to throw on the next writes, in order. */
@@ -59,17 +87,32 @@ export class MemoryTimelines implements TimelineStore {
     this.rows += mutations.length;
     for (const m of mutations) {
       let row = this.cells.get(m.userId);
-      if (!row) this.cells.set(m.userId, (row = new Map<string, { authorId: bigint; ts: bigint; live: boolean; expiresAt: number | null }>()));
+      if (!row)
+        this.cells.set(
+          m.userId,
+          (row = new Map<
+            string,
+            { authorId: bigint; ts: bigint; live: boolean; expiresAt: number | null }
+          >()),
+        );
       const cell = row.get(m.tweetId);
       if (cell && cell.ts > m.writeTimeMicros) continue;
       if (cell && cell.ts === m.writeTimeMicros && !cell.live) continue; // a tombstone wins a tie
-      row.set(m.tweetId, { authorId: m.authorId, ts: m.writeTimeMicros, live: m.op === 'insert', expiresAt: m.op === 'insert' ? m.expiresAt ?? null : null });
+      row.set(m.tweetId, {
+        authorId: m.authorId,
+        ts: m.writeTimeMicros,
+        live: m.op === 'insert',
+        expiresAt: m.op === 'insert' ? (m.expiresAt ?? null) : null,
+      });
     }
   }
 
   async read(userId: bigint, limit: number): Promise<TimelineEntry[]> {
     const row = this.cells.get(userId) ?? new Map();
-    return [...row].filter(([, c]) => c.live).slice(0, limit).map(([tweetId, c]) => ({ userId, tweetId, authorId: c.authorId }));
+    return [...row]
+      .filter(([, c]) => c.live)
+      .slice(0, limit)
+      .map(([tweetId, c]) => ({ userId, tweetId, authorId: c.authorId }));
   }
 
   /** Users whose timeline holds `tweetId`. */
@@ -97,7 +140,12 @@ export class MemoryAuthors implements TweetAuthorStore {
     if (!t) this.#times.set(tweetId, (t = { author: -1n, mark: -1n, row: -1n }));
     return t;
   }
-  async put(tweetId: string, authorId: bigint, writeTimeMicros: bigint, expiresAt: number | null = null): Promise<void> {
+  async put(
+    tweetId: string,
+    authorId: bigint,
+    writeTimeMicros: bigint,
+    expiresAt: number | null = null,
+  ): Promise<void> {
     const t = this.#of(tweetId);
     if (writeTimeMicros <= t.row || writeTimeMicros < t.author) return;
     t.author = writeTimeMicros;
@@ -161,7 +209,14 @@ export class FakeSource implements RecordSource {
   push(partition: number, value: string | object, key = 'k'): SourceRecord {
     const offset = this.#next.get(partition) ?? 0n;
     this.#next.set(partition, offset + 1n);
-    const r: SourceRecord = { topic: this.topic, partition, offset, key: Buffer.from(key), value: Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)), headers: {} };
+    const r: SourceRecord = {
+      topic: this.topic,
+      partition,
+      offset,
+      key: Buffer.from(key),
+      value: Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)),
+      headers: {},
+    };
     this.#queue.push(r);
     return r;
   }
@@ -252,15 +307,23 @@ export class FakeSink implements TransactionalSink {
   /** The committed offset of a partition (next to consume), if any. */
   offset(partition: number): bigint | undefined {
     let last: bigint | undefined;
-    for (const t of this.committed) for (const o of t.offsets) if (o.partition === partition) last = o.offset;
+    for (const t of this.committed)
+      for (const o of t.offsets) if (o.partition === partition) last = o.offset;
     return last;
   }
 
   /** The compacted checkpoint topic as a reader sees it. */
   stateRecords(topic: string): StateRecord[] {
-    return this.records(topic).map((r, i) => ({ partition: r.partition ?? 0, offset: i, key: r.key, value: r.value === null ? null : Buffer.from(r.value) }));
+    return this.records(topic).map((r, i) => ({
+      partition: r.partition ?? 0,
+      offset: i,
+      key: r.key,
+      value: r.value === null ? null : Buffer.from(r.value),
+    }));
   }
 }
 
-export const retriable = (message = 'write timeout'): FanoutError => new FanoutError('CASSANDRA_UNAVAILABLE', message, { retriable: true });
-export const permanent = (message = 'bad request'): FanoutError => new FanoutError('CASSANDRA_REJECTED', message, { retriable: false });
+export const retriable = (message = 'write timeout'): FanoutError =>
+  new FanoutError('CASSANDRA_UNAVAILABLE', message, { retriable: true });
+export const permanent = (message = 'bad request'): FanoutError =>
+  new FanoutError('CASSANDRA_REJECTED', message, { retriable: false });

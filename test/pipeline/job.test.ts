@@ -3,7 +3,13 @@ import { loadConfig } from '../../config/index.ts';
 import { checkpointRows, readAheadRows, TweetJob } from '../../pipeline/job.ts';
 import { checkpointRecord, restoreCheckpoints } from '../../pipeline/records.ts';
 
-const change = { op: 'insert' as const, tweetId: '9b2f5a40-8c4e-11ef-9f0b-0242ac120002', authorId: 1n, writeTime: 10n, expiresAt: null };
+const change = {
+  op: 'insert' as const,
+  tweetId: '9b2f5a40-8c4e-11ef-9f0b-0242ac120002',
+  authorId: 1n,
+  writeTime: 10n,
+  expiresAt: null,
+};
 
 describe('TweetJob', () => {
   it('moves its cursor only along written segments, whatever order batches finish in', () => {
@@ -25,9 +31,27 @@ describe('TweetJob', () => {
 
   it('resumes from a checkpoint: cursor, rows delivered, start time', () => {
     const job = new TweetJob({ partition: 1, offset: 7n }, change, {
-      tweetId: change.tweetId, op: 'insert', authorId: 1n, writeTime: 10n, cursor: 500n, delivered: 400, total: 1000, startedAt: 123, done: false, finishedAt: null,
+      tweetId: change.tweetId,
+      op: 'insert',
+      authorId: 1n,
+      writeTime: 10n,
+      cursor: 500n,
+      delivered: 400,
+      total: 1000,
+      startedAt: 123,
+      done: false,
+      finishedAt: null,
     });
-    expect(job).toMatchObject({ resumed: true, cursor: 500n, readCursor: 500n, delivered: 400, emitted: 400, total: 1000, startedAt: 123, remaining: 600 });
+    expect(job).toMatchObject({
+      resumed: true,
+      cursor: 500n,
+      readCursor: 500n,
+      delivered: 400,
+      emitted: 400,
+      total: 1000,
+      startedAt: 123,
+      remaining: 600,
+    });
     expect(job.hasCheckpoint).toBe(true);
     expect(job.unprotected).toBe(0);
   });
@@ -60,7 +84,11 @@ describe('TweetJob', () => {
     let blocked = 0;
     job.emitted = 40;
     let through = false;
-    const room = job.checkpointRoom(40, () => blocked++).then(() => { through = true; });
+    const room = job
+      .checkpointRoom(40, () => blocked++)
+      .then(() => {
+        through = true;
+      });
     await Promise.resolve();
     expect([through, blocked]).toEqual([false, 1]);
     job.ack(job.addSegment(40, 40n));
@@ -76,7 +104,9 @@ describe('TweetJob', () => {
     job.emitted = 5;
     const seg = job.addSegment(5, 5n);
     let settled = false;
-    const p = job.settled().then(() => { settled = true; });
+    const p = job.settled().then(() => {
+      settled = true;
+    });
     job.stop();
     await Promise.resolve();
     expect(settled).toBe(false);
@@ -90,27 +120,64 @@ describe('TweetJob', () => {
     job.emitted = 40;
     job.ack(job.addSegment(40, 140n));
     job.checkpointed(job.snapshot());
-    expect(() => { job.emitted = 41; job.beginRetraction(); }).toThrow(/not an insert paged to its end and fully written/); // a row still unwritten
+    expect(() => {
+      job.emitted = 41;
+      job.beginRetraction();
+    }).toThrow(/not an insert paged to its end and fully written/); // a row still unwritten
     job.emitted = 40;
     job.beginRetraction();
-    expect(job).toMatchObject({ retracting: true, writeOp: 'delete', op: 'insert', cursor: null, readCursor: null, delivered: 0, emitted: 0, unprotected: 0 });
+    expect(job).toMatchObject({
+      retracting: true,
+      writeOp: 'delete',
+      op: 'insert',
+      cursor: null,
+      readCursor: null,
+      delivered: 0,
+      emitted: 0,
+      unprotected: 0,
+    });
     job.emitted = 10;
     job.ack(job.addSegment(10, 110n));
     expect(job.checkpointDue(10)).toBe(true); // measured from the retraction's start, not the insert's 40
     const snap = job.snapshot();
-    expect(snap.checkpoint).toMatchObject({ op: 'insert', retracting: true, cursor: 110n, delivered: 10 });
+    expect(snap.checkpoint).toMatchObject({
+      op: 'insert',
+      retracting: true,
+      cursor: 110n,
+      delivered: 10,
+    });
     // Through the checkpoint topic and back: the next owner goes on deleting from the cursor.
     const config = loadConfig({ env: {}, sets: [] });
     const rec = checkpointRecord(config, 'cdc', 0, 3n, snap.checkpoint);
-    const restored = restoreCheckpoints([{ partition: 0, offset: 0, key: rec.key, value: Buffer.from(rec.value!) }], 'cdc').get(0)!.get(3n)!;
+    const restored = restoreCheckpoints(
+      [{ partition: 0, offset: 0, key: rec.key, value: Buffer.from(rec.value!) }],
+      'cdc',
+    )
+      .get(0)!
+      .get(3n)!;
     const next = new TweetJob({ partition: 0, offset: 3n }, change, restored);
-    expect(next).toMatchObject({ retracting: true, writeOp: 'delete', cursor: 110n, delivered: 10 });
+    expect(next).toMatchObject({
+      retracting: true,
+      writeOp: 'delete',
+      cursor: 110n,
+      delivered: 10,
+    });
     expect(() => next.beginRetraction()).toThrow(); // at most once
     // A checkpoint of an insert not retracting says nothing of it (the format stays as it was).
-    expect(JSON.parse(checkpointRecord(config, 'cdc', 0, 4n, new TweetJob({ partition: 0, offset: 4n }, change, null).snapshot().checkpoint).value!)).not.toHaveProperty('retracting');
+    expect(
+      JSON.parse(
+        checkpointRecord(
+          config,
+          'cdc',
+          0,
+          4n,
+          new TweetJob({ partition: 0, offset: 4n }, change, null).snapshot().checkpoint,
+        ).value!,
+      ),
+    ).not.toHaveProperty('retracting');
   });
 
-  it('a checkpoint of the insert pass committing after the retraction began counts for nothing in it; the retraction\'s start is due at once', () => {
+  it("a checkpoint of the insert pass committing after the retraction began counts for nothing in it; the retraction's start is due at once", () => {
     const job = new TweetJob({ partition: 0, offset: 3n }, change, null);
     job.emitted = 40;
     job.ack(job.addSegment(40, 140n));

@@ -4,8 +4,14 @@ import { connectCassandra, type CassandraClient } from '../../connectors/cassand
 import { applySchema, CLAIM_TTL_SECONDS } from '../../connectors/cassandra/schema.ts';
 import { CassandraClaimStore } from '../../connectors/cassandra/claims.ts';
 import { CassandraFollowerStore } from '../../connectors/cassandra/followers.ts';
-import { CassandraTimelineStore, type WriteStrategy } from '../../connectors/cassandra/timelines.ts';
-import { CassandraTweetAuthorStore, DELETE_MARK_TTL_SECONDS } from '../../connectors/cassandra/tweet-authors.ts';
+import {
+  CassandraTimelineStore,
+  type WriteStrategy,
+} from '../../connectors/cassandra/timelines.ts';
+import {
+  CassandraTweetAuthorStore,
+  DELETE_MARK_TTL_SECONDS,
+} from '../../connectors/cassandra/tweet-authors.ts';
 import type { TimelineMutation } from '../../ports/stores.ts';
 import { testConfig } from '../support/config.ts';
 import { followerStoreContract } from './follower-store-contract.ts';
@@ -33,7 +39,12 @@ describe('Cassandra stores of the fan-out', () => {
 
   describe.each<WriteStrategy>(['batch', 'concurrent'])('TimelineStore (%s)', (strategy) => {
     const base = strategy === 'batch' ? 0n : 10_000_000n; // users of their own per strategy
-    const rows = (op: 'insert' | 'delete', tweetId: string, users: bigint[], ts: bigint): TimelineMutation[] =>
+    const rows = (
+      op: 'insert' | 'delete',
+      tweetId: string,
+      users: bigint[],
+      ts: bigint,
+    ): TimelineMutation[] =>
       users.map((userId) => ({ op, userId, tweetId, authorId: 7n, writeTimeMicros: ts }));
 
     it('writes rows of many users in one call, larger than one CQL batch slice', async () => {
@@ -42,7 +53,9 @@ describe('Cassandra stores of the fan-out', () => {
       const users = range(base + 5_000_000n, 300);
       await store.write(rows('insert', tweetId, users, writeTime));
       expect((await holders(client, ks, users, tweetId)).size).toBe(300);
-      expect(await store.read(users[0]!, 10)).toEqual([{ userId: users[0], tweetId, authorId: 7n }]);
+      expect(await store.read(users[0]!, 10)).toEqual([
+        { userId: users[0], tweetId, authorId: 7n },
+      ]);
     });
 
     it('a delete with a newer write time removes; a replayed insert with the older one does not resurrect', async () => {
@@ -59,8 +72,14 @@ describe('Cassandra stores of the fan-out', () => {
       const store = new CassandraTimelineStore(client, ks, { strategy });
       const { tweetId, writeTime } = newTweet();
       const users = range(base + 7_000_000n, 20);
-      await store.write([...rows('delete', tweetId, users.slice(0, 10), writeTime + 1n), ...rows('insert', tweetId, users.slice(10), writeTime)]);
-      await store.write([...rows('insert', tweetId, users.slice(0, 10), writeTime), ...rows('delete', tweetId, users.slice(10), writeTime + 1n)]);
+      await store.write([
+        ...rows('delete', tweetId, users.slice(0, 10), writeTime + 1n),
+        ...rows('insert', tweetId, users.slice(10), writeTime),
+      ]);
+      await store.write([
+        ...rows('insert', tweetId, users.slice(0, 10), writeTime),
+        ...rows('delete', tweetId, users.slice(10), writeTime + 1n),
+      ]);
       expect((await holders(client, ks, users, tweetId)).size).toBe(0);
     });
 
@@ -73,7 +92,13 @@ describe('Cassandra stores of the fan-out', () => {
         ...rows('insert', tweetId, users.slice(0, 30), writeTime).map((m) => ({ ...m, expiresAt })),
         ...rows('insert', tweetId, users.slice(30), writeTime),
       ]);
-      const ttls = await ttlsOf(client, `${ks}.timelines`, 'author_id', 'user_id IN ? AND tweet_id = ?', [users, tweetId]);
+      const ttls = await ttlsOf(
+        client,
+        `${ks}.timelines`,
+        'author_id',
+        'user_id IN ? AND tweet_id = ?',
+        [users, tweetId],
+      );
       expect(ttls).toHaveLength(60);
       expect(ttls.filter((t) => t === null)).toHaveLength(30);
       for (const t of ttls.filter((x) => x !== null)) expect(t).toBeGreaterThan(3_500);
@@ -86,7 +111,9 @@ describe('Cassandra stores of the fan-out', () => {
     const { tweetId, writeTime } = newTweet();
     await store.put(tweetId, 42n, writeTime, Math.floor(Date.now() / 1000) + 600);
     expect(await store.get(tweetId)).toBe(42n);
-    const [ttl] = await ttlsOf(client, `${ks}.tweet_authors`, 'author_id', 'tweet_id = ?', [tweetId]);
+    const [ttl] = await ttlsOf(client, `${ks}.tweet_authors`, 'author_id', 'tweet_id = ?', [
+      tweetId,
+    ]);
     expect(ttl).toBeGreaterThan(500);
     expect(ttl).toBeLessThanOrEqual(600);
   });
@@ -114,7 +141,9 @@ describe('Cassandra stores of the fan-out', () => {
     await store.forget(tweetId, t + 10n); // the delete is committed
     expect(await store.get(tweetId)).toBeNull();
     expect(await store.deletedSince(tweetId, t)).toBe(true); // an insert task ending now still finds it
-    const [ttl] = await ttlsOf(client, `${ks}.tweet_authors`, 'deleted_at', 'tweet_id = ?', [tweetId]);
+    const [ttl] = await ttlsOf(client, `${ks}.tweet_authors`, 'deleted_at', 'tweet_id = ?', [
+      tweetId,
+    ]);
     expect(ttl).toBeGreaterThan(DELETE_MARK_TTL_SECONDS - 60);
     expect(ttl).toBeLessThanOrEqual(DELETE_MARK_TTL_SECONDS);
     await store.put(tweetId, 42n, t); // a replayed insert: the author stays forgotten
@@ -122,7 +151,11 @@ describe('Cassandra stores of the fan-out', () => {
     await store.markDeleted(tweetId, t + 5n); // an older delete replayed: the newer mark stays
     expect(await store.deletedSince(tweetId, t + 10n)).toBe(true);
     // An older version's forget deletes the row at the delete's time: the mark, just after it, stays.
-    await client.execute(`DELETE FROM ${ks}.tweet_authors USING TIMESTAMP ? WHERE tweet_id = ?`, [t + 10n, tweetId], { prepare: true });
+    await client.execute(
+      `DELETE FROM ${ks}.tweet_authors USING TIMESTAMP ? WHERE tweet_id = ?`,
+      [t + 10n, tweetId],
+      { prepare: true },
+    );
     expect(await store.deletedSince(tweetId, t)).toBe(true);
     await store.put(tweetId, 43n, t + 20n); // the same id inserted again, later
     expect(await store.get(tweetId)).toBe(43n);
@@ -138,7 +171,9 @@ describe('Cassandra stores of the fan-out', () => {
     expect(copies).toContain(holders[0]);
     expect(await store.claim(eventId, holders[0]!)).toBe(holders[0]); // the holder, after a crash
     expect(await store.claim(eventId, 'cdc.t/9/9')).toBe(holders[0]);
-    const [ttl] = await ttlsOf(client, `${ks}.fanout_claims`, 'claimed_by', 'event_id = ?', [eventId]);
+    const [ttl] = await ttlsOf(client, `${ks}.fanout_claims`, 'claimed_by', 'event_id = ?', [
+      eventId,
+    ]);
     expect(ttl).toBeGreaterThan(CLAIM_TTL_SECONDS - 60);
     expect(ttl).toBeLessThanOrEqual(CLAIM_TTL_SECONDS);
   });

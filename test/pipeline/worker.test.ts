@@ -1,5 +1,10 @@
 import { metrics } from '@opentelemetry/api';
-import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
+import {
+  AggregationTemporality,
+  InMemoryMetricExporter,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+} from '@opentelemetry/sdk-metrics';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../config/index.ts';
 import { withTimeout } from '../../lib/errors.ts';
@@ -8,7 +13,16 @@ import type { StateReader, StateRecord } from '../../ports/streams.ts';
 import { rowCredit } from '../../pipeline/job.ts';
 import { checkpointRecord } from '../../pipeline/records.ts';
 import { Worker } from '../../pipeline/worker.ts';
-import { FakeSink, FakeSource, MemoryAuthors, MemoryClaims, MemoryFollowers, MemoryTimelines, permanent, retriable } from './fakes.ts';
+import {
+  FakeSink,
+  FakeSource,
+  MemoryAuthors,
+  MemoryClaims,
+  MemoryFollowers,
+  MemoryTimelines,
+  permanent,
+  retriable,
+} from './fakes.ts';
 import { tweetEvent, within } from './fixtures.ts';
 
 // Pure-logic tests of the worker over in-memory fakes of its ports (the same scenarios run
@@ -20,16 +34,34 @@ metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
 const config = loadConfig({
   env: {},
   sets: [
-    'cassandra.keyspace=ks', 'pipeline.batchSize=10', 'pipeline.maxInFlightBatches=2', 'pipeline.pageSize=50', 'pipeline.checkpointEvery=4',
-    'pipeline.lingerMs=1', 'pipeline.maxInFlightTweets=2', 'retry.baseDelayMs=1', 'retry.maxDelayMs=2', 'retry.maxAttempts=4', 'pipeline.shutdownTimeoutMs=5000',
+    'cassandra.keyspace=ks',
+    'pipeline.batchSize=10',
+    'pipeline.maxInFlightBatches=2',
+    'pipeline.pageSize=50',
+    'pipeline.checkpointEvery=4',
+    'pipeline.lingerMs=1',
+    'pipeline.maxInFlightTweets=2',
+    'retry.baseDelayMs=1',
+    'retry.maxDelayMs=2',
+    'retry.maxAttempts=4',
+    'pipeline.shutdownTimeoutMs=5000',
   ],
 });
 const log = createLogger('error');
-const ids = (from: number, n: number): bigint[] => Array.from({ length: n }, (_, i) => BigInt(from + i));
+const ids = (from: number, n: number): bigint[] =>
+  Array.from({ length: n }, (_, i) => BigInt(from + i));
 let seq = 0;
 const tweetId = (): string => `00000000-0000-1000-8000-${String(++seq).padStart(12, '0')}`;
 
-function world(options: { restored?: StateRecord[]; config?: typeof config; claims?: MemoryClaims; partitions?: number[]; readCheckpoints?: StateReader } = {}) {
+function world(
+  options: {
+    restored?: StateRecord[];
+    config?: typeof config;
+    claims?: MemoryClaims;
+    partitions?: number[];
+    readCheckpoints?: StateReader;
+  } = {},
+) {
   const cfg = options.config ?? config;
   const source = new FakeSource(options.partitions);
   const sink = new FakeSink();
@@ -38,147 +70,269 @@ function world(options: { restored?: StateRecord[]; config?: typeof config; clai
   const authors = new MemoryAuthors();
   followers.set(1n, ids(1_000, 500));
   followers.set(2n, ids(1_000, 3));
-  const worker = new Worker({ config: cfg, workerId: 'w', log, ports: { source, sink, followers, timelines, authors, readCheckpoints: options.readCheckpoints ?? (async () => options.restored ?? []), ...(options.claims ? { claims: options.claims } : {}) } });
+  const worker = new Worker({
+    config: cfg,
+    workerId: 'w',
+    log,
+    ports: {
+      source,
+      sink,
+      followers,
+      timelines,
+      authors,
+      readCheckpoints: options.readCheckpoints ?? (async () => options.restored ?? []),
+      ...(options.claims ? { claims: options.claims } : {}),
+    },
+  });
   const insert = (partition: number, author: bigint, id = tweetId()) => {
     source.push(partition, tweetEvent(config, 'insert', id, author, 1_000n + BigInt(seq)));
     return id;
   };
-  const completions = () => sink.records(config.topics.completed).map((r) => JSON.parse(r.value!) as { tweetId: string; followersDelivered: number; resumed: boolean; op: string });
+  const completions = () =>
+    sink.records(config.topics.completed).map(
+      (r) =>
+        JSON.parse(r.value!) as {
+          tweetId: string;
+          followersDelivered: number;
+          resumed: boolean;
+          op: string;
+        },
+    );
   return { source, sink, followers, timelines, authors, worker, insert, completions };
 }
 
 describe('Worker (fakes)', () => {
-  it('partitions revoked while their checkpoints are being read: given up at once, the read cancelled once none is wanted, never taken up; the others flow', { timeout: 10_000 }, async () => {
-    // Checkpoint reads of partitions 1 and 2 wait (as behind a dead worker's open transaction)
-    // until released; like readToEnd, a read rejects when cancelled.
-    const reads: Array<{ partitions: readonly number[]; signal: AbortSignal; release: () => void }> = [];
-    const readCheckpoints: StateReader = (partitions, signal) => (partitions.includes(0) ? Promise.resolve([]) : new Promise((resolve, reject) => {
-      reads.push({ partitions, signal: signal!, release: () => resolve([]) });
-      signal!.addEventListener('abort', () => reject(new Error('read cancelled')), { once: true });
-    }));
-    const w = world({ partitions: [0], readCheckpoints });
-    const run = w.worker.start();
-    await within(5_000, 'running', () => (w.worker.state === 'running' ? true : undefined), 1);
-    const one = w.source.assign([1]);
-    const twoAndThree = w.source.assign([2, 3]);
-    await within(5_000, 'restoring', () => (w.worker.status().restoring.partitions.length === 3 ? true : undefined), 1);
-    await reader.forceFlush(); // the gauge operators watch
-    const gauge = exporter.getMetrics().at(-1)!.scopeMetrics.flatMap((sm) => sm.metrics).find((m) => m.descriptor.name === 'fanout_partitions_restoring');
-    expect(gauge?.dataPoints.find((d) => d.attributes['fanout.worker'] === 'w')?.value).toBe(3);
-    const id = w.insert(0, 2n); // the partition already owned keeps flowing meanwhile
-    await within(5_000, 'completed on partition 0', () => (w.completions().some((c) => c.tweetId === id) ? true : undefined), 1);
+  it(
+    'partitions revoked while their checkpoints are being read: given up at once, the read cancelled once none is wanted, never taken up; the others flow',
+    { timeout: 10_000 },
+    async () => {
+      // Checkpoint reads of partitions 1 and 2 wait (as behind a dead worker's open transaction)
+      // until released; like readToEnd, a read rejects when cancelled.
+      const reads: Array<{
+        partitions: readonly number[];
+        signal: AbortSignal;
+        release: () => void;
+      }> = [];
+      const readCheckpoints: StateReader = (partitions, signal) =>
+        partitions.includes(0)
+          ? Promise.resolve([])
+          : new Promise((resolve, reject) => {
+              reads.push({ partitions, signal: signal!, release: () => resolve([]) });
+              signal!.addEventListener('abort', () => reject(new Error('read cancelled')), {
+                once: true,
+              });
+            });
+      const w = world({ partitions: [0], readCheckpoints });
+      const run = w.worker.start();
+      await within(5_000, 'running', () => (w.worker.state === 'running' ? true : undefined), 1);
+      const one = w.source.assign([1]);
+      const twoAndThree = w.source.assign([2, 3]);
+      await within(
+        5_000,
+        'restoring',
+        () => (w.worker.status().restoring.partitions.length === 3 ? true : undefined),
+        1,
+      );
+      await reader.forceFlush(); // the gauge operators watch
+      const gauge = exporter
+        .getMetrics()
+        .at(-1)!
+        .scopeMetrics.flatMap((sm) => sm.metrics)
+        .find((m) => m.descriptor.name === 'fanout_partitions_restoring');
+      expect(gauge?.dataPoints.find((d) => d.attributes['fanout.worker'] === 'w')?.value).toBe(3);
+      const id = w.insert(0, 2n); // the partition already owned keeps flowing meanwhile
+      await within(
+        5_000,
+        'completed on partition 0',
+        () => (w.completions().some((c) => c.tweetId === id) ? true : undefined),
+        1,
+      );
 
-    await withTimeout(w.source.revoke([1]), 1_000, 'a revocation waited for a restore');
-    expect(reads[0]!.signal.aborted).toBe(true); // nothing of it wanted: cancelled
-    await one;
-    await withTimeout(w.source.revoke([2]), 1_000, 'a revocation waited for a restore');
-    expect(reads[1]!.signal.aborted).toBe(false); // partition 3 is still wanted
-    expect(w.worker.status().restoring.partitions).toEqual([3]);
-    reads[1]!.release();
-    await twoAndThree;
-    expect(w.worker.status().partitions).toEqual([0, 3]); // 1 and 2 never taken up
-    expect(w.worker.status().restoring.partitions).toEqual([]);
-    const later = w.insert(3, 2n);
-    await within(5_000, 'completed on partition 3', () => (w.completions().some((c) => c.tweetId === later) ? true : undefined), 1);
-    await w.worker.close();
-    await run;
-  });
+      await withTimeout(w.source.revoke([1]), 1_000, 'a revocation waited for a restore');
+      expect(reads[0]!.signal.aborted).toBe(true); // nothing of it wanted: cancelled
+      await one;
+      await withTimeout(w.source.revoke([2]), 1_000, 'a revocation waited for a restore');
+      expect(reads[1]!.signal.aborted).toBe(false); // partition 3 is still wanted
+      expect(w.worker.status().restoring.partitions).toEqual([3]);
+      reads[1]!.release();
+      await twoAndThree;
+      expect(w.worker.status().partitions).toEqual([0, 3]); // 1 and 2 never taken up
+      expect(w.worker.status().restoring.partitions).toEqual([]);
+      const later = w.insert(3, 2n);
+      await within(
+        5_000,
+        'completed on partition 3',
+        () => (w.completions().some((c) => c.tweetId === later) ? true : undefined),
+        1,
+      );
+      await w.worker.close();
+      await run;
+    },
+  );
 
-  it('replica copies of one write (same eventId): the first copy to claim it fans out and completes; the others commit with no output', { timeout: 10_000 }, async () => {
-    const claims = new MemoryClaims();
-    const w = world({ claims });
-    const id = tweetId();
-    const event = tweetEvent(config, 'insert', id, 1n, 5_000n);
-    for (let i = 0; i < 3; i++) w.source.push(0, event); // one copy per replica, same key: same partition
-    const other = w.insert(0, 2n); // a different write behind them
-    const run = w.worker.start();
-    await within(5_000, 'all four records committed', () => (w.sink.offset(0) === 4n ? true : undefined), 1);
-    expect(w.completions().map((c) => [c.tweetId, c.followersDelivered])).toEqual([[id, 500], [other, 3]]);
-    expect(w.timelines.rows).toBe(503); // the copies wrote nothing
-    expect(claims.held.get(event.eventId)).toBe(`${w.source.topic}/0/0`);
-    await w.worker.close();
-    await run;
-  });
+  it(
+    'replica copies of one write (same eventId): the first copy to claim it fans out and completes; the others commit with no output',
+    { timeout: 10_000 },
+    async () => {
+      const claims = new MemoryClaims();
+      const w = world({ claims });
+      const id = tweetId();
+      const event = tweetEvent(config, 'insert', id, 1n, 5_000n);
+      for (let i = 0; i < 3; i++) w.source.push(0, event); // one copy per replica, same key: same partition
+      const other = w.insert(0, 2n); // a different write behind them
+      const run = w.worker.start();
+      await within(
+        5_000,
+        'all four records committed',
+        () => (w.sink.offset(0) === 4n ? true : undefined),
+        1,
+      );
+      expect(w.completions().map((c) => [c.tweetId, c.followersDelivered])).toEqual([
+        [id, 500],
+        [other, 3],
+      ]);
+      expect(w.timelines.rows).toBe(503); // the copies wrote nothing
+      expect(claims.held.get(event.eventId)).toBe(`${w.source.topic}/0/0`);
+      await w.worker.close();
+      await run;
+    },
+  );
 
-  it('a copy redone after a crash finds its own claim and fans out; a copy behind it is skipped', { timeout: 10_000 }, async () => {
-    const claims = new MemoryClaims();
-    const w = world({ claims });
-    const id = tweetId();
-    const event = tweetEvent(config, 'insert', id, 2n, 5_000n);
-    claims.held.set(event.eventId, `${w.source.topic}/0/0`); // claimed by offset 0 before the crash, not committed
-    w.source.push(0, event);
-    w.source.push(0, event);
-    const run = w.worker.start();
-    await within(5_000, 'both records committed', () => (w.sink.offset(0) === 2n ? true : undefined), 1);
-    expect(w.completions().map((c) => c.tweetId)).toEqual([id]);
-    expect(w.timelines.rows).toBe(3);
-    await w.worker.close();
-    await run;
-  });
+  it(
+    'a copy redone after a crash finds its own claim and fans out; a copy behind it is skipped',
+    { timeout: 10_000 },
+    async () => {
+      const claims = new MemoryClaims();
+      const w = world({ claims });
+      const id = tweetId();
+      const event = tweetEvent(config, 'insert', id, 2n, 5_000n);
+      claims.held.set(event.eventId, `${w.source.topic}/0/0`); // claimed by offset 0 before the crash, not committed
+      w.source.push(0, event);
+      w.source.push(0, event);
+      const run = w.worker.start();
+      await within(
+        5_000,
+        'both records committed',
+        () => (w.sink.offset(0) === 2n ? true : undefined),
+        1,
+      );
+      expect(w.completions().map((c) => c.tweetId)).toEqual([id]);
+      expect(w.timelines.rows).toBe(3);
+      await w.worker.close();
+      await run;
+    },
+  );
 
-  it('takes no more tweets than maxInFlightTweets: the source pauses until they drain', { timeout: 10_000 }, async () => {
-    const w = world();
-    let release!: () => void;
-    w.timelines.gate = new Promise((r) => { release = r; });
-    const tweets = Array.from({ length: 6 }, () => w.insert(0, 2n));
-    const run = w.worker.start();
-    await within(5_000, 'two tweets in flight', () => (w.worker.status().inFlight.length === 2 ? true : undefined), 1);
-    await within(5_000, 'source paused', () => (w.source.paused ? true : undefined), 1);
-    expect(w.source.delivered).toBe(2);
-    release();
-    await within(5_000, 'all completed', () => (w.completions().length === 6 ? true : undefined), 5);
-    expect(w.completions().map((c) => c.tweetId)).toEqual(tweets);
-    expect(w.sink.offset(0)).toBe(6n);
-    await withTimeout(w.worker.close(), 5_000, 'close hung');
-    await run;
-    expect(w.worker.state).toBe('stopped');
-  });
+  it(
+    'takes no more tweets than maxInFlightTweets: the source pauses until they drain',
+    { timeout: 10_000 },
+    async () => {
+      const w = world();
+      let release!: () => void;
+      w.timelines.gate = new Promise((r) => {
+        release = r;
+      });
+      const tweets = Array.from({ length: 6 }, () => w.insert(0, 2n));
+      const run = w.worker.start();
+      await within(
+        5_000,
+        'two tweets in flight',
+        () => (w.worker.status().inFlight.length === 2 ? true : undefined),
+        1,
+      );
+      await within(5_000, 'source paused', () => (w.source.paused ? true : undefined), 1);
+      expect(w.source.delivered).toBe(2);
+      release();
+      await within(
+        5_000,
+        'all completed',
+        () => (w.completions().length === 6 ? true : undefined),
+        5,
+      );
+      expect(w.completions().map((c) => c.tweetId)).toEqual(tweets);
+      expect(w.sink.offset(0)).toBe(6n);
+      await withTimeout(w.worker.close(), 5_000, 'close hung');
+      await run;
+      expect(w.worker.state).toBe('stopped');
+    },
+  );
 
-  it('commits offsets in order only past finished tweets; each completion goes out once, with its offset', { timeout: 10_000 }, async () => {
-    const w = world();
-    let release!: () => void;
-    w.timelines.gate = new Promise((r) => { release = r; });
-    const big = w.insert(0, 1n);
-    const small = w.insert(0, 2n);
-    const none = w.insert(0, 3n); // no followers
-    void w.worker.start();
-    await within(5_000, 'the follower-less tweet finished behind the big one', () => (w.worker.status().inFlight.length === 2 ? true : undefined), 1);
-    expect(w.sink.offset(0)).toBeUndefined(); // offset 0 is in flight: nothing may be committed
-    release();
-    await within(5_000, 'all completed', () => (w.completions().length === 3 ? true : undefined), 5);
-    expect(w.completions().map((c) => [c.tweetId, c.followersDelivered])).toEqual([[big, 500], [small, 3], [none, 0]]);
-    // Every transaction that carried completions also moved the offset past them.
-    for (const tx of w.sink.committed) {
-      if (tx.records.some((r) => r.topic === config.topics.completed)) expect(tx.offsets.length).toBeGreaterThan(0);
-    }
-    const offsets = w.sink.committed.flatMap((t) => t.offsets.map((o) => o.offset));
-    expect(offsets).toEqual([...offsets].sort((a, b) => (a < b ? -1 : 1)));
-    expect(w.timelines.holders(big)).toHaveLength(500);
-    await w.worker.close();
-  });
+  it(
+    'commits offsets in order only past finished tweets; each completion goes out once, with its offset',
+    { timeout: 10_000 },
+    async () => {
+      const w = world();
+      let release!: () => void;
+      w.timelines.gate = new Promise((r) => {
+        release = r;
+      });
+      const big = w.insert(0, 1n);
+      const small = w.insert(0, 2n);
+      const none = w.insert(0, 3n); // no followers
+      void w.worker.start();
+      await within(
+        5_000,
+        'the follower-less tweet finished behind the big one',
+        () => (w.worker.status().inFlight.length === 2 ? true : undefined),
+        1,
+      );
+      expect(w.sink.offset(0)).toBeUndefined(); // offset 0 is in flight: nothing may be committed
+      release();
+      await within(
+        5_000,
+        'all completed',
+        () => (w.completions().length === 3 ? true : undefined),
+        5,
+      );
+      expect(w.completions().map((c) => [c.tweetId, c.followersDelivered])).toEqual([
+        [big, 500],
+        [small, 3],
+        [none, 0],
+      ]);
+      // Every transaction that carried completions also moved the offset past them.
+      for (const tx of w.sink.committed) {
+        if (tx.records.some((r) => r.topic === config.topics.completed))
+          expect(tx.offsets.length).toBeGreaterThan(0);
+      }
+      const offsets = w.sink.committed.flatMap((t) => t.offsets.map((o) => o.offset));
+      expect(offsets).toEqual([...offsets].sort((a, b) => (a < b ? -1 : 1)));
+      expect(w.timelines.holders(big)).toHaveLength(500);
+      await w.worker.close();
+    },
+  );
 
-  it('keeps follower rows in memory within the row credit, and checkpoints a long fan-out as it goes', { timeout: 10_000 }, async () => {
-    const w = world();
-    let peak = 0;
-    const write = w.timelines.write.bind(w.timelines);
-    w.timelines.write = async (m) => {
-      peak = Math.max(peak, w.worker.status().rowsOutstanding);
-      return write(m);
-    };
-    const big = w.insert(0, 1n);
-    void w.worker.start();
-    await within(5_000, 'completed', () => (w.completions().length === 1 ? true : undefined), 5);
-    expect(peak).toBeGreaterThan(0);
-    expect(peak).toBeLessThanOrEqual(rowCredit(config.pipeline)); // 2 × 10 in flight + a page of 50
-    const checkpoints = w.sink.records(config.topics.checkpoints).filter((r) => r.value !== null).map((r) => JSON.parse(r.value!) as { delivered: number });
-    expect(checkpoints.length).toBeGreaterThan(5);
-    for (const [i, cp] of checkpoints.entries()) {
-      if (i > 0) expect(cp.delivered - checkpoints[i - 1]!.delivered).toBeLessThanOrEqual(40); // read-ahead: checkpointEvery × batchSize
-    }
-    expect(w.sink.records(config.topics.checkpoints).at(-1)).toMatchObject({ key: `${w.source.topic}/0/0`, value: null });
-    expect(w.timelines.holders(big)).toHaveLength(500);
-    await w.worker.close();
-  });
+  it(
+    'keeps follower rows in memory within the row credit, and checkpoints a long fan-out as it goes',
+    { timeout: 10_000 },
+    async () => {
+      const w = world();
+      let peak = 0;
+      const write = w.timelines.write.bind(w.timelines);
+      w.timelines.write = async (m) => {
+        peak = Math.max(peak, w.worker.status().rowsOutstanding);
+        return write(m);
+      };
+      const big = w.insert(0, 1n);
+      void w.worker.start();
+      await within(5_000, 'completed', () => (w.completions().length === 1 ? true : undefined), 5);
+      expect(peak).toBeGreaterThan(0);
+      expect(peak).toBeLessThanOrEqual(rowCredit(config.pipeline)); // 2 × 10 in flight + a page of 50
+      const checkpoints = w.sink
+        .records(config.topics.checkpoints)
+        .filter((r) => r.value !== null)
+        .map((r) => JSON.parse(r.value!) as { delivered: number });
+      expect(checkpoints.length).toBeGreaterThan(5);
+      for (const [i, cp] of checkpoints.entries()) {
+        if (i > 0) expect(cp.delivered - checkpoints[i - 1]!.delivered).toBeLessThanOrEqual(40); // read-ahead: checkpointEvery × batchSize
+      }
+      expect(w.sink.records(config.topics.checkpoints).at(-1)).toMatchObject({
+        key: `${w.source.topic}/0/0`,
+        value: null,
+      });
+      expect(w.timelines.holders(big)).toHaveLength(500);
+      await w.worker.close();
+    },
+  );
 
   it('retries retriable write errors, counting them', { timeout: 10_000 }, async () => {
     const w = world();
@@ -190,190 +344,344 @@ describe('Worker (fakes)', () => {
     await w.worker.close();
   });
 
-  it('fails loudly on a non-retriable write error: start() rejects, state failed, everything closed, nothing committed past it', { timeout: 10_000 }, async () => {
-    const w = world();
-    w.timelines.failures.push(permanent('unconfigured table'));
-    w.insert(1, 2n);
-    await expect(withTimeout(w.worker.start(), 5_000, 'hung')).rejects.toThrow(/unconfigured table/);
-    expect(w.worker.state).toBe('failed');
-    expect(w.source.closed && w.sink.closed).toBe(true);
-    expect(w.sink.offset(1)).toBeUndefined();
-    await w.worker.close(); // still safe
-  });
+  it(
+    'fails loudly on a non-retriable write error: start() rejects, state failed, everything closed, nothing committed past it',
+    { timeout: 10_000 },
+    async () => {
+      const w = world();
+      w.timelines.failures.push(permanent('unconfigured table'));
+      w.insert(1, 2n);
+      await expect(withTimeout(w.worker.start(), 5_000, 'hung')).rejects.toThrow(
+        /unconfigured table/,
+      );
+      expect(w.worker.state).toBe('failed');
+      expect(w.source.closed && w.sink.closed).toBe(true);
+      expect(w.sink.offset(1)).toBeUndefined();
+      await w.worker.close(); // still safe
+    },
+  );
 
-  it('on revoke: stops paging, lets in-flight batches land, commits the exact cursor, forgets the partition', { timeout: 10_000 }, async () => {
-    const w = world();
-    w.timelines.delayMs = 2;
-    const big = w.insert(0, 1n);
-    void w.worker.start();
-    await within(5_000, 'under way', () => ((w.worker.status().inFlight[0]?.delivered ?? 0) >= 100 ? true : undefined), 1);
-    await withTimeout(w.source.revoke([0]), 5_000, 'revoke hung');
-    expect(w.worker.status().partitions).toEqual([1, 2]);
-    expect(w.worker.status().inFlight).toEqual([]);
-    const last = w.sink.records(config.topics.checkpoints).at(-1)!;
-    const cp = JSON.parse(last.value!) as { delivered: number; cursor: string; done: boolean };
-    expect(cp.done).toBe(false);
-    expect(w.timelines.holders(big)).toHaveLength(cp.delivered); // nothing written past the checkpoint
-    expect(BigInt(cp.cursor)).toBe(999n + BigInt(cp.delivered));
-    expect(w.completions()).toEqual([]);
-    expect(w.sink.offset(0)).toBeUndefined();
-    await w.worker.close();
-  });
+  it(
+    'on revoke: stops paging, lets in-flight batches land, commits the exact cursor, forgets the partition',
+    { timeout: 10_000 },
+    async () => {
+      const w = world();
+      w.timelines.delayMs = 2;
+      const big = w.insert(0, 1n);
+      void w.worker.start();
+      await within(
+        5_000,
+        'under way',
+        () => ((w.worker.status().inFlight[0]?.delivered ?? 0) >= 100 ? true : undefined),
+        1,
+      );
+      await withTimeout(w.source.revoke([0]), 5_000, 'revoke hung');
+      expect(w.worker.status().partitions).toEqual([1, 2]);
+      expect(w.worker.status().inFlight).toEqual([]);
+      const last = w.sink.records(config.topics.checkpoints).at(-1)!;
+      const cp = JSON.parse(last.value!) as { delivered: number; cursor: string; done: boolean };
+      expect(cp.done).toBe(false);
+      expect(w.timelines.holders(big)).toHaveLength(cp.delivered); // nothing written past the checkpoint
+      expect(BigInt(cp.cursor)).toBe(999n + BigInt(cp.delivered));
+      expect(w.completions()).toEqual([]);
+      expect(w.sink.offset(0)).toBeUndefined();
+      await w.worker.close();
+    },
+  );
 
-  it('on a lost assignment (session expired): forgets the partition at once and commits nothing for it', { timeout: 10_000 }, async () => {
-    const w = world();
-    w.timelines.delayMs = 2;
-    w.insert(0, 1n);
-    void w.worker.start();
-    await within(5_000, 'under way', () => ((w.worker.status().inFlight[0]?.delivered ?? 0) >= 100 ? true : undefined), 1);
-    const before = w.sink.committed.length;
-    await withTimeout(w.source.revoke([0], true), 1_000, 'a lost revoke must not wait');
-    expect(w.sink.committed.length).toBe(before);
-    expect(w.worker.status()).toMatchObject({ partitions: [1, 2], inFlight: [] });
-    await w.worker.close();
-    expect(w.sink.offset(0)).toBeUndefined();
-    expect(w.completions()).toEqual([]);
-  });
+  it(
+    'on a lost assignment (session expired): forgets the partition at once and commits nothing for it',
+    { timeout: 10_000 },
+    async () => {
+      const w = world();
+      w.timelines.delayMs = 2;
+      w.insert(0, 1n);
+      void w.worker.start();
+      await within(
+        5_000,
+        'under way',
+        () => ((w.worker.status().inFlight[0]?.delivered ?? 0) >= 100 ? true : undefined),
+        1,
+      );
+      const before = w.sink.committed.length;
+      await withTimeout(w.source.revoke([0], true), 1_000, 'a lost revoke must not wait');
+      expect(w.sink.committed.length).toBe(before);
+      expect(w.worker.status()).toMatchObject({ partitions: [1, 2], inFlight: [] });
+      await w.worker.close();
+      expect(w.sink.offset(0)).toBeUndefined();
+      expect(w.completions()).toEqual([]);
+    },
+  );
 
-  it('restores checkpoints on assignment and resumes each tweet from its cursor', { timeout: 10_000 }, async () => {
-    const id = tweetId();
-    const cp = checkpointRecord(config, 'cdc.ks.tweets', 0, 0n, {
-      tweetId: id, op: 'insert', authorId: 1n, writeTime: 7n, cursor: 1_299n, delivered: 300, total: 500, startedAt: Date.now() - 1_000, done: false, finishedAt: null,
-    });
-    const w = world({ restored: [{ partition: 0, offset: 0, key: cp.key, value: Buffer.from(cp.value!) }] });
-    w.insert(0, 1n, id);
-    void w.worker.start();
-    await within(5_000, 'completed', () => (w.completions().length === 1 ? true : undefined), 5);
-    expect(w.completions()[0]).toMatchObject({ tweetId: id, followersDelivered: 500, resumed: true });
-    expect(w.timelines.rows).toBe(200); // only followers after the cursor
-    expect(w.timelines.holders(id)).toEqual(ids(1_300, 200));
-    await w.worker.close();
-  });
+  it(
+    'restores checkpoints on assignment and resumes each tweet from its cursor',
+    { timeout: 10_000 },
+    async () => {
+      const id = tweetId();
+      const cp = checkpointRecord(config, 'cdc.ks.tweets', 0, 0n, {
+        tweetId: id,
+        op: 'insert',
+        authorId: 1n,
+        writeTime: 7n,
+        cursor: 1_299n,
+        delivered: 300,
+        total: 500,
+        startedAt: Date.now() - 1_000,
+        done: false,
+        finishedAt: null,
+      });
+      const w = world({
+        restored: [{ partition: 0, offset: 0, key: cp.key, value: Buffer.from(cp.value!) }],
+      });
+      w.insert(0, 1n, id);
+      void w.worker.start();
+      await within(5_000, 'completed', () => (w.completions().length === 1 ? true : undefined), 5);
+      expect(w.completions()[0]).toMatchObject({
+        tweetId: id,
+        followersDelivered: 500,
+        resumed: true,
+      });
+      expect(w.timelines.rows).toBe(200); // only followers after the cursor
+      expect(w.timelines.holders(id)).toEqual(ids(1_300, 200));
+      await w.worker.close();
+    },
+  );
 
-  it('retracts a delete using the recorded author; a delete of an unknown tweet is dead-lettered', { timeout: 10_000 }, async () => {
-    const w = world();
-    const known = tweetId();
-    w.authors.authors.set(known, 2n);
-    w.source.push(2, tweetEvent(config, 'delete_partition', known, null, 50n));
-    const unknown = tweetId();
-    w.source.push(2, tweetEvent(config, 'delete_partition', unknown, null, 50n));
-    await w.timelines.write(ids(1_000, 3).map((u) => ({ op: 'insert', userId: u, tweetId: known, authorId: 2n, writeTimeMicros: 40n })));
-    void w.worker.start();
-    await within(5_000, 'committed', () => (w.sink.offset(2) === 2n ? true : undefined), 5);
-    expect(w.completions()).toMatchObject([{ tweetId: known, op: 'delete', followersDelivered: 3 }]);
-    expect(w.timelines.holders(known)).toEqual([]);
-    const dead = w.sink.records(config.topics.deadLetter).map((r) => JSON.parse(r.value!) as { reason: { code: string } });
-    expect(dead.map((d) => d.reason.code)).toEqual(['unknown-author']);
-    // Marked all the same: an insert of it still in flight somewhere takes its rows back as it ends.
-    expect(await w.authors.deletedSince(unknown, 50n)).toBe(true);
-    await w.worker.close(); // waits for the author record's delete
-    // The delivered delete's author record is gone, at the delete's write time: a replayed
-    // (older) insert cannot bring it back, a later one can.
-    expect(w.authors.authors.has(known)).toBe(false);
-    await w.authors.put(known, 2n, 49n);
-    expect(w.authors.authors.has(known)).toBe(false);
-    await w.authors.put(known, 2n, 51n);
-    expect(w.authors.authors.get(known)).toBe(2n);
-  });
+  it(
+    'retracts a delete using the recorded author; a delete of an unknown tweet is dead-lettered',
+    { timeout: 10_000 },
+    async () => {
+      const w = world();
+      const known = tweetId();
+      w.authors.authors.set(known, 2n);
+      w.source.push(2, tweetEvent(config, 'delete_partition', known, null, 50n));
+      const unknown = tweetId();
+      w.source.push(2, tweetEvent(config, 'delete_partition', unknown, null, 50n));
+      await w.timelines.write(
+        ids(1_000, 3).map((u) => ({
+          op: 'insert',
+          userId: u,
+          tweetId: known,
+          authorId: 2n,
+          writeTimeMicros: 40n,
+        })),
+      );
+      void w.worker.start();
+      await within(5_000, 'committed', () => (w.sink.offset(2) === 2n ? true : undefined), 5);
+      expect(w.completions()).toMatchObject([
+        { tweetId: known, op: 'delete', followersDelivered: 3 },
+      ]);
+      expect(w.timelines.holders(known)).toEqual([]);
+      const dead = w.sink
+        .records(config.topics.deadLetter)
+        .map((r) => JSON.parse(r.value!) as { reason: { code: string } });
+      expect(dead.map((d) => d.reason.code)).toEqual(['unknown-author']);
+      // Marked all the same: an insert of it still in flight somewhere takes its rows back as it ends.
+      expect(await w.authors.deletedSince(unknown, 50n)).toBe(true);
+      await w.worker.close(); // waits for the author record's delete
+      // The delivered delete's author record is gone, at the delete's write time: a replayed
+      // (older) insert cannot bring it back, a later one can.
+      expect(w.authors.authors.has(known)).toBe(false);
+      await w.authors.put(known, 2n, 49n);
+      expect(w.authors.authors.has(known)).toBe(false);
+      await w.authors.put(known, 2n, 51n);
+      expect(w.authors.authors.get(known)).toBe(2n);
+    },
+  );
 
-  it('a follow between a delete\'s reads and its insert\'s: the insert, ending after the delete was taken, takes its rows back', { timeout: 10_000 }, async () => {
-    const w = world();
-    // The insert's first follower read is held until the test lets it go; the delete's are not.
-    let release!: () => void;
-    const held = new Promise<void>((r) => { release = r; });
-    let reads = 0;
-    w.followers.beforePage = () => (++reads === 1 ? held : Promise.resolve());
-    const id = tweetId();
-    w.source.push(0, tweetEvent(config, 'insert', id, 1n, 100n));
-    void w.worker.start();
-    await within(5_000, 'the insert\'s first read held', () => (reads === 1 ? true : undefined), 1);
-    w.source.push(0, tweetEvent(config, 'delete_partition', id, null, 200n)); // its author: remembered from the insert
-    // The delete reads all 500 followers and writes its tombstones while the insert waits ...
-    await within(5_000, 'the delete delivered', () => (w.timelines.rows === 500 ? true : undefined), 2);
-    // ... then someone follows the author, and only then does the insert read its followers.
-    await w.followers.add(1n, [5_000n]);
-    release();
-    await within(5_000, 'both committed', () => (w.sink.offset(0) === 2n ? true : undefined), 5);
-    expect(w.timelines.holders(id)).toEqual([]); // without the retraction: [5000n]
-    expect(w.timelines.cells.get(5_000n)?.get(id)).toMatchObject({ live: false, ts: 100n }); // taken back at the insert's own write time
-    const done = w.sink.records(config.topics.completed).map((r) => JSON.parse(r.value!) as { op: string; followersDelivered: number; retracted?: boolean });
-    expect(done).toMatchObject([{ op: 'insert', followersDelivered: 501, retracted: true }, { op: 'delete', followersDelivered: 500 }]);
-    expect(done[1]!.retracted).toBeUndefined();
-    expect(w.timelines.rows).toBe(500 + 501 + 501); // the delete; the insert; its retraction
-    await w.worker.close();
-  });
+  it(
+    "a follow between a delete's reads and its insert's: the insert, ending after the delete was taken, takes its rows back",
+    { timeout: 10_000 },
+    async () => {
+      const w = world();
+      // The insert's first follower read is held until the test lets it go; the delete's are not.
+      let release!: () => void;
+      const held = new Promise<void>((r) => {
+        release = r;
+      });
+      let reads = 0;
+      w.followers.beforePage = () => (++reads === 1 ? held : Promise.resolve());
+      const id = tweetId();
+      w.source.push(0, tweetEvent(config, 'insert', id, 1n, 100n));
+      void w.worker.start();
+      await within(
+        5_000,
+        "the insert's first read held",
+        () => (reads === 1 ? true : undefined),
+        1,
+      );
+      w.source.push(0, tweetEvent(config, 'delete_partition', id, null, 200n)); // its author: remembered from the insert
+      // The delete reads all 500 followers and writes its tombstones while the insert waits ...
+      await within(
+        5_000,
+        'the delete delivered',
+        () => (w.timelines.rows === 500 ? true : undefined),
+        2,
+      );
+      // ... then someone follows the author, and only then does the insert read its followers.
+      await w.followers.add(1n, [5_000n]);
+      release();
+      await within(5_000, 'both committed', () => (w.sink.offset(0) === 2n ? true : undefined), 5);
+      expect(w.timelines.holders(id)).toEqual([]); // without the retraction: [5000n]
+      expect(w.timelines.cells.get(5_000n)?.get(id)).toMatchObject({ live: false, ts: 100n }); // taken back at the insert's own write time
+      const done = w.sink
+        .records(config.topics.completed)
+        .map(
+          (r) =>
+            JSON.parse(r.value!) as { op: string; followersDelivered: number; retracted?: boolean },
+        );
+      expect(done).toMatchObject([
+        { op: 'insert', followersDelivered: 501, retracted: true },
+        { op: 'delete', followersDelivered: 500 },
+      ]);
+      expect(done[1]!.retracted).toBeUndefined();
+      expect(w.timelines.rows).toBe(500 + 501 + 501); // the delete; the insert; its retraction
+      await w.worker.close();
+    },
+  );
 
-  it('a delete that read the followers under a previous owner (its mark in tweet_authors) makes the insert resumed here take its rows back', { timeout: 10_000 }, async () => {
-    const id = tweetId();
-    // The previous owner had the insert half done (a checkpoint) and the delete marked and under
-    // way; here the insert resumes and ends before this worker takes the delete (not pushed).
-    const cp = checkpointRecord(config, 'cdc.ks.tweets', 0, 0n, {
-      tweetId: id, op: 'insert', authorId: 1n, writeTime: 100n, cursor: 1_249n, delivered: 250, total: 500, startedAt: Date.now() - 1_000, done: false, finishedAt: null,
-    });
-    const w = world({ restored: [{ partition: 0, offset: 0, key: cp.key, value: Buffer.from(cp.value!) }] });
-    await w.authors.markDeleted(id, 200n);
-    w.source.push(0, tweetEvent(config, 'insert', id, 1n, 100n));
-    void w.worker.start();
-    await within(5_000, 'the insert completed', () => (w.completions().length === 1 ? true : undefined), 5);
-    expect(w.completions()[0]).toMatchObject({ tweetId: id, op: 'insert', resumed: true, followersDelivered: 500, retracted: true });
-    expect(w.timelines.holders(id)).toEqual([]);
-    expect(w.timelines.rows).toBe(250 + 500); // the rest of the insert; its retraction from the first follower
-    await w.worker.close();
-  });
+  it(
+    'a delete that read the followers under a previous owner (its mark in tweet_authors) makes the insert resumed here take its rows back',
+    { timeout: 10_000 },
+    async () => {
+      const id = tweetId();
+      // The previous owner had the insert half done (a checkpoint) and the delete marked and under
+      // way; here the insert resumes and ends before this worker takes the delete (not pushed).
+      const cp = checkpointRecord(config, 'cdc.ks.tweets', 0, 0n, {
+        tweetId: id,
+        op: 'insert',
+        authorId: 1n,
+        writeTime: 100n,
+        cursor: 1_249n,
+        delivered: 250,
+        total: 500,
+        startedAt: Date.now() - 1_000,
+        done: false,
+        finishedAt: null,
+      });
+      const w = world({
+        restored: [{ partition: 0, offset: 0, key: cp.key, value: Buffer.from(cp.value!) }],
+      });
+      await w.authors.markDeleted(id, 200n);
+      w.source.push(0, tweetEvent(config, 'insert', id, 1n, 100n));
+      void w.worker.start();
+      await within(
+        5_000,
+        'the insert completed',
+        () => (w.completions().length === 1 ? true : undefined),
+        5,
+      );
+      expect(w.completions()[0]).toMatchObject({
+        tweetId: id,
+        op: 'insert',
+        resumed: true,
+        followersDelivered: 500,
+        retracted: true,
+      });
+      expect(w.timelines.holders(id)).toEqual([]);
+      expect(w.timelines.rows).toBe(250 + 500); // the rest of the insert; its retraction from the first follower
+      await w.worker.close();
+    },
+  );
 
-  it('an insert asks whether it was deleted while its last rows are written, finishes only with the answer, and a graceful stop waits for it', { timeout: 10_000 }, async () => {
-    const w = world();
-    let answer!: () => void;
-    const asked = new Promise<void>((r) => { answer = r; });
-    let asking = 0;
-    const deletedSince = w.authors.deletedSince.bind(w.authors);
-    w.authors.deletedSince = async (...args) => { asking++; await asked; return deletedSince(...args); };
-    let land!: () => void;
-    w.timelines.gate = new Promise((r) => { land = r; });
-    const id = w.insert(0, 2n);
-    void w.worker.start();
-    await within(5_000, 'asked with its rows still in flight', () => (asking === 1 ? true : undefined), 1);
-    expect(w.timelines.rows).toBe(0);
-    land();
-    await within(5_000, 'its rows written', () => (w.timelines.rows === 3 ? true : undefined), 1);
-    expect(w.sink.offset(0)).toBeUndefined(); // not finished without the answer
-    const closing = w.worker.close();
-    answer();
-    await withTimeout(closing, 5_000, 'close hung');
-    expect(w.completions()).toMatchObject([{ tweetId: id, followersDelivered: 3 }]);
-    expect(w.sink.offset(0)).toBe(1n);
-  });
+  it(
+    'an insert asks whether it was deleted while its last rows are written, finishes only with the answer, and a graceful stop waits for it',
+    { timeout: 10_000 },
+    async () => {
+      const w = world();
+      let answer!: () => void;
+      const asked = new Promise<void>((r) => {
+        answer = r;
+      });
+      let asking = 0;
+      const deletedSince = w.authors.deletedSince.bind(w.authors);
+      w.authors.deletedSince = async (...args) => {
+        asking++;
+        await asked;
+        return deletedSince(...args);
+      };
+      let land!: () => void;
+      w.timelines.gate = new Promise((r) => {
+        land = r;
+      });
+      const id = w.insert(0, 2n);
+      void w.worker.start();
+      await within(
+        5_000,
+        'asked with its rows still in flight',
+        () => (asking === 1 ? true : undefined),
+        1,
+      );
+      expect(w.timelines.rows).toBe(0);
+      land();
+      await within(5_000, 'its rows written', () => (w.timelines.rows === 3 ? true : undefined), 1);
+      expect(w.sink.offset(0)).toBeUndefined(); // not finished without the answer
+      const closing = w.worker.close();
+      answer();
+      await withTimeout(closing, 5_000, 'close hung');
+      expect(w.completions()).toMatchObject([{ tweetId: id, followersDelivered: 3 }]);
+      expect(w.sink.offset(0)).toBe(1n);
+    },
+  );
 
-  it('an insert that ended before its delete was taken is not taken back (the delete\'s reads come after it)', { timeout: 10_000 }, async () => {
-    const w = world();
-    const id = tweetId();
-    w.source.push(0, tweetEvent(config, 'insert', id, 2n, 100n));
-    void w.worker.start();
-    await within(5_000, 'insert committed', () => (w.sink.offset(0) === 1n ? true : undefined), 5);
-    w.source.push(0, tweetEvent(config, 'delete_partition', id, null, 200n));
-    await within(5_000, 'delete committed', () => (w.sink.offset(0) === 2n ? true : undefined), 5);
-    expect(w.timelines.rows).toBe(3 + 3);
-    expect(w.timelines.holders(id)).toEqual([]);
-    expect(w.completions().map((c) => (c as { retracted?: boolean }).retracted)).toEqual([undefined, undefined]);
-    await w.worker.close();
-  });
+  it(
+    "an insert that ended before its delete was taken is not taken back (the delete's reads come after it)",
+    { timeout: 10_000 },
+    async () => {
+      const w = world();
+      const id = tweetId();
+      w.source.push(0, tweetEvent(config, 'insert', id, 2n, 100n));
+      void w.worker.start();
+      await within(
+        5_000,
+        'insert committed',
+        () => (w.sink.offset(0) === 1n ? true : undefined),
+        5,
+      );
+      w.source.push(0, tweetEvent(config, 'delete_partition', id, null, 200n));
+      await within(
+        5_000,
+        'delete committed',
+        () => (w.sink.offset(0) === 2n ? true : undefined),
+        5,
+      );
+      expect(w.timelines.rows).toBe(3 + 3);
+      expect(w.timelines.holders(id)).toEqual([]);
+      expect(w.completions().map((c) => (c as { retracted?: boolean }).retracted)).toEqual([
+        undefined,
+        undefined,
+      ]);
+      await w.worker.close();
+    },
+  );
 
-  it('close() is idempotent and graceful: one promise, the in-flight tweet checkpointed, then stopped', { timeout: 10_000 }, async () => {
-    const w = world();
-    w.timelines.delayMs = 2;
-    w.insert(0, 1n);
-    const run = w.worker.start();
-    await within(5_000, 'under way', () => ((w.worker.status().inFlight[0]?.delivered ?? 0) >= 50 ? true : undefined), 1);
-    const a = w.worker.close();
-    expect(w.worker.close()).toBe(a);
-    expect(w.worker.state).toBe('draining');
-    await withTimeout(a, 5_000, 'close hung');
-    await run;
-    expect(w.worker.state).toBe('stopped');
-    const cp = JSON.parse(w.sink.records(config.topics.checkpoints).at(-1)!.value!) as { delivered: number };
-    expect(w.timelines.rows).toBe(cp.delivered);
-    expect(w.sink.closed && w.source.closed).toBe(true);
-  });
+  it(
+    'close() is idempotent and graceful: one promise, the in-flight tweet checkpointed, then stopped',
+    { timeout: 10_000 },
+    async () => {
+      const w = world();
+      w.timelines.delayMs = 2;
+      w.insert(0, 1n);
+      const run = w.worker.start();
+      await within(
+        5_000,
+        'under way',
+        () => ((w.worker.status().inFlight[0]?.delivered ?? 0) >= 50 ? true : undefined),
+        1,
+      );
+      const a = w.worker.close();
+      expect(w.worker.close()).toBe(a);
+      expect(w.worker.state).toBe('draining');
+      await withTimeout(a, 5_000, 'close hung');
+      await run;
+      expect(w.worker.state).toBe('stopped');
+      const cp = JSON.parse(w.sink.records(config.topics.checkpoints).at(-1)!.value!) as {
+        delivered: number;
+      };
+      expect(w.timelines.rows).toBe(cp.delivered);
+      expect(w.sink.closed && w.source.closed).toBe(true);
+    },
+  );
 
   it('reports rows, batches and tweets as OpenTelemetry metrics', { timeout: 10_000 }, async () => {
     const w = world();
@@ -385,7 +693,9 @@ describe('Worker (fakes)', () => {
     for (const rm of exporter.getMetrics()) {
       for (const sm of rm.scopeMetrics) {
         for (const m of sm.metrics) {
-          const total = m.dataPoints.filter((d) => d.attributes['fanout.worker'] === 'w').reduce((n, d) => n + (typeof d.value === 'number' ? d.value : 0), 0);
+          const total = m.dataPoints
+            .filter((d) => d.attributes['fanout.worker'] === 'w')
+            .reduce((n, d) => n + (typeof d.value === 'number' ? d.value : 0), 0);
           names.set(m.descriptor.name, total);
         }
       }
@@ -405,16 +715,28 @@ describe('Worker (fakes)', () => {
     expect(w.sink.opened).toBe(false);
   });
 
-  it('a graceful stop that misses pipeline.shutdownTimeoutMs is forced: close() still settles, state failed, all closed', { timeout: 10_000 }, async () => {
-    const quick = loadConfig({ env: {}, sets: ['cassandra.keyspace=ks', 'pipeline.shutdownTimeoutMs=200', 'pipeline.batchSize=10'] });
-    const w = world({ config: quick });
-    w.timelines.gate = new Promise(() => undefined); // a write that never returns
-    w.insert(0, 2n);
-    const run = w.worker.start();
-    await within(5_000, 'in flight', () => (w.worker.status().inFlight.length === 1 ? true : undefined), 1);
-    await withTimeout(w.worker.close(), 5_000, 'close hung past its deadline');
-    await expect(run).rejects.toThrow(/deadline/);
-    expect(w.worker.state).toBe('failed');
-    expect(w.source.closed && w.sink.closed).toBe(true);
-  });
+  it(
+    'a graceful stop that misses pipeline.shutdownTimeoutMs is forced: close() still settles, state failed, all closed',
+    { timeout: 10_000 },
+    async () => {
+      const quick = loadConfig({
+        env: {},
+        sets: ['cassandra.keyspace=ks', 'pipeline.shutdownTimeoutMs=200', 'pipeline.batchSize=10'],
+      });
+      const w = world({ config: quick });
+      w.timelines.gate = new Promise(() => undefined); // a write that never returns
+      w.insert(0, 2n);
+      const run = w.worker.start();
+      await within(
+        5_000,
+        'in flight',
+        () => (w.worker.status().inFlight.length === 1 ? true : undefined),
+        1,
+      );
+      await withTimeout(w.worker.close(), 5_000, 'close hung past its deadline');
+      await expect(run).rejects.toThrow(/deadline/);
+      expect(w.worker.state).toBe('failed');
+      expect(w.source.closed && w.sink.closed).toBe(true);
+    },
+  );
 });

@@ -73,8 +73,18 @@ describe('local services launcher', () => {
 
   it('reports both services running with pid, port, version and uptime', async () => {
     const [kafka, cassandra] = await servicesStatus(undefined, options());
-    expect(kafka).toMatchObject({ name: 'kafka', state: 'running', port: ports.kafka.broker, version: KAFKA_VERSION });
-    expect(cassandra).toMatchObject({ name: 'cassandra', state: 'running', port: ports.cassandra.native, version: CASSANDRA_VERSION });
+    expect(kafka).toMatchObject({
+      name: 'kafka',
+      state: 'running',
+      port: ports.kafka.broker,
+      version: KAFKA_VERSION,
+    });
+    expect(cassandra).toMatchObject({
+      name: 'cassandra',
+      state: 'running',
+      port: ports.cassandra.native,
+      version: CASSANDRA_VERSION,
+    });
     const paths = servicePaths(home);
     expect(Number((await readFile(paths.kafka.pidFile, 'utf8')).trim())).toBe(kafka?.pid);
     expect(Number((await readFile(paths.cassandra.pidFile, 'utf8')).trim())).toBe(cassandra?.pid);
@@ -99,8 +109,12 @@ describe('local services launcher', () => {
     const client = new Client({ contactPoints, localDataCenter: CASSANDRA_LOCAL_DC });
     await client.connect();
     try {
-      await client.execute(`CREATE KEYSPACE ${keyspace} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`);
-      await client.execute(`CREATE TABLE ${keyspace}.kv (k text PRIMARY KEY, v text) WITH cdc = true`);
+      await client.execute(
+        `CREATE KEYSPACE ${keyspace} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`,
+      );
+      await client.execute(
+        `CREATE TABLE ${keyspace}.kv (k text PRIMARY KEY, v text) WITH cdc = true`,
+      );
       const insert = `INSERT INTO ${keyspace}.kv (k, v) VALUES (?, ?)`;
       await client.execute(insert, ['survivor', 'still here'], { prepare: true });
 
@@ -121,7 +135,8 @@ describe('local services launcher', () => {
       await client.execute(insert, ['nudge', 'second write'], { prepare: true });
       await vi.waitFor(
         async () => {
-          if (sameIndexes(first, await cdcIndexes(cdcRawDir))) throw new Error('no commit-log sync since the first _cdc.idx');
+          if (sameIndexes(first, await cdcIndexes(cdcRawDir)))
+            throw new Error('no commit-log sync since the first _cdc.idx');
         },
         { timeout: 10_000, interval: 50 },
       );
@@ -147,7 +162,9 @@ describe('local services launcher', () => {
     const again = new Client({ contactPoints, localDataCenter: CASSANDRA_LOCAL_DC });
     await again.connect();
     try {
-      const result = await again.execute(`SELECT v FROM ${keyspace}.kv WHERE k = ?`, ['survivor'], { prepare: true });
+      const result = await again.execute(`SELECT v FROM ${keyspace}.kv WHERE k = ?`, ['survivor'], {
+        prepare: true,
+      });
       expect(result.first()?.get('v')).toBe('still here');
       await again.execute(`DROP KEYSPACE ${keyspace}`);
     } finally {

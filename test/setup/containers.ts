@@ -10,7 +10,10 @@ import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainer
 
 const CASSANDRA_YAML = resolve(import.meta.dirname, '../../docker/cassandra.yaml');
 
-export async function startContainers(): Promise<{ services: { kafkaBrokers: string; cassandraContactPoints: string; cdcRawDir: string }; stop: () => Promise<void> }> {
+export async function startContainers(): Promise<{
+  services: { kafkaBrokers: string; cassandraContactPoints: string; cdcRawDir: string };
+  stop: () => Promise<void>;
+}> {
   const data = mkdtempSync(join(tmpdir(), 'fanout-cassandra-'));
   chmodSync(data, 0o777);
   const yaml = join(data, 'cassandra.yaml');
@@ -18,36 +21,40 @@ export async function startContainers(): Promise<{ services: { kafkaBrokers: str
   const kafkaPort = 19092;
   const started: StartedTestContainer[] = [];
   try {
-    started.push(await new GenericContainer('apache/kafka:4.2.2')
-      .withExposedPorts({ container: kafkaPort, host: kafkaPort })
-      .withEnvironment({
-        KAFKA_NODE_ID: '1',
-        KAFKA_PROCESS_ROLES: 'broker,controller',
-        KAFKA_LISTENERS: `PLAINTEXT://:${kafkaPort},CONTROLLER://:9093`,
-        KAFKA_ADVERTISED_LISTENERS: `PLAINTEXT://127.0.0.1:${kafkaPort}`,
-        KAFKA_CONTROLLER_LISTENER_NAMES: 'CONTROLLER',
-        KAFKA_CONTROLLER_QUORUM_VOTERS: '1@localhost:9093',
-        KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR: '1',
-        KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR: '1',
-        KAFKA_TRANSACTION_STATE_LOG_MIN_ISR: '1',
-        KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR: '1',
-        KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR: '1',
-        KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS: '0',
-        // Abort a dead producer's timed-out transaction within a second (default: 10 s).
-        KAFKA_TRANSACTION_ABORT_TIMED_OUT_TRANSACTION_CLEANUP_INTERVAL_MS: '1000',
-      })
-      .withWaitStrategy(Wait.forLogMessage(/Kafka Server started/))
-      .start());
-    started.push(await new GenericContainer('cassandra:5.0')
-      .withExposedPorts(9042)
-      .withBindMounts([
-        { source: yaml, target: '/etc/cassandra/cassandra.yaml', mode: 'rw' },
-        { source: data, target: '/var/lib/cassandra', mode: 'rw' },
-      ])
-      .withEnvironment({ MAX_HEAP_SIZE: '1G', HEAP_NEWSIZE: '200M' })
-      .withWaitStrategy(Wait.forLogMessage(/Starting listening for CQL clients/))
-      .withStartupTimeout(240_000)
-      .start());
+    started.push(
+      await new GenericContainer('apache/kafka:4.2.2')
+        .withExposedPorts({ container: kafkaPort, host: kafkaPort })
+        .withEnvironment({
+          KAFKA_NODE_ID: '1',
+          KAFKA_PROCESS_ROLES: 'broker,controller',
+          KAFKA_LISTENERS: `PLAINTEXT://:${kafkaPort},CONTROLLER://:9093`,
+          KAFKA_ADVERTISED_LISTENERS: `PLAINTEXT://127.0.0.1:${kafkaPort}`,
+          KAFKA_CONTROLLER_LISTENER_NAMES: 'CONTROLLER',
+          KAFKA_CONTROLLER_QUORUM_VOTERS: '1@localhost:9093',
+          KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR: '1',
+          KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR: '1',
+          KAFKA_TRANSACTION_STATE_LOG_MIN_ISR: '1',
+          KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR: '1',
+          KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR: '1',
+          KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS: '0',
+          // Abort a dead producer's timed-out transaction within a second (default: 10 s).
+          KAFKA_TRANSACTION_ABORT_TIMED_OUT_TRANSACTION_CLEANUP_INTERVAL_MS: '1000',
+        })
+        .withWaitStrategy(Wait.forLogMessage(/Kafka Server started/))
+        .start(),
+    );
+    started.push(
+      await new GenericContainer('cassandra:5.0')
+        .withExposedPorts(9042)
+        .withBindMounts([
+          { source: yaml, target: '/etc/cassandra/cassandra.yaml', mode: 'rw' },
+          { source: data, target: '/var/lib/cassandra', mode: 'rw' },
+        ])
+        .withEnvironment({ MAX_HEAP_SIZE: '1G', HEAP_NEWSIZE: '200M' })
+        .withWaitStrategy(Wait.forLogMessage(/Starting listening for CQL clients/))
+        .withStartupTimeout(240_000)
+        .start(),
+    );
   } catch (err) {
     await Promise.allSettled(started.map((c) => c.stop()));
     throw err;

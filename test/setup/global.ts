@@ -31,7 +31,9 @@ function dockerAnswers(): boolean {
   return (host !== undefined && host !== '') || existsSync('/var/run/docker.sock');
 }
 
-export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
+export default async function setup(
+  project: TestProject,
+): Promise<(() => Promise<void>) | undefined> {
   const env = process.env;
   const runTag = randomUUID().slice(0, 6);
   project.provide('runTag', runTag);
@@ -53,7 +55,9 @@ export default async function setup(project: TestProject): Promise<(() => Promis
   if (dockerAnswers() && env.FANOUT_TEST_NO_DOCKER !== '1') {
     const { startContainers } = await import('./containers.ts');
     const started = await startContainers().catch((err: unknown) => {
-      process.stderr.write(`testcontainers unavailable (${(err as Error).message.split('\n')[0]}); using the local launcher\n`);
+      process.stderr.write(
+        `testcontainers unavailable (${(err as Error).message.split('\n')[0]}); using the local launcher\n`,
+      );
       return undefined;
     });
     if (started) {

@@ -10,15 +10,26 @@ import { connectCassandra } from '../../connectors/cassandra/client.ts';
 import { connectAdmin, createKafka, removeByPrefix } from '../../connectors/kafka/client.ts';
 import { createLogger } from '../../lib/log.ts';
 
-export async function removeRunLeftovers(services: { kafkaBrokers: string; cassandraContactPoints: string }, runTag: string): Promise<string> {
+export async function removeRunLeftovers(
+  services: { kafkaBrokers: string; cassandraContactPoints: string },
+  runTag: string,
+): Promise<string> {
   const config = loadConfig({
     env: {},
     // Dropping a keyspace with big tables can take longer than one ordinary request.
-    sets: [`kafka.brokers=${services.kafkaBrokers}`, `cassandra.contactPoints=${services.cassandraContactPoints}`, 'cassandra.requestTimeoutMs=120000'],
+    sets: [
+      `kafka.brokers=${services.kafkaBrokers}`,
+      `cassandra.contactPoints=${services.cassandraContactPoints}`,
+      'cassandra.requestTimeoutMs=120000',
+    ],
   });
   const [topics, keyspaces] = await Promise.all([
-    removeTopics(config, `t-${runTag}`).catch((err: unknown) => `topics not removed (${(err as Error).message})`),
-    removeKeyspaces(config, `t_${runTag}`).catch((err: unknown) => `keyspaces not removed (${(err as Error).message})`),
+    removeTopics(config, `t-${runTag}`).catch(
+      (err: unknown) => `topics not removed (${(err as Error).message})`,
+    ),
+    removeKeyspaces(config, `t_${runTag}`).catch(
+      (err: unknown) => `keyspaces not removed (${(err as Error).message})`,
+    ),
   ]);
   return `${topics}; ${keyspaces}`;
 }

@@ -5,7 +5,12 @@ import { connectAdmin, createKafka } from '../../connectors/kafka/client.ts';
 import type { Logger } from '../../lib/log.ts';
 
 /** Runs an in-process CDC connector around `body`: started and ready first, always closed after. */
-export async function withConnector<T>(config: Config, client: CassandraClient, log: Logger, body: (connector: CdcConnector) => Promise<T>): Promise<T> {
+export async function withConnector<T>(
+  config: Config,
+  client: CassandraClient,
+  log: Logger,
+  body: (connector: CdcConnector) => Promise<T>,
+): Promise<T> {
   const kafka = createKafka(config, log);
   const admin = await connectAdmin(kafka, config);
   const connector = new CdcConnector({ config, kafka, admin, cassandra: client, log });

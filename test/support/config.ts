@@ -19,22 +19,22 @@ export function testSettings(sets: string[] = []): string[] {
   // The run's tag first: the global teardown removes the run's topics and keyspaces by it.
   const id = `${inject('runTag')}${uniq().slice(0, 8)}`;
   return [
-      `kafka.brokers=${s.kafkaBrokers}`,
-      `cassandra.contactPoints=${s.cassandraContactPoints}`,
-      `cassandra.keyspace=t_${id}`,
-      `cdc.rawDir=${s.cdcRawDir}`,
-      `topics.cdcPrefix=t-${id}.cdc`,
-      `topics.cdcOffsets=t-${id}.cdc-offsets`,
-      `topics.checkpoints=t-${id}.checkpoints`,
-      `topics.completed=t-${id}.completed`,
-      `topics.tasks=t-${id}.tasks`,
-      `topics.deadLetter=t-${id}.dead-letter`,
-      `pipeline.groupId=t-${id}.workers`,
-      'topics.cdcPartitions=3',
-      'topics.tasksPartitions=3',
-      'log.level=warn',
-      // No metrics endpoint per test process (they would fight over one port).
-      'telemetry.prometheusPort=0',
-      ...sets,
+    `kafka.brokers=${s.kafkaBrokers}`,
+    `cassandra.contactPoints=${s.cassandraContactPoints}`,
+    `cassandra.keyspace=t_${id}`,
+    `cdc.rawDir=${s.cdcRawDir}`,
+    `topics.cdcPrefix=t-${id}.cdc`,
+    `topics.cdcOffsets=t-${id}.cdc-offsets`,
+    `topics.checkpoints=t-${id}.checkpoints`,
+    `topics.completed=t-${id}.completed`,
+    `topics.tasks=t-${id}.tasks`,
+    `topics.deadLetter=t-${id}.dead-letter`,
+    `pipeline.groupId=t-${id}.workers`,
+    'topics.cdcPartitions=3',
+    'topics.tasksPartitions=3',
+    'log.level=warn',
+    // No metrics endpoint per test process (they would fight over one port).
+    'telemetry.prometheusPort=0',
+    ...sets,
   ];
 }

@@ -41,10 +41,16 @@ export function bodyOf(i: number): string {
 
 /** Creates the non-CDC side table the batch case needs (same partition key as tweets). */
 export async function prepareWorkload(client: CassandraClient, ks: string): Promise<void> {
-  await client.execute(`CREATE TABLE IF NOT EXISTS ${ks}.tweet_notes (tweet_id timeuuid PRIMARY KEY, note text)`);
+  await client.execute(
+    `CREATE TABLE IF NOT EXISTS ${ks}.tweet_notes (tweet_id timeuuid PRIMARY KEY, note text)`,
+  );
 }
 
-export async function runWorkload(client: CassandraClient, ks: string, o: WorkloadOptions): Promise<WorkloadResult> {
+export async function runWorkload(
+  client: CassandraClient,
+  ks: string,
+  o: WorkloadOptions,
+): Promise<WorkloadResult> {
   const expected = new Map<string, ExpectedChange[]>();
   let events = 0;
   let next = 0;
@@ -57,10 +63,16 @@ export async function runWorkload(client: CassandraClient, ks: string, o: Worklo
     expected.set(id, changes);
     const params = [id, BigInt(i % 97), body, new Date()];
     if (i % 100 === 3) {
-      await client.batch([
-        { query: `INSERT INTO ${ks}.tweet_notes (tweet_id, note) VALUES (?, ?)`, params: [id, 'non-CDC table first'] },
-        { query: insert, params },
-      ], { prepare: true, logged: false });
+      await client.batch(
+        [
+          {
+            query: `INSERT INTO ${ks}.tweet_notes (tweet_id, note) VALUES (?, ?)`,
+            params: [id, 'non-CDC table first'],
+          },
+          { query: insert, params },
+        ],
+        { prepare: true, logged: false },
+      );
       changes.push({ op: 'insert', body });
     } else if (i % 50 === 11) {
       await client.execute(`${insert} USING TTL 86400`, params, { prepare: true });
@@ -71,7 +83,9 @@ export async function runWorkload(client: CassandraClient, ks: string, o: Worklo
     }
     if (i % 10 === 0) {
       const edited = `edited ${i} ✎`;
-      await client.execute(`UPDATE ${ks}.tweets SET body = ? WHERE tweet_id = ?`, [edited, id], { prepare: true });
+      await client.execute(`UPDATE ${ks}.tweets SET body = ? WHERE tweet_id = ?`, [edited, id], {
+        prepare: true,
+      });
       changes.push({ op: 'update', body: edited });
     }
     if (i % 25 === 1) {
@@ -110,32 +124,48 @@ interface SeenEvent {
  * event ids, none missing, none extra), the right ops in each key's order, the right values.
  * Returns the problems found (empty = exactly once).
  */
-export function checkExactlyOnce(values: readonly string[], expected: ReadonlyMap<string, ExpectedChange[]>): string[] {
+export function checkExactlyOnce(
+  values: readonly string[],
+  expected: ReadonlyMap<string, ExpectedChange[]>,
+): string[] {
   const problems: string[] = [];
   const ids = new Set<string>();
   const byKey = new Map<string, SeenEvent[]>();
   for (const v of values) {
     const e = JSON.parse(v) as SeenEvent;
-    if (ids.has(e.eventId)) problems.push(`duplicate event ${e.eventId} (${e.op} ${String(e.key.tweet_id)})`);
+    if (ids.has(e.eventId))
+      problems.push(`duplicate event ${e.eventId} (${e.op} ${String(e.key.tweet_id)})`);
     ids.add(e.eventId);
     const k = String(e.key.tweet_id);
     byKey.set(k, [...(byKey.get(k) ?? []), e]);
   }
-  for (const k of byKey.keys()) if (!expected.has(k)) problems.push(`event for a tweet the workload did not write: ${k}`);
+  for (const k of byKey.keys())
+    if (!expected.has(k)) problems.push(`event for a tweet the workload did not write: ${k}`);
   for (const [id, want] of expected) {
     const got = byKey.get(id) ?? [];
     const ops = got.map((e) => e.op);
     if (ops.join() !== want.map((w) => w.op).join()) {
-      problems.push(`tweet ${id}: ops ${JSON.stringify(ops)}, expected ${JSON.stringify(want.map((w) => w.op))}`);
+      problems.push(
+        `tweet ${id}: ops ${JSON.stringify(ops)}, expected ${JSON.stringify(want.map((w) => w.op))}`,
+      );
       continue;
     }
     want.forEach((w, i) => {
       const e = got[i]!;
-      if (w.body !== undefined && e.columns.body?.value !== w.body) problems.push(`tweet ${id} ${w.op}: wrong body (${String(e.columns.body?.value).slice(0, 40)}...)`);
-      if (w.ttl !== undefined && e.ttl !== w.ttl) problems.push(`tweet ${id}: ttl ${e.ttl}, expected ${w.ttl}`);
+      if (w.body !== undefined && e.columns.body?.value !== w.body)
+        problems.push(
+          `tweet ${id} ${w.op}: wrong body (${String(e.columns.body?.value).slice(0, 40)}...)`,
+        );
+      if (w.ttl !== undefined && e.ttl !== w.ttl)
+        problems.push(`tweet ${id}: ttl ${e.ttl}, expected ${w.ttl}`);
       // Cassandra set the expiry when it applied the write: just before it was acknowledged.
-      if (w.at !== undefined && !(e.expiresAt !== undefined && Math.abs(e.expiresAt - (w.at + w.ttl!)) <= 2)) {
-        problems.push(`tweet ${id}: expiresAt ${e.expiresAt}, expected ${Math.floor(w.at + w.ttl!)} ± 2 s`);
+      if (
+        w.at !== undefined &&
+        !(e.expiresAt !== undefined && Math.abs(e.expiresAt - (w.at + w.ttl!)) <= 2)
+      ) {
+        problems.push(
+          `tweet ${id}: expiresAt ${e.expiresAt}, expected ${Math.floor(w.at + w.ttl!)} ± 2 s`,
+        );
       }
     });
   }

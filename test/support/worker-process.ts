@@ -30,7 +30,9 @@ export function spawnWorkerProcess(id: string, args: readonly string[]): WorkerP
   });
   if (child.pid === undefined) throw new Error('could not spawn a fanout worker');
   let err = '';
-  child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
   const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
   return {
     pid: child.pid,
@@ -39,11 +41,19 @@ export function spawnWorkerProcess(id: string, args: readonly string[]): WorkerP
     stderr: () => err,
     kill: async () => {
       child.kill('SIGKILL');
-      await withTimeout(exited, 10_000, `worker ${id} (pid ${child.pid}) did not exit 10 s after SIGKILL`);
+      await withTimeout(
+        exited,
+        10_000,
+        `worker ${id} (pid ${child.pid}) did not exit 10 s after SIGKILL`,
+      );
     },
     stop: async (timeoutMs = 40_000) => {
       child.kill('SIGTERM');
-      return withTimeout(exited, timeoutMs, `worker ${id} (pid ${child.pid}) did not stop within ${timeoutMs} ms of SIGTERM; it said: ${err.slice(-2_000)}`);
+      return withTimeout(
+        exited,
+        timeoutMs,
+        `worker ${id} (pid ${child.pid}) did not stop within ${timeoutMs} ms of SIGTERM; it said: ${err.slice(-2_000)}`,
+      );
     },
   };
 }

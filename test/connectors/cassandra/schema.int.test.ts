@@ -27,7 +27,9 @@ describe('data contract on the real Cassandra', () => {
     client = await connectCassandra(config);
   });
   afterAll(async () => {
-    await client.execute(`DROP KEYSPACE IF EXISTS ${config.cassandra.keyspace}`).catch(() => undefined);
+    await client
+      .execute(`DROP KEYSPACE IF EXISTS ${config.cassandra.keyspace}`)
+      .catch(() => undefined);
     await client.shutdown();
   });
 
@@ -35,10 +37,19 @@ describe('data contract on the real Cassandra', () => {
     await applySchema(client, config);
     await applySchema(client, config);
     const rs = await client.execute(
-      'SELECT table_name, cdc FROM system_schema.tables WHERE keyspace_name = ?', [config.cassandra.keyspace],
+      'SELECT table_name, cdc FROM system_schema.tables WHERE keyspace_name = ?',
+      [config.cassandra.keyspace],
     );
-    const tables = Object.fromEntries(rs.rows.map((r) => [r.get('table_name') as string, r.get('cdc') as boolean | null]));
-    expect(Object.keys(tables).sort()).toEqual(['fanout_claims', 'followers', 'timelines', 'tweet_authors', 'tweets']);
+    const tables = Object.fromEntries(
+      rs.rows.map((r) => [r.get('table_name') as string, r.get('cdc') as boolean | null]),
+    );
+    expect(Object.keys(tables).sort()).toEqual([
+      'fanout_claims',
+      'followers',
+      'timelines',
+      'tweet_authors',
+      'tweets',
+    ]);
     expect(tables.tweets).toBe(true);
   });
 
@@ -47,13 +58,28 @@ describe('data contract on the real Cassandra', () => {
     const ks = old.cassandra.keyspace;
     try {
       await client.execute(contractStatements(old)[0]!); // the keyspace
-      await client.execute(`CREATE TABLE ${ks}.tweet_authors (tweet_id timeuuid PRIMARY KEY, author_id bigint)`);
-      await client.execute(`INSERT INTO ${ks}.tweet_authors (tweet_id, author_id) VALUES (now(), 7)`);
+      await client.execute(
+        `CREATE TABLE ${ks}.tweet_authors (tweet_id timeuuid PRIMARY KEY, author_id bigint)`,
+      );
+      await client.execute(
+        `INSERT INTO ${ks}.tweet_authors (tweet_id, author_id) VALUES (now(), 7)`,
+      );
       await applySchema(client, old);
       await applySchema(client, old);
-      const cols = await client.execute('SELECT column_name FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ?', [ks, 'tweet_authors']);
-      expect(cols.rows.map((r) => r.get('column_name') as string).sort()).toEqual(['author_id', 'deleted_at', 'tweet_id']);
-      expect((await client.execute(`SELECT author_id, deleted_at FROM ${ks}.tweet_authors`)).rows.map((r) => [r.get('author_id') as bigint, r.get('deleted_at') as bigint | null])).toEqual([[7n, null]]);
+      const cols = await client.execute(
+        'SELECT column_name FROM system_schema.columns WHERE keyspace_name = ? AND table_name = ?',
+        [ks, 'tweet_authors'],
+      );
+      expect(cols.rows.map((r) => r.get('column_name') as string).sort()).toEqual([
+        'author_id',
+        'deleted_at',
+        'tweet_id',
+      ]);
+      expect(
+        (await client.execute(`SELECT author_id, deleted_at FROM ${ks}.tweet_authors`)).rows.map(
+          (r) => [r.get('author_id') as bigint, r.get('deleted_at') as bigint | null],
+        ),
+      ).toEqual([[7n, null]]);
     } finally {
       await client.execute(`DROP KEYSPACE IF EXISTS ${ks}`).catch(() => undefined);
     }
@@ -67,20 +93,35 @@ describe('data contract on the real Cassandra', () => {
     const found = await within(3_000, async () => {
       const files = await readdir(config.cdc.rawDir).catch(() => [] as string[]);
       for (const idx of files.filter((f) => f.endsWith('_cdc.idx'))) {
-        const offset = Number.parseInt((await readFile(join(config.cdc.rawDir, idx), 'utf8').catch(() => '')).split('\n')[0] ?? '', 10);
+        const offset = Number.parseInt(
+          (await readFile(join(config.cdc.rawDir, idx), 'utf8').catch(() => '')).split('\n')[0] ??
+            '',
+          10,
+        );
         if (!Number.isFinite(offset)) continue;
-        const log = await readFile(join(config.cdc.rawDir, idx.replace('_cdc.idx', '.log'))).catch(() => undefined);
+        const log = await readFile(join(config.cdc.rawDir, idx.replace('_cdc.idx', '.log'))).catch(
+          () => undefined,
+        );
         if (log?.subarray(0, offset).includes(body)) return idx;
       }
       return undefined;
     });
-    expect(found, `no _cdc.idx in ${config.cdc.rawDir} covered the insert within 3 s`).toMatch(/^CommitLog-\d+-\d+_cdc\.idx$/);
+    expect(found, `no _cdc.idx in ${config.cdc.rawDir} covered the insert within 3 s`).toMatch(
+      /^CommitLog-\d+-\d+_cdc\.idx$/,
+    );
   });
 
   it('seed writes exactly the follower counts asked for', async () => {
     await applySchema(client, config);
     const store = new CassandraFollowerStore(client, config.cassandra.keyspace);
-    const options = { author: 7n, followers: 12_345, firstFollower: 1_000_000n, tailAuthors: 25, tailMax: 400, seed: 1 };
+    const options = {
+      author: 7n,
+      followers: 12_345,
+      firstFollower: 1_000_000n,
+      tailAuthors: 25,
+      tailMax: 400,
+      seed: 1,
+    };
     const result = await writeSeed(store, options, 8);
     const plan = seedPlan(options);
     expect(result.rows).toBe(plan.totalRows);

@@ -129,10 +129,13 @@ export function buildEntry(payload: Buffer): Buffer {
 
 export function markerCrc(id: bigint, fileOffset: number): number {
   const idU = BigInt.asUintN(64, id);
-  return crc32(int4(fileOffset), crcInt(crcInt(0, Number(idU & 0xffffffffn)), Number(idU >> 32n))) >>> 0;
+  return (
+    crc32(int4(fileOffset), crcInt(crcInt(0, Number(idU & 0xffffffffn)), Number(idU >> 32n))) >>> 0
+  );
 }
 
-export type TestCompressor = 'LZ4Compressor' | 'SnappyCompressor' | 'DeflateCompressor' | 'ZstdCompressor';
+export type TestCompressor =
+  'LZ4Compressor' | 'SnappyCompressor' | 'DeflateCompressor' | 'ZstdCompressor';
 
 export interface SegmentSpec {
   version?: number;
@@ -158,7 +161,10 @@ export function buildSegment(s: SegmentSpec): BuiltSegment {
   const header = buildHeader({
     version: s.version ?? 7,
     id: s.id,
-    params: s.compression === undefined ? {} : { compressionClass: s.compression, compressionParameters: {} },
+    params:
+      s.compression === undefined
+        ? {}
+        : { compressionClass: s.compression, compressionParameters: {} },
   });
   const parts: Buffer[] = [header];
   let file = header.length;
@@ -312,7 +318,8 @@ export const enc = {
     }
     return b;
   },
-  decimal: (unscaled: bigint, scale: number): Buffer => Buffer.concat([int4(scale), enc.varint(unscaled)]),
+  decimal: (unscaled: bigint, scale: number): Buffer =>
+    Buffer.concat([int4(scale), enc.varint(unscaled)]),
   /** Days since the epoch (may be negative). */
   date: (days: number): Buffer => {
     const b = Buffer.alloc(4);
@@ -326,15 +333,23 @@ export const enc = {
     return Buffer.concat([zz(BigInt(months)), zz(BigInt(days)), zz(nanos)]);
   },
   /** A collection / tuple / UDT element: int32 length (-1 = null) + bytes. */
-  framed: (b: Buffer | null): Buffer => (b === null ? int4(-1) : Buffer.concat([int4(b.length), b])),
-  list: (items: Array<Buffer | null>): Buffer => Buffer.concat([int4(items.length), ...items.map(enc.framed)]),
-  map: (pairs: Array<[Buffer, Buffer | null]>): Buffer => Buffer.concat([int4(pairs.length), ...pairs.flatMap(([k, v]) => [enc.framed(k), enc.framed(v)])]),
+  framed: (b: Buffer | null): Buffer =>
+    b === null ? int4(-1) : Buffer.concat([int4(b.length), b]),
+  list: (items: Array<Buffer | null>): Buffer =>
+    Buffer.concat([int4(items.length), ...items.map(enc.framed)]),
+  map: (pairs: Array<[Buffer, Buffer | null]>): Buffer =>
+    Buffer.concat([
+      int4(pairs.length),
+      ...pairs.flatMap(([k, v]) => [enc.framed(k), enc.framed(v)]),
+    ]),
   tuple: (items: Array<Buffer | null>): Buffer => Buffer.concat(items.map(enc.framed)),
   /** Composite partition key: per component uint16 length, bytes, end-of-component 0. */
   composite: (parts: Buffer[]): Buffer =>
-    Buffer.concat(parts.flatMap((p) => {
-      const l = Buffer.alloc(2);
-      l.writeUInt16BE(p.length);
-      return [l, p, Buffer.of(0)];
-    })),
+    Buffer.concat(
+      parts.flatMap((p) => {
+        const l = Buffer.alloc(2);
+        l.writeUInt16BE(p.length);
+        return [l, p, Buffer.of(0)];
+      }),
+    ),
 };

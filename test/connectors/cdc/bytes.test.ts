@@ -8,7 +8,9 @@ describe('unsigned vint (VIntCoding)', () => {
     expect(new ByteReader(Buffer.of(0x05)).uvint()).toBe(5n);
     expect(new ByteReader(Buffer.of(0x80, 0x80)).uvint()).toBe(128n); // 1 extra byte
     expect(new ByteReader(Buffer.of(0xc0, 0x40, 0x00)).uvint()).toBe(0x4000n); // 2 extra bytes
-    expect(new ByteReader(Buffer.of(0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)).uvint()).toBe(2n ** 64n - 1n);
+    expect(
+      new ByteReader(Buffer.of(0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)).uvint(),
+    ).toBe(2n ** 64n - 1n);
   });
 
   it('round-trips the test encoder at every size', () => {

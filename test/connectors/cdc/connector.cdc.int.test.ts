@@ -21,13 +21,21 @@ describe('CDC connector on the real Cassandra and Kafka', () => {
     admin = await connectAdmin(createKafka(config, log), config);
   });
   afterAll(async () => {
-    await client.execute(`DROP KEYSPACE IF EXISTS ${config.cassandra.keyspace}`).catch(() => undefined);
+    await client
+      .execute(`DROP KEYSPACE IF EXISTS ${config.cassandra.keyspace}`)
+      .catch(() => undefined);
     await client.shutdown();
     await admin.disconnect();
   });
 
   it('one event per insert, update and delete, with values, in per-key order', async () => {
-    const connector = new CdcConnector({ config, kafka: createKafka(config, log), admin, cassandra: client, log });
+    const connector = new CdcConnector({
+      config,
+      kafka: createKafka(config, log),
+      admin,
+      cassandra: client,
+      log,
+    });
     const running = connector.start();
     try {
       await Promise.race([connector.ready, running]);
@@ -37,16 +45,31 @@ describe('CDC connector on the real Cassandra and Kafka', () => {
       for (let i = 0; i < writes; i++) {
         const id = cassandra.types.TimeUuid.now().toString();
         ids.push(id);
-        await client.execute(`INSERT INTO ${ks}.tweets (tweet_id, author_id, body, created_at) VALUES (?, ?, ?, ?)`, [id, BigInt(i % 7), `body ${i} ✓ 🐦`, new Date(1_700_000_000_000 + i)], { prepare: true });
+        await client.execute(
+          `INSERT INTO ${ks}.tweets (tweet_id, author_id, body, created_at) VALUES (?, ?, ?, ?)`,
+          [id, BigInt(i % 7), `body ${i} ✓ 🐦`, new Date(1_700_000_000_000 + i)],
+          { prepare: true },
+        );
       }
       for (let i = 0; i < writes; i += 10) {
-        await client.execute(`UPDATE ${ks}.tweets SET body = ? WHERE tweet_id = ?`, [`edited ${i}`, ids[i]], { prepare: true });
+        await client.execute(
+          `UPDATE ${ks}.tweets SET body = ? WHERE tweet_id = ?`,
+          [`edited ${i}`, ids[i]],
+          { prepare: true },
+        );
       }
       for (let i = 5; i < writes; i += 20) {
-        await client.execute(`DELETE FROM ${ks}.tweets WHERE tweet_id = ?`, [ids[i]], { prepare: true });
+        await client.execute(`DELETE FROM ${ks}.tweets WHERE tweet_id = ?`, [ids[i]], {
+          prepare: true,
+        });
       }
       const expected = writes + writes / 10 + writes / 20;
-      const records = await collect(config, [config.topics.tweetsCdc], (r) => r.length >= expected, 60_000);
+      const records = await collect(
+        config,
+        [config.topics.tweetsCdc],
+        (r) => r.length >= expected,
+        60_000,
+      );
       expect(records.length).toBe(expected);
       const events = records.map((r) => JSON.parse(r.value) as RowChangeEvent);
       expect(new Set(events.map((e) => e.eventId)).size).toBe(expected);
@@ -58,13 +81,21 @@ describe('CDC connector on the real Cassandra and Kafka', () => {
       expect(byKey.size).toBe(writes);
       for (let i = 0; i < writes; i++) {
         const ops = byKey.get(ids[i]!)!.map((e) => e.op);
-        const want = ['insert', ...(i % 10 === 0 ? ['update'] : []), ...(i % 20 === 5 ? ['delete_partition'] : [])];
+        const want = [
+          'insert',
+          ...(i % 10 === 0 ? ['update'] : []),
+          ...(i % 20 === 5 ? ['delete_partition'] : []),
+        ];
         expect(ops, `ops of tweet ${i}`).toEqual(want);
         const ins = byKey.get(ids[i]!)![0]!;
         expect(ins.columns.body?.value).toBe(`body ${i} ✓ 🐦`);
         expect(ins.columns.author_id?.value).toBe(String(i % 7));
       }
-      expect(records.every((r) => /^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/.test(r.headers.traceparent ?? ''))).toBe(true);
+      expect(
+        records.every((r) =>
+          /^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/.test(r.headers.traceparent ?? ''),
+        ),
+      ).toBe(true);
     } finally {
       await connector.close();
       await running.catch(() => undefined);

@@ -44,18 +44,30 @@ describe('CDC segment lifecycle (real Kafka, schema from the real Cassandra)', (
     const client = await connectCassandra(config);
     await applySchema(client, config);
     const schema = await loadSchema(client);
-    const table = [...schema.tables.values()].find((t) => t.keyspace === config.cassandra.keyspace && t.table === 'tweets')!;
+    const table = [...schema.tables.values()].find(
+      (t) => t.keyspace === config.cassandra.keyspace && t.table === 'tweets',
+    )!;
     const ids: string[] = [];
     const insert = (i: number): Buffer => {
       const id = cassandra.types.TimeUuid.fromDate(new Date(1_700_000_000_000 + i), i).toString();
       ids.push(id);
       const author = Buffer.alloc(8);
       author.writeBigInt64BE(BigInt(i));
-      return encodeMutation([{
-        table,
-        key: Buffer.from(id.replaceAll('-', ''), 'hex'),
-        rows: [{ liveness: { ts: 1_700_000_000_000_000n + BigInt(i) }, cells: { author_id: { value: author }, body: { value: Buffer.from(`synthetic ${i}`) } } }],
-      }]);
+      return encodeMutation([
+        {
+          table,
+          key: Buffer.from(id.replaceAll('-', ''), 'hex'),
+          rows: [
+            {
+              liveness: { ts: 1_700_000_000_000_000n + BigInt(i) },
+              cells: {
+                author_id: { value: author },
+                body: { value: Buffer.from(`synthetic ${i}`) },
+              },
+            },
+          ],
+        },
+      ]);
     };
     const put = (id: bigint, bytes: Buffer, idx?: string): void => {
       writeFileSync(join(rawDir, `CommitLog-7-${id}.log`), bytes);
@@ -67,7 +79,14 @@ describe('CDC segment lifecycle (real Kafka, schema from the real Cassandra)', (
     d.bytes[d.markers[1]! + 8 + 12]! ^= 0xff; // a payload byte of the second section's entry
     put(999n, d.bytes, `${d.sectionEnds[1]}\nCOMPLETED`);
     // A (1000): two sections, idx stuck below COMPLETED (the node crashed).
-    const a = buildSegment({ id: 1000n, sections: [[insert(1), insert(2), insert(3)], [insert(4), insert(5), insert(6)]], zeroTail: 1024 });
+    const a = buildSegment({
+      id: 1000n,
+      sections: [
+        [insert(1), insert(2), insert(3)],
+        [insert(4), insert(5), insert(6)],
+      ],
+      zeroTail: 1024,
+    });
     put(1000n, a.bytes, `${a.sectionEnds[1]}`);
     // B (1001): crash-replayed idx: file length + COMPLETED, pointing into the zero padding.
     const b = buildSegment({ id: 1001n, sections: [[insert(7), insert(8)]], zeroTail: 4096 });
@@ -76,18 +95,37 @@ describe('CDC segment lifecycle (real Kafka, schema from the real Cassandra)', (
     put(1002n, buildSegment({ id: 1002n, sections: [], zeroTail: 4096 }).bytes);
 
     await withConnector(config, client, log, async (connector) => {
-      const records = await collect(config, [config.topics.tweetsCdc], (r) => r.length >= 9, 60_000);
-      const seen = records.map((r) => (JSON.parse(r.value) as { key: { tweet_id: string } }).key.tweet_id);
+      const records = await collect(
+        config,
+        [config.topics.tweetsCdc],
+        (r) => r.length >= 9,
+        60_000,
+      );
+      const seen = records.map(
+        (r) => (JSON.parse(r.value) as { key: { tweet_id: string } }).key.tweet_id,
+      );
       expect([...seen].sort()).toEqual([...ids].sort()); // each once
       for (const p of new Set(records.map((r) => r.partition))) {
-        const inPartition = records.filter((r) => r.partition === p).map((r) => (JSON.parse(r.value) as { key: { tweet_id: string } }).key.tweet_id);
-        expect(inPartition, `partition ${p} keeps segment order`).toEqual(ids.filter((id) => inPartition.includes(id)));
+        const inPartition = records
+          .filter((r) => r.partition === p)
+          .map((r) => (JSON.parse(r.value) as { key: { tweet_id: string } }).key.tweet_id);
+        expect(inPartition, `partition ${p} keeps segment order`).toEqual(
+          ids.filter((id) => inPartition.includes(id)),
+        );
       }
       const dead = await collect(config, [config.topics.deadLetter], (r) => r.length >= 1, 30_000);
       expect(JSON.parse(dead[0]!.value).reason.code).toBe('corrupt');
       // D and B are COMPLETED and fully committed: deleted. A is retired once B proves it is over.
-      await eventually(20_000, () => !existsSync(join(rawDir, 'CommitLog-7-1000.log')), 'segment 1000 retired');
-      await eventually(5_000, () => readdirSync(rawDir).sort().join() === 'CommitLog-7-1002.log', `only the pre-allocated segment left (have ${readdirSync(rawDir).join()})`);
+      await eventually(
+        20_000,
+        () => !existsSync(join(rawDir, 'CommitLog-7-1000.log')),
+        'segment 1000 retired',
+      );
+      await eventually(
+        5_000,
+        () => readdirSync(rawDir).sort().join() === 'CommitLog-7-1002.log',
+        `only the pre-allocated segment left (have ${readdirSync(rawDir).join()})`,
+      );
       expect(connector.state).toBe('running');
     }).finally(() => client.shutdown());
   });

@@ -74,7 +74,16 @@ export interface TUpdate {
 
 function fixedLen(t: CqlType): number {
   if (t.kind === 'native') {
-    const m: Record<string, number> = { boolean: 1, int: 4, float: 4, bigint: 8, double: 8, timestamp: 8, uuid: 16, timeuuid: 16 };
+    const m: Record<string, number> = {
+      boolean: 1,
+      int: 4,
+      float: 4,
+      bigint: 8,
+      double: 8,
+      timestamp: 8,
+      uuid: 16,
+      timeuuid: 16,
+    };
     return m[t.name] ?? -1;
   }
   if (t.kind === 'vector') {
@@ -113,7 +122,9 @@ export function encodeUpdate(u: TUpdate): Buffer {
   };
   const complex = (name: string): boolean => {
     const t = typeOf(name);
-    return (t.kind === 'list' || t.kind === 'set' || t.kind === 'map' || t.kind === 'udt') && !t.frozen;
+    return (
+      (t.kind === 'list' || t.kind === 'set' || t.kind === 'map' || t.kind === 'udt') && !t.frozen
+    );
   };
   const used = (list: TRow[]): string[] => [...new Set(list.flatMap((r) => Object.keys(r.cells)))];
   const regulars = u.regulars ?? used(rows.filter((r): r is TRow => r.kind !== 'marker'));
@@ -154,7 +165,8 @@ export function encodeUpdate(u: TUpdate): Buffer {
       }
     }
   }
-  const min = <T extends number | bigint>(xs: T[], dflt: T): T => (xs.length === 0 ? dflt : xs.reduce((a, b) => (b < a ? b : a)));
+  const min = <T extends number | bigint>(xs: T[], dflt: T): T =>
+    xs.length === 0 ? dflt : xs.reduce((a, b) => (b < a ? b : a));
   const stats = u.stats ?? {
     minTimestamp: min(ts, TIMESTAMP_EPOCH),
     minLocalDeletionTime: min(ldts, DELETION_TIME_EPOCH),
@@ -177,7 +189,8 @@ export function encodeUpdate(u: TUpdate): Buffer {
   writeColumns(regulars);
 
   const writeTs = (t: bigint): void => void w.uvint(t - stats.minTimestamp);
-  const writeLdt = (l: number | bigint): void => void w.uvint(BigInt(Number(BigInt.asIntN(32, BigInt(l) - BigInt(stats.minLocalDeletionTime)))));
+  const writeLdt = (l: number | bigint): void =>
+    void w.uvint(BigInt(Number(BigInt.asIntN(32, BigInt(l) - BigInt(stats.minLocalDeletionTime)))));
   const writeTtl = (t: number): void => void w.uvint(BigInt((t - stats.minTtl) | 0));
   const writeDel = (d: TDeletion): void => {
     writeTs(d.ts);
@@ -224,7 +237,12 @@ export function encodeUpdate(u: TUpdate): Buffer {
       }
     }
     if (r.deletion) writeDel(r.deletion);
-    if (!all) writeSubset(w, names.map((n) => header.indexOf(n)), header.length);
+    if (!all)
+      writeSubset(
+        w,
+        names.map((n) => header.indexOf(n)),
+        header.length,
+      );
     for (const n of header) {
       const c = r.cells[n];
       if (c === undefined) continue;

@@ -1,24 +1,69 @@
 import { describe, expect, it } from 'vitest';
-import { type ChangeEvent, decodeMutationEvents, type RowChangeEvent } from '../../../connectors/cdc/events.ts';
+import {
+  type ChangeEvent,
+  decodeMutationEvents,
+  type RowChangeEvent,
+} from '../../../connectors/cdc/events.ts';
 import { frameMutation } from '../../../connectors/cdc/mutation.ts';
 import { type SchemaRows, type TableDef, buildSchema } from '../../../connectors/cdc/schema.ts';
 import { enc } from './builders.ts';
-import { LIVE_LDT, LIVE_TS, type TRow, type TUpdate, encodeMutation, encodeUpdate } from './mutation-builder.ts';
+import {
+  LIVE_LDT,
+  LIVE_TS,
+  type TRow,
+  type TUpdate,
+  encodeMutation,
+  encodeUpdate,
+} from './mutation-builder.ts';
 
 const id = (n: number): string => `00000000-0000-0000-0000-${String(n).padStart(12, '0')}`;
 const WIDE = Array.from({ length: 70 }, (_, i) => `c${String(i).padStart(2, '0')}`);
 const DEEP = Array.from({ length: 34 }, (_, i) => `k${String(i).padStart(2, '0')}`);
 const NATIVE: Array<[string, string]> = [
-  ['ascii', 'ascii'], ['bigint', 'bigint'], ['blob', 'blob'], ['boolean', 'boolean'], ['date', 'date'], ['decimal', 'decimal'],
-  ['double', 'double'], ['duration', 'duration'], ['float', 'float'], ['inet', 'inet'], ['int', 'int'], ['smallint', 'smallint'],
-  ['text', 'text'], ['time', 'time'], ['timestamp', 'timestamp'], ['timeuuid', 'timeuuid'], ['tinyint', 'tinyint'], ['uuid', 'uuid'],
-  ['varchar', 'varchar'], ['varint', 'varint'], ['vec', 'vector<float, 2>'], ['vtext', 'vector<text, 2>'], ['flist', 'frozen<list<int>>'],
-  ['fmap', 'frozen<map<text, int>>'], ['tup', 'frozen<tuple<int, text>>'], ['faddr', 'frozen<address>'],
+  ['ascii', 'ascii'],
+  ['bigint', 'bigint'],
+  ['blob', 'blob'],
+  ['boolean', 'boolean'],
+  ['date', 'date'],
+  ['decimal', 'decimal'],
+  ['double', 'double'],
+  ['duration', 'duration'],
+  ['float', 'float'],
+  ['inet', 'inet'],
+  ['int', 'int'],
+  ['smallint', 'smallint'],
+  ['text', 'text'],
+  ['time', 'time'],
+  ['timestamp', 'timestamp'],
+  ['timeuuid', 'timeuuid'],
+  ['tinyint', 'tinyint'],
+  ['uuid', 'uuid'],
+  ['varchar', 'varchar'],
+  ['varint', 'varint'],
+  ['vec', 'vector<float, 2>'],
+  ['vtext', 'vector<text, 2>'],
+  ['flist', 'frozen<list<int>>'],
+  ['fmap', 'frozen<map<text, int>>'],
+  ['tup', 'frozen<tuple<int, text>>'],
+  ['faddr', 'frozen<address>'],
 ];
 
 type Col = SchemaRows['columns'][number];
-const col = (table: string, name: string, kind: string, type: string, position = -1, order = 'none'): Col => ({
-  keyspace_name: 'app', table_name: table, column_name: name, kind, type, position, clustering_order: order,
+const col = (
+  table: string,
+  name: string,
+  kind: string,
+  type: string,
+  position = -1,
+  order = 'none',
+): Col => ({
+  keyspace_name: 'app',
+  table_name: table,
+  column_name: name,
+  kind,
+  type,
+  position,
+  clustering_order: order,
 });
 
 const rows: SchemaRows = {
@@ -60,12 +105,27 @@ const rows: SchemaRows = {
     { ...col('o1', 'id', 'partition_key', 'int', 0), keyspace_name: 'other' },
   ],
   dropped_columns: [
-    { keyspace_name: 'app', table_name: 'tl', column_name: 'extra', dropped_time: 1_700_000_000_500, kind: 'regular', type: 'text' },
+    {
+      keyspace_name: 'app',
+      table_name: 'tl',
+      column_name: 'extra',
+      dropped_time: 1_700_000_000_500,
+      kind: 'regular',
+      type: 'text',
+    },
   ],
-  types: [{ keyspace_name: 'app', type_name: 'address', field_names: ['street', 'zip'], field_types: ['text', 'int'] }],
+  types: [
+    {
+      keyspace_name: 'app',
+      type_name: 'address',
+      field_names: ['street', 'zip'],
+      field_types: ['text', 'int'],
+    },
+  ],
 };
 const schema = buildSchema(rows);
-const table = (name: string): TableDef => [...schema.tables.values()].find((t) => t.table === name)!;
+const table = (name: string): TableDef =>
+  [...schema.tables.values()].find((t) => t.table === name)!;
 const T_ALL = table('t_all');
 const TL = table('tl');
 const U1 = '11111111-1111-1111-1111-111111111111';
@@ -102,7 +162,10 @@ describe('values of every type inside a row (fixed vs vint framing)', () => {
       text: [enc.text('hé'), 'hé'],
       time: [enc.time(1_000_000_001n), '00:00:01.000000001'],
       timestamp: [tsAt(0), '1970-01-01T00:00:00.000Z'],
-      timeuuid: [enc.uuid('50554d6e-29bb-11e5-b345-feff819cdc9f'), '50554d6e-29bb-11e5-b345-feff819cdc9f'],
+      timeuuid: [
+        enc.uuid('50554d6e-29bb-11e5-b345-feff819cdc9f'),
+        '50554d6e-29bb-11e5-b345-feff819cdc9f',
+      ],
       tinyint: [enc.tinyint(-1), -1],
       uuid: [enc.uuid(U1), U1],
       varchar: [enc.text('x'), 'x'],
@@ -115,9 +178,23 @@ describe('values of every type inside a row (fixed vs vint framing)', () => {
       faddr: [enc.tuple([enc.text('Main'), enc.int(9)]), { street: 'Main', zip: 9 }],
     };
     const cells = Object.fromEntries(Object.entries(values).map(([k, [v]]) => [k, { value: v }]));
-    const [e] = rowEvents([{ table: T_ALL, key: enc.int(1), rows: [{ liveness: { ts: TS }, cells }] }]);
-    expect(e).toMatchObject({ op: 'insert', keyspace: 'app', table: 't_all', tableId: T_ALL.id, key: { id: 1 }, clustering: {}, writeTimestamp: String(TS) });
-    expect(e!.columns).toEqual(Object.fromEntries(Object.entries(values).map(([k, [, want]]) => [k, { value: want, ts: String(TS) }])));
+    const [e] = rowEvents([
+      { table: T_ALL, key: enc.int(1), rows: [{ liveness: { ts: TS }, cells }] },
+    ]);
+    expect(e).toMatchObject({
+      op: 'insert',
+      keyspace: 'app',
+      table: 't_all',
+      tableId: T_ALL.id,
+      key: { id: 1 },
+      clustering: {},
+      writeTimestamp: String(TS),
+    });
+    expect(e!.columns).toEqual(
+      Object.fromEntries(
+        Object.entries(values).map(([k, [, want]]) => [k, { value: want, ts: String(TS) }]),
+      ),
+    );
     expect(e!.source).toEqual({ segmentId: '42', position: 1234, fileVersion: 7 });
   });
 });
@@ -130,8 +207,15 @@ describe('rows, keys, clustering', () => {
         key: tlKey,
         staticRow: { cells: { owner: { ts: TS, value: enc.text('alice') } } },
         rows: [
-          { clustering: [tsAt(2000), enc.int(1)], liveness: { ts: TS }, cells: { body: { value: enc.text('b') } } },
-          { clustering: [tsAt(1000), enc.int(2)], cells: { likes: { ts: TS + 5n, value: enc.int(3) } } },
+          {
+            clustering: [tsAt(2000), enc.int(1)],
+            liveness: { ts: TS },
+            cells: { body: { value: enc.text('b') } },
+          },
+          {
+            clustering: [tsAt(1000), enc.int(2)],
+            cells: { likes: { ts: TS + 5n, value: enc.int(3) } },
+          },
         ],
       },
     ]);
@@ -147,9 +231,19 @@ describe('rows, keys, clustering', () => {
 
   it('clustering values: null, empty, and more than 32 columns (two header blocks)', () => {
     const deep = table('deep');
-    const clustering = DEEP.map((_, i) => (i === 1 ? Buffer.alloc(0) : i === 33 ? null : enc.int(i)));
-    const [e] = rowEvents([{ table: deep, key: enc.int(1), rows: [{ clustering, liveness: { ts: TS }, cells: { v: { value: enc.int(1) } } }] }]);
-    expect(e!.clustering).toEqual(Object.fromEntries(DEEP.map((c, i) => [c, i === 1 ? '' : i === 33 ? null : i])));
+    const clustering = DEEP.map((_, i) =>
+      i === 1 ? Buffer.alloc(0) : i === 33 ? null : enc.int(i),
+    );
+    const [e] = rowEvents([
+      {
+        table: deep,
+        key: enc.int(1),
+        rows: [{ clustering, liveness: { ts: TS }, cells: { v: { value: enc.int(1) } } }],
+      },
+    ]);
+    expect(e!.clustering).toEqual(
+      Object.fromEntries(DEEP.map((c, i) => [c, i === 1 ? '' : i === 33 ? null : i])),
+    );
   });
 
   it('an empty partition update gives nothing', () => {
@@ -166,7 +260,10 @@ describe('deletions', () => {
         partitionDeletion: { ts: TS, ldt: NOW },
         rows: [
           { clustering: [tsAt(5), enc.int(1)], deletion: { ts: TS + 1n, ldt: NOW }, cells: {} },
-          { clustering: [tsAt(4), enc.int(1)], cells: { body: { ts: TS + 2n, deleted: true, ldt: NOW } } },
+          {
+            clustering: [tsAt(4), enc.int(1)],
+            cells: { body: { ts: TS + 2n, deleted: true, ldt: NOW } },
+          },
         ],
       },
     ]);
@@ -186,7 +283,13 @@ describe('deletions', () => {
         key: tlKey,
         rows: [
           { kind: 'marker', bound: 1, values: [tsAt(900)], deletion: d(1) }, // INCL_START
-          { kind: 'marker', bound: 2, values: [tsAt(800), enc.int(3)], deletion: d(1), startDeletion: d(2) }, // EXCL_END_INCL_START
+          {
+            kind: 'marker',
+            bound: 2,
+            values: [tsAt(800), enc.int(3)],
+            deletion: d(1),
+            startDeletion: d(2),
+          }, // EXCL_END_INCL_START
           { kind: 'marker', bound: 6, values: [tsAt(700)], deletion: d(2) }, // INCL_END
           { kind: 'marker', bound: 7, values: [tsAt(100)], deletion: d(3) }, // EXCL_START
           { kind: 'marker', bound: 0, values: [], deletion: d(3) }, // EXCL_END, unbounded
@@ -194,15 +297,37 @@ describe('deletions', () => {
       },
     ]);
     expect(ev.map((e) => [e.op, e.writeTimestamp, e.range])).toEqual([
-      ['delete_range', String(TS + 1n), { start: { clustering: { ts: '1970-01-01T00:00:00.900Z' }, inclusive: true }, end: { clustering: { ts: '1970-01-01T00:00:00.800Z', seq: 3 }, inclusive: false } }],
-      ['delete_range', String(TS + 2n), { start: { clustering: { ts: '1970-01-01T00:00:00.800Z', seq: 3 }, inclusive: true }, end: { clustering: { ts: '1970-01-01T00:00:00.700Z' }, inclusive: true } }],
-      ['delete_range', String(TS + 3n), { start: { clustering: { ts: '1970-01-01T00:00:00.100Z' }, inclusive: false }, end: null }],
+      [
+        'delete_range',
+        String(TS + 1n),
+        {
+          start: { clustering: { ts: '1970-01-01T00:00:00.900Z' }, inclusive: true },
+          end: { clustering: { ts: '1970-01-01T00:00:00.800Z', seq: 3 }, inclusive: false },
+        },
+      ],
+      [
+        'delete_range',
+        String(TS + 2n),
+        {
+          start: { clustering: { ts: '1970-01-01T00:00:00.800Z', seq: 3 }, inclusive: true },
+          end: { clustering: { ts: '1970-01-01T00:00:00.700Z' }, inclusive: true },
+        },
+      ],
+      [
+        'delete_range',
+        String(TS + 3n),
+        { start: { clustering: { ts: '1970-01-01T00:00:00.100Z' }, inclusive: false }, end: null },
+      ],
     ]);
     expect(ev.every((e) => e.clustering === null)).toBe(true);
   });
 
   it('collections: overwrite, append, element removal, whole-column delete, LIVE complex deletion of a sibling', () => {
-    const cell = (path: Buffer, value?: Buffer, extra: object = {}): object => ({ path, value, ...extra });
+    const cell = (path: Buffer, value?: Buffer, extra: object = {}): object => ({
+      path,
+      value,
+      ...extra,
+    });
     const ev = rowEvents([
       {
         table: TL,
@@ -212,10 +337,25 @@ describe('deletions', () => {
             clustering: [tsAt(1), enc.int(1)],
             cells: {
               // overwrite: complex deletion at ts-1 + new cells
-              tags: { complexDeletion: { ts: TS - 1n, ldt: NOW }, cells: [cell(enc.text('a'), undefined, { ts: TS }), cell(enc.text('b'), undefined, { ts: TS })] },
+              tags: {
+                complexDeletion: { ts: TS - 1n, ldt: NOW },
+                cells: [
+                  cell(enc.text('a'), undefined, { ts: TS }),
+                  cell(enc.text('b'), undefined, { ts: TS }),
+                ],
+              },
               // map put + element removal, LIVE complex deletion (9-byte vints) because a sibling has one
-              m: { cells: [cell(enc.text('k1'), undefined, { ts: TS, deleted: true, ldt: NOW }), cell(enc.text('k2'), enc.int(2), { ts: TS })] },
-              l: { cells: [cell(enc.uuid('50554d6e-29bb-11e5-b345-feff819cdc9f'), enc.int(9), { ts: TS })] },
+              m: {
+                cells: [
+                  cell(enc.text('k1'), undefined, { ts: TS, deleted: true, ldt: NOW }),
+                  cell(enc.text('k2'), enc.int(2), { ts: TS }),
+                ],
+              },
+              l: {
+                cells: [
+                  cell(enc.uuid('50554d6e-29bb-11e5-b345-feff819cdc9f'), enc.int(9), { ts: TS }),
+                ],
+              },
               addr: { complexDeletion: { ts: TS, ldt: NOW }, cells: [] },
             },
           },
@@ -243,7 +383,12 @@ describe('deletions', () => {
             clustering: [tsAt(1), enc.int(1)],
             cells: {
               l: { cells: [{ ts: TS, deleted: true, ldt: NOW, path: enc.uuid(U1) }] },
-              addr: { cells: [{ ts: TS, path: fld(1), value: enc.int(12345) }, { ts: TS, path: fld(0), deleted: true, ldt: NOW }] },
+              addr: {
+                cells: [
+                  { ts: TS, path: fld(1), value: enc.int(12345) },
+                  { ts: TS, path: fld(0), deleted: true, ldt: NOW },
+                ],
+              },
             },
           },
         ],
@@ -286,7 +431,16 @@ describe('TTL', () => {
 
   it('expiry past 2038: messaging 13 reads the overflowed int as unsigned, 12 does not', () => {
     const far = 2 ** 31 + 100;
-    const u: TUpdate = { table: TL, key: tlKey, rows: [{ clustering: [tsAt(1), enc.int(1)], cells: { body: { ts: TS, ttl: 10, ldt: far, value: enc.text('x') } } }] };
+    const u: TUpdate = {
+      table: TL,
+      key: tlKey,
+      rows: [
+        {
+          clustering: [tsAt(1), enc.int(1)],
+          cells: { body: { ts: TS, ttl: 10, ldt: far, value: enc.text('x') } },
+        },
+      ],
+    };
     const bytes = encodeMutation([u]);
     const ldt = (v: 12 | 13): number | null => {
       const row = frameMutation(bytes, schema, v).updates[0]!.unfiltereds[0]!;
@@ -297,13 +451,16 @@ describe('TTL', () => {
     expect(ldt(13)).toBe(far);
     expect(ldt(12)).toBe(far - 2 ** 32);
     // the event (TTL, value) is the same either way
-    expect((decode([u], 8)[0] as RowChangeEvent).columns).toEqual({ body: { value: 'x', ts: String(TS), ttl: 10 } });
+    expect((decode([u], 8)[0] as RowChangeEvent).columns).toEqual({
+      body: { value: 'x', ts: String(TS), ttl: 10 },
+    });
   });
 });
 
 describe('column subsets', () => {
   const wide = table('wide');
-  const vals = (names: string[], base: number): TRow['cells'] => Object.fromEntries(names.map((c, i) => [c, { value: enc.int(base + i) }]));
+  const vals = (names: string[], base: number): TRow['cells'] =>
+    Object.fromEntries(names.map((c, i) => [c, { value: enc.int(base + i) }]));
   const small = ['c05', 'c66'];
   const large = WIDE.filter((c) => c !== 'c10' && c !== 'c50');
 
@@ -318,12 +475,24 @@ describe('column subsets', () => {
           { clustering: [enc.int(2)], liveness: { ts: TS }, cells: vals(small, 100) },
           { clustering: [enc.int(3)], liveness: { ts: TS }, cells: vals(large, 200) },
           { clustering: [enc.int(4)], liveness: { ts: TS }, cells: vals(WIDE.slice(0, 35), 300) }, // exactly half
-          { clustering: [enc.int(5)], liveness: { ts: TS }, cells: vals(WIDE, 400), forceSubset: true }, // subset encoding 0
+          {
+            clustering: [enc.int(5)],
+            liveness: { ts: TS },
+            cells: vals(WIDE, 400),
+            forceSubset: true,
+          }, // subset encoding 0
         ],
       },
     ]);
-    const cols = (names: string[], base: number): object => Object.fromEntries(names.map((c, i) => [c, { value: base + i, ts: String(TS) }]));
-    expect(ev.map((e) => e.columns)).toEqual([cols(WIDE, 0), cols(small, 100), cols(large, 200), cols(WIDE.slice(0, 35), 300), cols(WIDE, 400)]);
+    const cols = (names: string[], base: number): object =>
+      Object.fromEntries(names.map((c, i) => [c, { value: base + i, ts: String(TS) }]));
+    expect(ev.map((e) => e.columns)).toEqual([
+      cols(WIDE, 0),
+      cols(small, 100),
+      cols(large, 200),
+      cols(WIDE.slice(0, 35), 300),
+      cols(WIDE, 400),
+    ]);
   });
 
   it('< 64 columns: bitmap of missing columns', () => {
@@ -338,23 +507,43 @@ describe('column subsets', () => {
         ],
       },
     ]);
-    expect(ev.map((e) => e.columns)).toEqual([{ likes: { value: 1, ts: String(TS) } }, { body: { value: 'b', ts: String(TS) } }]);
+    expect(ev.map((e) => e.columns)).toEqual([
+      { likes: { value: 1, ts: String(TS) } },
+      { body: { value: 'b', ts: String(TS) } },
+    ]);
   });
 });
 
 describe('mutations with several tables, unknown and unsupported parts', () => {
-  const plainUpdate: TUpdate = { table: table('plain'), key: enc.int(1), rows: [{ liveness: { ts: TS }, cells: { v: { value: enc.text('p') } } }] };
-  const allUpdate: TUpdate = { table: T_ALL, key: enc.int(1), rows: [{ liveness: { ts: TS }, cells: { int: { value: enc.int(5) } } }] };
+  const plainUpdate: TUpdate = {
+    table: table('plain'),
+    key: enc.int(1),
+    rows: [{ liveness: { ts: TS }, cells: { v: { value: enc.text('p') } } }],
+  };
+  const allUpdate: TUpdate = {
+    table: T_ALL,
+    key: enc.int(1),
+    rows: [{ liveness: { ts: TS }, cells: { int: { value: enc.int(5) } } }],
+  };
 
   it('decodes a non-CDC update first (to skip it) and emits only the CDC one', () => {
     const ev = rowEvents([plainUpdate, allUpdate]);
-    expect(ev.map((e) => [e.table, e.columns])).toEqual([['t_all', { int: { value: 5, ts: String(TS) } }]]);
-    expect(frameMutation(encodeMutation([plainUpdate, allUpdate]), schema, 12).updates.map((u) => u.table.table)).toEqual(['plain', 't_all']);
+    expect(ev.map((e) => [e.table, e.columns])).toEqual([
+      ['t_all', { int: { value: 5, ts: String(TS) } }],
+    ]);
+    expect(
+      frameMutation(encodeMutation([plainUpdate, allUpdate]), schema, 12).updates.map(
+        (u) => u.table.table,
+      ),
+    ).toEqual(['plain', 't_all']);
   });
 
   it('skips a mutation that is one update of a non-CDC table without decoding it', () => {
     const bytes = encodeMutation([plainUpdate]);
-    expect(frameMutation(bytes, schema, 12)).toEqual({ updates: [], skipped: { keyspace: 'app', table: 'plain' } });
+    expect(frameMutation(bytes, schema, 12)).toEqual({
+      updates: [],
+      skipped: { keyspace: 'app', table: 'plain' },
+    });
     // Not read past its table id: a body that cannot be decoded is still just skipped.
     const garbled = Buffer.concat([bytes.subarray(0, 1 + 16), Buffer.alloc(8, 0xff)]);
     expect(frameMutation(garbled, schema, 12).skipped).toEqual({ keyspace: 'app', table: 'plain' });
@@ -362,11 +551,20 @@ describe('mutations with several tables, unknown and unsupported parts', () => {
   });
 
   it('skips whole mutations of keyspaces without CDC tables, views included', () => {
-    const other = { ...T_ALL, id: '00000000000000000000000000000007', columns: new Map(), keyspace: 'other', table: 'o1' };
+    const other = {
+      ...T_ALL,
+      id: '00000000000000000000000000000007',
+      columns: new Map(),
+      keyspace: 'other',
+      table: 'o1',
+    };
     const bytes = encodeMutation([{ table: other, key: enc.int(1), empty: true }]);
     expect(frameMutation(bytes, schema, 12).skipped).toEqual({ keyspace: 'other', table: 'o1' });
     expect(decodeMutationEvents(bytes, schema, src)).toEqual([]);
-    expect(schema.otherTables.get('00000000000000000000000000000008')).toEqual({ keyspace: 'other', table: 'o1_by_v' });
+    expect(schema.otherTables.get('00000000000000000000000000000008')).toEqual({
+      keyspace: 'other',
+      table: 'o1_by_v',
+    });
   });
 
   it('an unknown table id becomes a retriable undecodable event carrying the bytes', () => {
@@ -375,27 +573,52 @@ describe('mutations with several tables, unknown and unsupported parts', () => {
     const payload = encodeMutation([allUpdate, { ...allUpdate, table: ghost }]);
     const ev = decodeMutationEvents(payload, schema, src);
     expect(ev.map((e) => e.op)).toEqual(['insert', 'undecodable']);
-    expect(ev[1]).toMatchObject({ tableId: 'ffffffffffffffffffffffffffffffff', reason: { code: 'unknown-table', retriable: true }, raw: ghostBytes.toString('base64') });
+    expect(ev[1]).toMatchObject({
+      tableId: 'ffffffffffffffffffffffffffffffff',
+      reason: { code: 'unknown-table', retriable: true },
+      raw: ghostBytes.toString('base64'),
+    });
   });
 
   it('an unknown column is reported, not thrown', () => {
-    const bad: TUpdate = { ...allUpdate, rows: [{ liveness: { ts: TS }, cells: { nope: { value: enc.int(1) } } }], extraTypes: { nope: { kind: 'native', name: 'int' } } };
+    const bad: TUpdate = {
+      ...allUpdate,
+      rows: [{ liveness: { ts: TS }, cells: { nope: { value: enc.int(1) } } }],
+      extraTypes: { nope: { kind: 'native', name: 'int' } },
+    };
     const [e] = decode([bad]);
-    expect(e).toMatchObject({ op: 'undecodable', keyspace: 'app', table: 't_all', reason: { code: 'unknown-column', retriable: true } });
+    expect(e).toMatchObject({
+      op: 'undecodable',
+      keyspace: 'app',
+      table: 't_all',
+      reason: { code: 'unknown-column', retriable: true },
+    });
   });
 
   it('a counter update is undecodable (shard state) and the next update still decodes', () => {
-    const counter: TUpdate = { table: table('counts'), key: enc.int(1), rows: [{ liveness: { ts: TS }, cells: { n: { value: Buffer.alloc(34, 1) } } }] };
+    const counter: TUpdate = {
+      table: table('counts'),
+      key: enc.int(1),
+      rows: [{ liveness: { ts: TS }, cells: { n: { value: Buffer.alloc(34, 1) } } }],
+    };
     const ev = decode([counter, allUpdate]);
     expect(ev.map((e) => e.op)).toEqual(['undecodable', 'insert']);
-    expect(ev[0]).toMatchObject({ table: 'counts', reason: { code: 'unsupported-type', retriable: false }, raw: encodeUpdate(counter).toString('base64') });
+    expect(ev[0]).toMatchObject({
+      table: 'counts',
+      reason: { code: 'unsupported-type', retriable: false },
+      raw: encodeUpdate(counter).toString('base64'),
+    });
   });
 
   it('corrupt bytes are reported as undecodable with the remaining bytes', () => {
     const payload = encodeMutation([allUpdate]);
     const cut = payload.subarray(0, payload.length - 3);
     const [e] = decodeMutationEvents(cut, schema, src);
-    expect(e).toMatchObject({ op: 'undecodable', reason: { code: 'truncated' }, raw: cut.subarray(1).toString('base64') });
+    expect(e).toMatchObject({
+      op: 'undecodable',
+      reason: { code: 'truncated' },
+      raw: cut.subarray(1).toString('base64'),
+    });
   });
 });
 
@@ -406,9 +629,16 @@ describe('dropped columns', () => {
       table: TL,
       key: tlKey,
       extraTypes: { extra: { kind: 'native', name: 'text' } },
-      rows: [{ clustering: [tsAt(1), enc.int(1)], cells: { body: { ts, value: enc.text('b') }, extra: { ts, value: enc.text('old') } } }],
+      rows: [
+        {
+          clustering: [tsAt(1), enc.int(1)],
+          cells: { body: { ts, value: enc.text('b') }, extra: { ts, value: enc.text('old') } },
+        },
+      ],
     });
-    expect((decode([u(dropMicros)])[0] as RowChangeEvent).columns).toEqual({ body: { value: 'b', ts: String(dropMicros) } });
+    expect((decode([u(dropMicros)])[0] as RowChangeEvent).columns).toEqual({
+      body: { value: 'b', ts: String(dropMicros) },
+    });
     expect((decode([u(dropMicros + 1n)])[0] as RowChangeEvent).columns).toEqual({
       body: { value: 'b', ts: String(dropMicros + 1n) },
       extra: { value: 'old', ts: String(dropMicros + 1n) },
@@ -416,7 +646,14 @@ describe('dropped columns', () => {
   });
 
   it('a row holding only dropped data gives no event', () => {
-    const u: TUpdate = { table: TL, key: tlKey, extraTypes: { extra: { kind: 'native', name: 'text' } }, rows: [{ clustering: [tsAt(1), enc.int(1)], cells: { extra: { ts: TS, value: enc.text('x') } } }] };
+    const u: TUpdate = {
+      table: TL,
+      key: tlKey,
+      extraTypes: { extra: { kind: 'native', name: 'text' } },
+      rows: [
+        { clustering: [tsAt(1), enc.int(1)], cells: { extra: { ts: TS, value: enc.text('x') } } },
+      ],
+    };
     expect(decode([u])).toEqual([]);
   });
 });
@@ -427,15 +664,29 @@ describe('event ids', () => {
       table: TL,
       key: tlKey,
       rows: [
-        { clustering: [tsAt(1), enc.int(1)], liveness: { ts: TS }, cells: { body: { value: enc.text('a') } } },
-        { clustering: [tsAt(0), enc.int(1)], liveness: { ts: TS }, cells: { body: { value: enc.text('a') } } },
+        {
+          clustering: [tsAt(1), enc.int(1)],
+          liveness: { ts: TS },
+          cells: { body: { value: enc.text('a') } },
+        },
+        {
+          clustering: [tsAt(0), enc.int(1)],
+          liveness: { ts: TS },
+          cells: { body: { value: enc.text('a') } },
+        },
       ],
     };
     const a = rowEvents([u]);
-    const b = decodeMutationEvents(encodeMutation([u]), schema, { ...src, segmentId: 99n, position: 7 }) as RowChangeEvent[];
+    const b = decodeMutationEvents(encodeMutation([u]), schema, {
+      ...src,
+      segmentId: 99n,
+      position: 7,
+    }) as RowChangeEvent[];
     expect(a.map((e) => e.eventId)).toEqual(b.map((e) => e.eventId)); // same write on another replica
     expect(new Set(a.map((e) => e.eventId)).size).toBe(2);
-    const changed = rowEvents([{ ...u, rows: [{ ...(u.rows![0] as TRow), liveness: { ts: TS + 1n } }] }]);
+    const changed = rowEvents([
+      { ...u, rows: [{ ...(u.rows![0] as TRow), liveness: { ts: TS + 1n } }] },
+    ]);
     expect(changed[0]!.eventId).not.toBe(a[0]!.eventId);
   });
 });
@@ -450,7 +701,10 @@ describe('deletion times', () => {
           {
             clustering: [tsAt(1), enc.int(1)],
             cells: {
-              tags: { complexDeletion: { ts: LIVE_TS, ldt: LIVE_LDT }, cells: [{ ts: TS, path: enc.text('z') }] },
+              tags: {
+                complexDeletion: { ts: LIVE_TS, ldt: LIVE_LDT },
+                cells: [{ ts: TS, path: enc.text('z') }],
+              },
               m: { complexDeletion: { ts: TS, ldt: NOW }, cells: [] },
             },
           },

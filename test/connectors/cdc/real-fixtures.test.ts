@@ -21,7 +21,10 @@ import {
 import type { ExpectedEvent, Step } from '../../fixtures/commitlog/writes.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../../fixtures/commitlog');
-const fixtures = readdirSync(root, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+const fixtures = readdirSync(root, { withFileTypes: true })
+  .filter((d) => d.isDirectory())
+  .map((d) => d.name)
+  .sort();
 
 interface Fixture {
   name: string;
@@ -29,8 +32,15 @@ interface Fixture {
   expected: { keyspace: string; segments: string[]; steps: Step[] };
 }
 
-function decodeFixture(f: Fixture): { events: ChangeEvent[]; entries: number; mutationsWithTwoUpdates: number; compression: Set<string | null> } {
-  const schema = buildSchema(JSON.parse(readFileSync(join(f.dir, 'schema.json'), 'utf8')) as SchemaRows);
+function decodeFixture(f: Fixture): {
+  events: ChangeEvent[];
+  entries: number;
+  mutationsWithTwoUpdates: number;
+  compression: Set<string | null>;
+} {
+  const schema = buildSchema(
+    JSON.parse(readFileSync(join(f.dir, 'schema.json'), 'utf8')) as SchemaRows,
+  );
   const events: ChangeEvent[] = [];
   let entries = 0;
   let mutationsWithTwoUpdates = 0;
@@ -46,8 +56,16 @@ function decodeFixture(f: Fixture): { events: ChangeEvent[]; entries: number; mu
     for (; !step.done; step = it.next()) {
       entries++;
       const src = { segmentId: name.id, position: step.value.position, fileVersion };
-      const framed = frameMutation(step.value.payload, schema, MESSAGING_VERSION_BY_FILE_VERSION[fileVersion]);
-      if (framed.updates.length === 2 && framed.updates.every((u) => u.table.keyspace === f.expected.keyspace)) mutationsWithTwoUpdates++;
+      const framed = frameMutation(
+        step.value.payload,
+        schema,
+        MESSAGING_VERSION_BY_FILE_VERSION[fileVersion],
+      );
+      if (
+        framed.updates.length === 2 &&
+        framed.updates.every((u) => u.table.keyspace === f.expected.keyspace)
+      )
+        mutationsWithTwoUpdates++;
       events.push(...decodeMutationEvents(step.value.payload, schema, src));
     }
     expect(['limit', 'end-of-segment']).toContain(step.value.end);
@@ -57,7 +75,14 @@ function decodeFixture(f: Fixture): { events: ChangeEvent[]; entries: number; mu
 
 function comparable(e: ChangeEvent): ExpectedEvent {
   if (e.op === 'undecodable') return { op: e.op, table: e.table ?? '?', reasonCode: e.reason.code };
-  const out: ExpectedEvent = { op: e.op, table: e.table, key: e.key, clustering: e.clustering, writeTimestamp: e.writeTimestamp, columns: e.columns };
+  const out: ExpectedEvent = {
+    op: e.op,
+    table: e.table,
+    key: e.key,
+    clustering: e.clustering,
+    writeTimestamp: e.writeTimestamp,
+    columns: e.columns,
+  };
   if (e.static) out.static = true;
   if (e.range) out.range = e.range;
   if (e.ttl !== undefined) out.ttl = e.ttl;
@@ -70,7 +95,11 @@ it('has real fixtures to check', () => {
 
 describe.each(fixtures)('real Cassandra 5.0 commit-log fixture %s', (name) => {
   const dir = join(root, name);
-  const f: Fixture = { name, dir, expected: JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8')) as Fixture['expected'] };
+  const f: Fixture = {
+    name,
+    dir,
+    expected: JSON.parse(readFileSync(join(dir, 'expected.json'), 'utf8')) as Fixture['expected'],
+  };
   const { events, entries, mutationsWithTwoUpdates, compression } = decodeFixture(f);
   const ours = events.filter((e) => e.keyspace === f.expected.keyspace);
   const wanted = f.expected.steps.flatMap((s) => s.expect.map((x) => ({ step: s.name, x })));
@@ -98,7 +127,9 @@ describe.each(fixtures)('real Cassandra 5.0 commit-log fixture %s', (name) => {
     for (const e of ours) {
       if (e.op === 'undecodable' || e.ttl === undefined) continue;
       // Captured from 2024 on, by a node whose clock was right: expiry = apply time + ttl.
-      expect(e.expiresAt, `${e.table} ${JSON.stringify(e.key)}`).toBeGreaterThan(1_700_000_000 + e.ttl);
+      expect(e.expiresAt, `${e.table} ${JSON.stringify(e.key)}`).toBeGreaterThan(
+        1_700_000_000 + e.ttl,
+      );
       expect(e.expiresAt! - e.ttl).toBeLessThan(Date.now() / 1000);
     }
     expect(ours.some((e) => e.op !== 'undecodable' && e.ttl !== undefined)).toBe(true);
@@ -109,9 +140,15 @@ describe.each(fixtures)('real Cassandra 5.0 commit-log fixture %s', (name) => {
     expect(new Set(ids).size).toBe(ids.length);
     for (const e of ours) {
       expect(e.eventId).toMatch(/^[0-9a-f]{32}$/);
-      expect(f.expected.segments).toContain(`CommitLog-${e.source.fileVersion}-${e.source.segmentId}.log`);
+      expect(f.expected.segments).toContain(
+        `CommitLog-${e.source.fileVersion}-${e.source.segmentId}.log`,
+      );
     }
     // decoding again yields the same ids (replicas logging the same bytes agree)
-    expect(decodeFixture(f).events.filter((e) => e.keyspace === f.expected.keyspace).map((e) => e.eventId)).toEqual(ids);
+    expect(
+      decodeFixture(f)
+        .events.filter((e) => e.keyspace === f.expected.keyspace)
+        .map((e) => e.eventId),
+    ).toEqual(ids);
   });
 });

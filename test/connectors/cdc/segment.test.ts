@@ -19,12 +19,23 @@ import {
   type SegmentEntry,
   type SegmentResume,
 } from '../../../connectors/cdc/segment.ts';
-import { buildEntry, buildHeader, buildSegment, lz4CompressBlock, markerCrc, snappyLiteralOnly, type TestCompressor } from './builders.ts';
+import {
+  buildEntry,
+  buildHeader,
+  buildSegment,
+  lz4CompressBlock,
+  markerCrc,
+  snappyLiteralOnly,
+  type TestCompressor,
+} from './builders.ts';
 
 const ID = 1_795_742_890_293n;
 const payload = (n: number, fill = n): Buffer => Buffer.alloc(10 + n, fill);
 
-function readAll(bytes: Buffer, opts: Parameters<typeof iterateSegment>[1] = {}): { entries: SegmentEntry[]; end: SegmentEnd } {
+function readAll(
+  bytes: Buffer,
+  opts: Parameters<typeof iterateSegment>[1] = {},
+): { entries: SegmentEntry[]; end: SegmentEnd } {
   const it = iterateSegment(bytes, opts);
   const entries: SegmentEntry[] = [];
   for (;;) {
@@ -46,8 +57,16 @@ function thrown(f: () => unknown): CdcError {
 
 describe('file names', () => {
   it('parses segment and idx names, bare or as paths', () => {
-    expect(parseSegmentFileName('CommitLog-7-1795742890293.log')).toEqual({ version: 7, id: ID, kind: 'log' });
-    expect(parseSegmentFileName('/x/cdc_raw/CommitLog-8-12_cdc.idx')).toEqual({ version: 8, id: 12n, kind: 'idx' });
+    expect(parseSegmentFileName('CommitLog-7-1795742890293.log')).toEqual({
+      version: 7,
+      id: ID,
+      kind: 'log',
+    });
+    expect(parseSegmentFileName('/x/cdc_raw/CommitLog-8-12_cdc.idx')).toEqual({
+      version: 8,
+      id: 12n,
+      kind: 'idx',
+    });
     expect(parseSegmentFileName('CommitLog-12345.log')).toBeNull();
     expect(parseSegmentFileName('CommitLog-7-1-CDC.idx')).toBeNull();
     expect(segmentFileName(7, ID)).toBe('CommitLog-7-1795742890293.log');
@@ -58,12 +77,21 @@ describe('file names', () => {
 describe('header', () => {
   it('accepts the crc with paramLen fed as 4 bytes (the quirk) and gives a 20-byte header for {}', () => {
     const h = parseSegmentHeader(buildHeader({ id: ID }));
-    expect(h).toEqual({ version: 7, messagingVersion: 12, id: ID, compression: null, params: {}, length: 20 });
+    expect(h).toEqual({
+      version: 7,
+      messagingVersion: 12,
+      id: ID,
+      compression: null,
+      params: {},
+      length: 20,
+    });
     expect(parseSegmentHeader(buildHeader({ id: ID, version: 8 })).messagingVersion).toBe(13);
   });
 
   it('rejects a crc computed with paramLen as 2 bytes', () => {
-    expect(thrown(() => parseSegmentHeader(buildHeader({ id: ID, crcWithShortParamLen: true }))).code).toBe('corrupt');
+    expect(
+      thrown(() => parseSegmentHeader(buildHeader({ id: ID, crcWithShortParamLen: true }))).code,
+    ).toBe('corrupt');
   });
 
   it('refuses unknown versions, naming the version', () => {
@@ -82,14 +110,26 @@ describe('header', () => {
   });
 
   it('refuses encrypted segments and unknown compressors', () => {
-    const enc = buildHeader({ id: ID, params: { encCipher: 'AES/CBC/PKCS5Padding', encIV: 'x', encKeyAlias: 'k' } });
+    const enc = buildHeader({
+      id: ID,
+      params: { encCipher: 'AES/CBC/PKCS5Padding', encIV: 'x', encKeyAlias: 'k' },
+    });
     expect(thrown(() => parseSegmentHeader(enc)).code).toBe('encrypted-segment');
-    const weird = buildHeader({ id: ID, params: { compressionClass: 'com.example.Brotli', compressionParameters: {} } });
+    const weird = buildHeader({
+      id: ID,
+      params: { compressionClass: 'com.example.Brotli', compressionParameters: {} },
+    });
     expect(thrown(() => parseSegmentHeader(weird)).code).toBe('unsupported-compression');
   });
 
   it('reads fully qualified compressor names', () => {
-    const h = buildHeader({ id: ID, params: { compressionClass: 'org.apache.cassandra.io.compress.LZ4Compressor', compressionParameters: {} } });
+    const h = buildHeader({
+      id: ID,
+      params: {
+        compressionClass: 'org.apache.cassandra.io.compress.LZ4Compressor',
+        compressionParameters: {},
+      },
+    });
     expect(parseSegmentHeader(h).compression).toBe('LZ4Compressor');
   });
 
@@ -101,7 +141,11 @@ describe('header', () => {
 });
 
 describe('uncompressed sections', () => {
-  const seg = buildSegment({ id: ID, sections: [[payload(5), payload(20)], [payload(7)]], zeroTail: 4096 });
+  const seg = buildSegment({
+    id: ID,
+    sections: [[payload(5), payload(20)], [payload(7)]],
+    zeroTail: 4096,
+  });
 
   it('yields every entry with its logical position, then stops at the zero marker', () => {
     const { entries, end } = readAll(seg.bytes);
@@ -122,7 +166,9 @@ describe('uncompressed sections', () => {
     expect(entries).toHaveLength(2);
     expect(end).toMatchObject({ end: 'limit', position: seg.positions[0]![1] });
     // a file cut at the idx offset reads the same
-    expect(readAll(seg.bytes.subarray(0, seg.sectionEnds[0]), { limit: seg.sectionEnds[0]! }).entries).toHaveLength(2);
+    expect(
+      readAll(seg.bytes.subarray(0, seg.sectionEnds[0]), { limit: seg.sectionEnds[0]! }).entries,
+    ).toHaveLength(2);
   });
 
   it('resumes after a position with nothing lost or repeated', () => {
@@ -135,18 +181,39 @@ describe('uncompressed sections', () => {
   });
 
   it('follows a growing segment from its resume points: only the new bytes, the same entries as one full read', () => {
-    const growing = buildSegment({ id: ID, sections: [[payload(5), payload(20)], [payload(7)], [payload(3), payload(9), payload(1)], [payload(30)]], zeroTail: 64 });
+    const growing = buildSegment({
+      id: ID,
+      sections: [
+        [payload(5), payload(20)],
+        [payload(7)],
+        [payload(3), payload(9), payload(1)],
+        [payload(30)],
+      ],
+      zeroTail: 64,
+    });
     const full = readAll(growing.bytes);
     // The durable limit (idx offset) moves section by section, and once to the middle of a
     // marker; each read gets the bytes from the last resume marker up to the limit.
-    const limits = [growing.sectionEnds[0]!, growing.sectionEnds[0]! + 4, growing.sectionEnds[1]!, growing.sectionEnds[3]!, growing.bytes.length];
+    const limits = [
+      growing.sectionEnds[0]!,
+      growing.sectionEnds[0]! + 4,
+      growing.sectionEnds[1]!,
+      growing.sectionEnds[3]!,
+      growing.bytes.length,
+    ];
     const seen: number[] = [];
     const markers: number[] = [];
     let from = 0;
     let resume: SegmentResume | undefined;
     for (const limit of limits) {
-      const bytes = resume ? growing.bytes.subarray(resume.marker, limit) : growing.bytes.subarray(0, limit);
-      const { entries, end } = readAll(bytes, { fromPosition: from, limit, ...(resume ? { resume } : {}) });
+      const bytes = resume
+        ? growing.bytes.subarray(resume.marker, limit)
+        : growing.bytes.subarray(0, limit);
+      const { entries, end } = readAll(bytes, {
+        fromPosition: from,
+        limit,
+        ...(resume ? { resume } : {}),
+      });
       seen.push(...entries.map((e) => e.position));
       from = end.position;
       resume = end.resume;
@@ -159,13 +226,23 @@ describe('uncompressed sections', () => {
     // A resume point is refused for a read that starts before its marker (those bytes are not
     // given: the entries would be skipped silently), and readSegment takes one too.
     const at = { header: parseSegmentHeader(growing.bytes), marker: m[2]! };
-    expect(() => readAll(growing.bytes.subarray(m[2]), { resume: at, fromPosition: m[2]! - 1 })).toThrow(/cannot resume at marker/);
-    expect(() => readAll(growing.bytes.subarray(m[2]), { resume: at })).toThrow(/cannot resume at marker/);
-    expect(readSegment(growing.bytes.subarray(m[2]), { resume: at, fromPosition: m[2]! }).entries.map((e) => e.position)).toEqual(growing.positions.slice(2).flat());
+    expect(() =>
+      readAll(growing.bytes.subarray(m[2]), { resume: at, fromPosition: m[2]! - 1 }),
+    ).toThrow(/cannot resume at marker/);
+    expect(() => readAll(growing.bytes.subarray(m[2]), { resume: at })).toThrow(
+      /cannot resume at marker/,
+    );
+    expect(
+      readSegment(growing.bytes.subarray(m[2]), { resume: at, fromPosition: m[2]! }).entries.map(
+        (e) => e.position,
+      ),
+    ).toEqual(growing.positions.slice(2).flat());
     // A compressed segment gives no resume point, and refuses one.
     const lz = buildSegment({ id: ID, sections: [[payload(5)]], compression: 'LZ4Compressor' });
     expect(readAll(lz.bytes).end.resume).toBeUndefined();
-    expect(() => readAll(lz.bytes, { resume: { header: parseSegmentHeader(lz.bytes), marker: 40 } })).toThrow(/uncompressed/);
+    expect(() =>
+      readAll(lz.bytes, { resume: { header: parseSegmentHeader(lz.bytes), marker: 40 } }),
+    ).toThrow(/uncompressed/);
   });
 
   it('treats a torn marker (next written, crc still zero) as retry-later', () => {
@@ -195,9 +272,15 @@ describe('uncompressed sections', () => {
   it('stops at a size crc failure and at sizes below 10', () => {
     const b = Buffer.from(seg.bytes);
     b.writeUInt32BE(12345, 28 + 4);
-    expect(readAll(b).end).toMatchObject({ end: 'corrupt', reason: expect.stringMatching(/size crc/) });
+    expect(readAll(b).end).toMatchObject({
+      end: 'corrupt',
+      reason: expect.stringMatching(/size crc/),
+    });
     const tiny = buildSegment({ id: ID, sections: [[Buffer.alloc(4, 1)]] });
-    expect(readAll(tiny.bytes).end).toMatchObject({ end: 'corrupt', reason: expect.stringMatching(/invalid entry size 4/) });
+    expect(readAll(tiny.bytes).end).toMatchObject({
+      end: 'corrupt',
+      reason: expect.stringMatching(/invalid entry size 4/),
+    });
   });
 
   it('says retry-later when a section runs past the bytes we have', () => {
@@ -234,15 +317,31 @@ describe('versions', () => {
     const v7 = buildSegment({ id: ID, version: 7, sections: [[payload(3)]] });
     const v8 = buildSegment({ id: ID + 1n, version: 8, sections: [[payload(4)]] });
     expect(readSegment(v7.bytes).header).toMatchObject({ version: 7, messagingVersion: 12 });
-    expect(readSegment(v8.bytes, { expected: { id: ID + 1n, version: 8 } })).toMatchObject({ header: { version: 8, messagingVersion: 13 }, entries: [{ payload: payload(4) }] });
-    expect(() => readSegment(v8.bytes, { expected: { version: 7 } })).toThrow(/file name says version 7/);
-    expect(() => readSegment(buildSegment({ id: ID, version: 9, sections: [[payload(1)]] }).bytes)).toThrow(/version 9 is not supported/);
+    expect(readSegment(v8.bytes, { expected: { id: ID + 1n, version: 8 } })).toMatchObject({
+      header: { version: 8, messagingVersion: 13 },
+      entries: [{ payload: payload(4) }],
+    });
+    expect(() => readSegment(v8.bytes, { expected: { version: 7 } })).toThrow(
+      /file name says version 7/,
+    );
+    expect(() =>
+      readSegment(buildSegment({ id: ID, version: 9, sections: [[payload(1)]] }).bytes),
+    ).toThrow(/version 9 is not supported/);
   });
 });
 
 describe('compressed sections use logical positions', () => {
-  const sections = [[payload(100, 7), payload(3000, 1)], [payload(50, 2)], [payload(4000, 9), payload(10)]];
-  for (const compression of ['LZ4Compressor', 'SnappyCompressor', 'DeflateCompressor', 'ZstdCompressor'] as TestCompressor[]) {
+  const sections = [
+    [payload(100, 7), payload(3000, 1)],
+    [payload(50, 2)],
+    [payload(4000, 9), payload(10)],
+  ];
+  for (const compression of [
+    'LZ4Compressor',
+    'SnappyCompressor',
+    'DeflateCompressor',
+    'ZstdCompressor',
+  ] as TestCompressor[]) {
     it(compression, () => {
       const seg = buildSegment({ id: ID, compression, sections, zeroTail: 100 });
       const header = parseSegmentHeader(seg.bytes);
@@ -255,10 +354,13 @@ describe('compressed sections use logical positions', () => {
       const plain0 = 12 * 2 + 110 + 3010;
       expect(seg.positions[1]![0]).toBe(header.length + 8 + plain0 + 8 + 12 + 60);
       expect(seg.markers[2]).not.toBe(seg.sectionEnds[1]); // file offsets and logical ones differ
-      if (compression !== 'SnappyCompressor') expect(seg.bytes.length - 100).toBeLessThan(seg.sectionEnds[2]!);
+      if (compression !== 'SnappyCompressor')
+        expect(seg.bytes.length - 100).toBeLessThan(seg.sectionEnds[2]!);
       // limit and resume in logical coordinates
       expect(readAll(seg.bytes, { limit: seg.sectionEnds[1]! }).entries).toHaveLength(3);
-      expect(readAll(seg.bytes, { fromPosition: seg.positions[1]![0]! }).entries.map((e) => e.position)).toEqual(seg.positions[2]);
+      expect(
+        readAll(seg.bytes, { fromPosition: seg.positions[1]![0]! }).entries.map((e) => e.position),
+      ).toEqual(seg.positions[2]);
     });
   }
 
@@ -275,7 +377,11 @@ describe('LZ4 and Snappy block decoders', () => {
     const inputs = [
       Buffer.from('abcabcabcabcabcabcabcabcabcabcabcabc the end'),
       Buffer.alloc(70000, 0x61),
-      Buffer.concat([Buffer.from('x'.repeat(300)), Buffer.from(Array.from({ length: 2000 }, (_, i) => (i * 7) & 0xff)), Buffer.from('x'.repeat(300))]),
+      Buffer.concat([
+        Buffer.from('x'.repeat(300)),
+        Buffer.from(Array.from({ length: 2000 }, (_, i) => (i * 7) & 0xff)),
+        Buffer.from('x'.repeat(300)),
+      ]),
       Buffer.from('short'),
     ];
     for (const input of inputs) {
@@ -306,8 +412,14 @@ describe('_cdc.idx', () => {
     expect(parseCdcIndex('')).toBeNull();
     expect(parseCdcIndex('630')).toEqual({ offset: 630, completed: false }); // cut short: a smaller number
     expect(parseCdcIndex('63012\nCOMP')).toBeNull();
-    expect(mergeCdcIndex({ offset: 63012, completed: false }, parseCdcIndex('630'))).toEqual({ offset: 63012, completed: false });
-    expect(mergeCdcIndex({ offset: 10, completed: false }, null)).toEqual({ offset: 10, completed: false });
+    expect(mergeCdcIndex({ offset: 63012, completed: false }, parseCdcIndex('630'))).toEqual({
+      offset: 63012,
+      completed: false,
+    });
+    expect(mergeCdcIndex({ offset: 10, completed: false }, null)).toEqual({
+      offset: 10,
+      completed: false,
+    });
   });
 
   const dirs: string[] = [];
@@ -336,13 +448,23 @@ describe('_cdc.idx', () => {
     expect(full.name).toEqual({ version: 7, id: ID, kind: 'log' });
     const cut = await loadSegmentFile(path, seg.sectionEnds[0]);
     expect(cut.bytes.length).toBe(seg.sectionEnds[0]);
-    expect(readAll(cut.bytes, { limit: seg.sectionEnds[0]!, expected: cut.name }).entries).toHaveLength(1);
+    expect(
+      readAll(cut.bytes, { limit: seg.sectionEnds[0]!, expected: cut.name }).entries,
+    ).toHaveLength(1);
     // From a resume point: only the bytes from its marker up to the limit.
     const resume = { header: parseSegmentHeader(seg.bytes), marker: seg.markers[1]! };
     const tail = await loadSegmentFile(path, seg.sectionEnds[1], resume);
     expect(tail.bytes).toEqual(seg.bytes.subarray(seg.markers[1], seg.sectionEnds[1]));
-    expect(readAll(tail.bytes, { limit: seg.sectionEnds[1]!, fromPosition: seg.positions[0]![0], resume }).entries.map((e) => e.payload)).toEqual([payload(6)]);
-    await expect(loadSegmentFile(join(dir, 'x.log'))).rejects.toMatchObject({ code: 'bad-file-name' });
+    expect(
+      readAll(tail.bytes, {
+        limit: seg.sectionEnds[1]!,
+        fromPosition: seg.positions[0]![0],
+        resume,
+      }).entries.map((e) => e.payload),
+    ).toEqual([payload(6)]);
+    await expect(loadSegmentFile(join(dir, 'x.log'))).rejects.toMatchObject({
+      code: 'bad-file-name',
+    });
   });
 });
 

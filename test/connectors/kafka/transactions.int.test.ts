@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectAdmin, createKafka, ensureTopics, type KafkaAdmin, type KafkaClient } from '../../../connectors/kafka/client.ts';
+import {
+  connectAdmin,
+  createKafka,
+  ensureTopics,
+  type KafkaAdmin,
+  type KafkaClient,
+} from '../../../connectors/kafka/client.ts';
 import { createLogger } from '../../../lib/log.ts';
 import { testConfig, uniq } from '../../support/config.ts';
 
@@ -34,39 +40,63 @@ describe('Kafka transactions (real broker)', () => {
     await plain.send({ topic: input, messages: [{ key: 'k', value: 'source-1' }] });
     await plain.disconnect();
 
-    const producer = kafka.producer({ 'transactional.id': `t-${uniq()}`, 'enable.idempotence': true });
+    const producer = kafka.producer({
+      'transactional.id': `t-${uniq()}`,
+      'enable.idempotence': true,
+    });
     await producer.connect();
-    const consumer = kafka.consumer({ 'group.id': group, 'auto.offset.reset': 'earliest', 'enable.auto.commit': false } as never);
+    const consumer = kafka.consumer({
+      'group.id': group,
+      'auto.offset.reset': 'earliest',
+      'enable.auto.commit': false,
+    } as never);
     await consumer.connect();
 
     const aborted = await producer.transaction();
     await aborted.send({ topic: output, messages: [{ key: 'a', value: 'aborted' }] });
-    await aborted.sendOffsets({ consumer, topics: [{ topic: input, partitions: [{ partition: 0, offset: '1' }] }] });
+    await aborted.sendOffsets({
+      consumer,
+      topics: [{ topic: input, partitions: [{ partition: 0, offset: '1' }] }],
+    });
     await aborted.abort();
 
     const committed = await producer.transaction();
     await committed.send({ topic: output, messages: [{ key: 'c', value: 'committed' }] });
-    await committed.sendOffsets({ consumer, topics: [{ topic: input, partitions: [{ partition: 0, offset: '1' }] }] });
+    await committed.sendOffsets({
+      consumer,
+      topics: [{ topic: input, partitions: [{ partition: 0, offset: '1' }] }],
+    });
     await committed.commit();
     await producer.disconnect();
     await consumer.disconnect();
 
-    const reader = kafka.consumer({ 'group.id': `t-${uniq()}`, 'auto.offset.reset': 'earliest', 'isolation.level': 'read_committed', 'enable.auto.commit': false } as never);
+    const reader = kafka.consumer({
+      'group.id': `t-${uniq()}`,
+      'auto.offset.reset': 'earliest',
+      'isolation.level': 'read_committed',
+      'enable.auto.commit': false,
+    } as never);
     await reader.connect();
     await reader.subscribe({ topics: [output] });
     const seen: string[] = [];
     await new Promise<void>((resolveSeen, reject) => {
-      reader.run({
-        eachMessage: async ({ message }) => {
-          seen.push(String(message.value));
-          if (seen.includes('committed')) resolveSeen();
-        },
-      }).catch(reject);
+      reader
+        .run({
+          eachMessage: async ({ message }) => {
+            seen.push(String(message.value));
+            if (seen.includes('committed')) resolveSeen();
+          },
+        })
+        .catch(reject);
     });
     await reader.disconnect();
     expect(seen).toEqual(['committed']);
 
-    const offsets = await admin.fetchOffsets({ groupId: group, topics: [input], requireStableOffsets: true });
+    const offsets = await admin.fetchOffsets({
+      groupId: group,
+      topics: [input],
+      requireStableOffsets: true,
+    });
     expect(offsets[0]?.partitions[0]?.offset).toBe('1');
   });
 });
