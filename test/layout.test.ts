@@ -3,17 +3,18 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 /**
- * Dependencies point one way (docs/architecture.md): config ← lib ← ports ← connectors ← pipeline
- * ← cli, and the local launcher (services/) uses only config and lib. madge checks for cycles; this checks the direction.
+ * Dependencies point one way (docs/architecture.md): config ← lib ← ports ← records ← connectors ←
+ * pipeline ← cli, and the local launcher (services/) uses only config and lib. madge checks for cycles; this checks the direction.
  */
 const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   config: [],
   lib: ['config'],
   ports: ['config', 'lib'],
-  connectors: ['config', 'lib', 'ports'],
+  records: ['config', 'lib', 'ports'],
+  connectors: ['config', 'lib', 'ports', 'records'],
   services: ['config', 'lib'],
-  pipeline: ['config', 'lib', 'ports', 'connectors'],
-  cli: ['config', 'lib', 'ports', 'connectors', 'pipeline', 'services'],
+  pipeline: ['config', 'lib', 'ports', 'records', 'connectors'],
+  cli: ['config', 'lib', 'ports', 'records', 'connectors', 'pipeline', 'services'],
 };
 const ROOT = resolve(import.meta.dirname, '..');
 
@@ -41,7 +42,7 @@ function sources(dir: string): Map<string, string> {
 }
 
 describe('layout', () => {
-  it('imports point one way: config <- lib <- ports <- connectors <- pipeline <- cli; services use config and lib', () => {
+  it('imports point one way: config <- lib <- ports <- records <- connectors <- pipeline <- cli; services use config and lib', () => {
     const all = new Map(Object.keys(ALLOWED).flatMap((d) => [...sources(d)]));
     expect(all.size).toBeGreaterThan(50);
     expect(wrongWay(all)).toEqual([]);

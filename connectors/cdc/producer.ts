@@ -13,26 +13,15 @@ import { readToEnd } from '../kafka/read-to-end.ts';
 import type { Logger } from '../../lib/log.ts';
 import { SpanKind, tracer, traceparentOf } from '../../lib/telemetry.ts';
 import type { ChangeEvent } from './events.ts';
+import { cdcOffsetRecord, restoreCdcOffset, type SourceOffset } from '../../records/cdc-offset.ts';
 
-/** Where the connector has committed up to: entries with a greater position are still to do. */
-export interface SourceOffset {
-  readonly segmentId: bigint;
-  readonly position: number;
-}
+export { compareOffsets, type SourceOffset } from '../../records/cdc-offset.ts';
 
 /** A Kafka record ready to produce. */
 interface OutRecord {
   key: string;
   value: string;
   headers: Record<string, string>;
-}
-
-const offsetKey = (nodeId: string): string => `cdc/${nodeId}`;
-
-/** Orders source offsets. */
-export function compareOffsets(a: SourceOffset, b: SourceOffset): number {
-  if (a.segmentId !== b.segmentId) return a.segmentId < b.segmentId ? -1 : 1;
-  return a.position - b.position;
 }
 
 /** The record for one change event: keyed by partition key, so a row's changes stay ordered. */
@@ -100,18 +89,7 @@ export class CdcSink {
   /** The last committed source offset of this node, from the offsets topic (null: never ran). */
   async committedOffset(): Promise<SourceOffset | null> {
     const records = await readToEnd(this.#config, this.#config.topics.cdcOffsets, [0]);
-    const key = offsetKey(this.#config.cdc.nodeId);
-    let last: SourceOffset | null = null;
-    for (const r of records) {
-      if (r.key !== key) continue;
-      if (r.value === null) {
-        last = null;
-        continue;
-      }
-      const v = JSON.parse(r.value.toString('utf8')) as { segmentId: string; position: number };
-      last = { segmentId: BigInt(v.segmentId), position: v.position };
-    }
-    return last;
+    return restoreCdcOffset(records, this.#config.cdc.nodeId);
   }
 
   /** Produces `events` and moves the source offset to `offset`, atomically. */
@@ -127,13 +105,9 @@ export class CdcSink {
     }
     byTopic.set(this.#config.topics.cdcOffsets, [
       {
-        key: offsetKey(this.#config.cdc.nodeId),
-        value: JSON.stringify({
-          segmentId: offset.segmentId.toString(),
-          position: offset.position,
-          node: this.#config.cdc.nodeId,
-          at: new Date().toISOString(),
-        }),
+        ...(({ key, value }) => ({ key, value: value! }))(
+          cdcOffsetRecord(this.#config.topics.cdcOffsets, this.#config.cdc.nodeId, offset),
+        ),
         headers: {},
       },
     ]);
