@@ -13,7 +13,7 @@ import { readToEnd } from '../connectors/kafka/read-to-end.ts';
 import { KafkaRecordSource } from '../connectors/kafka/source.ts';
 import { KafkaTransactionalSink, workerTransactionalId } from '../connectors/kafka/transactions.ts';
 import type { Logger } from '../lib/log.ts';
-import { checkpointPartition } from './records.ts';
+import { checkpointPartition } from '../records/checkpoint.ts';
 import { Worker, type WorkerPorts } from './worker.ts';
 
 export function workerPorts(
@@ -69,7 +69,16 @@ function workLanePorts(config: Config, log: Logger, workerId: string): WorkerPor
       readToEnd(
         config,
         config.topics.checkpoints,
-        [...new Set(partitions.map((p) => checkpointPartition(config, p)))],
+        [
+          ...new Set(
+            partitions.map((p) =>
+              checkpointPartition(
+                { name: config.topics.checkpoints, partitions: config.topics.cdcPartitions },
+                p,
+              ),
+            ),
+          ),
+        ],
         { signal },
       ),
   };

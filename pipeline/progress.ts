@@ -13,9 +13,9 @@
  * batches behind its timelines.
  */
 import type { StateRecord } from '../ports/streams.ts';
-import { parseTallyKey, restoreTallies } from './completion.ts';
-import { restoreCheckpoints } from './records.ts';
-import { decodeWorkRecord, type SplitSource, type SplitTask } from './tasks.ts';
+import { restoreCheckpoints } from '../records/checkpoint.ts';
+import { completedSplits, restoreTallies } from '../records/tally.ts';
+import { decodeWorkRecord, type SplitSource, type SplitTask } from '../records/task.ts';
 
 /** One fan-out in progress, JSON-ready. */
 export interface CommittedProgress {
@@ -193,16 +193,4 @@ export function committedProgress(state: CommittedState): CommittedProgress[] {
     });
   }
   return out.sort((x, y) => x.startedAt - y.startedAt).map(({ startedAt: _, ...p }) => p);
-}
-
-/** Split ids whose latest tally record is a tombstone: counted complete by their home partition's owner. */
-function completedSplits(records: readonly StateRecord[], tasksTopic: string): Set<string> {
-  const latest = new Map<string, boolean>();
-  for (const r of records) if (r.key !== null) latest.set(r.key, r.value === null);
-  const out = new Set<string>();
-  for (const [key, tombstone] of latest) {
-    const at = tombstone ? parseTallyKey(key, tasksTopic) : null;
-    if (at) out.add(at.splitId);
-  }
-  return out;
 }

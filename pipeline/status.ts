@@ -2,7 +2,7 @@
  * What `Worker.status()` reports: JSON-ready progress of the tweets and split tasks in flight,
  * the splits this worker counts, and lifetime totals.
  */
-import type { TweetJob } from './job.ts';
+import type { Job } from './job.ts';
 import type { Totals } from './metrics.ts';
 
 export type WorkerState = 'starting' | 'running' | 'draining' | 'stopped' | 'failed';
@@ -68,24 +68,6 @@ export interface WorkerStatus {
   readonly totals: Totals;
 }
 
-/** A worker's status with its work-topic lane's folded in (the lane's own partitions are its task partitions). */
-export function withLane(own: WorkerStatus, lane: WorkerStatus): WorkerStatus {
-  const totals = sumTotals(own.totals, lane.totals);
-  return {
-    ...own,
-    paused: own.paused && lane.paused,
-    inFlight: [...own.inFlight, ...lane.inFlight],
-    uncommitted: own.uncommitted + lane.uncommitted,
-    taskPartitions: lane.taskPartitions,
-    restoring: {
-      partitions: own.restoring.partitions,
-      taskPartitions: lane.restoring.taskPartitions,
-    },
-    splits: lane.splits,
-    totals,
-  };
-}
-
 /** The counters of two lanes added up. */
 export function sumTotals(a: Totals, b: Totals | undefined): Totals {
   const totals = { ...a };
@@ -94,22 +76,23 @@ export function sumTotals(a: Totals, b: Totals | undefined): Totals {
 }
 
 /** The progress of one job. */
-export function progress(job: TweetJob): TweetProgress {
-  const t = job.task;
+export function progress(job: Job): TweetProgress {
+  const d = job.delivery;
+  const t = job.kind === 'task' ? job.task : null;
   return {
     tweetId: job.tweetId,
     authorId: job.authorId?.toString() ?? null,
     op: job.op,
-    retracting: job.retracting,
+    retracting: d.retracting,
     partition: job.partition,
     offset: job.offset.toString(),
-    delivered: job.delivered,
-    cursor: job.cursor?.toString() ?? null,
-    total: job.total,
-    remaining: job.remaining,
+    delivered: d.delivered,
+    cursor: d.cursor?.toString() ?? null,
+    total: d.total,
+    remaining: d.remaining,
     startedAt: new Date(job.startedAt).toISOString(),
     resumed: job.resumed,
-    stopped: job.stopped,
+    stopped: d.stopped,
     task: t
       ? {
           splitId: t.splitId,
@@ -119,7 +102,7 @@ export function progress(job: TweetJob): TweetProgress {
           upTo: t.range.upTo?.toString() ?? null,
         }
       : null,
-    splitInto: job.split?.ranges.length ?? null,
+    splitInto: job.kind === 'tweet' && job.fate.kind === 'split' ? job.fate.ranges.length : null,
   };
 }
 

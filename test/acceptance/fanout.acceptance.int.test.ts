@@ -16,7 +16,6 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { checkpointRows } from '../../pipeline/job.ts';
 import {
   CheckpointWatch,
   committedCheckpoint,
@@ -38,6 +37,7 @@ import {
   type WorkerProcess,
 } from './world.ts';
 import { completionOf, newTweet, produceEvents, tweetEvent, within } from '../pipeline/fixtures.ts';
+import { checkpointRows } from '../../pipeline/bounds.ts';
 
 /** One worker identity throughout: each new process takes the partitions over at once (static membership). */
 const WORKER_ID = 'acc';

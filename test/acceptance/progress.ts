@@ -7,9 +7,9 @@ import type { Config } from '../../config/index.ts';
 import { readToEnd } from '../../connectors/kafka/read-to-end.ts';
 import { createKafka } from '../../connectors/kafka/client.ts';
 import { createLogger } from '../../lib/log.ts';
-import { checkpointKey } from '../../pipeline/records.ts';
-import { decodeWorkRecord, type SplitTask } from '../../pipeline/tasks.ts';
 import { uniq } from '../support/config.ts';
+import { checkpointKey } from '../../records/checkpoint.ts';
+import { decodeWorkRecord, type SplitTask } from '../../records/task.ts';
 
 /** A committed checkpoint as stored (the fields the tests need). */
 export interface StoredCheckpoint {

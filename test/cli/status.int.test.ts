@@ -10,10 +10,11 @@ import {
 } from '../../connectors/kafka/client.ts';
 import { createLogger } from '../../lib/log.ts';
 import type { OutRecord } from '../../ports/streams.ts';
-import { checkpointRecord } from '../../pipeline/records.ts';
-import { taskRecords } from '../../pipeline/tasks.ts';
 import { loadConfig, type Config } from '../../config/index.ts';
 import { testSettings } from '../support/config.ts';
+import { checkpointRecord } from '../../records/checkpoint.ts';
+import { taskRecords } from '../../records/task.ts';
+import { checkpointTopic, workTopic } from '../support/topics.ts';
 
 const MAIN = resolve(import.meta.dirname, '../../cli/main.ts');
 
@@ -106,7 +107,11 @@ describe('fanout status', () => {
         done: false,
         finishedAt: null,
       };
-      const r = checkpointRecord(config, config.topics.tweetsCdc, 2, 41n, cp);
+      const r = checkpointRecord(
+        checkpointTopic(config),
+        { topic: config.topics.tweetsCdc, partition: 2, offset: 41n },
+        cp,
+      );
       await producer.send({
         topic: r.topic,
         messages: [{ key: r.key, value: r.value, partition: r.partition }],
@@ -166,7 +171,7 @@ describe('fanout status', () => {
         })),
       };
       const tasks = taskRecords(
-        config,
+        workTopic(config),
         { ...tweet, tweetId: SPLIT },
         { topic: config.topics.tweetsCdc, partition: 1, offset: 9n },
         plan,
@@ -174,7 +179,7 @@ describe('fanout status', () => {
       const p0 = tasks[0]!.partition!;
       // An older split's task, first on task 0's partition: the task lanes have committed past it.
       const older = taskRecords(
-        config,
+        workTopic(config),
         { ...tweet, tweetId: '6a1c0000-ea0a-11f1-95d5-2585f7b7471e' },
         { topic: config.topics.tweetsCdc, partition: 0, offset: 3n },
         { total: 10, ranges: [{ after: null, upTo: null, rows: 10 }] },
@@ -189,18 +194,22 @@ describe('fanout status', () => {
       );
       // Task 1 is in progress: its checkpoint is keyed by where it sits (offset 0 of its partition).
       await send(config, [
-        checkpointRecord(config, config.topics.tasks, tasks[1]!.partition!, 0n, {
-          tweetId: SPLIT,
-          op: 'insert',
-          authorId: 7n,
-          writeTime: 1n,
-          cursor: 70n,
-          delivered: 20,
-          total: 50,
-          startedAt: Date.now(),
-          done: false,
-          finishedAt: null,
-        }),
+        checkpointRecord(
+          checkpointTopic(config),
+          { topic: config.topics.tasks, partition: tasks[1]!.partition!, offset: 0n },
+          {
+            tweetId: SPLIT,
+            op: 'insert',
+            authorId: 7n,
+            writeTime: 1n,
+            cursor: 70n,
+            delivered: 20,
+            total: 50,
+            startedAt: Date.now(),
+            done: false,
+            finishedAt: null,
+          },
+        ),
       ]);
       const status = runStatus(sets);
       expect(status.tweets).toEqual([

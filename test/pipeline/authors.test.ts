@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../lib/log.ts';
-import { RecentAuthors } from '../../pipeline/authors.ts';
+import { RecentAuthors } from '../../pipeline/tweets/authors.ts';
 import { MemoryAuthors } from './fakes.ts';
 
 const log = createLogger('error');

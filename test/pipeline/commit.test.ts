@@ -1,11 +1,13 @@
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../config/index.ts';
-import { coalesceLatest, Committer } from '../../pipeline/committer.ts';
-import { InOrderFrontier } from '../../pipeline/frontier.ts';
-import { TweetJob } from '../../pipeline/job.ts';
-import { CommitLedger } from '../../pipeline/ledger.ts';
+import { coalesceLatest, Committer } from '../../pipeline/lane/committer.ts';
+import { InOrderFrontier } from '../../pipeline/lane/frontier.ts';
+import { CommitLedger } from '../../pipeline/lane/ledger.ts';
 import { FakeSink, permanent, retriable } from './fakes.ts';
+import { checkpointRows } from '../../pipeline/bounds.ts';
+import { tweetJob } from '../../pipeline/job.ts';
+import { checkpointTopic } from '../support/topics.ts';
 
 const config = loadConfig({
   env: {},
@@ -20,7 +22,7 @@ const config = loadConfig({
 const TOPIC = 'cdc.ks.tweets';
 const out = (key: string) => ({ topic: 'out', key, value: key });
 const job = (partition: number, offset: bigint) =>
-  new TweetJob(
+  tweetJob(
     { partition, offset },
     {
       op: 'insert',
@@ -51,7 +53,11 @@ describe('InOrderFrontier', () => {
 
 describe('CommitLedger: the commit tracker', () => {
   it('commits per partition only past records that are all done, in order, with their outputs', () => {
-    const ledger = new CommitLedger(config, TOPIC);
+    const ledger = new CommitLedger({
+      topic: TOPIC,
+      checkpoints: checkpointTopic(config),
+      checkpointRows: checkpointRows(config.pipeline),
+    });
     ledger.open(0);
     ledger.open(1);
     const a = ledger.track(0, 10n, null);
@@ -78,7 +84,11 @@ describe('CommitLedger: the commit tracker', () => {
   });
 
   it('changes nothing until apply: a failed transaction is simply planned again', () => {
-    const ledger = new CommitLedger(config, TOPIC);
+    const ledger = new CommitLedger({
+      topic: TOPIC,
+      checkpoints: checkpointTopic(config),
+      checkpointRows: checkpointRows(config.pipeline),
+    });
     ledger.open(0);
     ledger.finish(ledger.track(0, 0n, null), [out('x')]);
     const first = ledger.plan();
@@ -89,12 +99,16 @@ describe('CommitLedger: the commit tracker', () => {
   });
 
   it('checkpoints tweets in flight when due, then tombstones the checkpoint with the commit that passes them', () => {
-    const ledger = new CommitLedger(config, TOPIC);
+    const ledger = new CommitLedger({
+      topic: TOPIC,
+      checkpoints: checkpointTopic(config),
+      checkpointRows: checkpointRows(config.pipeline),
+    });
     ledger.open(0);
     const j = job(0, 0n);
     const slot = ledger.track(0, 0n, j);
-    j.emitted = 20;
-    j.ack(j.addSegment(10, 110n)); // 10 rows written = checkpointRows (2 × 10 / 2)
+    j.delivery.emitted = 20;
+    j.delivery.ack(j.delivery.addSegment(10, 110n)); // 10 rows written = checkpointRows (2 × 10 / 2)
     let plan = ledger.plan();
     expect(plan.tx.offsets).toEqual([]);
     expect(plan.tx.records).toHaveLength(1);
@@ -107,8 +121,8 @@ describe('CommitLedger: the commit tracker', () => {
     expect(JSON.parse(cp.value!)).toMatchObject({ cursor: '110', delivered: 10, done: false });
     plan.apply();
     expect(ledger.plan().empty).toBe(true); // not due again until 10 more rows
-    j.ack(j.addSegment(10, 120n));
-    j.endPaging();
+    j.delivery.ack(j.delivery.addSegment(10, 120n));
+    j.delivery.endPaging();
     ledger.finish(slot, [out('done')]);
     plan = ledger.plan();
     expect(plan.tx.offsets).toEqual([{ partition: 0, offset: 1n }]);
@@ -120,10 +134,16 @@ describe('CommitLedger: the commit tracker', () => {
 
   it('lets tweets a quarter of the way to their next checkpoint ride along in a transaction made anyway, and only then', () => {
     // A checkpoint every 20 rows (half of 4 batches of 10): riders from 5.
-    const ledger = new CommitLedger(
-      loadConfig({ env: {}, sets: ['pipeline.checkpointEvery=4', 'pipeline.batchSize=10'] }),
-      TOPIC,
-    );
+    const ledger = new CommitLedger({
+      topic: TOPIC,
+      checkpoints: checkpointTopic(
+        loadConfig({ env: {}, sets: ['pipeline.checkpointEvery=4', 'pipeline.batchSize=10'] }),
+      ),
+      checkpointRows: checkpointRows(
+        loadConfig({ env: {}, sets: ['pipeline.checkpointEvery=4', 'pipeline.batchSize=10'] })
+          .pipeline,
+      ),
+    });
     const keys = (p: ReturnType<CommitLedger['plan']>): Array<string | undefined> =>
       p.tx.records.map((r) => r.key);
     ledger.open(0);
@@ -132,41 +152,45 @@ describe('CommitLedger: the commit tracker', () => {
     ledger.track(0, 0n, a);
     ledger.track(1, 1n, b);
     ledger.track(1, 2n, c);
-    for (const j of [a, b, c]) j.emitted = 60;
-    b.ack(b.addSegment(5, 105n)); // a quarter of the interval
-    c.ack(c.addSegment(4, 204n)); // one row short of it
+    for (const j of [a, b, c]) j.delivery.emitted = 60;
+    b.delivery.ack(b.delivery.addSegment(5, 105n)); // a quarter of the interval
+    c.delivery.ack(c.delivery.addSegment(4, 204n)); // one row short of it
     expect(ledger.plan().empty).toBe(true); // nobody is due: no transaction just for riders
-    a.ack(a.addSegment(20, 20n)); // due
+    a.delivery.ack(a.delivery.addSegment(20, 20n)); // due
     let plan = ledger.plan();
     expect(keys(plan)).toEqual([`${TOPIC}/0/0`, `${TOPIC}/1/1`]);
     expect(JSON.parse(plan.tx.records[1]!.value!)).toMatchObject({ cursor: '105', delivered: 5 });
     plan.apply();
     expect(ledger.plan().empty).toBe(true);
     // b's interval restarts at the checkpoint it rode along with: due after 20 more rows, not 15.
-    b.ack(b.addSegment(15, 120n));
+    b.delivery.ack(b.delivery.addSegment(15, 120n));
     expect(ledger.plan().empty).toBe(true);
-    b.ack(b.addSegment(5, 125n));
+    b.delivery.ack(b.delivery.addSegment(5, 125n));
     expect(keys(ledger.plan())).toEqual([`${TOPIC}/1/1`]); // c is still one row short
-    c.ack(c.addSegment(1, 205n));
+    c.delivery.ack(c.delivery.addSegment(1, 205n));
     plan = ledger.plan();
     expect(keys(plan)).toEqual([`${TOPIC}/1/1`, `${TOPIC}/1/2`]);
     plan.apply();
     // A transaction that only commits an offset carries riders too.
     ledger.open(2);
     ledger.finish(ledger.track(2, 7n, null), []);
-    a.ack(a.addSegment(5, 25n));
+    a.delivery.ack(a.delivery.addSegment(5, 25n));
     plan = ledger.plan();
     expect(plan.tx.offsets).toEqual([{ partition: 2, offset: 8n }]);
     expect(keys(plan)).toEqual([`${TOPIC}/0/0`]);
   });
 
   it('writes a "done" checkpoint for a finished tweet stuck behind an unfinished one', () => {
-    const ledger = new CommitLedger(config, TOPIC);
+    const ledger = new CommitLedger({
+      topic: TOPIC,
+      checkpoints: checkpointTopic(config),
+      checkpointRows: checkpointRows(config.pipeline),
+    });
     ledger.open(0);
     ledger.track(0, 0n, job(0, 0n)); // still in flight
     const j = job(0, 1n);
     const slot = ledger.track(0, 1n, j);
-    j.endPaging();
+    j.delivery.endPaging();
     ledger.finish(slot, [out('completed')]);
     const plan = ledger.plan();
     expect(plan.tx.offsets).toEqual([]);
@@ -177,7 +201,11 @@ describe('CommitLedger: the commit tracker', () => {
   });
 
   it('forgets dropped partitions, even if a planned transaction commits afterwards', () => {
-    const ledger = new CommitLedger(config, TOPIC);
+    const ledger = new CommitLedger({
+      topic: TOPIC,
+      checkpoints: checkpointTopic(config),
+      checkpointRows: checkpointRows(config.pipeline),
+    });
     ledger.open(0);
     ledger.finish(ledger.track(0, 0n, null), []);
     const plan = ledger.plan();
@@ -210,7 +238,11 @@ describe('coalesceLatest', () => {
 
 describe('Committer', () => {
   const setup = () => {
-    const ledger = new CommitLedger(config, TOPIC);
+    const ledger = new CommitLedger({
+      topic: TOPIC,
+      checkpoints: checkpointTopic(config),
+      checkpointRows: checkpointRows(config.pipeline),
+    });
     ledger.open(0);
     const sink = new FakeSink();
     const committer = new Committer({ ledger, sink, retry: config.retry });

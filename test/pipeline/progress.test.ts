@@ -1,16 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../config/index.ts';
 import type { OutRecord, StateRecord } from '../../ports/streams.ts';
-import { CompletionAggregator } from '../../pipeline/completion.ts';
-import type { Checkpoint } from '../../pipeline/job.ts';
 import { committedProgress } from '../../pipeline/progress.ts';
-import { checkpointRecord, checkpointTombstone } from '../../pipeline/records.ts';
+import { CompletionAggregator } from '../../pipeline/tasks/tallies.ts';
+import {
+  type Checkpoint,
+  checkpointRecord,
+  checkpointTombstone,
+} from '../../records/checkpoint.ts';
 import {
   decodeWorkRecord,
   type SplitTask,
   taskDoneRecord,
   taskRecords,
-} from '../../pipeline/tasks.ts';
+} from '../../records/task.ts';
+import { checkpointTopic, workTopic } from '../support/topics.ts';
 
 const config = loadConfig({
   env: {},
@@ -62,7 +66,7 @@ function split(): { records: OutRecord[]; tasks: SplitTask[] } {
     })),
   };
   const records = taskRecords(
-    config,
+    workTopic(config),
     {
       tweetId: SPLIT,
       authorId: 7n,
@@ -90,7 +94,7 @@ function split(): { records: OutRecord[]; tasks: SplitTask[] } {
   return { records, tasks };
 }
 const done = (task: SplitTask, delivered: number): OutRecord =>
-  taskDoneRecord(config, task, {
+  taskDoneRecord(workTopic(config), task, {
     delivered,
     finishedAt: NOW,
     resumed: false,
@@ -101,17 +105,27 @@ const done = (task: SplitTask, delivered: number): OutRecord =>
 describe('committedProgress (what `fanout status` shows)', () => {
   it('a tweet delivered whole: its latest live checkpoint, with cursor and remaining; finished and tombstoned ones are not in progress', () => {
     const checkpoints = asRead([
-      checkpointRecord(config, CDC, 2, 41n, checkpoint(WHOLE, 100_000, 500_000)),
-      checkpointRecord(config, CDC, 2, 41n, checkpoint(WHOLE, 312_000, 500_000)),
       checkpointRecord(
-        config,
-        CDC,
-        3,
-        5n,
+        checkpointTopic(config),
+        { topic: CDC, partition: 2, offset: 41n },
+        checkpoint(WHOLE, 100_000, 500_000),
+      ),
+      checkpointRecord(
+        checkpointTopic(config),
+        { topic: CDC, partition: 2, offset: 41n },
+        checkpoint(WHOLE, 312_000, 500_000),
+      ),
+      checkpointRecord(
+        checkpointTopic(config),
+        { topic: CDC, partition: 3, offset: 5n },
         checkpoint('finished', 10, 10, { done: true, finishedAt: NOW }),
       ),
-      checkpointRecord(config, CDC, 0, 6n, checkpoint('committed', 5, 10)),
-      checkpointTombstone(config, CDC, 0, 6n),
+      checkpointRecord(
+        checkpointTopic(config),
+        { topic: CDC, partition: 0, offset: 6n },
+        checkpoint('committed', 5, 10),
+      ),
+      checkpointTombstone(checkpointTopic(config), { topic: CDC, partition: 0, offset: 6n }),
     ]);
     expect(
       committedProgress({
@@ -157,8 +171,16 @@ describe('committedProgress (what `fanout status` shows)', () => {
     });
     const checkpoints = asRead([
       ...tallyRecords,
-      checkpointRecord(config, TASKS, at(t1).partition, at(t1).offset, checkpoint(SPLIT, 20, 50)),
-      checkpointRecord(config, TASKS, at(t3).partition, at(t3).offset, checkpoint(SPLIT, 40, 50)),
+      checkpointRecord(
+        checkpointTopic(config),
+        { topic: TASKS, partition: at(t1).partition, offset: at(t1).offset },
+        checkpoint(SPLIT, 20, 50),
+      ),
+      checkpointRecord(
+        checkpointTopic(config),
+        { topic: TASKS, partition: at(t3).partition, offset: at(t3).offset },
+        checkpoint(SPLIT, 40, 50),
+      ),
     ]);
     const progress = committedProgress({
       checkpoints,
@@ -232,7 +254,11 @@ describe('committedProgress (what `fanout status` shows)', () => {
 
   it("an insert taking its rows back shows as retracting: whole from its checkpoint, split from any task's checkpoint, task-done or tally", () => {
     const whole = asRead([
-      checkpointRecord(config, CDC, 2, 41n, checkpoint(WHOLE, 7, 10, { retracting: true })),
+      checkpointRecord(
+        checkpointTopic(config),
+        { topic: CDC, partition: 2, offset: 41n },
+        checkpoint(WHOLE, 7, 10, { retracting: true }),
+      ),
     ]);
     expect(
       committedProgress({
@@ -246,7 +272,7 @@ describe('committedProgress (what `fanout status` shows)', () => {
     const { records, tasks } = split();
     const read = asRead(records);
     const taken = (t: SplitTask): OutRecord =>
-      taskDoneRecord(config, t, {
+      taskDoneRecord(workTopic(config), t, {
         delivered: 50,
         finishedAt: NOW,
         resumed: false,
@@ -267,10 +293,8 @@ describe('committedProgress (what `fanout status` shows)', () => {
       of(
         asRead([
           checkpointRecord(
-            config,
-            TASKS,
-            read[1]!.partition,
-            BigInt(read[1]!.offset),
+            checkpointTopic(config),
+            { topic: TASKS, partition: read[1]!.partition, offset: BigInt(read[1]!.offset) },
             checkpoint(SPLIT, 20, 50, { retracting: true }),
           ),
         ]),
@@ -287,7 +311,11 @@ describe('committedProgress (what `fanout status` shows)', () => {
   it('a split tweet whose tasks all wait: total known, nothing delivered; ordered by age with whole tweets', () => {
     const { records } = split();
     const checkpoints = asRead([
-      checkpointRecord(config, CDC, 0, 1n, checkpoint(WHOLE, 1, 10, { startedAt: NOW - 1_000 })),
+      checkpointRecord(
+        checkpointTopic(config),
+        { topic: CDC, partition: 0, offset: 1n },
+        checkpoint(WHOLE, 1, 10, { startedAt: NOW - 1_000 }),
+      ),
     ]);
     const progress = committedProgress({
       checkpoints,

@@ -4,7 +4,6 @@ import { withTimeout } from '../../lib/errors.ts';
 import { createKafka } from '../../connectors/kafka/client.ts';
 import { readToEnd } from '../../connectors/kafka/read-to-end.ts';
 import type { Logger } from '../../lib/log.ts';
-import { checkpointKey, checkpointPartition } from '../../pipeline/records.ts';
 import { uniq } from '../support/config.ts';
 import { collect } from '../support/kafka.ts';
 import {
@@ -24,6 +23,8 @@ import {
   tweetEvent,
   within,
 } from './fixtures.ts';
+import { checkpointKey, checkpointPartition } from '../../records/checkpoint.ts';
+import { checkpointTopic } from '../support/topics.ts';
 
 // Small batches, one write in flight, a checkpoint every 100 rows: a 20k fan-out takes seconds,
 // long enough to stop or kill it half-way.
@@ -271,7 +272,11 @@ describe('fan-out recovery: graceful stop, crash, rebalance', () => {
         return t.tweetId;
       };
       // t2 then dies mid-commit: its transaction stays open on the checkpoint partition t1 must restore from.
-      const dead = await deadWorkerTransaction(config, log, checkpointPartition(config, moved[0]!));
+      const dead = await deadWorkerTransaction(
+        config,
+        log,
+        checkpointPartition(checkpointTopic(config), moved[0]!),
+      );
       try {
         await withTimeout(two.close(), 20_000, 'close took over 20 s');
         await within(30_000, 't1 restoring the moved partitions', () =>

@@ -4,7 +4,6 @@ import type { Config } from '../../config/index.ts';
 import { CassandraFollowerStore } from '../../connectors/cassandra/followers.ts';
 import { withTimeout } from '../../lib/errors.ts';
 import { CassandraTweetAuthorStore } from '../../connectors/cassandra/tweet-authors.ts';
-import { homePartition, taskRecords } from '../../pipeline/tasks.ts';
 import type { Worker } from '../../pipeline/worker.ts';
 import { collect } from '../support/kafka.ts';
 import {
@@ -24,6 +23,8 @@ import {
   tweetEvent,
   within,
 } from './fixtures.ts';
+import { homePartition, taskRecords } from '../../records/task.ts';
+import { workTopic } from '../support/topics.ts';
 
 // Split fan-outs (issue #4, item 7) on real Kafka and Cassandra: an author of 60k followers,
 // split above 20k into tasks of 10k (six tasks over the work topic's three partitions).
@@ -294,7 +295,7 @@ describe('split fan-outs of celebrity tweets', () => {
       // the whole id space) with its offset commit.
       await authors.put(tweetId, SMALL, writeTime);
       const tasks = taskRecords(
-        config,
+        workTopic(config),
         {
           tweetId,
           authorId: SMALL,

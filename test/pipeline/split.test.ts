@@ -10,9 +10,11 @@ import type {
   StateRecord,
   Transaction,
 } from '../../ports/streams.ts';
-import { CompletionAggregator, restoreTallies } from '../../pipeline/completion.ts';
-import { checkpointRecord, restoreCheckpoints } from '../../pipeline/records.ts';
-import { rowCredit } from '../../pipeline/job.ts';
+import { Worker } from '../../pipeline/worker.ts';
+import { FakeSink, FakeSource, MemoryAuthors, MemoryFollowers, MemoryTimelines } from './fakes.ts';
+import { tweetEvent, within } from './fixtures.ts';
+import { rowCredit } from '../../pipeline/bounds.ts';
+import { CompletionAggregator } from '../../pipeline/tasks/tallies.ts';
 import {
   MAX_ESTIMATED_RANGES,
   MAX_PROBE_READS,
@@ -20,18 +22,18 @@ import {
   PROBES,
   planSplit,
   type SplitPlan,
-  type TaskRange,
-} from '../../pipeline/split.ts';
+} from '../../pipeline/tweets/split.ts';
+import { checkpointRecord, restoreCheckpoints } from '../../records/checkpoint.ts';
+import { restoreTallies } from '../../records/tally.ts';
 import {
+  type TaskRange,
   decodeWorkRecord,
   homePartition,
   type TaskDone,
   taskDoneRecord,
   taskRecords,
-} from '../../pipeline/tasks.ts';
-import { Worker } from '../../pipeline/worker.ts';
-import { FakeSink, FakeSource, MemoryAuthors, MemoryFollowers, MemoryTimelines } from './fakes.ts';
-import { tweetEvent, within } from './fixtures.ts';
+} from '../../records/task.ts';
+import { checkpointTopic, workTopic } from '../support/topics.ts';
 
 // Unit tests of the splitter, the work records and the completion aggregator (pure logic), and
 // of two workers splitting and delivering over in-memory fakes of Kafka and Cassandra.
@@ -251,7 +253,7 @@ const asRecord = (r: OutRecord, offset = 0n): SourceRecord => ({
 
 describe('work records', () => {
   it('tasks round-trip, spread over consecutive partitions, and carry the source, traceparent and expiry', () => {
-    const records = taskRecords(config, TWEET, AT, PLAN);
+    const records = taskRecords(workTopic(config), TWEET, AT, PLAN);
     expect(new Set(records.map((r) => r.partition)).size).toBe(3);
     expect(records.map((r) => r.headers?.traceparent)).toEqual([
       '00-aa-bb-01',
@@ -280,7 +282,7 @@ describe('work records', () => {
   });
 
   it('a task of a tweet without TTL, or of a version before expiries were carried, has none', () => {
-    const [none] = taskRecords(config, { ...TWEET, expiresAt: null }, AT, PLAN);
+    const [none] = taskRecords(workTopic(config), { ...TWEET, expiresAt: null }, AT, PLAN);
     expect(decodeWorkRecord(asRecord(none!))).toMatchObject({
       kind: 'task',
       task: { expiresAt: null },
@@ -299,9 +301,9 @@ describe('work records', () => {
   });
 
   it("a task-done goes to the split's home partition and round-trips", () => {
-    const task = decodeWorkRecord(asRecord(taskRecords(config, TWEET, AT, PLAN)[1]!));
+    const task = decodeWorkRecord(asRecord(taskRecords(workTopic(config), TWEET, AT, PLAN)[1]!));
     if (task.kind !== 'task') throw new Error('not a task');
-    const r = taskDoneRecord(config, task.task, {
+    const r = taskDoneRecord(workTopic(config), task.task, {
       delivered: 100,
       finishedAt: 2_000,
       resumed: true,
@@ -389,8 +391,16 @@ describe('task checkpoints', () => {
       done: false,
       finishedAt: null,
     };
-    const task = checkpointRecord(cfg, cfg.topics.tasks, 7, 12n, cp);
-    const tweet = checkpointRecord(cfg, cfg.topics.tweetsCdc, 1, 12n, cp);
+    const task = checkpointRecord(
+      checkpointTopic(cfg),
+      { topic: cfg.topics.tasks, partition: 7, offset: 12n },
+      cp,
+    );
+    const tweet = checkpointRecord(
+      checkpointTopic(cfg),
+      { topic: cfg.topics.tweetsCdc, partition: 1, offset: 12n },
+      cp,
+    );
     expect([task.partition, tweet.partition]).toEqual([1, 1]);
     const read = states([task, tweet]);
     expect(restoreCheckpoints(read, cfg.topics.tasks).get(7)?.get(12n)).toMatchObject({

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CassandraFollowerStore } from '../../connectors/cassandra/followers.ts';
 import { CassandraTweetAuthorStore } from '../../connectors/cassandra/tweet-authors.ts';
-import { rowCredit } from '../../pipeline/job.ts';
 import {
   awaitCompletions,
   CELEBRITY,
@@ -23,6 +22,7 @@ import {
   tweetEvent,
   within,
 } from './fixtures.ts';
+import { rowCredit } from '../../pipeline/bounds.ts';
 
 // Each test has its own keyspace, topics and consumer group (testEnv → testConfig), seeded with
 // a celebrity of 20k followers and a small author of 10, and runs its own worker.

@@ -10,8 +10,6 @@ import { loadConfig } from '../../config/index.ts';
 import { withTimeout } from '../../lib/errors.ts';
 import { createLogger } from '../../lib/log.ts';
 import type { StateReader, StateRecord } from '../../ports/streams.ts';
-import { rowCredit } from '../../pipeline/job.ts';
-import { checkpointRecord } from '../../pipeline/records.ts';
 import { Worker } from '../../pipeline/worker.ts';
 import {
   FakeSink,
@@ -24,6 +22,9 @@ import {
   retriable,
 } from './fakes.ts';
 import { tweetEvent, within } from './fixtures.ts';
+import { rowCredit } from '../../pipeline/bounds.ts';
+import { checkpointRecord } from '../../records/checkpoint.ts';
+import { checkpointTopic } from '../support/topics.ts';
 
 // Pure-logic tests of the worker over in-memory fakes of its ports (the same scenarios run
 // against real Kafka and Cassandra in *.int.test.ts).
@@ -418,18 +419,22 @@ describe('Worker (fakes)', () => {
     { timeout: 10_000 },
     async () => {
       const id = tweetId();
-      const cp = checkpointRecord(config, 'cdc.ks.tweets', 0, 0n, {
-        tweetId: id,
-        op: 'insert',
-        authorId: 1n,
-        writeTime: 7n,
-        cursor: 1_299n,
-        delivered: 300,
-        total: 500,
-        startedAt: Date.now() - 1_000,
-        done: false,
-        finishedAt: null,
-      });
+      const cp = checkpointRecord(
+        checkpointTopic(config),
+        { topic: 'cdc.ks.tweets', partition: 0, offset: 0n },
+        {
+          tweetId: id,
+          op: 'insert',
+          authorId: 1n,
+          writeTime: 7n,
+          cursor: 1_299n,
+          delivered: 300,
+          total: 500,
+          startedAt: Date.now() - 1_000,
+          done: false,
+          finishedAt: null,
+        },
+      );
       const w = world({
         restored: [{ partition: 0, offset: 0, key: cp.key, value: Buffer.from(cp.value!) }],
       });
@@ -547,18 +552,22 @@ describe('Worker (fakes)', () => {
       const id = tweetId();
       // The previous owner had the insert half done (a checkpoint) and the delete marked and under
       // way; here the insert resumes and ends before this worker takes the delete (not pushed).
-      const cp = checkpointRecord(config, 'cdc.ks.tweets', 0, 0n, {
-        tweetId: id,
-        op: 'insert',
-        authorId: 1n,
-        writeTime: 100n,
-        cursor: 1_249n,
-        delivered: 250,
-        total: 500,
-        startedAt: Date.now() - 1_000,
-        done: false,
-        finishedAt: null,
-      });
+      const cp = checkpointRecord(
+        checkpointTopic(config),
+        { topic: 'cdc.ks.tweets', partition: 0, offset: 0n },
+        {
+          tweetId: id,
+          op: 'insert',
+          authorId: 1n,
+          writeTime: 100n,
+          cursor: 1_249n,
+          delivered: 250,
+          total: 500,
+          startedAt: Date.now() - 1_000,
+          done: false,
+          finishedAt: null,
+        },
+      );
       const w = world({
         restored: [{ partition: 0, offset: 0, key: cp.key, value: Buffer.from(cp.value!) }],
       });

@@ -2,8 +2,8 @@
  * The worker's view of `tweet_authors` beyond the join's reads: the authors of recent inserts, so
  * a delete right behind its insert needs no read, and forgetting the authors of deleted tweets.
  */
-import type { Logger } from '../lib/log.ts';
-import type { TweetAuthorStore } from '../ports/stores.ts';
+import type { Logger } from '../../lib/log.ts';
+import type { TweetAuthorStore } from '../../ports/stores.ts';
 
 /** Authors of recent inserts kept in memory for deletes right behind them. */
 const KNOWN_AUTHORS = 10_000;

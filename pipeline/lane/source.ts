@@ -4,7 +4,7 @@
  * connectors/kafka/source.ts), so records never queue up in front of the fan-out.
  */
 import { Observable } from 'rxjs';
-import type { RecordSource, SourceRecord } from '../ports/streams.ts';
+import type { RecordSource, SourceRecord } from '../../ports/streams.ts';
 
 export interface SourceHooks {
   /** How many more records the pipeline can take now. */

@@ -15,10 +15,10 @@ import {
   Subject,
   type Subscription,
 } from 'rxjs';
-import { FanoutError } from '../lib/errors.ts';
-import type { TransactionalSink } from '../ports/streams.ts';
-import { retry, type RetryPolicy } from '../lib/retry.ts';
-import { SpanKind, traced } from '../lib/telemetry.ts';
+import { FanoutError } from '../../lib/errors.ts';
+import type { TransactionalSink } from '../../ports/streams.ts';
+import { retry, type RetryPolicy } from '../../lib/retry.ts';
+import { SpanKind, traced } from '../../lib/telemetry.ts';
 import type { CommitLedger, CommitPlan } from './ledger.ts';
 
 /**

@@ -6,18 +6,22 @@
  * tombstones of their checkpoints) and the checkpoints due of tweets still in flight. State
  * changes only once the transaction committed: a failed one is simply planned again.
  */
-import type { Config } from '../config/index.ts';
-import type { OutRecord, Transaction } from '../ports/streams.ts';
+import type { OutRecord, Transaction } from '../../ports/streams.ts';
+import {
+  type Checkpoint,
+  checkpointRecord,
+  checkpointTombstone,
+  type CheckpointTopic,
+} from '../../records/checkpoint.ts';
+import { checkpointDue, checkpointOf, type Job } from '../job.ts';
 import { InOrderFrontier, type Slot } from './frontier.ts';
-import { checkpointRows, type CheckpointSnapshot, type TweetJob } from './job.ts';
-import { checkpointRecord, checkpointTombstone } from './records.ts';
 
 /** A record taken from the source. */
 export interface Entry {
   readonly partition: number;
   readonly offset: bigint;
-  /** The tweet it fans out, if any. */
-  readonly job: TweetJob | null;
+  /** The job it delivers, if any. */
+  readonly job: Job | null;
   /** Produced once the offset commit passes the entry (exactly once with it). */
   outputs: readonly OutRecord[];
 }
@@ -37,14 +41,26 @@ interface PartitionState {
   position: bigint | null;
 }
 
+export interface LedgerOptions {
+  /** The source topic whose offsets are committed. */
+  readonly topic: string;
+  /** Where checkpoints of jobs in flight go. */
+  readonly checkpoints: CheckpointTopic;
+  /** Rows written between two checkpoints of a job (bounds.ts checkpointRows). */
+  readonly checkpointRows: number;
+}
+
 export class CommitLedger {
-  readonly #config: Config;
-  readonly #topic: string;
+  readonly #options: LedgerOptions;
   readonly #partitions = new Map<number, PartitionState>();
 
-  constructor(config: Config, topic: string) {
-    this.#config = config;
-    this.#topic = topic;
+  constructor(options: LedgerOptions) {
+    this.#options = options;
+  }
+
+  /** The source topic. */
+  get topic(): string {
+    return this.#options.topic;
   }
 
   /** Starts tracking a newly assigned partition. */
@@ -58,7 +74,7 @@ export class CommitLedger {
   }
 
   /** Tracks the next record of a partition (records arrive in offset order). */
-  track(partition: number, offset: bigint, job: TweetJob | null): Slot<Entry> {
+  track(partition: number, offset: bigint, job: Job | null): Slot<Entry> {
     const state = this.#partitions.get(partition);
     if (!state) throw new Error(`CommitLedger.track: partition ${partition} is not open`);
     state.position ??= offset;
@@ -109,18 +125,16 @@ export class CommitLedger {
 
   /** Plans the next transaction from the current state (nothing changes until `apply`). */
   plan(): CommitPlan {
-    const every = checkpointRows(this.#config.pipeline);
+    const { topic, checkpoints: checkpointTopic, checkpointRows: every } = this.#options;
     const offsets: Array<{ partition: number; offset: bigint }> = [];
     const records: OutRecord[] = [];
     const committed: Entry[] = [];
     const shifts: Array<[number, PartitionState, number]> = [];
-    const checkpoints: Array<[TweetJob, CheckpointSnapshot]> = [];
+    const checkpoints: Array<[Job, Checkpoint]> = [];
     const checkpoint = (e: Entry): void => {
-      const snap = e.job!.snapshot();
-      records.push(
-        checkpointRecord(this.#config, this.#topic, e.partition, e.offset, snap.checkpoint),
-      );
-      checkpoints.push([e.job!, snap]);
+      const cp = checkpointOf(e.job!);
+      records.push(checkpointRecord(checkpointTopic, { topic, ...e }, cp));
+      checkpoints.push([e.job!, cp]);
     };
     /** Progress (rows) that makes a tweet's checkpoint worth taking in a transaction made anyway. */
     const rideAlong = Math.max(1, Math.floor(every / 4));
@@ -133,15 +147,15 @@ export class CommitLedger {
         for (const e of prefix) {
           committed.push(e);
           records.push(...e.outputs);
-          if (e.job?.hasCheckpoint)
-            records.push(checkpointTombstone(this.#config, this.#topic, partition, e.offset));
+          if (e.job?.delivery.hasCheckpoint)
+            records.push(checkpointTombstone(checkpointTopic, { topic, ...e }));
         }
       }
       let i = 0;
       for (const e of state.frontier.values()) {
         if (i++ < prefix.length || e.job === null) continue;
-        if (e.job.checkpointDue(every)) checkpoint(e);
-        else if (e.job.checkpointDue(rideAlong)) riders.push(e);
+        if (checkpointDue(e.job, every)) checkpoint(e);
+        else if (checkpointDue(e.job, rideAlong)) riders.push(e);
       }
     }
     // A transaction costs the broker far more than a record in it: once there is one anyway,
@@ -160,7 +174,7 @@ export class CommitLedger {
           state.frontier.shift(n);
           state.position = offsets.find((o) => o.partition === partition)!.offset;
         }
-        for (const [job, snap] of checkpoints) job.checkpointed(snap);
+        for (const [job, cp] of checkpoints) job.delivery.checkpointed(cp);
       },
     };
   }

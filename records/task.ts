@@ -1,29 +1,39 @@
 /**
- * Records of the work topic (`topics.tasks`) of split fan-outs, and their decoding:
+ * Records of the work topic (`topics.tasks`) of split fan-outs:
  *
  * - a TASK (`type: fanout.task`): deliver one tweet to the follower ids in (after, upTo]. Produced
- *   by the worker that split the tweet, in the transaction that commits the tweet's CDC offset,
- *   on partitions (home + index) mod tasksPartitions, so the tasks of one tweet spread over as
- *   many partitions (and so workers) as there are (hashing their keys could stack them on one).
- * - a TASK-DONE (`type: fanout.task-done`): one task is delivered. Produced by the worker that
- *   delivered it, in the transaction that commits the task's offset, on the split's HOME
- *   partition (hash of the tweet id), so one partition owner sees every task-done of a split and
- *   counts them (see ./completion.ts).
+ *   in the transaction that commits the split tweet's CDC offset, on partitions
+ *   (home + 1 + index) mod partitions, so the tasks of one tweet spread over as many partitions
+ *   (and so workers) as there are.
+ * - a TASK-DONE (`type: fanout.task-done`): one task is delivered. Produced in the transaction
+ *   that commits the task's offset, on the split's HOME partition (hash of the tweet id), so one
+ *   partition owner sees every task-done of a split and counts them (pipeline/tasks/tallies.ts).
  *
- * A split is identified by its source coordinates (CDC topic/partition/offset), not by tweet id:
- * a replayed insert of the same tweet is a separate fan-out with its own completion.
+ * A split is identified by its source coordinates, not by tweet id: a replayed insert of the
+ * same tweet is a separate fan-out with its own completion.
  */
-import type { Config } from '../config/index.ts';
 import type { OutRecord, SourceRecord } from '../ports/streams.ts';
-import type { SplitPlan, TaskRange } from './split.ts';
-import { int64 } from './decode.ts';
+import { sourceJson, type SourceAt } from './completion.ts';
+import { int64, isNat } from './values.ts';
+
+/** The work topic: its name and partition count. */
+export interface WorkTopic {
+  readonly name: string;
+  readonly partitions: number;
+}
+
+/** One page range of a split fan-out: follower ids in (after, upTo]. */
+export interface TaskRange {
+  /** Exclusive lower bound (null: from the first follower). */
+  readonly after: bigint | null;
+  /** Inclusive upper bound (null: to the last follower). */
+  readonly upTo: bigint | null;
+  /** Followers in the range when it was cut: counted for a walked range, else estimated. */
+  readonly rows: number;
+}
 
 /** Where the split tweet's change event was read. */
-export interface SplitSource {
-  readonly topic: string;
-  readonly partition: number;
-  readonly offset: bigint;
-}
+export type SplitSource = SourceAt;
 
 /** One page-range task of a split fan-out. */
 export interface SplitTask {
@@ -85,15 +95,10 @@ export function homePartition(tweetId: string, partitions: number): number {
 }
 
 const big = (v: bigint | null): string | null => (v === null ? null : v.toString());
-const source = (s: SplitSource) => ({
-  topic: s.topic,
-  partition: s.partition,
-  offset: s.offset.toString(),
-});
 
 /** The tasks of a split tweet (to produce with its offset commit). */
 export function taskRecords(
-  config: Config,
+  work: WorkTopic,
   tweet: {
     tweetId: string;
     authorId: bigint;
@@ -104,16 +109,16 @@ export function taskRecords(
     traceparent: string | undefined;
   },
   at: SplitSource,
-  plan: SplitPlan,
+  plan: { readonly total: number; readonly ranges: readonly TaskRange[] },
 ): OutRecord[] {
-  const P = config.topics.tasksPartitions;
+  const P = work.partitions;
   const home = homePartition(tweet.tweetId, P);
   const splitId = splitIdOf(at);
   const headers: Record<string, string> = tweet.traceparent
     ? { traceparent: tweet.traceparent }
     : {};
   return plan.ranges.map((r, index): OutRecord => ({
-    topic: config.topics.tasks,
+    topic: work.name,
     partition: (home + 1 + index) % P,
     key: `${tweet.tweetId}/${index}`,
     value: JSON.stringify({
@@ -132,7 +137,7 @@ export function taskRecords(
       count: plan.ranges.length,
       total: plan.total,
       startedAt: tweet.startedAt,
-      source: source(at),
+      source: sourceJson(at),
       traceparent: tweet.traceparent ?? null,
     }),
     headers,
@@ -141,7 +146,7 @@ export function taskRecords(
 
 /** The task-done record of a delivered task, for the split's home partition. */
 export function taskDoneRecord(
-  config: Config,
+  work: WorkTopic,
   task: SplitTask,
   done: {
     delivered: number;
@@ -153,8 +158,8 @@ export function taskDoneRecord(
   },
 ): OutRecord {
   return {
-    topic: config.topics.tasks,
-    partition: homePartition(task.tweetId, config.topics.tasksPartitions),
+    topic: work.name,
+    partition: homePartition(task.tweetId, work.partitions),
     key: `${task.tweetId}/${task.index}/done`,
     value: JSON.stringify({
       v: 1,
@@ -168,7 +173,7 @@ export function taskDoneRecord(
       delivered: done.delivered,
       startedAt: task.startedAt,
       finishedAt: done.finishedAt,
-      source: source(task.source),
+      source: sourceJson(task.source),
       resumed: done.resumed,
       workerId: done.workerId,
       traceparent: task.traceparent,
@@ -179,7 +184,6 @@ export function taskDoneRecord(
 }
 
 const dead = (code: string, message: string): WorkRecord => ({ kind: 'dead', code, message });
-const isNat = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
 
 function decodeSource(v: unknown): SplitSource | null {
   const s = v as { topic?: unknown; partition?: unknown; offset?: unknown } | null;

@@ -29,16 +29,9 @@
  * ends at +∞ (`upTo: null`), so a follower added while the tasks run is still covered by exactly
  * one task, and no follower id can fall between two tasks.
  */
+import type { TaskRange } from '../../records/task.ts';
 
-/** One page range of a split fan-out: follower ids in (after, upTo]. */
-export interface TaskRange {
-  /** Exclusive lower bound (null: from the first follower). */
-  readonly after: bigint | null;
-  /** Inclusive upper bound (null: to the last follower). */
-  readonly upTo: bigint | null;
-  /** Followers in the range when it was cut: counted for a walked range, else estimated. */
-  readonly rows: number;
-}
+export type { TaskRange } from '../../records/task.ts';
 
 /** How a tweet's fan-out is cut into tasks. */
 export interface SplitPlan {

@@ -4,8 +4,9 @@
  * (`update`: timelines hold ids and bodies are hydrated on read), or bad input for the dead-letter
  * topic with the reason.
  */
-import type { RowChangeEvent } from '../connectors/cdc/events.ts';
-import type { SourceRecord } from '../ports/streams.ts';
+import type { RowChangeEvent } from '../../connectors/cdc/events.ts';
+import type { SourceRecord } from '../../ports/streams.ts';
+import { int64 } from '../../records/values.ts';
 
 /** A change of one tweet that touches its followers' timelines. */
 export interface TweetChange {
@@ -33,16 +34,10 @@ export type Decoded =
   | { readonly kind: 'dead'; readonly code: string; readonly message: string };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const INT64_MAX = 2n ** 63n - 1n;
 
 const dead = (code: string, message: string): Decoded => ({ kind: 'dead', code, message });
 
-/** A signed 64-bit integer sent as a decimal string (CQL bigint in JSON), else null. */
-export function int64(raw: unknown): bigint | null {
-  if (typeof raw !== 'string' || !/^-?\d{1,19}$/.test(raw)) return null;
-  const n = BigInt(raw);
-  return n > INT64_MAX || n < -INT64_MAX - 1n ? null : n;
-}
+export { int64 } from '../../records/values.ts';
 
 /** Decodes one record of the tweets CDC topic of `keyspace`. */
 export function decodeTweetRecord(record: SourceRecord, keyspace: string): Decoded {

@@ -1,0 +1,96 @@
+/**
+ * The fan-out as one chain of small operators:
+ *
+ *   jobs ─ joinFollowers ─ batchRows ─ toWriteBatch ─ writeBatches ─ acknowledge
+ *
+ * Rows of several jobs may share a batch. Each batch is one `TimelineStore.write` carrying every
+ * row's op and source write time (USING TIMESTAMP), retried on retriable errors; a non-retriable
+ * one errors the chain, which fails the lane.
+ */
+import {
+  map,
+  mergeMap,
+  type Observable,
+  type OperatorFunction,
+  type SchedulerLike,
+  tap,
+} from 'rxjs';
+import type { TimelineMutation, TimelineStore } from '../../ports/stores.ts';
+import type { Segment } from '../delivery.ts';
+import { type Job, writeOp } from '../job.ts';
+import type { Credit } from '../lane/credit.ts';
+import type { Slot } from '../lane/frontier.ts';
+import { batchRows, writeBatches } from './batch.ts';
+import type { Row } from './page.ts';
+
+/** A batch of timeline rows and, per job in it, the segment it advances once written. */
+export interface WriteBatch {
+  readonly rows: readonly Row[];
+  readonly segments: ReadonlyArray<{ readonly job: Job; readonly slot: Slot<Segment> }>;
+}
+
+export interface FanoutDeps {
+  /** A job's follower rows, page by page (its handler's steps). */
+  readonly rows: (job: Job) => Observable<Row[]>;
+  readonly credit: Credit;
+  readonly timelines: TimelineStore;
+  readonly batchSize: number;
+  readonly lingerMs: number;
+  readonly maxInFlightBatches: number;
+  readonly attempt: <T>(what: string, fn: () => Promise<T>) => Promise<T>;
+  /** A batch is written and its segments acknowledged. */
+  readonly onWritten: (batch: WriteBatch) => void;
+  readonly scheduler?: SchedulerLike;
+}
+
+/** Registers each run of consecutive rows of one job as a segment of its delivery. */
+export function toWriteBatch(rows: readonly Row[]): WriteBatch {
+  const segments: Array<{ job: Job; slot: Slot<Segment> }> = [];
+  let start = 0;
+  for (let i = 1; i <= rows.length; i++) {
+    if (i < rows.length && rows[i]!.job === rows[start]!.job) continue;
+    const job = rows[start]!.job;
+    segments.push({ job, slot: job.delivery.addSegment(i - start, rows[i - 1]!.userId) });
+    start = i;
+  }
+  return { rows, segments };
+}
+
+/** The timeline mutations of a batch. */
+export function mutationsOf(batch: WriteBatch): TimelineMutation[] {
+  return batch.rows.map((r) => ({
+    op: writeOp(r.job),
+    userId: r.userId,
+    tweetId: r.job.tweetId,
+    authorId: r.job.authorId!,
+    writeTimeMicros: r.job.writeTime,
+    expiresAt: r.job.expiresAt,
+  }));
+}
+
+/** Every admitted job's follower rows, merged (the source bounds how many jobs there are). */
+export const joinFollowers = (
+  rows: (job: Job) => Observable<Row[]>,
+): OperatorFunction<Job, Row[]> => mergeMap(rows);
+
+/** Jobs in, written batches out. */
+export function fanOut(deps: FanoutDeps): OperatorFunction<Job, WriteBatch> {
+  return (jobs) =>
+    jobs.pipe(
+      joinFollowers(deps.rows),
+      batchRows<Row>(deps.batchSize, deps.lingerMs, deps.scheduler),
+      map(toWriteBatch),
+      writeBatches(
+        (batch) =>
+          deps.attempt(`write ${batch.rows.length} timeline rows`, () =>
+            deps.timelines.write(mutationsOf(batch)),
+          ),
+        deps.maxInFlightBatches,
+      ),
+      tap((batch) => {
+        deps.credit.release(batch.rows.length);
+        for (const s of batch.segments) s.job.delivery.ack(s.slot);
+        deps.onWritten(batch);
+      }),
+    );
+}

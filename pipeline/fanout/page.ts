@@ -1,0 +1,112 @@
+/**
+ * The join: a job's delivery becomes the stream of its followers' timeline rows, read page by
+ * page from the follower store, each page only once the row credit grants room for it (memory)
+ * and the delivery is within its read-ahead of its last committed checkpoint (rework after a
+ * crash). Paging resumes from the delivery's cursor and stops between pages when it is stopped.
+ */
+import { Observable } from 'rxjs';
+import type { FollowerStore } from '../../ports/stores.ts';
+import type { Credit } from '../lane/credit.ts';
+import type { Job } from '../job.ts';
+
+/** One follower's timeline row to write for a job. */
+export interface Row {
+  readonly job: Job;
+  readonly userId: bigint;
+}
+
+/** Hands a page of rows downstream. */
+export type Emit = (rows: Row[]) => void;
+
+/** What paging needs from its lane. */
+export interface PagingDeps {
+  readonly followers: FollowerStore;
+  readonly credit: Credit;
+  /** Most followers per page read. */
+  readonly pageSize: number;
+  /** Fewest rows worth a page read (waits for at least this much credit). */
+  readonly minPage: number;
+  /** Most rows a delivery may read beyond its last committed checkpoint (the rework bound). */
+  readonly readAhead: number;
+  /** Runs one store call under the retry policy. */
+  readonly attempt: <T>(what: string, fn: () => Promise<T>) => Promise<T>;
+  /** Asks for a transaction now: paging waits for a checkpoint. */
+  readonly requestCommit: () => void;
+}
+
+/**
+ * Pages `job`'s followers of `author` from its cursor to the end of its range, each page under
+ * the row credit and within the read-ahead; true once the end is reached, false when stopped.
+ */
+export async function pageFollowers(
+  job: Job,
+  author: bigint,
+  deps: PagingDeps,
+  emit: Emit,
+  closed: () => boolean,
+): Promise<boolean> {
+  const d = job.delivery;
+  const floor = Math.min(deps.minPage, deps.pageSize, deps.readAhead);
+  while (!d.stopped && !closed()) {
+    await d.checkpointRoom(deps.readAhead - floor + 1, deps.requestCommit);
+    const want = Math.min(deps.pageSize, deps.readAhead - d.unprotected);
+    if (d.stopped || want <= 0) continue;
+    const granted = await deps.credit.acquire(Math.min(floor, want), want, d.signal);
+    if (granted === 0) break; // stopped while waiting
+    let page: bigint[];
+    try {
+      page = await deps.attempt(`read followers of ${author}`, () =>
+        deps.followers.page(author, d.readCursor, granted, d.upTo ?? undefined),
+      );
+    } catch (err) {
+      deps.credit.release(granted);
+      throw err;
+    }
+    if (d.stopped || closed()) {
+      deps.credit.release(granted); // dropped: whoever resumes re-reads it from the cursor
+      break;
+    }
+    deps.credit.release(granted - page.length);
+    if (d.total === null && d.readCursor === null) {
+      // A single page is the whole list; otherwise count once, off the critical path.
+      if (page.length < granted) d.total = page.length;
+      else
+        void deps.followers.count(author).then(
+          (n) => {
+            d.total ??= n;
+          },
+          () => undefined,
+        );
+    }
+    if (page.length > 0) {
+      d.readCursor = page.at(-1)!;
+      d.emitted += page.length;
+      emit(page.map((userId) => ({ job, userId })));
+    }
+    if (page.length < granted) return true;
+  }
+  return false;
+}
+
+/**
+ * A job's rows as an Observable: `steps` runs the job's named steps, emitting pages of rows; the
+ * Observable completes when they end (the job then either paged to its end or was stopped).
+ * Unsubscribing stops the job's paging.
+ */
+export function rowsOf(
+  job: Job,
+  steps: (emit: Emit, closed: () => boolean) => Promise<void>,
+): Observable<Row[]> {
+  return new Observable<Row[]>((subscriber) => {
+    steps(
+      (rows) => subscriber.next(rows),
+      () => subscriber.closed,
+    ).then(
+      () => subscriber.complete(),
+      (err: unknown) => subscriber.error(err),
+    );
+    return () => {
+      if (!job.delivery.pagingDone) job.delivery.stop();
+    };
+  });
+}

@@ -1,0 +1,234 @@
+/**
+ * The tweet handler: the lane of the CDC topic of `tweets`. A change event becomes a tweet job,
+ * delivered in these steps (see {@link TweetHandler.rows}):
+ *
+ *   claim ─ mark deleted ─ resolve author ─ decide split ─ deliver range ─ end check
+ *
+ * and completes with a `fanout.completed` event (or, split, with its tasks for the work topic).
+ */
+import type { Config } from '../../config/index.ts';
+import type { ClaimStore } from '../../ports/stores.ts';
+import type { OutRecord, SourceRecord } from '../../ports/streams.ts';
+import type { Checkpoint } from '../../records/checkpoint.ts';
+import { completionRecord } from '../../records/completion.ts';
+import { deadLetterRecord } from '../../records/dead-letter.ts';
+import { taskRecords, type WorkTopic } from '../../records/task.ts';
+import { deliverRange } from '../fanout/deliver.ts';
+import { type Emit, rowsOf } from '../fanout/page.ts';
+import { type Job, type TweetJob, tweetJob } from '../job.ts';
+import type { Admission, Handler, LaneContext } from '../lane/handler.ts';
+import type { CommitPlan } from '../lane/ledger.ts';
+import { RecentAuthors } from './authors.ts';
+import { decodeTweetRecord } from './decode.ts';
+import { planSplit } from './split.ts';
+
+export interface TweetHandlerOptions {
+  readonly config: Config;
+  /** Claims on change events, to fan out one replica copy of each write; absent: every copy is. */
+  readonly claims?: ClaimStore | undefined;
+  /** The work topic, where celebrity tweets are split into tasks; absent: never split. */
+  readonly work?: WorkTopic | undefined;
+}
+
+export class TweetHandler implements Handler {
+  readonly span = 'fanout.tweet';
+  readonly #ctx: LaneContext;
+  readonly #config: Config;
+  readonly #claims: ClaimStore | undefined;
+  readonly #work: WorkTopic | undefined;
+  readonly #authors: RecentAuthors;
+
+  constructor(ctx: LaneContext, options: TweetHandlerOptions) {
+    this.#ctx = ctx;
+    this.#config = options.config;
+    this.#claims = options.claims;
+    this.#work = options.work;
+    this.#authors = new RecentAuthors({ store: ctx.authors, attempt: ctx.attempt, log: ctx.log });
+  }
+
+  admit(record: SourceRecord, restored: Checkpoint | null): Admission {
+    const decoded = decodeTweetRecord(record, this.#config.cassandra.keyspace);
+    if (decoded.kind === 'skip') return { kind: 'done', outputs: [] };
+    if (decoded.kind === 'dead') return decoded;
+    const change = decoded.change;
+    // A restored checkpoint is this change's only if it names the same tweet and op.
+    const cp = restored?.tweetId === change.tweetId && restored.op === change.op ? restored : null;
+    const job = tweetJob(record, change, cp);
+    if (change.op === 'insert' && change.authorId !== null) {
+      this.#authors.remember(change.tweetId, change.authorId);
+    }
+    return { kind: 'job', job };
+  }
+
+  rows(job: Job) {
+    return rowsOf(job, (emit, closed) => this.#deliver(job as TweetJob, emit, closed));
+  }
+
+  /** A tweet's steps, top to bottom. Each may end its paging early with a fate. */
+  async #deliver(job: TweetJob, emit: Emit, closed: () => boolean): Promise<void> {
+    const d = job.delivery;
+    const holder = await this.#claim(job);
+    if (holder !== null) return this.#decide(job, { kind: 'copy', holder }, 0);
+    if (job.op === 'delete') await this.#markDeleted(job);
+    const author = await this.#resolveAuthor(job);
+    job.authorId = author;
+    if (author === null) return this.#decide(job, { kind: 'orphan' }, 0);
+    if (this.#work && !job.resumed) {
+      const plan = await this.#planSplit(job, author);
+      if (d.stopped) return; // not split, not delivered: whoever takes it next decides again
+      if (plan !== null) return this.#decide(job, { kind: 'split', ...plan }, plan.total);
+    }
+    await deliverRange(job, author, this.#ctx, emit, closed);
+  }
+
+  /** The tweet delivers nothing here: its fate decides what its commit carries. */
+  #decide(job: TweetJob, fate: TweetJob['fate'], total: number): void {
+    job.fate = fate;
+    job.delivery.total = total;
+    job.delivery.endPaging();
+  }
+
+  /**
+   * Claims the change event for this copy of it (with RF > 1 every replica's connector sends
+   * one); returns where the copy that holds the claim sits, or null when this one does (or
+   * copies are not de-duplicated).
+   */
+  async #claim(job: TweetJob): Promise<string | null> {
+    const claims = this.#claims;
+    if (!claims || job.eventId === null) return null;
+    const me = `${this.#ctx.topic}/${job.partition}/${job.offset}`;
+    const holder = await this.#ctx.attempt(`claim change event ${job.eventId}`, () =>
+      claims.claim(job.eventId!, me),
+    );
+    return holder === me ? null : holder;
+  }
+
+  /**
+   * A delete marks itself before any follower read, whether or not its author is known: an
+   * insert of the tweet still in flight (even one whose author record is not written yet) finds
+   * the mark as it ends and takes its rows back (../fanout/deliver.ts).
+   */
+  async #markDeleted(job: TweetJob): Promise<void> {
+    await this.#ctx.attempt(`mark ${job.tweetId} deleted`, () =>
+      this.#ctx.authors.markDeleted(job.tweetId, job.writeTime),
+    );
+  }
+
+  /** The author: from the insert itself, from memory, else from tweet_authors (null: unknown). */
+  async #resolveAuthor(job: TweetJob): Promise<bigint | null> {
+    const { attempt, authors } = this.#ctx;
+    if (job.op === 'insert') {
+      const author = job.authorId!;
+      // Recorded before any timeline row, so a later delete can always find it.
+      await attempt(`record the author of ${job.tweetId}`, () =>
+        authors.put(job.tweetId, author, job.writeTime, job.expiresAt),
+      );
+      return author;
+    }
+    return (
+      job.authorId ??
+      this.#authors.get(job.tweetId) ??
+      (await attempt(`read the author of ${job.tweetId}`, () => authors.get(job.tweetId)))
+    );
+  }
+
+  /** Whether to split a tweet of `author` (./split.ts); logged when it is. */
+  async #planSplit(job: TweetJob, author: bigint) {
+    const { attempt, followers, log } = this.#ctx;
+    const p = this.#config.pipeline;
+    const plan = await planSplit(
+      {
+        page: (after, limit, upTo) =>
+          attempt(`read follower ids of ${author}`, () =>
+            followers.page(author, after, limit, upTo),
+          ),
+        last: () => attempt(`read the last follower id of ${author}`, () => followers.last(author)),
+      },
+      {
+        threshold: p.splitThreshold,
+        taskSize: p.splitTaskSize,
+        signal: job.delivery.signal,
+        onTotal: (n) => {
+          job.delivery.total ??= n;
+        },
+      },
+    );
+    if (plan)
+      log.info('tweet split into tasks', {
+        tweetId: job.tweetId,
+        author: String(author),
+        estimatedFollowers: plan.total,
+        tasks: plan.ranges.length,
+      });
+    return plan;
+  }
+
+  outputs(job: Job, record: SourceRecord): OutRecord[] {
+    const tweet = job as TweetJob;
+    const { metrics, log, workerId } = this.#ctx;
+    const topics = this.#config.topics;
+    const fate = tweet.fate;
+    switch (fate.kind) {
+      case 'copy':
+        // Another replica's copy of this write holds its claim: that one fans it out and completes it.
+        metrics.copySkipped();
+        log.info('replica copy of a change skipped', {
+          tweetId: tweet.tweetId,
+          op: tweet.op,
+          eventId: tweet.eventId,
+          claimedBy: fate.holder,
+        });
+        return [];
+      case 'orphan':
+        metrics.deadLettered('unknown-author');
+        return [
+          deadLetterRecord(
+            topics.deadLetter,
+            record,
+            'unknown-author',
+            `delete of ${tweet.tweetId}: no author recorded in tweet_authors (its insert was never fanned out)`,
+          ),
+        ];
+      case 'split':
+        return taskRecords(
+          this.#work!,
+          { ...tweet, authorId: tweet.authorId!, traceparent: tweet.traceparent },
+          { topic: record.topic, partition: record.partition, offset: record.offset },
+          fate,
+        );
+      case 'whole':
+        return [
+          completionRecord(
+            topics.completed,
+            tweet.partition,
+            {
+              tweetId: tweet.tweetId,
+              authorId: tweet.authorId,
+              op: tweet.op,
+              delivered: tweet.delivery.delivered,
+              startedAt: tweet.startedAt,
+              finishedAt: tweet.delivery.finishedAt ?? Date.now(),
+              resumed: tweet.resumed,
+              ...(tweet.delivery.retracting ? { retracted: true } : {}),
+              source: { topic: record.topic, partition: tweet.partition, offset: tweet.offset },
+              traceparent: tweet.traceparent ?? null,
+            },
+            workerId,
+          ),
+        ];
+    }
+  }
+
+  /** A delete whose offset is committed needs its author no more. */
+  committed(plan: CommitPlan): void {
+    for (const e of plan.committed) {
+      const job = e.job;
+      if (job?.kind === 'tweet' && job.op === 'delete' && job.authorId !== null)
+        this.#authors.forget(job.tweetId, job.writeTime);
+    }
+  }
+
+  settled(): Promise<void> {
+    return this.#authors.settled();
+  }
+}

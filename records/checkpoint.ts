@@ -1,0 +1,137 @@
+/**
+ * A cursor checkpoint of a fan-out in progress (a whole tweet or one task of a split tweet), on
+ * the compacted checkpoint topic. Keyed by the source record it belongs to
+ * (`<source topic>/<partition>/<offset>`), on the source partition's checkpoint partition;
+ * tombstoned in the transaction that commits that source offset.
+ */
+import type { OutRecord, StateRecord } from '../ports/streams.ts';
+import { latestPerKey, parseVersioned } from './latest.ts';
+import { bigintOrNull, int64 } from './values.ts';
+
+/** The checkpoint topic: its name and partition count (= the CDC topic's). */
+export interface CheckpointTopic {
+  readonly name: string;
+  readonly partitions: number;
+}
+
+export interface Checkpoint {
+  readonly tweetId: string;
+  readonly op: 'insert' | 'delete';
+  readonly authorId: bigint | null;
+  readonly writeTime: bigint;
+  /** Every follower id up to and including this one has the change (null: none yet). */
+  readonly cursor: bigint | null;
+  readonly delivered: number;
+  readonly total: number | null;
+  readonly startedAt: number;
+  /** The fan-out is complete; only its offset commit (and completion event) is outstanding. */
+  readonly done: boolean;
+  readonly finishedAt: number | null;
+  /** An insert found deleted as it ended, taking its rows back: cursor and counts are of that pass. */
+  readonly retracting?: boolean;
+}
+
+const VERSION = 1;
+
+/**
+ * The checkpoint-topic partition of a source partition: CDC partitions map to themselves,
+ * work-topic partitions (which may be more) wrap around. Keys name the source topic and partition,
+ * so readers filter what they read.
+ */
+export const checkpointPartition = (topic: CheckpointTopic, sourcePartition: number): number =>
+  sourcePartition % topic.partitions;
+
+/** Key of the checkpoint of the record at `offset` of a source partition. */
+export const checkpointKey = (sourceTopic: string, partition: number, offset: bigint): string =>
+  `${sourceTopic}/${partition}/${offset}`;
+
+export function checkpointRecord(
+  topic: CheckpointTopic,
+  at: { topic: string; partition: number; offset: bigint },
+  cp: Checkpoint,
+): OutRecord {
+  return {
+    topic: topic.name,
+    partition: checkpointPartition(topic, at.partition),
+    key: checkpointKey(at.topic, at.partition, at.offset),
+    value: JSON.stringify({
+      v: VERSION,
+      tweetId: cp.tweetId,
+      op: cp.op,
+      authorId: cp.authorId?.toString() ?? null,
+      writeTime: cp.writeTime.toString(),
+      cursor: cp.cursor?.toString() ?? null,
+      delivered: cp.delivered,
+      total: cp.total,
+      startedAt: cp.startedAt,
+      done: cp.done,
+      finishedAt: cp.finishedAt,
+      ...(cp.retracting ? { retracting: true } : {}),
+    }),
+  };
+}
+
+export function checkpointTombstone(
+  topic: CheckpointTopic,
+  at: { topic: string; partition: number; offset: bigint },
+): OutRecord {
+  return {
+    topic: topic.name,
+    partition: checkpointPartition(topic, at.partition),
+    key: checkpointKey(at.topic, at.partition, at.offset),
+    value: null,
+  };
+}
+
+/** Decodes a checkpoint value; null when unreadable (the tweet is then redone from the start, which is safe). */
+export function decodeCheckpoint(value: Buffer): Checkpoint | null {
+  const s = parseVersioned(value, VERSION);
+  if (s === null) return null;
+  const writeTime = int64(s.writeTime);
+  const op = s.op;
+  if (
+    typeof s.tweetId !== 'string' ||
+    (op !== 'insert' && op !== 'delete') ||
+    writeTime === null ||
+    typeof s.delivered !== 'number' ||
+    typeof s.startedAt !== 'number' ||
+    typeof s.done !== 'boolean'
+  ) {
+    return null;
+  }
+  return {
+    tweetId: s.tweetId,
+    op,
+    authorId: bigintOrNull(s.authorId),
+    writeTime,
+    cursor: bigintOrNull(s.cursor),
+    delivered: s.delivered,
+    total: typeof s.total === 'number' ? s.total : null,
+    startedAt: s.startedAt,
+    done: s.done,
+    finishedAt: typeof s.finishedAt === 'number' ? s.finishedAt : null,
+    ...(s.retracting === true ? { retracting: true } : {}),
+  };
+}
+
+/**
+ * The live checkpoints of `sourceTopic` in records read back from the checkpoint topic: per
+ * source partition, by source offset.
+ */
+export function restoreCheckpoints(
+  records: readonly StateRecord[],
+  sourceTopic: string,
+): Map<number, Map<bigint, Checkpoint>> {
+  const prefix = `${sourceTopic}/`;
+  const out = new Map<number, Map<bigint, Checkpoint>>();
+  for (const [key, value] of latestPerKey(records, (k) => k.startsWith(prefix))) {
+    const [p, o, extra] = key.slice(prefix.length).split('/');
+    if (extra !== undefined || !/^\d+$/.test(p ?? '') || !/^\d+$/.test(o ?? '')) continue;
+    const cp = decodeCheckpoint(value);
+    if (cp === null) continue;
+    let byOffset = out.get(Number(p));
+    if (!byOffset) out.set(Number(p), (byOffset = new Map<bigint, Checkpoint>()));
+    byOffset.set(BigInt(o!), cp);
+  }
+  return out;
+}
