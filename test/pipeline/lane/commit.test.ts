@@ -1,13 +1,13 @@
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../config/index.ts';
-import { coalesceLatest, Committer } from '../../pipeline/lane/committer.ts';
-import { InOrderFrontier } from '../../pipeline/lane/frontier.ts';
-import { CommitLedger } from '../../pipeline/lane/ledger.ts';
-import { FakeSink, permanent, retriable } from './fakes.ts';
-import { checkpointRows } from '../../pipeline/bounds.ts';
-import { tweetJob } from '../../pipeline/job.ts';
-import { checkpointTopic } from '../support/topics.ts';
+import { loadConfig } from '../../../config/index.ts';
+import { coalesceLatest, Committer } from '../../../pipeline/lane/committer.ts';
+import { InOrderFrontier } from '../../../pipeline/lane/frontier.ts';
+import { CommitLedger } from '../../../pipeline/lane/ledger.ts';
+import { FakeSink, permanent, retriable } from '../fakes.ts';
+import { checkpointRows } from '../../../pipeline/bounds.ts';
+import { tweetJob } from '../../../pipeline/job.ts';
+import { checkpointTopic } from '../../support/topics.ts';
 
 const config = loadConfig({
   env: {},

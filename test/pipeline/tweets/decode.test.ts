@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../config/index.ts';
-import type { SourceRecord } from '../../ports/streams.ts';
-import { tweetEvent } from './fixtures.ts';
-import { decodeTweetRecord } from '../../pipeline/tweets/decode.ts';
+import { loadConfig } from '../../../config/index.ts';
+import type { SourceRecord } from '../../../ports/streams.ts';
+import { tweetEvent } from '../fixtures.ts';
+import { decodeTweetRecord } from '../../../pipeline/tweets/decode.ts';
 
 const config = loadConfig({ env: {}, sets: ['cassandra.keyspace=ks'] });
 const ID = '9b2f5a40-8c4e-11ef-9f0b-0242ac120002';

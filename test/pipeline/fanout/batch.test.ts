@@ -1,6 +1,6 @@
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
-import { batchRows, writeBatches } from '../../pipeline/fanout/batch.ts';
+import { batchRows, writeBatches } from '../../../pipeline/fanout/batch.ts';
 
 const scheduler = (): TestScheduler =>
   new TestScheduler((actual, expected) => expect(actual).toEqual(expected));

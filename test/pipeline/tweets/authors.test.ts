@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../../lib/log.ts';
-import { RecentAuthors } from '../../pipeline/tweets/authors.ts';
-import { MemoryAuthors } from './fakes.ts';
+import { createLogger } from '../../../lib/log.ts';
+import { RecentAuthors } from '../../../pipeline/tweets/authors.ts';
+import { MemoryAuthors } from '../fakes.ts';
 
 const log = createLogger('error');
 const once = <T>(_what: string, fn: () => Promise<T>): Promise<T> => fn();

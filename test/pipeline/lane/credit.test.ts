@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AdmissionGate, Credit } from '../../pipeline/lane/credit.ts';
+import { AdmissionGate, Credit } from '../../../pipeline/lane/credit.ts';
 
 describe('Credit (rows read but not yet written)', () => {
   it('never grants more than its capacity, and serves waiters in order as rows are released', async () => {
