@@ -8,15 +8,10 @@
  */
 import type { Config } from '../config/index.ts';
 import type { Logger } from '../lib/log.ts';
-import type {
-  ClaimStore,
-  FollowerStore,
-  TimelineStore,
-  TweetAuthorStore,
-} from '../ports/stores.ts';
-import type { RecordSource, StateReader, TransactionalSink } from '../ports/streams.ts';
+import type { ClaimStore } from '../ports/stores.ts';
 import { rowCredit } from './bounds.ts';
 import { AdmissionGate, Credit } from './lane/credit.ts';
+import type { LanePorts } from './lane/handler.ts';
 import { Lane } from './lane/lane.ts';
 import type { Totals } from './metrics.ts';
 import { sumTotals, type WorkerState, type WorkerStatus } from './status.ts';
@@ -26,13 +21,7 @@ import { TweetHandler } from './tweets/handler.ts';
 export type { SplitProgress, TweetProgress, WorkerState, WorkerStatus } from './status.ts';
 
 /** Everything a worker talks to (Kafka and Cassandra implementations: see ./connect.ts). */
-export interface WorkerPorts {
-  readonly source: RecordSource;
-  readonly sink: TransactionalSink;
-  readonly readCheckpoints: StateReader;
-  readonly followers: FollowerStore;
-  readonly timelines: TimelineStore;
-  readonly authors: TweetAuthorStore;
+export interface WorkerPorts extends LanePorts {
   /** Claims on change events, to fan out one replica copy of each write; absent: every copy is. */
   readonly claims?: ClaimStore;
   /** The work topic of split fan-outs; absent: this worker never splits and takes no tasks. */
@@ -40,11 +29,7 @@ export interface WorkerPorts {
 }
 
 /** The work topic's source, transactional sink and checkpoint reader (the tasks lane). */
-export interface WorkPorts {
-  readonly source: RecordSource;
-  readonly sink: TransactionalSink;
-  readonly readCheckpoints: StateReader;
-}
+export type WorkPorts = Pick<LanePorts, 'source' | 'sink' | 'readCheckpoints'>;
 
 export interface WorkerOptions {
   readonly config: Config;
