@@ -1,29 +1,155 @@
 /**
  * Starts the OpenTelemetry SDK for a long-running command: traces over OTLP/HTTP (Jaeger, an OTel
- * collector) and metrics on a Prometheus endpoint. Library code only uses @opentelemetry/api;
- * this entry-point module is the one place the SDK is configured. W3C trace context is the
- * default propagator, so traceparent headers on Kafka records join up across processes.
+ * collector), metrics on a Prometheus endpoint, W3C trace-context + baggage propagation (NodeSDK's
+ * default), cassandra-driver query spans. Library code only uses @opentelemetry/api; this module is
+ * the one place the SDK is configured.
+ *
+ * Invariants: a query span is recorded only inside a trace (root `cassandra-driver.*` spans are
+ * dropped, so schema set-up and unsampled batches add nothing); the metrics endpoint takes the
+ * first free port of telemetry.prometheusPort and the next 7, which the local Prometheus scrapes,
+ * so several processes on one host are all seen.
  */
+import { createServer, type Server } from 'node:http';
+import { createRequire } from 'node:module';
+import {
+  diag,
+  trace,
+  type Attributes,
+  type Context,
+  type Link,
+  type SpanKind,
+} from '@opentelemetry/api';
 import { PrometheusExporter } from '@opentelemetry/exporter-prometheus';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { CassandraDriverInstrumentation } from '@opentelemetry/instrumentation-cassandra-driver';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { ParentBasedSampler, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace';
+import {
+  ParentBasedSampler,
+  SamplingDecision,
+  TraceIdRatioBasedSampler,
+  type Sampler,
+  type SamplingResult,
+} from '@opentelemetry/sdk-trace';
 import type { Config } from '../config/index.ts';
+import { PRODUCT_METRICS_PORTS } from '../config/ports.ts';
+import type { Logger } from '../lib/log.ts';
 
-/** Starts the SDK when telemetry is enabled; returns its shutdown (flushes spans). */
-export function startTelemetry(config: Config, component: string): () => Promise<void> {
+/** The shutdown of a started SDK (flushes spans; safe to call twice), and where metrics are. */
+export type StopTelemetry = (() => Promise<void>) & {
+  /** The port the metrics endpoint listens on; undefined when off or no port was free. */
+  readonly metricsPort: Promise<number | undefined>;
+};
+
+const SHUTDOWN_DEADLINE_MS = 5_000;
+
+/** Drops driver query spans that have no parent; defers everything else to `inner`. */
+export class DropOrphanQueries implements Sampler {
+  readonly #inner: Sampler;
+  constructor(inner: Sampler) {
+    this.#inner = inner;
+  }
+  shouldSample(
+    ctx: Context,
+    traceId: string,
+    name: string,
+    kind: SpanKind,
+    attributes: Attributes,
+    links: Link[],
+  ): SamplingResult {
+    if (name.startsWith('cassandra-driver.') && !hasParent(ctx))
+      return { decision: SamplingDecision.NOT_RECORD };
+    return this.#inner.shouldSample(ctx, traceId, name, kind, attributes, links);
+  }
+  toString(): string {
+    return `DropOrphanQueries{${this.#inner.toString()}}`;
+  }
+}
+
+/** True when `ctx` holds a span (local, or remote from record headers). */
+const hasParent = (ctx: Context): boolean => trace.getSpan(ctx) !== undefined;
+
+/** Starts the SDK when telemetry is enabled; returns its shutdown. */
+export function startTelemetry(config: Config, component: string, log?: Logger): StopTelemetry {
   const t = config.telemetry;
-  if (!t.enabled) return async () => undefined;
+  if (!t.enabled)
+    return Object.assign(async () => undefined, { metricsPort: Promise.resolve(undefined) });
+  const exporter =
+    t.prometheusPort > 0 ? new PrometheusExporter({ preventServerStart: true }) : undefined;
+  const cassandra = t.cassandraSpans ? new CassandraDriverInstrumentation() : undefined;
   const sdk = new NodeSDK({
     serviceName: `${t.serviceName}-${component}`,
     traceExporter: new OTLPTraceExporter({ url: `${t.otlpEndpoint.replace(/\/$/, '')}/v1/traces` }),
-    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(t.traceSampleRatio) }),
-    ...(t.prometheusPort > 0
-      ? { metricReaders: [new PrometheusExporter({ port: t.prometheusPort, host: '127.0.0.1' })] }
-      : {}),
-    instrumentations: [],
+    sampler: new DropOrphanQueries(
+      new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(t.traceSampleRatio) }),
+    ),
+    ...(exporter ? { metricReaders: [exporter] } : {}),
+    instrumentations: cassandra ? [cassandra] : [],
   });
   sdk.start();
+  // The instrumentation patches cassandra-driver when it is next required; the CLI imported it
+  // (as ESM, which the hook does not see) before the SDK started. Requiring it again patches the
+  // one shared module object in place.
+  if (cassandra) patchLoadedDriver();
+  let server: Server | undefined;
+  const metricsPort = exporter
+    ? listenOnFreePort(exporter, t.prometheusHost, t.prometheusPort, log).then((s) => {
+        server = s?.server;
+        return s?.port;
+      })
+    : Promise.resolve(undefined);
   let stopped: Promise<void> | undefined;
-  return () => (stopped ??= sdk.shutdown().catch(() => undefined));
+  const stop = (): Promise<void> =>
+    (stopped ??= (async () => {
+      const deadline = new Promise<void>((r) => setTimeout(r, SHUTDOWN_DEADLINE_MS).unref());
+      await Promise.race([sdk.shutdown().catch(() => undefined), deadline]);
+      await metricsPort;
+      await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+    })());
+  return Object.assign(stop, { metricsPort });
+}
+
+function patchLoadedDriver(): void {
+  const require = createRequire(import.meta.url);
+  require('cassandra-driver');
+  require('cassandra-driver/lib/request-execution.js');
+}
+
+/**
+ * Serves `/metrics` on the first free port from `first` (up to {@link PRODUCT_METRICS_PORTS}
+ * ports), logging which; without a free one, warns and serves nothing.
+ */
+async function listenOnFreePort(
+  exporter: PrometheusExporter,
+  host: string,
+  first: number,
+  log: Logger | undefined,
+): Promise<{ server: Server; port: number } | undefined> {
+  const server = createServer((req, res) => {
+    if (req.url === '/metrics' || req.url?.startsWith('/metrics?') === true)
+      exporter.getMetricsRequestHandler(req, res);
+    else res.writeHead(404).end('not found: metrics are at /metrics\n');
+  }).unref();
+  const last = Math.min(first + PRODUCT_METRICS_PORTS - 1, 65_535);
+  for (let port = first; port <= last; port++) {
+    const error = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+      server.once('error', resolve);
+      server.listen({ host, port, exclusive: true }, () => {
+        server.off('error', resolve);
+        resolve(undefined);
+      });
+    });
+    if (error === undefined) {
+      log?.info(`metrics on http://${host}:${port}/metrics`, { port });
+      return { server, port };
+    }
+    if (error.code !== 'EADDRINUSE') {
+      log?.warn(`metrics endpoint not started on ${host}:${port}: ${error.message}`);
+      diag.error('metrics endpoint', error);
+      return undefined;
+    }
+  }
+  log?.warn(
+    `metrics endpoint not started: ports ${first}-${last} on ${host} are all in use (telemetry.prometheusPort, env FANOUT_PROMETHEUS_PORT)`,
+  );
+  return undefined;
 }

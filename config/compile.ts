@@ -75,9 +75,14 @@ export interface Settings {
     serviceName: string;
     otlpEndpoint: string;
     prometheusPort: number;
+    prometheusHost: string;
     traceSampleRatio: number;
+    batchSpans: 'all' | 'none' | 'sampled';
+    batchSpanEvery: number;
+    slowSpanMs: number;
+    cassandraSpans: boolean;
   };
-  log: { level: Level };
+  log: { level: Level; format: 'text' | 'json' };
 }
 
 type DeepReadonly<T> = { readonly [K in keyof T]: T[K] extends object ? DeepReadonly<T[K]> : T[K] };
@@ -140,6 +145,11 @@ export function compile(s: Settings): Config {
   }
   if ((s.cassandra.username === '') !== (s.cassandra.password === '')) {
     problems.push('cassandra.username and cassandra.password must be set together');
+  }
+  if (s.telemetry.enabled && !/^https?:\/\/[^/\s]+/.test(s.telemetry.otlpEndpoint)) {
+    problems.push(
+      `telemetry.otlpEndpoint must be an http:// or https:// URL (e.g. http://127.0.0.1:4318), got ${JSON.stringify(s.telemetry.otlpEndpoint)}`,
+    );
   }
   const replicationMap = parseReplication(s.cassandra.replication);
   if (!replicationMap)

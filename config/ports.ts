@@ -1,6 +1,7 @@
 /**
- * The loopback ports of the project's local Kafka and Cassandra (started by services/launcher.ts),
- * here because the configuration's default endpoints follow them (FANOUT_PORT_OFFSET).
+ * The loopback ports of the project's local services (started by services/launcher.ts): Kafka and
+ * Cassandra, and on request Jaeger and Prometheus. Here because the configuration's default
+ * endpoints follow them (FANOUT_PORT_OFFSET).
  */
 
 /** The loopback addresses and ports of one set of services. */
@@ -8,7 +9,26 @@ export interface ServicePorts {
   readonly host: string;
   readonly kafka: { readonly broker: number; readonly controller: number };
   readonly cassandra: { readonly native: number; readonly storage: number; readonly jmx: number };
+  /** Jaeger v2 all-in-one: OTLP receivers, the query API (and placeholder UI), health check. */
+  readonly jaeger: {
+    readonly otlpGrpc: number;
+    readonly otlpHttp: number;
+    readonly query: number;
+    readonly queryGrpc: number;
+    readonly health: number;
+    /** Jaeger's own (collector) metrics. */
+    readonly metrics: number;
+  };
+  readonly prometheus: { readonly http: number };
+  /**
+   * The metrics ports of the product's processes that the local Prometheus scrapes: the first is
+   * telemetry.prometheusPort's default, one more per further process on the host.
+   */
+  readonly productMetrics: readonly number[];
 }
+
+/** How many product processes (connector, workers, demo) per host the local scrape config covers. */
+export const PRODUCT_METRICS_PORTS = 8;
 
 /**
  * The ports of the services, each shifted by `offset` (default `$FANOUT_PORT_OFFSET`, else 0):
@@ -25,6 +45,18 @@ export function servicePorts(offset: number = portOffsetFromEnv()): ServicePorts
     host: '127.0.0.1',
     kafka: Object.freeze({ broker: 9092 + offset, controller: 9093 + offset }),
     cassandra: Object.freeze({ native: 9042 + offset, storage: 7000 + offset, jmx: 7199 + offset }),
+    jaeger: Object.freeze({
+      otlpGrpc: 4317 + offset,
+      otlpHttp: 4318 + offset,
+      query: 16686 + offset,
+      queryGrpc: 16685 + offset,
+      health: 13133 + offset,
+      metrics: 8888 + offset,
+    }),
+    prometheus: Object.freeze({ http: 9090 + offset }),
+    productMetrics: Object.freeze(
+      Array.from({ length: PRODUCT_METRICS_PORTS }, (_, i) => 9464 + offset + i),
+    ),
   });
 }
 

@@ -371,16 +371,46 @@ export const schema = {
       env: 'FANOUT_OTLP_ENDPOINT',
     },
     prometheusPort: {
-      doc: 'Port of the Prometheus metrics endpoint; 0 = off.',
+      doc: 'Port of the Prometheus metrics endpoint; 0 = off. Each process on one host needs its own: the local Prometheus scrapes this port and the next 7.',
       format: integer(0, 65_535),
       default: 9464,
       env: 'FANOUT_PROMETHEUS_PORT',
+    },
+    prometheusHost: {
+      doc: 'Address the Prometheus metrics endpoint listens on: 127.0.0.1 keeps it local; in a container, 0.0.0.0.',
+      format: text(true),
+      default: '127.0.0.1',
+      env: 'FANOUT_PROMETHEUS_HOST',
     },
     traceSampleRatio: {
       doc: 'Share of root traces sampled.',
       format: decimal(0, 1),
       default: 1,
       env: 'FANOUT_TRACE_SAMPLE_RATIO',
+    },
+    batchSpans: {
+      doc: "Spans of a fan-out's page reads and timeline batch writes (a 500k fan-out has 10,000 batches): all, none, or sampled (every telemetry.batchSpanEvery-th, plus every one slower than telemetry.slowSpanMs, failed or retried). The tweet's span carries the totals either way.",
+      format: oneOf(['all', 'none', 'sampled']),
+      default: 'sampled',
+      env: 'FANOUT_TRACE_BATCH_SPANS',
+    },
+    batchSpanEvery: {
+      doc: 'With telemetry.batchSpans=sampled: one page or batch span in this many (the first of each tweet included).',
+      format: integer(1, 1_000_000),
+      default: 100,
+      env: 'FANOUT_TRACE_BATCH_SPAN_EVERY',
+    },
+    slowSpanMs: {
+      doc: 'With telemetry.batchSpans=sampled: a page read or batch write slower than this gets a span too.',
+      format: integer(0, 600_000),
+      default: 500,
+      env: 'FANOUT_TRACE_SLOW_SPAN_MS',
+    },
+    cassandraSpans: {
+      doc: 'Spans of cassandra-driver queries (@opentelemetry/instrumentation-cassandra-driver), under the page or batch span that made them; queries outside any trace are not recorded.',
+      format: bool,
+      default: true,
+      env: 'FANOUT_TRACE_CASSANDRA',
     },
   },
   log: {
@@ -389,6 +419,12 @@ export const schema = {
       format: oneOf(['debug', 'info', 'warn', 'error']),
       default: 'info',
       env: 'FANOUT_LOG_LEVEL',
+    },
+    format: {
+      doc: 'Log lines: text (time, level, logger, message, JSON extras) or json (one pino object per line); both carry trace_id and span_id when a span is active.',
+      format: oneOf(['text', 'json']),
+      default: 'text',
+      env: 'FANOUT_LOG_FORMAT',
     },
   },
 };

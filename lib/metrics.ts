@@ -1,0 +1,172 @@
+/**
+ * The operator's instruments of issue #16 that pipeline/metrics.ts (FanoutMetrics) and the CDC
+ * connector do not already define: latency histograms (batch write, CDC, write time to last
+ * timeline row), aborted transactions, checkpoint age, consumer lag per partition of both topics,
+ * followers remaining per in-flight tweet. Meter `fanout`, @opentelemetry/api only (the entry
+ * point starts the SDK; without it every call is a no-op). Prometheus names are in each
+ * instrument's comment; attributes become labels with dots turned into underscores.
+ */
+import {
+  metrics,
+  type Attributes,
+  type BatchObservableCallback,
+  type Observable,
+} from '@opentelemetry/api';
+
+/** Milliseconds: a batch write takes a few, a 500k fan-out tens of seconds. */
+const LATENCY_BUCKETS_MS = [
+  1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 30_000, 60_000, 120_000,
+  300_000, 600_000,
+];
+
+/** Where one consumer group stands on one partition. */
+export interface PartitionLagReading {
+  readonly topic: string;
+  readonly partition: number;
+  readonly group: string;
+  /** Records (offsets) behind the partition's end. */
+  readonly lag: number;
+}
+
+/** One tweet being fanned out by this process. */
+export interface InFlightTweetReading {
+  readonly tweetId: string;
+  /** Followers not delivered yet; undefined while the count is unknown. */
+  readonly remaining: number | undefined;
+}
+
+/** What the gauges read at each scrape; every reader is optional. */
+export interface OperatorReadings {
+  readonly lag?: () => readonly PartitionLagReading[];
+  readonly tweets?: () => readonly InFlightTweetReading[];
+}
+
+/** A CQL write time (microseconds since the epoch, as CDC events carry it) in milliseconds. */
+export function microsToMs(micros: string | bigint | number): number {
+  return typeof micros === 'number' ? micros / 1000 : Number(BigInt(micros) / 1000n);
+}
+
+export class OperatorMetrics {
+  readonly #attrs: Attributes;
+  readonly #now: () => number;
+  readonly #meter = metrics.getMeter('fanout');
+  /** fanout_batch_write_duration_ms_bucket: one timeline write batch, first try to last. */
+  readonly #batch = this.#meter.createHistogram('fanout_batch_write_duration_ms', {
+    description: 'Duration of one timeline write batch, retries included',
+    unit: 'ms',
+    advice: { explicitBucketBoundaries: LATENCY_BUCKETS_MS },
+  });
+  /** fanout_cdc_latency_ms_bucket: source write time to the event committed in Kafka. */
+  readonly #cdc = this.#meter.createHistogram('fanout_cdc_latency_ms', {
+    description: "Write time of a change (Cassandra's) to its event committed in Kafka",
+    unit: 'ms',
+    advice: { explicitBucketBoundaries: LATENCY_BUCKETS_MS },
+  });
+  /** fanout_tweet_latency_ms_bucket: the tweet's write time to its last timeline row. */
+  readonly #endToEnd = this.#meter.createHistogram('fanout_tweet_latency_ms', {
+    description: "A tweet's write time to its last follower's timeline row written",
+    unit: 'ms',
+    advice: { explicitBucketBoundaries: LATENCY_BUCKETS_MS },
+  });
+  /** fanout_transactions_aborted_total (committed ones: fanout_transactions_total). */
+  readonly #aborted = this.#meter.createCounter('fanout_transactions_aborted', {
+    description: 'Kafka transactions aborted (their work is redone)',
+  });
+  /** fanout_checkpoint_age_seconds: since this process last committed a checkpoint. */
+  readonly #checkpointAge = this.#meter.createObservableGauge('fanout_checkpoint_age_seconds', {
+    description:
+      'Seconds since the last committed checkpoint (offsets and cursors) of this process',
+    unit: 's',
+  });
+  /** fanout_partition_lag{topic,partition,group}: offsets behind the partition's end. */
+  readonly #lag = this.#meter.createObservableGauge('fanout_partition_lag', {
+    description:
+      'Offsets a consumer group is behind the end of one partition (CDC and work topics)',
+  });
+  /** fanout_tweet_followers_remaining{tweet_id}: per in-flight tweet. */
+  readonly #remaining = this.#meter.createObservableGauge('fanout_tweet_followers_remaining', {
+    description: 'Followers of one in-flight tweet not delivered yet',
+  });
+  readonly #callback: BatchObservableCallback;
+  #lastCheckpointAt: number | undefined;
+
+  /**
+   * @param component `worker`, `cdc` or `run`: the `fanout_component` label.
+   * @param attributes more labels of every series (e.g. `{ 'fanout.worker': id }`).
+   */
+  constructor(
+    component: string,
+    attributes: Attributes = {},
+    readings: OperatorReadings = {},
+    now: () => number = Date.now,
+  ) {
+    this.#attrs = { ...attributes, 'fanout.component': component };
+    this.#now = now;
+    this.#callback = (result) => {
+      if (this.#lastCheckpointAt !== undefined)
+        result.observe(
+          this.#checkpointAge,
+          (this.#now() - this.#lastCheckpointAt) / 1000,
+          this.#attrs,
+        );
+      for (const l of readings.lag?.() ?? [])
+        result.observe(this.#lag, l.lag, {
+          ...this.#attrs,
+          topic: l.topic,
+          partition: String(l.partition),
+          group: l.group,
+        });
+      for (const t of readings.tweets?.() ?? [])
+        if (t.remaining !== undefined)
+          result.observe(this.#remaining, t.remaining, {
+            ...this.#attrs,
+            'fanout.tweet_id': t.tweetId,
+          });
+    };
+    this.#meter.addBatchObservableCallback(this.#callback, this.#gauges());
+  }
+
+  /** A timeline batch was written (or failed for good) after `durationMs`. */
+  batchWritten(durationMs: number, op: 'insert' | 'delete' | 'mixed'): void {
+    this.#batch.record(durationMs, { ...this.#attrs, 'fanout.op': op });
+  }
+
+  /** A Kafka transaction holding change events committed at `committedAtMs` (default now). */
+  cdcCommitted(
+    writeTimestampsMicros: Iterable<string | bigint | number>,
+    committedAtMs = this.#now(),
+  ): void {
+    for (const ts of writeTimestampsMicros)
+      this.#cdc.record(Math.max(0, committedAtMs - microsToMs(ts)), this.#attrs);
+  }
+
+  /** A tweet's last timeline row was written at `lastRowAtMs` (default now). */
+  tweetDelivered(
+    writeTimestampMicros: string | bigint | number,
+    op: 'insert' | 'delete',
+    lastRowAtMs = this.#now(),
+  ): void {
+    this.#endToEnd.record(Math.max(0, lastRowAtMs - microsToMs(writeTimestampMicros)), {
+      ...this.#attrs,
+      'fanout.op': op,
+    });
+  }
+
+  /** A Kafka transaction was aborted; `reason` is a short code (e.g. `fenced`, `retry`). */
+  transactionAborted(reason: string): void {
+    this.#aborted.add(1, { ...this.#attrs, 'fanout.reason': reason });
+  }
+
+  /** A checkpoint (offsets, cursors) was committed at `atMs` (default now). */
+  checkpointCommitted(atMs = this.#now()): void {
+    this.#lastCheckpointAt = atMs;
+  }
+
+  close(): void {
+    this.#meter.removeBatchObservableCallback(this.#callback, this.#gauges());
+  }
+
+  #gauges(): Observable[] {
+    return [this.#checkpointAge, this.#lag, this.#remaining];
+  }
+}

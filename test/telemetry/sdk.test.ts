@@ -1,0 +1,152 @@
+/**
+ * cli/telemetry.ts with the real SDK: the metrics endpoint (host and port from the config, the next
+ * port when taken), every instrument's Prometheus name in a real scrape, W3C propagators,
+ * cassandra-driver instrumented, query spans outside a trace dropped.
+ */
+import { createServer, type Server } from 'node:net';
+import { propagation, ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
+import { SamplingDecision, type Sampler } from '@opentelemetry/sdk-trace';
+import cassandra from 'cassandra-driver';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DropOrphanQueries, startTelemetry, type StopTelemetry } from '../../cli/telemetry.ts';
+import { loadConfig } from '../../config/index.ts';
+import { createLogger } from '../../lib/log.ts';
+import { OperatorMetrics } from '../../lib/metrics.ts';
+import { FanoutMetrics } from '../../pipeline/metrics.ts';
+
+const listen = (port: number): Promise<Server> =>
+  new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen({ host: '127.0.0.1', port }, () => resolve(s));
+  });
+
+let blocker: Server;
+let stop: StopTelemetry;
+const first = 20_000 + Math.floor(Math.random() * 20_000);
+const lines: string[] = [];
+
+beforeAll(async () => {
+  blocker = await listen(first); // another process on this host holds the first port
+  const config = loadConfig({
+    env: {},
+    sets: [
+      `telemetry.prometheusPort=${first}`,
+      'telemetry.prometheusHost=127.0.0.1',
+      'telemetry.otlpEndpoint=http://127.0.0.1:9', // nothing listens: no span is exported here
+    ],
+  });
+  stop = startTelemetry(
+    config,
+    'test',
+    createLogger('info', 'fanout', (l) => lines.push(l)),
+  );
+});
+
+afterAll(async () => {
+  await stop();
+  blocker.close();
+});
+
+describe('startTelemetry', () => {
+  it('serves /metrics on the next free port and says which', async () => {
+    expect(await stop.metricsPort).toBe(first + 1);
+    expect(lines.join('\n')).toContain(`metrics on http://127.0.0.1:${first + 1}/metrics`);
+    const missing = await fetch(`http://127.0.0.1:${first + 1}/nope`);
+    expect(missing.status).toBe(404);
+  });
+
+  it('exports every instrument under the Prometheus name the dashboards query', async () => {
+    const op = new OperatorMetrics(
+      'worker',
+      { 'fanout.worker': 'w1' },
+      {
+        lag: () => [{ topic: 'cdc.fanout.tweets', partition: 3, group: 'fanout-workers', lag: 7 }],
+        tweets: () => [
+          { tweetId: '42', remaining: 1234 },
+          { tweetId: '43', remaining: undefined },
+        ],
+      },
+    );
+    const fm = new FanoutMetrics('w1', () => ({
+      inFlightTweets: 1,
+      followersRemaining: 1234,
+      consumerLag: 7,
+      partitionsRestoring: 0,
+    }));
+    op.batchWritten(12, 'insert');
+    op.cdcCommitted(['1700000000000000'], 1_700_000_000_250);
+    op.tweetDelivered(1_700_000_000_000_000n, 'insert', 1_700_000_030_000);
+    op.transactionAborted('fenced');
+    op.checkpointCommitted(Date.now() - 2_000);
+    fm.written(50, 'insert');
+    fm.committed(1, [900]);
+    const text = await (await fetch(`http://127.0.0.1:${await stop.metricsPort}/metrics`)).text();
+    op.close();
+    fm.close();
+    const sample = (name: string): string | undefined =>
+      text.split('\n').find((l) => l.startsWith(name));
+    for (const name of [
+      'fanout_batch_write_duration_ms_bucket{',
+      'fanout_cdc_latency_ms_bucket{',
+      'fanout_tweet_latency_ms_bucket{',
+      'fanout_transactions_aborted_total{',
+      'fanout_checkpoint_age_seconds{',
+      'fanout_partition_lag{',
+      'fanout_tweet_followers_remaining{',
+      'fanout_rows_written_total{',
+      'fanout_transactions_total{',
+      'fanout_tweet_duration_ms_bucket{',
+      'fanout_followers_remaining{',
+    ])
+      expect(sample(name), name).toBeDefined();
+    expect(sample('fanout_partition_lag{')).toMatch(
+      /topic="cdc.fanout.tweets".*partition="3".*group="fanout-workers".*\} 7$/,
+    );
+    expect(sample('fanout_tweet_followers_remaining{')).toMatch(/tweet_id="42".*\} 1234$/);
+    expect(text).not.toMatch(/tweet_id="43"/);
+    expect(text).toMatch(/fanout_cdc_latency_ms_sum\{[^}]*\} 250\n/);
+    expect(text).toMatch(/fanout_tweet_latency_ms_sum\{[^}]*fanout_op="insert"[^}]*\} 30000\n/);
+    const age = Number(sample('fanout_checkpoint_age_seconds{')!.split(' ').pop());
+    expect(age).toBeGreaterThanOrEqual(2);
+    expect(age).toBeLessThan(60);
+  });
+
+  it('propagates W3C trace context and baggage', () => {
+    expect(propagation.fields()).toEqual(['traceparent', 'tracestate', 'baggage']);
+  });
+
+  it('instruments cassandra-driver, although it was imported before the SDK started', () => {
+    const execute = cassandra.Client.prototype as unknown as Record<
+      string,
+      { __wrapped?: boolean }
+    >;
+    expect(execute['_execute']?.__wrapped).toBe(true);
+  });
+
+  it('shuts down once: a second call returns the same promise', () => {
+    expect(stop()).toBe(stop());
+  });
+});
+
+describe('DropOrphanQueries', () => {
+  const inner: Sampler = {
+    shouldSample: () => ({ decision: SamplingDecision.RECORD_AND_SAMPLED }),
+    toString: () => 'inner',
+  };
+  const sampler = new DropOrphanQueries(inner);
+  const parent = trace.setSpanContext(ROOT_CONTEXT, {
+    traceId: '0af7651916cd43dd8448eb211c80319c',
+    spanId: 'b7ad6b7169203331',
+    traceFlags: 1,
+  });
+  const decide = (ctx: typeof ROOT_CONTEXT, name: string): SamplingDecision =>
+    sampler.shouldSample(ctx, 'x', name, SpanKind.CLIENT, {}, []).decision;
+
+  it('drops a driver query with no parent, keeps one inside a trace and every other span', () => {
+    expect(decide(ROOT_CONTEXT, 'cassandra-driver.execute')).toBe(SamplingDecision.NOT_RECORD);
+    expect(decide(parent, 'cassandra-driver.batch')).toBe(SamplingDecision.RECORD_AND_SAMPLED);
+    expect(decide(ROOT_CONTEXT, 'fanout.tweet')).toBe(SamplingDecision.RECORD_AND_SAMPLED);
+    expect(sampler.toString()).toBe('DropOrphanQueries{inner}');
+  });
+});
