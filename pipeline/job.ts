@@ -9,6 +9,8 @@
  * Every job has a {@link Delivery}: the rows of its range, its cursor and checkpoints. A split,
  * copy or orphan tweet delivers no rows (its delivery just ends).
  */
+import type { SpanSampler } from '../lib/span-sampler.ts';
+import type { LongSpan } from '../lib/telemetry.ts';
 import type { Checkpoint } from '../records/checkpoint.ts';
 import type { SplitTask, TaskRange } from '../records/task.ts';
 import { Delivery } from './delivery.ts';
@@ -34,8 +36,15 @@ interface JobBase {
   /** Restored from a checkpoint (a previous owner had started it). */
   readonly resumed: boolean;
   readonly delivery: Delivery;
-  /** W3C traceparent of the job's span, for the records it produces. */
+  /** W3C traceparent of the job's span, for the records it produces (none without an SDK). */
   traceparent: string | undefined;
+  /** The job's span (parent of its page, batch and commit spans) and its sampler of those. */
+  trace: JobTrace | undefined;
+}
+
+export interface JobTrace {
+  readonly span: LongSpan;
+  readonly sampler: SpanSampler;
 }
 
 export interface TweetJob extends JobBase {
@@ -82,6 +91,7 @@ export function tweetJob(
     delivery: new Delivery({ after: null, upTo: null, total: null }, restored, now),
     fate: { kind: 'whole' },
     traceparent: undefined,
+    trace: undefined,
   };
 }
 
@@ -109,6 +119,7 @@ export function taskJob(
       now,
     ),
     traceparent: undefined,
+    trace: undefined,
   };
 }
 

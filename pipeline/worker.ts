@@ -67,6 +67,7 @@ export class Worker {
     this.#tweets = new Lane({
       ...shared,
       name: workerId,
+      group: p.groupId,
       ports: {
         ...stores,
         source: ports.source,
@@ -80,6 +81,7 @@ export class Worker {
       const lane = new Lane({
         ...shared,
         name: `${workerId}-tasks`,
+        group: `${p.groupId}.tasks`,
         ports: { ...stores, ...ports.work },
         handler: (ctx) => (handler = new TaskHandler(ctx, config)),
       });

@@ -7,6 +7,7 @@
  * row's op and source write time (USING TIMESTAMP), retried on retriable errors; a non-retriable
  * one errors the chain, which fails the lane.
  */
+import { SpanKind } from '@opentelemetry/api';
 import {
   map,
   mergeMap,
@@ -15,6 +16,8 @@ import {
   type SchedulerLike,
   tap,
 } from 'rxjs';
+import type { SampledSpan } from '../../lib/span-sampler.ts';
+import { linkTo } from '../../lib/telemetry.ts';
 import type { TimelineMutation, TimelineStore } from '../../ports/stores.ts';
 import type { Segment } from '../delivery.ts';
 import { type Job, writeOp } from '../job.ts';
@@ -27,6 +30,8 @@ import type { Row } from './page.ts';
 export interface WriteBatch {
   readonly rows: readonly Row[];
   readonly segments: ReadonlyArray<{ readonly job: Job; readonly slot: Slot<Segment> }>;
+  /** How long its write took, retries included (set once written). */
+  writeMs?: number;
 }
 
 export interface FanoutDeps {
@@ -37,7 +42,7 @@ export interface FanoutDeps {
   readonly batchSize: number;
   readonly lingerMs: number;
   readonly maxInFlightBatches: number;
-  readonly attempt: <T>(what: string, fn: () => Promise<T>) => Promise<T>;
+  readonly attempt: <T>(what: string, fn: () => Promise<T>, span?: SampledSpan) => Promise<T>;
   /** A batch is written and its segments acknowledged. */
   readonly onWritten: (batch: WriteBatch) => void;
   readonly scheduler?: SchedulerLike;
@@ -73,6 +78,38 @@ export const joinFollowers = (
   rows: (job: Job) => Observable<Row[]>,
 ): OperatorFunction<Job, Row[]> => mergeMap(rows);
 
+/**
+ * Writes one batch, in a (sampled) `fanout.batch` span under the first job's span, linked to the
+ * span of every other job with rows in it.
+ */
+async function writeBatch(batch: WriteBatch, deps: FanoutDeps): Promise<void> {
+  const started = performance.now();
+  const write = (span?: SampledSpan): Promise<void> =>
+    deps.attempt(
+      `write ${batch.rows.length} timeline rows`,
+      () => deps.timelines.write(mutationsOf(batch)),
+      span,
+    );
+  const jobs = [...new Set(batch.segments.map((s) => s.job))];
+  const trace = jobs[0]!.trace;
+  try {
+    if (!trace) return await write();
+    const links = jobs.slice(1).flatMap((j) => {
+      const link = j.trace && linkTo(j.trace.span.span);
+      return link ? [link] : [];
+    });
+    await trace.sampler.run(
+      'fanout.batch',
+      SpanKind.CLIENT,
+      { 'fanout.batch.rows': batch.rows.length, 'fanout.batch.tweets': jobs.length },
+      write,
+      { parent: trace.span.context, links },
+    );
+  } finally {
+    batch.writeMs = performance.now() - started;
+  }
+}
+
 /** Jobs in, written batches out. */
 export function fanOut(deps: FanoutDeps): OperatorFunction<Job, WriteBatch> {
   return (jobs) =>
@@ -80,13 +117,7 @@ export function fanOut(deps: FanoutDeps): OperatorFunction<Job, WriteBatch> {
       joinFollowers(deps.rows),
       batchRows<Row>(deps.batchSize, deps.lingerMs, deps.scheduler),
       map(toWriteBatch),
-      writeBatches(
-        (batch) =>
-          deps.attempt(`write ${batch.rows.length} timeline rows`, () =>
-            deps.timelines.write(mutationsOf(batch)),
-          ),
-        deps.maxInFlightBatches,
-      ),
+      writeBatches((batch) => writeBatch(batch, deps), deps.maxInFlightBatches),
       tap((batch) => {
         deps.credit.release(batch.rows.length);
         for (const s of batch.segments) s.job.delivery.ack(s.slot);

@@ -4,7 +4,9 @@
  * and the delivery is within its read-ahead of its last committed checkpoint (rework after a
  * crash). Paging resumes from the delivery's cursor and stops between pages when it is stopped.
  */
+import { SpanKind } from '@opentelemetry/api';
 import { Observable } from 'rxjs';
+import type { SampledSpan } from '../../lib/span-sampler.ts';
 import type { FollowerStore } from '../../ports/stores.ts';
 import type { Credit } from '../lane/credit.ts';
 import type { Job } from '../job.ts';
@@ -28,8 +30,8 @@ export interface PagingDeps {
   readonly minPage: number;
   /** Most rows a delivery may read beyond its last committed checkpoint (the rework bound). */
   readonly readAhead: number;
-  /** Runs one store call under the retry policy. */
-  readonly attempt: <T>(what: string, fn: () => Promise<T>) => Promise<T>;
+  /** Runs one store call under the retry policy; retries become events on the span given. */
+  readonly attempt: <T>(what: string, fn: () => Promise<T>, span?: SampledSpan) => Promise<T>;
   /** Asks for a transaction now: paging waits for a checkpoint. */
   readonly requestCommit: () => void;
 }
@@ -55,9 +57,7 @@ export async function pageFollowers(
     if (granted === 0) break; // stopped while waiting
     let page: bigint[];
     try {
-      page = await deps.attempt(`read followers of ${author}`, () =>
-        deps.followers.page(author, d.readCursor, granted, d.upTo ?? undefined),
-      );
+      page = await readPage(job, author, granted, deps);
     } catch (err) {
       deps.credit.release(granted);
       throw err;
@@ -86,6 +86,34 @@ export async function pageFollowers(
     if (page.length < granted) return true;
   }
   return false;
+}
+
+/** One page read, in a (sampled) `fanout.page` span under the job's span. */
+function readPage(job: Job, author: bigint, limit: number, deps: PagingDeps): Promise<bigint[]> {
+  const d = job.delivery;
+  const read = (span?: SampledSpan): Promise<bigint[]> =>
+    deps.attempt(
+      `read followers of ${author}`,
+      () => deps.followers.page(author, d.readCursor, limit, d.upTo ?? undefined),
+      span,
+    );
+  if (!job.trace) return read();
+  return job.trace.sampler.run(
+    'fanout.page',
+    SpanKind.CLIENT,
+    {
+      'fanout.tweet_id': job.tweetId,
+      'fanout.author_id': author.toString(),
+      'fanout.page.limit': limit,
+      'fanout.page.after': d.readCursor?.toString() ?? '',
+    },
+    async (span) => {
+      const page = await read(span);
+      span.setAttribute('fanout.page.rows', page.length);
+      return page;
+    },
+    { parent: job.trace.span.context },
+  );
 }
 
 /**

@@ -18,7 +18,8 @@ import {
 import { FanoutError } from '../../lib/errors.ts';
 import type { TransactionalSink } from '../../ports/streams.ts';
 import { retry, type RetryPolicy } from '../../lib/retry.ts';
-import { SpanKind, traced } from '../../lib/telemetry.ts';
+import { type Context, ROOT_CONTEXT, SpanKind, type Span } from '@opentelemetry/api';
+import { traced } from '../../lib/telemetry.ts';
 import type { CommitLedger, CommitPlan } from './ledger.ts';
 
 /**
@@ -70,6 +71,13 @@ export function coalesceLatest<T, R>(
     });
 }
 
+/** A transaction that committed: its span (to link to) and when it ran. */
+export interface CommittedTx {
+  readonly span: Span;
+  readonly startMs: number;
+  readonly endMs: number;
+}
+
 export interface CommitterOptions {
   readonly ledger: CommitLedger;
   readonly sink: TransactionalSink;
@@ -77,8 +85,11 @@ export interface CommitterOptions {
   /** Aborted on a hard stop: retrying a commit then is pointless. */
   readonly signal?: AbortSignal;
   /** After each committed transaction. */
-  readonly onCommit?: (plan: CommitPlan) => void;
+  /** After each committed transaction, with its span and when it ran (ms since the epoch). */
+  readonly onCommit?: (plan: CommitPlan, tx: CommittedTx) => void;
   readonly onRetry?: (err: unknown) => void;
+  /** Where a transaction's span hangs (default: a trace of its own). */
+  readonly spanParent?: (plan: CommitPlan) => Context | undefined;
 }
 
 /** Serialises the worker's transactions and lets callers wait for one that covers their state. */
@@ -147,17 +158,22 @@ export class Committer {
       async () => {
         const plan = ledger.plan();
         if (plan.empty) return;
-        await traced(
+        const startMs = Date.now();
+        const span = await traced(
           'fanout.commit',
           SpanKind.PRODUCER,
           {
             'fanout.commit.records': plan.tx.records.length,
             'fanout.commit.partitions': plan.tx.offsets.length,
           },
-          () => sink.commit(plan.tx),
+          async (span) => {
+            await sink.commit(plan.tx);
+            return span;
+          },
+          { parent: this.#options.spanParent?.(plan) ?? ROOT_CONTEXT },
         );
         plan.apply();
-        onCommit?.(plan);
+        onCommit?.(plan, { span, startMs, endMs: Date.now() });
       },
       {
         what: 'commit transaction',

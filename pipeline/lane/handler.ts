@@ -8,6 +8,7 @@
 import type { Observable } from 'rxjs';
 import type { Config } from '../../config/index.ts';
 import type { Logger } from '../../lib/log.ts';
+import type { SampledSpan } from '../../lib/span-sampler.ts';
 import type { FollowerStore, TimelineStore, TweetAuthorStore } from '../../ports/stores.ts';
 import type {
   OutRecord,
@@ -25,6 +26,9 @@ import type { FanoutMetrics } from '../metrics.ts';
 import type { TweetProgress, WorkerState } from '../status.ts';
 import type { AdmissionGate, Credit } from './credit.ts';
 import type { CommitPlan } from './ledger.ts';
+
+/** Runs one store call under the retry policy; retries become events on `span`. */
+export type Attempt = <T>(what: string, fn: () => Promise<T>, span?: SampledSpan) => Promise<T>;
 
 /** What one record is. */
 export type Admission =
@@ -78,6 +82,8 @@ export interface LaneOptions {
   readonly workerId: string;
   /** Names the lane in logs and metrics (`<workerId>` or `<workerId>-tasks`). */
   readonly name: string;
+  /** Its consumer group (for metrics; the source joins it). */
+  readonly group: string;
   readonly log: Logger;
   readonly ports: LanePorts;
   /** Shared by the lanes of a worker: rows read and not written (memory). */

@@ -3,7 +3,9 @@
  * admission to finish. Finishing a job hands its outputs to its ledger slot (they go out with its
  * offset commit); abandoning one (its partition was given up) drops it.
  */
-import { contextFromHeaders, SpanKind, tracer, traceparentOf } from '../../lib/telemetry.ts';
+import { SpanKind } from '@opentelemetry/api';
+import { type BatchSpanPolicy, SpanSampler } from '../../lib/span-sampler.ts';
+import { extract, startSpan } from '../../lib/telemetry.ts';
 import type { OutRecord, SourceRecord } from '../../ports/streams.ts';
 import type { Job } from '../job.ts';
 import type { AdmissionGate } from './credit.ts';
@@ -18,11 +20,13 @@ interface Tracked {
 export class InFlightJobs {
   readonly #gate: AdmissionGate;
   readonly #ledger: CommitLedger;
+  readonly #spans: BatchSpanPolicy;
   readonly #jobs = new Map<Job, Tracked>();
 
-  constructor(gate: AdmissionGate, ledger: CommitLedger) {
+  constructor(gate: AdmissionGate, ledger: CommitLedger, spans: BatchSpanPolicy) {
     this.#gate = gate;
     this.#ledger = ledger;
+    this.#spans = spans;
   }
 
   /**
@@ -36,35 +40,45 @@ export class InFlightJobs {
     span: string,
     outputs: (job: Job) => OutRecord[],
   ): void {
-    const s = tracer.startSpan(
+    const s = startSpan(
       span,
+      SpanKind.CONSUMER,
       {
-        kind: SpanKind.CONSUMER,
-        attributes: {
-          'fanout.tweet_id': job.tweetId,
-          'fanout.op': job.op,
-          'messaging.kafka.partition': job.partition,
-          'messaging.kafka.offset': job.offset.toString(),
-          'fanout.resumed': job.resumed,
-          ...(job.kind === 'task'
-            ? { 'fanout.task.index': job.task.index, 'fanout.task.count': job.task.count }
-            : {}),
-        },
+        'fanout.tweet_id': job.tweetId,
+        'fanout.op': job.op,
+        'messaging.destination.name': record.topic,
+        'messaging.kafka.partition': job.partition,
+        'messaging.kafka.offset': job.offset.toString(),
+        'fanout.resumed': job.resumed,
+        ...(job.kind === 'task'
+          ? { 'fanout.task.index': job.task.index, 'fanout.task.count': job.task.count }
+          : {}),
       },
-      contextFromHeaders(record.headers),
+      { parent: extract(record.headers) },
     );
-    job.traceparent = traceparentOf(s);
+    const sampler = new SpanSampler(this.#spans);
+    job.trace = { span: s, sampler };
+    job.traceparent = s.headers().traceparent;
     this.#gate.admit();
     this.#jobs.set(job, {
       finish: () => {
         job.delivery.finishedAt ??= Date.now();
         this.#ledger.finish(slot, outputs(job));
-        s.setAttribute('fanout.delivered', job.delivery.delivered);
-        if (job.kind === 'tweet' && job.fate.kind === 'split')
-          s.setAttribute('fanout.split.tasks', job.fate.ranges.length);
+        s.span.setAttributes({
+          'fanout.delivered': job.delivery.delivered,
+          'fanout.retracted': job.delivery.retracting,
+          ...(job.kind === 'tweet' ? { 'fanout.fate': job.fate.kind } : {}),
+          ...(job.kind === 'tweet' && job.fate.kind === 'split'
+            ? { 'fanout.split.tasks': job.fate.ranges.length }
+            : {}),
+          ...sampler.attributes('fanout.spans'),
+        });
         s.end();
       },
-      abandon: () => s.end(),
+      abandon: () => {
+        s.span.setAttribute('fanout.abandoned', true);
+        s.end();
+      },
     });
   }
 

@@ -29,7 +29,13 @@ import {
 import type { Config } from '../../config/index.ts';
 import { FanoutError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/log.ts';
+import {
+  type InFlightTweetReading,
+  OperatorMetrics,
+  type PartitionLagReading,
+} from '../../lib/metrics.ts';
 import { retry } from '../../lib/retry.ts';
+import { linkTo, SpanKind, tracer } from '../../lib/telemetry.ts';
 import type { SourceRecord } from '../../ports/streams.ts';
 import { deadLetterRecord } from '../../records/dead-letter.ts';
 import { checkpointRows, minPageRows, readAheadRows } from '../bounds.ts';
@@ -37,9 +43,9 @@ import { fanOut, type WriteBatch } from '../fanout/fanout.ts';
 import { checkpointDue, completesHere, type Job, writeOp } from '../job.ts';
 import { FanoutMetrics } from '../metrics.ts';
 import { progress, type WorkerState } from '../status.ts';
-import { Committer } from './committer.ts';
+import { type CommittedTx, Committer } from './committer.ts';
 import type { AdmissionGate, Credit } from './credit.ts';
-import type { Handler, LaneOptions, LanePorts, LaneStatus } from './handler.ts';
+import type { Attempt, Handler, LaneOptions, LanePorts, LaneStatus } from './handler.ts';
 import { InFlightJobs } from './in-flight.ts';
 import { CommitLedger, type CommitPlan } from './ledger.ts';
 import { Restores } from './restores.ts';
@@ -58,7 +64,11 @@ export class Lane {
   readonly #ledger: CommitLedger;
   readonly #committer: Committer;
   readonly metrics: FanoutMetrics;
+  /** The operator's latency histograms, lag per partition, checkpoint age (lib/metrics.ts). */
+  readonly #operator: OperatorMetrics;
   readonly #maxUncommitted: number;
+  /** The lane's consumer group. */
+  readonly #group: string;
   readonly #restores: Restores;
   readonly #inFlight: InFlightJobs;
   readonly #stop$ = new ReplaySubject<void>(1);
@@ -68,11 +78,19 @@ export class Lane {
   #state: WorkerState = 'starting';
   #run: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
-  readonly #attempt = <T>(what: string, fn: () => Promise<T>): Promise<T> =>
+  /** Runs one store call under the retry policy; each retry is counted, and an event on `span`. */
+  readonly #attempt: Attempt = (what, fn, span) =>
     retry(this.#config.retry, fn, {
       what,
       signal: this.#abort.signal,
-      onRetry: () => this.metrics.retried('store'),
+      onRetry: (err, attempt, delayMs) => {
+        this.metrics.retried('store');
+        span?.addEvent('retry', {
+          'fanout.attempt': attempt,
+          'fanout.retry.delay_ms': delayMs,
+          'exception.message': (err as Error).message,
+        });
+      },
     });
 
   constructor(options: LaneOptions) {
@@ -84,13 +102,18 @@ export class Lane {
     this.#credit = options.credit;
     this.#gate = options.gate;
     this.#maxUncommitted = UNCOMMITTED_PER_SLOT * p.maxInFlightTweets;
+    this.#group = options.group;
     this.#ledger = new CommitLedger({
       topic: ports.source.topic,
       checkpoints: { name: config.topics.checkpoints, partitions: config.topics.cdcPartitions },
       checkpointRows: checkpointRows(p),
     });
     this.#restores = new Restores(ports.source.topic, ports.readCheckpoints);
-    this.#inFlight = new InFlightJobs(this.#gate, this.#ledger);
+    this.#inFlight = new InFlightJobs(this.#gate, this.#ledger, {
+      mode: config.telemetry.batchSpans,
+      every: config.telemetry.batchSpanEvery,
+      slowMs: config.telemetry.slowSpanMs,
+    });
     this.metrics = new FanoutMetrics(options.name, () => {
       const jobs = this.#inFlight.jobs();
       return {
@@ -100,14 +123,25 @@ export class Lane {
         partitionsRestoring: this.#restores.restoring().length,
       };
     });
+    this.#operator = new OperatorMetrics(
+      'worker',
+      { 'fanout.worker': options.name },
+      {
+        lag: () => this.#lagByPartition(),
+        tweets: () => this.#remainingByTweet(),
+      },
+    );
     this.#committer = new Committer({
       ledger: this.#ledger,
       sink: ports.sink,
       retry: config.retry,
       signal: this.#abort.signal,
-      onCommit: (plan) => this.#committed(plan),
+      onCommit: (plan, tx) => this.#committed(plan, tx),
+      // In the trace of the first job it completes; the others get a span linking to it.
+      spanParent: (plan) => this.#txParent(plan),
       onRetry: (err) => {
         this.metrics.retried('commit');
+        this.#operator.transactionAborted('retry');
         this.#log.warn('transaction failed; retrying', { err: (err as Error).message });
       },
     });
@@ -264,7 +298,13 @@ export class Lane {
       ['source', () => ports.source.close()],
       ['committer', async () => this.#committer.close()],
       ['sink', () => ports.sink.close()],
-      ['metrics', async () => this.metrics.close()],
+      [
+        'metrics',
+        async () => {
+          this.metrics.close();
+          this.#operator.close();
+        },
+      ],
       ['handler', async () => this.#handler.settled?.()],
     ] as const) {
       await step().catch((err: unknown) =>
@@ -276,13 +316,29 @@ export class Lane {
   }
 
   #lag(): number | undefined {
-    let lag: number | undefined;
-    for (const p of this.#ledger.partitions()) {
+    const readings = this.#lagByPartition();
+    return readings.length === 0 ? undefined : readings.reduce((n, r) => n + r.lag, 0);
+  }
+
+  /** Records behind each partition's end, as the fetcher last saw it. */
+  #lagByPartition(): PartitionLagReading[] {
+    return this.#ledger.partitions().flatMap((p) => {
       const high = this.#ports.source.highWatermark(p);
       const pos = this.#ledger.position(p);
-      if (high !== undefined && pos !== null) lag = (lag ?? 0) + Math.max(0, Number(high - pos));
+      if (high === undefined || pos === null) return [];
+      const lag = Math.max(0, Number(high - pos));
+      return [{ topic: this.#ports.source.topic, partition: p, group: this.#group, lag }];
+    });
+  }
+
+  /** Followers still to reach per tweet in flight here (its tasks here added up). */
+  #remainingByTweet(): InFlightTweetReading[] {
+    const byTweet = new Map<string, number>();
+    for (const j of this.#inFlight.jobs()) {
+      const r = j.delivery.remaining;
+      if (r !== null) byTweet.set(j.tweetId, (byTweet.get(j.tweetId) ?? 0) + r);
     }
-    return lag;
+    return [...byTweet].map(([tweetId, remaining]) => ({ tweetId, remaining }));
   }
 
   #room(): number {
@@ -374,12 +430,16 @@ export class Lane {
   }
 
   #finish(job: Job): void {
-    if (this.#inFlight.finish(job)) this.#committer.request();
+    if (!this.#inFlight.finish(job)) return;
+    if (completesHere(job)) this.#operator.tweetDelivered(job.writeTime, job.op);
+    this.#committer.request();
   }
 
   #written(batch: WriteBatch): void {
     const ops = new Set(batch.segments.map((s) => writeOp(s.job)));
-    this.metrics.written(batch.rows.length, ops.size === 1 ? [...ops][0]! : 'mixed');
+    const op = ops.size === 1 ? [...ops][0]! : 'mixed';
+    this.metrics.written(batch.rows.length, op);
+    if (batch.writeMs !== undefined) this.#operator.batchWritten(batch.writeMs, op);
     const every = checkpointRows(this.#config.pipeline);
     let due = false;
     for (const { job } of batch.segments) {
@@ -389,7 +449,7 @@ export class Lane {
     if (due) this.#committer.request();
   }
 
-  #committed(plan: CommitPlan): void {
+  #committed(plan: CommitPlan, tx: CommittedTx): void {
     // Tweets completed: whole ones with their own offset, split ones where their last task-done
     // was counted (the tasks lane).
     const completions = plan.tx.records.filter(
@@ -400,6 +460,9 @@ export class Lane {
       completions,
       done.map((j) => (j.delivery.finishedAt ?? Date.now()) - j.startedAt),
     );
+    if (plan.tx.records.some((r) => r.topic === this.#config.topics.checkpoints))
+      this.#operator.checkpointCommitted(tx.endMs);
+    this.#traceCommit(plan, tx);
     if (done.length > 0)
       this.#log.debug('committed', {
         tweets: done.map((j) => j.tweetId),
@@ -407,5 +470,25 @@ export class Lane {
       });
     this.#handler.committed?.(plan);
     this.#ports.source.wake(); // the uncommitted bound may have freed room
+  }
+
+  /** Each job whose offset the transaction committed shows it in its own trace. */
+  #traceCommit(plan: CommitPlan, tx: CommittedTx): void {
+    const link = linkTo(tx.span);
+    for (const e of plan.committed) {
+      const trace = e.job?.trace;
+      if (!trace || trace.span.context === this.#txParent(plan)) continue;
+      tracer
+        .startSpan(
+          'fanout.commit',
+          { kind: SpanKind.PRODUCER, startTime: tx.startMs, ...(link ? { links: [link] } : {}) },
+          trace.span.context,
+        )
+        .end(tx.endMs);
+    }
+  }
+
+  #txParent(plan: CommitPlan) {
+    return plan.committed.find((e) => e.job?.trace)?.job?.trace?.span.context;
   }
 }
