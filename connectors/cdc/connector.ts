@@ -18,7 +18,8 @@ import { metrics } from '@opentelemetry/api';
 import type { Config } from '../../config/index.ts';
 import type { CassandraClient } from '../cassandra/client.ts';
 import { FanoutError } from '../../lib/errors.ts';
-import { ensureTopics, type KafkaAdmin, type KafkaClient } from '../kafka/client.ts';
+import type { KafkaAdmin } from '../kafka/admin.ts';
+import { ensureTopics } from '../kafka/topics.ts';
 import type { Logger } from '../../lib/log.ts';
 import { backoffDelay } from '../../lib/retry.ts';
 import { decodeMutationEvents, type ChangeEvent } from './events.ts';
@@ -63,7 +64,8 @@ export type ConnectorState = 'starting' | 'running' | 'draining' | 'stopped' | '
 
 export interface ConnectorDeps {
   config: Config;
-  kafka: KafkaClient;
+  /** Unused (the connector opens its own producer); accepted until its callers stop passing it. */
+  kafka?: unknown;
   admin: KafkaAdmin;
   cassandra: CassandraClient;
   log: Logger;
@@ -112,7 +114,7 @@ export class CdcConnector {
   constructor(deps: ConnectorDeps) {
     this.#deps = deps;
     this.#log = deps.log.child('cdc');
-    this.#sink = new CdcSink(deps.kafka, deps.config, this.#log);
+    this.#sink = new CdcSink(deps.config, this.#log);
     const meter = metrics.getMeter('fanout');
     meter
       .createObservableGauge('fanout_cdc_raw_usage_ratio', {
