@@ -16,7 +16,8 @@ import { loadConfig } from '../config/index.ts';
 import { connectCassandra } from '../connectors/cassandra/client.ts';
 import { applySchema } from '../connectors/cassandra/schema.ts';
 import { CdcConnector } from '../connectors/cdc/connector.ts';
-import { connectAdmin, createKafka } from '../connectors/kafka/client.ts';
+import { connectAdmin } from '../connectors/kafka/admin.ts';
+import { createKafka } from '../connectors/kafka/client.ts';
 import { createLogger } from '../lib/log.ts';
 
 const { values } = parseArgs({

@@ -1,6 +1,7 @@
 /**
- * Errors that say whether retrying can help. Driver errors are classified here, at the connector
- * boundary, so nothing above it inspects driver internals (compare platformatic's `canRetry`).
+ * Errors that say whether retrying can help. Driver errors are classified at the connector
+ * boundary, so nothing above it inspects driver internals (compare platformatic's `canRetry`):
+ * Cassandra's here, Kafka's in connectors/kafka/errors.ts.
  */
 
 /** Base of every error this product raises on purpose. */
@@ -44,23 +45,6 @@ export function classifyCassandraError(err: unknown, what: string): FanoutError 
     e.isSocketError === true;
   const code = retriable ? 'CASSANDRA_UNAVAILABLE' : 'CASSANDRA_REJECTED';
   return new FanoutError(code, `${what}: ${e.message ?? String(err)}`, { retriable, cause: err });
-}
-
-/** Classifies a Kafka client error (KafkaJS-style errors carry `retriable`). */
-export function classifyKafkaError(err: unknown, what: string): FanoutError {
-  if (err instanceof FanoutError) return err;
-  const e = err as {
-    retriable?: boolean;
-    code?: number | string;
-    message?: string;
-    fatal?: boolean;
-  };
-  const retriable = e.fatal !== true && e.retriable === true;
-  return new FanoutError(
-    retriable ? 'KAFKA_RETRIABLE' : 'KAFKA_FAILED',
-    `${what}: ${e.message ?? String(err)}`,
-    { retriable, cause: err },
-  );
 }
 
 /** Rejects with a FanoutError when `promise` does not settle within `ms`. */

@@ -7,7 +7,7 @@
  * `bench-<ms since 1970 in base 36>`, all of one length: no tag is a prefix of another.
  */
 import { Context } from '../../cli/context.ts';
-import { removeByPrefix } from '../../connectors/kafka/client.ts';
+import { removeByPrefix } from '../../connectors/kafka/topics.ts';
 
 export function deploymentSettings(tag: string): string[] {
   return [

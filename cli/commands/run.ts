@@ -1,5 +1,5 @@
 import { CdcConnector } from '../../connectors/cdc/connector.ts';
-import { ensureTopics } from '../../connectors/kafka/client.ts';
+import { ensureTopics } from '../../connectors/kafka/topics.ts';
 import { createWorker } from '../../pipeline/connect.ts';
 import type { Worker } from '../../pipeline/worker.ts';
 import type { Context } from '../context.ts';

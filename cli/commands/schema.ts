@@ -1,5 +1,5 @@
 import { applySchema } from '../../connectors/cassandra/schema.ts';
-import { ensureTopics } from '../../connectors/kafka/client.ts';
+import { ensureTopics } from '../../connectors/kafka/topics.ts';
 import type { Context } from '../context.ts';
 
 /** `fanout schema apply`: the Cassandra data contract and the Kafka topics, idempotently. */

@@ -1,4 +1,4 @@
-import { ensureTopics } from '../../connectors/kafka/client.ts';
+import { ensureTopics } from '../../connectors/kafka/topics.ts';
 import { createWorker } from '../../pipeline/connect.ts';
 import type { WorkerStatus } from '../../pipeline/worker.ts';
 import { UsageError } from '../args.ts';

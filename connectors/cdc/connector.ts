@@ -18,7 +18,9 @@ import { metrics } from '@opentelemetry/api';
 import type { Config } from '../../config/index.ts';
 import type { CassandraClient } from '../cassandra/client.ts';
 import { FanoutError } from '../../lib/errors.ts';
-import { ensureTopics, type KafkaAdmin, type KafkaClient } from '../kafka/client.ts';
+import type { KafkaAdmin } from '../kafka/admin.ts';
+import { ensureTopics } from '../kafka/topics.ts';
+import { Lifecycle, type LifecycleState } from '../../lib/lifecycle.ts';
 import type { Logger } from '../../lib/log.ts';
 import { backoffDelay } from '../../lib/retry.ts';
 import { decodeMutationEvents, type ChangeEvent } from './events.ts';
@@ -59,11 +61,10 @@ function corruptSection(seg: SegmentFile, position: number, reason: string): Cha
   };
 }
 
-export type ConnectorState = 'starting' | 'running' | 'draining' | 'stopped' | 'failed';
-
 export interface ConnectorDeps {
   config: Config;
-  kafka: KafkaClient;
+  /** Unused (the connector opens its own producer); accepted until its callers stop passing it. */
+  kafka?: unknown;
   admin: KafkaAdmin;
   cassandra: CassandraClient;
   log: Logger;
@@ -84,7 +85,7 @@ const RETIRE_AFTER_MS = 5_000;
 const YIELD_EVERY_MS = 5;
 
 export class CdcConnector {
-  #state: ConnectorState = 'starting';
+  readonly #lifecycle = new Lifecycle('CDC connector');
   readonly #deps: ConnectorDeps;
   readonly #sink: CdcSink;
   readonly #log: Logger;
@@ -112,7 +113,7 @@ export class CdcConnector {
   constructor(deps: ConnectorDeps) {
     this.#deps = deps;
     this.#log = deps.log.child('cdc');
-    this.#sink = new CdcSink(deps.kafka, deps.config, this.#log);
+    this.#sink = new CdcSink(deps.config, this.#log);
     const meter = metrics.getMeter('fanout');
     meter
       .createObservableGauge('fanout_cdc_raw_usage_ratio', {
@@ -123,8 +124,8 @@ export class CdcConnector {
       );
   }
 
-  get state(): ConnectorState {
-    return this.#state;
+  get state(): LifecycleState {
+    return this.#lifecycle.state;
   }
 
   /** The source offset committed last (in memory). */
@@ -134,6 +135,7 @@ export class CdcConnector {
 
   /** Starts the loop; the promise settles when the connector stops (rejects if it failed). */
   start(): Promise<void> {
+    if (this.#closing && !this.#run) return this.#closing; // closed before it started
     this.#run ??= this.#main();
     return this.#run;
   }
@@ -141,13 +143,13 @@ export class CdcConnector {
   /** Stops after the transaction in progress; safe to call twice (same promise). */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      if (this.#state === 'running' || this.#state === 'starting') this.#state = 'draining';
+      if (this.#lifecycle.is('starting', 'running')) this.#lifecycle.drain();
       this.#stop.abort();
       this.#wake?.();
       await this.#run?.catch(() => undefined);
       this.#watcher?.close();
       await this.#sink.close();
-      if (this.#state !== 'failed') this.#state = 'stopped';
+      if (!this.#lifecycle.is('failed')) this.#lifecycle.stopped();
     })();
     return this.#closing;
   }
@@ -157,7 +159,7 @@ export class CdcConnector {
     try {
       await this.#resume();
       this.#watch();
-      this.#state = this.#stop.signal.aborted ? 'draining' : 'running';
+      if (this.#lifecycle.is('starting')) this.#lifecycle.started(); // else closed meanwhile: draining
       this.#markReady();
       let failures = 0;
       while (!this.#stop.signal.aborted) {
@@ -183,7 +185,7 @@ export class CdcConnector {
         if (!progressed) await this.#sleep(config.cdc.pollIntervalMs);
       }
     } catch (err) {
-      this.#state = 'failed';
+      this.#lifecycle.fail();
       this.#log.error(`CDC connector failed: ${(err as Error).message}`);
       throw err;
     }

@@ -7,25 +7,18 @@
  */
 import type { Config } from '../../config/index.ts';
 import { cdcTopic } from '../../config/index.ts';
-import { type KafkaClient, type KafkaProducer, transactionalProps } from '../kafka/client.ts';
-import { classifyTransactionError } from '../kafka/transactions.ts';
 import { readToEnd } from '../kafka/read-to-end.ts';
+import { KafkaTransactions } from '../kafka/transactions.ts';
 import type { Logger } from '../../lib/log.ts';
 import { SpanKind, tracer, traceparentOf } from '../../lib/telemetry.ts';
+import type { OutRecord } from '../../ports/streams.ts';
 import type { ChangeEvent } from './events.ts';
 import { cdcOffsetRecord, restoreCdcOffset, type SourceOffset } from '../../records/cdc-offset.ts';
 
 export { compareOffsets, type SourceOffset } from '../../records/cdc-offset.ts';
 
-/** A Kafka record ready to produce. */
-interface OutRecord {
-  key: string;
-  value: string;
-  headers: Record<string, string>;
-}
-
 /** The record for one change event: keyed by partition key, so a row's changes stay ordered. */
-export function toRecord(config: Config, event: ChangeEvent): { topic: string; record: OutRecord } {
+export function toRecord(config: Config, event: ChangeEvent): OutRecord {
   const span = tracer.startSpan('cdc.change', {
     kind: SpanKind.PRODUCER,
     attributes: {
@@ -42,48 +35,44 @@ export function toRecord(config: Config, event: ChangeEvent): { topic: string; r
   if (event.op === 'undecodable') {
     return {
       topic: config.topics.deadLetter,
-      record: {
-        key: event.eventId,
-        value: JSON.stringify({ stage: 'cdc', reason: event.reason, event }),
-        headers: { ...headers, 'fanout-reason': event.reason.code },
-      },
+      key: event.eventId,
+      value: JSON.stringify({ stage: 'cdc', reason: event.reason, event }),
+      headers: { ...headers, 'fanout-reason': event.reason.code },
     };
   }
   return {
     topic: cdcTopic(config.topics.cdcPrefix, event.keyspace, event.table),
-    record: { key: JSON.stringify(event.key), value: JSON.stringify(event), headers },
+    key: JSON.stringify(event.key),
+    value: JSON.stringify(event),
+    headers,
   };
 }
 
 export class CdcSink {
-  readonly #kafka: KafkaClient;
   readonly #config: Config;
-  readonly #log: Logger;
-  #producer: KafkaProducer | undefined;
+  readonly #transactions: KafkaTransactions;
 
-  constructor(kafka: KafkaClient, config: Config, log: Logger) {
-    this.#kafka = kafka;
+  constructor(config: Config, log: Logger) {
     this.#config = config;
-    this.#log = log;
+    this.#transactions = new KafkaTransactions(config, {
+      transactionalId: `${config.kafka.clientId}-cdc-${config.cdc.nodeId}`,
+      log,
+      // The Java client's partitioner, which the KafkaJS-style layer this producer used set: a
+      // row's key stays on the partition its earlier changes went to.
+      props: { partitioner: 'murmur2_random' },
+    });
   }
 
   get transactionalId(): string {
-    return `${this.#config.kafka.clientId}-cdc-${this.#config.cdc.nodeId}`;
+    return this.#transactions.transactionalId;
   }
 
-  /** Connects the producer; initialising transactions fences any older instance of this node. */
-  async open(): Promise<void> {
-    if (this.#producer) return;
-    const producer = this.#kafka.producer(transactionalProps(this.#config, this.transactionalId));
-    try {
-      await producer.connect();
-    } catch (err) {
-      await producer.disconnect().catch(() => undefined);
-      // Connecting initialises transactions, which needs the coordinator: while Kafka is down it
-      // times out, and the connector tries again (fenced or fatal ends it).
-      throw classifyTransactionError(err, 'connect the CDC producer');
-    }
-    this.#producer = producer;
+  /**
+   * Connects the producer; initialising transactions fences any older instance of this node.
+   * While Kafka is down it times out, and the connector tries again (fenced or fatal ends it).
+   */
+  open(): Promise<void> {
+    return this.#transactions.open();
   }
 
   /** The last committed source offset of this node, from the offsets topic (null: never ran). */
@@ -92,60 +81,26 @@ export class CdcSink {
     return restoreCdcOffset(records, this.#config.cdc.nodeId);
   }
 
-  /** Produces `events` and moves the source offset to `offset`, atomically. */
+  /**
+   * Produces `events` and moves the source offset to `offset`, atomically. A commit that timed
+   * out while a broker was down is retried from the committed offset by a fresh producer (the
+   * connector resets it); only a fenced or fatal one ends the connector.
+   */
   async commit(events: readonly ChangeEvent[], offset: SourceOffset): Promise<void> {
     await this.open();
-    const producer = this.#producer!;
-    const byTopic = new Map<string, OutRecord[]>();
-    for (const e of events) {
-      const { topic, record } = toRecord(this.#config, e);
-      let list = byTopic.get(topic);
-      if (!list) byTopic.set(topic, (list = []));
-      list.push(record);
-    }
-    byTopic.set(this.#config.topics.cdcOffsets, [
-      {
-        ...(({ key, value }) => ({ key, value: value! }))(
-          cdcOffsetRecord(this.#config.topics.cdcOffsets, this.#config.cdc.nodeId, offset),
-        ),
-        headers: {},
-      },
+    const { topics, cdc } = this.#config;
+    await this.#transactions.commit([
+      ...events.map((e) => toRecord(this.#config, e)),
+      cdcOffsetRecord(topics.cdcOffsets, cdc.nodeId, offset),
     ]);
-    const tx = await producer.transaction().catch((err: unknown) => {
-      throw classifyTransactionError(err, 'begin CDC transaction');
-    });
-    try {
-      await tx.sendBatch({
-        topicMessages: [...byTopic].map(([topic, messages]) => ({
-          topic,
-          messages: messages.map((m) => ({
-            ...m,
-            partition: topic === this.#config.topics.cdcOffsets ? 0 : undefined,
-          })),
-        })),
-      });
-      await tx.commit();
-    } catch (err) {
-      await tx.abort().catch(() => undefined);
-      // A commit that timed out while a broker was down is retried from the committed offset by
-      // a fresh producer (the connector resets it); only a fenced or fatal one ends the connector.
-      throw classifyTransactionError(err, `CDC transaction of ${events.length} events`);
-    }
   }
 
   /** Drops the producer after a failed transaction; the next commit re-initialises (and fences). */
-  async reset(): Promise<void> {
-    const p = this.#producer;
-    this.#producer = undefined;
-    if (p)
-      await p
-        .disconnect()
-        .catch((err: unknown) =>
-          this.#log.debug('producer disconnect failed', { err: String(err) }),
-        );
+  reset(): Promise<void> {
+    return this.#transactions.close();
   }
 
-  async close(): Promise<void> {
-    await this.reset();
+  close(): Promise<void> {
+    return this.#transactions.close();
   }
 }

@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import kafkaJs from '@confluentinc/kafka-javascript';
 import type { Config } from '../../config/index.ts';
-import { classifyKafkaError, withTimeout } from '../../lib/errors.ts';
-import { baseProps } from './client.ts';
+import { withTimeout } from '../../lib/errors.ts';
+import { classifyKafkaError } from './errors.ts';
+import { baseProps } from './props.ts';
 
 /** librdkafka's logical offset for 'the beginning of the partition'. */
 const OFFSET_BEGINNING = -2;

@@ -23,10 +23,11 @@
 import kafkaJs from '@confluentinc/kafka-javascript';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../../config/index.ts';
-import { classifyKafkaError, FanoutError, withTimeout } from '../../lib/errors.ts';
+import { FanoutError, withTimeout } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { RecordSource, SourceListener, SourceRecord } from '../../ports/streams.ts';
-import { baseProps } from './client.ts';
+import { asError, classifyKafkaError } from './errors.ts';
+import { baseProps } from './props.ts';
 
 const { CODES } = kafkaJs;
 export type RawConsumer = InstanceType<typeof kafkaJs.KafkaConsumer>;
@@ -58,13 +59,6 @@ const POLL_WAIT_MS = 100;
 const PAUSED_POLL_MS = 200;
 /** How often the consumer refreshes the metadata of its topics (one small request). */
 export const METADATA_REFRESH_MS = 5_000;
-
-/** librdkafka errors are Errors at runtime (util.inherits) but not in the typings. */
-export function asError(err: unknown): Error {
-  if (err instanceof Error) return err;
-  const message = (err as { message?: unknown }).message;
-  return new Error(typeof message === 'string' ? message : 'unknown Kafka error');
-}
 
 /** The consumer-group member id of a worker (static membership); `groupSuffix`: see {@link KafkaRecordSource}. */
 export const workerInstanceId = (config: Config, workerId: string, groupSuffix = ''): string =>
@@ -156,12 +150,7 @@ export class KafkaRecordSource implements RecordSource {
     this.#consumer = consumer;
     consumer.on('event.error', (err: { message: string; isFatal?: boolean }) => {
       if (err.isFatal === true)
-        listener.failed(
-          new FanoutError('KAFKA_FATAL', `consumer of ${this.topic}: ${err.message}`, {
-            retriable: false,
-            cause: err,
-          }),
-        );
+        listener.failed(classifyKafkaError(err, `consumer of ${this.topic}`));
       else this.#log.debug('consumer error', { err: err.message });
     });
     const timeout = this.#config.kafka.connectTimeoutMs;
@@ -287,7 +276,7 @@ export class KafkaRecordSource implements RecordSource {
       held = held.filter((m) => this.#owned.has(m.partition));
       let room = listener.room();
       while (room > 0 && held.length > 0 && !this.#stopping) {
-        listener.record(toRecord(held.shift()!));
+        listener.record(sourceRecord(held.shift()!));
         room = listener.room();
       }
       if (room <= 0 && !this.#paused && held.length === 0)
@@ -353,7 +342,7 @@ export class KafkaRecordSource implements RecordSource {
   }
 }
 
-function toRecord(m: RawMessage): SourceRecord {
+function sourceRecord(m: RawMessage): SourceRecord {
   const headers: Record<string, string> = {};
   for (const h of m.headers ?? []) {
     for (const [k, v] of Object.entries(h))

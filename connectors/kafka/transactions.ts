@@ -1,90 +1,70 @@
 /**
- * The fan-out worker's transactional producer. One per worker, with a stable `transactional.id`
- * derived from the worker id: when a worker restarts, initialising transactions fences the old
- * process (its late commits fail) and aborts whatever transaction it left open, at once rather
- * than after `transaction.timeout.ms`. Offsets are sent with the consumer's group metadata
- * (KIP-447), so a member that lost its partitions in a rebalance cannot commit for them either.
- * Uses librdkafka's producer directly, like the source: `sendOffsetsToTransaction` needs that
- * consumer, and `commitTransaction` flushes every record of the transaction first.
+ * The product's one transactional producer, on librdkafka's own Producer: the fan-out worker's
+ * sinks and the CDC connector use it. Each owner has a stable `transactional.id`: opening
+ * (initTransactions) fences any older instance of it (its late commits fail) and aborts whatever
+ * transaction that instance left open, at once rather than after `transaction.timeout.ms`.
+ *
+ * A commit is begin, produce, optionally send consumer offsets (with the consumer's group metadata,
+ * KIP-447, so a member that lost its partitions cannot commit for them either), commit (which
+ * flushes every record of the transaction first); on any failure it aborts, and the error says
+ * whether a retry can help (./errors.ts: only fenced or fatal cannot).
  */
 import kafkaJs from '@confluentinc/kafka-javascript';
 import type { Config } from '../../config/index.ts';
 import { FanoutError, withTimeout } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/log.ts';
-import type { Transaction, TransactionalSink } from '../../ports/streams.ts';
-import { baseProps, transactionalProps } from './client.ts';
-import { asError, type RawConsumer } from './source.ts';
+import type { OutRecord, Transaction, TransactionalSink } from '../../ports/streams.ts';
+import { asError, classifyKafkaError } from './errors.ts';
+import { baseProps, transactionalProps } from './props.ts';
+import type { RawConsumer } from './source.ts';
 
 type RawProducer = InstanceType<typeof kafkaJs.Producer>;
 type Callback = (err: unknown) => void;
 
-/** The transactional id of a worker (unique per consumer group and worker id); `lane`: a second producer of it (e.g. `tasks`). */
-export const workerTransactionalId = (config: Config, workerId: string, lane?: string): string =>
-  `${config.kafka.clientId}-${config.pipeline.groupId}-worker-${workerId}${lane ? `-${lane}` : ''}`;
-
-/**
- * Codes of a producer that is fenced (a newer instance of its transactional id took over) or
- * otherwise in a fatal state. The KafkaJS-style layer drops librdkafka's `isFatal` flag (it
- * reads `fatal`, which librdkafka's errors do not have; seen on 1.10.1), so the code decides.
- * A fenced producer's records still queued come back purged: nothing else purges them while
- * a transaction is being produced (an abort comes after the error), so a purge means fenced.
- */
-const FATAL_CODES: ReadonlySet<number> = new Set([
-  kafkaJs.CODES.ERRORS.ERR__FATAL,
-  kafkaJs.CODES.ERRORS.ERR__FENCED,
-  kafkaJs.CODES.ERRORS.ERR_PRODUCER_FENCED,
-  kafkaJs.CODES.ERRORS.ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
-  kafkaJs.CODES.ERRORS.ERR__PURGE_QUEUE,
-  kafkaJs.CODES.ERRORS.ERR__PURGE_INFLIGHT,
-]);
-
-/**
- * Classifies a transactional producer error. Fatal ones (fenced by a newer instance of the same
- * worker or connector, producer in error state) end it; any other (a broker down, a commit that
- * timed out) leaves a state a fresh producer recovers from: the work is redone from the last
- * committed offsets, and transactions keep it exactly once.
- */
-export function classifyTransactionError(err: unknown, what: string): FanoutError {
-  if (err instanceof FanoutError) return err;
-  const e = err as { isFatal?: boolean; fatal?: boolean; code?: number; message?: string };
-  const fatal =
-    e.isFatal === true ||
-    e.fatal === true ||
-    (typeof e.code === 'number' && FATAL_CODES.has(e.code));
-  return new FanoutError(
-    fatal ? 'KAFKA_FENCED' : 'KAFKA_RETRIABLE',
-    `${what}: ${e.message ?? String(err)}`,
-    { retriable: !fatal, cause: err },
-  );
+/** Consumer offsets to commit in a transaction: next offset to consume, per partition. */
+export interface ConsumerOffsets {
+  /** The group member that consumed them: its group metadata fences zombies (KIP-447). */
+  readonly consumer: RawConsumer;
+  readonly offsets: ReadonlyArray<{ topic: string; partition: number; offset: number }>;
 }
 
-/** The Kafka implementation of {@link TransactionalSink}. */
-export class KafkaTransactionalSink implements TransactionalSink {
+/** A transactional producer with a stable id; `open` before `commit`, `close` when done. */
+export class KafkaTransactions {
+  readonly transactionalId: string;
   readonly #config: Config;
   readonly #log: Logger;
-  readonly #transactionalId: string;
-  readonly #source: { readonly topic: string; readonly consumer: RawConsumer };
+  readonly #props: Readonly<Record<string, string | number | boolean>>;
   #producer: RawProducer | undefined;
 
+  /** `props`: librdkafka producer properties of this owner on top of the shared ones. */
   constructor(
     config: Config,
     options: {
       transactionalId: string;
-      source: { readonly topic: string; readonly consumer: RawConsumer };
       log: Logger;
+      props?: Readonly<Record<string, string | number | boolean>>;
     },
   ) {
     this.#config = config;
-    this.#log = options.log.child('sink');
-    this.#transactionalId = options.transactionalId;
-    this.#source = options.source;
+    this.#log = options.log;
+    this.transactionalId = options.transactionalId;
+    this.#props = options.props ?? {};
   }
 
+  get isOpen(): boolean {
+    return this.#producer !== undefined;
+  }
+
+  /** Connects and initialises transactions (fencing older instances); a no-op when open. */
   async open(): Promise<void> {
     if (this.#producer) return;
     const k = this.#config.kafka;
     const producer = new kafkaJs.Producer(
-      { ...baseProps(this.#config), ...transactionalProps(this.#config, this.#transactionalId) },
+      {
+        ...baseProps(this.#config),
+        ...transactionalProps(this.#config, this.transactionalId),
+        ...this.#props,
+      },
       {},
     );
     try {
@@ -99,28 +79,35 @@ export class KafkaTransactionalSink implements TransactionalSink {
         'KAFKA_UNREACHABLE',
       );
       producer.setPollInterval(100);
-      // Fences any older instance of this worker and aborts its open transaction.
       await call((cb) => producer.initTransactions(k.transactionTimeoutMs, cb));
     } catch (err) {
       await this.#disconnect(producer);
-      throw classifyTransactionError(err, `initialise transactions of ${this.#transactionalId}`);
+      throw classifyKafkaError(err, `initialise transactions of ${this.transactionalId}`, {
+        inTransaction: true,
+      });
     }
     this.#producer = producer;
   }
 
-  async commit(tx: Transaction): Promise<void> {
+  /** Produces `records` and moves `offsets` (if any) in one transaction; aborts it on failure. */
+  async commit(records: readonly OutRecord[], offsets?: ConsumerOffsets): Promise<void> {
     const producer = this.#producer;
     if (!producer)
-      throw new FanoutError('SINK_NOT_OPEN', 'the transactional sink is not open', {
-        retriable: false,
-      });
-    if (tx.offsets.length === 0 && tx.records.length === 0) return;
+      throw new FanoutError(
+        'TRANSACTIONS_NOT_OPEN',
+        `the transactional producer ${this.transactionalId} is not open`,
+        { retriable: false },
+      );
+    const moves = offsets?.offsets ?? [];
+    if (records.length === 0 && moves.length === 0) return;
     const timeout = this.#config.kafka.transactionTimeoutMs;
     await call((cb) => producer.beginTransaction(cb)).catch((err: unknown) => {
-      throw classifyTransactionError(err, 'begin a transaction');
+      throw classifyKafkaError(err, `begin a transaction of ${this.transactionalId}`, {
+        inTransaction: true,
+      });
     });
     try {
-      for (const r of tx.records) {
+      for (const r of records) {
         const headers = r.headers
           ? Object.entries(r.headers).map(([k, v]) => ({ [k]: v }))
           : undefined;
@@ -134,28 +121,24 @@ export class KafkaTransactionalSink implements TransactionalSink {
           headers,
         );
       }
-      if (tx.offsets.length > 0) {
-        const offsets = tx.offsets.map((o) => ({
-          topic: this.#source.topic,
-          partition: o.partition,
-          offset: Number(o.offset),
-        }));
+      if (offsets && moves.length > 0)
         await call((cb) =>
-          producer.sendOffsetsToTransaction(offsets, this.#source.consumer, timeout, cb),
+          producer.sendOffsetsToTransaction([...moves], offsets.consumer, timeout, cb),
         );
-      }
       await call((cb) => producer.commitTransaction(timeout, cb));
     } catch (err) {
       await call((cb) => producer.abortTransaction(timeout, cb)).catch((abortErr: unknown) =>
         this.#log.debug('abort failed', { err: String(abortErr) }),
       );
-      throw classifyTransactionError(
+      throw classifyKafkaError(
         err,
-        `transaction of ${tx.records.length} records and ${tx.offsets.length} offsets`,
+        `transaction of ${records.length} records and ${moves.length} offsets of ${this.transactionalId}`,
+        { inTransaction: true },
       );
     }
   }
 
+  /** Disconnects; the next `open` starts a fresh producer (and fences this one's leftovers). */
   async close(): Promise<void> {
     const p = this.#producer;
     this.#producer = undefined;
@@ -167,10 +150,66 @@ export class KafkaTransactionalSink implements TransactionalSink {
     if (!producer.isConnected()) return;
     await new Promise<void>((resolve) => {
       producer.disconnect(5_000, (err: unknown) => {
-        if (err) this.#log.debug('producer disconnect failed', { err: (err as Error).message });
+        if (err) this.#log.debug('producer disconnect failed', { err: asError(err).message });
         resolve();
       });
     });
+  }
+}
+
+/** The transactional id of a worker (unique per consumer group and worker id); `lane`: a second producer of it (e.g. `tasks`). */
+export const workerTransactionalId = (config: Config, workerId: string, lane?: string): string =>
+  `${config.kafka.clientId}-${config.pipeline.groupId}-worker-${workerId}${lane ? `-${lane}` : ''}`;
+
+/** The Kafka implementation of {@link TransactionalSink}: the worker's source offsets move with its records. */
+export class KafkaTransactionalSink implements TransactionalSink {
+  readonly #transactions: KafkaTransactions;
+  readonly #source: { readonly topic: string; readonly consumer: RawConsumer };
+
+  constructor(
+    config: Config,
+    options: {
+      transactionalId: string;
+      source: { readonly topic: string; readonly consumer: RawConsumer };
+      log: Logger;
+    },
+  ) {
+    this.#transactions = new KafkaTransactions(config, {
+      transactionalId: options.transactionalId,
+      log: options.log.child('sink'),
+    });
+    this.#source = options.source;
+  }
+
+  open(): Promise<void> {
+    return this.#transactions.open();
+  }
+
+  async commit(tx: Transaction): Promise<void> {
+    if (!this.#transactions.isOpen)
+      throw new FanoutError('SINK_NOT_OPEN', 'the transactional sink is not open', {
+        retriable: false,
+      });
+    if (tx.offsets.length === 0 && tx.records.length === 0) return;
+    const topic = this.#source.topic;
+    await this.#transactions.commit(
+      tx.records,
+      tx.offsets.length === 0
+        ? undefined
+        : {
+            // Read only now: the consumer exists once the source has started.
+            consumer: this.#source.consumer,
+            offsets: tx.offsets.map((o) => ({
+              topic,
+              partition: o.partition,
+              offset: Number(o.offset),
+            })),
+          },
+    );
+  }
+
+  close(): Promise<void> {
+    return this.#transactions.close();
   }
 }
 

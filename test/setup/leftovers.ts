@@ -7,7 +7,9 @@
  */
 import { loadConfig, type Config } from '../../config/index.ts';
 import { connectCassandra } from '../../connectors/cassandra/client.ts';
-import { connectAdmin, createKafka, removeByPrefix } from '../../connectors/kafka/client.ts';
+import { connectAdmin } from '../../connectors/kafka/admin.ts';
+import { createKafka } from '../../connectors/kafka/client.ts';
+import { removeByPrefix } from '../../connectors/kafka/topics.ts';
 import { createLogger } from '../../lib/log.ts';
 
 export async function removeRunLeftovers(

@@ -1,7 +1,8 @@
 import type { Config } from '../../config/index.ts';
 import type { CassandraClient } from '../../connectors/cassandra/client.ts';
 import { CdcConnector } from '../../connectors/cdc/connector.ts';
-import { connectAdmin, createKafka } from '../../connectors/kafka/client.ts';
+import { connectAdmin } from '../../connectors/kafka/admin.ts';
+import { createKafka } from '../../connectors/kafka/client.ts';
 import type { Logger } from '../../lib/log.ts';
 
 /** Runs an in-process CDC connector around `body`: started and ready first, always closed after. */

@@ -1,11 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  connectAdmin,
-  createKafka,
-  ensureTopics,
-  type KafkaAdmin,
-  type KafkaClient,
-} from '../../../connectors/kafka/client.ts';
+import { connectAdmin, type KafkaAdmin } from '../../../connectors/kafka/admin.ts';
+import { createKafka, type KafkaClient } from '../../../connectors/kafka/client.ts';
+import { ensureTopics } from '../../../connectors/kafka/topics.ts';
 import { readToEnd } from '../../../connectors/kafka/read-to-end.ts';
 import { createLogger } from '../../../lib/log.ts';
 import { testConfig, uniq } from '../../support/config.ts';
@@ -21,7 +17,7 @@ describe('readToEnd (real broker)', () => {
 
   beforeAll(async () => {
     kafka = createKafka(config, createLogger('warn'));
-    admin = await connectAdmin(kafka, config);
+    admin = await connectAdmin(config);
     await ensureTopics(admin, config, [{ topic, partitions: 1, compacted: true }]);
   });
   afterAll(async () => {

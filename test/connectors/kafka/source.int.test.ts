@@ -1,11 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { withTimeout } from '../../../lib/errors.ts';
-import {
-  connectAdmin,
-  createKafka,
-  ensureTopics,
-  type KafkaAdmin,
-} from '../../../connectors/kafka/client.ts';
+import { connectAdmin, type KafkaAdmin } from '../../../connectors/kafka/admin.ts';
+import { ensureTopics } from '../../../connectors/kafka/topics.ts';
 import { KafkaRecordSource, METADATA_REFRESH_MS } from '../../../connectors/kafka/source.ts';
 import { createLogger } from '../../../lib/log.ts';
 import { testConfig, uniq } from '../../support/config.ts';
@@ -19,7 +15,7 @@ describe('Kafka topics and the source (real broker)', () => {
   const created: string[] = [];
 
   beforeAll(async () => {
-    admin = await connectAdmin(createKafka(config, log), config);
+    admin = await connectAdmin(config);
   });
   afterAll(async () => {
     await admin.deleteTopics({ topics: created }).catch(() => undefined);

@@ -1,27 +1,26 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  connectAdmin,
-  createKafka,
-  ensureTopics,
-  type KafkaAdmin,
-  type KafkaClient,
-} from '../../../connectors/kafka/client.ts';
+import kafkaJs from '@confluentinc/kafka-javascript';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { connectAdmin, type KafkaAdmin } from '../../../connectors/kafka/admin.ts';
+import { asError } from '../../../connectors/kafka/errors.ts';
+import { baseProps } from '../../../connectors/kafka/props.ts';
+import { readToEnd } from '../../../connectors/kafka/read-to-end.ts';
+import { ensureTopics } from '../../../connectors/kafka/topics.ts';
+import { KafkaTransactions } from '../../../connectors/kafka/transactions.ts';
+import { FanoutError } from '../../../lib/errors.ts';
 import { createLogger } from '../../../lib/log.ts';
 import { testConfig, uniq } from '../../support/config.ts';
 
-// Proves the broker's transactions work end to end with our client library: what the CDC
-// connector and the pipeline's checkpoints stand on.
+// Proves the broker's transactions work end to end through our one transactional producer: what
+// the CDC connector and the pipeline's checkpoints stand on.
 describe('Kafka transactions (real broker)', () => {
   const config = testConfig();
   const log = createLogger('warn');
-  let kafka: KafkaClient;
   let admin: KafkaAdmin;
   const input = `${config.topics.cdcPrefix}.in`;
   const output = `${config.topics.cdcPrefix}.out`;
 
   beforeAll(async () => {
-    kafka = createKafka(config, log);
-    admin = await connectAdmin(kafka, config);
+    admin = await connectAdmin(config);
     await ensureTopics(admin, config, [
       { topic: input, partitions: 1, compacted: false },
       { topic: output, partitions: 1, compacted: false },
@@ -32,71 +31,69 @@ describe('Kafka transactions (real broker)', () => {
     await admin.disconnect();
   });
 
-  it('a committed transaction (records + consumer offsets) is visible to read_committed; an aborted one is not', async () => {
+  const transactions = (transactionalId: string): KafkaTransactions => {
+    const t = new KafkaTransactions(config, { transactionalId, log });
+    onTestFinished(() => t.close());
+    return t;
+  };
+
+  /** A connected group member that never subscribes: its group metadata is what offsets need. */
+  async function member(group: string): Promise<InstanceType<typeof kafkaJs.KafkaConsumer>> {
+    const consumer = new kafkaJs.KafkaConsumer(
+      { ...baseProps(config), 'group.id': group, 'enable.auto.commit': false },
+      {},
+    );
+    await new Promise<void>((resolve, reject) => {
+      consumer.connect({ timeout: 10_000 }, (err) => (err ? reject(asError(err)) : resolve()));
+    });
+    onTestFinished(() => new Promise<void>((resolve) => consumer.disconnect(() => resolve())));
+    return consumer;
+  }
+
+  it("a committed transaction (records + consumer offsets) is visible to read_committed; a fenced zombie's is not", async () => {
     const group = `t-${uniq()}`;
     // Something to consume, so there is a real offset to commit through the transaction.
-    const plain = kafka.producer({ 'enable.idempotence': true });
-    await plain.connect();
-    await plain.send({ topic: input, messages: [{ key: 'k', value: 'source-1' }] });
-    await plain.disconnect();
+    const seed = transactions(`t-${uniq()}`);
+    await seed.open();
+    await seed.commit([{ topic: input, key: 'k', value: 'source-1' }]);
 
-    const producer = kafka.producer({
-      'transactional.id': `t-${uniq()}`,
-      'enable.idempotence': true,
-    });
-    await producer.connect();
-    const consumer = kafka.consumer({
-      'group.id': group,
-      'auto.offset.reset': 'earliest',
-      'enable.auto.commit': false,
-    } as never);
-    await consumer.connect();
+    const consumer = await member(group);
+    const offsets = { consumer, offsets: [{ topic: input, partition: 0, offset: 1 }] };
+    const id = `t-${uniq()}`;
+    const zombie = transactions(id);
+    await zombie.open();
+    const successor = transactions(id);
+    await successor.open(); // same transactional id: fences the zombie
+    const fenced = await zombie
+      .commit([{ topic: output, key: 'a', value: 'aborted' }], offsets)
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+    expect(fenced).toBeInstanceOf(FanoutError);
+    expect(fenced).toMatchObject({ retriable: false });
 
-    const aborted = await producer.transaction();
-    await aborted.send({ topic: output, messages: [{ key: 'a', value: 'aborted' }] });
-    await aborted.sendOffsets({
-      consumer,
-      topics: [{ topic: input, partitions: [{ partition: 0, offset: '1' }] }],
-    });
-    await aborted.abort();
-
-    const committed = await producer.transaction();
-    await committed.send({ topic: output, messages: [{ key: 'c', value: 'committed' }] });
-    await committed.sendOffsets({
-      consumer,
-      topics: [{ topic: input, partitions: [{ partition: 0, offset: '1' }] }],
-    });
-    await committed.commit();
-    await producer.disconnect();
-    await consumer.disconnect();
-
-    const reader = kafka.consumer({
-      'group.id': `t-${uniq()}`,
-      'auto.offset.reset': 'earliest',
-      'isolation.level': 'read_committed',
-      'enable.auto.commit': false,
-    } as never);
-    await reader.connect();
-    await reader.subscribe({ topics: [output] });
-    const seen: string[] = [];
-    await new Promise<void>((resolveSeen, reject) => {
-      reader
-        .run({
-          eachMessage: async ({ message }) => {
-            seen.push(String(message.value));
-            if (seen.includes('committed')) resolveSeen();
-          },
-        })
-        .catch(reject);
-    });
-    await reader.disconnect();
+    await successor.commit([{ topic: output, key: 'c', value: 'committed' }], offsets);
+    const seen = (await readToEnd(config, output, [0])).map((r) => r.value?.toString());
     expect(seen).toEqual(['committed']);
 
-    const offsets = await admin.fetchOffsets({
+    const committed = await admin.fetchOffsets({
       groupId: group,
       topics: [input],
       requireStableOffsets: true,
     });
-    expect(offsets[0]?.partitions[0]?.offset).toBe('1');
+    expect(committed[0]?.partitions[0]?.offset).toBe('1');
+  });
+
+  it('commit before open is refused as a programmer error; close is safe twice', async () => {
+    const t = transactions(`t-${uniq()}`);
+    await expect(t.commit([{ topic: output, key: 'k', value: 'v' }])).rejects.toMatchObject({
+      code: 'TRANSACTIONS_NOT_OPEN',
+      retriable: false,
+    });
+    await t.open();
+    await t.close();
+    await t.close();
+    expect(t.isOpen).toBe(false);
   });
 });

@@ -1,0 +1,233 @@
+/**
+ * The app's Kafka admin on librdkafka's own AdminClient: topics (created with a leader for every
+ * partition before they are reported), their offsets, consumer groups and their committed offsets.
+ * Errors come back classified (./errors.ts). Offsets are decimal strings (Kafka's are 64-bit), in
+ * the shapes the KafkaJS-style admin returned, so its callers read them unchanged.
+ */
+import kafkaJs, {
+  type DeleteGroupsResult,
+  type GroupOverview,
+  type GroupResults,
+  type ListOffsetsResult,
+  type TopicDescription,
+} from '@confluentinc/kafka-javascript';
+import type { Config } from '../../config/index.ts';
+import { FanoutError, withTimeout } from '../../lib/errors.ts';
+import { classifyKafkaError } from './errors.ts';
+import { baseProps } from './props.ts';
+
+const { AdminClient, OffsetSpec, CODES } = kafkaJs;
+type RawAdmin = ReturnType<typeof AdminClient.create>;
+
+/** librdkafka's admin request timeout unless a call says otherwise (the KafkaJS-style default). */
+const REQUEST_TIMEOUT_MS = 5_000;
+
+/** A topic the product needs, with its partitioning and cleanup policy. */
+export interface TopicSpec {
+  readonly topic: string;
+  readonly partitions: number;
+  readonly compacted: boolean;
+}
+
+/** A topic's partitions and their leaders (-1: none right now). */
+export interface TopicMetadata {
+  readonly name: string;
+  readonly partitions: ReadonlyArray<{ readonly partitionId: number; readonly leader: number }>;
+}
+
+/** A partition's first and next offsets. */
+export interface PartitionOffsets {
+  readonly partition: number;
+  readonly low: string;
+  readonly high: string;
+}
+
+/** A group's committed offsets in one topic (-1: none committed). */
+export interface GroupTopicOffsets {
+  readonly topic: string;
+  readonly partitions: ReadonlyArray<{ readonly partition: number; readonly offset: string }>;
+}
+
+/** Runs one callback-style admin call; its error comes back classified, named by `what`. */
+function request<T>(what: string, call: (cb: (err: unknown, result: T) => void) => void) {
+  return new Promise<T>((resolve, reject) => {
+    call((err, result) => (err ? reject(classifyKafkaError(err, what)) : resolve(result)));
+  });
+}
+
+/** The admin client; {@link connectAdmin} makes one that has proved the cluster answers. */
+export class KafkaAdmin {
+  readonly #client: RawAdmin;
+  #disconnected = false;
+
+  constructor(config: Config) {
+    this.#client = AdminClient.create(baseProps(config));
+  }
+
+  listTopics(options: { timeout?: number } = {}): Promise<string[]> {
+    const timeout = options.timeout ?? REQUEST_TIMEOUT_MS;
+    return request('list topics', (cb) => this.#client.listTopics({ timeout }, cb));
+  }
+
+  /** Creates these topics; one that exists already is not an error. */
+  async createTopics(
+    specs: readonly TopicSpec[],
+    replicationFactor: number,
+    timeoutMs = REQUEST_TIMEOUT_MS,
+  ): Promise<void> {
+    const results = await Promise.allSettled(
+      specs.map((s) =>
+        request<void>(`create topic ${s.topic}`, (cb) =>
+          this.#client.createTopic(
+            {
+              topic: s.topic,
+              num_partitions: s.partitions,
+              replication_factor: replicationFactor,
+              config: s.compacted ? { 'cleanup.policy': 'compact' } : {},
+            },
+            timeoutMs,
+            (err) =>
+              cb(err?.code === CODES.ERRORS.ERR_TOPIC_ALREADY_EXISTS ? null : err, undefined),
+          ),
+        ),
+      ),
+    );
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  async deleteTopics(options: { topics: readonly string[]; timeout?: number }): Promise<void> {
+    const timeout = options.timeout ?? REQUEST_TIMEOUT_MS;
+    await Promise.all(
+      options.topics.map((topic) =>
+        request<void>(`delete topic ${topic}`, (cb) =>
+          this.#client.deleteTopic(topic, timeout, (err) => cb(err, undefined)),
+        ),
+      ),
+    );
+  }
+
+  /** The partitions of these topics with their leaders; rejects if one of them does not exist. */
+  async fetchTopicMetadata(options: {
+    topics: readonly string[];
+    timeout?: number;
+  }): Promise<TopicMetadata[]> {
+    const timeout = options.timeout ?? REQUEST_TIMEOUT_MS;
+    const described = await request<TopicDescription[]>('describe topics', (cb) =>
+      this.#client.describeTopics([...options.topics], { timeout }, cb),
+    );
+    const missing = described.find((t) => t.error);
+    if (missing) throw classifyKafkaError(missing.error, `describe topic ${missing.name}`);
+    return described.map((t) => ({
+      name: t.name,
+      partitions: t.partitions.map((p) => ({
+        partitionId: p.partition,
+        leader: p.leader?.id ?? -1,
+      })),
+    }));
+  }
+
+  /** Per partition of `topic`, its first (low) and next (high) offset. */
+  async fetchTopicOffsets(topic: string): Promise<PartitionOffsets[]> {
+    const [meta] = await this.fetchTopicMetadata({ topics: [topic] });
+    const partitions = (meta?.partitions ?? []).map((p) => p.partitionId);
+    const at = (spec: InstanceType<typeof OffsetSpec>) =>
+      request<ListOffsetsResult[]>(`list offsets of ${topic}`, (cb) =>
+        this.#client.listOffsets(
+          partitions.map((partition) => ({ topic, partition, offset: spec })),
+          { timeout: REQUEST_TIMEOUT_MS },
+          cb,
+        ),
+      );
+    const [high, low] = await Promise.all([at(OffsetSpec.LATEST), at(OffsetSpec.EARLIEST)]);
+    const offsetOf = (list: typeof high, partition: number): string =>
+      String(list.find((o) => o.partition === partition)?.offset ?? -1);
+    return partitions.map((partition) => ({
+      partition,
+      low: offsetOf(low, partition),
+      high: offsetOf(high, partition),
+    }));
+  }
+
+  /** A group's committed offsets in these topics (`requireStableOffsets`: none still in a transaction). */
+  async fetchOffsets(options: {
+    groupId: string;
+    topics: readonly string[];
+    requireStableOffsets?: boolean;
+  }): Promise<GroupTopicOffsets[]> {
+    const [group] = await request<GroupResults[]>(
+      `fetch the offsets of group ${options.groupId}`,
+      (cb) =>
+        this.#client.listConsumerGroupOffsets(
+          [{ groupId: options.groupId }], // no partitions: every one the group committed for
+          {
+            timeout: REQUEST_TIMEOUT_MS,
+            requireStableOffsets: options.requireStableOffsets ?? false,
+          },
+          cb,
+        ),
+    );
+    if (group?.error) throw classifyKafkaError(group.error, `offsets of group ${options.groupId}`);
+    return options.topics.flatMap((topic) => {
+      const partitions = (group?.partitions ?? [])
+        .filter((p) => p.topic === topic)
+        .map((p) => ({ partition: p.partition, offset: String(p.offset) }));
+      return partitions.length === 0 ? [] : [{ topic, partitions }];
+    });
+  }
+
+  /** The ids of every consumer group. */
+  async listGroups(): Promise<string[]> {
+    const result = await request<{ groups: GroupOverview[] }>('list groups', (cb) =>
+      this.#client.listGroups({ timeout: REQUEST_TIMEOUT_MS }, cb),
+    );
+    return result.groups.map((g) => g.groupId);
+  }
+
+  /** Deletes these groups; per group, the broker's refusal if it refused (e.g. still held). */
+  deleteGroups(groups: readonly string[]): Promise<DeleteGroupsResult[]> {
+    return request('delete groups', (cb) =>
+      this.#client.deleteGroups([...groups], { timeout: REQUEST_TIMEOUT_MS }, cb),
+    );
+  }
+
+  /** Safe to call twice. */
+  async disconnect(): Promise<void> {
+    if (this.#disconnected) return;
+    this.#disconnected = true;
+    try {
+      this.#client.disconnect();
+    } catch (err) {
+      throw classifyKafkaError(err, 'disconnect the admin client');
+    }
+  }
+}
+
+/**
+ * Connects an admin client and proves the cluster answers, or throws one clear sentence. A first
+ * argument before `config` (the KafkaJS-style client older callers pass) is ignored.
+ */
+export function connectAdmin(config: Config): Promise<KafkaAdmin>;
+export function connectAdmin(unused: unknown, config: Config): Promise<KafkaAdmin>;
+export async function connectAdmin(first: unknown, second?: Config): Promise<KafkaAdmin> {
+  const config = second ?? (first as Config);
+  const where = config.kafka.brokers.join(',');
+  const timeout = config.kafka.connectTimeoutMs;
+  let admin: KafkaAdmin | undefined;
+  try {
+    admin = new KafkaAdmin(config);
+    await withTimeout(
+      admin.listTopics({ timeout }),
+      timeout + 1_000,
+      `no answer within ${timeout} ms`,
+    );
+    return admin;
+  } catch (err) {
+    await admin?.disconnect().catch(() => undefined);
+    const why = classifyKafkaError(err, 'create the admin client').message;
+    throw new FanoutError('KAFKA_UNREACHABLE', `Kafka at ${where} is unreachable: ${why}`, {
+      retriable: true,
+      cause: err,
+    });
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * librdkafka properties of the app's Kafka clients, from config. Every client (producers,
+ * consumers, admin) is librdkafka's own and gets these under librdkafka's property names.
+ */
+import type { Config } from '../../config/index.ts';
+
+/** librdkafka properties every client of the app shares: brokers, identity, security. */
+export function baseProps(config: Config): Record<string, string | number> {
+  const k = config.kafka;
+  const props: Record<string, string | number> = {
+    'bootstrap.servers': k.brokers.join(','),
+    'client.id': k.clientId,
+    'socket.connection.setup.timeout.ms': k.connectTimeoutMs,
+    'security.protocol': k.securityProtocol,
+  };
+  if (k.securityProtocol.startsWith('sasl')) {
+    Object.assign(props, {
+      'sasl.mechanisms': k.saslMechanism.toUpperCase(),
+      'sasl.username': k.saslUsername,
+      'sasl.password': k.saslPassword,
+    });
+  }
+  if (k.sslCaLocation) props['ssl.ca.location'] = k.sslCaLocation;
+  return props;
+}
+
+/** librdkafka properties of a transactional producer: the worker's sinks and the CDC connector's. */
+export function transactionalProps(
+  config: Config,
+  transactionalId: string,
+): Record<string, string | number | boolean> {
+  const timeout = config.kafka.transactionTimeoutMs;
+  return {
+    'transactional.id': transactionalId,
+    'enable.idempotence': true,
+    'transaction.timeout.ms': timeout,
+    // librdkafka refuses a socket timeout over the transaction timeout (+100 ms); its default is 60 s.
+    'socket.timeout.ms': Math.min(60_000, timeout),
+    'linger.ms': 2,
+    'compression.type': 'lz4',
+  };
+}

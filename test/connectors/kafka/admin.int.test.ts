@@ -1,0 +1,97 @@
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import kafkaJs from '@confluentinc/kafka-javascript';
+import { connectAdmin, type KafkaAdmin } from '../../../connectors/kafka/admin.ts';
+import { asError } from '../../../connectors/kafka/errors.ts';
+import { baseProps } from '../../../connectors/kafka/props.ts';
+import { ensureTopics, removeByPrefix } from '../../../connectors/kafka/topics.ts';
+import { KafkaTransactions } from '../../../connectors/kafka/transactions.ts';
+import { FanoutError } from '../../../lib/errors.ts';
+import { createLogger } from '../../../lib/log.ts';
+import { testConfig, uniq } from '../../support/config.ts';
+
+// The admin calls the CLI (schema, status), the connector and the test teardown stand on, on
+// librdkafka's own AdminClient.
+describe('Kafka admin (real broker)', () => {
+  const config = testConfig();
+  const log = createLogger('warn');
+  let admin: KafkaAdmin;
+
+  beforeAll(async () => {
+    admin = await connectAdmin(config);
+  });
+  afterAll(async () => {
+    await admin.disconnect();
+    await admin.disconnect(); // safe twice
+  });
+
+  it('an unreachable broker is one sentence naming it, retriable', async () => {
+    const down = {
+      ...config,
+      kafka: { ...config.kafka, brokers: ['127.0.0.1:1'], connectTimeoutMs: 1_000 },
+    };
+    const err = await connectAdmin(down).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(FanoutError);
+    expect(err).toMatchObject({ code: 'KAFKA_UNREACHABLE', retriable: true });
+    expect((err as Error).message).toMatch(/^Kafka at 127\.0\.0\.1:1 is unreachable: /);
+  });
+
+  it('offsets of a topic and of a group; removeByPrefix deletes the topics and groups of a prefix', async () => {
+    const prefix = `${config.topics.cdcPrefix}.admin-${uniq()}`;
+    const topic = `${prefix}.t`;
+    const compacted = `${prefix}.c`;
+    const group = `${prefix}.g`;
+    expect(
+      await ensureTopics(admin, config, [
+        { topic, partitions: 2, compacted: false },
+        { topic: compacted, partitions: 1, compacted: true },
+      ]),
+    ).toEqual([topic, compacted]);
+    onTestFinished(() => admin.deleteTopics({ topics: [topic, compacted] }).catch(() => undefined));
+    const meta = await admin.fetchTopicMetadata({ topics: [topic, compacted] });
+    expect(meta.map((m) => [m.name, m.partitions.length])).toEqual([
+      [topic, 2],
+      [compacted, 1],
+    ]);
+    await expect(admin.fetchTopicMetadata({ topics: [`${prefix}.none`] })).rejects.toBeInstanceOf(
+      FanoutError,
+    );
+
+    // Two records on partition 1, and the group's offset moved past the first of them.
+    const consumer = new kafkaJs.KafkaConsumer(
+      { ...baseProps(config), 'group.id': group, 'enable.auto.commit': false },
+      {},
+    );
+    await new Promise<void>((resolve, reject) => {
+      consumer.connect({ timeout: 10_000 }, (err) => (err ? reject(asError(err)) : resolve()));
+    });
+    const tx = new KafkaTransactions(config, { transactionalId: `t-${uniq()}`, log });
+    try {
+      await tx.open();
+      await tx.commit(
+        [
+          { topic, partition: 1, key: 'a', value: '1' },
+          { topic, partition: 1, key: 'b', value: '2' },
+        ],
+        { consumer, offsets: [{ topic, partition: 1, offset: 1 }] },
+      );
+    } finally {
+      await tx.close();
+      await new Promise<void>((resolve) => consumer.disconnect(() => resolve()));
+    }
+    const ends = await admin.fetchTopicOffsets(topic);
+    expect(ends.find((o) => o.partition === 0)).toEqual({ partition: 0, low: '0', high: '0' });
+    // Two records and the commit marker.
+    expect(ends.find((o) => o.partition === 1)).toEqual({ partition: 1, low: '0', high: '3' });
+    expect(await admin.fetchOffsets({ groupId: group, topics: [topic] })).toEqual([
+      { topic, partitions: [{ partition: 1, offset: '1' }] },
+    ]);
+    expect(await admin.listGroups()).toContain(group);
+
+    expect(await removeByPrefix(admin, prefix)).toEqual({ topics: 2, groups: 1, groupsRefused: 0 });
+    expect((await admin.listTopics()).filter((t) => t.startsWith(prefix))).toEqual([]);
+    expect((await admin.listGroups()).filter((g) => g.startsWith(prefix))).toEqual([]);
+  });
+});
