@@ -2,9 +2,12 @@
 export class UsageError extends Error {
   readonly code = 'USAGE';
   readonly retriable = false;
-  constructor(message: string) {
+  /** The command whose arguments were refused (the message is then prefixed `fanout <command>:`). */
+  readonly command: string | undefined;
+  constructor(message: string, command?: string) {
     super(message);
     this.name = 'UsageError';
+    this.command = command;
   }
 }
 

@@ -1,53 +1,108 @@
 #!/usr/bin/env node
 /**
- * fanout: the command line of the fan-out timeline pipeline. Every failure ends in one sentence
- * on stderr and a non-zero exit (2: bad usage or configuration, 1: anything else); a stack trace
- * only with FANOUT_LOG_LEVEL=debug.
+ * fanout: the command line of the fan-out timeline pipeline. Each command takes only its own
+ * options (cli/usage.ts); help, --version and every refusal come before any connection. Every
+ * failure ends in one sentence on stderr and a non-zero exit (2: bad usage or configuration,
+ * 1: anything else); a stack trace only with FANOUT_LOG_LEVEL=debug.
  */
 import '../connectors/kafka/threadpool.ts'; // first: before anything uses libuv's thread pool
-import { parseArgs } from 'node:util';
-import { ConfigError } from '../config/index.ts';
+import { readFileSync } from 'node:fs';
+import { ConfigError } from '../config/errors.ts';
 import { FanoutError } from '../lib/errors.ts';
 import { count, UsageError, userId } from './args.ts';
-import { cdc } from './commands/cdc.ts';
-import { configCommand } from './commands/config.ts';
-import { demo } from './commands/demo.ts';
-import { run } from './commands/run.ts';
-import { status } from './commands/status.ts';
-import { schemaApply } from './commands/schema.ts';
-import { seed } from './commands/seed.ts';
-import { services } from './commands/services.ts';
-import { timeline, tweet } from './commands/tweet.ts';
-import { worker, workerId } from './commands/worker.ts';
-import { Context } from './context.ts';
+import type { Context } from './context.ts';
+import { configFlags, parseCommand, splitCommand, stringOption, type Parsed } from './parse.ts';
+import { commandHelp, COMMANDS, findCommand, overview } from './usage.ts';
 
-const USAGE = `usage: fanout <command> [options]
+/** A command with its arguments checked: runs with a context created on first use. */
+type Ready = (ctx: () => Context) => Promise<unknown> | void;
 
-  demo                       the whole product once: services, schema, an author with 500k
-                             followers, CDC + fan-out, one tweet, a progress bar to the last timeline
-  run [--worker-id 0]        CDC connector + one fan-out worker in one process
-  status [--json]            fan-outs in progress (delivered, remaining) and consumer lag
-  bench [options]            the fan-out benchmark (bench/fanout.ts: naive, Promise.all,
-                             driver ceiling, this pipeline; table + bench-results/fanout.json)
-  services up|down|status|logs [kafka|cassandra] [--purge]
-                             local Kafka 4 (KRaft) and Cassandra 5 (CDC on), from Maven jars
-  schema apply               create keyspace, tables (tweets WITH cdc = true) and Kafka topics
-  config show|keys           effective configuration (secrets redacted) | every key and env var
-  seed [--author 1] [--followers 500000] [--tail-authors 1000] [--tail-max 5000]
-       [--first-follower 1000000] [--seed 42] [--concurrency 16]
-                             write a follower graph: one celebrity plus a power-law long tail
-  cdc                        run the CDC connector: cdc_raw segments -> Kafka, exactly once
-  worker [--worker-id 0]     run a fan-out worker: tweets CDC topic -> follower timelines;
-                             the id must be stable across restarts and unique in the group
-  tweet --author <id> <text...>
-                             insert a tweet with plain CQL, as an application does
-  timeline <user> [--limit 20]
-                             a home timeline, newest first
+// The commands are imported when they run: help and refusals do not load the Kafka binding.
+const commands = {
+  cdc: () => import('./commands/cdc.ts'),
+  config: () => import('./commands/config.ts'),
+  demo: () => import('./commands/demo.ts'),
+  run: () => import('./commands/run.ts'),
+  schema: () => import('./commands/schema.ts'),
+  seed: () => import('./commands/seed.ts'),
+  services: () => import('./commands/services.ts'),
+  status: () => import('./commands/status.ts'),
+  tweet: () => import('./commands/tweet.ts'),
+  worker: () => import('./commands/worker.ts'),
+};
 
-global options:
-  --config <file.json>       a config file (also FANOUT_CONFIG)
-  --set <key=value>          override one setting, repeatable (see: fanout config keys)
-`;
+const seedOptions = (p: Parsed) => ({
+  author: userId(stringOption(p, 'author') ?? '1', '--author'),
+  followers: count(stringOption(p, 'followers'), '--followers', 0, 100_000_000, 500_000),
+  tailAuthors: count(stringOption(p, 'tail-authors'), '--tail-authors', 0, 1_000_000, 1_000),
+  tailMax: count(stringOption(p, 'tail-max'), '--tail-max', 1, 100_000_000, 5_000),
+  firstFollower: userId(stringOption(p, 'first-follower') ?? '1000000', '--first-follower'),
+  seed: count(stringOption(p, 'seed'), '--seed', 0, 2 ** 31, 42),
+});
+
+/** Checks what the commands would check only after connecting, and binds their arguments. */
+const PREPARE: Readonly<Record<string, (p: Parsed) => Promise<Ready>>> = {
+  demo: async (p) => {
+    const options = seedOptions(p);
+    const { demo } = await commands.demo();
+    return (ctx) => demo(ctx(), options);
+  },
+  cdc: async () => {
+    const { cdc } = await commands.cdc();
+    return (ctx) => cdc(ctx());
+  },
+  worker: async (p) => {
+    const { worker, workerId } = await commands.worker();
+    const id = workerId(stringOption(p, 'worker-id'));
+    return (ctx) => worker(ctx(), id);
+  },
+  run: async (p) => {
+    const { workerId } = await commands.worker();
+    const id = workerId(stringOption(p, 'worker-id'));
+    const { run } = await commands.run();
+    return (ctx) => run(ctx(), id);
+  },
+  status: async (p) => {
+    const { status } = await commands.status();
+    return (ctx) => status(ctx(), p.options.has('json'));
+  },
+  tweet: async (p) => {
+    const author = stringOption(p, 'author');
+    if (author === undefined)
+      throw new UsageError('missing --author <id> (usage: fanout tweet --author <id> <text...>)');
+    userId(author, '--author');
+    const { tweet } = await commands.tweet();
+    return (ctx) => tweet(ctx(), author, [...p.positionals]);
+  },
+  timeline: async (p) => {
+    const [user] = p.positionals;
+    userId(user, '<user>');
+    const limit = count(stringOption(p, 'limit'), '--limit', 1, 10_000, 20);
+    const { timeline } = await commands.tweet();
+    return (ctx) => timeline(ctx(), user, limit);
+  },
+  services: async (p) => {
+    const [action, ...names] = p.positionals;
+    const purge = p.options.has('purge');
+    if (purge && action !== 'down') throw new UsageError('option --purge goes with down only');
+    const { services } = await commands.services();
+    return () => services(action, names, purge);
+  },
+  schema: async () => {
+    const { schemaApply } = await commands.schema();
+    return (ctx) => schemaApply(ctx());
+  },
+  config: async (p) => {
+    const { configCommand } = await commands.config();
+    return (ctx) => configCommand(ctx(), p.positionals[0]);
+  },
+  seed: async (p) => {
+    const options = seedOptions(p);
+    const concurrency = count(stringOption(p, 'concurrency'), '--concurrency', 1, 1024, 16);
+    const { seed } = await commands.seed();
+    return (ctx) => seed(ctx(), options, concurrency);
+  },
+};
 
 /** `fanout bench …`: runs bench/fanout.ts with the same arguments, in this Node. */
 async function bench(args: string[]): Promise<void> {
@@ -60,77 +115,42 @@ async function bench(args: string[]): Promise<void> {
   if (code !== 0) throw new Error(`bench exited with ${code}`);
 }
 
-async function main(argv: string[]): Promise<void> {
-  // bench takes its own options (bench/fanout.ts parses them).
-  if (argv[0] === 'bench') return bench(argv.slice(1));
-  const { values: o, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      config: { type: 'string' },
-      set: { type: 'string', multiple: true },
-      help: { type: 'boolean', short: 'h' },
-      purge: { type: 'boolean' },
-      author: { type: 'string' },
-      followers: { type: 'string' },
-      'tail-authors': { type: 'string' },
-      'tail-max': { type: 'string' },
-      'first-follower': { type: 'string' },
-      seed: { type: 'string' },
-      concurrency: { type: 'string' },
-      limit: { type: 'string' },
-      'worker-id': { type: 'string' },
-      json: { type: 'boolean' },
-    },
-  });
-  const [command, ...rest] = positionals;
-  if (o.help || command === undefined || command === 'help') {
-    process.stdout.write(USAGE);
-    return;
-  }
-  if (command === 'services') return services(rest[0], rest.slice(1), o.purge === true);
+function version(): string {
+  const pkg = new URL('../package.json', import.meta.url);
+  return (JSON.parse(readFileSync(pkg, 'utf8')) as { version: string }).version;
+}
 
-  const ctx = new Context({ config: o.config, set: o.set });
-  const seedOptions = () => ({
-    author: userId(o.author ?? '1', '--author'),
-    followers: count(o.followers, '--followers', 0, 100_000_000, 500_000),
-    tailAuthors: count(o['tail-authors'], '--tail-authors', 0, 1_000_000, 1_000),
-    tailMax: count(o['tail-max'], '--tail-max', 1, 100_000_000, 5_000),
-    firstFollower: userId(o['first-follower'] ?? '1000000', '--first-follower'),
-    seed: count(o.seed, '--seed', 0, 2 ** 31, 42),
-  });
+async function main(argv: string[]): Promise<void> {
+  const { command, args, flag } = splitCommand(argv);
+  if (flag === 'version') return void process.stdout.write(`${version()}\n`);
+  if (command === undefined || (command === 'help' && args.length === 0))
+    return void process.stdout.write(overview());
+  // `fanout help <command>` is `fanout <command> --help`.
+  const name = command === 'help' ? args[0]! : command;
+  const spec = findCommand(name);
+  if (spec === undefined)
+    throw new UsageError(
+      `unknown command ${JSON.stringify(name)} (commands: ${COMMANDS.map((c) => c.name).join(', ')}; ./fanout test runs the tests)`,
+    );
+  const rest = command === 'help' ? ['--help'] : args;
+  if (spec.passThrough) return bench(rest);
+
+  const parsed = parseCommand(spec, rest);
+  if (parsed.help) return void process.stdout.write(commandHelp(spec));
+  let ready: Ready;
   try {
-    switch (command) {
-      case 'demo':
-        return await demo(ctx, {
-          ...seedOptions(),
-          followers: count(o.followers, '--followers', 0, 100_000_000, 500_000),
-        });
-      case 'schema':
-        if (rest[0] !== 'apply') throw new UsageError('schema needs an action: apply');
-        return await schemaApply(ctx);
-      case 'config':
-        return configCommand(ctx, rest[0]);
-      case 'seed':
-        await seed(ctx, seedOptions(), count(o.concurrency, '--concurrency', 1, 1024, 16));
-        return;
-      case 'cdc':
-        return await cdc(ctx);
-      case 'status':
-        return await status(ctx, o.json === true);
-      case 'run':
-        return await run(ctx, workerId(o['worker-id']));
-      case 'worker':
-        return await worker(ctx, workerId(o['worker-id']));
-      case 'tweet':
-        return await tweet(ctx, o.author, rest);
-      case 'timeline':
-        return await timeline(ctx, rest[0], count(o.limit, '--limit', 1, 10_000, 20));
-      default:
-        throw new UsageError(`unknown command ${JSON.stringify(command)}; run fanout --help`);
-    }
+    ready = await PREPARE[spec.name]!(parsed);
+  } catch (err) {
+    throw err instanceof UsageError && err.command === undefined
+      ? new UsageError(err.message, spec.name)
+      : err;
+  }
+  const { Context } = await import('./context.ts');
+  let ctx: Context | undefined;
+  try {
+    await ready(() => (ctx ??= new Context(configFlags(parsed))));
   } finally {
-    await ctx.close();
+    await ctx?.close();
   }
 }
 
@@ -138,12 +158,12 @@ main(process.argv.slice(2)).then(
   () => process.exit(0),
   (err: unknown) => {
     const debug = process.env.FANOUT_LOG_LEVEL === 'debug';
-    if (
-      err instanceof ConfigError ||
-      err instanceof UsageError ||
-      (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')
-    ) {
-      process.stderr.write(`fanout: ${(err as Error).message}\n`);
+    if (err instanceof UsageError) {
+      process.stderr.write(`fanout${err.command ? ` ${err.command}` : ''}: ${err.message}\n`);
+      process.exit(2);
+    }
+    if (err instanceof ConfigError) {
+      process.stderr.write(`fanout: ${err.message}\n`);
       process.exit(2);
     }
     const known =

@@ -1,0 +1,125 @@
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { COMMANDS, optionsOf } from '../../cli/usage.ts';
+
+const MAIN = resolve(import.meta.dirname, '../../cli/main.ts');
+const run = promisify(execFile);
+
+/**
+ * `fanout <args>` in a child process. The services it would use are unreachable (port 1): help
+ * and refusals must come before any connection, so they answer at once with exit 0 or 2 where a
+ * connection attempt would end in exit 1 after its timeout.
+ */
+async function fanout(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const env = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '/tmp',
+    KAFKA_BROKERS: '127.0.0.1:1',
+    CASSANDRA_CONTACT_POINTS: '127.0.0.1:1',
+    FANOUT_TELEMETRY_ENABLED: 'false',
+  };
+  try {
+    const r = await run(process.execPath, [MAIN, ...args], { env, timeout: 15_000 });
+    return { code: 0, out: r.stdout, err: r.stderr };
+  } catch (e) {
+    const err = e as { code?: number; stdout: string; stderr: string };
+    return { code: err.code ?? -1, out: err.stdout, err: err.stderr };
+  }
+}
+
+/** Runs `fanout` for each argument list, two at a time (the box has two cores). */
+async function each(argvs: string[][]): Promise<Array<Awaited<ReturnType<typeof fanout>>>> {
+  const out: Array<Awaited<ReturnType<typeof fanout>>> = [];
+  for (let i = 0; i < argvs.length; i += 2)
+    out.push(...(await Promise.all(argvs.slice(i, i + 2).map((a) => fanout(...a)))));
+  return out;
+}
+
+describe('fanout CLI: help, version and refusals, before any connection', () => {
+  it('--version prints the version of package.json', async () => {
+    const pkg = JSON.parse(
+      readFileSync(resolve(import.meta.dirname, '../../package.json'), 'utf8'),
+    ) as { version: string };
+    expect(await fanout('--version')).toEqual({ code: 0, out: `${pkg.version}\n`, err: '' });
+  });
+
+  it('fanout, --help and help list every command', async () => {
+    const outs = await each([[], ['--help'], ['help']]);
+    for (const r of outs) {
+      expect(r.code).toBe(0);
+      expect(r.out).toMatch(/^usage: fanout <command>/);
+      for (const c of COMMANDS) expect(r.out).toMatch(new RegExp(`^  ${c.name} `, 'm'));
+    }
+  });
+
+  it('fanout <command> --help prints that command and its options; help <command> too', async () => {
+    const own = COMMANDS.filter((c) => !c.passThrough);
+    const helps = await each(own.map((c) => [c.name, '--help']));
+    own.forEach((c, i) => {
+      const r = helps[i]!;
+      expect(r.code, r.err).toBe(0);
+      expect(r.out.split('\n')[0]).toMatch(new RegExp(`^usage: fanout ${c.name}\\b`));
+      for (const o of Object.keys(optionsOf(c))) expect(r.out).toContain(`--${o}`);
+    });
+    const [alias, short] = await each([
+      ['help', 'timeline'],
+      ['timeline', '-h'],
+    ]);
+    expect(alias).toEqual(helps[own.findIndex((c) => c.name === 'timeline')]);
+    expect(short).toEqual(alias);
+    const bench = await fanout('bench', '--help');
+    expect(bench.code).toBe(0);
+    expect(bench.out).toMatch(/^usage: fanout bench /);
+  });
+
+  it('an option the command does not take is one sentence naming its options, exit 2', async () => {
+    expect(await fanout('status', '--author', '5')).toEqual({
+      code: 2,
+      out: '',
+      err: 'fanout status: unknown option --author (options: --json, --config, --set)\n',
+    });
+    expect(await fanout('worker', '--json')).toEqual({
+      code: 2,
+      out: '',
+      err: 'fanout worker: unknown option --json (options: --worker-id, --config, --set)\n',
+    });
+  });
+
+  it('a negative number where a user id goes is refused as such, exit 2', async () => {
+    expect(await fanout('timeline', '-5')).toEqual({
+      code: 2,
+      out: '',
+      err: 'fanout timeline: <user> must be a user id (a whole number from 0 to 2^63-1), got "-5"\n',
+    });
+  });
+
+  it('bad values are refused before connecting', async () => {
+    const cases: Array<[string[], string]> = [
+      [['timeline', '1', '--limit', '0'], 'fanout timeline: --limit must be a whole number'],
+      [['tweet', 'hello'], 'fanout tweet: missing --author <id>'],
+      [['tweet', '--author', 'x', 'hi'], 'fanout tweet: --author must be a user id'],
+      [['worker', '--worker-id', 'a b'], 'fanout worker: --worker-id must be'],
+      [['seed', '--concurrency', '0'], 'fanout seed: --concurrency must be a whole number'],
+      [['services', 'up', '--purge'], 'fanout services: option --purge goes with down only'],
+      [['schema', 'drop'], 'fanout schema: unknown action "drop" (actions: apply)'],
+      [['nope'], 'fanout: unknown command "nope" (commands: demo, '],
+      [['--json', 'status'], 'fanout: unknown option --json before the command'],
+    ];
+    const results = await each(cases.map(([args]) => args));
+    results.forEach((r, i) => {
+      const [args, says] = cases[i]!;
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.err.startsWith(says), r.err).toBe(true);
+      expect(r.err.trim().split('\n')).toHaveLength(1);
+    });
+  });
+
+  it('global options before the command still work', async () => {
+    const r = await fanout('--set', 'pipeline.batchSize=7', 'config', 'show');
+    expect(r.code, r.err).toBe(0);
+    expect((JSON.parse(r.out) as { pipeline: { batchSize: number } }).pipeline.batchSize).toBe(7);
+  });
+});
