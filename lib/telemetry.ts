@@ -35,6 +35,8 @@ export interface SpanPlacement {
   readonly parent?: Context;
   /** Links, e.g. from a batch span to each tweet whose rows it writes. */
   readonly links?: readonly Link[];
+  /** When the work began, if before the span is made (default: now). */
+  readonly startTime?: TimeInput;
 }
 
 /**
@@ -126,7 +128,11 @@ export function startSpan(
   placement: SpanPlacement = {},
 ): LongSpan {
   const parent = placement.parent ?? context.active();
-  const span = tracer.startSpan(name, spanOptions(kind, attributes, placement.links), parent);
+  const span = tracer.startSpan(
+    name,
+    spanOptions(kind, attributes, placement.links, placement.startTime),
+    parent,
+  );
   const ctx = trace.setSpan(parent, span);
   let ended = false;
   return {

@@ -24,6 +24,7 @@ import { Lifecycle, type LifecycleState } from '../../lib/lifecycle.ts';
 import type { Logger } from '../../lib/log.ts';
 import { backoffDelay } from '../../lib/retry.ts';
 import { decodeMutationEvents, type ChangeEvent } from './events.ts';
+import { CdcTracing } from './tracing.ts';
 import { CdcSink, compareOffsets, type SourceOffset } from './producer.ts';
 import { loadSchema, type CdcSchema } from './schema.ts';
 import {
@@ -88,6 +89,7 @@ export class CdcConnector {
   readonly #lifecycle = new Lifecycle('CDC connector');
   readonly #deps: ConnectorDeps;
   readonly #sink: CdcSink;
+  readonly #trace: CdcTracing;
   readonly #log: Logger;
   #schema: CdcSchema | undefined;
   #schemaLoadedAt = 0;
@@ -114,6 +116,7 @@ export class CdcConnector {
     this.#deps = deps;
     this.#log = deps.log.child('cdc');
     this.#sink = new CdcSink(deps.config, this.#log);
+    this.#trace = new CdcTracing(deps.config.cdc.nodeId);
     const meter = metrics.getMeter('fanout');
     meter
       .createObservableGauge('fanout_cdc_raw_usage_ratio', {
@@ -149,6 +152,7 @@ export class CdcConnector {
       await this.#run?.catch(() => undefined);
       this.#watcher?.close();
       await this.#sink.close();
+      this.#trace.close();
       if (!this.#lifecycle.is('failed')) this.#lifecycle.stopped();
     })();
     return this.#closing;
@@ -400,7 +404,7 @@ export class CdcConnector {
     const flush = async (): Promise<void> => {
       if (batch.length === 0) return;
       const offset = { segmentId: seg.id, position: last };
-      await this.#sink.commit(batch, offset);
+      await this.#trace.commit(batch, (traceOf) => this.#sink.commit(batch, offset, traceOf));
       this.#offset = offset;
       this.#deps.onCommit?.(offset, batch.length);
       batch = [];
@@ -461,6 +465,7 @@ export class CdcConnector {
     payload: Buffer,
     src: { segmentId: bigint; position: number; fileVersion: FileVersion },
   ): Promise<ChangeEvent[]> {
+    const decodedAt = Date.now();
     let events = decodeMutationEvents(payload, this.#schema!, src);
     if (events.some((e) => e.op === 'undecodable' && e.reason.retriable)) {
       // An unknown table or column: the schema changed since we read it. Copy the payload first,
@@ -472,7 +477,9 @@ export class CdcConnector {
     // Keyspaces not captured are skipped by configuration; what cannot be attributed goes on to
     // the dead-letter topic.
     const keyspaces = this.#deps.config.cdc.keyspaces;
-    return events.filter((e) => e.keyspace === null || keyspaces.includes(e.keyspace));
+    const captured = events.filter((e) => e.keyspace === null || keyspaces.includes(e.keyspace));
+    this.#trace.decoded(captured, decodedAt);
+    return captured;
   }
 
   async #delete(seg: SegmentFile): Promise<boolean> {

@@ -10,28 +10,22 @@ import { cdcTopic } from '../../config/index.ts';
 import { readToEnd } from '../kafka/read-to-end.ts';
 import { KafkaTransactions } from '../kafka/transactions.ts';
 import type { Logger } from '../../lib/log.ts';
-import { SpanKind, tracer, traceparentOf } from '../../lib/telemetry.ts';
 import type { OutRecord } from '../../ports/streams.ts';
 import type { ChangeEvent } from './events.ts';
 import { cdcOffsetRecord, restoreCdcOffset, type SourceOffset } from '../../records/cdc-offset.ts';
 
 export { compareOffsets, type SourceOffset } from '../../records/cdc-offset.ts';
 
-/** The record for one change event: keyed by partition key, so a row's changes stay ordered. */
-export function toRecord(config: Config, event: ChangeEvent): OutRecord {
-  const span = tracer.startSpan('cdc.change', {
-    kind: SpanKind.PRODUCER,
-    attributes: {
-      'db.system': 'cassandra',
-      'fanout.cdc.op': event.op,
-      'fanout.cdc.table': `${event.keyspace ?? '?'}.${event.table ?? '?'}`,
-      'fanout.cdc.segment': event.source.segmentId,
-      'fanout.cdc.position': event.source.position,
-      'fanout.event_id': event.eventId,
-    },
-  });
-  const headers = { traceparent: traceparentOf(span), 'fanout-event-id': event.eventId };
-  span.end();
+/**
+ * The record for one change event: keyed by partition key, so a row's changes stay ordered.
+ * `trace`: the trace headers of the event's span (none without an SDK).
+ */
+export function toRecord(
+  config: Config,
+  event: ChangeEvent,
+  trace: Record<string, string> = {},
+): OutRecord {
+  const headers = { ...trace, 'fanout-event-id': event.eventId };
   if (event.op === 'undecodable') {
     return {
       topic: config.topics.deadLetter,
@@ -86,11 +80,15 @@ export class CdcSink {
    * out while a broker was down is retried from the committed offset by a fresh producer (the
    * connector resets it); only a fenced or fatal one ends the connector.
    */
-  async commit(events: readonly ChangeEvent[], offset: SourceOffset): Promise<void> {
+  async commit(
+    events: readonly ChangeEvent[],
+    offset: SourceOffset,
+    traceOf: (event: ChangeEvent) => Record<string, string> = () => ({}),
+  ): Promise<void> {
     await this.open();
     const { topics, cdc } = this.#config;
     await this.#transactions.commit([
-      ...events.map((e) => toRecord(this.#config, e)),
+      ...events.map((e) => toRecord(this.#config, e, traceOf(e))),
       cdcOffsetRecord(topics.cdcOffsets, cdc.nodeId, offset),
     ]);
   }

@@ -91,11 +91,12 @@ describe('CDC connector on the real Cassandra and Kafka', () => {
         expect(ins.columns.body?.value).toBe(`body ${i} ✓ 🐦`);
         expect(ins.columns.author_id?.value).toBe(String(i % 7));
       }
-      expect(
-        records.every((r) =>
-          /^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/.test(r.headers.traceparent ?? ''),
-        ),
-      ).toBe(true);
+      // Every event names itself; without an SDK (as here) no trace context is invented: the
+      // trace headers of a traced run are checked against Jaeger (test/telemetry/).
+      expect(records.every((r) => /^[0-9a-f]{32}$/.test(r.headers['fanout-event-id'] ?? ''))).toBe(
+        true,
+      );
+      expect(records.filter((r) => r.headers.traceparent !== undefined)).toEqual([]);
     } finally {
       await connector.close();
       await running.catch(() => undefined);
