@@ -34,6 +34,8 @@ import { removeDeployment } from './approaches/deployment.ts';
 const BENCH_USAGE = `usage: fanout bench [--followers 500000] [--naive-rows 20000] [--promise-all-rows 100000]
                     [--rounds 3] [--flat-rss N] [--keyspace fanout_bench]
   --flat-rss N   also run the pipeline for an author with N followers, for peak RSS (default 0: off)
+  --tracing      also run (d) with the telemetry SDK on (default sampling, traces to
+                 telemetry.otlpEndpoint) beside each (d) run: ratio traced/untraced
   (services must be up: ./fanout services up)`;
 
 /** Bad arguments end in one line and exit code 2, like every `fanout` command. */
@@ -52,6 +54,7 @@ try {
       rounds: { type: 'string', default: '3' },
       // Also run (d) for a second author with this many followers, to compare peak RSS (0 = skip).
       'flat-rss': { type: 'string', default: '0' },
+      tracing: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
   });
@@ -241,6 +244,7 @@ const rounds = Math.max(1, Number(values.rounds));
 const ceilings: Row[] = [];
 const joins: Row[] = [];
 const pipelines: Row[] = [];
+const traced: Row[] = [];
 const medianNote = (runs: readonly Row[], note: string): string =>
   runs.length > 1
     ? `${note}; median of ${runs.length}: ${runs.map((r) => r.rowsPerSecond).join(', ')} rows/s`
@@ -256,12 +260,30 @@ try {
         ceilingNote,
         `(c) ceiling, round ${round}`,
       );
-    const d = (): Promise<Row> =>
+    const plain = (): Promise<Row> =>
       pipelineRun(
         [String(author), String(followers)],
         'CQL insert of the tweet -> last timeline row written',
         `(d) pipeline, round ${round}`,
       );
+    const withTracing = (): Promise<Row> =>
+      run(
+        'approaches/pipeline.ts',
+        [String(author), String(followers), deployment, 'traced'],
+        'same, telemetry SDK on (default span sampling, traces exported)',
+        `(t) pipeline traced, round ${round}`,
+      );
+    // With --tracing, (t) runs right beside (d), the order flipping every round.
+    const d = async (): Promise<Row> => {
+      if (!values.tracing) return plain();
+      if (round % 2 === 1) {
+        const p = await plain();
+        traced.push(await withTracing());
+        return p;
+      }
+      traced.push(await withTracing());
+      return plain();
+    };
     const e = async (): Promise<void> => {
       joins.push(
         await run(
@@ -294,6 +316,12 @@ try {
       approach: '(d) pipeline',
       note: medianNote(pipelines, 'CQL insert of the tweet -> last timeline row written'),
     });
+    if (traced.length > 0)
+      rows.push({
+        ...median(traced),
+        approach: '(t) pipeline, traced',
+        note: medianNote(traced, 'same as (d), telemetry SDK on at default settings'),
+      });
     rows.push({
       ...median(joins),
       approach: '(e) raw join (context)',
@@ -339,6 +367,8 @@ const ratios =
         'c/a': +(cRow.rowsPerSecond / rate('(a)')!).toFixed(1),
         // Every (b) write can fail (the driver's queue overflows): then no finite ratio exists.
         'd/b': rate('(b)')! > 0 ? +(d / rate('(b)')!).toFixed(1) : 'unbounded: (b) wrote no row',
+        // Tracing's cost: the pipeline with the telemetry SDK on against off, side by side.
+        ...(traced.length > 0 ? { 't/d': +(rate('(t)')! / d).toFixed(2) } : {}),
         ...(bigFollowers > 0
           ? {
               'peak RSS big/small': +(
@@ -393,5 +423,5 @@ if (pairMedian !== undefined)
 mkdirSync('bench-results', { recursive: true });
 writeFileSync(
   'bench-results/fanout.json',
-  `${JSON.stringify({ followers, at: new Date().toISOString(), rows, ratios, rounds: { ceiling: ceilings, pipeline: pipelines, rawJoin: joins, 'd/c': perRound, 'd/c median of pairs': pairMedian } }, null, 2)}\n`,
+  `${JSON.stringify({ followers, at: new Date().toISOString(), rows, ratios, rounds: { ceiling: ceilings, pipeline: pipelines, traced, rawJoin: joins, 'd/c': perRound, 'd/c median of pairs': pairMedian } }, null, 2)}\n`,
 );

@@ -1,6 +1,8 @@
 /**
  * Approach (d): this pipeline end to end, in its own process (peak RSS is its own):
- *   node bench/approaches/pipeline.ts <author> <followers> [deployment tag]
+ *   node bench/approaches/pipeline.ts <author> <followers> [deployment tag] [traced]
+ * `traced`: the telemetry SDK runs as in production (telemetry.enabled, default span sampling,
+ * traces to telemetry.otlpEndpoint); without it, no SDK.
  * Starts the CDC connector and one fan-out worker, lets one warm-up tweet through, then inserts
  * one tweet with plain CQL, and waits
  * until the worker has written the last timeline row and committed the tweet. Prints one JSON
@@ -14,17 +16,22 @@ import '../../connectors/kafka/threadpool.ts'; // first: before anything uses li
 import { CassandraTweetStore } from '../../connectors/cassandra/tweets.ts';
 import { Context } from '../../cli/context.ts';
 import { startRun } from '../../cli/commands/run.ts';
+import { startTelemetry } from '../../cli/telemetry.ts';
 import type { Worker } from '../../pipeline/worker.ts';
 import { cpuSince } from './cpu.ts';
 import { deploymentSettings, removeDeployment } from './deployment.ts';
 
-const [authorArg, followersArg, tagArg] = process.argv.slice(2);
+const [authorArg, followersArg, tagArg, tracedArg] = process.argv.slice(2);
+const traced = tracedArg === 'traced';
 const author = BigInt(authorArg ?? '1');
 const followers = Number(followersArg ?? '0');
 const tag = tagArg ?? `bench-${Date.now().toString(36)}`;
 /** An author id no benchmark seeds followers for. */
 const WARM_UP_AUTHOR = 999_999_999n;
-const ctx = new Context({ set: deploymentSettings(tag) });
+const ctx = new Context({
+  set: [...deploymentSettings(tag), ...(traced ? ['telemetry.enabled=true'] : [])],
+});
+const stopTelemetry = traced ? startTelemetry(ctx.config, 'bench') : undefined;
 const running = await startRun(ctx, '0');
 const tweets = new CassandraTweetStore(await ctx.cassandra(), ctx.config.cassandra.keyspace);
 // Measured as a running service: one warm-up tweet, of an author with no followers, through the
@@ -68,6 +75,7 @@ console.log(
   }),
 );
 await running.stop();
+await stopTelemetry?.();
 await ctx.close();
 if (tagArg === undefined) await removeDeployment(tag);
 process.exit(0);
