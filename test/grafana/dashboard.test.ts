@@ -13,7 +13,11 @@ const dashboard = JSON.parse(
 /** Metric names the code registers (counters are exported by Prometheus with a _total suffix). */
 function definedMetrics(): Set<string> {
   const names = new Set<string>();
-  for (const file of ['pipeline/metrics.ts', 'connectors/cdc/connector.ts']) {
+  for (const file of [
+    'pipeline/metrics.ts',
+    'connectors/cdc/connector.ts',
+    'connectors/cdc/node.ts',
+  ]) {
     const text = readFileSync(resolve(root, file), 'utf8');
     for (const m of text.matchAll(
       /create(Counter|Histogram|ObservableGauge|UpDownCounter|Gauge)\('([a-z_]+)'/g,
