@@ -41,10 +41,10 @@ export interface SpanPlacement {
  * Writes the trace headers of `ctx` (default: the active context) into `headers` and returns it.
  * Writes nothing when no SDK runs or no valid span is in `ctx`.
  */
-export function inject<T extends Record<string, string>>(
-  headers: T,
+export function inject(
+  headers: Record<string, string>,
   ctx: Context = context.active(),
-): T {
+): Record<string, string> {
   propagation.inject(ctx, headers);
   return headers;
 }
