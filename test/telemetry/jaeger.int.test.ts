@@ -8,6 +8,9 @@
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
+import type { Context } from '../../cli/context.ts';
+import { trace as traceCommand } from '../../cli/commands/trace.ts';
+import { loadConfig } from '../../config/index.ts';
 import {
   eventually,
   getJson,
@@ -38,7 +41,7 @@ beforeAll(async () => {
 describe('traces in the local Jaeger', () => {
   it('one trace per tweet: header hop, sampled batches, driver queries under the active span', async () => {
     const service = `fanout-test-${randomUUID().slice(0, 8)}`;
-    const tweetId = String(Date.now());
+    const tweetId = randomUUID();
     const sets = [
       `telemetry.serviceName=${service}`,
       `telemetry.otlpEndpoint=${stack.otlp}`,
@@ -86,5 +89,23 @@ describe('traces in the local Jaeger', () => {
     // The query made outside any trace was dropped, not exported as a trace of its own.
     const all = (await getJson<{ data: JaegerTrace[] | null }>(search({}))).data ?? [];
     expect(all.map((t) => t.traceID)).toEqual([trace.traceID]);
+
+    // `fanout trace` finds it through the same API and prints its waterfall.
+    const ctx = { config: loadConfig({ env: {}, sets: [`telemetry.serviceName=${service}`] }) };
+    const out: string[] = [];
+    await traceCommand(ctx as Context, tweetId, {
+      jaegerUrl: stack.jaeger,
+      width: 120,
+      write: (t) => out.push(t),
+    });
+    const lines = out.join('\n').split('\n');
+    expect(lines[0]).toBe(
+      `trace ${trace.traceID} of tweet ${tweetId}: ${lines[0]!.split(': ')[1]}`,
+    );
+    expect(lines[0]).toContain(`6 spans, ${service}-probe`);
+    expect(lines.filter((l) => l.includes('cassandra-driver.execute'))).toHaveLength(2);
+    await expect(
+      traceCommand(ctx as Context, randomUUID(), { jaegerUrl: stack.jaeger, write: () => {} }),
+    ).rejects.toThrow(/no trace of tweet .* in Jaeger/);
   });
 });
