@@ -74,6 +74,7 @@ export interface Settings {
     enabled: boolean;
     serviceName: string;
     otlpEndpoint: string;
+    jaegerUrl: string;
     prometheusPort: number;
     prometheusHost: string;
     traceSampleRatio: number;
@@ -146,10 +147,14 @@ export function compile(s: Settings): Config {
   if ((s.cassandra.username === '') !== (s.cassandra.password === '')) {
     problems.push('cassandra.username and cassandra.password must be set together');
   }
-  if (s.telemetry.enabled && !/^https?:\/\/[^/\s]+/.test(s.telemetry.otlpEndpoint)) {
-    problems.push(
-      `telemetry.otlpEndpoint must be an http:// or https:// URL (e.g. http://127.0.0.1:4318), got ${JSON.stringify(s.telemetry.otlpEndpoint)}`,
-    );
+  for (const [key, example] of [
+    ['otlpEndpoint', 'http://127.0.0.1:4318'],
+    ['jaegerUrl', 'http://127.0.0.1:16686'],
+  ] as const) {
+    if (!/^https?:\/\/[^/\s]+/.test(s.telemetry[key]))
+      problems.push(
+        `telemetry.${key} must be an http:// or https:// URL (e.g. ${example}), got ${JSON.stringify(s.telemetry[key])}`,
+      );
   }
   const replicationMap = parseReplication(s.cassandra.replication);
   if (!replicationMap)

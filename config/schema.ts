@@ -370,6 +370,12 @@ export const schema = {
       default: 'http://127.0.0.1:4318',
       env: 'FANOUT_OTLP_ENDPOINT',
     },
+    jaegerUrl: {
+      doc: "Jaeger's query API, where `fanout trace` looks a tweet's trace up.",
+      format: text(true),
+      default: 'http://127.0.0.1:16686',
+      env: 'FANOUT_JAEGER_URL',
+    },
     prometheusPort: {
       doc: 'Port of the Prometheus metrics endpoint; 0 = off. Each process on one host needs its own: the local Prometheus scrapes this port and the next 7.',
       format: integer(0, 65_535),
