@@ -1,4 +1,6 @@
 /** A minimal leveled logger writing one line per record to stderr (stdout is for command output). */
+import { redactSecrets } from '../config/index.ts';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 const rank: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
@@ -24,7 +26,12 @@ export function createLogger(
         extra && Object.keys(extra).length > 0
           ? ` ${JSON.stringify(extra, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`
           : '';
-      write(`${new Date().toISOString()} ${lvl.toUpperCase().padEnd(5)} [${name}] ${msg}${tail}`);
+      // Secrets never reach a log, whatever a message or a driver error carried (config/secrets.ts).
+      write(
+        redactSecrets(
+          `${new Date().toISOString()} ${lvl.toUpperCase().padEnd(5)} [${name}] ${msg}${tail}`,
+        ),
+      );
     };
   return {
     debug: at('debug'),

@@ -3,6 +3,7 @@
  * SDK), plus W3C trace-context headers for records crossing Kafka.
  */
 import { randomBytes } from 'node:crypto';
+import { redactSecrets } from '../config/index.ts';
 import {
   context,
   propagation,
@@ -26,20 +27,31 @@ export async function traced<T>(
 ): Promise<T> {
   return tracer.startActiveSpan(
     name,
-    { kind, attributes },
+    { kind, attributes: redactAttributes(attributes) },
     parent ?? context.active(),
     async (span) => {
       try {
         return await fn(span);
       } catch (err) {
-        span.recordException(err as Error);
-        span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+        // Exported spans leave the process: no secret in them (config/secrets.ts).
+        const e = err as Error;
+        const message = redactSecrets(e.message);
+        span.recordException({ name: e.name, message, stack: redactSecrets(e.stack ?? '') });
+        span.setStatus({ code: SpanStatusCode.ERROR, message });
         throw err;
       } finally {
         span.end();
       }
     },
   );
+}
+
+/** `attributes` with every registered secret removed from their string values. */
+export function redactAttributes(attributes: Attributes): Attributes {
+  const out: Attributes = {};
+  for (const [k, v] of Object.entries(attributes))
+    out[k] = typeof v === 'string' ? redactSecrets(v) : v;
+  return out;
 }
 
 /**

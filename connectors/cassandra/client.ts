@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
 import cassandra from 'cassandra-driver';
 import type { Config } from '../../config/index.ts';
 import { classifyCassandraError, FanoutError, withTimeout } from '../../lib/errors.ts';
@@ -13,7 +15,9 @@ export async function connectCassandra(
   options: { keyspace?: boolean } = {},
 ): Promise<CassandraClient> {
   const c = config.cassandra;
+  const sslOptions = c.tls ? tlsOptions(config) : undefined;
   const client = new cassandra.Client({
+    ...(sslOptions ? { sslOptions } : {}),
     contactPoints: [...c.contactPoints],
     localDataCenter: c.localDataCenter,
     ...(options.keyspace ? { keyspace: c.keyspace } : {}),
@@ -48,6 +52,37 @@ export async function connectCassandra(
       },
     );
   }
+}
+
+/**
+ * Node TLS options of the driver from config: the CA bundle and client certificate read now (a
+ * missing file is one sentence naming its key), the server certificate always checked against
+ * the CA, and its name against the address connected to unless cassandra.tlsVerifyHostname is off.
+ */
+export function tlsOptions(config: Config): ConnectionOptions {
+  const c = config.cassandra;
+  const read = (key: 'tlsCaFile' | 'tlsCertFile' | 'tlsKeyFile'): Buffer | undefined => {
+    if (c[key] === '') return undefined;
+    try {
+      return readFileSync(c[key]);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
+      throw new FanoutError(
+        'CASSANDRA_TLS_FILE',
+        `cassandra.${key} names ${c[key]}, which cannot be read (${code})`,
+        { retriable: false },
+      );
+    }
+  };
+  const ca = read('tlsCaFile');
+  const cert = read('tlsCertFile');
+  const key = read('tlsKeyFile');
+  return {
+    rejectUnauthorized: true,
+    ...(ca ? { ca: [ca] } : {}),
+    ...(cert && key ? { cert, key } : {}),
+    ...(c.tlsVerifyHostname ? {} : { checkServerIdentity: () => undefined }),
+  };
 }
 
 /** The driver's consistency level of a config name (`local_quorum`, `one`, ...); LOCAL_QUORUM when unknown. */
