@@ -158,6 +158,7 @@ export async function secureCassandraClient(
     localDataCenter: 'datacenter1',
     credentials: { username: role, password: pw },
     sslOptions: { ca: [ca], rejectUnauthorized: true },
+    encoding: { useBigIntAsLong: true, useBigIntAsVarint: true },
   });
   await client.connect();
   return client;

@@ -8,6 +8,7 @@ import {
   servicesStatus,
   servicesUp,
 } from '../../services/launcher.ts';
+import { secureServicesDown, secureServicesUp } from '../../services/secure.ts';
 import { UsageError } from '../args.ts';
 
 function names(args: string[]): ServiceName[] {
@@ -20,15 +21,26 @@ function names(args: string[]): ServiceName[] {
   return args.length === 0 ? [...SERVICE_NAMES] : (args as ServiceName[]);
 }
 
-/** `fanout services up|down|status|logs [kafka|cassandra] [--purge]`: the local real services. */
+/**
+ * `fanout services up|down|status|logs [kafka|cassandra] [--purge]`: the local real services;
+ * `up|down --secure [--purge]`: the secure set beside them (services/secure.ts).
+ */
 export async function services(
   action: string | undefined,
   args: string[],
   purge: boolean,
+  secure = false,
 ): Promise<void> {
   const log = (line: string): void => {
     process.stderr.write(`[services] ${line}\n`);
   };
+  // `--secure`: the second, secured set (TLS, SASL, ACLs, Cassandra auth) on its own ports.
+  if (secure && (action === 'up' || action === 'down')) {
+    if (args.length > 0) throw new UsageError('services up|down --secure takes no service names');
+    if (action === 'up') await secureServicesUp({ log });
+    else await secureServicesDown({ log, purge });
+    return;
+  }
   switch (action) {
     case 'up':
       await servicesUp(names(args), { log });

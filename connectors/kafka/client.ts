@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../../config/index.ts';
 import { classifyKafkaError, FanoutError, withTimeout } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/log.ts';
+import { attachSecurityWatch, SecurityWatch, securityWatchOf } from './security.ts';
 
 const { Kafka, logLevel } = kafkaJs.KafkaJS;
 export type KafkaClient = InstanceType<typeof Kafka>;
@@ -16,7 +17,8 @@ export type KafkaConsumer = ReturnType<KafkaClient['consumer']>;
  */
 export function createKafka(config: Config, log: Logger): KafkaClient {
   const kafkaLog = log.child('kafka');
-  return new Kafka({
+  const watch = new SecurityWatch(); // security failures are only logged by librdkafka
+  const kafka = new Kafka({
     ...baseProps(config),
     kafkaJS: {
       logLevel: logLevel.WARN,
@@ -24,8 +26,8 @@ export function createKafka(config: Config, log: Logger): KafkaClient {
         info: (m: string, x?: object) => kafkaLog.debug(m, x),
         debug: (m: string, x?: object) => kafkaLog.debug(m, x),
         // Connection refusals repeat every second while a broker is down: the caller reports those.
-        warn: (m: string, x?: object) => kafkaLog.debug(m, x),
-        error: (m: string, x?: object) => kafkaLog.debug(m, x),
+        warn: (m: string, x?: object) => (watch.note(m), kafkaLog.debug(m, x)),
+        error: (m: string, x?: object) => (watch.note(m), kafkaLog.debug(m, x)),
         namespace() {
           return this;
         },
@@ -33,6 +35,8 @@ export function createKafka(config: Config, log: Logger): KafkaClient {
       },
     },
   } as never);
+  attachSecurityWatch(kafka, watch);
+  return kafka;
 }
 
 /** librdkafka properties every client of the app shares: brokers, identity, security. */
@@ -93,9 +97,16 @@ export async function connectAdmin(kafka: KafkaClient, config: Config): Promise<
     return admin;
   } catch (err) {
     await admin.disconnect().catch(() => undefined);
+    const security = securityWatchOf(kafka)?.explain(config);
+    if (security !== undefined && security.code !== 'KAFKA_UNREACHABLE')
+      throw new FanoutError(security.code, `Kafka at ${where}: ${security.sentence}`, {
+        retriable: false,
+        cause: err,
+      });
     const why =
       err instanceof FanoutError ? err.message : classifyKafkaError(err, 'list topics').message;
-    throw new FanoutError('KAFKA_UNREACHABLE', `Kafka at ${where} is unreachable: ${why}`, {
+    const hint = security === undefined ? '' : ` (${security.sentence})`;
+    throw new FanoutError('KAFKA_UNREACHABLE', `Kafka at ${where} is unreachable: ${why}${hint}`, {
       retriable: true,
       cause: err,
     });
