@@ -29,6 +29,7 @@ import {
   secureConfig,
   secureNames,
   serviceLogs,
+  startOtlpSink,
   type FanoutRun,
 } from './support.ts';
 
@@ -37,7 +38,9 @@ const FOLLOWERS = [1001n, 1002n, 1003n, 1004n, 1005n];
 const WRONG_KAFKA = 'wrong-kafka-pw-7f3a';
 const WRONG_CASSANDRA = 'wrong-cassandra-pw-91c2';
 
-const names = secureNames();
+// Spans the processes export land here, to be searched for secrets like every other output.
+const spans = await startOtlpSink();
+const names = [...secureNames(), `telemetry.otlpEndpoint=${spans.url}`];
 let admin: Config;
 let db: cassandra.Client;
 let acls: KafkaAcl[];
@@ -99,6 +102,7 @@ describe('secured Kafka and Cassandra (issue #18)', () => {
     // The secure set outlives the run: remove this test's keyspace, topics and groups.
     await db?.execute(`DROP KEYSPACE IF EXISTS ${admin.cassandra.keyspace}`).catch(() => undefined);
     await db?.shutdown();
+    await spans.close();
     if (admin) {
       const a = await connectAdmin(createKafka(admin, createLogger('error')), admin);
       await removeByPrefix(a, `${admin.topics.completed.split('.')[0]!}.`).catch(() => undefined);
@@ -221,7 +225,21 @@ describe('secured Kafka and Cassandra (issue #18)', () => {
     expect(await topicsAs('stranger')).toEqual([]);
   });
 
-  it('no secret appears in any output of these runs nor in the services logs', async () => {
+  it('SASL PLAIN works too, over the same TLS listener', async () => {
+    const s = secureClientSettings('worker');
+    const config = loadConfig({
+      env: s.env,
+      sets: [...s.sets, ...names, 'kafka.saslMechanism=plain'],
+    });
+    const a = await connectAdmin(createKafka(config, createLogger('error')), config);
+    try {
+      expect(await a.listTopics()).toContain(admin.topics.tweetsCdc);
+    } finally {
+      await a.disconnect();
+    }
+  });
+
+  it('no secret appears in any output of these runs (stdout, stderr, exported spans) nor in the services logs', async () => {
     await connector.stop();
     const secrets = await secretsUsed([WRONG_KAFKA, WRONG_CASSANDRA]);
     const channels = [
@@ -230,11 +248,13 @@ describe('secured Kafka and Cassandra (issue #18)', () => {
         { name: `${o.name} stderr`, text: o.stderr },
       ]),
       ...(await serviceLogs()),
+      ...spans.bodies.map((text, i) => ({ name: `exported spans #${i}`, text })),
     ];
     // Controls: the grep reads real output (user names are printed, passwords are not).
-    expect(secrets).toHaveLength(9);
+    expect(secrets).toHaveLength(8); // keystore, 3 Kafka users, 2 Cassandra roles, 2 wrong ones
     expect(channels.length).toBeGreaterThan(20);
     expect(channels.some((c) => c.text.includes('refused the login of fanout_app'))).toBe(true);
+    expect(spans.bodies.some((b) => b.includes('resourceSpans'))).toBe(true);
     const hits = channels.flatMap((c) =>
       secrets.filter((s) => c.text.includes(s)).map(() => c.name),
     );

@@ -126,3 +126,28 @@ export async function serviceLogs(): Promise<Array<{ name: string; text: string 
 /** The ACLs without the ones `drop` selects (a missing-ACL test). */
 export const without = (acls: KafkaAcl[], drop: (a: KafkaAcl) => boolean): KafkaAcl[] =>
   acls.filter((a) => !drop(a));
+
+/** An OTLP/HTTP endpoint on loopback that keeps every request body (exported spans) as text. */
+export async function startOtlpSink(): Promise<{
+  url: string;
+  bodies: string[];
+  close: () => Promise<void>;
+}> {
+  const { createServer } = await import('node:http');
+  const bodies: string[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => (body += d.toString('utf8')));
+    req.on('end', () => {
+      bodies.push(body);
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    bodies,
+    close: () => new Promise((res) => server.close(() => res())),
+  };
+}
