@@ -107,9 +107,7 @@ export function secureKafkaDriver(
           'FORMAT_FAILED',
           `secure Kafka storage format failed (exit ${result.code}): ${result.output.trim().split('\n').slice(-3).join(' ')}`,
         );
-      log(
-        `kafka (secure): formatted KRaft storage with SCRAM users ${Object.keys(creds.kafka).join(', ')}`,
-      );
+      log(`kafka: formatted KRaft storage with SCRAM users ${Object.keys(creds.kafka).join(', ')}`);
     },
     async javaArgs(): Promise<string[]> {
       return heap(await base.javaArgs(), '512m', '512m');
