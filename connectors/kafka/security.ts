@@ -37,7 +37,7 @@ export class SecurityWatch {
       return {
         code: 'KAFKA_UNREACHABLE',
         sentence:
-          'no answer over plaintext; if the listener uses TLS or SASL, set kafka.securityProtocol (ssl, sasl_ssl)',
+          'kafka.securityProtocol is plaintext: if the listener wants TLS or SASL, set it to ssl or sasl_ssl',
       };
     return undefined;
   }

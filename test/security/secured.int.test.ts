@@ -180,7 +180,7 @@ describe('secured Kafka and Cassandra (issue #18)', () => {
           'kafka.connectTimeoutMs=5000',
         ],
       }),
-      /set kafka\.securityProtocol/,
+      /kafka\.securityProtocol is plaintext: if the listener wants TLS or SASL/,
     );
     await refused(
       fanoutAs('worker plaintext cassandra', 'worker', ['worker'], names, {

@@ -30,7 +30,9 @@ describe('SecurityWatch (librdkafka only logs security failures)', () => {
   it('hints at the protocol for a plaintext client that got no answer, and says nothing otherwise', () => {
     const w = new SecurityWatch();
     w.note('Connection refused');
-    expect(w.explain(plaintext)?.sentence).toMatch(/set kafka\.securityProtocol/);
+    expect(w.explain(plaintext)?.sentence).toMatch(
+      /kafka\.securityProtocol is plaintext: if the listener wants TLS or SASL/,
+    );
     expect(w.explain(sasl)).toBeUndefined();
   });
 });
