@@ -18,6 +18,10 @@ export interface Settings {
     saslUsername: string;
     saslPassword: string;
     sslCaLocation: string;
+    sslCertificateLocation: string;
+    sslKeyLocation: string;
+    sslKeyPassword: string;
+    sslVerifyHostname: boolean;
     connectTimeoutMs: number;
     transactionTimeoutMs: number;
     replicationFactor: number;
@@ -27,6 +31,11 @@ export interface Settings {
     localDataCenter: string;
     username: string;
     password: string;
+    tls: boolean;
+    tlsCaFile: string;
+    tlsCertFile: string;
+    tlsKeyFile: string;
+    tlsVerifyHostname: boolean;
     keyspace: string;
     replication: string;
     writeConsistency: string;
@@ -114,6 +123,31 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/** TLS settings that cannot work together, one sentence each naming the keys. */
+function tlsProblems(s: Settings): string[] {
+  const problems: string[] = [];
+  const k = s.kafka;
+  const kafkaTls = k.securityProtocol === 'ssl' || k.securityProtocol === 'sasl_ssl';
+  for (const key of ['sslCaLocation', 'sslCertificateLocation', 'sslKeyLocation'] as const) {
+    if (k[key] !== '' && !kafkaTls)
+      problems.push(
+        `kafka.${key} is set but kafka.securityProtocol is ${k.securityProtocol}: use ssl or sasl_ssl`,
+      );
+  }
+  if ((k.sslCertificateLocation === '') !== (k.sslKeyLocation === ''))
+    problems.push('kafka.sslCertificateLocation and kafka.sslKeyLocation must be set together');
+  if (k.sslKeyPassword !== '' && k.sslKeyLocation === '')
+    problems.push('kafka.sslKeyPassword is set but kafka.sslKeyLocation is not');
+  const c = s.cassandra;
+  for (const key of ['tlsCaFile', 'tlsCertFile', 'tlsKeyFile'] as const) {
+    if (c[key] !== '' && !c.tls)
+      problems.push(`cassandra.${key} is set but cassandra.tls is false: set cassandra.tls=true`);
+  }
+  if ((c.tlsCertFile === '') !== (c.tlsKeyFile === ''))
+    problems.push('cassandra.tlsCertFile and cassandra.tlsKeyFile must be set together');
+  return problems;
+}
+
 /** Compiles validated settings; throws with every contradiction found. */
 export function compile(s: Settings): Config {
   const problems: string[] = [];
@@ -156,6 +190,7 @@ export function compile(s: Settings): Config {
         `telemetry.${key} must be an http:// or https:// URL (e.g. ${example}), got ${JSON.stringify(s.telemetry[key])}`,
       );
   }
+  problems.push(...tlsProblems(s));
   const replicationMap = parseReplication(s.cassandra.replication);
   if (!replicationMap)
     problems.push(`cassandra.replication ${JSON.stringify(s.cassandra.replication)} is malformed`);

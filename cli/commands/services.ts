@@ -12,6 +12,7 @@ import {
   servicesStatus,
   servicesUp,
 } from '../../services/launcher.ts';
+import { secureServicesDown, secureServicesUp } from '../../services/secure.ts';
 import { UsageError } from '../args.ts';
 
 /**
@@ -33,16 +34,25 @@ function names(args: string[], observability: boolean): ServiceName[] {
  * `fanout services up|down|status|logs [kafka|cassandra|jaeger|prometheus] [--observability]
  * [--purge]`: the local real services. `down` with no name stops all four (a stopped one is left
  * alone), so the observability stack never outlives the data services by accident.
+ * `up|down --secure [--purge]`: the secure set beside them (services/secure.ts).
  */
 export async function services(
   action: string | undefined,
   args: string[],
   purge: boolean,
   observability = false,
+  secure = false,
 ): Promise<void> {
   const log = (line: string): void => {
     process.stderr.write(`[services] ${line}\n`);
   };
+  // `--secure`: the second, secured set (TLS, SASL, ACLs, Cassandra auth) on its own ports.
+  if (secure && (action === 'up' || action === 'down')) {
+    if (args.length > 0) throw new UsageError('services up|down --secure takes no service names');
+    if (action === 'up') await secureServicesUp({ log });
+    else await secureServicesDown({ log, purge });
+    return;
+  }
   switch (action) {
     case 'up':
       await servicesUp(names(args, observability), { log });
