@@ -25,8 +25,10 @@ const commands = {
   run: () => import('./commands/run.ts'),
   schema: () => import('./commands/schema.ts'),
   seed: () => import('./commands/seed.ts'),
+  security: () => import('./commands/security.ts'),
   services: () => import('./commands/services.ts'),
   status: () => import('./commands/status.ts'),
+  trace: () => import('./commands/trace.ts'),
   tweet: () => import('./commands/tweet.ts'),
   worker: () => import('./commands/worker.ts'),
 };
@@ -85,8 +87,31 @@ const PREPARE: Readonly<Record<string, (p: Parsed) => Promise<Ready>>> = {
     const [action, ...names] = p.positionals;
     const purge = p.options.has('purge');
     if (purge && action !== 'down') throw new UsageError('option --purge goes with down only');
+    const observability = p.options.has('observability');
+    if (observability && action !== 'up')
+      throw new UsageError('option --observability goes with up only');
+    const secure = p.options.has('secure');
     const { services } = await commands.services();
-    return () => services(action, names, purge);
+    return () => services(action, names, purge, observability, secure);
+  },
+  security: async (p) => {
+    const { security } = await commands.security();
+    return (ctx) =>
+      security(ctx().config, p.positionals[0], {
+        connectorPrincipal: stringOption(p, 'connector-principal'),
+        workerPrincipal: stringOption(p, 'worker-principal'),
+        role: stringOption(p, 'role'),
+        json: p.options.has('json'),
+      });
+  },
+  trace: async (p) => {
+    const { trace } = await commands.trace();
+    const lookback = stringOption(p, 'lookback');
+    return (ctx) =>
+      trace(ctx(), p.positionals[0]!, {
+        json: p.options.has('json'),
+        ...(lookback ? { lookback } : {}),
+      });
   },
   schema: async () => {
     const { schemaApply } = await commands.schema();

@@ -149,16 +149,66 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'services',
     group: 'setup',
-    usage: 'up|down|status|logs [kafka|cassandra] [--purge]',
+    usage: 'up|down|status|logs [<service>...] [--observability] [--secure] [--purge]',
     summary: 'the local Kafka 4 (KRaft) and Cassandra 5 (CDC on), from Maven jars, on loopback',
     about:
-      'up: download (once) and start both; a no-op when they run. down: stop them; with --purge ' +
-      'also delete their data (the jars stay). status: JSON. logs <name>: the log of one. ' +
-      'FANOUT_HOME moves everything; FANOUT_PORT_OFFSET=N adds N to every port.',
-    options: { purge: { type: 'boolean', doc: 'with down: also delete the data' } },
+      'Services: kafka, cassandra, jaeger, prometheus. ' +
+      'up: download (once) and start Kafka and Cassandra; a no-op when they run; with ' +
+      '--observability also Jaeger (built once from the Go module proxy) and Prometheus (Debian). ' +
+      'down: stop them all; with --purge also delete their data (the jars stay). --secure: the ' +
+      'secured set (TLS, SASL, ACLs, Cassandra auth) on ports of its own, beside the plain one. ' +
+      'status: JSON. logs <name>: the log of one. FANOUT_HOME moves everything; ' +
+      'FANOUT_PORT_OFFSET=N adds N to every port.',
+    options: {
+      purge: { type: 'boolean', doc: 'with down: also delete the data' },
+      observability: { type: 'boolean', doc: 'with up: also Jaeger and Prometheus' },
+      secure: { type: 'boolean', doc: 'up|down the secured set instead (docs/security.md)' },
+    },
     config: false,
     actions: ['up', 'down', 'status', 'logs'],
-    positionals: { min: 1, max: 3 },
+    positionals: { min: 1, max: 5 },
+  },
+  {
+    name: 'security',
+    group: 'setup',
+    usage: 'acls|grants [options]',
+    summary: 'the least-privilege Kafka ACLs and Cassandra GRANTs for the configured names',
+    about:
+      'acls: kafka-acls.sh command lines for the CDC connector and the workers (topics, groups, ' +
+      'transactional ids, idempotent write); --json: the same as data. grants: the Cassandra role ' +
+      'and its GRANTs (schema apply stays an admin step). See docs/security.md.',
+    options: {
+      'connector-principal': {
+        type: 'string',
+        value: '<User:name>',
+        doc: 'default User:fanout-cdc',
+      },
+      'worker-principal': {
+        type: 'string',
+        value: '<User:name>',
+        doc: 'default User:fanout-worker',
+      },
+      role: { type: 'string', value: '<role>', doc: 'the Cassandra role, default fanout_app' },
+      json: { type: 'boolean', doc: 'the ACLs as JSON' },
+    },
+    config: true,
+    actions: ['acls', 'grants'],
+    positionals: { min: 1, max: 1 },
+  },
+  {
+    name: 'trace',
+    group: 'run',
+    usage: '<tweet-id> [--json] [--lookback 24h]',
+    summary: "a tweet's trace from Jaeger as a waterfall in the terminal",
+    about:
+      "Finds the tweet's trace through Jaeger's query API (telemetry.jaegerUrl) and prints its " +
+      "span tree: durations as bars, the worker of each span, retries. --json: Jaeger's JSON.",
+    options: {
+      json: { type: 'boolean', doc: "Jaeger's JSON instead of the waterfall" },
+      lookback: { type: 'string', value: '<dur>', doc: 'how far back to search, default 24h' },
+    },
+    config: true,
+    positionals: { min: 1, max: 1, missing: '<tweet-id>' },
   },
   {
     name: 'schema',

@@ -19,6 +19,10 @@ export interface Settings {
     saslUsername: string;
     saslPassword: string;
     sslCaLocation: string;
+    sslCertificateLocation: string;
+    sslKeyLocation: string;
+    sslKeyPassword: string;
+    sslVerifyHostname: boolean;
     connectTimeoutMs: number;
     transactionTimeoutMs: number;
     replicationFactor: number;
@@ -28,6 +32,11 @@ export interface Settings {
     localDataCenter: string;
     username: string;
     password: string;
+    tls: boolean;
+    tlsCaFile: string;
+    tlsCertFile: string;
+    tlsKeyFile: string;
+    tlsVerifyHostname: boolean;
     keyspace: string;
     replication: string;
     writeConsistency: string;
@@ -78,6 +87,7 @@ export interface Settings {
     enabled: boolean;
     serviceName: string;
     otlpEndpoint: string;
+    jaegerUrl: string;
     prometheusPort: number;
     prometheusHost: string;
     traceSampleRatio: number;
@@ -115,6 +125,31 @@ function deepFreeze<T>(value: T): T {
     Object.freeze(value);
   }
   return value;
+}
+
+/** TLS settings that cannot work together, one sentence each naming the keys. */
+function tlsProblems(s: Settings): string[] {
+  const problems: string[] = [];
+  const k = s.kafka;
+  const kafkaTls = k.securityProtocol === 'ssl' || k.securityProtocol === 'sasl_ssl';
+  for (const key of ['sslCaLocation', 'sslCertificateLocation', 'sslKeyLocation'] as const) {
+    if (k[key] !== '' && !kafkaTls)
+      problems.push(
+        `kafka.${key} is set but kafka.securityProtocol is ${k.securityProtocol}: use ssl or sasl_ssl`,
+      );
+  }
+  if ((k.sslCertificateLocation === '') !== (k.sslKeyLocation === ''))
+    problems.push('kafka.sslCertificateLocation and kafka.sslKeyLocation must be set together');
+  if (k.sslKeyPassword !== '' && k.sslKeyLocation === '')
+    problems.push('kafka.sslKeyPassword is set but kafka.sslKeyLocation is not');
+  const c = s.cassandra;
+  for (const key of ['tlsCaFile', 'tlsCertFile', 'tlsKeyFile'] as const) {
+    if (c[key] !== '' && !c.tls)
+      problems.push(`cassandra.${key} is set but cassandra.tls is false: set cassandra.tls=true`);
+  }
+  if ((c.tlsCertFile === '') !== (c.tlsKeyFile === ''))
+    problems.push('cassandra.tlsCertFile and cassandra.tlsKeyFile must be set together');
+  return problems;
 }
 
 /** Compiles validated settings; throws with every contradiction found. */
@@ -155,11 +190,16 @@ export function compile(s: Settings): Config {
   if ((s.cassandra.username === '') !== (s.cassandra.password === '')) {
     problems.push('cassandra.username and cassandra.password must be set together');
   }
-  if (s.telemetry.enabled && !/^https?:\/\/[^/\s]+/.test(s.telemetry.otlpEndpoint)) {
-    problems.push(
-      `telemetry.otlpEndpoint must be an http:// or https:// URL (e.g. http://127.0.0.1:4318), got ${JSON.stringify(s.telemetry.otlpEndpoint)}`,
-    );
+  for (const [key, example] of [
+    ['otlpEndpoint', 'http://127.0.0.1:4318'],
+    ['jaegerUrl', 'http://127.0.0.1:16686'],
+  ] as const) {
+    if (!/^https?:\/\/[^/\s]+/.test(s.telemetry[key]))
+      problems.push(
+        `telemetry.${key} must be an http:// or https:// URL (e.g. ${example}), got ${JSON.stringify(s.telemetry[key])}`,
+      );
   }
+  problems.push(...tlsProblems(s));
   const replicationMap = parseReplication(s.cassandra.replication);
   if (!replicationMap)
     problems.push(`cassandra.replication ${JSON.stringify(s.cassandra.replication)} is malformed`);

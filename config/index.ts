@@ -4,3 +4,5 @@ export { ConfigError } from './errors.ts';
 export { cdcTopic, type Config, type Settings } from './compile.ts';
 export { fanoutHome, localCdcRawDir } from './home.ts';
 export { schema } from './schema.ts';
+export { REDACTED, redactSecrets, registerSecret, secretFromEnv } from './secrets.ts';
+export { jsonErrorPosition } from './json-error.ts';

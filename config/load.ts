@@ -8,7 +8,9 @@ import convict from 'convict';
 import { compile, type Config } from './compile.ts';
 import { ConfigError } from './errors.ts';
 import type { Format } from './formats.ts';
+import { jsonErrorPosition } from './json-error.ts';
 import { extraEnv, schema } from './schema.ts';
+import { REDACTED, redactSecrets, registerSecret, secretFromEnv } from './secrets.ts';
 import { portOffsetFromEnv, servicePorts } from './ports.ts';
 
 export interface LoadOptions {
@@ -100,18 +102,13 @@ export function loadConfig(options: LoadOptions = {}): Config {
 
   const file = options.file ?? env.FANOUT_CONFIG;
   if (file) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(readFileSync(file, 'utf8'));
-    } catch (err) {
-      throw new ConfigError([
-        `config file ${file} could not be read as JSON: ${(err as Error).message}`,
-      ]);
-    }
+    const parsed = readConfigFile(file);
     for (const [key, value] of flatten(parsed)) apply(key, value, `file ${file}`);
   }
 
-  const known = new Set<string>([...leaves.values()].map((l) => l.env));
+  const known = new Set<string>(
+    [...leaves.values()].flatMap((l) => (l.sensitive ? [l.env, `${l.env}_FILE`] : [l.env])),
+  );
   for (const name of Object.keys(env)) {
     if (
       name.startsWith('FANOUT_') &&
@@ -122,6 +119,13 @@ export function loadConfig(options: LoadOptions = {}): Config {
     }
   }
   for (const leaf of leaves.values()) {
+    if (leaf.sensitive) {
+      // A secret may come from a file named by <VAR>_FILE (Docker secrets).
+      const { value, problem } = secretFromEnv(env, leaf.env);
+      if (problem !== undefined) problems.push(`${leaf.key}: ${problem}`);
+      if (value !== undefined) apply(leaf.key, value, `env ${leaf.env}`);
+      continue;
+    }
     const raw = env[leaf.env];
     if (raw !== undefined) apply(leaf.key, raw, `env ${leaf.env}`);
   }
@@ -145,20 +149,50 @@ export function loadConfig(options: LoadOptions = {}): Config {
     }
   }
   if (problems.length > 0) throw new ConfigError(problems);
-  return compile(conf.getProperties() as never);
+  const config = compile(conf.getProperties() as never);
+  for (const leaf of leaves.values()) {
+    const value = conf.get(leaf.key as never) as unknown;
+    if (leaf.sensitive && typeof value === 'string') registerSecret(value);
+  }
+  return config;
 }
 
-/** The effective configuration as JSON text, secrets redacted. */
+/**
+ * The parsed JSON of a config file. A syntax error names the file, line and column only: the
+ * parser's own message quotes the text around the error, which may be a password.
+ */
+function readConfigFile(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new ConfigError([`config file ${file} cannot be read (${code})`]);
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    const at = jsonErrorPosition(text);
+    const where = at === undefined ? '' : ` at line ${at.line}, column ${at.column}`;
+    throw new ConfigError([
+      `config file ${file} is not valid JSON: syntax error${where} (the text is not shown: it may hold a secret)`,
+    ]);
+  }
+}
+
+/**
+ * The effective configuration as JSON text, secrets redacted: the sensitive keys by name, and any
+ * registered secret value wherever else it appears (e.g. pasted into another key by mistake).
+ */
 export function redacted(config: Config): string {
   const copy = JSON.parse(JSON.stringify(config)) as Record<string, Record<string, unknown>>;
   for (const leaf of leaves.values()) {
     if (!leaf.sensitive) continue;
     const [group, name] = leaf.key.split('.') as [string, string];
     const section = copy[group];
-    if (section && section[name] !== '' && section[name] !== undefined)
-      section[name] = '[redacted]';
+    if (section && section[name] !== '' && section[name] !== undefined) section[name] = REDACTED;
   }
-  return JSON.stringify(copy, null, 2);
+  return redactSecrets(JSON.stringify(copy, null, 2));
 }
 
 function suggest(key: string): string {

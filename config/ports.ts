@@ -65,3 +65,27 @@ export function portOffsetFromEnv(env: NodeJS.ProcessEnv = process.env): number 
   const text = env['FANOUT_PORT_OFFSET'];
   return text === undefined || text === '' ? 0 : Number(text);
 }
+
+/** How far the secure set of services (`services up --secure`) sits above the plain one. */
+export const SECURE_PORT_SHIFT = 100;
+
+/** The ports of the secure set: the plain ones + 100, plus Kafka's mutual-TLS listener. */
+export interface SecureServicePorts extends ServicePorts {
+  readonly kafka: ServicePorts['kafka'] & {
+    /** SSL listener that requires a client certificate (the broker port is SASL_SSL). */
+    readonly mtls: number;
+  };
+}
+
+/**
+ * The ports of the secure local services: Kafka SASL_SSL 9192, controller 9193, mutual TLS 9194;
+ * Cassandra (TLS only) 9142, storage 7100, JMX 7299; each shifted by `offset` like
+ * {@link servicePorts}, so both sets run at once.
+ */
+export function secureServicePorts(offset: number = portOffsetFromEnv()): SecureServicePorts {
+  const p = servicePorts(offset + SECURE_PORT_SHIFT);
+  return Object.freeze({
+    ...p,
+    kafka: Object.freeze({ ...p.kafka, mtls: p.kafka.controller + 1 }),
+  });
+}

@@ -57,7 +57,7 @@ export const schema = {
       env: 'FANOUT_KAFKA_SASL_USERNAME',
     },
     saslPassword: {
-      doc: 'SASL password (never printed).',
+      doc: 'SASL password (never printed; also FANOUT_KAFKA_SASL_PASSWORD_FILE, a file holding it).',
       format: text(false),
       default: '',
       env: 'FANOUT_KAFKA_SASL_PASSWORD',
@@ -68,6 +68,31 @@ export const schema = {
       format: text(false),
       default: '',
       env: 'FANOUT_KAFKA_SSL_CA_LOCATION',
+    },
+    sslCertificateLocation: {
+      doc: 'Path of the client certificate (PEM) for mutual TLS with ssl / sasl_ssl; empty = none. Needs kafka.sslKeyLocation.',
+      format: text(false),
+      default: '',
+      env: 'FANOUT_KAFKA_SSL_CERTIFICATE_LOCATION',
+    },
+    sslKeyLocation: {
+      doc: 'Path of the private key (PEM) of kafka.sslCertificateLocation.',
+      format: text(false),
+      default: '',
+      env: 'FANOUT_KAFKA_SSL_KEY_LOCATION',
+    },
+    sslKeyPassword: {
+      doc: 'Passphrase of kafka.sslKeyLocation when it is encrypted (never printed; also FANOUT_KAFKA_SSL_KEY_PASSWORD_FILE).',
+      format: text(false),
+      default: '',
+      env: 'FANOUT_KAFKA_SSL_KEY_PASSWORD',
+      sensitive: true,
+    },
+    sslVerifyHostname: {
+      doc: "Check that the broker certificate names the host connected to (librdkafka's ssl.endpoint.identification.algorithm=https). Turn off only for certificates without the right names.",
+      format: bool,
+      default: true,
+      env: 'FANOUT_KAFKA_SSL_VERIFY_HOSTNAME',
     },
     connectTimeoutMs: {
       doc: 'How long a Kafka client waits for the cluster before it reports it unreachable.',
@@ -107,11 +132,41 @@ export const schema = {
       env: 'FANOUT_CASSANDRA_USERNAME',
     },
     password: {
-      doc: 'Cassandra password (never printed).',
+      doc: 'Cassandra password (never printed; also FANOUT_CASSANDRA_PASSWORD_FILE, a file holding it).',
       format: text(false),
       default: '',
       env: 'FANOUT_CASSANDRA_PASSWORD',
       sensitive: true,
+    },
+    tls: {
+      doc: 'Encrypt client connections with TLS (the node needs client_encryption_options enabled).',
+      format: bool,
+      default: false,
+      env: 'FANOUT_CASSANDRA_TLS',
+    },
+    tlsCaFile: {
+      doc: 'Path of a CA bundle (PEM) that signed the node certificates; empty = system CAs.',
+      format: text(false),
+      default: '',
+      env: 'FANOUT_CASSANDRA_TLS_CA_FILE',
+    },
+    tlsCertFile: {
+      doc: 'Path of a client certificate (PEM), for nodes that require client certificates; empty = none. Needs cassandra.tlsKeyFile.',
+      format: text(false),
+      default: '',
+      env: 'FANOUT_CASSANDRA_TLS_CERT_FILE',
+    },
+    tlsKeyFile: {
+      doc: 'Path of the private key (PEM) of cassandra.tlsCertFile.',
+      format: text(false),
+      default: '',
+      env: 'FANOUT_CASSANDRA_TLS_KEY_FILE',
+    },
+    tlsVerifyHostname: {
+      doc: 'Check that each node certificate names the address connected to. Turn off only for certificates without the right names.',
+      format: bool,
+      default: true,
+      env: 'FANOUT_CASSANDRA_TLS_VERIFY_HOSTNAME',
     },
     keyspace: {
       doc: 'Keyspace of the data contract (tweets, followers, timelines).',
@@ -392,6 +447,12 @@ export const schema = {
       format: text(true),
       default: 'http://127.0.0.1:4318',
       env: 'FANOUT_OTLP_ENDPOINT',
+    },
+    jaegerUrl: {
+      doc: "Jaeger's query API, where `fanout trace` looks a tweet's trace up.",
+      format: text(true),
+      default: 'http://127.0.0.1:16686',
+      env: 'FANOUT_JAEGER_URL',
     },
     prometheusPort: {
       doc: 'Port of the Prometheus metrics endpoint; 0 = off. Each process on one host needs its own: the local Prometheus scrapes this port and the next 7.',

@@ -3,6 +3,7 @@
  * boundary, so nothing above it inspects driver internals (compare platformatic's `canRetry`):
  * Cassandra's here, Kafka's in connectors/kafka/errors.ts.
  */
+import { redactSecrets } from '../config/index.ts';
 
 /** Base of every error this product raises on purpose. */
 export class FanoutError extends Error {
@@ -10,7 +11,11 @@ export class FanoutError extends Error {
   /** True when the same operation may succeed if tried again (timeouts, unavailable, overload). */
   readonly retriable: boolean;
   constructor(code: string, message: string, options: { retriable: boolean; cause?: unknown }) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    // Its message is printed and logged: no secret in it, whatever a driver's message quoted.
+    super(
+      redactSecrets(message),
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.name = 'FanoutError';
     this.code = code;
     this.retriable = options.retriable;

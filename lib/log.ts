@@ -3,7 +3,9 @@
  * (`time LEVEL [name] message {extras}`) or JSON through pino (log.format). Either way a record
  * logged while a span is active carries its trace_id and span_id, so a log line leads to its trace.
  */
+import { writeSync } from 'node:fs';
 import { context, trace } from '@opentelemetry/api';
+import { redactSecrets } from '../config/index.ts';
 import { pino, type DestinationStream, type Logger as Pino } from 'pino';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -58,8 +60,11 @@ function textLogger(level: LogLevel, name: string, write: Write): Logger {
         extra && Object.keys(extra).length > 0
           ? ` ${JSON.stringify(extra, (_, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}`
           : '';
+      // Secrets never reach a log, whatever a message or a driver error carried (config/secrets.ts).
       write(
-        `${new Date().toISOString()} ${lvl.toUpperCase().padEnd(5)} [${name}] ${msg}${tail}${traceTail}`,
+        redactSecrets(
+          `${new Date().toISOString()} ${lvl.toUpperCase().padEnd(5)} [${name}] ${msg}${tail}${traceTail}`,
+        ),
       );
     };
   return {
@@ -73,10 +78,11 @@ function textLogger(level: LogLevel, name: string, write: Write): Logger {
 
 function jsonLogger(level: LogLevel, name: string, write: Write): Logger {
   // Synchronous writes: a line logged just before a fatal exit must not be lost in a buffer.
-  const stream: DestinationStream =
-    write === stderr
-      ? pino.destination({ fd: 2, sync: true })
-      : { write: (line: string) => write(line.endsWith('\n') ? line.slice(0, -1) : line) };
+  const out: Write = write === stderr ? (l) => writeSync(2, `${l}\n`) : write;
+  // Every line passes the secret filter before it leaves (config/secrets.ts).
+  const stream: DestinationStream = {
+    write: (line: string) => out(redactSecrets(line.endsWith('\n') ? line.slice(0, -1) : line)),
+  };
   const make = (n: string): Pino =>
     pino(
       {

@@ -21,6 +21,7 @@ import {
   type SpanContext,
   type TimeInput,
 } from '@opentelemetry/api';
+import { redactSecrets } from '../config/index.ts';
 
 export const tracer = trace.getTracer('fanout');
 
@@ -78,8 +79,18 @@ export function linkTo(from: Context | Span, attributes?: Attributes): Link | un
 /** Marks `span` failed with `error`. */
 export function recordFailure(span: Span, error: unknown): void {
   const err = error instanceof Error ? error : new Error(String(error));
-  span.recordException(err);
-  span.setStatus({ code: SpanStatusCode.ERROR, message: err.message });
+  // Exported spans leave the process: no secret in them (config/secrets.ts).
+  const message = redactSecrets(err.message);
+  span.recordException({ name: err.name, message, stack: redactSecrets(err.stack ?? '') });
+  span.setStatus({ code: SpanStatusCode.ERROR, message });
+}
+
+/** `attributes` with every registered secret removed from their string values. */
+export function redactAttributes(attributes: Attributes): Attributes {
+  const out: Attributes = {};
+  for (const [k, v] of Object.entries(attributes))
+    out[k] = typeof v === 'string' ? redactSecrets(v) : v;
+  return out;
 }
 
 /**
@@ -157,7 +168,7 @@ function spanOptions(
 ): { kind: SpanKind; attributes: Attributes; links?: Link[]; startTime?: TimeInput } {
   return {
     kind,
-    attributes,
+    attributes: redactAttributes(attributes),
     ...(links && links.length > 0 ? { links: [...links] } : {}),
     ...(startTime === undefined ? {} : { startTime }),
   };

@@ -6,11 +6,21 @@
 #     enough, else Node 24 from the npm registry into .tools/ (a user's own Node is never touched),
 #   - the npm dependencies (npm ci), building librdkafka from source: its prebuilt-binary download
 #     is not reachable everywhere, and dynamic linking avoids fetching zlib/openssl sources.
+# With --observability, also what `fanout services up --observability` runs: Debian's prometheus,
+# and a check that Go 1.24+ is there (the launcher builds Jaeger with it, once, into the cache).
 # Prints the chosen node's bin dir on the last line of stdout, for callers to put on PATH.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 log() { printf '[toolchain] %s\n' "$*" >&2; }
+
+observability=0
+for arg in "$@"; do
+  case "$arg" in
+    --observability) observability=1 ;;
+    *) log "unknown option $arg (known: --observability)"; exit 2 ;;
+  esac
+done
 
 apt_pkgs=(build-essential python3 libssl-dev zlib1g-dev libzstd-dev libcurl4-openssl-dev libsasl2-dev liblz4-dev)
 missing=()
@@ -22,6 +32,23 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >&2
   else
     log "missing Debian packages: ${missing[*]} (install them, then run again)"; exit 1
+  fi
+fi
+
+if ((observability)); then
+  if ! dpkg -s prometheus >/dev/null 2>&1; then
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+      log "apt-get install prometheus"
+      apt-get update -qq >&2
+      # No recommends: prometheus-node-exporter is not ours to run.
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >&2
+    else
+      log "missing Debian package: prometheus (install it, then run again)"; exit 1
+    fi
+  fi
+  go_ok() { go version 2>/dev/null | grep -Eq 'go1\.(2[4-9]|[3-9][0-9])'; }
+  if ! go_ok; then
+    log "Go 1.24+ is needed to build Jaeger (found: $(go version 2>/dev/null || echo none)); install it from https://go.dev/dl"; exit 1
   fi
 fi
 

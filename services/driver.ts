@@ -1,28 +1,55 @@
-/** What the generic launcher needs to know about one service (implemented in kafka.ts, cassandra.ts). */
-import type { CommonServicePaths, ServiceName } from './paths.ts';
+/**
+ * What the generic launcher needs to know about one service: a JVM from Maven jars (kafka.ts,
+ * cassandra.ts) or a native program (jaeger.ts, prometheus.ts). lifecycle.ts starts, probes and
+ * stops either kind the same way.
+ */
+import type { CommonServicePaths, RunPaths, ServiceName } from './paths.ts';
 import type { Java } from './toolchain.ts';
 
-export interface ServiceDriver {
+/** What every kind of service has. */
+export interface DriverBase {
   readonly name: ServiceName;
   /** For sentences: "Kafka", "Cassandra". */
   readonly title: string;
   readonly version: string;
-  readonly paths: CommonServicePaths;
+  readonly paths: RunPaths;
   /** The address every port is bound to (127.0.0.1). */
   readonly host: string;
   /** The port clients use (9092, 9042). */
   readonly clientPort: number;
-  /** Every port the JVM binds; all must be free before it starts. */
+  /** Every port the process binds; all must be free before it starts. */
   readonly ports: readonly number[];
-  /** The JVM main class: with the run dir in argv it identifies our process in /proc. */
+  /**
+   * An argv entry that, with the run dir in argv, identifies our process in /proc: the JVM main
+   * class, or a program's configuration flag.
+   */
   readonly mainClass: string;
   /** The log line that says the server accepts clients. */
   readonly readyLine: string;
   readonly defaultStartTimeoutMs: number;
+  /** One protocol round trip; rejects while the server cannot serve clients. */
+  probe(): Promise<void>;
+}
+
+/** A JVM service run from jars that Maven copies into the fanout home. */
+export interface ServiceDriver extends DriverBase {
+  readonly kind?: 'jvm';
+  readonly paths: CommonServicePaths;
   /** Creates directories, renders the effective configuration, runs one-time initialisation. */
   prepare(java: Java, log: (line: string) => void): Promise<void>;
   /** The java arguments (JVM options, classpath, main class, program arguments). */
   javaArgs(): Promise<string[]>;
-  /** One protocol round trip; rejects while the server cannot serve clients. */
-  probe(): Promise<void>;
 }
+
+/** A native program (Jaeger, Prometheus). */
+export interface ProgramDriver extends DriverBase {
+  readonly kind: 'program';
+  /** Finds or builds the program; returns the path to execute. */
+  install(log: (line: string) => void): Promise<string>;
+  /** Creates directories and renders the effective configuration. */
+  prepare(log: (line: string) => void): Promise<void>;
+  /** The program's arguments. */
+  args(): string[];
+}
+
+export type AnyDriver = ServiceDriver | ProgramDriver;

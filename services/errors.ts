@@ -10,6 +10,8 @@
  * - `START_TIMEOUT`: the JVM did not become ready in time (it was stopped again).
  * - `STOP_FAILED`: a process of the service survived SIGKILL.
  * - `START_FAILED`: several services failed; see `causes`.
+ * - `GO_NOT_FOUND` / `TOOL_BUILD_FAILED`: Jaeger could not be built from the Go module proxy.
+ * - `PROMETHEUS_NOT_FOUND`: no Prometheus binary (Debian: apt-get install prometheus).
  */
 export type ServiceErrorCode =
   | 'JAVA_NOT_FOUND'
@@ -21,7 +23,10 @@ export type ServiceErrorCode =
   | 'EXITED'
   | 'START_TIMEOUT'
   | 'STOP_FAILED'
-  | 'START_FAILED';
+  | 'START_FAILED'
+  | 'GO_NOT_FOUND'
+  | 'TOOL_BUILD_FAILED'
+  | 'PROMETHEUS_NOT_FOUND';
 
 /** A launcher failure with a sentence meant for a person and a stable `code`. */
 export class ServiceError extends Error {

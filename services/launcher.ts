@@ -1,30 +1,43 @@
 /**
  * The local Kafka and Cassandra of the fanout project, run as plain JVMs from Maven Central jars
- * (no Docker): `fanout services up|down|status|logs` are thin wrappers around these functions.
+ * (no Docker), and on request Jaeger (built from the Go module proxy) and Prometheus (Debian's):
+ * `fanout services up|down|status|logs` are thin wrappers around these functions.
  *
  * Everything lives under {@link fanoutHome} (`$FANOUT_HOME`, else `~/.cache/fanout`): jars in
- * `jars/`, configuration, data, logs and pid files in `run/<service>/`. The JVMs are detached (own
+ * `jars/`, the Jaeger build in `tools/`, configuration, data, logs and pid files in
+ * `run/<service>/`. The processes are detached (own
  * session and process group) and outlive the process that started them.
  */
 import { rm } from 'node:fs/promises';
 import { cassandraDriver } from './cassandra.ts';
-import type { ServiceDriver } from './driver.ts';
+import type { AnyDriver } from './driver.ts';
 import { ServiceError } from './errors.ts';
+import { jaegerDriver } from './jaeger.ts';
 import { kafkaDriver } from './kafka.ts';
 import { findRunning, runningVersion, startService, stopService } from './lifecycle.ts';
-import { SERVICE_NAMES, fanoutHome, servicePaths, servicePorts } from './paths.ts';
+import {
+  ALL_SERVICE_NAMES,
+  SERVICE_NAMES,
+  fanoutHome,
+  servicePaths,
+  servicePorts,
+} from './paths.ts';
 import type { ServiceName } from './paths.ts';
+import { prometheusDriver } from './prometheus.ts';
 import { portAnswers } from './process.ts';
 import { findJava } from './toolchain.ts';
 
 export { ServiceError } from './errors.ts';
 export type { ServiceErrorCode } from './errors.ts';
 export {
+  ALL_SERVICE_NAMES,
   CASSANDRA_CONTACT_POINT,
   CASSANDRA_LOCAL_DC,
   CASSANDRA_VERSION,
   KAFKA_BOOTSTRAP,
   KAFKA_VERSION,
+  OBSERVABILITY_SERVICE_NAMES,
+  PROMETHEUS_VERSION,
   SERVICE_NAMES,
   SERVICE_PORTS,
   cassandraCdcRawDir,
@@ -32,7 +45,14 @@ export {
   servicePaths,
   servicePorts,
 } from './paths.ts';
-export type { ServiceName, ServicePaths, ServicePorts } from './paths.ts';
+export { JAEGER_VERSION } from './gotool.ts';
+export type {
+  CoreServiceName,
+  ObservabilityServiceName,
+  ServiceName,
+  ServicePaths,
+  ServicePorts,
+} from './paths.ts';
 
 /** Options shared by the launcher functions. */
 export interface ServicesOptions {
@@ -49,8 +69,9 @@ export interface ServicesOptions {
 
 export interface ServicesUpOptions extends ServicesOptions {
   /**
-   * How long each JVM may take from its start to ready (default: Kafka 120 s, Cassandra 180 s).
-   * Fetching jars the first time is not counted.
+   * How long each service may take from its start to ready (default: Kafka 120 s, Cassandra
+   * 180 s, Jaeger and Prometheus 60 s). Fetching jars or building Jaeger the first time is not
+   * counted.
    */
   readonly timeoutMs?: number;
 }
@@ -67,7 +88,7 @@ export interface ServiceStatus {
   readonly state: 'running' | 'starting' | 'stopped';
   readonly pid: number | undefined;
   readonly host: string;
-  /** The client port: Kafka 9092, Cassandra 9042. */
+  /** The client port: Kafka 9092, Cassandra 9042, Jaeger's query API 16686, Prometheus 9090. */
   readonly port: number;
   /** The running version, or the version `up` would start. */
   readonly version: string;
@@ -81,25 +102,44 @@ const DEFAULT_GRACE_MS = 30_000;
 function driversFor(
   names: readonly ServiceName[],
   opts: Pick<ServicesOptions, 'home' | 'portOffset'>,
-): ServiceDriver[] {
+): AnyDriver[] {
   const paths = servicePaths(opts.home ?? fanoutHome());
   const ports = servicePorts(opts.portOffset);
   const unique = [...new Set(names)];
   for (const name of unique) {
-    if (!SERVICE_NAMES.includes(name))
+    if (!ALL_SERVICE_NAMES.includes(name))
       throw new TypeError(
-        `unknown service "${String(name)}": expected one of ${SERVICE_NAMES.join(', ')}`,
+        `unknown service "${String(name)}": expected one of ${ALL_SERVICE_NAMES.join(', ')}`,
       );
   }
-  return unique.map((name) =>
-    name === 'kafka' ? kafkaDriver(paths.kafka, ports) : cassandraDriver(paths.cassandra, ports),
-  );
+  return unique.map((name): AnyDriver => {
+    switch (name) {
+      case 'kafka':
+        return kafkaDriver(paths.kafka, ports);
+      case 'cassandra':
+        return cassandraDriver(paths.cassandra, ports);
+      case 'jaeger':
+        return checkedPorts(jaegerDriver(paths.jaeger, paths.home, ports));
+      case 'prometheus':
+        return checkedPorts(prometheusDriver(paths.prometheus, ports));
+    }
+  });
+}
+
+/** Jaeger's ports are the highest: a large FANOUT_PORT_OFFSET can push them past 65535. */
+function checkedPorts(driver: AnyDriver): AnyDriver {
+  const over = driver.ports.find((port) => port > 65_535);
+  if (over !== undefined)
+    throw new TypeError(
+      `${driver.title} would listen on port ${over}, past 65535: use a smaller FANOUT_PORT_OFFSET`,
+    );
+  return driver;
 }
 
 /** Runs `task` for every driver at once; throws the one failure, or a START_FAILED listing all. */
 async function forEachService<T>(
-  drivers: readonly ServiceDriver[],
-  task: (driver: ServiceDriver) => Promise<T>,
+  drivers: readonly AnyDriver[],
+  task: (driver: AnyDriver) => Promise<T>,
 ): Promise<T[]> {
   const settled = await Promise.allSettled(drivers.map(task));
   const failures = settled.flatMap((result) =>
@@ -118,7 +158,7 @@ async function forEachService<T>(
 
 /**
  * Makes the services run, concurrently: fetches missing jars with Maven (once, into the fanout
- * home), renders the configuration into the run dir, formats Kafka's KRaft storage on first start,
+ * home; Jaeger: builds it with go, once), renders the configuration into the run dir, formats Kafka's KRaft storage on first start,
  * starts each JVM detached with its output in {@link serviceLogPath}, writes its pid file and waits
  * until it is ready (log line, open port, and one protocol round trip: a Kafka Metadata request, a
  * CQL OPTIONS request).
@@ -136,7 +176,8 @@ export async function servicesUp(
 ): Promise<void> {
   const log = opts.log ?? ((): void => {});
   const drivers = driversFor(names, opts);
-  const java = await findJava();
+  // Jaeger and Prometheus alone need no Java.
+  const java = drivers.some((d) => d.kind !== 'program') ? await findJava() : undefined;
   await forEachService(drivers, (driver) =>
     startService(driver, java, log, opts.timeoutMs ?? driver.defaultStartTimeoutMs),
   );

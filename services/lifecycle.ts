@@ -1,9 +1,10 @@
 /**
- * Start, stop and inspect ONE service JVM; launcher.ts runs these for several services at once.
+ * Start, stop and inspect ONE service (a JVM, or a native program such as Jaeger); launcher.ts
+ * runs these for several services at once.
  */
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ServiceDriver } from './driver.ts';
+import type { AnyDriver, ProgramDriver, ServiceDriver } from './driver.ts';
 import { ServiceError } from './errors.ts';
 import {
   exists,
@@ -32,7 +33,7 @@ const LOG_TAIL_LINES = 20;
 const LOG_LINE_CHARS = 300;
 
 /** True when `argv` is this service's JVM started from this fanout home. */
-function isOurs(driver: ServiceDriver, argv: readonly string[]): boolean {
+function isOurs(driver: AnyDriver, argv: readonly string[]): boolean {
   return (
     argv.includes(driver.mainClass) && argv.some((arg) => arg.includes(`${driver.paths.runDir}/`))
   );
@@ -42,7 +43,7 @@ function isOurs(driver: ServiceDriver, argv: readonly string[]): boolean {
  * The service's running JVM: the one the pid file names, else (pid file lost) any JVM of this
  * service and home found in /proc. Undefined when none runs.
  */
-export async function findRunning(driver: ServiceDriver): Promise<ProcInfo | undefined> {
+export async function findRunning(driver: AnyDriver): Promise<ProcInfo | undefined> {
   const pid = await readPidFile(driver.paths.pidFile);
   if (pid !== undefined) {
     const info = await procInfo(pid);
@@ -52,7 +53,7 @@ export async function findRunning(driver: ServiceDriver): Promise<ProcInfo | und
 }
 
 /** The version in a running JVM's classpath (`…/jars/kafka-4.2.2/*`), else the configured one. */
-export function runningVersion(driver: ServiceDriver, argv: readonly string[]): string {
+export function runningVersion(driver: AnyDriver, argv: readonly string[]): string {
   const marker = `/jars/${driver.name}-`;
   for (const arg of argv) {
     const at = arg.indexOf(marker);
@@ -61,7 +62,7 @@ export function runningVersion(driver: ServiceDriver, argv: readonly string[]): 
   return driver.version;
 }
 
-async function lastLogLines(driver: ServiceDriver): Promise<string> {
+async function lastLogLines(driver: AnyDriver): Promise<string> {
   const tail = await tailLines(driver.paths.logFile, LOG_TAIL_LINES);
   if (tail === '') return `(${driver.paths.logFile} is empty)`;
   // Cassandra logs its whole configuration on one line of ~10 kB.
@@ -75,7 +76,7 @@ async function lastLogLines(driver: ServiceDriver): Promise<string> {
  * Throws when the JVM exits first, or (after stopping it) when `timeoutMs` passes.
  */
 async function waitReady(
-  driver: ServiceDriver,
+  driver: AnyDriver,
   pid: number,
   child: DetachedChild | undefined,
   timeoutMs: number,
@@ -126,7 +127,7 @@ async function waitReady(
  * long a port may stay busy first (after a SIGKILL the kernel can hold a dead JVM's sockets for a
  * moment, longer on a loaded machine).
  */
-async function checkPortsFree(driver: ServiceDriver, graceMs = 0): Promise<void> {
+async function checkPortsFree(driver: AnyDriver, graceMs = 0): Promise<void> {
   for (const port of driver.ports) {
     const deadline = Date.now() + graceMs;
     while (!(await portFree(driver.host, port)) && Date.now() < deadline)
@@ -145,6 +146,32 @@ async function rotateLog(logFile: string): Promise<void> {
   if (await exists(logFile)) await rename(logFile, `${logFile}.1`);
 }
 
+/** The command that starts a service, and the file in its conf dir that records it. */
+interface Launch {
+  readonly command: string;
+  readonly args: string[];
+  readonly commandFile: string;
+}
+
+async function prepareJvm(
+  driver: ServiceDriver,
+  java: Java | undefined,
+  log: (line: string) => void,
+): Promise<Launch> {
+  if (java === undefined)
+    throw new Error(`${driver.title} is a JVM service: startService needs java`);
+  checkJavaFor(driver.name, java);
+  await ensureJars(driver.name, driver.version, driver.paths.jarDir, log);
+  await driver.prepare(java, log);
+  return { command: java.command, args: await driver.javaArgs(), commandFile: 'java-command.txt' };
+}
+
+async function prepareProgram(driver: ProgramDriver, log: (line: string) => void): Promise<Launch> {
+  const command = await driver.install(log);
+  await driver.prepare(log);
+  return { command, args: driver.args(), commandFile: 'command.txt' };
+}
+
 /** What `startService` did. */
 export interface StartResult {
   readonly pid: number;
@@ -158,8 +185,8 @@ export interface StartResult {
  * and waits until it is ready. A service that is starting (another `up`) is waited for.
  */
 export async function startService(
-  driver: ServiceDriver,
-  java: Java,
+  driver: AnyDriver,
+  java: Java | undefined,
   log: (line: string) => void,
   timeoutMs: number,
 ): Promise<StartResult> {
@@ -190,28 +217,25 @@ export async function startService(
       });
       await removeFile(paths.pidFile);
     }
-    checkJavaFor(driver.name, java);
     await checkPortsFree(driver, stale === undefined ? 0 : 20_000);
-    await ensureJars(driver.name, driver.version, paths.jarDir, log);
-    await driver.prepare(java, log);
+    const { command, args, commandFile } =
+      driver.kind === 'program'
+        ? await prepareProgram(driver, log)
+        : await prepareJvm(driver, java, log);
     await rotateLog(paths.logFile);
-    const args = await driver.javaArgs();
     // The effective command, for a person to reproduce a start by hand.
-    await writeFile(
-      join(paths.confDir, 'java-command.txt'),
-      [java.command, ...args].join(' \\\n  ') + '\n',
-    );
+    await writeFile(join(paths.confDir, commandFile), [command, ...args].join(' \\\n  ') + '\n');
     const spawned = Date.now();
     let child: DetachedChild;
     try {
-      child = await spawnDetached(java.command, args, {
+      child = await spawnDetached(command, args, {
         logFile: paths.logFile,
         cwd: paths.runDir,
       });
     } catch (error) {
       throw new ServiceError(
-        'JAVA_NOT_FOUND',
-        `could not run ${java.command}: ${(error as Error).message}`,
+        driver.kind === 'program' ? 'EXITED' : 'JAVA_NOT_FOUND',
+        `could not run ${command}: ${(error as Error).message}`,
         { cause: error },
       );
     }
@@ -233,7 +257,7 @@ export async function startService(
  * process of the group is left. Returns false when it was not running.
  */
 export async function stopService(
-  driver: ServiceDriver,
+  driver: AnyDriver,
   graceMs: number,
   log: (line: string) => void = () => {},
 ): Promise<boolean> {

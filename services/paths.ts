@@ -1,5 +1,6 @@
 /**
- * Where the local Kafka and Cassandra live: jars, configuration, data, logs and pid files.
+ * Where the local services live: jars (and the built Jaeger), configuration, data, logs and pid
+ * files.
  *
  * Everything sits under one "fanout home" outside the repository (a cache, like Maven's), so a
  * checkout stays clean and `services down --purge` can delete run state while keeping the
@@ -7,6 +8,7 @@
  */
 import { join, resolve } from 'node:path';
 import { fanoutHome } from '../config/home.ts';
+import { jaegerToolDir } from './gotool.ts';
 import { portOffsetFromEnv, servicePorts, type ServicePorts } from '../config/ports.ts';
 
 export { portOffsetFromEnv, servicePorts, type ServicePorts };
@@ -16,10 +18,30 @@ export const KAFKA_VERSION = '4.2.2';
 /** cassandra-all version fetched from Maven Central; keep equal to services/maven/cassandra/pom.xml. */
 export const CASSANDRA_VERSION = '5.0.9';
 
+/**
+ * The version of Debian bookworm's `prometheus` package, which the launcher runs (whatever
+ * `prometheus` is on PATH; `scripts/toolchain.sh --observability` installs it).
+ */
+export const PROMETHEUS_VERSION = '2.42';
+
+/** The data services, which `up` starts by default. */
+export type CoreServiceName = 'kafka' | 'cassandra';
+/** The observability services, started on request (`services up --observability`). */
+export type ObservabilityServiceName = 'jaeger' | 'prometheus';
 /** The services the launcher manages. */
-export type ServiceName = 'kafka' | 'cassandra';
-/** Every service, in start order (both start concurrently; the order is for output only). */
-export const SERVICE_NAMES: readonly ServiceName[] = Object.freeze(['kafka', 'cassandra']);
+export type ServiceName = CoreServiceName | ObservabilityServiceName;
+/** The data services, in start order (both start concurrently; the order is for output only). */
+export const SERVICE_NAMES: readonly CoreServiceName[] = Object.freeze(['kafka', 'cassandra']);
+/** The trace store and the metrics store of `services up --observability`. */
+export const OBSERVABILITY_SERVICE_NAMES: readonly ObservabilityServiceName[] = Object.freeze([
+  'jaeger',
+  'prometheus',
+]);
+/** Every service the launcher knows. */
+export const ALL_SERVICE_NAMES: readonly ServiceName[] = Object.freeze([
+  ...SERVICE_NAMES,
+  ...OBSERVABILITY_SERVICE_NAMES,
+]);
 
 /** The default ports: Kafka 9092 (controller 9093), Cassandra 9042 (storage 7000, JMX 7199). */
 export const SERVICE_PORTS: ServicePorts = servicePorts(0);
@@ -33,10 +55,8 @@ export const CASSANDRA_LOCAL_DC = 'datacenter1';
 
 export { fanoutHome };
 
-/** Files of one service that the launcher handles generically. */
-export interface CommonServicePaths {
-  /** Jars copied from Maven Central (`<home>/jars/<name>-<version>`). */
-  readonly jarDir: string;
+/** Files of one service that the launcher handles generically, JVM or not. */
+export interface RunPaths {
   /** Everything the running service owns; `servicesReset()` deletes it. */
   readonly runDir: string;
   /** The effective configuration, rendered from services/conf/<name>/ at each start. */
@@ -46,6 +66,12 @@ export interface CommonServicePaths {
   readonly logFile: string;
   /** The pid of the JVM, which is also its process-group id. */
   readonly pidFile: string;
+}
+
+/** Files of one JVM service. */
+export interface CommonServicePaths extends RunPaths {
+  /** Jars copied from Maven Central (`<home>/jars/<name>-<version>`). */
+  readonly jarDir: string;
 }
 
 export interface KafkaPaths extends CommonServicePaths {
@@ -66,19 +92,33 @@ export interface CassandraPaths extends CommonServicePaths {
   readonly logbackXml: string;
 }
 
+export interface JaegerPaths extends RunPaths {
+  /** The built binary and its throwaway Go module (`<home>/tools/jaeger-<version>`). */
+  readonly toolDir: string;
+  readonly configYaml: string;
+}
+
+export interface PrometheusPaths extends RunPaths {
+  /** The TSDB (`--storage.tsdb.path`). */
+  readonly dataDir: string;
+  /** The generated scrape configuration. */
+  readonly configYaml: string;
+}
+
 export interface ServicePaths {
   readonly home: string;
   readonly jarsDir: string;
   readonly runDir: string;
   readonly kafka: KafkaPaths;
   readonly cassandra: CassandraPaths;
+  readonly jaeger: JaegerPaths;
+  readonly prometheus: PrometheusPaths;
 }
 
-function common(home: string, name: ServiceName, version: string): CommonServicePaths {
+function runPaths(home: string, name: ServiceName): RunPaths {
   const runDir = join(home, 'run', name);
   const logDir = join(runDir, 'logs');
   return {
-    jarDir: join(home, 'jars', `${name}-${version}`),
     runDir,
     confDir: join(runDir, 'conf'),
     logDir,
@@ -87,11 +127,17 @@ function common(home: string, name: ServiceName, version: string): CommonService
   };
 }
 
+function common(home: string, name: ServiceName, version: string): CommonServicePaths {
+  return { ...runPaths(home, name), jarDir: join(home, 'jars', `${name}-${version}`) };
+}
+
 /** All paths of the local services under `home` (default: {@link fanoutHome}). */
 export function servicePaths(home: string = fanoutHome()): ServicePaths {
   const abs = resolve(home);
   const kafka = common(abs, 'kafka', KAFKA_VERSION);
   const cassandra = common(abs, 'cassandra', CASSANDRA_VERSION);
+  const jaeger = runPaths(abs, 'jaeger');
+  const prometheus = runPaths(abs, 'prometheus');
   return Object.freeze({
     home: abs,
     jarsDir: join(abs, 'jars'),
@@ -111,6 +157,16 @@ export function servicePaths(home: string = fanoutHome()): ServicePaths {
       hintsDir: join(cassandra.runDir, 'hints'),
       cassandraYaml: join(cassandra.confDir, 'cassandra.yaml'),
       logbackXml: join(cassandra.confDir, 'logback.xml'),
+    }),
+    jaeger: Object.freeze({
+      ...jaeger,
+      toolDir: jaegerToolDir(abs),
+      configYaml: join(jaeger.confDir, 'jaeger.yaml'),
+    }),
+    prometheus: Object.freeze({
+      ...prometheus,
+      dataDir: join(prometheus.runDir, 'data'),
+      configYaml: join(prometheus.confDir, 'prometheus.yml'),
     }),
   });
 }

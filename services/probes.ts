@@ -123,3 +123,15 @@ export async function cqlOptions(host: string, port: number, timeoutMs = 5000): 
     );
   }
 }
+
+/**
+ * An HTTP GET answered 2xx within `timeoutMs`; resolves with the body. For the HTTP services
+ * (Jaeger's query API, Prometheus), through Node's own fetch.
+ */
+export async function httpGet(url: string, timeoutMs = 5000): Promise<string> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  const body = await response.text();
+  if (!response.ok)
+    throw new Error(`GET ${url} answered ${response.status}: ${body.slice(0, 200)}`);
+  return body;
+}

@@ -1,6 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import type { ServiceName } from '../../services/paths.ts';
-import { SERVICE_NAMES } from '../../services/paths.ts';
+import {
+  ALL_SERVICE_NAMES,
+  OBSERVABILITY_SERVICE_NAMES,
+  SERVICE_NAMES,
+} from '../../services/paths.ts';
 import {
   serviceLogPath,
   servicesDown,
@@ -8,40 +12,62 @@ import {
   servicesStatus,
   servicesUp,
 } from '../../services/launcher.ts';
+import { secureServicesDown, secureServicesUp } from '../../services/secure.ts';
 import { UsageError } from '../args.ts';
 
-function names(args: string[]): ServiceName[] {
+/**
+ * The services named on the command line; none named: Kafka and Cassandra, plus Jaeger and
+ * Prometheus with `--observability`.
+ */
+function names(args: string[], observability: boolean): ServiceName[] {
   for (const a of args) {
-    if (!(SERVICE_NAMES as readonly string[]).includes(a))
+    if (!(ALL_SERVICE_NAMES as readonly string[]).includes(a))
       throw new UsageError(
-        `unknown service ${JSON.stringify(a)}: one of ${SERVICE_NAMES.join(', ')}`,
+        `unknown service ${JSON.stringify(a)}: one of ${ALL_SERVICE_NAMES.join(', ')}`,
       );
   }
-  return args.length === 0 ? [...SERVICE_NAMES] : (args as ServiceName[]);
+  if (args.length > 0) return args as ServiceName[];
+  return observability ? [...ALL_SERVICE_NAMES] : [...SERVICE_NAMES];
 }
 
-/** `fanout services up|down|status|logs [kafka|cassandra] [--purge]`: the local real services. */
+/**
+ * `fanout services up|down|status|logs [kafka|cassandra|jaeger|prometheus] [--observability]
+ * [--purge]`: the local real services. `down` with no name stops all four (a stopped one is left
+ * alone), so the observability stack never outlives the data services by accident.
+ * `up|down --secure [--purge]`: the secure set beside them (services/secure.ts).
+ */
 export async function services(
   action: string | undefined,
   args: string[],
   purge: boolean,
+  observability = false,
+  secure = false,
 ): Promise<void> {
   const log = (line: string): void => {
     process.stderr.write(`[services] ${line}\n`);
   };
+  // `--secure`: the second, secured set (TLS, SASL, ACLs, Cassandra auth) on its own ports.
+  if (secure && (action === 'up' || action === 'down')) {
+    if (args.length > 0) throw new UsageError('services up|down --secure takes no service names');
+    if (action === 'up') await secureServicesUp({ log });
+    else await secureServicesDown({ log, purge });
+    return;
+  }
   switch (action) {
     case 'up':
-      await servicesUp(names(args), { log });
+      await servicesUp(names(args, observability), { log });
       return;
-    case 'down':
-      await servicesDown(names(args), { log });
-      if (purge) await servicesReset(names(args), { log });
+    case 'down': {
+      const stop = args.length === 0 ? [...ALL_SERVICE_NAMES] : names(args, observability);
+      await servicesDown(stop, { log });
+      if (purge) await servicesReset(stop, { log });
       return;
+    }
     case 'status':
-      console.log(JSON.stringify(await servicesStatus(), null, 2));
+      console.log(JSON.stringify(await servicesStatus(names(args, true)), null, 2));
       return;
     case 'logs': {
-      const [name] = names(args.slice(0, 1));
+      const [name] = names(args.slice(0, 1), false);
       process.stdout.write(
         await readFile(serviceLogPath(name ?? 'kafka'), 'utf8').catch(
           () => `(no log yet for ${name})\n`,
@@ -51,7 +77,7 @@ export async function services(
     }
     default:
       throw new UsageError(
-        'services needs an action: up | down [--purge] | status | logs <kafka|cassandra>',
+        `services needs an action: up [--observability] | down [--purge] | status | logs <${[...SERVICE_NAMES, ...OBSERVABILITY_SERVICE_NAMES].join('|')}>`,
       );
   }
 }

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
 import cassandra from 'cassandra-driver';
 import type { Config } from '../../config/index.ts';
 import { classifyCassandraError, FanoutError, withTimeout } from '../../lib/errors.ts';
@@ -13,7 +15,9 @@ export async function connectCassandra(
   options: { keyspace?: boolean } = {},
 ): Promise<CassandraClient> {
   const c = config.cassandra;
+  const sslOptions = c.tls ? tlsOptions(config) : undefined;
   const client = new cassandra.Client({
+    ...(sslOptions ? { sslOptions } : {}),
     contactPoints: [...c.contactPoints],
     localDataCenter: c.localDataCenter,
     ...(options.keyspace ? { keyspace: c.keyspace } : {}),
@@ -38,6 +42,9 @@ export async function connectCassandra(
     return client;
   } catch (err) {
     await client.shutdown().catch(() => undefined);
+    const refused = securityFailure(config, err);
+    if (refused)
+      throw new FanoutError(refused.code, refused.sentence, { retriable: false, cause: err });
     const cause = err instanceof FanoutError ? err : classifyCassandraError(err, 'connect');
     throw new FanoutError(
       'CASSANDRA_UNREACHABLE',
@@ -48,6 +55,94 @@ export async function connectCassandra(
       },
     );
   }
+}
+
+/**
+ * Node TLS options of the driver from config: the CA bundle and client certificate read now (a
+ * missing file is one sentence naming its key), the server certificate always checked against
+ * the CA, and its name against the address connected to unless cassandra.tlsVerifyHostname is off.
+ */
+export function tlsOptions(config: Config): ConnectionOptions {
+  const c = config.cassandra;
+  const read = (key: 'tlsCaFile' | 'tlsCertFile' | 'tlsKeyFile'): Buffer | undefined => {
+    if (c[key] === '') return undefined;
+    try {
+      return readFileSync(c[key]);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
+      throw new FanoutError(
+        'CASSANDRA_TLS_FILE',
+        `cassandra.${key} names ${c[key]}, which cannot be read (${code})`,
+        { retriable: false },
+      );
+    }
+  };
+  const ca = read('tlsCaFile');
+  const cert = read('tlsCertFile');
+  const key = read('tlsKeyFile');
+  return {
+    rejectUnauthorized: true,
+    ...(ca ? { ca: [ca] } : {}),
+    ...(cert && key ? { cert, key } : {}),
+    ...(c.tlsVerifyHostname ? {} : { checkServerIdentity: () => undefined }),
+  };
+}
+
+const UNTRUSTED = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_UNTRUSTED',
+]);
+
+/**
+ * A login, certificate or protocol refusal in a failed connect, as one sentence naming the
+ * settings to fix; undefined for anything else (e.g. the node is down). Retrying cannot help.
+ */
+function securityFailure(
+  config: Config,
+  err: unknown,
+): { code: string; sentence: string } | undefined {
+  const c = config.cassandra;
+  const where = `Cassandra at ${c.contactPoints.join(',')}`;
+  const inner = Object.values(
+    (err as { innerErrors?: Record<string, unknown> }).innerErrors ?? {},
+  ) as Array<{ name?: string; code?: string; message?: string }>;
+  if (inner.some((e) => e.name === 'AuthenticationError'))
+    return c.username === ''
+      ? {
+          code: 'CASSANDRA_AUTH_FAILED',
+          sentence: `${where} requires a login: set cassandra.username and cassandra.password`,
+        }
+      : {
+          code: 'CASSANDRA_AUTH_FAILED',
+          sentence: `${where} refused the login of ${c.username}: wrong cassandra.username or cassandra.password`,
+        };
+  const tlsCode = inner.map((e) => e.code ?? '').find((code) => UNTRUSTED.has(code));
+  if (tlsCode)
+    return {
+      code: 'CASSANDRA_TLS_FAILED',
+      sentence: `${where} presented a certificate that is not trusted (${tlsCode}): cassandra.tlsCaFile must hold the CA that signed it`,
+    };
+  if (inner.some((e) => e.code === 'ERR_TLS_CERT_ALTNAME_INVALID'))
+    return {
+      code: 'CASSANDRA_TLS_FAILED',
+      sentence: `${where} presented a certificate for another host name (cassandra.tlsVerifyHostname)`,
+    };
+  if (c.tls && inner.some((e) => /wrong version number|EPROTO/i.test(`${e.code} ${e.message}`)))
+    return {
+      code: 'CASSANDRA_TLS_FAILED',
+      sentence: `${where} does not speak TLS: set cassandra.tls=false or use the node's TLS port`,
+    };
+  if (!c.tls && inner.length > 0 && inner.every((e) => e.code === 'ECONNRESET'))
+    return {
+      code: 'CASSANDRA_TLS_REQUIRED',
+      sentence: `${where} closed the connection at once: it most likely requires TLS (set cassandra.tls=true and cassandra.tlsCaFile)`,
+    };
+  return undefined;
 }
 
 /** The driver's consistency level of a config name (`local_quorum`, `one`, ...); LOCAL_QUORUM when unknown. */

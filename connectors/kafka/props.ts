@@ -20,7 +20,14 @@ export function baseProps(config: Config): Record<string, string | number> {
       'sasl.password': k.saslPassword,
     });
   }
-  if (k.sslCaLocation) props['ssl.ca.location'] = k.sslCaLocation;
+  if (k.securityProtocol === 'ssl' || k.securityProtocol === 'sasl_ssl') {
+    // librdkafka checks the broker's name by default since 2.0; said here so config decides.
+    props['ssl.endpoint.identification.algorithm'] = k.sslVerifyHostname ? 'https' : 'none';
+    if (k.sslCaLocation) props['ssl.ca.location'] = k.sslCaLocation;
+    if (k.sslCertificateLocation) props['ssl.certificate.location'] = k.sslCertificateLocation;
+    if (k.sslKeyLocation) props['ssl.key.location'] = k.sslKeyLocation;
+    if (k.sslKeyPassword) props['ssl.key.password'] = k.sslKeyPassword;
+  }
   return props;
 }
 

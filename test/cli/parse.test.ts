@@ -44,7 +44,7 @@ describe('parseCommand: each command takes its own options', () => {
       'fanout cdc: unknown option --worker-id (options: --config, --set)',
     );
     expect(refusal('services', ['up', '--config', 'x.json'])).toBe(
-      'fanout services: unknown option --config (options: --purge)',
+      'fanout services: unknown option --config (options: --purge, --observability, --secure)',
     );
     expect(refusal('status', ['-hx'])).toBe(
       'fanout status: unknown option -hx (options: --json, --config, --set)',

@@ -63,8 +63,8 @@ describe('propagation through record headers', () => {
 
     // Kafka hands headers over as Buffers (or lists of them).
     const ctx = extract({
-      traceparent: Buffer.from(headers.traceparent!),
-      baggage: [Buffer.from(headers.baggage!)],
+      traceparent: Buffer.from(headers.traceparent ?? ''),
+      baggage: [Buffer.from(headers.baggage ?? '')],
     });
     await traced('consume', SpanKind.CONSUMER, {}, async () => undefined, { parent: ctx });
     const consumed = one('consume');
