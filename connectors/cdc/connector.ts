@@ -25,7 +25,7 @@ import { Lifecycle, type LifecycleState } from '../../lib/lifecycle.ts';
 import type { Logger } from '../../lib/log.ts';
 import { Outage } from '../../lib/retry.ts';
 import { corruptSection, quarantine, type SegmentFile } from './corrupt.ts';
-import { cdcSpaceSettings, CdcSpace, nodeIdentity } from './node.ts';
+import { cdcSpaceSettings, CdcSpace, nodeIdentity, type CdcSpaceSettings } from './node.ts';
 import { decodeMutationEvents, type ChangeEvent } from './events.ts';
 import { CdcTracing } from './tracing.ts';
 import { CdcSink, compareOffsets, type SourceOffset } from './producer.ts';
@@ -92,6 +92,11 @@ export class CdcConnector {
     this.#deps = deps;
     this.#log = deps.log.child('cdc');
     this.#space = new CdcSpace(this.#log, deps.config.cdc.warnUsageRatio);
+  }
+
+  /** The node's cdc_total_space and cdc_block_writes as last read (undefined before the start). */
+  get space(): CdcSpaceSettings | undefined {
+    return this.#space.settings;
   }
 
   /** The node identity in use (undefined until the connector has resumed once). */

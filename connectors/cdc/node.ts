@@ -15,6 +15,8 @@ export interface CdcSpaceSettings {
   readonly totalSpaceBytes: number;
   /** true: writes to CDC tables fail when cdc_raw is full; false: Cassandra drops old segments. */
   readonly blockWrites: boolean;
+  /** commitlog_segment_size: Cassandra rejects once usage + one segment would pass the total. */
+  readonly segmentBytes: number;
   /** Where the value came from, for the log. */
   readonly source: string;
 }
@@ -59,15 +61,22 @@ export async function cdcSpaceSettings(
 ): Promise<CdcSpaceSettings> {
   const rs = await cassandra
     .execute(
-      "SELECT name, value FROM system_views.settings WHERE name IN ('cdc_total_space', 'cdc_total_space_in_mb', 'cdc_block_writes')",
+      "SELECT name, value FROM system_views.settings WHERE name IN ('cdc_total_space', 'cdc_total_space_in_mb', 'cdc_block_writes', 'commitlog_segment_size')",
     )
     .catch((err: unknown) => {
       throw classifyCassandraError(err, "read the node's CDC settings");
     });
   const settings = new Map(rs.rows.map((r) => [String(r['name']), String(r['value'])]));
   const blockWrites = settings.get('cdc_block_writes') !== 'false';
+  const segmentBytes =
+    parseDataStorage(settings.get('commitlog_segment_size') ?? '') ?? 32 * 2 ** 20;
   if (overrideMiB > 0)
-    return { totalSpaceBytes: overrideMiB * 2 ** 20, blockWrites, source: 'cdc.totalSpaceMiB' };
+    return {
+      totalSpaceBytes: overrideMiB * 2 ** 20,
+      blockWrites,
+      segmentBytes,
+      source: 'cdc.totalSpaceMiB',
+    };
   const total =
     parseDataStorage(settings.get('cdc_total_space') ?? '') ??
     (settings.has('cdc_total_space_in_mb')
@@ -79,7 +88,7 @@ export async function cdcSpaceSettings(
       `the node does not report cdc_total_space in system_views.settings (got ${JSON.stringify([...settings])}): set cdc.totalSpaceMiB`,
       { retriable: false },
     );
-  return { totalSpaceBytes: total, blockWrites, source: 'system_views.settings' };
+  return { totalSpaceBytes: total, blockWrites, segmentBytes, source: 'system_views.settings' };
 }
 
 /** The cdc_raw usage gauge and the warning past `cdc.warnUsageRatio`. */
@@ -120,10 +129,12 @@ export class CdcSpace {
     this.#bytes = bytes;
     const s = this.#settings;
     if (!s) return;
-    const ratio = bytes / s.totalSpaceBytes;
+    // Cassandra refuses a new CDC segment once usage + one segment would pass the total: that,
+    // not the total itself, is where writes stop.
+    const ratio = bytes / Math.max(1, s.totalSpaceBytes - s.segmentBytes);
     if (ratio >= this.#warnRatio && !this.#warned) {
       this.#log.warn(
-        `cdc_raw holds ${mib(bytes)} MiB, ${(ratio * 100).toFixed(0)}% of cdc_total_space (${mib(s.totalSpaceBytes)} MiB): ${
+        `cdc_raw holds ${mib(bytes)} MiB, ${(ratio * 100).toFixed(0)}% of what cdc_total_space (${mib(s.totalSpaceBytes)} MiB, less one ${mib(s.segmentBytes)} MiB segment) holds: ${
           s.blockWrites
             ? 'Cassandra rejects writes to CDC tables when it is full'
             : 'cdc_block_writes is false: Cassandra DELETES unread segments when it is full (lost changes)'

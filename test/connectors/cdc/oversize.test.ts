@@ -74,11 +74,13 @@ describe("the node's CDC space settings", () => {
     const rows = [
       { name: 'cdc_total_space', value: '16MiB' },
       { name: 'cdc_block_writes', value: 'true' },
+      { name: 'commitlog_segment_size', value: '1MiB' },
     ];
     const client = { execute: async () => ({ rows }) } as never;
     expect(await cdcSpaceSettings(client, 0)).toEqual({
       totalSpaceBytes: 16 * 2 ** 20,
       blockWrites: true,
+      segmentBytes: 2 ** 20,
       source: 'system_views.settings',
     });
     expect((await cdcSpaceSettings(client, 64)).totalSpaceBytes).toBe(64 * 2 ** 20);
