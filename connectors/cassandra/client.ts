@@ -31,6 +31,11 @@ export async function connectCassandra(
       },
     },
     queryOptions: { prepare: true },
+    // The driver's default waits up to 10 min between reconnection attempts: after a node restart
+    // it would stay away long after the node is back, past retry.outageBudgetMs (issue #17).
+    policies: {
+      reconnection: new cassandra.policies.reconnection.ExponentialReconnectionPolicy(500, 5_000),
+    },
   });
   try {
     await withTimeout(

@@ -36,6 +36,8 @@ export class Supervised {
   readonly #exits: UnexpectedExit[];
   #child: ChildProcess | undefined;
   #log = '';
+  /** Every run's log, for the post-mortem (capped). */
+  #history = '';
   #ready = false;
   #readyAt = 0;
   #stopped = false;
@@ -65,6 +67,11 @@ export class Supervised {
     return this.#readyAt;
   }
 
+  /** The logs of every run so far, each after a `=== start N` line. */
+  get history(): string {
+    return this.#history;
+  }
+
   /** The log of the current (or last) run. */
   get log(): string {
     return this.#log;
@@ -89,8 +96,10 @@ export class Supervised {
     this.#log = '';
     this.#ready = false;
     this.starts++;
+    this.#history += `=== start ${this.starts} at ${new Date().toISOString()}\n`;
     child.stderr.on('data', (d: Buffer) => {
       this.#log += d.toString();
+      if (this.#history.length < 20_000_000) this.#history += d.toString();
       if (this.#log.length > 200_000) this.#log = this.#log.slice(-100_000);
       if (!this.#ready && READY[this.#role].test(this.#log)) {
         this.#ready = true;

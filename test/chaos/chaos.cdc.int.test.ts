@@ -1,0 +1,225 @@
+/**
+ * Issue #17's chaos suite on the whole product with DEFAULT retry settings: a stream of plain CQL
+ * writes to `tweets` (small authors, some with thousands of followers, one above splitThreshold,
+ * updates and deletes, a few bad rows, one 2 MB body) while `fanout cdc` and two `fanout worker`
+ * processes run; at random points a connector or a worker is SIGKILLed and restarted, Kafka is
+ * restarted once, and Cassandra is SIGKILLed and restarted once (the shared local services,
+ * through the launcher, left up). At the end every user's timeline is exactly the live tweets of
+ * the authors they follow, one `fanout.completed` per insert and delete, every dead letter
+ * explained. Prints the seed (FANOUT_CHAOS_SEED replays it), the faults and the recovery after
+ * each. CI size by default; FANOUT_CHAOS=long for the nightly size.
+ */
+import { randomInt } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { connectCassandra, type CassandraClient } from '../../connectors/cassandra/client.ts';
+import { applySchema } from '../../connectors/cassandra/schema.ts';
+import { connectAdmin } from '../../connectors/kafka/admin.ts';
+import { ensureTopics } from '../../connectors/kafka/topics.ts';
+import { loadConfig, type Config } from '../../config/index.ts';
+import { testSettings } from '../support/config.ts';
+import { Supervised, type UnexpectedExit } from './processes.ts';
+import { makeGraph, seeded, seedGraph, timelineMismatches, Writer } from './world.ts';
+import {
+  CompletionWatch,
+  diagnose,
+  explainDeadLetters,
+  restartKafka,
+  killAndRestartCassandra,
+} from './faults.ts';
+
+const LONG = process.env.FANOUT_CHAOS === 'long';
+const SIZE = LONG
+  ? {
+      writes: 6_000,
+      rate: 25,
+      kills: 200,
+      users: 20_000,
+      small: 300,
+      big: 6,
+      bigFollowers: 3_000,
+      celebrityFollowers: 12_000,
+    }
+  : {
+      writes: 900,
+      rate: 14,
+      kills: 30,
+      users: 6_000,
+      small: 60,
+      big: 3,
+      bigFollowers: 2_000,
+      celebrityFollowers: 5_500,
+    };
+
+/**
+ * Writes acknowledged this long before Cassandra's SIGKILL may be lost by Cassandra itself: its
+ * periodic commit-log sync (250 ms in the launcher) plus the sync's own time and scheduling.
+ */
+const LOSS_WINDOW_MS = 2_000;
+
+interface Fault {
+  what: string;
+  at: number;
+  /** ms until the product served a write made after the fault (its completion arrived). */
+  recoveredMs?: number;
+}
+
+describe(`chaos on the whole product (${LONG ? 'long' : 'CI'} size)`, () => {
+  let config: Config;
+  let client: CassandraClient;
+  const processes: Supervised[] = [];
+  afterAll(async () => {
+    await Promise.allSettled(processes.map((p) => p.stop(10_000)));
+    await client
+      ?.execute(`DROP KEYSPACE IF EXISTS ${config.cassandra.keyspace}`)
+      .catch(() => undefined);
+    await client?.shutdown();
+  }, 120_000);
+
+  it.runIf(inject('services').source === 'local')(
+    'SIGKILLs of connector and workers, a Kafka restart, a Cassandra SIGKILL: every timeline exact, one completion per change, every dead letter explained',
+    async () => {
+      const seed = Number(process.env.FANOUT_CHAOS_SEED ?? randomInt(2 ** 31));
+      process.stdout.write(`chaos seed ${seed} (replay: FANOUT_CHAOS_SEED=${seed})\n`);
+      const random = seeded(seed);
+      const sets = testSettings([
+        'cdc.startFrom=latest',
+        'log.level=info',
+        // A celebrity above the split threshold, at a size CI can afford (not retry limits).
+        'pipeline.splitThreshold=5000',
+        'pipeline.splitTaskSize=1000',
+        'pipeline.pageSize=1000',
+      ]);
+      config = loadConfig({ env: {}, sets });
+      client = await connectCassandra(config);
+      await applySchema(client, config);
+      const admin = await connectAdmin(config);
+      await ensureTopics(admin, config);
+      await admin.disconnect();
+      const graph = makeGraph(SIZE, random);
+      await seedGraph(client, config.cassandra.keyspace, graph);
+      const t0 = Date.now();
+      const elapsed = (t = Date.now()): string => `${((t - t0) / 1000).toFixed(1)} s`;
+
+      const exits: UnexpectedExit[] = [];
+      const args = sets.flatMap((s) => ['--set', s]);
+      const cdc = new Supervised('cdc', 'cdc', args, exits);
+      const workers = ['w1', 'w2'].map(
+        (id) => new Supervised(id, 'worker', ['--worker-id', id, ...args], exits),
+      );
+      processes.push(cdc, ...workers);
+      for (const p of processes) p.start();
+      await Promise.all(processes.map((p) => p.untilReady(90_000)));
+      const watch = await CompletionWatch.start(config);
+
+      const writer = new Writer(client, config.cassandra.keyspace, graph, random);
+      const faults: Fault[] = [];
+      const bad = new Set(Array.from({ length: 4 }, () => Math.floor(random() * SIZE.writes)));
+      const big = Math.floor(SIZE.writes / 3);
+      const kafkaAt = Math.floor(SIZE.writes * 0.3);
+      const cassandraAt = Math.floor(SIZE.writes * 0.6);
+      let writesDone = false;
+      let cassandraBack: Promise<void> = Promise.resolve();
+
+      // The stream: one write at a time at about SIZE.rate per second; the service faults are
+      // injected from here, at fixed points of it.
+      const streamStart = Date.now();
+      const stream = (async () => {
+        for (let i = 0; i < SIZE.writes; i++) {
+          const due = streamStart + (i * 1000) / SIZE.rate;
+          if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
+          if (i === kafkaAt) {
+            const at = Date.now();
+            faults.push({ what: 'Kafka restart', at });
+            void restartKafka().catch((err: unknown) => {
+              faults.push({ what: `Kafka restart FAILED: ${String(err)}`, at: Date.now() });
+            });
+          }
+          if (i === cassandraAt) {
+            const at = Date.now();
+            faults.push({ what: 'Cassandra SIGKILL + restart', at });
+            cassandraBack = killAndRestartCassandra().then(
+              async () => {
+                const lost = await writer.reconcile(at, LOSS_WINDOW_MS);
+                process.stdout.write(
+                  `Cassandra (commitlog_sync periodic) lost ${lost.length} acknowledged writes made just before its SIGKILL${lost.length ? `: ${lost.join('; ')}` : ''}\n`,
+                );
+              },
+              (err: unknown) => {
+                faults.push({ what: `Cassandra restart FAILED: ${String(err)}`, at: Date.now() });
+              },
+            );
+            // Nothing is written until the node is back and the model knows what it kept.
+            await cassandraBack;
+          }
+          await writer.step(i, { bad: bad.has(i), big: i === big });
+        }
+      })().finally(() => {
+        writesDone = true; // or failed: the killer stops either way, and the failure is thrown below
+      });
+
+      // The killer: a random process every 0.5-3 s until the stream is over and enough died.
+      let kills = 0;
+      while (!writesDone || kills < SIZE.kills) {
+        await new Promise((r) => setTimeout(r, 500 + random() * 2_500));
+        const victim = processes[Math.floor(random() * processes.length)]!;
+        faults.push({ what: `SIGKILL ${victim.name}`, at: Date.now() });
+        await victim.kill(random() < 0.3 ? Math.floor(random() * 2_000) : 0);
+        kills++;
+      }
+      await stream;
+      process.stdout.write(
+        `stream done at ${elapsed()}: ${writer.tweets.size} tweets, ${kills} kills\n`,
+      );
+
+      // Converge: every expected completion arrives.
+      const expected = writer.expectedCompletions();
+      await watch.until(expected, 180_000).catch(async (err: unknown) => {
+        const dir = `/tmp/fanout-chaos-${seed}`;
+        mkdirSync(dir, { recursive: true });
+        for (const p of processes) writeFileSync(join(dir, `${p.name}.log`), p.history);
+        throw new Error(
+          `process logs in ${dir}\n` +
+            `${(err as Error).message}\n${await diagnose(config, watch, expected, writer.tweets, faults, t0)}\n${processes.map((p) => `--- ${p.name} (${p.starts} starts):\n${p.log.slice(-3_000)}`).join('\n')}`,
+        );
+      });
+      for (const f of faults) f.recoveredMs = watch.recoveryAfter(f.at, writer.tweets);
+      process.stdout.write(
+        `faults injected (${faults.length}):\n${faults
+          .map(
+            (f) =>
+              `  ${elapsed(f.at).padStart(8)}  ${f.what.padEnd(30)} recovered in ${f.recoveredMs === undefined ? '?' : `${(f.recoveredMs / 1000).toFixed(1)} s`}`,
+          )
+          .join('\n')}\n`,
+      );
+      await Promise.all(processes.map((p) => p.stop()));
+      await watch.close();
+
+      // Exactly one completion per insert and delete, nothing else.
+      const counts = await CompletionWatch.readAll(config);
+      const wrong = [...new Set([...counts.keys(), ...expected.keys()])]
+        .filter((k) => counts.get(k) !== expected.get(k))
+        .map((k) => `${k}: ${counts.get(k) ?? 0} completions, expected ${expected.get(k) ?? 0}`);
+      expect(wrong.slice(0, 20)).toEqual([]);
+      // Every timeline exact; non-followers hold nothing.
+      const mismatches = await timelineMismatches(
+        client,
+        config.cassandra.keyspace,
+        writer.expectedTimelines(),
+      );
+      expect(mismatches).toEqual([]);
+      // Every dead letter explained: the bad rows (no author) once each, the 2 MB body's omission.
+      const unexplained = await explainDeadLetters(config, writer.tweets);
+      expect(unexplained).toEqual([]);
+      expect(kills).toBeGreaterThanOrEqual(SIZE.kills);
+      // A process that was serving never died by itself (outages are waited out); a start during
+      // an outage may exit and be restarted by the supervisor.
+      const died = exits.filter((e) => e.afterReady);
+      expect(died.map((e) => `${e.name} exited ${e.code}: ${e.tail}`)).toEqual([]);
+      process.stdout.write(
+        `chaos seed ${seed}: ${writer.tweets.size} tweets, ${kills} kills, ${exits.length} start failures, ${elapsed()} in all\n`,
+      );
+    },
+  );
+});
