@@ -111,7 +111,7 @@ describe(`chaos on the whole product (${LONG ? 'long' : 'CI'} size)`, () => {
       processes.push(cdc, ...workers);
       for (const p of processes) p.start();
       await Promise.all(processes.map((p) => p.untilReady(90_000)));
-      const watch = await CompletionWatch.start(config);
+      const watch = new CompletionWatch(config);
 
       const writer = new Writer(client, config.cassandra.keyspace, graph, random);
       const faults: Fault[] = [];
@@ -194,10 +194,9 @@ describe(`chaos on the whole product (${LONG ? 'long' : 'CI'} size)`, () => {
           .join('\n')}\n`,
       );
       await Promise.all(processes.map((p) => p.stop()));
-      await watch.close();
 
       // Exactly one completion per insert and delete, nothing else.
-      const counts = await CompletionWatch.readAll(config);
+      const counts = await watch.counts();
       const wrong = [...new Set([...counts.keys(), ...expected.keys()])]
         .filter((k) => counts.get(k) !== expected.get(k))
         .map((k) => `${k}: ${counts.get(k) ?? 0} completions, expected ${expected.get(k) ?? 0}`);

@@ -7,10 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Config } from '../../config/index.ts';
 import { connectAdmin } from '../../connectors/kafka/admin.ts';
-import { createKafka } from '../../connectors/kafka/client.ts';
 import { readToEnd } from '../../connectors/kafka/read-to-end.ts';
-import { createLogger } from '../../lib/log.ts';
-import { uniq } from '../support/config.ts';
 import type { TweetState } from './world.ts';
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -43,42 +40,40 @@ export async function killAndRestartCassandra(): Promise<void> {
 interface Seen {
   tweetId: string;
   op: string;
+  /** When the worker completed it (its own clock, from the record). */
   at: number;
 }
 
-/** A read_committed consumer of the completions topic, from its beginning, for the whole run. */
+/**
+ * The completions topic as read_committed readers see it, read to its end on demand (no
+ * long-lived consumer: one would itself have to ride out the Kafka restart).
+ */
 export class CompletionWatch {
-  readonly seen: Seen[] = [];
-  readonly #stop: () => Promise<void>;
+  seen: Seen[] = [];
+  readonly #config: Config;
 
-  private constructor(stop: () => Promise<void>) {
-    this.#stop = stop;
+  constructor(config: Config) {
+    this.#config = config;
   }
 
-  static async start(config: Config): Promise<CompletionWatch> {
-    const kafka = createKafka(config, createLogger('error'));
-    const consumer = kafka.consumer({
-      'group.id': `t-chaos-watch-${uniq()}`,
-      'auto.offset.reset': 'earliest',
-      'isolation.level': 'read_committed',
-      'enable.auto.commit': false,
-    } as never);
-    await consumer.connect();
-    await consumer.subscribe({ topics: [config.topics.completed] });
-    const watch = new CompletionWatch(() => consumer.disconnect());
-    void consumer.run({
-      eachMessage: async ({ message }) => {
-        const c = JSON.parse(String(message.value)) as { tweetId: string; op: string };
-        watch.seen.push({ tweetId: c.tweetId, op: c.op, at: Date.now() });
-      },
+  async #read(): Promise<void> {
+    const partitions = Array.from({ length: this.#config.topics.cdcPartitions }, (_, i) => i);
+    const records = await readToEnd(this.#config, this.#config.topics.completed, partitions);
+    this.seen = records.map((r) => {
+      const c = JSON.parse(r.value!.toString('utf8')) as {
+        tweetId: string;
+        op: string;
+        completedAt: string;
+      };
+      return { tweetId: c.tweetId, op: c.op, at: Date.parse(c.completedAt) };
     });
-    return watch;
   }
 
   /** Waits until each expected (tweet/op) has arrived. */
   async until(expected: Map<string, number>, ms: number): Promise<void> {
     const deadline = Date.now() + ms;
     for (;;) {
+      await this.#read().catch(() => undefined);
       const have = new Set(this.seen.map((s) => `${s.tweetId}/${s.op}`));
       const missing = [...expected.keys()].filter((k) => !have.has(k));
       if (missing.length === 0) return;
@@ -86,7 +81,7 @@ export class CompletionWatch {
         throw new Error(
           `${missing.length} completions missing after ${ms} ms, e.g. ${missing.slice(0, 5).join(', ')}`,
         );
-      await pause(200);
+      await pause(2_000);
     }
   }
 
@@ -96,17 +91,11 @@ export class CompletionWatch {
     return after.length === 0 ? undefined : Math.min(...after.map((s) => s.at)) - at;
   }
 
-  close(): Promise<void> {
-    return this.#stop();
-  }
-
   /** Completions per tweet/op in the whole topic (committed). */
-  static async readAll(config: Config): Promise<Map<string, number>> {
-    const partitions = Array.from({ length: config.topics.cdcPartitions }, (_, i) => i);
-    const records = await readToEnd(config, config.topics.completed, partitions);
+  async counts(): Promise<Map<string, number>> {
+    await this.#read();
     const counts = new Map<string, number>();
-    for (const r of records) {
-      const c = JSON.parse(r.value!.toString('utf8')) as { tweetId: string; op: string };
+    for (const c of this.seen) {
       const k = `${c.tweetId}/${c.op}`;
       counts.set(k, (counts.get(k) ?? 0) + 1);
     }
@@ -178,7 +167,7 @@ export async function diagnose(
       `${e.op}@${r.partition}/${r.offset}`,
     ]);
   }
-  const inTopic = await CompletionWatch.readAll(config).catch(() => new Map<string, number>());
+  const inTopic = await watch.counts().catch(() => new Map<string, number>());
   const admin = await connectAdmin(config);
   const committed = await admin
     .fetchOffsets({ groupId: config.pipeline.groupId, topics: [config.topics.tweetsCdc] })
