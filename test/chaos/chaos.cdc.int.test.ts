@@ -34,7 +34,7 @@ const LONG = process.env.FANOUT_CHAOS === 'long';
 const SIZE = LONG
   ? {
       writes: 6_000,
-      rate: 25,
+      rate: 20,
       kills: 200,
       users: 20_000,
       small: 300,
@@ -43,8 +43,8 @@ const SIZE = LONG
       celebrityFollowers: 12_000,
     }
   : {
-      writes: 900,
-      rate: 14,
+      writes: 800,
+      rate: 8,
       kills: 30,
       users: 6_000,
       small: 60,
@@ -62,6 +62,10 @@ const LOSS_WINDOW_MS = 2_000;
 interface Fault {
   what: string;
   at: number;
+  /** When the process or service was back (ready, or restarted). */
+  backAt?: number;
+  /** The killed process, to find when it was back. */
+  victim?: Supervised;
   /** ms until the product served a write made after the fault (its completion arrived). */
   recoveredMs?: number;
 }
@@ -122,6 +126,7 @@ describe(`chaos on the whole product (${LONG ? 'long' : 'CI'} size)`, () => {
       const cassandraAt = Math.floor(SIZE.writes * 0.6);
       let writesDone = false;
       let cassandraBack: Promise<void> = Promise.resolve();
+      let kafkaBack: Promise<void> = Promise.resolve();
 
       // The stream: one write at a time at about SIZE.rate per second; the service faults are
       // injected from here, at fixed points of it.
@@ -132,16 +137,25 @@ describe(`chaos on the whole product (${LONG ? 'long' : 'CI'} size)`, () => {
           if (due > Date.now()) await new Promise((r) => setTimeout(r, due - Date.now()));
           if (i === kafkaAt) {
             const at = Date.now();
-            faults.push({ what: 'Kafka restart', at });
-            void restartKafka().catch((err: unknown) => {
-              faults.push({ what: `Kafka restart FAILED: ${String(err)}`, at: Date.now() });
-            });
+            const fault: Fault = { what: 'Kafka restart', at };
+            faults.push(fault);
+            kafkaBack = restartKafka().then(
+              () => {
+                fault.backAt = Date.now();
+              },
+              (err: unknown) => {
+                faults.push({ what: `Kafka restart FAILED: ${String(err)}`, at: Date.now() });
+              },
+            );
           }
           if (i === cassandraAt) {
+            await kafkaBack; // one service fault at a time: each recovery is its own
             const at = Date.now();
-            faults.push({ what: 'Cassandra SIGKILL + restart', at });
+            const fault: Fault = { what: 'Cassandra SIGKILL + restart', at };
+            faults.push(fault);
             cassandraBack = killAndRestartCassandra().then(
               async () => {
+                fault.backAt = Date.now();
                 const lost = await writer.reconcile(at, LOSS_WINDOW_MS);
                 process.stdout.write(
                   `Cassandra (commitlog_sync periodic) lost ${lost.length} acknowledged writes made just before its SIGKILL${lost.length ? `: ${lost.join('; ')}` : ''}\n`,
@@ -160,17 +174,17 @@ describe(`chaos on the whole product (${LONG ? 'long' : 'CI'} size)`, () => {
         writesDone = true; // or failed: the killer stops either way, and the failure is thrown below
       });
 
-      // The killer: a process every 0.5-3 s until the stream is over and enough died.
+      // The killer: a process every 2.5-5.5 s until the stream is over and enough died.
       let kills = 0;
       while (!writesDone || kills < SIZE.kills) {
-        await new Promise((r) => setTimeout(r, 500 + random() * 2_500));
+        await new Promise((r) => setTimeout(r, 2_500 + random() * 3_000));
         // Mostly a process that is serving (a crash at a random point of its work); now and then
         // one still starting (a crash before its first transaction). Killing only starting ones
         // would measure how long Node takes to start on two busy cores, not the product.
         const serving = processes.filter((p) => p.ready);
-        const pool = serving.length > 0 && random() > 0.2 ? serving : processes;
+        const pool = serving.length > 0 && random() > 0.1 ? serving : processes;
         const victim = pool[Math.floor(random() * pool.length)]!;
-        faults.push({ what: `SIGKILL ${victim.name}`, at: Date.now() });
+        faults.push({ what: `SIGKILL ${victim.name}`, at: Date.now(), victim });
         await victim.kill(random() < 0.3 ? Math.floor(random() * 2_000) : 0);
         kills++;
       }
@@ -193,12 +207,15 @@ describe(`chaos on the whole product (${LONG ? 'long' : 'CI'} size)`, () => {
             `${(err as Error).message}\n${await diagnose(config, watch, expected, writer.tweets, faults, t0)}\n${processes.map((p) => `--- ${p.name} (${p.starts} starts):\n${p.log.slice(-3_000)}`).join('\n')}`,
         );
       });
-      for (const f of faults) f.recoveredMs = watch.recoveryAfter(f.at, writer.tweets);
+      for (const f of faults) {
+        f.recoveredMs = watch.recoveryAfter(f.at, writer.tweets);
+        f.backAt ??= f.victim?.readyTimes.find((t) => t > f.at);
+      }
       process.stdout.write(
         `faults injected (${faults.length}):\n${faults
           .map(
             (f) =>
-              `  ${elapsed(f.at).padStart(8)}  ${f.what.padEnd(30)} recovered in ${f.recoveredMs === undefined ? '?' : `${(f.recoveredMs / 1000).toFixed(1)} s`}`,
+              `  ${elapsed(f.at).padStart(8)}  ${f.what.padEnd(28)} back in ${(f.backAt === undefined ? '?' : `${((f.backAt - f.at) / 1000).toFixed(1)} s`).padEnd(7)} a later tweet completed after ${f.recoveredMs === undefined ? '?' : `${(f.recoveredMs / 1000).toFixed(1)} s`}`,
           )
           .join('\n')}\n`,
       );

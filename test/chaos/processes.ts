@@ -40,6 +40,8 @@ export class Supervised {
   #history = '';
   #ready = false;
   #readyAt = 0;
+  /** When each run became ready. */
+  readonly readyTimes: number[] = [];
   #stopped = false;
   #killing = false;
   #exited: Promise<void> = Promise.resolve();
@@ -104,6 +106,7 @@ export class Supervised {
       if (!this.#ready && READY[this.#role].test(this.#log)) {
         this.#ready = true;
         this.#readyAt = Date.now();
+        this.readyTimes.push(this.#readyAt);
       }
     });
     this.#exited = new Promise((res) =>
