@@ -1,6 +1,9 @@
+import { connectCassandra, type CassandraClient } from '../../connectors/cassandra/client.ts';
+import { connectAdmin } from '../../connectors/kafka/admin.ts';
 import { ensureTopics } from '../../connectors/kafka/topics.ts';
+import { retry } from '../../lib/retry.ts';
 import { createWorker } from '../../pipeline/connect.ts';
-import type { WorkerStatus } from '../../pipeline/worker.ts';
+import type { Worker, WorkerStatus } from '../../pipeline/worker.ts';
 import { UsageError } from '../args.ts';
 import type { Context } from '../context.ts';
 import { onShutdown } from '../signals.ts';
@@ -36,36 +39,74 @@ export function statusLine(s: WorkerStatus): string {
   );
 }
 
-/** `fanout worker [--worker-id N]`: runs a fan-out worker until SIGTERM / SIGINT. */
+/**
+ * `fanout worker [--worker-id N]`: runs a fan-out worker until SIGTERM / SIGINT. Like `fanout cdc`
+ * it starts while Kafka or Cassandra is down and waits for them (retry.outageBudgetMs), as it
+ * waits through an outage later on: a supervisor restarting everything at once needs no ordering.
+ */
 export async function worker(ctx: Context, id: string): Promise<void> {
-  const stopTelemetry = startTelemetry(ctx.config, 'worker');
+  const { config, log } = ctx;
+  const stopTelemetry = startTelemetry(config, 'worker');
+  const stop = new AbortController();
+  const running: { worker?: Worker } = {};
+  const off = onShutdown(
+    async () => {
+      stop.abort();
+      await running.worker?.close();
+    },
+    config.pipeline.shutdownTimeoutMs,
+    (m) => log.info(m),
+  );
   try {
-    await ensureTopics(await ctx.admin(), ctx.config);
-    const w = createWorker({
-      config: ctx.config,
-      cassandra: await ctx.cassandra(),
-      log: ctx.log,
-      workerId: id,
-    });
-    const off = onShutdown(
-      () => w.close(),
-      ctx.config.pipeline.shutdownTimeoutMs,
-      (m) => ctx.log.info(m),
-    );
-    const timer = setInterval(() => ctx.log.info(statusLine(w.status())), STATUS_EVERY_MS);
-    timer.unref();
-    ctx.log.info(
-      `fan-out worker ${id}: ${ctx.config.topics.tweetsCdc} -> ${ctx.config.cassandra.keyspace}.timelines (group ${ctx.config.pipeline.groupId}, writes: ${ctx.config.pipeline.writeStrategy})`,
-    );
+    const wait = { signal: stop.signal, log };
+    const [kafka, cass] = await Promise.allSettled([
+      retry(config.retry, () => connectAdmin(config), { ...wait, what: 'connect to Kafka' }),
+      retry(config.retry, () => connectCassandra(config), {
+        ...wait,
+        what: 'connect to Cassandra',
+      }),
+    ]);
+    if (kafka.status === 'rejected' || cass.status === 'rejected') {
+      if (kafka.status === 'fulfilled') await kafka.value.disconnect();
+      if (cass.status === 'fulfilled') await cass.value.shutdown();
+      if (stop.signal.aborted) return; // stopped while waiting: a clean stop
+      throw kafka.status === 'rejected' ? kafka.reason : (cass as PromiseRejectedResult).reason;
+    }
+    const [admin, cassandra] = [kafka.value, cass.value];
     try {
-      await w.start();
+      await retry(config.retry, () => ensureTopics(admin, config), {
+        ...wait,
+        what: 'create the topics',
+      });
+      if (stop.signal.aborted) return;
+      await serve(ctx, id, cassandra, running);
     } finally {
-      off();
-      clearInterval(timer);
-      await w.close();
-      ctx.log.info(statusLine(w.status()));
+      await Promise.allSettled([admin.disconnect(), cassandra.shutdown()]);
     }
   } finally {
+    off();
     await stopTelemetry();
+  }
+}
+
+async function serve(
+  ctx: Context,
+  id: string,
+  cassandra: CassandraClient,
+  running: { worker?: Worker },
+): Promise<void> {
+  const w = createWorker({ config: ctx.config, cassandra, log: ctx.log, workerId: id });
+  running.worker = w;
+  const timer = setInterval(() => ctx.log.info(statusLine(w.status())), STATUS_EVERY_MS);
+  timer.unref();
+  ctx.log.info(
+    `fan-out worker ${id}: ${ctx.config.topics.tweetsCdc} -> ${ctx.config.cassandra.keyspace}.timelines (group ${ctx.config.pipeline.groupId}, writes: ${ctx.config.pipeline.writeStrategy})`,
+  );
+  try {
+    await w.start();
+  } finally {
+    clearInterval(timer);
+    await w.close();
+    ctx.log.info(statusLine(w.status()));
   }
 }
