@@ -109,11 +109,16 @@ export class Lane {
       checkpointRows: checkpointRows(p),
     });
     this.#restores = new Restores(ports.source.topic, ports.readCheckpoints);
-    this.#inFlight = new InFlightJobs(this.#gate, this.#ledger, {
-      mode: config.telemetry.batchSpans,
-      every: config.telemetry.batchSpanEvery,
-      slowMs: config.telemetry.slowSpanMs,
-    });
+    this.#inFlight = new InFlightJobs(
+      this.#gate,
+      this.#ledger,
+      {
+        mode: config.telemetry.batchSpans,
+        every: config.telemetry.batchSpanEvery,
+        slowMs: config.telemetry.slowSpanMs,
+      },
+      options.workerId,
+    );
     this.metrics = new FanoutMetrics(options.name, () => {
       const jobs = this.#inFlight.jobs();
       return {

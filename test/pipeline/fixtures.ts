@@ -246,6 +246,7 @@ export interface Completed {
   durationMs: number;
   resumed: boolean;
   source: { partition: number; offset: string };
+  workerId: string;
 }
 
 /** Every committed record of a topic (all partitions), read to its end. */
