@@ -1,6 +1,7 @@
 /**
  * The `fanout.completed` event: exactly one per tweet change, whether one job or many tasks
- * delivered it (a move is one change), keyed by tweet id. The public output of the pipeline (docs/formats.md).
+ * delivered it (a move is one change), keyed by tweet id. The public output of the pipeline
+ * (docs/formats.md).
  */
 import type { OutRecord } from '../ports/streams.ts';
 

@@ -1,6 +1,7 @@
 /**
  * The tweet handler: the lane of the CDC topic of `tweets`. A change event (an upsert or a
- * retraction, ./decode.ts) becomes a tweet job, delivered in these steps (see {@link TweetHandler.rows}):
+ * retraction, ./decode.ts) becomes a tweet job, delivered in these steps
+ * (see {@link TweetHandler.rows}):
  *
  *   claim ─ mark deleted ─ resolve author ─ move ─ decide split ─ deliver range ─ end check
  *
@@ -75,7 +76,7 @@ export class TweetHandler implements Handler {
     if (job.op === 'delete') await this.#markDeleted(job);
     const author = await this.#resolveAuthor(job);
     job.authorId = author;
-    if (d.stopped) return; // a move waited for its checkpoint: whoever resumes goes on from it
+    if (d.stopped) return; // e.g. while a move waited for its checkpoint: whoever resumes goes on
     if (author === null) return this.#decide(job, { kind: 'orphan' }, 0);
     if (d.moving && !(await moveFrom(job, job.movedFrom!, this.#ctx, emit, closed))) return;
     // A move or a stale change is delivered whole: its completion is its own (one per change).

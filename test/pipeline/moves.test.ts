@@ -160,7 +160,7 @@ describe('moves and stale upserts (fakes)', () => {
       const holder: { authors?: MemoryAuthors } = {};
       class Watching extends FakeSink {
         override async commit(tx: Transaction): Promise<void> {
-          // A slow transaction (latency, as MemoryTimelines.delayMs): what was recorded while it ran?
+          // A slow transaction (latency, like MemoryTimelines.delayMs): what was recorded meanwhile?
           await new Promise((r) => setTimeout(r, 20));
           for (const r of tx.records)
             if (r.topic === config.topics.checkpoints && r.value !== null)

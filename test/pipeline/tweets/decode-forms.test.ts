@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import type { ColumnChange, RowChangeEvent } from '../../../connectors/cdc/events.ts';
 import { decodeTweetRecord } from '../../../pipeline/tweets/decode.ts';
 
-// The write forms of docs/write-forms.md as the CDC connector reports them (connectors/cdc/events.ts:
-// `columns` holds only what a change wrote, `deleted: true` for a cell tombstone, `ttl` per cell),
-// decoded by what they set, not by their verb.
+// The write forms of docs/write-forms.md as the CDC connector reports them
+// (connectors/cdc/events.ts: `columns` holds only what a change wrote, `deleted: true` for a cell
+// tombstone, `ttl` per cell), decoded by what they set, not by their verb.
 const ID = '9b2f5a40-8c4e-11ef-9f0b-0242ac120002';
 const T = 1_700_000_000_123_456n;
 const cell = (value: string | null, extra: Partial<ColumnChange> = {}): ColumnChange => ({
