@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../../config/index.ts';
 import { createLogger } from '../../lib/log.ts';
-import type { Transaction } from '../../ports/streams.ts';
+import type { StateRecord, Transaction } from '../../ports/streams.ts';
 import { Worker } from '../../pipeline/worker.ts';
 import { checkpointRecord, type Checkpoint } from '../../records/checkpoint.ts';
 import { checkpointTopic } from '../support/topics.ts';
@@ -72,13 +72,22 @@ interface Done {
   moved?: { from: string };
 }
 
-function world(options: { restored?: Checkpoint[]; sink?: FakeSink; cfg?: Config } = {}) {
+function world(
+  options: {
+    restored?: Checkpoint[];
+    state?: StateRecord[];
+    authors?: MemoryAuthors;
+    timelines?: MemoryTimelines;
+    sink?: FakeSink;
+    cfg?: Config;
+  } = {},
+) {
   const cfg = options.cfg ?? config;
   const source = new FakeSource();
   const sink = options.sink ?? new FakeSink();
   const followers = new MemoryFollowers();
-  const timelines = new MemoryTimelines();
-  const authors = new MemoryAuthors();
+  const timelines = options.timelines ?? new MemoryTimelines();
+  const authors = options.authors ?? new MemoryAuthors();
   followers.set(OLD, [...OLD_ONLY, ...BOTH]);
   followers.set(NEW, [...BOTH, ...NEW_ONLY]);
   const restored = (options.restored ?? []).map((cp, i) => {
@@ -99,7 +108,7 @@ function world(options: { restored?: Checkpoint[]; sink?: FakeSink; cfg?: Config
       followers,
       timelines,
       authors,
-      readCheckpoints: async () => restored,
+      readCheckpoints: async () => options.state ?? restored,
     },
   });
   const completions = () =>
@@ -182,6 +191,57 @@ describe('moves and stale upserts (fakes)', () => {
       expect(seen.every((s) => s.movedFrom === '1')).toBe(true);
       expect(seen.some((s) => s.moving === undefined)).toBe(true);
       await w.worker.close();
+    },
+  );
+
+  it(
+    'a move stopped while its first checkpoint commits records nothing; the revocation commits that checkpoint and the next owner completes the move',
+    { timeout: 10_000 },
+    async () => {
+      const id = newId();
+      let release!: () => void;
+      const gate = new Promise<void>((r) => {
+        release = r;
+      });
+      let holding = false;
+      class Held extends FakeSink {
+        override async commit(tx: Transaction): Promise<void> {
+          if (tx.records.some((r) => r.value?.includes('"moving":true'))) {
+            holding = true;
+            await gate;
+          }
+          return super.commit(tx);
+        }
+      }
+      const first = world({ sink: new Held() });
+      await first.authors.put(id, OLD, 100n);
+      first.source.push(0, upsert(id, NEW, 200n));
+      void first.worker.start();
+      await within(5_000, "the move's first checkpoint under way", () =>
+        holding ? true : undefined,
+      );
+      const revoking = first.source.revoke([0]);
+      await within(5_000, 'the move stopped', () =>
+        first.worker.status().inFlight.every((t) => t.stopped) ? true : undefined,
+      );
+      expect(await first.authors.getWithTime(id)).toEqual({ authorId: OLD, writeTime: 100n });
+      release();
+      await revoking;
+      expect(first.timelines.rows).toBe(0);
+      await first.worker.close();
+      // The next owner, over the same stores, restores the move from its checkpoint.
+      const next = world({
+        state: first.sink.stateRecords(config.topics.checkpoints),
+        authors: first.authors,
+        timelines: first.timelines,
+      });
+      next.source.push(0, upsert(id, NEW, 200n));
+      void next.worker.start();
+      await next.committed(0, 1n);
+      expect(next.timelines.holders(id).sort()).toEqual([...BOTH, ...NEW_ONLY]);
+      expect(await next.authors.getWithTime(id)).toEqual({ authorId: NEW, writeTime: 200n });
+      expect(next.completions()).toMatchObject([{ resumed: true, moved: { from: '1' } }]);
+      await next.worker.close();
     },
   );
 
