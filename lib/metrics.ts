@@ -68,6 +68,10 @@ export class OperatorMetrics {
     unit: 'ms',
     advice: { explicitBucketBoundaries: LATENCY_BUCKETS_MS },
   });
+  /** fanout_cdc_transactions_total: the connector's committed transactions (the workers': fanout_transactions_total). */
+  readonly #cdcTransactions = this.#meter.createCounter('fanout_cdc_transactions', {
+    description: 'Kafka transactions of change events committed by the CDC connector',
+  });
   /** fanout_transactions_aborted_total (committed ones: fanout_transactions_total). */
   readonly #aborted = this.#meter.createCounter('fanout_transactions_aborted', {
     description: 'Kafka transactions aborted (their work is redone)',
@@ -131,11 +135,15 @@ export class OperatorMetrics {
     this.#batch.record(durationMs, { ...this.#attrs, 'fanout.op': op });
   }
 
-  /** A Kafka transaction holding change events committed at `committedAtMs` (default now). */
+  /**
+   * The connector committed a Kafka transaction of change events at `committedAtMs` (default now):
+   * counts it and records each event's CDC latency.
+   */
   cdcCommitted(
     writeTimestampsMicros: Iterable<string | bigint | number>,
     committedAtMs = this.#now(),
   ): void {
+    this.#cdcTransactions.add(1, this.#attrs);
     for (const ts of writeTimestampsMicros)
       this.#cdc.record(Math.max(0, committedAtMs - microsToMs(ts)), this.#attrs);
   }

@@ -85,6 +85,7 @@ describe('grafana dashboard', () => {
       'fanout_dead_letters_total',
       'fanout_transactions_total',
       'fanout_transactions_aborted_total',
+      'fanout_cdc_transactions_total',
       'fanout_checkpoint_age_seconds',
       'fanout_cdc_raw_usage_ratio',
       'fanout_tweet_followers_remaining',

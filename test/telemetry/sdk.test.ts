@@ -91,6 +91,7 @@ describe('startTelemetry', () => {
       'fanout_cdc_latency_ms_bucket{',
       'fanout_tweet_latency_ms_bucket{',
       'fanout_transactions_aborted_total{',
+      'fanout_cdc_transactions_total{',
       'fanout_checkpoint_age_seconds{',
       'fanout_partition_lag{',
       'fanout_tweet_followers_remaining{',
