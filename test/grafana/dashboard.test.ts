@@ -27,6 +27,8 @@ function definedMetrics(): Set<string> {
         for (const s of ['_bucket', '_sum', '_count']) names.add(name + s);
       else names.add(name);
     }
+    // Series exported outside the SDK's instruments (lib/metrics.ts): gauges.
+    for (const m of text.matchAll(/^\s+name: '(fanout_[a-z_]+)',$/gm)) names.add(m[1]!);
   }
   return names;
 }
