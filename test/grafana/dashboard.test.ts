@@ -27,6 +27,8 @@ function definedMetrics(): Set<string> {
         for (const s of ['_bucket', '_sum', '_count']) names.add(name + s);
       else names.add(name);
     }
+    // Series exported outside the SDK's instruments (lib/metrics.ts): gauges.
+    for (const m of text.matchAll(/^\s+name: '(fanout_[a-z_]+)',$/gm)) names.add(m[1]!);
   }
   return names;
 }
@@ -85,6 +87,7 @@ describe('grafana dashboard', () => {
       'fanout_dead_letters_total',
       'fanout_transactions_total',
       'fanout_transactions_aborted_total',
+      'fanout_cdc_transactions_total',
       'fanout_checkpoint_age_seconds',
       'fanout_cdc_raw_usage_ratio',
       'fanout_tweet_followers_remaining',
