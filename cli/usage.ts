@@ -116,13 +116,19 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'status',
     group: 'run',
-    usage: '[--json]',
+    usage: '[--json | --watch]',
     summary: 'fan-outs in progress (delivered, remaining) and consumer lag, from any machine',
     about:
       'Fan-outs in progress as their workers committed them (delivered, total, remaining; the ' +
       'cursor of a whole tweet, the tasks of a split one) and the lag of the worker group on the ' +
       'CDC topic and of its task lanes on the work topic. Reads Kafka only; asks no worker.',
-    options: { json: { type: 'boolean', doc: 'machine-readable, with the lag per partition' } },
+    options: {
+      json: { type: 'boolean', doc: 'machine-readable, with the lag per partition' },
+      watch: {
+        type: 'boolean',
+        doc: 'redraw every second: progress bar, rate and ETA per fan-out, lag, dead letters',
+      },
+    },
     config: true,
     positionals: none,
   },

@@ -5,7 +5,7 @@ import { startTelemetry } from '../telemetry.ts';
 
 /** `fanout cdc`: runs the CDC connector until SIGTERM / SIGINT. */
 export async function cdc(ctx: Context): Promise<void> {
-  const stopTelemetry = startTelemetry(ctx.config, 'cdc');
+  const stopTelemetry = startTelemetry(ctx.config, 'cdc', ctx.log);
   const connector = new CdcConnector({
     config: ctx.config,
     kafka: ctx.kafka(),

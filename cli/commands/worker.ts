@@ -38,7 +38,7 @@ export function statusLine(s: WorkerStatus): string {
 
 /** `fanout worker [--worker-id N]`: runs a fan-out worker until SIGTERM / SIGINT. */
 export async function worker(ctx: Context, id: string): Promise<void> {
-  const stopTelemetry = startTelemetry(ctx.config, 'worker');
+  const stopTelemetry = startTelemetry(ctx.config, 'worker', ctx.log);
   try {
     await ensureTopics(await ctx.admin(), ctx.config);
     const w = createWorker({

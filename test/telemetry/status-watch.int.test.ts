@@ -8,7 +8,8 @@ import { status } from '../../cli/commands/status.ts';
 import { loadConfig } from '../../config/index.ts';
 import { connectAdmin, createKafka, ensureTopics } from '../../connectors/kafka/client.ts';
 import { createLogger } from '../../lib/log.ts';
-import { checkpointRecord } from '../../pipeline/records.ts';
+import { checkpointRecord } from '../../records/checkpoint.ts';
+import { checkpointTopic } from '../support/topics.ts';
 import { testSettings } from '../support/config.ts';
 
 describe('fanout status --watch', () => {
@@ -33,7 +34,11 @@ describe('fanout status --watch', () => {
         finishedAt: done ? Date.now() : null,
       });
       const checkpoint = async (delivered: number, done = false): Promise<void> => {
-        const r = checkpointRecord(config, config.topics.tweetsCdc, 2, 41n, cp(delivered, done));
+        const r = checkpointRecord(
+          checkpointTopic(config),
+          { topic: config.topics.tweetsCdc, partition: 2, offset: 41n },
+          cp(delivered, done),
+        );
         await producer.send({
           topic: r.topic,
           messages: [{ key: r.key, value: r.value, partition: r.partition }],
