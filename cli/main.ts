@@ -47,7 +47,7 @@ const PREPARE: Readonly<Record<string, (p: Parsed) => Promise<Ready>>> = {
   demo: async (p) => {
     const options = seedOptions(p);
     const { demo } = await commands.demo();
-    return (ctx) => demo(ctx(), options);
+    return (ctx) => demo(ctx(), options, p.options.has('observability'));
   },
   cdc: async () => {
     const { cdc } = await commands.cdc();

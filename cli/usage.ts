@@ -66,7 +66,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'demo',
     group: 'run',
-    usage: '[--followers 500000] [--author 1] [graph options]',
+    usage: '[--followers 500000] [--author 1] [--observability] [graph options]',
     summary: 'the whole product once: one tweet to 500k timelines, with a progress bar',
     about:
       'Starts the local services (unless Kafka and Cassandra already answer on the configured ' +
@@ -74,7 +74,13 @@ export const COMMANDS: readonly CommandSpec[] = [
       'runs the CDC connector and a fan-out worker, inserts one tweet with plain CQL, shows a ' +
       "progress bar until every follower's timeline holds it, prints the rate and checks a sample " +
       'of timelines.',
-    options: graph,
+    options: {
+      ...graph,
+      observability: {
+        type: 'boolean',
+        doc: 'also start Jaeger and Prometheus and export the run to them (fanout trace, status --watch)',
+      },
+    },
     config: true,
     positionals: none,
   },
