@@ -3,6 +3,7 @@
  * receives, with derived values (topic of the tweets CDC stream, replication map) computed once
  * and contradictory combinations rejected in a sentence naming both keys.
  */
+import { dirname, join } from 'node:path';
 import { ConfigError } from './errors.ts';
 import { parseReplication } from './formats.ts';
 
@@ -56,6 +57,8 @@ export interface Settings {
   cdc: {
     rawDir: string;
     nodeId: string;
+    errorDir: string;
+    maxEventBytes: number;
     keyspaces: string[];
     startFrom: 'earliest' | 'latest';
     pollIntervalMs: number;
@@ -77,8 +80,9 @@ export interface Settings {
     writeStrategy: 'batch' | 'concurrent';
     dedupeCopies: 'auto' | 'on' | 'off';
     sessionTimeoutMs: number;
+    offsetReset: 'error' | 'earliest' | 'latest';
   };
-  retry: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number };
+  retry: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number; outageBudgetMs: number };
   telemetry: {
     enabled: boolean;
     serviceName: string;
@@ -167,6 +171,11 @@ export function compile(s: Settings): Config {
       `retry.maxDelayMs (${s.retry.maxDelayMs}) must be at least retry.baseDelayMs (${s.retry.baseDelayMs})`,
     );
   }
+  if (s.retry.outageBudgetMs < s.retry.maxDelayMs) {
+    problems.push(
+      `retry.outageBudgetMs (${s.retry.outageBudgetMs}) must be at least retry.maxDelayMs (${s.retry.maxDelayMs}): an outage budget shorter than one backoff delay cannot outlast any outage (cap attempts with retry.maxAttempts instead)`,
+    );
+  }
   if (p.lingerMs >= s.kafka.transactionTimeoutMs) {
     problems.push(
       `pipeline.lingerMs (${p.lingerMs}) must be below kafka.transactionTimeoutMs (${s.kafka.transactionTimeoutMs})`,
@@ -205,6 +214,7 @@ export function compile(s: Settings): Config {
     cdc: {
       ...s.cdc,
       keyspaces: s.cdc.keyspaces.length > 0 ? s.cdc.keyspaces : [s.cassandra.keyspace],
+      errorDir: s.cdc.errorDir || join(dirname(s.cdc.rawDir), 'cdc_error'),
     },
   }) as Config;
 }

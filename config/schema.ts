@@ -4,7 +4,6 @@
  * vars, then `--set key=value` on the command line. `compile.ts` turns the validated result into
  * the frozen object the rest of the code receives.
  */
-import { hostname } from 'node:os';
 import { localCdcRawDir } from './home.ts';
 import {
   bool,
@@ -264,10 +263,22 @@ export const schema = {
       env: 'FANOUT_CDC_RAW_DIR',
     },
     nodeId: {
-      doc: 'Name of the Cassandra node this connector reads (part of every source position).',
-      format: text(true),
-      default: hostname(),
+      doc: "Identity of the Cassandra node this connector reads (keys its source offset and transactional.id). Empty (default): the node's own host_id from system.local, which survives a restart under a new host name; set it only to pin an identity explicitly.",
+      format: text(false),
+      default: '',
       env: 'FANOUT_CDC_NODE_ID',
+    },
+    errorDir: {
+      doc: 'Where a segment with a corrupt stretch is moved (never deleted) once read; empty = cdc_error beside cdc.rawDir (same filesystem, so the move is a rename).',
+      format: text(false),
+      default: '',
+      env: 'FANOUT_CDC_ERROR_DIR',
+    },
+    maxEventBytes: {
+      doc: 'Largest change-event record the connector produces (key, value, headers). A bigger change goes out with its largest values replaced by {"omitted": true, "bytes": N} and a dead letter naming them. Keep it below the broker\'s message.max.bytes (1048588 by default) and librdkafka\'s message.max.bytes (1000000).',
+      format: integer(16_384, 100_000_000),
+      default: 900_000,
+      env: 'FANOUT_CDC_MAX_EVENT_BYTES',
     },
     keyspaces: {
       doc: 'Keyspaces whose CDC tables are captured; empty = cassandra.keyspace only.',
@@ -294,13 +305,13 @@ export const schema = {
       env: 'FANOUT_CDC_MAX_EVENTS_PER_TRANSACTION',
     },
     totalSpaceMiB: {
-      doc: "Cassandra's cdc_total_space, for the usage gauge and warning.",
-      format: integer(1, 10_000_000),
-      default: 2_048,
+      doc: "Override of Cassandra's cdc_total_space for the usage gauge and warning; 0 (default): read the node's own cdc_total_space and cdc_block_writes from system_views.settings.",
+      format: integer(0, 10_000_000),
+      default: 0,
       env: 'FANOUT_CDC_TOTAL_SPACE_MIB',
     },
     warnUsageRatio: {
-      doc: 'Warn when cdc_raw usage passes this share of totalSpaceMiB.',
+      doc: "Warn when cdc_raw usage passes this share of the node's cdc_total_space.",
       format: decimal(0.05, 1),
       default: 0.8,
       env: 'FANOUT_CDC_WARN_USAGE_RATIO',
@@ -379,6 +390,12 @@ export const schema = {
       default: 'auto',
       env: 'FANOUT_DEDUPE_COPIES',
     },
+    offsetReset: {
+      doc: 'What a worker does when its committed offset is out of range (the events fell out of retention): error (default: stop with OFFSET_OUT_OF_RANGE and count it; nothing is skipped silently), earliest or latest (go on from there, skipping what was lost, with a loud warning).',
+      format: oneOf(['error', 'earliest', 'latest']),
+      default: 'error',
+      env: 'FANOUT_OFFSET_RESET',
+    },
     sessionTimeoutMs: {
       doc: 'Consumer group session timeout of a worker: how long a worker that died and did not come back keeps its partitions (a restarted worker with the same --worker-id takes them over at once). Within the broker group.min/max.session.timeout.ms.',
       format: integer(6_000, 1_800_000),
@@ -388,10 +405,16 @@ export const schema = {
   },
   retry: {
     maxAttempts: {
-      doc: 'Attempts of a retriable operation (timeline write, produce) before the run fails.',
-      format: integer(1, 1_000),
-      default: 10,
+      doc: 'Cap on the attempts of one retriable operation (timeline write, commit, connector pass); 0 = no cap: retry.outageBudgetMs decides. When both are set, whichever ends first fails the run.',
+      format: integer(0, 1_000_000),
+      default: 0,
       env: 'FANOUT_RETRY_MAX_ATTEMPTS',
+    },
+    outageBudgetMs: {
+      doc: 'How long retriable failures (Cassandra or Kafka down, timeouts, overload) are retried, from the first failure of a streak, before the process fails loudly. The default outlasts a node or broker restart.',
+      format: integer(1, 86_400_000),
+      default: 300_000,
+      env: 'FANOUT_RETRY_OUTAGE_BUDGET_MS',
     },
     baseDelayMs: {
       doc: 'First backoff delay; doubles per attempt, with full jitter.',

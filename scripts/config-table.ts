@@ -21,7 +21,7 @@ const walk = (node: Record<string, unknown>, prefix: string): void => {
         key === 'cdc.rawDir'
           ? '`~/.cache/fanout/run/cassandra/cdc_raw`'
           : key === 'cdc.nodeId'
-            ? 'host name'
+            ? 'host_id of the node'
             : `\`${JSON.stringify(item.default)}\``;
       rows.push(`| \`${key}\` | \`${item.env}\` | ${def} | ${item.doc.replaceAll('|', '\\|')} |`);
     } else {

@@ -6,23 +6,26 @@
  * offset its `_cdc.idx` announces; decode the entries into change events; produce them in Kafka
  * transactions that also move the source offset; delete a segment's files only after the
  * transaction covering its last entry committed and Cassandra marked it COMPLETED. Wakes on fs
- * events in cdc_raw, with a poll as fallback. On a Kafka failure it drops the producer, re-reads
- * the committed offset (the only truth) and goes on from there after a backoff.
+ * events in cdc_raw, with a poll as fallback. On a retriable failure (Kafka or Cassandra down, at
+ * start too) it drops the producer, waits (retry.outageBudgetMs, then it fails loudly), re-reads
+ * the committed offset (the only truth) and goes on from there. Its identity is the node's host_id
+ * (./node.ts) unless cdc.nodeId pins one.
  */
-import { createHash } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { hostname } from 'node:os';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { metrics } from '@opentelemetry/api';
 import type { Config } from '../../config/index.ts';
 import type { CassandraClient } from '../cassandra/client.ts';
-import { FanoutError } from '../../lib/errors.ts';
+import { classifyCassandraError, FanoutError } from '../../lib/errors.ts';
 import type { KafkaAdmin } from '../kafka/admin.ts';
 import { ensureTopics } from '../kafka/topics.ts';
 import { Lifecycle, type LifecycleState } from '../../lib/lifecycle.ts';
 import type { Logger } from '../../lib/log.ts';
-import { backoffDelay } from '../../lib/retry.ts';
+import { Outage } from '../../lib/retry.ts';
+import { corruptSection, quarantine, type SegmentFile } from './corrupt.ts';
+import { cdcSpaceSettings, CdcSpace, nodeIdentity, type CdcSpaceSettings } from './node.ts';
 import { decodeMutationEvents, type ChangeEvent } from './events.ts';
 import { CdcTracing } from './tracing.ts';
 import { CdcSink, compareOffsets, type SourceOffset } from './producer.ts';
@@ -41,27 +44,6 @@ import {
 } from './segment.ts';
 import { cdcTopic } from '../../config/index.ts';
 
-/** A dead-letter event for a corrupt stretch of a segment (no bytes to carry: the file is named). */
-function corruptSection(seg: SegmentFile, position: number, reason: string): ChangeEvent {
-  return {
-    op: 'undecodable',
-    keyspace: null,
-    table: null,
-    tableId: null,
-    reason: {
-      code: 'corrupt',
-      message: `${reason} (segment ${seg.log}, after position ${position})`,
-      retriable: false,
-    },
-    raw: '',
-    source: { segmentId: seg.id.toString(), position, fileVersion: seg.version },
-    eventId: createHash('sha256')
-      .update(`${seg.id}:${position}:corrupt`)
-      .digest('hex')
-      .slice(0, 32),
-  };
-}
-
 export interface ConnectorDeps {
   config: Config;
   /** Unused (the connector opens its own producer); accepted until its callers stop passing it. */
@@ -73,13 +55,6 @@ export interface ConnectorDeps {
   onCommit?: (offset: SourceOffset, events: number) => void;
 }
 
-interface SegmentFile {
-  id: bigint;
-  version: number;
-  log: string;
-  idx: string;
-}
-
 /** How long an idx may stay unchanged, with a newer segment present, before it is retired. */
 const RETIRE_AFTER_MS = 5_000;
 /** Longest synchronous stretch of a segment read before it lets the event loop run. */
@@ -88,8 +63,11 @@ const YIELD_EVERY_MS = 5;
 export class CdcConnector {
   readonly #lifecycle = new Lifecycle('CDC connector');
   readonly #deps: ConnectorDeps;
-  readonly #sink: CdcSink;
-  readonly #trace: CdcTracing;
+  #sink: CdcSink | undefined;
+  #trace: CdcTracing | undefined;
+  /** The node's identity: its host_id, or cdc.nodeId (known once resumed). */
+  #nodeId: string | undefined;
+  readonly #space: CdcSpace;
   readonly #log: Logger;
   #schema: CdcSchema | undefined;
   #schemaLoadedAt = 0;
@@ -103,8 +81,6 @@ export class CdcConnector {
   #watcher: FSWatcher | undefined;
   #closing: Promise<void> | undefined;
   #run: Promise<void> | undefined;
-  #rawBytes = 0;
-  #warnedUsage = false;
   readonly #stop = new AbortController();
   #markReady: () => void = () => undefined;
   /** Settles once the connector has resumed from its committed offset and is reading. */
@@ -115,16 +91,17 @@ export class CdcConnector {
   constructor(deps: ConnectorDeps) {
     this.#deps = deps;
     this.#log = deps.log.child('cdc');
-    this.#sink = new CdcSink(deps.config, this.#log);
-    this.#trace = new CdcTracing(deps.config.cdc.nodeId);
-    const meter = metrics.getMeter('fanout');
-    meter
-      .createObservableGauge('fanout_cdc_raw_usage_ratio', {
-        description: 'cdc_raw bytes / cdc_total_space',
-      })
-      .addCallback((r) =>
-        r.observe(this.#rawBytes / (deps.config.cdc.totalSpaceMiB * 1024 * 1024)),
-      );
+    this.#space = new CdcSpace(this.#log, deps.config.cdc.warnUsageRatio);
+  }
+
+  /** The node's cdc_total_space and cdc_block_writes as last read (undefined before the start). */
+  get space(): CdcSpaceSettings | undefined {
+    return this.#space.settings;
+  }
+
+  /** The node identity in use (undefined until the connector has resumed once). */
+  get nodeId(): string | undefined {
+    return this.#nodeId;
   }
 
   get state(): LifecycleState {
@@ -151,8 +128,8 @@ export class CdcConnector {
       this.#wake?.();
       await this.#run?.catch(() => undefined);
       this.#watcher?.close();
-      await this.#sink.close();
-      this.#trace.close();
+      await this.#sink?.close();
+      this.#trace?.close();
       if (!this.#lifecycle.is('failed')) this.#lifecycle.stopped();
     })();
     return this.#closing;
@@ -160,30 +137,29 @@ export class CdcConnector {
 
   async #main(): Promise<void> {
     const { config } = this.#deps;
+    // One outage clock for the whole loop: the start (Kafka or Cassandra down), a schema re-read,
+    // a pass; any success ends the outage, a budget spent ends the connector (loudly).
+    const outage = new Outage(config.retry, { what: 'CDC connector', log: this.#log });
+    let resumed = false;
     try {
-      await this.#resume();
-      this.#watch();
-      if (this.#lifecycle.is('starting')) this.#lifecycle.started(); // else closed meanwhile: draining
-      this.#markReady();
-      let failures = 0;
       while (!this.#stop.signal.aborted) {
         let progressed = false;
         try {
+          if (!resumed) {
+            await this.#resume();
+            resumed = true;
+            if (!this.#watcher) this.#watch();
+            if (this.#lifecycle.is('starting')) this.#lifecycle.started(); // else closed meanwhile
+            this.#markReady();
+          }
           progressed = await this.#pass();
-          failures = 0;
+          outage.succeeded();
         } catch (err) {
           if (!(err instanceof FanoutError) || !err.retriable) throw err;
-          failures++;
-          const delay = backoffDelay(config.retry, Math.min(failures, 20));
-          this.#log.warn(
-            `retrying after a transient failure (#${failures}, in ${delay} ms): ${err.message}`,
-          );
-          await this.#sink.reset();
+          const delay = outage.failed(err);
+          await this.#sink?.reset();
           await this.#sleep(delay);
-          if (this.#stop.signal.aborted) break;
-          await this.#resume().catch((e: unknown) =>
-            this.#log.warn(`resume failed: ${(e as Error).message}`),
-          );
+          resumed = false; // the committed offset is the truth after any failure
           continue;
         }
         if (!progressed) await this.#sleep(config.cdc.pollIntervalMs);
@@ -197,14 +173,34 @@ export class CdcConnector {
 
   /** Reads the committed offset (the truth after any failure) and the schema. */
   async #resume(): Promise<void> {
+    const { config, cassandra } = this.#deps;
+    if (this.#nodeId === undefined) {
+      const nodeId = await nodeIdentity(cassandra, config.cdc.nodeId);
+      this.#nodeId = nodeId;
+      this.#sink = new CdcSink(config, this.#log, nodeId);
+      this.#trace = new CdcTracing(nodeId);
+      this.#log.info(
+        `node identity ${nodeId} (${config.cdc.nodeId === '' ? 'host_id from system.local' : 'cdc.nodeId'})`,
+      );
+    }
+    const sink = this.#sink!;
+    this.#space.settings = await cdcSpaceSettings(cassandra, config.cdc.totalSpaceMiB);
     await this.#refreshSchema(true); // also creates the offsets topic on a first run
-    await this.#sink.open();
-    const committed = await this.#sink.committedOffset();
+    await sink.open();
+    let committed = await sink.committedOffset();
+    if (committed === null && config.cdc.nodeId === '') {
+      // Before identities came from host_id the default was the host name: take its offset over.
+      committed = await sink.committedOffset(hostname());
+      if (committed !== null)
+        this.#log.warn(
+          `resuming from the offset committed under the host name ${hostname()} (the identity before host_id)`,
+        );
+    }
     if (committed === null && this.#deps.config.cdc.startFrom === 'latest') {
       // Persist where "latest" was at once: a crash before the first event transaction must
       // resume here, not at a new "latest" that would skip what was written in between.
       const start = await this.#latest();
-      await this.#sink.commit([], start);
+      await sink.commit([], start);
       this.#offset = start;
     } else {
       this.#offset = committed ?? { segmentId: -1n, position: 0 };
@@ -227,7 +223,9 @@ export class CdcConnector {
   async #refreshSchema(force: boolean): Promise<void> {
     // A burst of unknown-table events must not become a burst of schema reads.
     if (!force && Date.now() - this.#schemaLoadedAt < 1_000) return;
-    this.#schema = await loadSchema(this.#deps.cassandra);
+    this.#schema = await loadSchema(this.#deps.cassandra).catch((err: unknown) => {
+      throw classifyCassandraError(err, 'read the schema');
+    });
     this.#schemaLoadedAt = Date.now();
     const { config } = this.#deps;
     const topics = [...this.#schema.tables.values()]
@@ -301,20 +299,8 @@ export class CdcConnector {
         idx: join(dir, cdcIndexFileName(parsed.version, parsed.id)),
       });
     }
-    this.#observeUsage(bytes);
+    this.#space.observe(bytes);
     return segments.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  }
-
-  #observeUsage(bytes: number): void {
-    this.#rawBytes = bytes;
-    const { totalSpaceMiB, warnUsageRatio } = this.#deps.config.cdc;
-    const ratio = bytes / (totalSpaceMiB * 1024 * 1024);
-    if (ratio >= warnUsageRatio && !this.#warnedUsage) {
-      this.#log.warn(
-        `cdc_raw holds ${(bytes / 2 ** 20).toFixed(0)} MiB, ${(ratio * 100).toFixed(0)}% of cdc_total_space: Cassandra rejects CDC writes when it is full`,
-      );
-    }
-    this.#warnedUsage = ratio >= warnUsageRatio;
   }
 
   /** One pass over cdc_raw; true when it committed or retired anything. */
@@ -404,7 +390,7 @@ export class CdcConnector {
     const flush = async (): Promise<void> => {
       if (batch.length === 0) return;
       const offset = { segmentId: seg.id, position: last };
-      await this.#trace.commit(batch, (traceOf) => this.#sink.commit(batch, offset, traceOf));
+      await this.#trace!.commit(batch, (traceOf) => this.#sink!.commit(batch, offset, traceOf));
       this.#offset = offset;
       this.#deps.onCommit?.(offset, batch.length);
       batch = [];
@@ -433,7 +419,14 @@ export class CdcConnector {
             `segment ${seg.log} is corrupt after position ${end.position}: ${end.reason ?? 'unknown'}; dead-lettered`,
           );
           if (!this.#corrupt.has(seg.id))
-            batch.push(corruptSection(seg, end.position, end.reason ?? 'corrupt section'));
+            batch.push(
+              corruptSection(
+                seg,
+                end.position,
+                end.reason ?? 'corrupt section',
+                config.cdc.errorDir,
+              ),
+            );
           this.#corrupt.add(seg.id);
           last = Math.max(last, end.position);
         }
@@ -478,13 +471,17 @@ export class CdcConnector {
     // the dead-letter topic.
     const keyspaces = this.#deps.config.cdc.keyspaces;
     const captured = events.filter((e) => e.keyspace === null || keyspaces.includes(e.keyspace));
-    this.#trace.decoded(captured, decodedAt);
+    this.#trace!.decoded(captured, decodedAt);
     return captured;
   }
 
   async #delete(seg: SegmentFile): Promise<boolean> {
     let removed = false;
-    for (const path of [seg.log, seg.idx]) {
+    if (this.#corrupt.has(seg.id)) {
+      removed = await quarantine(seg, this.#deps.config.cdc.errorDir);
+      this.#log.warn(`segment ${seg.log} moved to ${this.#deps.config.cdc.errorDir} (corrupt)`);
+    }
+    for (const path of removed ? [] : [seg.log, seg.idx]) {
       await unlink(path).then(
         () => {
           removed = true;

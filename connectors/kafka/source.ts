@@ -17,22 +17,29 @@
  * their owner restores them (which can wait out a dead worker's open transaction, up to
  * `kafka.transactionTimeoutMs`: see read-to-end.ts); the partitions already owned keep flowing.
  *
+ * A committed offset out of range (its records fell out of retention) stops the worker with
+ * OFFSET_OUT_OF_RANGE and a count on `fanout_offset_out_of_range` (pipeline.offsetReset=error, the
+ * default: librdkafka's auto.offset.reset=error reports it on consume); `earliest` or `latest`
+ * go on from there, skipping what was lost, after a loud warning at start.
+ *
  * Membership is static (`group.instance.id` from the worker id): a worker restarted with the same
  * id takes its partitions back at once, without a rebalance, and fences the old process.
  */
 import kafkaJs from '@confluentinc/kafka-javascript';
+import { metrics } from '@opentelemetry/api';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Config } from '../../config/index.ts';
 import { FanoutError, withTimeout } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { RecordSource, SourceListener, SourceRecord } from '../../ports/streams.ts';
+import { retry } from '../../lib/retry.ts';
 import { asError, classifyKafkaError } from './errors.ts';
 import { baseProps } from './props.ts';
 import { watchSecurity } from './security.ts';
 
 const { CODES } = kafkaJs;
 export type RawConsumer = InstanceType<typeof kafkaJs.KafkaConsumer>;
-type Assignment = Array<{ topic: string; partition: number }>;
+type Assignment = Array<{ topic: string; partition: number; offset?: string | number }>;
 /** Cooperative-rebalance methods the consumer has but its typings lack. */
 type Cooperative = {
   rebalanceProtocol(): 'NONE' | 'COOPERATIVE' | 'EAGER';
@@ -146,8 +153,12 @@ export class KafkaRecordSource implements RecordSource {
         rebalance_cb: (err: { code: number }, assignment: Assignment) =>
           this.#onRebalance(err.code, assignment),
       } as never,
-      { 'auto.offset.reset': 'earliest' },
+      { 'auto.offset.reset': this.#config.pipeline.offsetReset },
     );
+    if (this.#config.pipeline.offsetReset !== 'error')
+      this.#log.warn(
+        `pipeline.offsetReset=${this.#config.pipeline.offsetReset}: a committed offset of ${this.topic} that fell out of retention is reset to the ${this.#config.pipeline.offsetReset} offset, and the events in between are SKIPPED (not fanned out)`,
+      );
     this.#consumer = consumer;
     consumer.on('event.error', (err: { message: string; isFatal?: boolean }) => {
       if (err.isFatal === true)
@@ -217,8 +228,14 @@ export class KafkaRecordSource implements RecordSource {
     if (code === CODES.ERRORS.ERR__ASSIGN_PARTITIONS) {
       step = async () => {
         this.#log.info('partitions assigned', { partitions });
-        if (cooperative) coop.incrementalAssign(assignment);
-        else consumer.assign(assignment);
+        // A partition this group never committed starts at the beginning; one with a committed
+        // offset starts there, and pipeline.offsetReset decides only when that is out of range.
+        const fresh = await this.#uncommitted(assignment);
+        const starts = assignment.map((a) =>
+          fresh.has(`${a.topic}:${a.partition}`) ? { ...a, offset: 'beginning' } : a,
+        );
+        if (cooperative) coop.incrementalAssign(starts);
+        else consumer.assign(starts);
         if (assignment.length === 0) return;
         // Paused (in the same turn: nothing is fetched for them) until the owner has restored them.
         consumer.pause(assignment);
@@ -260,6 +277,36 @@ export class KafkaRecordSource implements RecordSource {
       listener.failed(err instanceof Error ? err : new Error(String(err)));
     });
     this.#wake?.();
+  }
+
+  /** The partitions of `assignment` with no committed offset in this group. */
+  async #uncommitted(assignment: Assignment): Promise<Set<string>> {
+    if (assignment.length === 0) return new Set();
+    const consumer = this.#consumer!;
+    const timeout = this.#config.kafka.connectTimeoutMs;
+    const committed = await retry(
+      this.#config.retry,
+      () =>
+        new Promise<Array<{ topic: string; partition: number; offset?: number }>>(
+          (resolve, reject) => {
+            consumer.committed(assignment, timeout, (err, tps) =>
+              err
+                ? reject(
+                    classifyKafkaError(err, `read the committed offsets of ${this.topic}`, {
+                      inTransaction: true,
+                    }),
+                  )
+                : resolve(tps),
+            );
+          },
+        ),
+      { what: `read the committed offsets of ${this.topic}`, log: this.#log },
+    );
+    return new Set(
+      committed
+        .filter((tp) => tp.offset === undefined || tp.offset < 0)
+        .map((tp) => `${tp.topic}:${tp.partition}`),
+    );
   }
 
   async #poll(): Promise<void> {
@@ -307,6 +354,8 @@ export class KafkaRecordSource implements RecordSource {
       consumer.consume(max, (err, ms) => (err ? reject(asError(err)) : resolve(ms)));
     }).catch(async (err: unknown) => {
       if ((err as { isFatal?: boolean }).isFatal === true) throw err;
+      if ((err as { code?: unknown }).code === CODES.ERRORS.ERR__AUTO_OFFSET_RESET)
+        throw outOfRange(this.topic, this.#groupId, err);
       this.#log.debug('consume failed; polling again', { err: String(err) });
       await sleep(POLL_WAIT_MS);
       return [];
@@ -340,6 +389,22 @@ export class KafkaRecordSource implements RecordSource {
       () => undefined,
     );
   }
+}
+
+let outOfRangeCounter: ReturnType<ReturnType<typeof metrics.getMeter>['createCounter']> | undefined;
+
+/** The error (and count) of a committed offset that is no longer in the log. */
+function outOfRange(topic: string, group: string, err: unknown): FanoutError {
+  outOfRangeCounter ??= metrics.getMeter('fanout').createCounter('fanout_offset_out_of_range', {
+    description:
+      'Committed offsets found out of range (records lost to retention): the worker stops',
+  });
+  outOfRangeCounter.add(1, { 'messaging.destination.name': topic });
+  return new FanoutError(
+    'OFFSET_OUT_OF_RANGE',
+    `the committed offset of group ${group} in ${topic} is out of range: the records after it were deleted (retention) before they were fanned out, so they cannot be delivered. Stopping rather than skipping them; to go on from the oldest (or newest) record still there, run with pipeline.offsetReset=earliest (or latest). (${(err as Error).message})`,
+    { retriable: false, cause: err },
+  );
 }
 
 function sourceRecord(m: RawMessage): SourceRecord {

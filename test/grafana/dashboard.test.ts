@@ -16,7 +16,12 @@ const [[, dashboard]] = [...dashboards()].filter(([f]) => f.endsWith('fanout-das
 /** Metric names the code registers, as Prometheus exports them (counters get _total). */
 function definedMetrics(): Set<string> {
   const names = new Set<string>();
-  for (const file of ['pipeline/metrics.ts', 'connectors/cdc/connector.ts', 'lib/metrics.ts']) {
+  for (const file of [
+    'pipeline/metrics.ts',
+    'connectors/cdc/connector.ts',
+    'connectors/cdc/node.ts',
+    'lib/metrics.ts',
+  ]) {
     const text = readFileSync(resolve(root, file), 'utf8');
     for (const m of text.matchAll(
       /create(Counter|Histogram|ObservableGauge|UpDownCounter|Gauge)\(\s*'([a-z_]+)'/g,

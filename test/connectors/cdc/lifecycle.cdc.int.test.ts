@@ -3,9 +3,10 @@
  * (same bytes Cassandra writes, for the real table id of a real table): an idx that never becomes
  * COMPLETED is retired once newer data exists; a crash-replayed idx pointing into the zero padding
  * is read to the end; a pre-allocated segment without idx is left alone; a corrupt section goes to
- * the dead-letter topic and newer segments still flow. Consumed segments are deleted.
+ * the dead-letter topic and newer segments still flow; its segment's bytes are kept, moved to the
+ * error directory the dead letter names (issue #17). Consumed segments are deleted.
  */
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import cassandra from 'cassandra-driver';
@@ -32,7 +33,11 @@ async function eventually(ms: number, check: () => boolean, what: string): Promi
 
 describe('CDC segment lifecycle (real Kafka, schema from the real Cassandra)', () => {
   const rawDir = mkdtempSync(join(tmpdir(), 'fanout-cdc-raw-'));
-  const config = loadConfig({ env: {}, sets: testSettings([`cdc.rawDir=${rawDir}`]) });
+  const errorDir = mkdtempSync(join(tmpdir(), 'fanout-cdc-error-'));
+  const config = loadConfig({
+    env: {},
+    sets: testSettings([`cdc.rawDir=${rawDir}`, `cdc.errorDir=${errorDir}`]),
+  });
   const log = createLogger(process.env.TEST_LOG === 'debug' ? 'debug' : 'error');
   afterAll(async () => {
     const c = await connectCassandra(config);
@@ -114,7 +119,10 @@ describe('CDC segment lifecycle (real Kafka, schema from the real Cassandra)', (
         );
       }
       const dead = await collect(config, [config.topics.deadLetter], (r) => r.length >= 1, 30_000);
-      expect(JSON.parse(dead[0]!.value).reason.code).toBe('corrupt');
+      const letter = JSON.parse(dead[0]!.value) as { reason: { code: string; message: string } };
+      expect(letter.reason.code).toBe('corrupt');
+      const kept = join(errorDir, 'CommitLog-7-999.log');
+      expect(letter.reason.message).toContain(kept);
       // D and B are COMPLETED and fully committed: deleted. A is retired once B proves it is over.
       await eventually(
         20_000,
@@ -126,6 +134,10 @@ describe('CDC segment lifecycle (real Kafka, schema from the real Cassandra)', (
         () => readdirSync(rawDir).sort().join() === 'CommitLog-7-1002.log',
         `only the pre-allocated segment left (have ${readdirSync(rawDir).join()})`,
       );
+      // The corrupt segment was not deleted: its bytes are in the error directory, as they were.
+      await eventually(5_000, () => existsSync(kept), `${kept} kept`);
+      expect(readFileSync(kept).equals(d.bytes)).toBe(true);
+      expect(existsSync(join(errorDir, 'CommitLog-7-999_cdc.idx'))).toBe(true);
       expect(connector.state).toBe('running');
     }).finally(() => client.shutdown());
   });
