@@ -115,7 +115,11 @@ function spawnRun(
     child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   };
-  onTestFinished(stop);
+  onTestFinished(async ({ task }) => {
+    if (task.result?.state === 'fail')
+      process.stderr.write(`fanout run's log:\n${log.slice(-6_000)}`);
+    await stop();
+  });
   return {
     port: Promise.race([
       port,
