@@ -127,5 +127,7 @@ export function cassandraGrants(config: Config, role = 'fanout_app'): string[] {
     // Copy claims: INSERT ... IF NOT EXISTS reads as well as writes.
     `GRANT SELECT ON TABLE ${ks}.fanout_claims TO ${role}`,
     `GRANT MODIFY ON TABLE ${ks}.fanout_claims TO ${role}`,
+    // The CDC connector reads its node's cdc_total_space and cdc_block_writes (cdc_raw pressure).
+    `GRANT SELECT ON TABLE system_views.settings TO ${role}`,
   ];
 }

@@ -70,5 +70,7 @@ describe('least privilege', () => {
     expect(grants).toContain('GRANT MODIFY ON TABLE prod.timelines TO app');
     expect(grants.some((g) => / ON (KEYSPACE|ALL)/.test(g))).toBe(false);
     expect(grants.some((g) => /SELECT ON TABLE prod\.timelines/.test(g))).toBe(false);
+    // The connector reads its node's CDC space settings (a virtual table, granted by name).
+    expect(grants).toContain('GRANT SELECT ON TABLE system_views.settings TO app');
   });
 });
