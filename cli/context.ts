@@ -30,7 +30,7 @@ export class Context {
       ...(flags.config ? { file: flags.config } : {}),
       sets: flags.set ?? [],
     });
-    this.log = createLogger(this.config.log.level);
+    this.log = createLogger(this.config.log);
   }
 
   /** The Cassandra client (keyspace not set: statements name it). */

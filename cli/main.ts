@@ -47,7 +47,7 @@ const PREPARE: Readonly<Record<string, (p: Parsed) => Promise<Ready>>> = {
   demo: async (p) => {
     const options = seedOptions(p);
     const { demo } = await commands.demo();
-    return (ctx) => demo(ctx(), options);
+    return (ctx) => demo(ctx(), options, p.options.has('observability'));
   },
   cdc: async () => {
     const { cdc } = await commands.cdc();
@@ -66,7 +66,10 @@ const PREPARE: Readonly<Record<string, (p: Parsed) => Promise<Ready>>> = {
   },
   status: async (p) => {
     const { status } = await commands.status();
-    return (ctx) => status(ctx(), p.options.has('json'));
+    const watch = p.options.has('watch');
+    if (watch && p.options.has('json'))
+      throw new UsageError('options --watch and --json do not go together');
+    return (ctx) => status(ctx(), p.options.has('json'), { watch });
   },
   tweet: async (p) => {
     const author = stringOption(p, 'author');

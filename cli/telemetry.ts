@@ -14,6 +14,7 @@ import { createRequire } from 'node:module';
 import {
   diag,
   trace,
+  ValueType,
   type Attributes,
   type Context,
   type Link,
@@ -33,6 +34,7 @@ import {
 import type { Config } from '../config/index.ts';
 import { PRODUCT_METRICS_PORTS } from '../config/ports.ts';
 import type { Logger } from '../lib/log.ts';
+import { TWEET_FOLLOWERS_REMAINING, tweetFollowersRemaining } from '../lib/metrics.ts';
 
 /** The shutdown of a started SDK (flushes spans; safe to call twice), and where metrics are. */
 export type StopTelemetry = (() => Promise<void>) & {
@@ -74,7 +76,9 @@ export function startTelemetry(config: Config, component: string, log?: Logger):
   if (!t.enabled)
     return Object.assign(async () => undefined, { metricsPort: Promise.resolve(undefined) });
   const exporter =
-    t.prometheusPort > 0 ? new PrometheusExporter({ preventServerStart: true }) : undefined;
+    t.prometheusPort > 0
+      ? new PrometheusExporter({ preventServerStart: true, metricProducers: [perTweetProducer] })
+      : undefined;
   const cassandra = t.cassandraSpans ? new CassandraDriverInstrumentation() : undefined;
   const sdk = new NodeSDK({
     serviceName: `${t.serviceName}-${component}`,
@@ -107,6 +111,48 @@ export function startTelemetry(config: Config, component: string, log?: Logger):
     })());
   return Object.assign(stop, { metricsPort });
 }
+
+type MetricProducer = NonNullable<
+  NonNullable<ConstructorParameters<typeof PrometheusExporter>[0]>['metricProducers']
+>[number];
+type CollectionResult = Awaited<ReturnType<MetricProducer['collect']>>;
+
+/**
+ * Per-tweet series (lib/metrics.ts) as a gauge holding only the current points at each scrape.
+ * The numbers are the SDK's enums (sdk-metrics is not a dependency of its own here): data point
+ * type GAUGE = 2, temporality CUMULATIVE = 1; the exporter ignores the resource.
+ */
+const perTweetProducer: MetricProducer = {
+  collect(): Promise<CollectionResult> {
+    const ms = Date.now();
+    const time: [number, number] = [Math.floor(ms / 1000), (ms % 1000) * 1_000_000];
+    const result = {
+      resourceMetrics: {
+        resource: undefined,
+        scopeMetrics: [
+          {
+            scope: { name: 'fanout' },
+            metrics: [
+              {
+                descriptor: { ...TWEET_FOLLOWERS_REMAINING, unit: '', valueType: ValueType.DOUBLE },
+                aggregationTemporality: 1,
+                dataPointType: 2,
+                dataPoints: tweetFollowersRemaining().map((p) => ({
+                  attributes: p.attributes,
+                  startTime: time,
+                  endTime: time,
+                  value: p.value,
+                })),
+              },
+            ],
+          },
+        ],
+      },
+      errors: [],
+    };
+    return Promise.resolve(result as unknown as CollectionResult);
+  },
+};
 
 function patchLoadedDriver(): void {
   const require = createRequire(import.meta.url);

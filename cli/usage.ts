@@ -66,7 +66,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'demo',
     group: 'run',
-    usage: '[--followers 500000] [--author 1] [graph options]',
+    usage: '[--followers 500000] [--author 1] [--observability] [graph options]',
     summary: 'the whole product once: one tweet to 500k timelines, with a progress bar',
     about:
       'Starts the local services (unless Kafka and Cassandra already answer on the configured ' +
@@ -74,7 +74,13 @@ export const COMMANDS: readonly CommandSpec[] = [
       'runs the CDC connector and a fan-out worker, inserts one tweet with plain CQL, shows a ' +
       "progress bar until every follower's timeline holds it, prints the rate and checks a sample " +
       'of timelines.',
-    options: graph,
+    options: {
+      ...graph,
+      observability: {
+        type: 'boolean',
+        doc: 'also start Jaeger and Prometheus and export the run to them (fanout trace, status --watch)',
+      },
+    },
     config: true,
     positionals: none,
   },
@@ -116,13 +122,19 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'status',
     group: 'run',
-    usage: '[--json]',
+    usage: '[--json | --watch]',
     summary: 'fan-outs in progress (delivered, remaining) and consumer lag, from any machine',
     about:
       'Fan-outs in progress as their workers committed them (delivered, total, remaining; the ' +
       'cursor of a whole tweet, the tasks of a split one) and the lag of the worker group on the ' +
       'CDC topic and of its task lanes on the work topic. Reads Kafka only; asks no worker.',
-    options: { json: { type: 'boolean', doc: 'machine-readable, with the lag per partition' } },
+    options: {
+      json: { type: 'boolean', doc: 'machine-readable, with the lag per partition' },
+      watch: {
+        type: 'boolean',
+        doc: 'redraw every second: progress bar, rate and ETA per fan-out, lag, dead letters',
+      },
+    },
     config: true,
     positionals: none,
   },

@@ -60,10 +60,16 @@ export function kafkaAcls(config: Config, principals: Principals = DEFAULT_PRINC
     add('connector', 'topic', `${t.cdcPrefix}.${ks}.`, ['Write', 'Describe', 'Create'], 'prefixed');
   add('connector', 'topic', t.cdcOffsets, ['Read', 'Write', 'Describe']);
   add('connector', 'topic', t.deadLetter, ['Write', 'Describe']);
-  add('connector', 'transactional-id', `${config.kafka.clientId}-cdc-${config.cdc.nodeId}`, [
-    'Write',
-    'Describe',
-  ]);
+  // One transactional id per Cassandra node: named by cdc.nodeId, else by the node's host_id,
+  // known only at run time (then every node's connector, by prefix).
+  const node = config.cdc.nodeId;
+  add(
+    'connector',
+    'transactional-id',
+    `${config.kafka.clientId}-cdc-${node}`,
+    ['Write', 'Describe'],
+    node === '' ? 'prefixed' : 'literal',
+  );
   add('connector', 'group', STATE_READER_GROUPS, ['Read'], 'prefixed');
   add('connector', 'cluster', 'kafka-cluster', ['IdempotentWrite']);
   // Worker: consumes tweets CDC and tasks in its group, writes checkpoints, completions, tasks
@@ -121,5 +127,7 @@ export function cassandraGrants(config: Config, role = 'fanout_app'): string[] {
     // Copy claims: INSERT ... IF NOT EXISTS reads as well as writes.
     `GRANT SELECT ON TABLE ${ks}.fanout_claims TO ${role}`,
     `GRANT MODIFY ON TABLE ${ks}.fanout_claims TO ${role}`,
+    // The CDC connector reads its node's cdc_total_space and cdc_block_writes (cdc_raw pressure).
+    `GRANT SELECT ON TABLE system_views.settings TO ${role}`,
   ];
 }

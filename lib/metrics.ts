@@ -19,6 +19,9 @@ const LATENCY_BUCKETS_MS = [
   300_000, 600_000,
 ];
 
+/** How long a delivered tweet's followers-remaining series stays, at 0. */
+const KEEP_FINISHED_MS = 5 * 60_000;
+
 /** Where one consumer group stands on one partition. */
 export interface PartitionLagReading {
   readonly topic: string;
@@ -39,6 +42,30 @@ export interface InFlightTweetReading {
 export interface OperatorReadings {
   readonly lag?: () => readonly PartitionLagReading[];
   readonly tweets?: () => readonly InFlightTweetReading[];
+}
+
+/** One point of a series this module exports outside the SDK's instruments. */
+export interface SeriesPoint {
+  readonly attributes: Attributes;
+  readonly value: number;
+}
+
+/**
+ * fanout_tweet_followers_remaining{tweet_id}, per in-flight tweet, is not an API instrument: the
+ * SDK keeps every attribute set of a cumulative instrument for the life of the process, and a
+ * worker sees millions of tweets. cli/telemetry.ts exports it through a metric producer that
+ * reports only the current points at each scrape.
+ */
+export const TWEET_FOLLOWERS_REMAINING = {
+  name: 'fanout_tweet_followers_remaining',
+  description: 'Followers of one in-flight tweet not delivered yet',
+} as const;
+
+const tweetSources = new Set<() => SeriesPoint[]>();
+
+/** The current points of {@link TWEET_FOLLOWERS_REMAINING}, over every OperatorMetrics alive. */
+export function tweetFollowersRemaining(): SeriesPoint[] {
+  return [...tweetSources].flatMap((read) => read());
 }
 
 /** A CQL write time (microseconds since the epoch, as CDC events carry it) in milliseconds. */
@@ -68,6 +95,10 @@ export class OperatorMetrics {
     unit: 'ms',
     advice: { explicitBucketBoundaries: LATENCY_BUCKETS_MS },
   });
+  /** fanout_cdc_transactions_total: the connector's committed transactions (the workers': fanout_transactions_total). */
+  readonly #cdcTransactions = this.#meter.createCounter('fanout_cdc_transactions', {
+    description: 'Kafka transactions of change events committed by the CDC connector',
+  });
   /** fanout_transactions_aborted_total (committed ones: fanout_transactions_total). */
   readonly #aborted = this.#meter.createCounter('fanout_transactions_aborted', {
     description: 'Kafka transactions aborted (their work is redone)',
@@ -83,12 +114,13 @@ export class OperatorMetrics {
     description:
       'Offsets a consumer group is behind the end of one partition (CDC and work topics)',
   });
-  /** fanout_tweet_followers_remaining{tweet_id}: per in-flight tweet. */
-  readonly #remaining = this.#meter.createObservableGauge('fanout_tweet_followers_remaining', {
-    description: 'Followers of one in-flight tweet not delivered yet',
-  });
   readonly #callback: BatchObservableCallback;
+  readonly #tweetPoints: () => SeriesPoint[];
   #lastCheckpointAt: number | undefined;
+  /** Tweets in the last reading. */
+  readonly #inFlight = new Set<string>();
+  /** Tweets delivered since, and when they left the readings. */
+  readonly #finished = new Map<string, number>();
 
   /**
    * @param component `worker`, `cdc` or `run`: the `fanout_component` label.
@@ -116,14 +148,12 @@ export class OperatorMetrics {
           partition: String(l.partition),
           group: l.group,
         });
-      for (const t of readings.tweets?.() ?? [])
-        if (t.remaining !== undefined)
-          result.observe(this.#remaining, t.remaining, {
-            ...this.#attrs,
-            'fanout.tweet_id': t.tweetId,
-          });
     };
     this.#meter.addBatchObservableCallback(this.#callback, this.#gauges());
+    this.#tweetPoints = (): SeriesPoint[] => this.#followersRemaining(readings.tweets?.() ?? []);
+    tweetSources.add(this.#tweetPoints);
+    // Counters export from their first add: zero now, so "none yet" reads 0, not "no data".
+    this.#aborted.add(0, this.#attrs);
   }
 
   /** A timeline batch was written (or failed for good) after `durationMs`. */
@@ -131,11 +161,15 @@ export class OperatorMetrics {
     this.#batch.record(durationMs, { ...this.#attrs, 'fanout.op': op });
   }
 
-  /** A Kafka transaction holding change events committed at `committedAtMs` (default now). */
+  /**
+   * The connector committed a Kafka transaction of change events at `committedAtMs` (default now):
+   * counts it and records each event's CDC latency.
+   */
   cdcCommitted(
     writeTimestampsMicros: Iterable<string | bigint | number>,
     committedAtMs = this.#now(),
   ): void {
+    this.#cdcTransactions.add(1, this.#attrs);
     for (const ts of writeTimestampsMicros)
       this.#cdc.record(Math.max(0, committedAtMs - microsToMs(ts)), this.#attrs);
   }
@@ -164,9 +198,40 @@ export class OperatorMetrics {
 
   close(): void {
     this.#meter.removeBatchObservableCallback(this.#callback, this.#gauges());
+    tweetSources.delete(this.#tweetPoints);
   }
 
   #gauges(): Observable[] {
-    return [this.#checkpointAge, this.#lag, this.#remaining];
+    return [this.#checkpointAge, this.#lag];
+  }
+
+  /**
+   * The in-flight tweets' points; a tweet gone from the readings was delivered: its series ends
+   * at 0 (not at its last reading) and stays a while, so a look after the run still finds it.
+   */
+  #followersRemaining(tweets: readonly InFlightTweetReading[]): SeriesPoint[] {
+    const now = this.#now();
+    const points: SeriesPoint[] = [];
+    const current = new Set<string>();
+    const point = (id: string, value: number): SeriesPoint => ({
+      attributes: { ...this.#attrs, 'fanout.tweet_id': id },
+      value,
+    });
+    for (const t of tweets) {
+      current.add(t.tweetId);
+      this.#finished.delete(t.tweetId);
+      this.#inFlight.add(t.tweetId);
+      if (t.remaining !== undefined) points.push(point(t.tweetId, t.remaining));
+    }
+    for (const id of this.#inFlight)
+      if (!current.has(id)) {
+        this.#inFlight.delete(id);
+        this.#finished.set(id, now);
+      }
+    for (const [id, at] of this.#finished) {
+      if (now - at > KEEP_FINISHED_MS) this.#finished.delete(id);
+      else points.push(point(id, 0));
+    }
+    return points;
   }
 }

@@ -8,6 +8,11 @@
  * Rework after a crash is bounded: paging never reads more than the read-ahead beyond the last
  * COMMITTED checkpoint (see {@link checkpointRoom}), and a checkpoint is due each time half of
  * that is written.
+ *
+ * A delivery runs in PASSES, each with its own cursor, counts and checkpoints, and one pass
+ * starts only once every row of the one before is written (rows take their op and write time from
+ * the pass at write time): a MOVE's deletes over the followers of the author a tweet moves from,
+ * then the DELIVERY itself, then possibly a RETRACTION of the delivery's rows.
  */
 import type { Checkpoint } from '../records/checkpoint.ts';
 import { InOrderFrontier, type Slot } from './lane/frontier.ts';
@@ -22,8 +27,14 @@ export interface Segment {
 /** The progress part of a checkpoint (the job adds who and what). */
 export type Progress = Pick<
   Checkpoint,
-  'cursor' | 'delivered' | 'total' | 'done' | 'finishedAt' | 'retracting'
+  'cursor' | 'delivered' | 'total' | 'done' | 'finishedAt' | 'retracting' | 'moving'
 >;
+
+/** Which pass a delivery is in (see the module's header). */
+export type Pass = 'move' | 'deliver' | 'retract';
+
+const passOf = (p: { retracting?: boolean | undefined; moving?: boolean | undefined }): Pass =>
+  p.retracting === true ? 'retract' : p.moving === true ? 'move' : 'deliver';
 
 export class Delivery {
   /** Exclusive lower bound of the range (null: from the first follower). */
@@ -35,6 +46,11 @@ export class Delivery {
    * (deletes at its own write time, which win over its inserts). See {@link beginRetraction}.
    */
   retracting: boolean;
+  /**
+   * A move's first pass: deletes over the followers of the tweet's previous author (one
+   * microsecond before the change, so a follower of both authors keeps it). See {@link beginMove}.
+   */
+  moving: boolean;
   /** Follower count when known: exact once paging reached the end; estimated or counted before. */
   total: number | null;
   /** Rows written: every follower up to {@link cursor}. */
@@ -48,8 +64,8 @@ export class Delivery {
   #pagingDone: boolean;
   readonly #stop = new AbortController();
   readonly #segments = new InOrderFrontier<Segment>();
-  /** The last checkpoint committed (restored or written); `retracting` tells which pass it is of. */
-  #checkpointed: { delivered: number; done: boolean; retracting: boolean } | null;
+  /** The last checkpoint committed (restored or written), and which pass it is of. */
+  #checkpointed: { delivered: number; done: boolean; pass: Pass } | null;
   #settledWaiters: Array<() => void> = [];
   #checkpointWaiters: Array<() => void> = [];
   /** Paging waits for a checkpoint: any progress is worth committing now. */
@@ -68,12 +84,18 @@ export class Delivery {
     this.emitted = this.delivered;
     this.readCursor = this.cursor;
     this.retracting = restored?.retracting === true;
+    this.moving = !this.retracting && restored?.moving === true;
     this.#pagingDone = restored?.done === true;
     this.finishedAt = restored?.done === true ? (restored.finishedAt ?? now) : null;
     this.#checkpointed =
       restored === null
         ? null
-        : { delivered: restored.delivered, done: restored.done, retracting: this.retracting };
+        : { delivered: restored.delivered, done: restored.done, pass: this.pass };
+  }
+
+  /** The pass under way. */
+  get pass(): Pass {
+    return passOf(this);
   }
 
   /** Aborted when paging must stop (revoke, shutdown). */
@@ -102,12 +124,42 @@ export class Delivery {
   }
 
   /**
+   * Starts a move: before anything is read, the pass over the previous author's followers comes
+   * first ({@link endMove} ends it).
+   */
+  beginMove(): void {
+    if (
+      this.pass !== 'deliver' ||
+      this.#pagingDone ||
+      this.emitted > 0 ||
+      this.cursor !== this.after
+    ) {
+      throw new Error('Delivery.beginMove: rows were already read');
+    }
+    this.moving = true;
+  }
+
+  /**
+   * Ends a move's first pass, once every row of it is written: the delivery starts from the
+   * range's start, with counts and checkpoints of its own (and the new author's follower count).
+   */
+  endMove(): void {
+    if (!this.moving || this.#pagingDone || !this.quiescent) {
+      throw new Error('Delivery.endMove: no move paged to its end and fully written');
+    }
+    this.moving = false;
+    this.cursor = this.readCursor = this.after;
+    this.delivered = this.emitted = 0;
+    this.total = null;
+  }
+
+  /**
    * Starts taking back an insert's rows: paging starts again from the range's start, and counts,
    * cursor and checkpoints are of the retraction from now on. Only once every row read is written,
    * and before paging ended.
    */
   beginRetraction(): void {
-    if (this.retracting || this.#pagingDone || !this.quiescent) {
+    if (this.pass !== 'deliver' || this.#pagingDone || !this.quiescent) {
       throw new Error('Delivery.beginRetraction: not paged to its end and fully written');
     }
     this.retracting = true;
@@ -162,6 +214,17 @@ export class Delivery {
   }
 
   /**
+   * Resolves once a checkpoint of the pass under way is committed (or the delivery is stopped):
+   * a move waits for its first one, which names the author it moves from, before changing
+   * anything. The caller asks for the transaction; a new pass is due at once.
+   */
+  async passCheckpointed(): Promise<void> {
+    while (!this.stopped && this.#checkpointed?.pass !== this.pass) {
+      await new Promise<void>((resolve) => this.#checkpointWaiters.push(resolve));
+    }
+  }
+
+  /**
    * Resolves once fewer than `limit` rows are read beyond the last committed checkpoint (or the
    * delivery is stopped); `blocked` is told each time it has to wait.
    */
@@ -177,11 +240,12 @@ export class Delivery {
   /**
    * Whether the next transaction should carry a checkpoint: while running, once `every` more
    * rows are written; when stopped or waiting for a checkpoint, as soon as there is progress;
-   * at once when a retraction began; once ("done") when finished but not yet committable.
+   * at once when a pass began (a move, the delivery after one, a retraction); once ("done") when
+   * finished but not yet committable.
    */
   checkpointDue(every: number): boolean {
     const last = this.#checkpointed;
-    if (this.retracting && last?.retracting !== true) return true;
+    if ((last?.pass ?? 'deliver') !== this.pass) return true;
     if (this.finished) return last?.done !== true;
     if (this.stopped || this.#waiting) return this.delivered > this.#lastDelivered;
     return this.delivered - this.#lastDelivered >= every;
@@ -197,6 +261,7 @@ export class Delivery {
       done,
       finishedAt: done ? (this.finishedAt ?? now) : null,
       ...(this.retracting ? { retracting: true } : {}),
+      ...(this.moving ? { moving: true } : {}),
     };
   }
 
@@ -205,7 +270,7 @@ export class Delivery {
     this.#checkpointed = {
       delivered: progress.delivered,
       done: progress.done,
-      retracting: progress.retracting === true,
+      pass: passOf(progress),
     };
     for (const w of this.#checkpointWaiters.splice(0)) w();
   }
@@ -213,7 +278,7 @@ export class Delivery {
   /** Rows delivered as of the last committed checkpoint of the current pass (0: none yet). */
   get #lastDelivered(): number {
     const last = this.#checkpointed;
-    return last !== null && last.retracting === this.retracting ? last.delivered : 0;
+    return last !== null && last.pass === this.pass ? last.delivered : 0;
   }
 
   #settle(): void {

@@ -1,9 +1,10 @@
 /**
  * The jobs a lane delivers, one per source record with work to do:
  *
- * - a TWEET (a change event of the CDC topic), whose fate is decided as it starts: delivered here
- *   WHOLE, SPLIT into page-range tasks for the work topic (a celebrity), a replica's COPY of a
- *   change another copy fans out, or an ORPHAN (a delete whose author is unknown: dead-lettered);
+ * - a TWEET (a change event of the CDC topic: an upsert or a retraction), whose fate is decided as
+ *   it starts: delivered here WHOLE (a move always is), SPLIT into page-range tasks for the work
+ *   topic (a celebrity), a replica's COPY of a change another copy fans out, or an ORPHAN (a
+ *   delete whose author is unknown: dead-lettered);
  * - a TASK (a record of the work topic): one page range of a split tweet.
  *
  * Every job has a {@link Delivery}: the rows of its range, its cursor and checkpoints. A split,
@@ -51,8 +52,10 @@ export interface TweetJob extends JobBase {
   readonly kind: 'tweet';
   /** The change event's id, equal on every replica's copy of the write (null: none). */
   readonly eventId: string | null;
-  /** Known for inserts; a delete's is resolved from tweet_authors (null: not yet, or unknown). */
+  /** Known for upserts; a delete's is resolved from tweet_authors (null: not yet, or unknown). */
   authorId: bigint | null;
+  /** An upsert that moves the tweet from another recorded author: that author (else null). */
+  movedFrom: bigint | null;
   /** `whole` until decided otherwise as it starts. */
   fate: TweetFate;
 }
@@ -86,6 +89,7 @@ export function tweetJob(
     expiresAt: change.expiresAt,
     eventId: change.eventId ?? null,
     authorId: change.authorId ?? restored?.authorId ?? null,
+    movedFrom: restored?.movedFrom ?? null,
     startedAt: restored?.startedAt ?? now,
     resumed: restored !== null,
     delivery: new Delivery({ after: null, upTo: null, total: null }, restored, now),
@@ -123,9 +127,21 @@ export function taskJob(
   };
 }
 
-/** The op each row is written with: a retracting insert deletes. */
+/**
+ * The op each row is written with, from the pass under way when it is written (a pass starts only
+ * once every row of the one before is written): a retracting insert deletes, so does a move's
+ * first pass.
+ */
 export const writeOp = (job: Job): 'insert' | 'delete' =>
-  job.delivery.retracting ? 'delete' : job.op;
+  job.delivery.retracting || job.delivery.moving ? 'delete' : job.op;
+
+/**
+ * The write time of each row (USING TIMESTAMP): the change's, but a move's deletes go one
+ * microsecond earlier, so that a follower of both authors keeps the tweet (the new author's insert
+ * at the change's time wins over them) while every row of the old author's, older, goes.
+ */
+export const rowWriteTime = (job: Job): bigint =>
+  job.delivery.moving ? job.writeTime - 1n : job.writeTime;
 
 /**
  * Whether the next transaction should carry the job's checkpoint. A split tweet is never
@@ -144,6 +160,7 @@ export function checkpointOf(job: Job, now = Date.now()): Checkpoint {
     writeTime: job.writeTime,
     startedAt: job.startedAt,
     ...job.delivery.progress(now),
+    ...(job.kind === 'tweet' && job.movedFrom !== null ? { movedFrom: job.movedFrom } : {}),
   };
 }
 

@@ -93,6 +93,9 @@ export class FanoutMetrics {
       if (r.consumerLag !== undefined) result.observe(this.#lag, r.consumerLag, this.#attrs);
       result.observe(this.#restoring, r.partitionsRestoring, this.#attrs);
     };
+    // Counted from zero: a clean run shows a 0 series (a panel with data), not none at all.
+    for (const counter of [this.#retries, this.#dead, this.#copies, this.#retractions])
+      counter.add(0, this.#attrs);
     this.#meter.addBatchObservableCallback(this.#callback, this.#gauges());
   }
 

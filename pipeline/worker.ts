@@ -135,7 +135,7 @@ export class Worker {
   counters(): { totals: Totals; inFlight: number } {
     const tasks = this.#tasks?.lane;
     return {
-      totals: sumTotals({ ...this.#tweets.metrics.totals }, tasks?.metrics.totals),
+      totals: sumTotals({ ...this.#tweets.totals }, tasks?.totals),
       inFlight: this.#tweets.inFlight + (tasks?.inFlight ?? 0),
     };
   }

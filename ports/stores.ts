@@ -58,12 +58,22 @@ export interface TimelineStore {
   read(userId: bigint, limit: number): Promise<TimelineEntry[]>;
 }
 
+/** An author as recorded in tweet_authors, with the write time of its record. */
+export interface RecordedAuthor {
+  readonly authorId: bigint;
+  readonly writeTime: bigint;
+}
+
 /**
- * Who wrote a tweet, recorded by the pipeline when it sees the insert: a CDC delete carries only
- * the key (Cassandra logs no before-image), so retracting a tweet needs its author from here.
+ * Who wrote a tweet, recorded by the pipeline when it sees an upsert: a CDC delete carries only
+ * the key (Cassandra logs no before-image), so retracting a tweet needs its author from here, and
+ * so does moving a tweet whose author an UPDATE changed.
  */
 export interface TweetAuthorStore {
-  /** Records the author, `USING TIMESTAMP writeTimeMicros` (idempotent on replay). */
+  /**
+   * Records the author, `USING TIMESTAMP writeTimeMicros` (idempotent on replay; an older write
+   * than the recorded one changes nothing).
+   */
   put(
     tweetId: string,
     authorId: bigint,
@@ -73,18 +83,25 @@ export interface TweetAuthorStore {
   /** The recorded author, or null when the insert was never seen. */
   get(tweetId: string): Promise<bigint | null>;
   /**
+   * The recorded author with the write time it was recorded at (its change's), or null when none
+   * is recorded. Read at LOCAL_QUORUM: an upsert compares it with its own author and write time
+   * to tell a move (an older, different author) from a stale change (a newer one).
+   */
+  getWithTime(tweetId: string): Promise<RecordedAuthor | null>;
+  /**
    * A delete of the tweet, written at `writeTimeMicros`, is about to read the author's followers:
    * recorded before its first follower read, so an insert of the tweet still being delivered
    * elsewhere finds it when it ends ({@link deletedSince}).
    */
   markDeleted(tweetId: string, writeTimeMicros: bigint): Promise<void>;
   /**
-   * Whether a delete at or after `writeTimeMicros` (an insert's write time) has marked itself
-   * ({@link markDeleted}). Reads what every earlier write to the record wrote (both at
-   * LOCAL_QUORUM: within the data centre), so a delete that had read any follower before this
-   * call is seen. No record: false (an insert never recorded cannot have a delete racing it).
+   * Whether the tweet was taken from an upsert at `writeTimeMicros` since it was recorded: a
+   * delete at or after that time has marked itself ({@link markDeleted}), or, given the upsert's
+   * `authorId`, another author is recorded by a later write (the tweet moved on). One read of
+   * what every earlier write to the record wrote (all at LOCAL_QUORUM: within the data centre),
+   * so a delete or move that had read any follower before this call is seen. No record: false.
    */
-  deletedSince(tweetId: string, writeTimeMicros: bigint): Promise<boolean>;
+  deletedSince(tweetId: string, writeTimeMicros: bigint, authorId?: bigint): Promise<boolean>;
   /**
    * Forgets the author once the tweet's delete is delivered, `USING TIMESTAMP writeTimeMicros`
    * (the delete's write time: a replayed, older insert cannot bring it back). The delete's mark

@@ -3,6 +3,11 @@
  * the compacted checkpoint topic. Keyed by the source record it belongs to
  * (`<source topic>/<partition>/<offset>`), on the source partition's checkpoint partition;
  * tombstoned in the transaction that commits that source offset.
+ *
+ * Version 1 is every checkpoint but a moved tweet's; version 2 adds the MOVE (`movedFrom`, the
+ * author a tweet moves from, and `moving` during its pass over that author's followers). A reader
+ * of version 1 only finds a move's checkpoint unreadable and redoes the change from the start,
+ * rather than resuming a move pass's cursor as a delivery's. Both versions are read.
  */
 import type { OutRecord, StateRecord } from '../ports/streams.ts';
 import { latestPerKey, parseVersioned } from './latest.ts';
@@ -27,11 +32,19 @@ export interface Checkpoint {
   /** The fan-out is complete; only its offset commit (and completion event) is outstanding. */
   readonly done: boolean;
   readonly finishedAt: number | null;
-  /** An insert found deleted as it ended, taking its rows back: cursor and counts are of that pass. */
+  /**
+   * An upsert taking its rows back (found deleted or moved on as it ended, or stale as it began):
+   * cursor and counts are of that pass.
+   */
   readonly retracting?: boolean;
+  /** A move: the author the tweet moves from (its old followers get deletes first). */
+  readonly movedFrom?: bigint | null;
+  /** A move in its first pass, over the old author's followers: cursor and counts are of that. */
+  readonly moving?: boolean;
 }
 
 const VERSION = 1;
+const VERSION_MOVE = 2;
 
 /**
  * The checkpoint-topic partition of a source partition: CDC partitions map to themselves,
@@ -55,7 +68,7 @@ export function checkpointRecord(
     partition: checkpointPartition(topic, at.partition),
     key: checkpointKey(at.topic, at.partition, at.offset),
     value: JSON.stringify({
-      v: VERSION,
+      v: cp.movedFrom == null ? VERSION : VERSION_MOVE,
       tweetId: cp.tweetId,
       op: cp.op,
       authorId: cp.authorId?.toString() ?? null,
@@ -67,6 +80,9 @@ export function checkpointRecord(
       done: cp.done,
       finishedAt: cp.finishedAt,
       ...(cp.retracting ? { retracting: true } : {}),
+      ...(cp.movedFrom == null
+        ? {}
+        : { movedFrom: cp.movedFrom.toString(), ...(cp.moving ? { moving: true } : {}) }),
     }),
   };
 }
@@ -85,8 +101,10 @@ export function checkpointTombstone(
 
 /** Decodes a checkpoint value; null when unreadable (the tweet is then redone from the start, which is safe). */
 export function decodeCheckpoint(value: Buffer): Checkpoint | null {
-  const s = parseVersioned(value, VERSION);
+  const s = parseVersioned(value, VERSION) ?? parseVersioned(value, VERSION_MOVE);
   if (s === null) return null;
+  const movedFrom = s.v === VERSION_MOVE ? int64(s.movedFrom) : null;
+  if (s.v === VERSION_MOVE && movedFrom === null) return null;
   const writeTime = int64(s.writeTime);
   const op = s.op;
   if (
@@ -111,6 +129,7 @@ export function decodeCheckpoint(value: Buffer): Checkpoint | null {
     done: s.done,
     finishedAt: typeof s.finishedAt === 'number' ? s.finishedAt : null,
     ...(s.retracting === true ? { retracting: true } : {}),
+    ...(movedFrom === null ? {} : { movedFrom, ...(s.moving === true ? { moving: true } : {}) }),
   };
 }
 

@@ -1,6 +1,7 @@
 /**
  * The `fanout.completed` event: exactly one per tweet change, whether one job or many tasks
- * delivered it, keyed by tweet id. The public output of the pipeline (docs/formats.md).
+ * delivered it (a move is one change), keyed by tweet id. The public output of the pipeline
+ * (docs/formats.md).
  */
 import type { OutRecord } from '../ports/streams.ts';
 
@@ -19,8 +20,13 @@ export interface Completion {
   readonly startedAt: number;
   readonly finishedAt: number;
   readonly resumed: boolean;
-  /** An insert (or a task of one) found deleted as it ended took its rows back; delivered counts those. */
+  /**
+   * An upsert (or a task of one) took its rows back: found deleted or moved on as it ended, or
+   * stale as it began (a newer author is recorded). Delivered counts those.
+   */
   readonly retracted?: boolean;
+  /** The upsert moved the tweet from another author: its followers' rows were deleted first. */
+  readonly moved?: { readonly from: bigint };
   readonly source: SourceAt;
   readonly traceparent: string | null;
   /** Split tweets only: how many tasks and which workers delivered them. */
@@ -55,6 +61,7 @@ export function completionRecord(
       completedAt: new Date(c.finishedAt).toISOString(),
       resumed: c.resumed,
       ...(c.retracted ? { retracted: true } : {}),
+      ...(c.moved ? { moved: { from: c.moved.from.toString() } } : {}),
       source: sourceJson(c.source),
       workerId,
       ...(c.split ? { split: c.split } : {}),

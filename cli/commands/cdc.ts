@@ -12,7 +12,7 @@ import { startTelemetry } from '../telemetry.ts';
  */
 export async function cdc(ctx: Context): Promise<void> {
   const { config, log } = ctx;
-  const stopTelemetry = startTelemetry(config, 'cdc');
+  const stopTelemetry = startTelemetry(config, 'cdc', log);
   const stop = new AbortController();
   const running: { connector?: CdcConnector } = {};
   const off = onShutdown(

@@ -1,4 +1,4 @@
-import { servicesUp } from '../../services/launcher.ts';
+import { servicePorts, servicesUp } from '../../services/launcher.ts';
 import { cqlOptions, kafkaMetadata } from '../../services/probes.ts';
 import { CassandraFollowerStore } from '../../connectors/cassandra/followers.ts';
 import { CassandraTimelineStore } from '../../connectors/cassandra/timelines.ts';
@@ -7,6 +7,7 @@ import type { SeedOptions } from '../seed-graph.ts';
 import type { Context } from '../context.ts';
 import { progress } from '../progress.ts';
 import { deliveredSoFar } from '../../pipeline/status.ts';
+import { startTelemetry } from '../telemetry.ts';
 import { startRun } from './run.ts';
 import { schemaApply } from './schema.ts';
 import { seed } from './seed.ts';
@@ -20,12 +21,36 @@ const SAMPLE = 1_000;
  * one tweet with plain CQL as an application would, watch it reach every follower's timeline,
  * print the rate, check a sample of timelines.
  */
-export async function demo(ctx: Context, options: SeedOptions): Promise<void> {
+export async function demo(
+  ctx: Context,
+  options: SeedOptions,
+  observability = false,
+): Promise<void> {
   const say = (line: string): void => {
     process.stdout.write(`${line}\n`);
   };
-  if (await needsLocalServices(ctx))
-    await servicesUp(undefined, { log: (l) => process.stderr.write(`[services] ${l}\n`) });
+  const log = (l: string): void => {
+    process.stderr.write(`[services] ${l}\n`);
+  };
+  if (await needsLocalServices(ctx)) await servicesUp(undefined, { log });
+  // Jaeger and Prometheus, and the SDK exporting to them: the run can be watched and traced.
+  if (observability) await servicesUp(['jaeger', 'prometheus'], { log });
+  const stopTelemetry = observability ? startTelemetry(ctx.config, 'demo', ctx.log) : undefined;
+  try {
+    await demoRun(ctx, options, say);
+  } finally {
+    await stopTelemetry?.();
+  }
+  if (observability) {
+    const p = servicePorts();
+    say('trace the tweet: ./fanout trace <tweet id>; watch a run: ./fanout status --watch');
+    say(
+      `Jaeger's API: http://${p.host}:${p.jaeger.query}; Prometheus: http://${p.host}:${p.prometheus.http}`,
+    );
+  }
+}
+
+async function demoRun(ctx: Context, options: SeedOptions, say: (line: string) => void) {
   await schemaApply(ctx);
   const cassandra = await ctx.cassandra();
   const ks = ctx.config.cassandra.keyspace;

@@ -62,7 +62,7 @@ export async function startRun(ctx: Context, workerId: string): Promise<Running>
 
 /** `fanout run [--worker-id N]`: connector + worker until SIGTERM / SIGINT (the demo's default). */
 export async function run(ctx: Context, workerId: string): Promise<void> {
-  const stopTelemetry = startTelemetry(ctx.config, 'run');
+  const stopTelemetry = startTelemetry(ctx.config, 'run', ctx.log);
   const r = await startRun(ctx, workerId);
   const off = onShutdown(r.stop, ctx.config.pipeline.shutdownTimeoutMs, (m) => ctx.log.info(m));
   ctx.log.info(

@@ -1,27 +1,35 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { readToEnd } from '../../connectors/kafka/read-to-end.ts';
 import { committedProgress } from '../../pipeline/progress.ts';
 import type { Context } from '../context.ts';
+import {
+  nextWatchState,
+  renderWatch,
+  type PartitionLag,
+  type StatusSnapshot,
+  type WatchState,
+} from './status-watch.ts';
 
 type Admin = Awaited<ReturnType<Context['admin']>>;
 
-/** Where a consumer group stands on one partition of a topic. */
-interface PartitionLag {
-  readonly partition: number;
-  readonly committed: number;
-  readonly end: number;
-  readonly lag: number;
+export interface StatusOptions {
+  /** Redraw every `intervalMs` until Ctrl-C (or `signal`) instead of printing once. */
+  readonly watch?: boolean;
+  /** Default 1000. */
+  readonly intervalMs?: number;
+  readonly signal?: AbortSignal;
+  /** Where screens go (default stdout; cleared between screens on a terminal). */
+  readonly write?: (text: string) => void;
 }
 
 /**
- * `fanout status [--json]`: what the fan-out is doing, from any machine, without asking the
- * workers: tweets in progress from what their workers committed (delivered, total, remaining,
- * cursor; for split tweets, their tasks by state; see pipeline/progress.ts), and each consumer
- * group's lag per partition: the workers on the tweets CDC topic, their task lanes on the work topic.
+ * The committed state of the fan-out, read from Kafka: tweets in progress (pipeline/progress.ts),
+ * each consumer group's lag per partition, the dead-letter topic's size.
  */
-export async function status(ctx: Context, json: boolean): Promise<void> {
+export async function snapshot(ctx: Context): Promise<StatusSnapshot> {
   const { config } = ctx;
   const admin = await ctx.admin();
-  const { tweetsCdc, checkpoints, tasks } = config.topics;
+  const { tweetsCdc, checkpoints, tasks, deadLetter } = config.topics;
   const meta = await admin
     .fetchTopicMetadata({ topics: [tweetsCdc, checkpoints, tasks] })
     .catch(() => []);
@@ -41,22 +49,52 @@ export async function status(ctx: Context, json: boolean): Promise<void> {
     taskLag.map((l) => l.partition),
     { from: new Map(taskLag.map((l) => [l.partition, l.committed])) },
   );
+  const now = Date.now();
   const tweets = committedProgress({
     checkpoints: checkpointRecords,
     pendingWork,
     cdcTopic: tweetsCdc,
     tasksTopic: tasks,
-    now: Date.now(),
+    now,
   });
+  const dead = await admin.fetchTopicOffsets(deadLetter).catch(() => []);
+  return {
+    at: now,
+    group: config.pipeline.groupId,
+    topic: tweetsCdc,
+    tweets,
+    lag,
+    tasks: { group: tasksGroup, topic: tasks, lag: taskLag },
+    deadLetters: dead.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0),
+    pendingWork: pendingWork.length,
+  };
+}
+
+/**
+ * `fanout status [--json] [--watch]`: what the fan-out is doing, from any machine, without asking
+ * the workers: tweets in progress from what their workers committed (delivered, total, remaining,
+ * cursor; for split tweets, their tasks by state; see pipeline/progress.ts), and each consumer
+ * group's lag per partition: the workers on the tweets CDC topic, their task lanes on the work
+ * topic. `--watch` redraws it until Ctrl-C, with each tweet's rate, ETA and checkpoint age.
+ */
+export async function status(
+  ctx: Context,
+  json: boolean,
+  options: StatusOptions = {},
+): Promise<void> {
+  if (options.watch) return watch(ctx, options);
+  const snap = await snapshot(ctx);
+  const { tweets, lag } = snap;
   if (json) {
     console.log(
       JSON.stringify(
         {
-          group: config.pipeline.groupId,
-          topic: tweetsCdc,
+          group: snap.group,
+          topic: snap.topic,
           tweets,
           lag,
-          tasks: { group: tasksGroup, topic: tasks, lag: taskLag },
+          tasks: snap.tasks,
+          deadLetters: snap.deadLetters,
         },
         null,
         2,
@@ -64,9 +102,9 @@ export async function status(ctx: Context, json: boolean): Promise<void> {
     );
     return;
   }
-  console.log(lagLine(config.pipeline.groupId, tweetsCdc, lag));
+  console.log(lagLine(snap.group, snap.topic, lag));
   console.log(
-    `${lagLine(tasksGroup, tasks, taskLag)}; ${pendingWork.length} task and task-done records not yet committed`,
+    `${lagLine(snap.tasks.group, snap.tasks.topic, snap.tasks.lag)}; ${snap.pendingWork} task and task-done records not yet committed`,
   );
   if (tweets.length === 0) {
     console.log('no fan-out in progress (as of the last checkpoints)');
@@ -87,6 +125,38 @@ export async function status(ctx: Context, json: boolean): Promise<void> {
       source: t.source,
     })),
   );
+}
+
+/** Redraws the status every interval until Ctrl-C (SIGINT) or `options.signal`. */
+async function watch(ctx: Context, options: StatusOptions): Promise<void> {
+  const intervalMs = options.intervalMs ?? 1_000;
+  const stop = new AbortController();
+  const onSigint = (): void => stop.abort();
+  process.once('SIGINT', onSigint);
+  options.signal?.addEventListener('abort', onSigint, { once: true });
+  const tty = options.write === undefined && process.stdout.isTTY;
+  const write =
+    options.write ??
+    ((text: string): void => {
+      // On a terminal: home the cursor and clear, so the screen redraws in place.
+      process.stdout.write(tty ? `\x1b[H\x1b[2J${text}\n` : `${text}\n\n`);
+    });
+  let state: WatchState | undefined;
+  try {
+    while (!stop.signal.aborted) {
+      const snap = await snapshot(ctx);
+      state = nextWatchState(state, snap);
+      write(
+        renderWatch(snap, state, {
+          intervalMs,
+          width: tty ? process.stdout.columns : 100,
+        }),
+      );
+      await sleep(intervalMs, undefined, { signal: stop.signal }).catch(() => undefined);
+    }
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
 }
 
 /** A group's committed offsets against the partitions' ends (no commit yet: from the low watermark). */

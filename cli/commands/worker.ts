@@ -46,7 +46,7 @@ export function statusLine(s: WorkerStatus): string {
  */
 export async function worker(ctx: Context, id: string): Promise<void> {
   const { config, log } = ctx;
-  const stopTelemetry = startTelemetry(config, 'worker');
+  const stopTelemetry = startTelemetry(config, 'worker', log);
   const stop = new AbortController();
   const running: { worker?: Worker } = {};
   const off = onShutdown(

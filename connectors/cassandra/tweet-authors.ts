@@ -1,12 +1,13 @@
 import cassandra from 'cassandra-driver';
 import type { CassandraClient } from './client.ts';
-import type { TweetAuthorStore } from '../../ports/stores.ts';
+import type { RecordedAuthor, TweetAuthorStore } from '../../ports/stores.ts';
 import { classifyCassandraError } from '../../lib/errors.ts';
 import { ttlUntil } from './expiry.ts';
 
 /**
  * Every statement on the record at LOCAL_QUORUM: a read then sees every write acknowledged before
- * it in the data centre. `deletedSince` relies on that for the marks of deletes.
+ * it in the data centre. `deletedSince` relies on that for the marks of deletes and the records of
+ * moves, `getWithTime` for the author an upsert moves its tweet from.
  */
 const QUORUM = { prepare: true, consistency: cassandra.types.consistencies.localQuorum };
 
@@ -75,6 +76,23 @@ export class CassandraTweetAuthorStore implements TweetAuthorStore {
     }
   }
 
+  async getWithTime(tweetId: string): Promise<RecordedAuthor | null> {
+    try {
+      const row = (
+        await this.#client.execute(
+          `SELECT author_id, WRITETIME(author_id) AS author_at FROM ${this.#ks}.tweet_authors WHERE tweet_id = ?`,
+          [tweetId],
+          QUORUM,
+        )
+      ).first();
+      const authorId = (row?.get('author_id') as bigint | null | undefined) ?? null;
+      const writeTime = (row?.get('author_at') as bigint | null | undefined) ?? null;
+      return authorId === null || writeTime === null ? null : { authorId, writeTime };
+    } catch (err) {
+      throw classifyCassandraError(err, `read the author of ${tweetId}`);
+    }
+  }
+
   async markDeleted(tweetId: string, writeTimeMicros: bigint): Promise<void> {
     try {
       const mark = this.#mark(tweetId, writeTimeMicros);
@@ -96,17 +114,25 @@ export class CassandraTweetAuthorStore implements TweetAuthorStore {
     };
   }
 
-  async deletedSince(tweetId: string, writeTimeMicros: bigint): Promise<boolean> {
+  async deletedSince(
+    tweetId: string,
+    writeTimeMicros: bigint,
+    authorId?: bigint,
+  ): Promise<boolean> {
     try {
       const row = (
         await this.#client.execute(
-          `SELECT deleted_at FROM ${this.#ks}.tweet_authors WHERE tweet_id = ?`,
+          `SELECT deleted_at, author_id, WRITETIME(author_id) AS author_at FROM ${this.#ks}.tweet_authors WHERE tweet_id = ?`,
           [tweetId],
           QUORUM,
         )
       ).first();
       const deletedAt = (row?.get('deleted_at') as bigint | null | undefined) ?? null;
-      return deletedAt !== null && deletedAt >= writeTimeMicros;
+      if (deletedAt !== null && deletedAt >= writeTimeMicros) return true;
+      if (authorId === undefined) return false;
+      const recorded = (row?.get('author_id') as bigint | null | undefined) ?? null;
+      const recordedAt = (row?.get('author_at') as bigint | null | undefined) ?? null;
+      return recorded !== null && recorded !== authorId && (recordedAt ?? -1n) > writeTimeMicros;
     } catch (err) {
       throw classifyCassandraError(err, `read whether ${tweetId} was deleted`);
     }

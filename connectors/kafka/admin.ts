@@ -15,6 +15,7 @@ import type { Config } from '../../config/index.ts';
 import { FanoutError, withTimeout } from '../../lib/errors.ts';
 import { classifyKafkaError } from './errors.ts';
 import { baseProps } from './props.ts';
+import { SecurityWatch } from './security.ts';
 
 const { AdminClient, OffsetSpec, CODES } = kafkaJs;
 type RawAdmin = ReturnType<typeof AdminClient.create>;
@@ -57,11 +58,14 @@ function request<T>(what: string, call: (cb: (err: unknown, result: T) => void) 
 
 /** The admin client; {@link connectAdmin} makes one that has proved the cluster answers. */
 export class KafkaAdmin {
+  /** What the client logged of a refused login or TLS handshake (./security.ts). */
+  readonly security: SecurityWatch;
   readonly #client: RawAdmin;
   #disconnected = false;
 
   constructor(config: Config) {
-    this.#client = AdminClient.create(baseProps(config));
+    this.security = new SecurityWatch(config);
+    this.#client = AdminClient.create(baseProps(config), this.security.handlers);
   }
 
   listTopics(options: { timeout?: number } = {}): Promise<string[]> {
@@ -204,8 +208,9 @@ export class KafkaAdmin {
 }
 
 /**
- * Connects an admin client and proves the cluster answers, or throws one clear sentence. A first
- * argument before `config` (the KafkaJS-style client older callers pass) is ignored.
+ * Connects an admin client and proves the cluster answers, or throws one clear sentence: the
+ * security setting to fix when the broker refused the client, else that Kafka is unreachable. A
+ * first argument before `config` (the KafkaJS-style client older callers pass) is ignored.
  */
 export function connectAdmin(config: Config): Promise<KafkaAdmin>;
 export function connectAdmin(unused: unknown, config: Config): Promise<KafkaAdmin>;
@@ -224,8 +229,11 @@ export async function connectAdmin(first: unknown, second?: Config): Promise<Kaf
     return admin;
   } catch (err) {
     await admin?.disconnect().catch(() => undefined);
-    const why = classifyKafkaError(err, 'create the admin client').message;
-    throw new FanoutError('KAFKA_UNREACHABLE', `Kafka at ${where} is unreachable: ${why}`, {
+    const what = 'create the admin client';
+    if (admin?.security.refusal !== undefined) throw admin.security.failure(err, what);
+    const why = classifyKafkaError(err, what).message;
+    const hint = admin?.security.unreachableHint() ?? '';
+    throw new FanoutError('KAFKA_UNREACHABLE', `Kafka at ${where} is unreachable: ${why}${hint}`, {
       retriable: true,
       cause: err,
     });

@@ -8,7 +8,6 @@ import kafkaJs from '@confluentinc/kafka-javascript';
 import type { Config } from '../../config/index.ts';
 import type { Logger } from '../../lib/log.ts';
 import { baseProps } from './props.ts';
-import { attachSecurityWatch, SecurityWatch } from './security.ts';
 
 export { connectAdmin, KafkaAdmin, type TopicSpec } from './admin.ts';
 export { ensureTopics, productTopics, removeByPrefix } from './topics.ts';
@@ -23,8 +22,7 @@ export type KafkaClient = InstanceType<typeof Kafka>;
  */
 export function createKafka(config: Config, log: Logger): KafkaClient {
   const kafkaLog = log.child('kafka');
-  const watch = new SecurityWatch(); // security failures are only logged by librdkafka
-  const kafka = new Kafka({
+  return new Kafka({
     ...baseProps(config),
     kafkaJS: {
       logLevel: logLevel.WARN,
@@ -32,8 +30,8 @@ export function createKafka(config: Config, log: Logger): KafkaClient {
         info: (m: string, x?: object) => kafkaLog.debug(m, x),
         debug: (m: string, x?: object) => kafkaLog.debug(m, x),
         // Connection refusals repeat every second while a broker is down: the caller reports those.
-        warn: (m: string, x?: object) => (watch.note(m), kafkaLog.debug(m, x)),
-        error: (m: string, x?: object) => (watch.note(m), kafkaLog.debug(m, x)),
+        warn: (m: string, x?: object) => kafkaLog.debug(m, x),
+        error: (m: string, x?: object) => kafkaLog.debug(m, x),
         namespace() {
           return this;
         },
@@ -41,6 +39,4 @@ export function createKafka(config: Config, log: Logger): KafkaClient {
       },
     },
   } as never);
-  attachSecurityWatch(kafka, watch);
-  return kafka;
 }

@@ -5,6 +5,7 @@ import type { Config } from '../../config/index.ts';
 import { withTimeout } from '../../lib/errors.ts';
 import { classifyKafkaError } from './errors.ts';
 import { baseProps } from './props.ts';
+import { watchSecurity } from './security.ts';
 
 /** librdkafka's logical offset for 'the beginning of the partition'. */
 const OFFSET_BEGINNING = -2;
@@ -64,6 +65,7 @@ export async function readToEnd(
     } as never,
     { 'auto.offset.reset': 'earliest' },
   ); // a `from` the log no longer holds: from its start, not its end
+  const security = watchSecurity(consumer, config);
   consumer.setDefaultConsumeTimeout(100);
   // In the library (lib/kafka-consumer.js) but missing from its type declarations.
   (
@@ -112,7 +114,7 @@ export async function readToEnd(
       connectReturned();
       if (closing) return; // cancelled or timed out while connecting: disconnected below
       if (err) {
-        reject(classifyKafkaError(err, `connect to read ${topic}`));
+        reject(security.failure(err, `connect to read ${topic}`));
         return;
       }
       if (pending.size === 0) {

@@ -1,56 +1,131 @@
 /**
- * Turns librdkafka's security failures into one sentence. librdkafka retries a failed SASL login
- * or TLS handshake forever and only logs it; a request then fails with "Broker transport failure",
- * which says nothing of the cause. The client's log lines are watched for the cause instead.
+ * Turns librdkafka's security failures into one sentence naming the setting to fix. librdkafka
+ * retries a refused SASL login or TLS handshake forever and only logs it; the call that gives up
+ * fails with "Broker transport failure", and the client's error events carry no code (the binding
+ * passes err2str's text only). Its log lines do say why, at the default log level and from every
+ * client (admin, producer, consumer) as soon as it exists: each raw client of the product is
+ * created with a {@link SecurityWatch}, which reads them, and its connect or initialisation errors
+ * go through the watch.
  */
 import type { Config } from '../../config/index.ts';
+import { FanoutError } from '../../lib/errors.ts';
+import type { Logger } from '../../lib/log.ts';
+import { classifyKafkaError, type ClassifyOptions } from './errors.ts';
 
-interface Problem {
-  readonly code: string;
+/** A security failure a client logged: never retriable, the sentence names the setting. */
+export interface Refusal {
+  readonly code: 'KAFKA_AUTH_FAILED' | 'KAFKA_TLS_FAILED';
   readonly sentence: string;
 }
 
-/** Remembers the last security failure a client logged. */
+/** A librdkafka log event ('event.log'). */
+export interface LogEvent {
+  readonly message: string;
+  readonly fac?: string;
+  readonly severity?: number;
+}
+
+/**
+ * librdkafka's log lines of each refusal, first match wins: a TLS client on a plaintext listener
+ * also logs "SSL handshake failed", so the specific lines come before the untrusted certificate.
+ */
+const REFUSALS: ReadonlyArray<readonly [RegExp, Refusal]> = [
+  [
+    /SASL authentication (error|failed)|Authentication failed/i,
+    {
+      code: 'KAFKA_AUTH_FAILED',
+      sentence: 'the broker refused the login: wrong kafka.saslUsername or kafka.saslPassword',
+    },
+  ],
+  [
+    /connecting to a PLAINTEXT broker listener|wrong version number/i,
+    {
+      code: 'KAFKA_TLS_FAILED',
+      sentence:
+        'the listener does not speak TLS: set kafka.securityProtocol to plaintext or sasl_plaintext, or kafka.brokers to its TLS port',
+    },
+  ],
+  [
+    /alert (bad certificate|certificate required|unknown ca|certificate unknown)/i,
+    {
+      code: 'KAFKA_TLS_FAILED',
+      sentence:
+        'the broker refused the client certificate: kafka.sslCertificateLocation and kafka.sslKeyLocation must name a certificate signed by a CA the broker trusts',
+    },
+  ],
+  [
+    /certificate verify failed|SSL handshake failed/i,
+    {
+      code: 'KAFKA_TLS_FAILED',
+      sentence:
+        'the TLS handshake failed: the broker certificate is not signed by a CA in kafka.sslCaLocation, or does not name the host (kafka.sslVerifyHostname)',
+    },
+  ],
+];
+
+/** Reads one client's log lines and explains its failed connection from them. */
 export class SecurityWatch {
-  #last: Problem | undefined;
+  readonly #config: Config;
+  readonly #log: Logger | undefined;
+  #refusal: Refusal | undefined;
+
+  /** `log`: where the client's log lines go (debug: a broker that is down repeats them every second). */
+  constructor(config: Config, log?: Logger) {
+    this.#config = config;
+    this.#log = log;
+  }
+
+  /** The client's event handlers: AdminClient.create's second argument, or `on` each of them. */
+  readonly handlers = {
+    'event.log': (e: LogEvent): void => {
+      this.note(e.message);
+      this.#log?.debug(e.message, { fac: e.fac, severity: e.severity });
+    },
+  };
 
   /** Feeds one librdkafka log line. */
-  note(message: string): void {
-    if (/SASL authentication (error|failed)|Authentication failed/i.test(message)) {
-      this.#last = {
-        code: 'KAFKA_AUTH_FAILED',
-        sentence: 'the broker refused the login: wrong kafka.saslUsername or kafka.saslPassword',
-      };
-    } else if (/certificate verify failed|SSL handshake failed/i.test(message)) {
-      this.#last = {
-        code: 'KAFKA_TLS_FAILED',
-        sentence:
-          'the TLS handshake failed: the broker certificate is not signed by a CA in kafka.sslCaLocation, or does not name the host (kafka.sslVerifyHostname)',
-      };
-    }
+  note(line: string): void {
+    this.#refusal = REFUSALS.find(([pattern]) => pattern.test(line))?.[1] ?? this.#refusal;
   }
 
-  /** The cause of a failed connection, when one was logged, or a hint about the protocol. */
-  explain(config: Config): Problem | undefined {
-    if (this.#last) return this.#last;
-    if (config.kafka.securityProtocol === 'plaintext')
-      return {
-        code: 'KAFKA_UNREACHABLE',
-        sentence:
-          'kafka.securityProtocol is plaintext: if the listener wants TLS or SASL, set it to ssl or sasl_ssl',
-      };
-    return undefined;
+  /** The last security failure the client logged. */
+  get refusal(): Refusal | undefined {
+    return this.#refusal;
+  }
+
+  /**
+   * The error of a failed connect or initialisation: the refusal logged, in one sentence and not
+   * retriable, when there was one; otherwise `err` classified.
+   */
+  failure(err: unknown, what: string, options: ClassifyOptions = {}): FanoutError {
+    const refusal = this.#refusal;
+    if (refusal === undefined) return classifyKafkaError(err, what, options);
+    const where = this.#config.kafka.brokers.join(',');
+    return new FanoutError(refusal.code, `Kafka at ${where}: ${refusal.sentence}`, {
+      retriable: false,
+      cause: err,
+    });
+  }
+
+  /**
+   * For a client that got no answer: the hint that a plaintext client may be talking to a TLS or
+   * SASL listener (a closed port and a TLS listener both end its connections), in parentheses; or ''.
+   */
+  unreachableHint(): string {
+    if (this.#refusal !== undefined || this.#config.kafka.securityProtocol !== 'plaintext')
+      return '';
+    return ' (kafka.securityProtocol is plaintext: if the listener wants TLS or SASL, set it to ssl or sasl_ssl)';
   }
 }
 
-const watches = new WeakMap<object, SecurityWatch>();
-
-/** The watch of a client made by createKafka. */
-export function securityWatchOf(client: object): SecurityWatch | undefined {
-  return watches.get(client);
+/** A librdkafka producer or consumer: it emits its log lines as 'event.log'. */
+interface LoggingClient {
+  on(event: 'event.log', listener: (e: LogEvent) => void): unknown;
 }
 
-/** Ties `watch` to `client`. */
-export function attachSecurityWatch(client: object, watch: SecurityWatch): void {
-  watches.set(client, watch);
+/** A watch fed by `client`'s log lines, attached before it connects. */
+export function watchSecurity(client: LoggingClient, config: Config, log?: Logger): SecurityWatch {
+  const watch = new SecurityWatch(config, log);
+  client.on('event.log', watch.handlers['event.log']);
+  return watch;
 }

@@ -35,6 +35,7 @@ import type { RecordSource, SourceListener, SourceRecord } from '../../ports/str
 import { retry } from '../../lib/retry.ts';
 import { asError, classifyKafkaError } from './errors.ts';
 import { baseProps } from './props.ts';
+import { watchSecurity } from './security.ts';
 
 const { CODES } = kafkaJs;
 export type RawConsumer = InstanceType<typeof kafkaJs.KafkaConsumer>;
@@ -164,19 +165,18 @@ export class KafkaRecordSource implements RecordSource {
         listener.failed(classifyKafkaError(err, `consumer of ${this.topic}`));
       else this.#log.debug('consumer error', { err: err.message });
     });
+    const security = watchSecurity(consumer, this.#config, this.#log.child('librdkafka'));
     const timeout = this.#config.kafka.connectTimeoutMs;
     await withTimeout(
       new Promise<void>((resolve, reject) => {
-        consumer.connect({ timeout }, (err) =>
-          err
-            ? reject(classifyKafkaError(err, `connect the consumer of ${this.topic}`))
-            : resolve(),
-        );
+        consumer.connect({ timeout }, (err) => (err ? reject(asError(err)) : resolve()));
       }),
       timeout + 1_000,
       `the consumer of ${this.topic} did not connect within ${timeout} ms`,
       'KAFKA_UNREACHABLE',
-    );
+    ).catch((err: unknown) => {
+      throw security.failure(err, `connect the consumer of ${this.topic}`);
+    });
     (
       consumer as unknown as { setDefaultIsTimeoutOnlyForFirstMessage(v: boolean): void }
     ).setDefaultIsTimeoutOnlyForFirstMessage(true);

@@ -16,6 +16,7 @@ import type { Logger } from '../../lib/log.ts';
 import type { OutRecord, Transaction, TransactionalSink } from '../../ports/streams.ts';
 import { asError, classifyKafkaError } from './errors.ts';
 import { baseProps, transactionalProps } from './props.ts';
+import { watchSecurity } from './security.ts';
 import type { RawConsumer } from './source.ts';
 
 type RawProducer = InstanceType<typeof kafkaJs.Producer>;
@@ -67,6 +68,7 @@ export class KafkaTransactions {
       },
       {},
     );
+    const security = watchSecurity(producer, this.#config, this.#log.child('librdkafka'));
     try {
       await withTimeout(
         new Promise<void>((resolve, reject) => {
@@ -82,7 +84,7 @@ export class KafkaTransactions {
       await call((cb) => producer.initTransactions(k.transactionTimeoutMs, cb));
     } catch (err) {
       await this.#disconnect(producer);
-      throw classifyKafkaError(err, `initialise transactions of ${this.transactionalId}`, {
+      throw security.failure(err, `initialise transactions of ${this.transactionalId}`, {
         inTransaction: true,
       });
     }

@@ -20,7 +20,7 @@ import type { SampledSpan } from '../../lib/span-sampler.ts';
 import { linkTo } from '../../lib/telemetry.ts';
 import type { TimelineMutation, TimelineStore } from '../../ports/stores.ts';
 import type { Segment } from '../delivery.ts';
-import { type Job, writeOp } from '../job.ts';
+import { type Job, rowWriteTime, writeOp } from '../job.ts';
 import type { Credit } from '../lane/credit.ts';
 import type { Slot } from '../lane/frontier.ts';
 import { batchRows, writeBatches } from './batch.ts';
@@ -61,14 +61,14 @@ export function toWriteBatch(rows: readonly Row[]): WriteBatch {
   return { rows, segments };
 }
 
-/** The timeline mutations of a batch. */
+/** The timeline mutations of a batch, each row's op and write time from its job's pass. */
 export function mutationsOf(batch: WriteBatch): TimelineMutation[] {
   return batch.rows.map((r) => ({
     op: writeOp(r.job),
     userId: r.userId,
     tweetId: r.job.tweetId,
     authorId: r.job.authorId!,
-    writeTimeMicros: r.job.writeTime,
+    writeTimeMicros: rowWriteTime(r.job),
     expiresAt: r.job.expiresAt,
   }));
 }

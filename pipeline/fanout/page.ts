@@ -68,12 +68,14 @@ export async function pageFollowers(
     }
     deps.credit.release(granted - page.length);
     if (d.total === null && d.readCursor === null) {
-      // A single page is the whole list; otherwise count once, off the critical path.
+      // A single page is the whole list; otherwise count once, off the critical path (a count
+      // that lands after its pass ended is of another author's followers: dropped).
+      const pass = d.pass;
       if (page.length < granted) d.total = page.length;
       else
         void deps.followers.count(author).then(
           (n) => {
-            d.total ??= n;
+            if (d.pass === pass) d.total ??= n;
           },
           () => undefined,
         );

@@ -21,12 +21,14 @@ export class InFlightJobs {
   readonly #gate: AdmissionGate;
   readonly #ledger: CommitLedger;
   readonly #spans: BatchSpanPolicy;
+  readonly #workerId: string;
   readonly #jobs = new Map<Job, Tracked>();
 
-  constructor(gate: AdmissionGate, ledger: CommitLedger, spans: BatchSpanPolicy) {
+  constructor(gate: AdmissionGate, ledger: CommitLedger, spans: BatchSpanPolicy, workerId: string) {
     this.#gate = gate;
     this.#ledger = ledger;
     this.#spans = spans;
+    this.#workerId = workerId;
   }
 
   /**
@@ -46,6 +48,7 @@ export class InFlightJobs {
       {
         'fanout.tweet_id': job.tweetId,
         'fanout.op': job.op,
+        'fanout.worker': this.#workerId,
         'messaging.destination.name': record.topic,
         'messaging.kafka.partition': job.partition,
         'messaging.kafka.offset': job.offset.toString(),

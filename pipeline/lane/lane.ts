@@ -29,25 +29,21 @@ import {
 import type { Config } from '../../config/index.ts';
 import { FanoutError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/log.ts';
-import {
-  type InFlightTweetReading,
-  OperatorMetrics,
-  type PartitionLagReading,
-} from '../../lib/metrics.ts';
+import type { PartitionLagReading } from '../../lib/metrics.ts';
 import { retry } from '../../lib/retry.ts';
-import { linkTo, SpanKind, tracer } from '../../lib/telemetry.ts';
 import type { SourceRecord } from '../../ports/streams.ts';
 import { deadLetterRecord } from '../../records/dead-letter.ts';
 import { checkpointRows, minPageRows, readAheadRows } from '../bounds.ts';
 import { fanOut, type WriteBatch } from '../fanout/fanout.ts';
-import { checkpointDue, completesHere, type Job, writeOp } from '../job.ts';
-import { FanoutMetrics } from '../metrics.ts';
+import { checkpointDue, type Job } from '../job.ts';
+import type { Totals } from '../metrics.ts';
 import { progress, type WorkerState } from '../status.ts';
 import { type CommittedTx, Committer } from './committer.ts';
 import type { AdmissionGate, Credit } from './credit.ts';
 import type { Attempt, Handler, LaneOptions, LanePorts, LaneStatus } from './handler.ts';
 import { InFlightJobs } from './in-flight.ts';
 import { CommitLedger, type CommitPlan } from './ledger.ts';
+import { LaneObserver } from './observer.ts';
 import { Restores } from './restores.ts';
 import { sourceRecords } from './source.ts';
 
@@ -63,9 +59,7 @@ export class Lane {
   readonly #handler: Handler;
   readonly #ledger: CommitLedger;
   readonly #committer: Committer;
-  readonly metrics: FanoutMetrics;
-  /** The operator's latency histograms, lag per partition, checkpoint age (lib/metrics.ts). */
-  readonly #operator: OperatorMetrics;
+  readonly #observer: LaneObserver;
   readonly #maxUncommitted: number;
   /** The lane's consumer group. */
   readonly #group: string;
@@ -84,7 +78,7 @@ export class Lane {
       what,
       signal: this.#abort.signal,
       onRetry: (err, attempt, delayMs) => {
-        this.metrics.retried('store');
+        this.#observer.metrics.retried('store');
         span?.addEvent('retry', {
           'fanout.attempt': attempt,
           'fanout.retry.delay_ms': delayMs,
@@ -109,28 +103,21 @@ export class Lane {
       checkpointRows: checkpointRows(p),
     });
     this.#restores = new Restores(ports.source.topic, ports.readCheckpoints);
-    this.#inFlight = new InFlightJobs(this.#gate, this.#ledger, {
-      mode: config.telemetry.batchSpans,
-      every: config.telemetry.batchSpanEvery,
-      slowMs: config.telemetry.slowSpanMs,
-    });
-    this.metrics = new FanoutMetrics(options.name, () => {
-      const jobs = this.#inFlight.jobs();
-      return {
-        inFlightTweets: jobs.length,
-        followersRemaining: jobs.reduce((n, j) => n + (j.delivery.remaining ?? 0), 0),
-        consumerLag: this.#lag(),
-        partitionsRestoring: this.#restores.restoring().length,
-      };
-    });
-    this.#operator = new OperatorMetrics(
-      'worker',
-      { 'fanout.worker': options.name },
+    this.#inFlight = new InFlightJobs(
+      this.#gate,
+      this.#ledger,
       {
-        lag: () => this.#lagByPartition(),
-        tweets: () => this.#remainingByTweet(),
+        mode: config.telemetry.batchSpans,
+        every: config.telemetry.batchSpanEvery,
+        slowMs: config.telemetry.slowSpanMs,
       },
+      options.workerId,
     );
+    this.#observer = new LaneObserver(config, options.name, {
+      jobs: () => this.#inFlight.jobs(),
+      lag: () => this.#lagByPartition(),
+      restoring: () => this.#restores.restoring().length,
+    });
     this.#committer = new Committer({
       ledger: this.#ledger,
       sink: ports.sink,
@@ -138,10 +125,9 @@ export class Lane {
       signal: this.#abort.signal,
       onCommit: (plan, tx) => this.#committed(plan, tx),
       // In the trace of the first job it completes; the others get a span linking to it.
-      spanParent: (plan) => this.#txParent(plan),
+      spanParent: (plan) => this.#observer.txParent(plan),
       onRetry: (err) => {
-        this.metrics.retried('commit');
-        this.#operator.transactionAborted('retry');
+        this.#observer.transactionRetried();
         this.#log.warn('transaction failed; retrying', { err: (err as Error).message });
       },
     });
@@ -149,7 +135,7 @@ export class Lane {
       workerId: options.workerId,
       topic: ports.source.topic,
       log: this.#log,
-      metrics: this.metrics,
+      metrics: this.#observer.metrics,
       followers: ports.followers,
       authors: ports.authors,
       credit: this.#credit,
@@ -159,7 +145,7 @@ export class Lane {
       attempt: this.#attempt,
       requestCommit: () => this.#committer.request(),
       retracting: (job) => {
-        this.metrics.retracted();
+        this.#observer.metrics.retracted();
         this.#log.info('insert takes its rows back: the tweet was deleted while it was delivered', {
           tweetId: job.tweetId,
           task: job.kind === 'task' ? job.task.index : null,
@@ -198,7 +184,7 @@ export class Lane {
     this.#closing ??= (async () => {
       if (!this.#run) {
         this.#state = 'stopped';
-        this.metrics.close();
+        this.#observer.metrics.close();
         this.#committer.close();
         return;
       }
@@ -237,8 +223,13 @@ export class Lane {
       paused: this.#ports.source.paused,
       inFlight: this.#inFlight.jobs().map(progress),
       uncommitted: this.#ledger.size,
-      consumerLag: this.#lag(),
+      consumerLag: this.#observer.consumerLag(),
     };
+  }
+
+  /** Lifetime totals (rows written, tweets completed, …). */
+  get totals(): Totals {
+    return this.#observer.metrics.totals;
   }
 
   /** Jobs in flight. */
@@ -298,13 +289,7 @@ export class Lane {
       ['source', () => ports.source.close()],
       ['committer', async () => this.#committer.close()],
       ['sink', () => ports.sink.close()],
-      [
-        'metrics',
-        async () => {
-          this.metrics.close();
-          this.#operator.close();
-        },
-      ],
+      ['metrics', async () => this.#observer.close()],
       ['handler', async () => this.#handler.settled?.()],
     ] as const) {
       await step().catch((err: unknown) =>
@@ -313,11 +298,6 @@ export class Lane {
     }
     if (failure !== undefined) throw failure as Error;
     this.#state = 'stopped';
-  }
-
-  #lag(): number | undefined {
-    const readings = this.#lagByPartition();
-    return readings.length === 0 ? undefined : readings.reduce((n, r) => n + r.lag, 0);
   }
 
   /** Records behind each partition's end, as the fetcher last saw it. */
@@ -329,16 +309,6 @@ export class Lane {
       const lag = Math.max(0, Number(high - pos));
       return [{ topic: this.#ports.source.topic, partition: p, group: this.#group, lag }];
     });
-  }
-
-  /** Followers still to reach per tweet in flight here (its tasks here added up). */
-  #remainingByTweet(): InFlightTweetReading[] {
-    const byTweet = new Map<string, number>();
-    for (const j of this.#inFlight.jobs()) {
-      const r = j.delivery.remaining;
-      if (r !== null) byTweet.set(j.tweetId, (byTweet.get(j.tweetId) ?? 0) + r);
-    }
-    return [...byTweet].map(([tweetId, remaining]) => ({ tweetId, remaining }));
   }
 
   #room(): number {
@@ -404,7 +374,7 @@ export class Lane {
       let outputs = admission.kind === 'done' ? admission.outputs : [];
       if (admission.kind === 'dead') {
         const { code, message } = admission;
-        this.metrics.deadLettered(code);
+        this.#observer.metrics.deadLettered(code);
         this.#log.warn('record dead-lettered', { partition, offset, code, reason: message });
         outputs = [deadLetterRecord(this.#config.topics.deadLetter, record, code, message)];
       }
@@ -431,15 +401,12 @@ export class Lane {
 
   #finish(job: Job): void {
     if (!this.#inFlight.finish(job)) return;
-    if (completesHere(job)) this.#operator.tweetDelivered(job.writeTime, job.op);
+    this.#observer.finished(job);
     this.#committer.request();
   }
 
   #written(batch: WriteBatch): void {
-    const ops = new Set(batch.segments.map((s) => writeOp(s.job)));
-    const op = ops.size === 1 ? [...ops][0]! : 'mixed';
-    this.metrics.written(batch.rows.length, op);
-    if (batch.writeMs !== undefined) this.#operator.batchWritten(batch.writeMs, op);
+    this.#observer.written(batch);
     const every = checkpointRows(this.#config.pipeline);
     let due = false;
     for (const { job } of batch.segments) {
@@ -450,19 +417,7 @@ export class Lane {
   }
 
   #committed(plan: CommitPlan, tx: CommittedTx): void {
-    // Tweets completed: whole ones with their own offset, split ones where their last task-done
-    // was counted (the tasks lane).
-    const completions = plan.tx.records.filter(
-      (r) => r.topic === this.#config.topics.completed,
-    ).length;
-    const done = plan.committed.flatMap((e) => (e.job && completesHere(e.job) ? [e.job] : []));
-    this.metrics.committed(
-      completions,
-      done.map((j) => (j.delivery.finishedAt ?? Date.now()) - j.startedAt),
-    );
-    if (plan.tx.records.some((r) => r.topic === this.#config.topics.checkpoints))
-      this.#operator.checkpointCommitted(tx.endMs);
-    this.#traceCommit(plan, tx);
+    const done = this.#observer.committed(plan, tx);
     if (done.length > 0)
       this.#log.debug('committed', {
         tweets: done.map((j) => j.tweetId),
@@ -470,25 +425,5 @@ export class Lane {
       });
     this.#handler.committed?.(plan);
     this.#ports.source.wake(); // the uncommitted bound may have freed room
-  }
-
-  /** Each job whose offset the transaction committed shows it in its own trace. */
-  #traceCommit(plan: CommitPlan, tx: CommittedTx): void {
-    const link = linkTo(tx.span);
-    for (const e of plan.committed) {
-      const trace = e.job?.trace;
-      if (!trace || trace.span.context === this.#txParent(plan)) continue;
-      tracer
-        .startSpan(
-          'fanout.commit',
-          { kind: SpanKind.PRODUCER, startTime: tx.startMs, ...(link ? { links: [link] } : {}) },
-          trace.span.context,
-        )
-        .end(tx.endMs);
-    }
-  }
-
-  #txParent(plan: CommitPlan) {
-    return plan.committed.find((e) => e.job?.trace)?.job?.trace?.span.context;
   }
 }

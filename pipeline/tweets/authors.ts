@@ -1,11 +1,11 @@
 /**
- * The worker's view of `tweet_authors` beyond the join's reads: the authors of recent inserts, so
- * a delete right behind its insert needs no read, and forgetting the authors of deleted tweets.
+ * The worker's view of `tweet_authors` beyond the join's reads: the authors of recent upserts, so
+ * a delete right behind its upsert needs no read, and forgetting the authors of deleted tweets.
  */
 import type { Logger } from '../../lib/log.ts';
 import type { TweetAuthorStore } from '../../ports/stores.ts';
 
-/** Authors of recent inserts kept in memory for deletes right behind them. */
+/** Authors of recent upserts kept in memory for deletes right behind them. */
 const KNOWN_AUTHORS = 10_000;
 
 export class RecentAuthors {
@@ -13,8 +13,8 @@ export class RecentAuthors {
   readonly #attempt: <T>(what: string, fn: () => Promise<T>) => Promise<T>;
   readonly #log: Logger;
   readonly #capacity: number;
-  /** Insertion-ordered: the oldest entry goes first when full. */
-  readonly #known = new Map<string, bigint>();
+  /** Insertion-ordered: the oldest entry goes first when full. Each with its write time. */
+  readonly #known = new Map<string, { authorId: bigint; writeTime: bigint }>();
   /** Row deletes under way (awaited on stop). */
   readonly #forgets = new Set<Promise<void>>();
 
@@ -30,15 +30,23 @@ export class RecentAuthors {
     this.#capacity = options.capacity ?? KNOWN_AUTHORS;
   }
 
-  /** The author of a recent insert, if still remembered. */
+  /** The author of a recent upsert, if still remembered. */
   get(tweetId: string): bigint | undefined {
-    return this.#known.get(tweetId);
+    return this.#known.get(tweetId)?.authorId;
   }
 
-  /** Remembers the author of an insert (the oldest one is dropped past capacity). */
-  remember(tweetId: string, authorId: bigint): void {
+  /**
+   * Remembers the author of an upsert written at `writeTime` (the oldest entry is dropped past
+   * capacity). Of two upserts of a tweet, the later write's author is kept, whichever came first:
+   * it is the one the tweet has.
+   */
+  remember(tweetId: string, authorId: bigint, writeTime = 0n): void {
+    const known = this.#known.get(tweetId);
     this.#known.delete(tweetId);
-    this.#known.set(tweetId, authorId);
+    this.#known.set(
+      tweetId,
+      known !== undefined && known.writeTime > writeTime ? known : { authorId, writeTime },
+    );
     if (this.#known.size > this.#capacity) this.#known.delete(this.#known.keys().next().value!);
   }
 

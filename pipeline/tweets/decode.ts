@@ -1,23 +1,33 @@
 /**
  * Decoding of the CDC change events of the `tweets` table (see connectors/cdc/events.ts for the
- * envelope). Never throws: a record is a change to fan out, one with nothing to fan out
- * (`update`: timelines hold ids and bodies are hydrated on read), or bad input for the dead-letter
- * topic with the reason.
+ * envelope), by what a change SETS, not by its CQL verb (docs/write-forms.md):
+ *
+ * - `author_id` set to a value (INSERT or UPDATE): an UPSERT, delivered to that author's followers;
+ * - `author_id` deleted (a cell tombstone), or the row or partition deleted: a RETRACTION;
+ * - neither (an UPDATE of other columns only): nothing to fan out (timelines hold tweet ids,
+ *   bodies are hydrated on read);
+ * - an INSERT that does not write `author_id` at all creates a tweet with no author: dead letter.
+ *
+ * Never throws: anything else is bad input for the dead-letter topic with the reason.
  */
-import type { RowChangeEvent } from '../../connectors/cdc/events.ts';
+import type { ColumnChange, RowChangeEvent } from '../../connectors/cdc/events.ts';
 import type { SourceRecord } from '../../ports/streams.ts';
 import { int64 } from '../../records/values.ts';
 
 /** A change of one tweet that touches its followers' timelines. */
 export interface TweetChange {
+  /** `insert`: an upsert (author_id set, by INSERT or UPDATE); `delete`: a retraction. */
   readonly op: 'insert' | 'delete';
   readonly tweetId: string;
-  /** Known for inserts; a delete carries only the key (read from tweet_authors). */
+  /** Known for upserts; a retraction carries only the key (read from tweet_authors). */
   readonly authorId: bigint | null;
-  /** The change's write time, µs: every timeline write uses it as USING TIMESTAMP. */
+  /**
+   * The change's write time, µs (of its author_id cell when it has one): every timeline write
+   * uses it as USING TIMESTAMP.
+   */
   readonly writeTime: bigint;
   /**
-   * An insert written with a TTL expires then (seconds since the epoch); its timeline rows and
+   * An upsert written with a TTL expires then (seconds since the epoch); its timeline rows and
    * author record expire with it. Null: it lives until deleted.
    */
   readonly expiresAt: number | null;
@@ -35,7 +45,9 @@ export type Decoded =
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-const dead = (code: string, message: string): Decoded => ({ kind: 'dead', code, message });
+type Dead = Extract<Decoded, { kind: 'dead' }>;
+
+const dead = (code: string, message: string): Dead => ({ kind: 'dead', code, message });
 
 export { int64 } from '../../records/values.ts';
 
@@ -70,41 +82,89 @@ export function decodeTweetRecord(record: SourceRecord, keyspace: string): Decod
       `writeTimestamp is not a µs timestamp: ${JSON.stringify(event.writeTimestamp)}`,
     );
   switch (event.op) {
-    case 'insert': {
-      const authorId = int64(event.columns?.author_id?.value);
-      if (authorId === null)
-        return dead(
-          'missing-author',
-          `insert of ${tweetId} has no author_id (${JSON.stringify(event.columns?.author_id?.value)})`,
-        );
-      const expiresAt = event.expiresAt ?? null;
-      if (expiresAt !== null && !(Number.isSafeInteger(expiresAt) && expiresAt > 0))
-        return dead(
-          'malformed-ttl',
-          `expiresAt is not seconds since the epoch: ${JSON.stringify(expiresAt)}`,
-        );
-      if (expiresAt === null && event.ttl !== undefined)
-        return dead(
-          'malformed-ttl',
-          `insert of ${tweetId} has a ttl (${JSON.stringify(event.ttl)}) but no expiresAt`,
-        );
-      return {
-        kind: 'fanout',
-        change: { op: 'insert', tweetId, authorId, writeTime, expiresAt, eventId },
-      };
-    }
+    case 'insert':
     case 'update':
-      return { kind: 'skip', why: 'update: timelines hold tweet ids only' };
+      return decodeWrite(event, event.op, { tweetId, writeTime, eventId });
     case 'delete_row':
     case 'delete_partition':
-      return {
-        kind: 'fanout',
-        change: { op: 'delete', tweetId, authorId: null, writeTime, expiresAt: null, eventId },
-      };
+      return retraction({ tweetId, writeTime, eventId });
     default:
       return dead(
         'unexpected-op',
         `op ${JSON.stringify(event.op)} is not a tweets change the fan-out handles`,
       );
   }
+}
+
+interface Keyed {
+  readonly tweetId: string;
+  readonly writeTime: bigint;
+  readonly eventId: string | null;
+}
+
+const retraction = (k: Keyed): Decoded => ({
+  kind: 'fanout',
+  change: { op: 'delete', authorId: null, expiresAt: null, ...k },
+});
+
+/** An INSERT or UPDATE: what it does to `author_id` decides. */
+function decodeWrite(event: Partial<RowChangeEvent>, verb: 'insert' | 'update', k: Keyed): Decoded {
+  const { tweetId } = k;
+  const cell = event.columns?.author_id;
+  if (cell === undefined || cell === null) {
+    return verb === 'insert'
+      ? dead('missing-author', `insert of ${tweetId} has no author_id (undefined)`)
+      : { kind: 'skip', why: 'update of other columns than author_id: timelines hold ids only' };
+  }
+  // The author cell's own time: with several writes merged into one row change, it is the
+  // author's that orders this change against the tweet's other upserts and deletes.
+  const cellTime = int64(cell.ts);
+  const writeTime = cellTime !== null && cellTime >= 0n ? cellTime : k.writeTime;
+  if (cell.deleted === true) return retraction({ ...k, writeTime });
+  const authorId = int64(cell.value);
+  if (authorId === null)
+    return dead(
+      'missing-author',
+      `${verb} of ${tweetId} has no author_id (${JSON.stringify(cell.value)})`,
+    );
+  const expiry = verb === 'insert' ? rowExpiry(event, tweetId) : cellExpiry(cell, writeTime);
+  if ('kind' in expiry) return expiry;
+  return {
+    kind: 'fanout',
+    change: { op: 'insert', authorId, expiresAt: expiry.expiresAt, ...k, writeTime },
+  };
+}
+
+/** When an upsert expires (seconds since the epoch; null: never), or why that is unreadable. */
+type Expiry = { readonly expiresAt: number | null } | Dead;
+
+/** An INSERT's expiry: the row's, as Cassandra set it where the write was applied. */
+function rowExpiry(event: Partial<RowChangeEvent>, tweetId: string): Expiry {
+  const expiresAt = event.expiresAt ?? null;
+  if (expiresAt !== null && !(Number.isSafeInteger(expiresAt) && expiresAt > 0))
+    return dead(
+      'malformed-ttl',
+      `expiresAt is not seconds since the epoch: ${JSON.stringify(expiresAt)}`,
+    );
+  if (expiresAt === null && event.ttl !== undefined)
+    return dead(
+      'malformed-ttl',
+      `insert of ${tweetId} has a ttl (${JSON.stringify(event.ttl)}) but no expiresAt`,
+    );
+  return { expiresAt };
+}
+
+/**
+ * An UPDATE's expiry: its author_id cell's TTL counted from the write time. Approximate to the
+ * second (Cassandra counts from when the write was applied, which the event does not carry; a
+ * client-chosen USING TIMESTAMP far from now moves it).
+ */
+function cellExpiry(cell: ColumnChange, writeTime: bigint): Expiry {
+  if (cell.ttl === undefined) return { expiresAt: null };
+  if (!(Number.isSafeInteger(cell.ttl) && cell.ttl > 0))
+    return dead(
+      'malformed-ttl',
+      `author_id ttl is not a positive integer: ${JSON.stringify(cell.ttl)}`,
+    );
+  return { expiresAt: Number(writeTime / 1_000_000n) + cell.ttl };
 }

@@ -1,10 +1,14 @@
 /**
- * The tweet handler: the lane of the CDC topic of `tweets`. A change event becomes a tweet job,
- * delivered in these steps (see {@link TweetHandler.rows}):
+ * The tweet handler: the lane of the CDC topic of `tweets`. A change event (an upsert or a
+ * retraction, ./decode.ts) becomes a tweet job, delivered in these steps
+ * (see {@link TweetHandler.rows}):
  *
- *   claim ─ mark deleted ─ resolve author ─ decide split ─ deliver range ─ end check
+ *   claim ─ mark deleted ─ resolve author ─ move ─ decide split ─ deliver range ─ end check
  *
  * and completes with a `fanout.completed` event (or, split, with its tasks for the work topic).
+ * An upsert resolves its author against the one recorded: another author recorded by an older
+ * write MOVES the tweet (the old author's followers get deletes first); one recorded by a newer
+ * write makes the change STALE (it only takes back whatever rows of its own it may have written).
  */
 import type { Config } from '../../config/index.ts';
 import type { ClaimStore } from '../../ports/stores.ts';
@@ -13,7 +17,7 @@ import type { Checkpoint } from '../../records/checkpoint.ts';
 import { completionRecord } from '../../records/completion.ts';
 import { deadLetterRecord } from '../../records/dead-letter.ts';
 import { taskRecords, type WorkTopic } from '../../records/task.ts';
-import { deliverRange } from '../fanout/deliver.ts';
+import { deliverRange, moveFrom } from '../fanout/deliver.ts';
 import { type Emit, rowsOf } from '../fanout/page.ts';
 import { type Job, type TweetJob, tweetJob } from '../job.ts';
 import type { Admission, Handler, LaneContext } from '../lane/handler.ts';
@@ -55,7 +59,7 @@ export class TweetHandler implements Handler {
     const cp = restored?.tweetId === change.tweetId && restored.op === change.op ? restored : null;
     const job = tweetJob(record, change, cp);
     if (change.op === 'insert' && change.authorId !== null) {
-      this.#authors.remember(change.tweetId, change.authorId);
+      this.#authors.remember(change.tweetId, change.authorId, change.writeTime);
     }
     return { kind: 'job', job };
   }
@@ -72,8 +76,11 @@ export class TweetHandler implements Handler {
     if (job.op === 'delete') await this.#markDeleted(job);
     const author = await this.#resolveAuthor(job);
     job.authorId = author;
+    if (d.stopped) return; // e.g. while a move waited for its checkpoint: whoever resumes goes on
     if (author === null) return this.#decide(job, { kind: 'orphan' }, 0);
-    if (this.#work && !job.resumed) {
+    if (d.moving && !(await moveFrom(job, job.movedFrom!, this.#ctx, emit, closed))) return;
+    // A move or a stale change is delivered whole: its completion is its own (one per change).
+    if (this.#work && !job.resumed && job.movedFrom === null && !d.retracting) {
       const plan = await this.#planSplit(job, author);
       if (d.stopped) return; // not split, not delivered: whoever takes it next decides again
       if (plan !== null) return this.#decide(job, { kind: 'split', ...plan }, plan.total);
@@ -114,22 +121,81 @@ export class TweetHandler implements Handler {
     );
   }
 
-  /** The author: from the insert itself, from memory, else from tweet_authors (null: unknown). */
+  /**
+   * The author: an upsert's own (recorded, unless stale), a delete's from memory, else from
+   * tweet_authors (null: unknown).
+   */
   async #resolveAuthor(job: TweetJob): Promise<bigint | null> {
     const { attempt, authors } = this.#ctx;
+    const d = job.delivery;
     if (job.op === 'insert') {
       const author = job.authorId!;
-      // Recorded before any timeline row, so a later delete can always find it.
-      await attempt(`record the author of ${job.tweetId}`, () =>
-        authors.put(job.tweetId, author, job.writeTime, job.expiresAt),
-      );
-      return author;
+      // Resumed taking its rows back, or in a move: decided before.
+      if (d.retracting || job.movedFrom !== null) return this.#record(job, author);
+      switch (await this.#against(job, author)) {
+        case 'stale':
+          d.beginRetraction();
+          this.#ctx.requestCommit();
+          return author;
+        case 'move':
+          // Its first checkpoint, naming the old author, commits before the new one is recorded:
+          // a crash from here on resumes the move instead of finding the new record and
+          // forgetting where the tweet came from.
+          d.beginMove();
+          this.#ctx.requestCommit();
+          await d.passCheckpointed();
+          return this.#record(job, author);
+        case 'record':
+          return this.#record(job, author);
+      }
     }
     return (
       job.authorId ??
       this.#authors.get(job.tweetId) ??
       (await attempt(`read the author of ${job.tweetId}`, () => authors.get(job.tweetId)))
     );
+  }
+
+  /**
+   * Records an upsert's author, before any timeline row: a later delete (or move) can always find
+   * it. Not when stopped (a move waiting for its checkpoint: whoever resumes it records it), nor
+   * when taking its rows back.
+   */
+  async #record(job: TweetJob, author: bigint): Promise<bigint> {
+    if (job.delivery.stopped || job.delivery.retracting) return author;
+    await this.#ctx.attempt(`record the author of ${job.tweetId}`, () =>
+      this.#ctx.authors.put(job.tweetId, author, job.writeTime, job.expiresAt),
+    );
+    return author;
+  }
+
+  /**
+   * An upsert against the author recorded for its tweet. Another author recorded by a newer write
+   * (or as new: the same time) makes the change STALE: it takes back whatever rows it may have
+   * written (a previous attempt's, or a previous owner's) at its own write time, and records
+   * nothing. One recorded by an older write makes a new change (not one resumed: its delivery is
+   * under way) a MOVE from that author (`job.movedFrom`).
+   */
+  async #against(job: TweetJob, author: bigint): Promise<'stale' | 'move' | 'record'> {
+    const { attempt, authors, log, metrics } = this.#ctx;
+    const recorded = await attempt(`read the author of ${job.tweetId}`, () =>
+      authors.getWithTime(job.tweetId),
+    );
+    if (recorded === null || recorded.authorId === author) return 'record';
+    const ids = {
+      tweetId: job.tweetId,
+      author: String(author),
+      recorded: String(recorded.authorId),
+    };
+    if (recorded.writeTime >= job.writeTime) {
+      log.info('stale upsert: a newer author is recorded; it takes back its own rows', ids);
+      metrics.retracted();
+      return 'stale';
+    }
+    if (job.resumed) return 'record';
+    log.info('tweet moves to another author', ids);
+    job.movedFrom = recorded.authorId;
+    return 'move';
   }
 
   /** Whether to split a tweet of `author` (./split.ts); logged when it is. */
@@ -210,6 +276,7 @@ export class TweetHandler implements Handler {
               finishedAt: tweet.delivery.finishedAt ?? Date.now(),
               resumed: tweet.resumed,
               ...(tweet.delivery.retracting ? { retracted: true } : {}),
+              ...(tweet.movedFrom !== null ? { moved: { from: tweet.movedFrom } } : {}),
               source: { topic: record.topic, partition: tweet.partition, offset: tweet.offset },
               traceparent: tweet.traceparent ?? null,
             },

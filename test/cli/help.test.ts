@@ -79,7 +79,7 @@ describe('fanout CLI: help, version and refusals, before any connection', () => 
     expect(await fanout('status', '--author', '5')).toEqual({
       code: 2,
       out: '',
-      err: 'fanout status: unknown option --author (options: --json, --config, --set)\n',
+      err: 'fanout status: unknown option --author (options: --json, --watch, --config, --set)\n',
     });
     expect(await fanout('worker', '--json')).toEqual({
       code: 2,

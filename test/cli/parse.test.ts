@@ -38,7 +38,7 @@ describe('parseCommand: each command takes its own options', () => {
 
   it('refuses an option of another command, naming its own', () => {
     expect(refusal('status', ['--author', '5'])).toBe(
-      'fanout status: unknown option --author (options: --json, --config, --set)',
+      'fanout status: unknown option --author (options: --json, --watch, --config, --set)',
     );
     expect(refusal('cdc', ['--worker-id', '1'])).toBe(
       'fanout cdc: unknown option --worker-id (options: --config, --set)',
@@ -47,7 +47,7 @@ describe('parseCommand: each command takes its own options', () => {
       'fanout services: unknown option --config (options: --purge, --observability, --secure)',
     );
     expect(refusal('status', ['-hx'])).toBe(
-      'fanout status: unknown option -hx (options: --json, --config, --set)',
+      'fanout status: unknown option -hx (options: --json, --watch, --config, --set)',
     );
   });
 
@@ -82,7 +82,7 @@ describe('parseCommand: each command takes its own options', () => {
       'fanout timeline: missing <user> (usage: fanout timeline <user> [--limit 20])',
     );
     expect(refusal('status', ['now'])).toBe(
-      'fanout status: unexpected argument "now" (usage: fanout status [--json]; options: --json, --config, --set)',
+      'fanout status: unexpected argument "now" (usage: fanout status [--json | --watch]; options: --json, --watch, --config, --set)',
     );
     expect(parseCommand(spec('tweet'), ['--author', '1', 'a', 'b']).positionals).toEqual([
       'a',

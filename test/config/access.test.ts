@@ -19,6 +19,21 @@ describe('least privilege', () => {
     expect(acls.every((a) => a.principal === 'User:fanout-cdc')).toBe(true);
   });
 
+  it("without cdc.nodeId the connector's transactional id is its node's host_id, known at run time: allowed by prefix", () => {
+    const auto = loadConfig({ env: {}, sets: [] });
+    expect(auto.cdc.nodeId).toBe('');
+    const txn = kafkaAcls(auto).filter(
+      (a) => a.role === 'connector' && a.resource === 'transactional-id',
+    );
+    expect(txn.map((a) => [a.name, a.pattern])).toEqual([
+      ['fanout-cdc-', 'prefixed'],
+      ['fanout-cdc-', 'prefixed'],
+    ]);
+    expect(kafkaAcls(config).find((a) => a.resource === 'transactional-id')?.pattern).toBe(
+      'literal',
+    );
+  });
+
   it('workers read the tweets CDC topic in their groups and write under their transactional id prefix', () => {
     const acls = kafkaAcls(config).filter((a) => a.role === 'worker');
     expect(acls.filter((a) => a.name === 'cdc.fanout.tweets').map((a) => a.operation)).toEqual([
@@ -55,5 +70,7 @@ describe('least privilege', () => {
     expect(grants).toContain('GRANT MODIFY ON TABLE prod.timelines TO app');
     expect(grants.some((g) => / ON (KEYSPACE|ALL)/.test(g))).toBe(false);
     expect(grants.some((g) => /SELECT ON TABLE prod\.timelines/.test(g))).toBe(false);
+    // The connector reads its node's CDC space settings (a virtual table, granted by name).
+    expect(grants).toContain('GRANT SELECT ON TABLE system_views.settings TO app');
   });
 });

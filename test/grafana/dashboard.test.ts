@@ -1,13 +1,14 @@
 /**
  * grafana/ without Grafana (AGPL, not available here): the provisioning files and dashboards are
  * valid and consistent, and every metric queried is one the code defines under that Prometheus
- * name. test/grafana/promql.int.test.ts evaluates the expressions against a real Prometheus.
+ * name. test/grafana/promql.cdc.int.test.ts evaluates the expressions against a real Prometheus
+ * after a real run.
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { dashboards, promqlExpressions, root, type Dashboard } from './dashboards.ts';
+import { dashboards, promqlExpressions, root, scoped, type Dashboard } from './dashboards.ts';
 
 const [[, dashboard]] = [...dashboards()].filter(([f]) => f.endsWith('fanout-dashboard.json')) as [
   [string, Dashboard],
@@ -32,6 +33,8 @@ function definedMetrics(): Set<string> {
         for (const s of ['_bucket', '_sum', '_count']) names.add(name + s);
       else names.add(name);
     }
+    // Series exported outside the SDK's instruments (lib/metrics.ts): gauges.
+    for (const m of text.matchAll(/^\s+name: '(fanout_[a-z_]+)',$/gm)) names.add(m[1]!);
   }
   return names;
 }
@@ -90,6 +93,7 @@ describe('grafana dashboard', () => {
       'fanout_dead_letters_total',
       'fanout_transactions_total',
       'fanout_transactions_aborted_total',
+      'fanout_cdc_transactions_total',
       'fanout_checkpoint_age_seconds',
       'fanout_cdc_raw_usage_ratio',
       'fanout_tweet_followers_remaining',
@@ -110,6 +114,23 @@ describe('grafana dashboard', () => {
     const text = JSON.stringify(dashboard);
     for (const m of text.matchAll(/\$\{([a-z_]+)[}:.]/g))
       if (!m[1]!.startsWith('__')) expect(vars, m[1]).toContain(m[1]);
+  });
+
+  it('scopes every metric selector of an expression to one instance, label lists untouched', () => {
+    const at = 'instance="h:1"';
+    expect(scoped('max by (fanout_component) (fanout_checkpoint_age_seconds)', at)).toBe(
+      'max by (fanout_component) (fanout_checkpoint_age_seconds{instance="h:1"})',
+    );
+    expect(scoped('sum without (le) (rate(fanout_cdc_latency_ms_bucket[5m]))', at)).toBe(
+      'sum without (le) (rate(fanout_cdc_latency_ms_bucket{instance="h:1"}[5m]))',
+    );
+    expect(scoped('sum(fanout_retries_total{ fanout_retry="store" }) / sum(fanout_x{})', at)).toBe(
+      'sum(fanout_retries_total{instance="h:1",fanout_retry="store"}) / sum(fanout_x{instance="h:1"})',
+    );
+    for (const { expr } of promqlExpressions()) {
+      const metrics = expr.replace(/\b(by|without)\s*\([^)]*\)|\{[^}]*\}/g, '').match(/fanout_/g);
+      expect(scoped(expr, at).split(at).length - 1, expr).toBe(metrics?.length);
+    }
   });
 
   it('provisioning: both data sources with fixed uids, a file provider', () => {

@@ -59,3 +59,18 @@ export function promqlExpressions(): Expression[] {
           out.push({ file, panel: p.title, refId: t.refId, expr: t.expr });
   return out;
 }
+
+/**
+ * `expr` with `matcher` (e.g. `instance="127.0.0.1:9464"`) added to every fanout_* selector, so
+ * only one process's series can answer it. Label lists of `by (…)` / `without (…)` are skipped:
+ * their label names look like metric names.
+ */
+export function scoped(expr: string, matcher: string): string {
+  return expr.replace(
+    /\b(?:by|without)\s*\([^)]*\)|\b(fanout_[a-z0-9_]+)(?:\{([^}]*)\})?/g,
+    (whole, name: string | undefined, labels: string | undefined) =>
+      name === undefined
+        ? whole
+        : `${name}{${[matcher, labels?.trim()].filter((l) => l !== undefined && l !== '').join(',')}}`,
+  );
+}

@@ -6,6 +6,7 @@ import { FanoutError } from '../../lib/errors.ts';
 import type {
   ClaimStore,
   FollowerStore,
+  RecordedAuthor,
   TimelineEntry,
   TimelineMutation,
   TimelineStore,
@@ -156,6 +157,10 @@ export class MemoryAuthors implements TweetAuthorStore {
   async get(tweetId: string): Promise<bigint | null> {
     return this.authors.get(tweetId) ?? null;
   }
+  async getWithTime(tweetId: string): Promise<RecordedAuthor | null> {
+    const authorId = this.authors.get(tweetId);
+    return authorId === undefined ? null : { authorId, writeTime: this.#of(tweetId).author };
+  }
   async forget(tweetId: string, writeTimeMicros: bigint): Promise<void> {
     const t = this.#of(tweetId);
     if (writeTimeMicros > t.row) t.row = writeTimeMicros; // the row delete
@@ -173,8 +178,19 @@ export class MemoryAuthors implements TweetAuthorStore {
     t.mark = at;
     this.deletes.set(tweetId, writeTimeMicros);
   }
-  async deletedSince(tweetId: string, writeTimeMicros: bigint): Promise<boolean> {
-    return (this.deletes.get(tweetId) ?? -1n) >= writeTimeMicros;
+  async deletedSince(
+    tweetId: string,
+    writeTimeMicros: bigint,
+    authorId?: bigint,
+  ): Promise<boolean> {
+    if ((this.deletes.get(tweetId) ?? -1n) >= writeTimeMicros) return true;
+    const recorded = this.authors.get(tweetId);
+    return (
+      authorId !== undefined &&
+      recorded !== undefined &&
+      recorded !== authorId &&
+      this.#of(tweetId).author > writeTimeMicros
+    );
   }
 }
 

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import cassandra from 'cassandra-driver';
-import { onTestFinished } from 'vitest';
+import { onTestFailed, onTestFinished } from 'vitest';
 import { writeSeed } from '../../cli/commands/seed.ts';
 import { retry } from '../../lib/retry.ts';
 import { leaves, type Config } from '../../config/index.ts';
@@ -246,6 +246,7 @@ export interface Completed {
   durationMs: number;
   resumed: boolean;
   source: { partition: number; offset: string };
+  workerId: string;
 }
 
 /** Every committed record of a topic (all partitions), read to its end. */
@@ -349,6 +350,23 @@ export interface TestEnv {
 }
 
 /**
+ * The workers' logger: warnings and errors go to stderr as they happen; info lines are kept and
+ * printed only if the test fails, so a worker that never completed can say what it was doing
+ * (FANOUT_TEST_LOG=info prints them all as they happen).
+ */
+function testLog(): Logger {
+  if (process.env.FANOUT_TEST_LOG === 'info') return createLogger('info');
+  const kept: string[] = [];
+  onTestFailed(() => {
+    process.stderr.write(`--- the workers' log (info and above) ---\n${kept.join('\n')}\n---\n`);
+  });
+  return createLogger('info', 'fanout', (line) => {
+    kept.push(line);
+    if (/^\S+ (WARN|ERROR) /.test(line)) process.stderr.write(`${line}\n`);
+  });
+}
+
+/**
  * Makes a {@link TestEnv} from `testConfig(sets)` and registers its cleanup: workers closed
  * (with a deadline), topics and keyspace dropped, clients shut down.
  */
@@ -363,7 +381,7 @@ export async function testEnv(
     'kafka.transactionTimeoutMs=15000',
     ...sets,
   ]);
-  const log = createLogger(process.env.FANOUT_TEST_LOG === 'info' ? 'info' : 'warn');
+  const log = testLog();
   const client = await connectCassandra(config);
   const admin = await connectAdmin(createKafka(config, log), config);
   const workers: Worker[] = [];

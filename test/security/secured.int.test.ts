@@ -10,6 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kafkaAcls, type KafkaAcl } from '../../config/access.ts';
 import { loadConfig, type Config } from '../../config/index.ts';
 import { connectAdmin, createKafka, removeByPrefix } from '../../connectors/kafka/client.ts';
+import { readToEnd } from '../../connectors/kafka/read-to-end.ts';
+import { KafkaRecordSource } from '../../connectors/kafka/source.ts';
+import { KafkaTransactions } from '../../connectors/kafka/transactions.ts';
 import { createLogger } from '../../lib/log.ts';
 import {
   applyCassandraGrants,
@@ -20,6 +23,7 @@ import {
   secureCredentials,
   secureServicesUp,
 } from '../../services/secure.ts';
+import type { SourceListener } from '../../ports/streams.ts';
 import { collect } from '../support/kafka.ts';
 import {
   exitOf,
@@ -188,6 +192,65 @@ describe('secured Kafka and Cassandra (issue #18)', () => {
       }),
       /closed the connection at once: it most likely requires TLS/,
     );
+  });
+
+  it('every raw client explains a refusal the same way: admin, transactional producer, source, state reader', async () => {
+    const s = secureClientSettings('worker');
+    const as = (env: Record<string, string>, sets: string[]): Config =>
+      loadConfig({ env, sets: [...s.sets, ...names, 'kafka.connectTimeoutMs=3000', ...sets] });
+    const { FANOUT_KAFKA_SASL_PASSWORD_FILE: _file, ...env } = s.env;
+    const cases = [
+      {
+        config: as({ ...env, FANOUT_KAFKA_SASL_PASSWORD: WRONG_KAFKA }, []),
+        code: 'KAFKA_AUTH_FAILED',
+        why: /^Kafka at [^ ]+: the broker refused the login: wrong kafka\.saslUsername or kafka\.saslPassword$/,
+      },
+      {
+        config: as(s.env, ['kafka.sslCaLocation=']),
+        code: 'KAFKA_TLS_FAILED',
+        why: /^Kafka at [^ ]+: the TLS handshake failed: the broker certificate is not signed by a CA in kafka\.sslCaLocation/,
+      },
+    ];
+    const log = createLogger('error');
+    const listener: SourceListener = {
+      room: () => 0,
+      record: () => undefined,
+      assigned: async () => undefined,
+      revoked: async () => undefined,
+      failed: () => undefined,
+    };
+    // All at once: each waits kafka.connectTimeoutMs for a broker that keeps refusing it.
+    const attempts = cases.flatMap(({ config, code, why }) => {
+      const source = new KafkaRecordSource(config, { workerId: 'refused', log });
+      const producer = new KafkaTransactions(config, { transactionalId: 'refused', log });
+      // The outcome is taken at once: a rejection awaited later would be reported unhandled.
+      const tried = (client: string, attempt: Promise<unknown>) => ({
+        client,
+        outcome: attempt.then(
+          () => new Error(`${client} connected`),
+          (e: unknown) => e,
+        ),
+        code,
+        why,
+      });
+      return [
+        tried('admin', connectAdmin(config)),
+        tried(
+          'transactional producer',
+          producer.open().finally(() => producer.close()),
+        ),
+        tried(
+          'source',
+          source.start(listener).finally(() => source.close()),
+        ),
+        tried('state reader', readToEnd(config, config.topics.checkpoints, [0])),
+      ];
+    });
+    for (const { client, outcome, code, why } of attempts) {
+      const err = await outcome;
+      expect(err, `${client}: ${String(err)}`).toMatchObject({ code, retriable: false });
+      expect((err as Error).message, client).toMatch(why);
+    }
   });
 
   it('with the ACLs complete, a worker fans the tweet out exactly once as fanout-worker', async () => {

@@ -1,38 +1,109 @@
+import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../config/index.ts';
-import { SecurityWatch } from '../../connectors/kafka/security.ts';
+import { SecurityWatch, watchSecurity } from '../../connectors/kafka/security.ts';
 
 const sasl = loadConfig({
   env: {},
-  sets: ['kafka.securityProtocol=sasl_ssl', 'kafka.saslUsername=u', 'kafka.saslPassword=p'],
+  sets: [
+    'kafka.brokers=127.0.0.1:9192',
+    'kafka.securityProtocol=sasl_ssl',
+    'kafka.saslUsername=u',
+    'kafka.saslPassword=p',
+  ],
 });
 const plaintext = loadConfig({ env: {} });
 
+// librdkafka 2.x log lines (facility FAIL) recorded against the secure local set.
+const AUTH =
+  'sasl_ssl://127.0.0.1:9192/bootstrap: SASL authentication error: Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512 (after 315ms in state AUTH_REQ)';
+const UNTRUSTED =
+  'sasl_ssl://127.0.0.1:9192/bootstrap: SSL handshake failed: error:0A000086:SSL routines::certificate verify failed: broker certificate could not be verified, verify that ssl.ca.location is correctly configured or root CA certificates are installed (install ca-certificates package) (after 6ms in state SSL_HANDSHAKE)';
+const TLS_ON_PLAINTEXT =
+  'sasl_ssl://127.0.0.1:9092/bootstrap: SSL handshake failed: Disconnected: SSL connection closed by peer: connecting to a PLAINTEXT broker listener? (after 3ms in state SSL_HANDSHAKE)';
+const NO_CLIENT_CERT =
+  'ssl://127.0.0.1:9194/bootstrap: Receive failed: error:0A000412:SSL routines::ssl/tls alert bad certificate: SSL alert number 42 (after 1ms in state APIVERSION_QUERY)';
+const PLAINTEXT_ON_TLS =
+  '127.0.0.1:9192/bootstrap: Disconnected: connection closed by peer: receive 0 after POLLIN (after 4ms in state APIVERSION_QUERY)';
+
+const transport = Object.assign(new Error('Local: Broker transport failure'), { code: -195 });
+
 describe('SecurityWatch (librdkafka only logs security failures)', () => {
-  it('names the settings of a refused SASL login', () => {
-    const w = new SecurityWatch();
-    w.note(
-      'sasl_ssl://127.0.0.1:9192/bootstrap: SASL authentication error: Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512',
-    );
-    expect(w.explain(sasl)).toEqual({
+  it('names the settings of a refused SASL login, in one sentence that is not retriable', () => {
+    const w = new SecurityWatch(sasl);
+    w.note(AUTH);
+    expect(w.refusal).toEqual({
       code: 'KAFKA_AUTH_FAILED',
       sentence: 'the broker refused the login: wrong kafka.saslUsername or kafka.saslPassword',
     });
+    const err = w.failure(transport, 'list topics');
+    expect(err.code).toBe('KAFKA_AUTH_FAILED');
+    expect(err.retriable).toBe(false);
+    expect(err.message).toBe(
+      'Kafka at 127.0.0.1:9192: the broker refused the login: wrong kafka.saslUsername or kafka.saslPassword',
+    );
+    expect(err.cause).toBe(transport);
   });
 
   it('names the CA setting of a failed certificate check', () => {
-    const w = new SecurityWatch();
-    w.note('SSL handshake failed: error:0A000086:SSL routines::certificate verify failed');
-    expect(w.explain(sasl)?.code).toBe('KAFKA_TLS_FAILED');
-    expect(w.explain(sasl)?.sentence).toMatch(/kafka\.sslCaLocation/);
+    const w = new SecurityWatch(sasl);
+    w.note(UNTRUSTED);
+    expect(w.refusal?.code).toBe('KAFKA_TLS_FAILED');
+    expect(w.refusal?.sentence).toMatch(
+      /^the TLS handshake failed: the broker certificate is not signed by a CA in kafka\.sslCaLocation/,
+    );
   });
 
-  it('hints at the protocol for a plaintext client that got no answer, and says nothing otherwise', () => {
-    const w = new SecurityWatch();
-    w.note('Connection refused');
-    expect(w.explain(plaintext)?.sentence).toMatch(
-      /kafka\.securityProtocol is plaintext: if the listener wants TLS or SASL/,
+  it('tells a TLS client on a plaintext listener and a refused client certificate apart from an untrusted broker', () => {
+    const onPlaintext = new SecurityWatch(sasl);
+    onPlaintext.note(TLS_ON_PLAINTEXT);
+    expect(onPlaintext.refusal?.sentence).toMatch(
+      /^the listener does not speak TLS: set kafka\.securityProtocol to plaintext/,
     );
-    expect(w.explain(sasl)).toBeUndefined();
+    const noCert = new SecurityWatch(sasl);
+    noCert.note(NO_CLIENT_CERT);
+    expect(noCert.refusal?.sentence).toMatch(
+      /^the broker refused the client certificate: kafka\.sslCertificateLocation/,
+    );
+  });
+
+  it('keeps the last refusal through the lines that follow it, and ignores other lines', () => {
+    const w = new SecurityWatch(sasl);
+    w.note('Connect to ipv4#127.0.0.1:9192 failed: Connection refused');
+    expect(w.refusal).toBeUndefined();
+    w.note(AUTH);
+    w.note('127.0.0.1:9192/bootstrap: Disconnected (after 2ms in state UP)');
+    expect(w.refusal?.code).toBe('KAFKA_AUTH_FAILED');
+  });
+
+  it('without a refusal, classifies the error as any Kafka error and hints only for a plaintext client', () => {
+    const w = new SecurityWatch(plaintext);
+    w.note(PLAINTEXT_ON_TLS);
+    expect(w.refusal).toBeUndefined();
+    const err = w.failure(transport, 'list topics');
+    expect(err.code).toBe('KAFKA_FAILED');
+    expect(err.message).toBe('list topics: Local: Broker transport failure');
+    expect(w.unreachableHint()).toMatch(
+      /^ \(kafka\.securityProtocol is plaintext: if the listener wants TLS or SASL, set it to ssl or sasl_ssl\)$/,
+    );
+    expect(new SecurityWatch(sasl).unreachableHint()).toBe('');
+  });
+
+  it('is fed by the log events of a librdkafka client, and hands them to the logger at debug', () => {
+    const client = new EventEmitter();
+    const lines: string[] = [];
+    const log = {
+      debug: (m: string) => lines.push(m),
+      info: () => undefined,
+      warn: () => undefined,
+      error: () => undefined,
+      child() {
+        return this;
+      },
+    };
+    const w = watchSecurity(client, sasl, log);
+    client.emit('event.log', { severity: 3, fac: 'FAIL', message: AUTH });
+    expect(w.refusal?.code).toBe('KAFKA_AUTH_FAILED');
+    expect(lines).toEqual([AUTH]);
   });
 });

@@ -19,19 +19,7 @@ import {
   STACK_TIMEOUT_MS,
   type ObservabilityStack,
 } from './stack.ts';
-
-interface JaegerSpan {
-  spanID: string;
-  operationName: string;
-  references: { refType: string; spanID: string }[];
-  tags: { key: string; value: unknown }[];
-  processID: string;
-}
-interface JaegerTrace {
-  traceID: string;
-  spans: JaegerSpan[];
-  processes: Record<string, { serviceName: string }>;
-}
+import type { JaegerSpan, JaegerTrace } from '../../cli/commands/trace-waterfall.ts';
 
 let stack: ObservabilityStack;
 beforeAll(async () => {

@@ -91,6 +91,7 @@ describe('startTelemetry', () => {
       'fanout_cdc_latency_ms_bucket{',
       'fanout_tweet_latency_ms_bucket{',
       'fanout_transactions_aborted_total{',
+      'fanout_cdc_transactions_total{',
       'fanout_checkpoint_age_seconds{',
       'fanout_partition_lag{',
       'fanout_tweet_followers_remaining{',
@@ -110,6 +111,35 @@ describe('startTelemetry', () => {
     const age = Number(sample('fanout_checkpoint_age_seconds{')!.split(' ').pop());
     expect(age).toBeGreaterThanOrEqual(2);
     expect(age).toBeLessThan(60);
+  });
+
+  it("ends a delivered tweet's series at 0 and keeps it 5 minutes; aborted reads 0 before any abort", async () => {
+    let clock = 1_000_000;
+    let tweets = [{ tweetId: '77', remaining: 10 as number | undefined }];
+    const op = new OperatorMetrics('cdc', {}, { tweets: () => tweets }, () => clock);
+    const line = async (metric: string, label: string): Promise<string | undefined> => {
+      const text = await (await fetch(`http://127.0.0.1:${await stop.metricsPort}/metrics`)).text();
+      return text
+        .split('\n')
+        .find(
+          (l) =>
+            l.startsWith(`${metric}{`) && l.includes('fanout_component="cdc"') && l.includes(label),
+        );
+    };
+    try {
+      expect(await line('fanout_tweet_followers_remaining', 'fanout_tweet_id="77"')).toMatch(
+        / 10$/,
+      );
+      expect(await line('fanout_transactions_aborted_total', '')).toMatch(/ 0$/);
+      tweets = [];
+      expect(await line('fanout_tweet_followers_remaining', 'fanout_tweet_id="77"')).toMatch(/ 0$/);
+      clock += 5 * 60_000 + 1;
+      expect(
+        await line('fanout_tweet_followers_remaining', 'fanout_tweet_id="77"'),
+      ).toBeUndefined();
+    } finally {
+      op.close();
+    }
   });
 
   it('propagates W3C trace context and baggage', () => {

@@ -21,6 +21,15 @@ describe('RecentAuthors', () => {
     expect([recent.get('a'), recent.get('b'), recent.get('c')]).toEqual([1n, undefined, 3n]);
   });
 
+  it("of two upserts of a tweet keeps the later write's author, whichever came first (a stale one arriving late)", () => {
+    const recent = new RecentAuthors({ store: new MemoryAuthors(), attempt: once, log });
+    recent.remember('t', 1n, 100n);
+    recent.remember('t', 3n, 200n); // a move
+    expect(recent.get('t')).toBe(3n);
+    recent.remember('t', 1n, 150n); // an older change, replayed or re-sent
+    expect(recent.get('t')).toBe(3n);
+  });
+
   it("forget drops the author from memory and deletes its row at the delete's write time", async () => {
     const store = new MemoryAuthors();
     await store.put('t', 7n, 10n);

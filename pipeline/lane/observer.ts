@@ -1,0 +1,122 @@
+/**
+ * What a lane reports about itself: its counters and gauges (pipeline/metrics.ts), the operator's
+ * histograms and per-partition readings (lib/metrics.ts), and the commit of each job in the job's
+ * own trace. The lane tells it what happened; it never changes the lane's state.
+ */
+import type { Context } from '@opentelemetry/api';
+import type { Config } from '../../config/index.ts';
+import { OperatorMetrics, type PartitionLagReading } from '../../lib/metrics.ts';
+import { linkTo, SpanKind, tracer } from '../../lib/telemetry.ts';
+import type { WriteBatch } from '../fanout/fanout.ts';
+import { completesHere, type Job, writeOp } from '../job.ts';
+import { FanoutMetrics } from '../metrics.ts';
+import type { CommittedTx } from './committer.ts';
+import type { CommitPlan } from './ledger.ts';
+
+/** What the observer reads from its lane at each scrape. */
+export interface LaneReadings {
+  readonly jobs: () => readonly Job[];
+  readonly lag: () => PartitionLagReading[];
+  readonly restoring: () => number;
+}
+
+export class LaneObserver {
+  readonly metrics: FanoutMetrics;
+  readonly #operator: OperatorMetrics;
+  readonly #topics: Config['topics'];
+
+  readonly #readings: LaneReadings;
+
+  constructor(config: Config, name: string, readings: LaneReadings) {
+    this.#topics = config.topics;
+    this.#readings = readings;
+    this.metrics = new FanoutMetrics(name, () => {
+      const jobs = readings.jobs();
+      return {
+        inFlightTweets: jobs.length,
+        followersRemaining: jobs.reduce((n, j) => n + (j.delivery.remaining ?? 0), 0),
+        consumerLag: this.consumerLag(),
+        partitionsRestoring: readings.restoring(),
+      };
+    });
+    this.#operator = new OperatorMetrics(
+      'worker',
+      { 'fanout.worker': name },
+      { lag: readings.lag, tweets: () => remainingByTweet(readings.jobs()) },
+    );
+  }
+
+  /** Records not yet committed, summed over the lane's partitions (undefined: not known yet). */
+  consumerLag(): number | undefined {
+    const lag = this.#readings.lag();
+    return lag.length === 0 ? undefined : lag.reduce((n, r) => n + r.lag, 0);
+  }
+
+  /** A batch was written. */
+  written(batch: WriteBatch): void {
+    const ops = new Set(batch.segments.map((s) => writeOp(s.job)));
+    const op = ops.size === 1 ? [...ops][0]! : 'mixed';
+    this.metrics.written(batch.rows.length, op);
+    if (batch.writeMs !== undefined) this.#operator.batchWritten(batch.writeMs, op);
+  }
+
+  /** A job's last row is written. */
+  finished(job: Job): void {
+    if (completesHere(job)) this.#operator.tweetDelivered(job.writeTime, job.op);
+  }
+
+  /** A transaction failed and will be tried again. */
+  transactionRetried(): void {
+    this.metrics.retried('commit');
+    this.#operator.transactionAborted('retry');
+  }
+
+  /** Where a transaction's span hangs: in the trace of the first job it completes. */
+  txParent(plan: CommitPlan): Context | undefined {
+    return plan.committed.find((e) => e.job?.trace)?.job?.trace?.span.context;
+  }
+
+  /** A transaction committed; returns the tweets it completed here (whole ones). */
+  committed(plan: CommitPlan, tx: CommittedTx): Job[] {
+    // Tweets completed: whole ones with their own offset, split ones where their last task-done
+    // was counted (the tasks lane).
+    const completions = plan.tx.records.filter((r) => r.topic === this.#topics.completed).length;
+    const done = plan.committed.flatMap((e) => (e.job && completesHere(e.job) ? [e.job] : []));
+    this.metrics.committed(
+      completions,
+      done.map((j) => (j.delivery.finishedAt ?? Date.now()) - j.startedAt),
+    );
+    if (plan.tx.records.some((r) => r.topic === this.#topics.checkpoints))
+      this.#operator.checkpointCommitted(tx.endMs);
+    // Each job whose offset it committed shows the transaction in its own trace.
+    const link = linkTo(tx.span);
+    const parent = this.txParent(plan);
+    for (const e of plan.committed) {
+      const trace = e.job?.trace;
+      if (!trace || trace.span.context === parent) continue;
+      tracer
+        .startSpan(
+          'fanout.commit',
+          { kind: SpanKind.PRODUCER, startTime: tx.startMs, ...(link ? { links: [link] } : {}) },
+          trace.span.context,
+        )
+        .end(tx.endMs);
+    }
+    return done;
+  }
+
+  close(): void {
+    this.metrics.close();
+    this.#operator.close();
+  }
+}
+
+/** Followers still to reach per tweet in flight (its tasks here added up). */
+function remainingByTweet(jobs: readonly Job[]): { tweetId: string; remaining: number }[] {
+  const byTweet = new Map<string, number>();
+  for (const j of jobs) {
+    const r = j.delivery.remaining;
+    if (r !== null) byTweet.set(j.tweetId, (byTweet.get(j.tweetId) ?? 0) + r);
+  }
+  return [...byTweet].map(([tweetId, remaining]) => ({ tweetId, remaining }));
+}
