@@ -1,7 +1,5 @@
-import { connectCassandra } from '../../connectors/cassandra/client.ts';
 import { CdcConnector } from '../../connectors/cdc/connector.ts';
-import { connectAdmin } from '../../connectors/kafka/admin.ts';
-import { retry } from '../../lib/retry.ts';
+import { connectWaiting } from '../connect.ts';
 import type { Context } from '../context.ts';
 import { onShutdown } from '../signals.ts';
 import { startTelemetry } from '../telemetry.ts';
@@ -23,24 +21,25 @@ export async function cdc(ctx: Context): Promise<void> {
     config.pipeline.shutdownTimeoutMs,
     (m) => log.info(m),
   );
-  const wait = { signal: stop.signal, log };
-  const [admin, cassandra] = await Promise.all([
-    retry(config.retry, () => connectAdmin(config), { ...wait, what: 'connect to Kafka' }),
-    retry(config.retry, () => connectCassandra(config), { ...wait, what: 'connect to Cassandra' }),
-  ]).catch(async (err: unknown) => {
-    off();
-    await stopTelemetry();
-    throw err;
-  });
-  const connector = new CdcConnector({ config, admin, cassandra, log });
-  running.connector = connector;
-  log.info(`CDC connector reading ${config.cdc.rawDir}`);
   try {
-    if (!stop.signal.aborted) await connector.start();
+    const services = await connectWaiting(config, log, stop.signal);
+    if (services === null) return; // stopped while waiting
+    const connector = new CdcConnector({
+      config,
+      admin: services.admin,
+      cassandra: services.cassandra,
+      log,
+    });
+    running.connector = connector;
+    log.info(`CDC connector reading ${config.cdc.rawDir}`);
+    try {
+      if (!stop.signal.aborted) await connector.start();
+    } finally {
+      await connector.close();
+      await services.close();
+    }
   } finally {
     off();
-    await connector.close();
-    await Promise.allSettled([admin.disconnect(), cassandra.shutdown()]);
     await stopTelemetry();
   }
 }

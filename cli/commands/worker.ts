@@ -1,10 +1,10 @@
-import { connectCassandra, type CassandraClient } from '../../connectors/cassandra/client.ts';
-import { connectAdmin } from '../../connectors/kafka/admin.ts';
+import type { CassandraClient } from '../../connectors/cassandra/client.ts';
 import { ensureTopics } from '../../connectors/kafka/topics.ts';
 import { retry } from '../../lib/retry.ts';
 import { createWorker } from '../../pipeline/connect.ts';
 import type { Worker, WorkerStatus } from '../../pipeline/worker.ts';
 import { UsageError } from '../args.ts';
+import { connectWaiting } from '../connect.ts';
 import type { Context } from '../context.ts';
 import { onShutdown } from '../signals.ts';
 import { startTelemetry } from '../telemetry.ts';
@@ -58,30 +58,17 @@ export async function worker(ctx: Context, id: string): Promise<void> {
     (m) => log.info(m),
   );
   try {
-    const wait = { signal: stop.signal, log };
-    const [kafka, cass] = await Promise.allSettled([
-      retry(config.retry, () => connectAdmin(config), { ...wait, what: 'connect to Kafka' }),
-      retry(config.retry, () => connectCassandra(config), {
-        ...wait,
-        what: 'connect to Cassandra',
-      }),
-    ]);
-    if (kafka.status === 'rejected' || cass.status === 'rejected') {
-      if (kafka.status === 'fulfilled') await kafka.value.disconnect();
-      if (cass.status === 'fulfilled') await cass.value.shutdown();
-      if (stop.signal.aborted) return; // stopped while waiting: a clean stop
-      throw kafka.status === 'rejected' ? kafka.reason : (cass as PromiseRejectedResult).reason;
-    }
-    const [admin, cassandra] = [kafka.value, cass.value];
+    const services = await connectWaiting(config, log, stop.signal);
+    if (services === null) return; // stopped while waiting
     try {
-      await retry(config.retry, () => ensureTopics(admin, config), {
-        ...wait,
+      await retry(config.retry, () => ensureTopics(services.admin, config), {
+        signal: stop.signal,
+        log,
         what: 'create the topics',
       });
-      if (stop.signal.aborted) return;
-      await serve(ctx, id, cassandra, running);
+      if (!stop.signal.aborted) await serve(ctx, id, services.cassandra, running);
     } finally {
-      await Promise.allSettled([admin.disconnect(), cassandra.shutdown()]);
+      await services.close();
     }
   } finally {
     off();

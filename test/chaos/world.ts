@@ -7,18 +7,10 @@
  */
 import cassandra from 'cassandra-driver';
 import type { CassandraClient } from '../../connectors/cassandra/client.ts';
+import { mulberry32 } from '../../cli/seed-graph.ts';
 
-/** A seeded random source (mulberry32), so a failing run can be replayed from its seed. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded random source, so a failing run can be replayed from its seed. */
+export const seeded = mulberry32;
 
 export interface Graph {
   /** author -> followers */
