@@ -3,16 +3,17 @@
  * for inside it (JS heap, external memory, ArrayBuffers). RSS growing without the others is native
  * memory (librdkafka's queues, malloc arenas); the heap growing is JS objects.
  */
+import { getHeapSpaceStatistics } from 'node:v8';
+
 const SAMPLE_MS = 50;
 const MiB = 1024 * 1024;
 
-type Peaks = {
-  rss: number;
-  heapTotal: number;
-  heapUsed: number;
-  external: number;
-  arrayBuffers: number;
-};
+/** The V8 spaces whose committed size is sampled (young generation, old generation, big objects). */
+const SPACES = ['new_space', 'old_space', 'large_object_space'] as const;
+type Peaks = Record<
+  'rss' | 'heapTotal' | 'heapUsed' | 'external' | 'arrayBuffers' | (typeof SPACES)[number],
+  number
+>;
 
 export class MemoryPeaks {
   readonly #phases = new Map<string, Peaks>();
@@ -21,7 +22,9 @@ export class MemoryPeaks {
 
   /** Starts a new phase (its peaks counted from now). */
   phase(name: string): void {
-    this.#current = { rss: 0, heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
+    this.#current = Object.fromEntries(
+      ['rss', 'heapTotal', 'heapUsed', 'external', 'arrayBuffers', ...SPACES].map((k) => [k, 0]),
+    ) as Peaks;
     this.#phases.set(name, this.#current);
     this.#sample();
   }
@@ -44,5 +47,10 @@ export class MemoryPeaks {
     const m = process.memoryUsage();
     for (const k of ['rss', 'heapTotal', 'heapUsed', 'external', 'arrayBuffers'] as const)
       p[k] = Math.max(p[k], m[k]);
+    for (const space of getHeapSpaceStatistics())
+      if ((SPACES as readonly string[]).includes(space.space_name)) {
+        const k = space.space_name as (typeof SPACES)[number];
+        p[k] = Math.max(p[k], space.space_size);
+      }
   }
 }
