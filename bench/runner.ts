@@ -26,6 +26,9 @@ export interface Row {
   phases?: { cdcSeconds: number; startSeconds: number; writeSeconds: number };
 }
 
+/** Node flags of every approach's process: the product's (./fanout, Dockerfile), for all alike. */
+const NODE_FLAGS = ['--max-semi-space-size=16'];
+
 const children = new Set<ChildProcess>();
 process.on('exit', () => {
   for (const child of children) child.kill('SIGKILL');
@@ -46,6 +49,7 @@ export async function runApproach(options: {
   const command = [
     ...(options.prefix ?? []),
     process.execPath,
+    ...NODE_FLAGS,
     resolve(import.meta.dirname, options.script),
     ...options.args,
   ];
