@@ -9,7 +9,7 @@ import cassandra from 'cassandra-driver';
 import { loadConfig } from '../../config/index.ts';
 import { connectCassandra } from '../../connectors/cassandra/client.ts';
 import { CassandraFollowerStore } from '../../connectors/cassandra/followers.ts';
-import { cpuSince } from './cpu.ts';
+import { cpuSince, servicesCpu, servicesCpuSince } from './cpu.ts';
 
 const [approach, authorArg, limitArg, concurrencyArg] = process.argv.slice(2);
 const config = loadConfig();
@@ -38,6 +38,7 @@ let errors = 0;
 let rows = followers.length; // raw-join counts its own as it reads them
 const started = performance.now();
 const cpuAtStart = process.cpuUsage();
+const servicesAtStart = servicesCpu();
 if (approach === 'naive') {
   // for (f of followers) await insert(f)
   for (const f of followers) {
@@ -100,6 +101,7 @@ console.log(
     errors,
     maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
     clientCpuSeconds: cpuSince(cpuAtStart),
+    timedServiceCpuSeconds: servicesCpuSince(servicesAtStart),
   }),
 );
 await client.shutdown();

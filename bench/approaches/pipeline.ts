@@ -18,7 +18,8 @@ import { Context } from '../../cli/context.ts';
 import { startRun } from '../../cli/commands/run.ts';
 import { startTelemetry } from '../../cli/telemetry.ts';
 import type { Worker } from '../../pipeline/worker.ts';
-import { cpuSince } from './cpu.ts';
+import { cpuSince, servicesCpu, servicesCpuSince } from './cpu.ts';
+import { MemoryPeaks } from './memory.ts';
 import { deploymentSettings, removeDeployment } from './deployment.ts';
 
 const [authorArg, followersArg, tagArg, tracedArg] = process.argv.slice(2);
@@ -32,7 +33,10 @@ const ctx = new Context({
   set: [...deploymentSettings(tag), ...(traced ? ['telemetry.enabled=true'] : [])],
 });
 const stopTelemetry = traced ? startTelemetry(ctx.config, 'bench') : undefined;
+const memory = new MemoryPeaks();
+memory.phase('start');
 const running = await startRun(ctx, '0');
+memory.phase('warm-up');
 const tweets = new CassandraTweetStore(await ctx.cassandra(), ctx.config.cassandra.keyspace);
 // Measured as a running service: one warm-up tweet, of an author with no followers, through the
 // whole path first (its first transactions, topic metadata, prepared statements: ~0.3 s once
@@ -40,8 +44,10 @@ const tweets = new CassandraTweetStore(await ctx.cassandra(), ctx.config.cassand
 await tweets.insert(WARM_UP_AUTHOR, 'warm-up');
 await untilCompleted(running, 0);
 const before = running.worker.counters().totals;
+memory.phase('fan-out');
 const started = performance.now();
 const cpuAtStart = process.cpuUsage();
+const servicesAtStart = servicesCpu();
 // Phases: CDC (insert -> the worker holds the tweet), start (-> first timeline row), write (-> done).
 let seenAt: number | undefined;
 let firstRowAt: number | undefined;
@@ -55,6 +61,7 @@ await untilCompleted(running, before.tweetsCompleted, (c) => {
 });
 const ended = performance.now();
 const clientCpuSeconds = cpuSince(cpuAtStart);
+const timedServiceCpuSeconds = servicesCpuSince(servicesAtStart);
 const seconds = (ended - started) / 1000;
 const totals = running.worker.counters().totals;
 console.log(
@@ -65,7 +72,9 @@ console.log(
     retries: totals.retries - before.retries,
     transactions: totals.transactions - before.transactions,
     maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+    memory: memory.stop(),
     clientCpuSeconds,
+    timedServiceCpuSeconds,
     phases: {
       cdcSeconds: ((seenAt ?? NaN) - started) / 1000,
       startSeconds: ((firstRowAt ?? NaN) - (seenAt ?? NaN)) / 1000,
