@@ -63,11 +63,26 @@ const REFUSALS: ReadonlyArray<readonly [RegExp, Refusal]> = [
   ],
 ];
 
+/**
+ * A plaintext client on a TLS listener: the listener ends each connection during the ApiVersion
+ * request (librdkafka 2.x: "connection closed by peer … in state APIVERSION_QUERY"; older ones
+ * say "connecting to a SSL listener?"), where a broker that is down refuses the connection. Taken
+ * as a refusal on the second such line, so one connection cut by a broker going down is not.
+ */
+const TLS_LISTENER =
+  /closed by peer.*in state APIVERSION_QUERY|incorrect security\.protocol configuration \(connecting to a SSL listener\?\)/i;
+const TLS_REQUIRED: Refusal = {
+  code: 'KAFKA_TLS_FAILED',
+  sentence:
+    'the listener speaks TLS: kafka.securityProtocol is plaintext; set it to ssl or sasl_ssl (and kafka.sslCaLocation)',
+};
+
 /** Reads one client's log lines and explains its failed connection from them. */
 export class SecurityWatch {
   readonly #config: Config;
   readonly #log: Logger | undefined;
   #refusal: Refusal | undefined;
+  #cutInHandshake = 0;
 
   /** `log`: where the client's log lines go (debug: a broker that is down repeats them every second). */
   constructor(config: Config, log?: Logger) {
@@ -86,6 +101,8 @@ export class SecurityWatch {
   /** Feeds one librdkafka log line. */
   note(line: string): void {
     this.#refusal = REFUSALS.find(([pattern]) => pattern.test(line))?.[1] ?? this.#refusal;
+    if (this.#config.kafka.securityProtocol === 'plaintext' && TLS_LISTENER.test(line))
+      if (++this.#cutInHandshake >= 2) this.#refusal ??= TLS_REQUIRED;
   }
 
   /** The last security failure the client logged. */

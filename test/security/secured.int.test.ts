@@ -184,7 +184,7 @@ describe('secured Kafka and Cassandra (issue #18)', () => {
           'kafka.connectTimeoutMs=5000',
         ],
       }),
-      /kafka\.securityProtocol is plaintext: if the listener wants TLS or SASL/,
+      /the listener speaks TLS: kafka\.securityProtocol is plaintext/,
     );
     await refused(
       fanoutAs('worker plaintext cassandra', 'worker', ['worker'], names, {

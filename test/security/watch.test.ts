@@ -67,6 +67,21 @@ describe('SecurityWatch (librdkafka only logs security failures)', () => {
     );
   });
 
+  it("a plaintext client on a TLS listener is refused by librdkafka's own diagnosis, not waited on as a broker that is down", () => {
+    const w = new SecurityWatch(plaintext);
+    w.note('Connect to ipv4#127.0.0.1:9192 failed: Connection refused');
+    expect(w.refusal).toBeUndefined(); // a broker that is down: waited on
+    const cut =
+      '127.0.0.1:9192/bootstrap: Disconnected: connection closed by peer: receive 0 after POLLIN (after 3ms in state APIVERSION_QUERY)';
+    w.note(cut);
+    expect(w.refusal).toBeUndefined(); // once: maybe a broker going down
+    w.note(`${cut.slice(0, -1)}, 1 identical error(s) suppressed)`);
+    expect(w.refusal?.sentence).toMatch(
+      /^the listener speaks TLS: kafka\.securityProtocol is plaintext; set it to ssl or sasl_ssl/,
+    );
+    expect(w.failure(new Error('Broker transport failure'), 'connect').retriable).toBe(false);
+  });
+
   it('keeps the last refusal through the lines that follow it, and ignores other lines', () => {
     const w = new SecurityWatch(sasl);
     w.note('Connect to ipv4#127.0.0.1:9192 failed: Connection refused');
