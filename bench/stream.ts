@@ -14,6 +14,7 @@
  */
 import '../connectors/kafka/threadpool.ts'; // first: before anything uses libuv's thread pool
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/index.ts';
 import { connectCassandra } from '../connectors/cassandra/client.ts';
@@ -21,7 +22,7 @@ import { CassandraFollowerStore } from '../connectors/cassandra/followers.ts';
 import { applySchema } from '../connectors/cassandra/schema.ts';
 import { createKafka } from '../connectors/kafka/client.ts';
 import { createLogger } from '../lib/log.ts';
-import { removeDeployment } from './approaches/deployment.ts';
+import { deploymentSettings, removeDeployment } from './approaches/deployment.ts';
 import { fixedAuthors, powerLawAuthors, seedAuthors } from './stream/graph.ts';
 import { Completions, writeTweets } from './stream/load.ts';
 import { headOfLine, sameLoad, steps, type Env } from './stream/phases.ts';
@@ -32,6 +33,7 @@ export const STREAM_USAGE = `usage: fanout bench --stream [--tweets-per-author 5
                     [--authors 5000] [--rates 250,500,1000,2000,4000] [--step-seconds 5]
                     [--p99-bound-ms 1000] [--celebrity 500000] [--hol-rate 200] [--hol-seconds 10]
                     [--seed 1] [--keyspace fanout_stream] [--set key=value ...]
+                    [--out bench-results/stream.json]
   small tweets through CQL: the pipeline against the raw driver (20 and 250 followers), a
   power-law stream stepped up in rate (p50/p99/max of write -> last timeline row), and that
   stream with one --celebrity tweet in the middle (0: skip). --set configures the pipeline.
@@ -63,6 +65,7 @@ try {
       ),
       rates: { type: 'string', default: '250,500,1000,2000,4000' },
       keyspace: { type: 'string', default: 'fanout_stream' },
+      out: { type: 'string', default: 'bench-results/stream.json' },
       set: { type: 'string', multiple: true, default: [] },
       help: { type: 'boolean', default: false },
     },
@@ -89,8 +92,11 @@ for (const s of values.set)
   if (!/^[\w.]+=/.test(s)) usageError(`--set takes key=value, got ${JSON.stringify(s)}`);
 
 const keyspace = values.keyspace;
-const env = { ...process.env, FANOUT_CASSANDRA_KEYSPACE: keyspace };
-const config = loadConfig({ sets: [`cassandra.keyspace=${keyspace}`] });
+const tag = `bench-${Date.now().toString(36)}`;
+// The pipeline's settings: the benchmark deployment's topics and groups, then --set, then the
+// keyspace. This process reads the same (services, topics) from them.
+const sets = [...deploymentSettings(tag), ...values.set, `cassandra.keyspace=${keyspace}`];
+const config = loadConfig({ sets });
 const client = await connectCassandra(config);
 await applySchema(client, config);
 for (const table of ['followers', 'timelines', 'tweet_authors'])
@@ -114,13 +120,9 @@ const store = new CassandraFollowerStore(client, keyspace);
 const seeded = await seedAuthors(store, [...small20, ...small250, ...power, ...celebrity]);
 process.stderr.write(`seeded ${seeded} follows\n`);
 
-const tag = `bench-${Date.now().toString(36)}`;
-const pipeline = await startPipeline(tag, values.set, env);
-const kafka = createKafka(
-  loadConfig({ sets: [`cassandra.keyspace=${keyspace}`] }),
-  createLogger('warn'),
-);
-const done = await Completions.open(kafka, `${tag}.completed`, `${tag}-bench-reader`);
+const pipeline = await startPipeline(sets);
+const kafka = createKafka(config, createLogger('warn'));
+const done = await Completions.open(kafka, config.topics.completed, `${tag}-bench-reader`);
 const ctx: Env = { client, keyspace, done, pipelinePid: pipeline.pid, timeoutMs: 300_000 };
 try {
   // Warm-up: the first tweets' statements, transactions and topic metadata, once per process.
@@ -158,8 +160,8 @@ try {
       n['hol-seconds'],
     );
   process.stdout.write(formatReport(report));
-  mkdirSync('bench-results', { recursive: true });
-  writeFileSync('bench-results/stream.json', `${JSON.stringify(report, null, 2)}\n`);
+  mkdirSync(dirname(values.out), { recursive: true });
+  writeFileSync(values.out, `${JSON.stringify(report, null, 2)}\n`);
 } finally {
   await done.close().catch(() => undefined);
   await pipeline.stop();

@@ -3,7 +3,7 @@
  * generator does not share its event loop): the CDC connector and one fan-out worker, as
  * `fanout run` runs them, on the benchmark deployment's topics and groups.
  *
- *   node bench/stream/pipeline.ts <deployment tag> [key=value config overrides...]
+ *   node bench/stream/pipeline.ts [key=value config settings...]
  *
  * Prints `ready` once both run; stops gracefully on SIGTERM. The parent side is {@link startPipeline}.
  */
@@ -12,7 +12,6 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { Context } from '../../cli/context.ts';
 import { startRun } from '../../cli/commands/run.ts';
-import { deploymentSettings } from '../approaches/deployment.ts';
 
 export interface PipelineProcess {
   readonly pid: number;
@@ -21,13 +20,8 @@ export interface PipelineProcess {
 }
 
 /** Spawns the pipeline process and waits until it says it is ready. */
-export async function startPipeline(
-  tag: string,
-  sets: readonly string[],
-  env: NodeJS.ProcessEnv,
-): Promise<PipelineProcess> {
-  const child = spawn(process.execPath, [import.meta.filename, tag, ...sets], {
-    env,
+export async function startPipeline(sets: readonly string[]): Promise<PipelineProcess> {
+  const child = spawn(process.execPath, [import.meta.filename, ...sets], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = once(child, 'exit');
@@ -49,8 +43,7 @@ export async function startPipeline(
 }
 
 if (process.argv[1] === import.meta.filename) {
-  const [tag, ...sets] = process.argv.slice(2);
-  const ctx = new Context({ set: [...deploymentSettings(tag!), ...sets] });
+  const ctx = new Context({ set: process.argv.slice(2) });
   const running = await startRun(ctx, '0');
   process.stdout.write('ready\n');
   const stop = async (): Promise<void> => {
