@@ -122,7 +122,11 @@ process.stderr.write(`seeded ${seeded} follows\n`);
 
 const pipeline = await startPipeline(sets);
 const kafka = createKafka(config, createLogger('warn'));
-const done = await Completions.open(kafka, config.topics.completed, `${tag}-bench-reader`);
+const done = await Completions.open(
+  kafka,
+  config.topics.completed,
+  `${config.pipeline.groupId}.bench-reader`, // removed with the deployment (or the test run)
+);
 const ctx: Env = { client, keyspace, done, pipelinePid: pipeline.pid, timeoutMs: 300_000 };
 try {
   // Warm-up: the first tweets' statements, transactions and topic metadata, once per process.
