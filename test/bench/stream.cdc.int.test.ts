@@ -18,14 +18,18 @@ describe('fanout bench --stream, CI-sized', () => {
   it('writes every tweet through CQL, sees each complete, and reports every table', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fanout-stream-'));
     onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
-    const settings = testSettings(['pipeline.splitThreshold=1000', 'pipeline.splitTaskSize=500']);
+    const settings = testSettings([
+      'pipeline.splitThreshold=2000',
+      'pipeline.splitTaskSize=1000',
+      'pipeline.pageSize=500',
+    ]);
     const keyspace = settings.find((s) => s.startsWith('cassandra.keyspace='))!.split('=')[1]!;
     const out = join(dir, 'stream.json');
     const args = [
       ...['--keyspace', keyspace, '--out', out, '--seed', '7'],
       ...['--authors-20', '20', '--authors-250', '4', '--tweets-per-author', '2'],
       ...['--authors', '50', '--rates', '20,40', '--step-seconds', '2'],
-      ...['--celebrity', '3000', '--hol-rate', '20', '--hol-seconds', '3'],
+      ...['--celebrity', '5000', '--hol-rate', '20', '--hol-seconds', '3'],
       ...settings.flatMap((s) => ['--set', s]),
     ];
     const child = spawn(process.execPath, [MAIN, 'bench', '--stream', ...args], {
@@ -59,7 +63,7 @@ describe('fanout bench --stream, CI-sized', () => {
     const h = report.headOfLine!;
     expect(h.alone.tweets).toBe(60);
     expect(h.during.tweets).toBeGreaterThanOrEqual(1);
-    expect(h.celebrityFollowers).toBe(3000);
+    expect(h.celebrityFollowers).toBe(5000);
     expect(h.ratio).toBeGreaterThan(0);
     for (const heading of ['## Same load', '## Power-law stream', '## Head-of-line'])
       expect(stdout).toContain(heading);
