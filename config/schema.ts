@@ -337,7 +337,7 @@ export const schema = {
       env: 'FANOUT_BATCH_SIZE',
     },
     lingerMs: {
-      doc: 'How long a partial batch waits for more rows before it is written.',
+      doc: 'How long a partial batch waits for more rows before it is written, and a transaction for more finished tweets before it commits: up to twice this much delay per small tweet, for fewer requests and fewer Kafka transactions.',
       format: integer(0, 60_000),
       default: 20,
       env: 'FANOUT_LINGER_MS',
