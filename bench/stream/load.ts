@@ -84,6 +84,9 @@ export class Completions {
 
 export type Pace = { readonly concurrency: number } | { readonly rate: number };
 
+/** Attempts per tweet write before the bench gives up (a loaded node times writes out). */
+const WRITE_ATTEMPTS = 5;
+
 /** Most CQL writes in flight when pacing a rate (a rate the node cannot take shows as lateness). */
 const MAX_PACED_IN_FLIGHT = 256;
 
@@ -102,9 +105,18 @@ export async function writeTweets(
   const written: Written[] = [];
   const one = async (authorId: bigint): Promise<void> => {
     const tweetId = cassandra.types.TimeUuid.now().toString();
-    await client.execute(insert, [tweetId, authorId, 'stream bench', new Date()], {
-      prepare: true,
-    });
+    const createdAt = new Date();
+    // As an application would: a timed-out write is retried (the same row: idempotent).
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await client.execute(insert, [tweetId, authorId, 'stream bench', createdAt], {
+          prepare: true,
+        });
+        break;
+      } catch (err) {
+        if (attempt === WRITE_ATTEMPTS) throw err;
+      }
+    }
     written.push({ tweetId, authorId, ackedAt: Date.now() });
   };
   let next = 0;
