@@ -132,15 +132,27 @@ const PREPARE: Readonly<Record<string, (p: Parsed) => Promise<Ready>>> = {
   },
 };
 
-/** `fanout bench …`: runs bench/fanout.ts with the same arguments, in this Node. */
+/**
+ * `fanout bench …`: runs bench/fanout.ts with the same arguments, in this Node; `--stream` runs
+ * bench/stream.ts with the others instead. `--help` lists both.
+ */
 async function bench(args: string[]): Promise<void> {
   const { spawn } = await import('node:child_process');
-  const script = new URL('../bench/fanout.ts', import.meta.url).pathname;
-  const code = await new Promise<number | null>((resolve) => {
-    spawn(process.execPath, [script, ...args], { stdio: 'inherit' }).on('exit', resolve);
-  });
-  if (code === 2) process.exit(2); // bad arguments: bench said why in one line
-  if (code !== 0) throw new Error(`bench exited with ${code}`);
+  const stream = args.includes('--stream');
+  const help = !stream && (args.includes('--help') || args.includes('-h'));
+  const run = async (file: string, rest: string[]): Promise<void> => {
+    const script = new URL(`../bench/${file}`, import.meta.url).pathname;
+    const code = await new Promise<number | null>((resolve) => {
+      spawn(process.execPath, [script, ...rest], { stdio: 'inherit' }).on('exit', resolve);
+    });
+    if (code === 2) process.exit(2); // bad arguments: bench said why in one line
+    if (code !== 0) throw new Error(`bench exited with ${code}`);
+  };
+  await run(
+    stream ? 'stream.ts' : 'fanout.ts',
+    args.filter((a) => a !== '--stream'),
+  );
+  if (help) await run('stream.ts', ['--help']);
 }
 
 function version(): string {

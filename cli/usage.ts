@@ -262,9 +262,10 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'bench',
     group: 'setup',
-    usage: '[--followers 500000] [--rounds 3] [--flat-rss N] [...]',
-    summary: 'the fan-out benchmark (fanout bench --help for its options)',
-    about: 'The fan-out benchmark, bench/fanout.ts; it parses its own options.',
+    usage: '[--followers 500000] [--rounds 3] [--flat-rss N] [...] | --stream [...]',
+    summary: 'the fan-out benchmark; --stream: small tweets (fanout bench --help for options)',
+    about:
+      'The fan-out benchmark, bench/fanout.ts; with --stream, the small-tweet stream benchmark, bench/stream.ts. Each parses its own options.',
     options: {},
     config: false,
     positionals: { min: 0, max: Infinity },

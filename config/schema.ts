@@ -337,7 +337,7 @@ export const schema = {
       env: 'FANOUT_BATCH_SIZE',
     },
     lingerMs: {
-      doc: 'How long a partial batch waits for more rows before it is written.',
+      doc: 'How long a partial batch waits for more rows before it is written, and a transaction for more finished tweets before it commits: up to twice this much delay per small tweet, for fewer requests and fewer Kafka transactions.',
       format: integer(0, 60_000),
       default: 20,
       env: 'FANOUT_LINGER_MS',
@@ -349,9 +349,9 @@ export const schema = {
       env: 'FANOUT_MAX_IN_FLIGHT_BATCHES',
     },
     maxInFlightTweets: {
-      doc: 'Most tweets fanned out at once per worker; the consumer pauses at this bound.',
+      doc: 'Most tweets (and split tasks) fanned out at once per worker; the consumer pauses at this bound. Memory is bounded by the row credit, not by this: a small tweet costs a few round trips of waiting, so the everyday load needs many in flight (at 8, 8 tweets per ~40 ms of round trips capped a worker near 200 small tweets/s).',
       format: integer(1, 10_000),
-      default: 8,
+      default: 256,
       env: 'FANOUT_MAX_IN_FLIGHT_TWEETS',
     },
     checkpointEvery: {

@@ -23,16 +23,20 @@ export interface DeliverDeps extends PagingDeps {
   readonly retracting: (job: Job) => void;
 }
 
-/** Pages `job`'s range of `author`'s followers and ends its paging, unless it is stopped first. */
+/**
+ * Pages `job`'s range of `author`'s followers and ends its paging, unless it is stopped first.
+ * `whole`: the range's follower ids when already read (see pageFollowers).
+ */
 export async function deliverRange(
   job: Job,
   author: bigint,
   deps: DeliverDeps,
   emit: Emit,
   closed: () => boolean,
+  whole?: readonly bigint[],
 ): Promise<void> {
   const d = job.delivery;
-  if (!(await pageFollowers(job, author, deps, emit, closed))) return;
+  if (!(await pageFollowers(job, author, deps, emit, closed, whole))) return;
   if (job.op === 'insert' && !d.retracting) {
     // Asked while the last rows are still being written.
     const deleted = await deps.attempt(`read whether ${job.tweetId} was deleted`, () =>

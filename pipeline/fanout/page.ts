@@ -39,6 +39,8 @@ export interface PagingDeps {
 /**
  * Pages `job`'s followers of `author` from its cursor to the end of its range, each page under
  * the row credit and within the read-ahead; true once the end is reached, false when stopped.
+ * `whole`: every follower id of the range, already read (a small author's, by the split walk),
+ * used instead of reading when the delivery starts from the beginning and they fit its bounds.
  */
 export async function pageFollowers(
   job: Job,
@@ -46,8 +48,16 @@ export async function pageFollowers(
   deps: PagingDeps,
   emit: Emit,
   closed: () => boolean,
+  whole?: readonly bigint[],
 ): Promise<boolean> {
   const d = job.delivery;
+  if (
+    whole !== undefined &&
+    d.readCursor === null &&
+    d.emitted === 0 &&
+    whole.length <= Math.min(deps.readAhead, deps.credit.capacity)
+  )
+    return emitWhole(job, whole, deps, emit, closed);
   const floor = Math.min(deps.minPage, deps.pageSize, deps.readAhead);
   while (!d.stopped && !closed()) {
     await d.checkpointRoom(deps.readAhead - floor + 1, deps.requestCommit);
@@ -88,6 +98,32 @@ export async function pageFollowers(
     if (page.length < granted) return true;
   }
   return false;
+}
+
+/**
+ * A range's ids known before paging: granted exactly what they need of the credit (a small
+ * tweet need not wait for half a page of room), handed downstream, no read.
+ */
+async function emitWhole(
+  job: Job,
+  ids: readonly bigint[],
+  deps: PagingDeps,
+  emit: Emit,
+  closed: () => boolean,
+): Promise<boolean> {
+  const d = job.delivery;
+  d.total ??= ids.length;
+  if (ids.length === 0) return true;
+  const granted = await deps.credit.acquire(ids.length, ids.length, d.signal);
+  if (granted === 0) return false; // stopped while waiting
+  if (d.stopped || closed()) {
+    deps.credit.release(granted);
+    return false;
+  }
+  d.readCursor = ids.at(-1)!;
+  d.emitted += ids.length;
+  emit(ids.map((userId) => ({ job, userId })));
+  return true;
 }
 
 /** One page read, in a (sampled) `fanout.page` span under the job's span. */

@@ -2,7 +2,8 @@
  * Commits the ledger through the transactional sink, one transaction at a time. Requests that
  * arrive while a transaction runs are coalesced into one follow-up transaction (which plans from
  * the state at that time, so it covers all of them): transactions never overlap, and a burst of
- * finished tweets costs one commit, not one each.
+ * finished tweets costs one commit, not one each. A linger before each lets a trickle of them
+ * share one too.
  */
 import {
   defer,
@@ -15,6 +16,7 @@ import {
   Subject,
   type Subscription,
 } from 'rxjs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { FanoutError } from '../../lib/errors.ts';
 import type { TransactionalSink } from '../../ports/streams.ts';
 import { retry, type RetryPolicy } from '../../lib/retry.ts';
@@ -90,6 +92,12 @@ export interface CommitterOptions {
   readonly onRetry?: (err: unknown) => void;
   /** Where a transaction's span hangs (default: a trace of its own). */
   readonly spanParent?: (plan: CommitPlan) => Context | undefined;
+  /**
+   * How long a transaction waits, once asked for, before it plans (default 0): what finishes
+   * meanwhile rides along. A transaction costs the broker far more than a record in it, and small
+   * tweets finish a few at a time.
+   */
+  readonly lingerMs?: number;
 }
 
 /** Serialises the worker's transactions and lets callers wait for one that covers their state. */
@@ -152,7 +160,8 @@ export class Committer {
   }
 
   async #commit(seq: number): Promise<number> {
-    const { ledger, sink, signal, onCommit, onRetry } = this.#options;
+    const { ledger, sink, signal, onCommit, onRetry, lingerMs = 0 } = this.#options;
+    if (lingerMs > 0) await sleep(lingerMs);
     await retry(
       this.#options.retry,
       async () => {

@@ -123,6 +123,8 @@ export class Lane {
       sink: ports.sink,
       retry: config.retry,
       signal: this.#abort.signal,
+      // The small-tweet delay knob: a tweet's rows wait up to it for a batch, its commit for others.
+      lingerMs: p.lingerMs,
       onCommit: (plan, tx) => this.#committed(plan, tx),
       // In the trace of the first job it completes; the others get a span linking to it.
       spanParent: (plan) => this.#observer.txParent(plan),

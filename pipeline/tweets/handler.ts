@@ -20,11 +20,20 @@ import { taskRecords, type WorkTopic } from '../../records/task.ts';
 import { deliverRange, moveFrom } from '../fanout/deliver.ts';
 import { type Emit, rowsOf } from '../fanout/page.ts';
 import { type Job, type TweetJob, tweetJob } from '../job.ts';
+import { Credit } from '../lane/credit.ts';
 import type { Admission, Handler, LaneContext } from '../lane/handler.ts';
 import type { CommitPlan } from '../lane/ledger.ts';
 import { RecentAuthors } from './authors.ts';
 import { decodeTweetRecord } from './decode.ts';
 import { planSplit } from './split.ts';
+
+/**
+ * The split walk's first page: authors with fewer followers (most of them) are decided, and their
+ * ids read, in this one short read (ids held outside the row credit: kept small).
+ */
+const SMALL_AUTHOR_PAGE = 1_000;
+/** Split walks at once per lane: each holds a page of `splitTaskSize` ids outside the row credit. */
+const WALKS = 8;
 
 export interface TweetHandlerOptions {
   readonly config: Config;
@@ -41,6 +50,7 @@ export class TweetHandler implements Handler {
   readonly #claims: ClaimStore | undefined;
   readonly #work: WorkTopic | undefined;
   readonly #authors: RecentAuthors;
+  readonly #walks = new Credit(WALKS);
 
   constructor(ctx: LaneContext, options: TweetHandlerOptions) {
     this.#ctx = ctx;
@@ -80,12 +90,13 @@ export class TweetHandler implements Handler {
     if (author === null) return this.#decide(job, { kind: 'orphan' }, 0);
     if (d.moving && !(await moveFrom(job, job.movedFrom!, this.#ctx, emit, closed))) return;
     // A move or a stale change is delivered whole: its completion is its own (one per change).
+    let whole: bigint[] | undefined; // a small author's every follower, read by the split walk
     if (this.#work && !job.resumed && job.movedFrom === null && !d.retracting) {
-      const plan = await this.#planSplit(job, author);
+      const plan = await this.#planSplit(job, author, (ids) => (whole = ids));
       if (d.stopped) return; // not split, not delivered: whoever takes it next decides again
       if (plan !== null) return this.#decide(job, { kind: 'split', ...plan }, plan.total);
     }
-    await deliverRange(job, author, this.#ctx, emit, closed);
+    await deliverRange(job, author, this.#ctx, emit, closed, whole);
   }
 
   /** The tweet delivers nothing here: its fate decides what its commit carries. */
@@ -198,8 +209,11 @@ export class TweetHandler implements Handler {
     return 'move';
   }
 
-  /** Whether to split a tweet of `author` (./split.ts); logged when it is. */
-  async #planSplit(job: TweetJob, author: bigint) {
+  /**
+   * Whether to split a tweet of `author` (./split.ts); logged when it is. An author decided by
+   * the walk's first page gives its ids to `onWhole`.
+   */
+  async #planSplit(job: TweetJob, author: bigint, onWhole: (ids: bigint[]) => void) {
     const { attempt, followers, log } = this.#ctx;
     const p = this.#config.pipeline;
     const plan = await planSplit(
@@ -216,6 +230,12 @@ export class TweetHandler implements Handler {
         signal: job.delivery.signal,
         onTotal: (n) => {
           job.delivery.total ??= n;
+        },
+        firstPage: Math.min(SMALL_AUTHOR_PAGE, p.pageSize),
+        onWhole,
+        walkSlot: async () => {
+          const got = await this.#walks.acquire(1, 1, job.delivery.signal);
+          return got === 0 ? null : () => this.#walks.release(1);
         },
       },
     );

@@ -22,8 +22,9 @@
  * counts what it delivered.
  *
  * The walk is not under the row credit (no rows are emitted): it holds one page of ids at a time,
- * and at most `pipeline.maxInFlightTweets` tweets walk at once. For an author it does not split it
- * costs one extra single-partition read of ids (the tweet's own paging then reads them again).
+ * and its caller bounds how many walk at once. A short first page (`firstPage`) decides most
+ * authors in one read and hands their ids to the delivery, which then reads nothing; a bigger
+ * author not split costs one extra single-partition read of ids (its paging reads them again).
  *
  * The ranges tile the whole follower-id space: the first starts at -∞ (`after: null`), the last
  * ends at +∞ (`upTo: null`), so a follower added while the tasks run is still covered by exactly
@@ -49,6 +50,19 @@ export interface SplitOptions {
   readonly signal?: AbortSignal;
   /** Told the follower count when the walk reached the end (split or not): no count query needed. */
   readonly onTotal?: (total: number) => void;
+  /**
+   * Ids read first, in one short page: an author with fewer followers is decided by that one
+   * read, and its ids go to {@link onWhole}; a bigger one is walked from the start as below.
+   * Absent: no such page.
+   */
+  readonly firstPage?: number;
+  /** Every follower id of an author decided by the first page (fewer than `firstPage`). */
+  readonly onWhole?: (ids: bigint[]) => void;
+  /**
+   * Waits for room to walk (each walk holds a page of `taskSize` ids); resolves with its release,
+   * or null when stopped first. Absent: no bound here.
+   */
+  readonly walkSlot?: () => Promise<(() => void) | null>;
 }
 
 /** Reads one author's follower ids (the FollowerStore's, under the retry policy). */
@@ -70,6 +84,30 @@ export async function planSplit(read: IdReader, options: SplitOptions): Promise<
   const { threshold, taskSize } = options;
   if (!Number.isInteger(taskSize) || taskSize < 1)
     throw new RangeError(`split task size must be a positive integer, got ${taskSize}`);
+  if (options.firstPage !== undefined && options.firstPage < Math.min(taskSize, threshold + 1)) {
+    // Most authors have few followers: their whole list in one short read, which their delivery
+    // then writes without reading it again.
+    const page = await read.page(null, options.firstPage);
+    if (page.length < options.firstPage) {
+      if (!options.signal?.aborted) {
+        options.onTotal?.(page.length);
+        options.onWhole?.(page);
+      }
+      return null;
+    }
+  }
+  const release = options.walkSlot ? await options.walkSlot() : () => undefined;
+  if (release === null) return null;
+  try {
+    return await walk(read, options);
+  } finally {
+    release();
+  }
+}
+
+/** Steps 1 and 2 of the module's header. */
+async function walk(read: IdReader, options: SplitOptions): Promise<SplitPlan | null> {
+  const { threshold, taskSize } = options;
   const cuts: TaskRange[] = []; // exact: one per full page of taskSize
   let after: bigint | null = null; // the end of the last cut
   let first: bigint | null = null;

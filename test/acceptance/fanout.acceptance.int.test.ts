@@ -294,8 +294,9 @@ describe('issue #4 acceptance: a 500k-follower fan-out on the real services', ()
       for (let i = 0; i < KILLS; i++) {
         // Kill points spread over the first 85% of what the watch can see before the end: it sums
         // the tasks' last committed checkpoints, each up to a checkpoint interval behind its task's
-        // progress, with up to maxInFlightTweets tasks under way at once.
-        const slice = (0.85 * (FOLLOWERS - p.maxInFlightTweets * checkpointRows(p))) / (KILLS + 1);
+        // progress, with up to maxInFlightTweets tasks (at most all of them) under way at once.
+        const underWay = Math.min(p.maxInFlightTweets, Math.ceil(FOLLOWERS / p.splitTaskSize) + 1);
+        const slice = (0.85 * (FOLLOWERS - underWay * checkpointRows(p))) / (KILLS + 1);
         const target = Math.max(
           restored + 5_000,
           Math.floor(slice * (i + 0.2 + 0.8 * Math.random())),

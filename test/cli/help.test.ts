@@ -73,6 +73,7 @@ describe('fanout CLI: help, version and refusals, before any connection', () => 
     const bench = await fanout('bench', '--help');
     expect(bench.code).toBe(0);
     expect(bench.out).toMatch(/^usage: fanout bench /);
+    expect(bench.out).toContain('usage: fanout bench --stream'); // bench/stream.ts's options too
   });
 
   it('an option the command does not take is one sentence naming its options, exit 2', async () => {

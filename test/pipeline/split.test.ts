@@ -94,6 +94,58 @@ describe('planSplit', () => {
     expect(totals).toEqual([40]);
   });
 
+  it('decides an author under the first page in that one read, and hands its ids over', async () => {
+    const p = pager(ids(1, 30));
+    const wholes: bigint[][] = [];
+    const totals: number[] = [];
+    let walks = 0;
+    const plan = await planSplit(p.read, {
+      threshold: 200,
+      taskSize: 100,
+      firstPage: 40,
+      onTotal: (n) => totals.push(n),
+      onWhole: (w) => wholes.push(w),
+      walkSlot: () => Promise.resolve(() => void walks++),
+    });
+    expect(plan).toBeNull();
+    expect(p.reads).toEqual([{ after: null, limit: 40 }]);
+    expect(wholes).toEqual([ids(1, 30)]);
+    expect(totals).toEqual([30]);
+    expect(walks).toBe(0); // no walk: no slot taken
+  });
+
+  it('walks an author who fills the first page as without one, in a walk slot it gives back', async () => {
+    const list = ids(1_000, 450);
+    const plain = await planSplit(pager(list).read, { threshold: 200, taskSize: 100 });
+    const p = pager(list);
+    const slots: string[] = [];
+    const plan = await planSplit(p.read, {
+      threshold: 200,
+      taskSize: 100,
+      firstPage: 40,
+      onWhole: () => slots.push('whole'),
+      walkSlot: () => {
+        slots.push('taken');
+        return Promise.resolve(() => void slots.push('released'));
+      },
+    });
+    expect(plan).toEqual(plain);
+    expect(p.reads[0]).toEqual({ after: null, limit: 40 });
+    expect(p.reads[1]).toEqual({ after: null, limit: 100 }); // the walk starts over
+    expect(slots).toEqual(['taken', 'released']);
+    // Stopped while waiting for a slot: no plan, no walk.
+    const q = pager(list);
+    expect(
+      await planSplit(q.read, {
+        threshold: 200,
+        taskSize: 100,
+        firstPage: 40,
+        walkSlot: () => Promise.resolve(null),
+      }),
+    ).toBeNull();
+    expect(q.reads).toHaveLength(1);
+  });
+
   it('does not split an author at exactly the threshold ("more than")', async () => {
     const p = pager(ids(1, 200));
     const totals: number[] = [];

@@ -237,7 +237,7 @@ describe('coalesceLatest', () => {
 });
 
 describe('Committer', () => {
-  const setup = () => {
+  const setup = (lingerMs = 0) => {
     const ledger = new CommitLedger({
       topic: TOPIC,
       checkpoints: checkpointTopic(config),
@@ -245,9 +245,21 @@ describe('Committer', () => {
     });
     ledger.open(0);
     const sink = new FakeSink();
-    const committer = new Committer({ ledger, sink, retry: config.retry });
+    const committer = new Committer({ ledger, sink, retry: config.retry, lingerMs });
     return { ledger, sink, committer };
   };
+
+  it('with a linger, what finishes while the transaction waits rides along in it', async () => {
+    const { ledger, sink, committer } = setup(30);
+    ledger.finish(ledger.track(0, 0n, null), [out('a')]);
+    committer.request(); // without a linger it plans at once, without b
+    ledger.finish(ledger.track(0, 1n, null), [out('b')]);
+    await committer.flush();
+    expect(sink.committed).toHaveLength(1);
+    expect(sink.records('out').map((r) => r.key)).toEqual(['a', 'b']);
+    expect(sink.offset(0)).toBe(2n);
+    committer.close();
+  });
 
   it('flush resolves once a transaction covering the state at the call committed', async () => {
     const { ledger, sink, committer } = setup();

@@ -1,0 +1,160 @@
+/**
+ * The stream bench's load and its observation: tweets written with plain CQL (as fast as a fixed
+ * concurrency allows, or paced at a target rate), and the pipeline's `fanout.completed` events
+ * read back (read_committed) to time each tweet from its write's acknowledgement to its last
+ * timeline row (the event's `completedAt`) and to its committed completion (when read here).
+ * Every clock is this machine's wall clock (the pipeline runs in a child process on it).
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import cassandra from 'cassandra-driver';
+import type { CassandraClient } from '../../connectors/cassandra/client.ts';
+import type { KafkaClient } from '../../connectors/kafka/client.ts';
+
+export interface Written {
+  readonly tweetId: string;
+  readonly authorId: bigint;
+  /** Date.now() when the CQL write was acknowledged. */
+  readonly ackedAt: number;
+}
+
+export interface Completed {
+  /** The last timeline row written (the event's completedAt). */
+  readonly finishedAt: number;
+  /** Read here: committed. */
+  readonly receivedAt: number;
+  readonly delivered: number;
+}
+
+/** Every `fanout.completed` event of a topic, by tweet id, from the start of the topic. */
+export class Completions {
+  readonly #seen = new Map<string, Completed>();
+  readonly #consumer: ReturnType<KafkaClient['consumer']>;
+
+  private constructor(consumer: ReturnType<KafkaClient['consumer']>) {
+    this.#consumer = consumer;
+  }
+
+  static async open(kafka: KafkaClient, topic: string, group: string): Promise<Completions> {
+    const consumer = kafka.consumer({
+      'group.id': group,
+      'auto.offset.reset': 'earliest',
+      'isolation.level': 'read_committed',
+      'fetch.wait.max.ms': 10,
+    } as never);
+    const c = new Completions(consumer);
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic] });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        const e = JSON.parse(String(message.value)) as {
+          tweetId: string;
+          completedAt: string;
+          followersDelivered: number;
+        };
+        c.#seen.set(e.tweetId, {
+          finishedAt: Date.parse(e.completedAt),
+          receivedAt: Date.now(),
+          delivered: e.followersDelivered,
+        });
+      },
+    });
+    return c;
+  }
+
+  get(tweetId: string): Completed | undefined {
+    return this.#seen.get(tweetId);
+  }
+
+  /** Resolves once every tweet has completed; rejects naming how many had not by `timeoutMs`. */
+  async waitFor(tweets: readonly Written[], timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let missing = tweets.length;
+    while (Date.now() < deadline) {
+      missing = tweets.filter((t) => !this.#seen.has(t.tweetId)).length;
+      if (missing === 0) return;
+      await sleep(20);
+    }
+    throw new Error(`${missing} of ${tweets.length} tweets not completed within ${timeoutMs} ms`);
+  }
+
+  async close(): Promise<void> {
+    await this.#consumer.disconnect();
+  }
+}
+
+export type Pace = { readonly concurrency: number } | { readonly rate: number };
+
+/** Attempts per tweet write before the bench gives up (a loaded node times writes out). */
+const WRITE_ATTEMPTS = 5;
+
+/** Most CQL writes in flight when pacing a rate (a rate the node cannot take shows as lateness). */
+const MAX_PACED_IN_FLIGHT = 256;
+
+/**
+ * Writes one tweet per author given, in order, as plain CQL inserts paced by `pace` (a paced
+ * stream ends early once `stop` says so).
+ */
+export async function writeTweets(
+  client: CassandraClient,
+  keyspace: string,
+  authors: readonly bigint[],
+  pace: Pace,
+  stop: () => boolean = () => false,
+): Promise<Written[]> {
+  const insert = `INSERT INTO ${keyspace}.tweets (tweet_id, author_id, body, created_at) VALUES (?, ?, ?, ?)`;
+  const written: Written[] = [];
+  const one = async (authorId: bigint): Promise<void> => {
+    const tweetId = cassandra.types.TimeUuid.now().toString();
+    const createdAt = new Date();
+    // As an application would: a timed-out write is retried (the same row: idempotent).
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await client.execute(insert, [tweetId, authorId, 'stream bench', createdAt], {
+          prepare: true,
+        });
+        break;
+      } catch (err) {
+        if (attempt === WRITE_ATTEMPTS) throw err;
+      }
+    }
+    written.push({ tweetId, authorId, ackedAt: Date.now() });
+  };
+  let next = 0;
+  if ('concurrency' in pace) {
+    const writer = async (): Promise<void> => {
+      while (next < authors.length) await one(authors[next++]!);
+    };
+    await Promise.all(Array.from({ length: pace.concurrency }, writer));
+    return written;
+  }
+  const started = performance.now();
+  const inFlight = new Set<Promise<void>>();
+  while (next < authors.length && !stop()) {
+    const due = Math.min(
+      authors.length,
+      Math.floor(((performance.now() - started) * pace.rate) / 1000) + 1,
+    );
+    while (next < due && inFlight.size < MAX_PACED_IN_FLIGHT) {
+      const p = one(authors[next++]!).finally(() => inFlight.delete(p));
+      inFlight.add(p);
+    }
+    await (inFlight.size >= MAX_PACED_IN_FLIGHT ? Promise.race(inFlight) : sleep(2));
+  }
+  await Promise.all(inFlight);
+  return written;
+}
+
+/** The `p`-th percentile (nearest rank) of `values` (sorted here), rounded; NaN when empty. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return Math.round(sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!);
+}
+
+/** Latencies (ms) from each write's acknowledgement to its last timeline row. */
+export function latencies(tweets: readonly Written[], done: Completions): number[] {
+  return tweets.flatMap((t) => {
+    const c = done.get(t.tweetId);
+    return c ? [Math.max(0, c.finishedAt - t.ackedAt)] : [];
+  });
+}

@@ -1,0 +1,190 @@
+/**
+ * The three measurements of the stream bench, each against a running pipeline process:
+ * the same small-tweet load through the pipeline and through the raw driver (a ratio), a
+ * power-law stream stepped up in rate (latency per step), and that stream with one celebrity
+ * tweet in the middle (head-of-line blocking).
+ */
+import type { CassandraClient } from '../../connectors/cassandra/client.ts';
+import { mulberry32 } from '../../cli/seed-graph.ts';
+import { readCpu, since, type CpuReading } from './cpu.ts';
+import { Completions, latencies, percentile, writeTweets, type Written } from './load.ts';
+import { rawTweets } from './raw.ts';
+
+export interface Env {
+  readonly client: CassandraClient;
+  readonly keyspace: string;
+  readonly done: Completions;
+  readonly pipelinePid: number;
+  /** Longest wait for a load's completions. */
+  readonly timeoutMs: number;
+}
+
+export interface SameLoadRow {
+  readonly followers: number;
+  readonly tweets: number;
+  readonly pipelineTweetsPerSecond: number;
+  readonly rawTweetsPerSecond: number;
+  readonly ratio: number;
+  readonly rawErrors: number;
+  readonly pipelineCpu: CpuReading;
+  readonly rawCpu: CpuReading;
+}
+
+/** `perAuthor` tweets of each author, round robin: through the pipeline, then the raw driver. */
+export async function sameLoad(
+  env: Env,
+  followers: number,
+  authors: readonly bigint[],
+  perAuthor: number,
+): Promise<SameLoadRow> {
+  const load = Array.from({ length: perAuthor }, () => authors).flat();
+  const rawBefore = readCpu(env.pipelinePid);
+  const raw = await rawTweets(env.client, env.keyspace, load, { inFlight: 64, pageSize: 5000 });
+  const rawCpu = since(rawBefore, readCpu(env.pipelinePid));
+  const before = readCpu(env.pipelinePid);
+  const started = Date.now();
+  const written = await writeTweets(env.client, env.keyspace, load, { concurrency: 32 });
+  await env.done.waitFor(written, env.timeoutMs);
+  const ended = Math.max(...written.map((t) => env.done.get(t.tweetId)!.receivedAt));
+  const pipelineCpu = since(before, readCpu(env.pipelinePid));
+  const pipelineRate = load.length / ((ended - started) / 1000);
+  const rawRate = raw.tweets / raw.seconds;
+  return {
+    followers,
+    tweets: load.length,
+    pipelineTweetsPerSecond: Math.round(pipelineRate),
+    rawTweetsPerSecond: Math.round(rawRate),
+    ratio: +(pipelineRate / rawRate).toFixed(2),
+    rawErrors: raw.errors,
+    pipelineCpu,
+    rawCpu,
+  };
+}
+
+export interface StepRow {
+  readonly targetPerSecond: number;
+  readonly tweets: number;
+  readonly tweetsPerSecond: number;
+  readonly rowsPerSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly maxMs: number;
+  readonly cpu: CpuReading;
+}
+
+/** Tweets of authors drawn (seeded) from `authors`: the power-law stream's order. */
+export function drawAuthors(authors: readonly bigint[], n: number, seed: number): bigint[] {
+  const rnd = mulberry32(seed);
+  return Array.from({ length: n }, () => authors[Math.floor(rnd() * authors.length)]!);
+}
+
+/** Stats of a paced load once every tweet of it completed. */
+function stepOf(env: Env, target: number, written: readonly Written[], cpu: CpuReading): StepRow {
+  const started = Math.min(...written.map((t) => t.ackedAt));
+  const ended = Math.max(...written.map((t) => env.done.get(t.tweetId)!.finishedAt));
+  const seconds = Math.max(0.001, (ended - started) / 1000);
+  const rows = written.reduce((s, t) => s + env.done.get(t.tweetId)!.delivered, 0);
+  const lat = latencies(written, env.done);
+  return {
+    targetPerSecond: target,
+    tweets: written.length,
+    tweetsPerSecond: Math.round(written.length / seconds),
+    rowsPerSecond: Math.round(rows / seconds),
+    p50Ms: percentile(lat, 50),
+    p99Ms: percentile(lat, 99),
+    maxMs: percentile(lat, 100),
+    cpu,
+  };
+}
+
+/**
+ * The stream at each rate for `seconds`; stops stepping once a step's p99 passes `stopAboveMs`
+ * (the pipeline fell behind: higher rates only queue more).
+ */
+export async function steps(
+  env: Env,
+  authors: readonly bigint[],
+  rates: readonly number[],
+  seconds: number,
+  stopAboveMs: number,
+  onStep: (row: StepRow) => void,
+): Promise<StepRow[]> {
+  const rows: StepRow[] = [];
+  for (const [i, rate] of rates.entries()) {
+    const load = drawAuthors(authors, Math.max(1, Math.round(rate * seconds)), 100 + i);
+    const before = readCpu(env.pipelinePid);
+    const written = await writeTweets(env.client, env.keyspace, load, { rate });
+    await env.done.waitFor(written, env.timeoutMs);
+    const row = stepOf(env, rate, written, since(before, readCpu(env.pipelinePid)));
+    rows.push(row);
+    onStep(row);
+    if (row.p99Ms > stopAboveMs) break;
+  }
+  return rows;
+}
+
+export interface HeadOfLine {
+  readonly ratePerSecond: number;
+  readonly alone: StepRow;
+  /** Small tweets written between the celebrity's write and its last row. */
+  readonly during: StepRow;
+  readonly celebrityFollowers: number;
+  readonly celebritySeconds: number;
+  readonly ratio: number;
+}
+
+/**
+ * The stream at `rate` for `seconds` alone, then again with one tweet of `celebrity` written
+ * `leadMs` in (the stream goes on until that tweet completed); small tweets' latency during the
+ * celebrity's fan-out against the run alone.
+ */
+export async function headOfLine(
+  env: Env,
+  authors: readonly bigint[],
+  celebrity: { authorId: bigint; followers: number },
+  rate: number,
+  seconds: number,
+  leadMs = 2_000,
+): Promise<HeadOfLine> {
+  const aloneBefore = readCpu(env.pipelinePid);
+  const alone = await writeTweets(
+    env.client,
+    env.keyspace,
+    drawAuthors(authors, Math.round(rate * seconds), 200),
+    { rate },
+  );
+  await env.done.waitFor(alone, env.timeoutMs);
+  const aloneRow = stepOf(env, rate, alone, since(aloneBefore, readCpu(env.pipelinePid)));
+
+  const before = readCpu(env.pipelinePid);
+  let big: Written | undefined;
+  let bigDoneAt: number | undefined;
+  const writeBig = (async () => {
+    await new Promise((r) => setTimeout(r, leadMs));
+    [big] = await writeTweets(env.client, env.keyspace, [celebrity.authorId], { concurrency: 1 });
+  })();
+  const stream = await writeTweets(
+    env.client,
+    env.keyspace,
+    drawAuthors(authors, Math.round(rate * 600), 300),
+    { rate },
+    () => {
+      const c = big && env.done.get(big.tweetId);
+      bigDoneAt ??= c ? Date.now() : undefined;
+      return bigDoneAt !== undefined && Date.now() - bigDoneAt > 500;
+    },
+  );
+  await writeBig;
+  await env.done.waitFor([...stream, big!], env.timeoutMs);
+  const bigFinished = env.done.get(big!.tweetId)!.finishedAt;
+  const during = stream.filter((t) => t.ackedAt >= big!.ackedAt && t.ackedAt <= bigFinished);
+  const duringRow = stepOf(env, rate, during, since(before, readCpu(env.pipelinePid)));
+  return {
+    ratePerSecond: rate,
+    alone: aloneRow,
+    during: duringRow,
+    celebrityFollowers: celebrity.followers,
+    celebritySeconds: +((bigFinished - big!.ackedAt) / 1000).toFixed(1),
+    ratio: +(duringRow.p99Ms / aloneRow.p99Ms).toFixed(2),
+  };
+}

@@ -1,0 +1,51 @@
+/**
+ * The raw per-tweet ceiling: what the driver alone does for a stream of small tweets, with none
+ * of the pipeline's reliability (no CDC, Kafka, checkpoints, claims, author records or end
+ * checks). Per tweet: read the author's followers (one page), then write their timeline rows as
+ * one unlogged batch; a fixed number of tweets in flight.
+ */
+import cassandra from 'cassandra-driver';
+import type { CassandraClient } from '../../connectors/cassandra/client.ts';
+
+export interface RawResult {
+  readonly tweets: number;
+  readonly rows: number;
+  readonly seconds: number;
+  /** Requests that failed (a loaded node times some out): their tweets count, unwritten. */
+  readonly errors: number;
+}
+
+export async function rawTweets(
+  client: CassandraClient,
+  keyspace: string,
+  authors: readonly bigint[],
+  options: { inFlight: number; pageSize: number },
+): Promise<RawResult> {
+  const page = `SELECT follower_id FROM ${keyspace}.followers WHERE user_id = ? LIMIT ?`;
+  const insert = `INSERT INTO ${keyspace}.timelines (user_id, tweet_id, author_id) VALUES (?, ?, ?) USING TIMESTAMP ?`;
+  let next = 0;
+  let rows = 0;
+  let errors = 0;
+  const started = performance.now();
+  const worker = async (): Promise<void> => {
+    while (next < authors.length) {
+      const author = authors[next++]!;
+      const tweetId = cassandra.types.TimeUuid.now();
+      const ts = BigInt(Date.now()) * 1000n;
+      try {
+        const rs = await client.execute(page, [author, options.pageSize], { prepare: true });
+        const ids = rs.rows.map((r) => r.get('follower_id') as bigint);
+        rows += ids.length;
+        if (ids.length === 0) continue;
+        await client.batch(
+          ids.map((f) => ({ query: insert, params: [f, tweetId, author, ts] })),
+          { prepare: true, logged: false },
+        );
+      } catch {
+        errors++;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: options.inFlight }, worker));
+  return { tweets: authors.length, rows, errors, seconds: (performance.now() - started) / 1000 };
+}

@@ -1,0 +1,71 @@
+/**
+ * The stream bench at CI size (issue #19): `fanout bench --stream` against the real services with
+ * small numbers, in this test's own keyspace and topics. Every tweet it writes must complete (the
+ * bench fails otherwise), and its report has every table: the same load through the pipeline and
+ * the raw driver, the stepped stream, and head-of-line blocking by a (small, split) celebrity.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import type { StreamReport } from '../../bench/stream/report.ts';
+import { testSettings } from '../support/config.ts';
+
+const MAIN = resolve(import.meta.dirname, '../../cli/main.ts');
+
+describe('fanout bench --stream, CI-sized', () => {
+  it('writes every tweet through CQL, sees each complete, and reports every table', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fanout-stream-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const settings = testSettings([
+      'pipeline.splitThreshold=2000',
+      'pipeline.splitTaskSize=1000',
+      'pipeline.pageSize=500',
+    ]);
+    const keyspace = settings.find((s) => s.startsWith('cassandra.keyspace='))!.split('=')[1]!;
+    const out = join(dir, 'stream.json');
+    const args = [
+      ...['--keyspace', keyspace, '--out', out, '--seed', '7'],
+      ...['--authors-20', '20', '--authors-250', '4', '--tweets-per-author', '2'],
+      ...['--authors', '50', '--rates', '20,40', '--step-seconds', '2'],
+      ...['--celebrity', '5000', '--hol-rate', '20', '--hol-seconds', '3'],
+      ...settings.flatMap((s) => ['--set', s]),
+    ];
+    const child = spawn(process.execPath, [MAIN, 'bench', '--stream', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += String(d)));
+    child.stderr.on('data', (d: Buffer) => (stderr += String(d)));
+    const code = await new Promise<number | null>((r) => child.on('exit', r));
+    expect(code, stderr).toBe(0);
+
+    const report = JSON.parse(readFileSync(out, 'utf8')) as StreamReport;
+    expect(report.sameLoad.map((r) => [r.followers, r.tweets])).toEqual([
+      [20, 40],
+      [250, 8],
+    ]);
+    for (const r of report.sameLoad) {
+      expect(r.pipelineTweetsPerSecond).toBeGreaterThan(0);
+      expect(r.rawTweetsPerSecond).toBeGreaterThan(0);
+      expect(r.ratio).toBeGreaterThan(0);
+      expect(r.rawErrors).toBe(0);
+    }
+    expect(report.steps.length).toBeGreaterThanOrEqual(1);
+    for (const s of report.steps) {
+      expect(s.tweets).toBe(s.targetPerSecond * 2);
+      expect(s.rowsPerSecond).toBeGreaterThan(0);
+      expect(s.p50Ms).toBeLessThanOrEqual(s.p99Ms);
+      expect(s.p99Ms).toBeLessThanOrEqual(s.maxMs);
+    }
+    const h = report.headOfLine!;
+    expect(h.alone.tweets).toBe(60);
+    expect(h.during.tweets).toBeGreaterThanOrEqual(1);
+    expect(h.celebrityFollowers).toBe(5000);
+    expect(h.ratio).toBeGreaterThan(0);
+    for (const heading of ['## Same load', '## Power-law stream', '## Head-of-line'])
+      expect(stdout).toContain(heading);
+  });
+});
