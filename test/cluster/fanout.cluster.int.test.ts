@@ -5,15 +5,16 @@
  * Cassandra node or a Kafka broker is SIGKILLed mid fan-out. The claims (pipeline.dedupeCopies)
  * are what makes it exactly once: the last test shows the same check failing without them, and
  * FANOUT_CLUSTER_DEDUPE=off runs every test without them (each then fails).
- * Size: FANOUT_CLUSTER_TWEETS (200) tweets by 4 authors each followed by the same
- * FANOUT_CLUSTER_FOLLOWERS (2000) users.
+ * Size: FANOUT_CLUSTER_TWEETS (150) tweets by 4 authors each followed by the same
+ * FANOUT_CLUSTER_FOLLOWERS (400) users: 60k timeline rows (180k replica writes) per test, which
+ * fits CI on a 2-core box running all six JVMs; bench/cluster.ts runs the larger sizes.
  */
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { killClusterNode, startClusterNode } from '../../services/cluster.ts';
 import { ClusterWorld, type Verdict, type Written } from './world.ts';
 
-const TWEETS = Number(process.env['FANOUT_CLUSTER_TWEETS'] ?? 200);
-const FOLLOWERS = Number(process.env['FANOUT_CLUSTER_FOLLOWERS'] ?? 2000);
+const TWEETS = Number(process.env['FANOUT_CLUSTER_TWEETS'] ?? 150);
+const FOLLOWERS = Number(process.env['FANOUT_CLUSTER_FOLLOWERS'] ?? 400);
 const DEDUPE = process.env['FANOUT_CLUSTER_DEDUPE'] === 'off' ? 'off' : 'auto';
 const say = (line: string): void => void process.stderr.write(`[cluster] ${line}\n`);
 
@@ -65,46 +66,47 @@ describe.skipIf(!inject('cluster'))('fan-out on 3 Cassandra nodes (RF 3) and 3 b
 
   it('SIGKILL of a Cassandra node mid fan-out: writes go on, its connector resumes, its late copies are skipped', async () => {
     const w = await open();
-    let killedAt = 0;
-    const written = await w.write(TWEETS, 8, async (n) => {
-      if (n === Math.floor(TWEETS / 3)) {
-        await killClusterNode('cassandra', 3);
-        killedAt = Date.now();
-        say('SIGKILL Cassandra node 3');
-      }
-    });
-    const ids = written.map((t) => t.id);
+    const before = await w.write(Math.floor(TWEETS / 3));
+    await killClusterNode('cassandra', 3);
+    const killedAt = Date.now();
+    say('SIGKILL Cassandra node 3 (its connector runs on)');
+    const during = await w.write(TWEETS - before.length); // LOCAL_QUORUM: two replicas of three
+    const written = [...before, ...during];
     const restartAt = Date.now();
     const { elapsedMs } = await startClusterNode('cassandra', 3, { timeoutMs: 300_000 });
+    const down = (restartAt - killedAt) / 1000;
     say(
-      `node 3 down ${((restartAt - killedAt) / 1000).toFixed(1)} s, back after ${(elapsedMs / 1000).toFixed(1)} s`,
+      `node 3 down ${down.toFixed(1)} s (${during.length} tweets written meanwhile), back after ${(elapsedMs / 1000).toFixed(1)} s`,
     );
-    const copies = await w.settle(ids, 3, 480_000);
+    // Hinted handoff replays the writes it missed into its commit log: its connector sends those
+    // copies late, and the claims skip them.
+    const copies = await w.settle(
+      written.map((t) => t.id),
+      3,
+      480_000,
+    );
     const caughtUp = (Date.now() - restartAt - elapsedMs) / 1000;
-    say(`its connector's copies all handled ${caughtUp.toFixed(1)} s after it was back`);
+    say(`every copy of node 3 handled ${caughtUp.toFixed(1)} s after it was back`);
     exactlyOnce(await w.verify(written, copies));
-    expect(written.filter((t) => t.at > killedAt).length).toBeGreaterThan(TWEETS / 2);
   });
 
   it('SIGKILL of a Kafka broker mid fan-out: transactions go on', async () => {
     const w = await open();
-    let killedAt = 0;
     w.watchCompletions(TWEETS, 600_000);
-    const written = await w.write(TWEETS, 8, async (n) => {
-      if (n === Math.floor(TWEETS / 3)) {
-        await killClusterNode('kafka', 2);
-        killedAt = Date.now();
-        say('SIGKILL Kafka broker 2');
-      }
-    });
-    // Everything fans out on two brokers before the third comes back.
+    const before = await w.write(Math.floor(TWEETS / 3));
+    await killClusterNode('kafka', 2);
+    const killedAt = Date.now();
+    say('SIGKILL Kafka broker 2');
+    const during = await w.write(TWEETS - before.length);
+    const written = [...before, ...during];
+    // Everything fans out on two brokers (min.insync.replicas 2) before the third comes back.
     const copies = await w.settle(
       written.map((t) => t.id),
       3,
       300_000,
     );
     say(
-      `first completion of a tweet written after the kill: ${stall(w, written, killedAt).toFixed(1)} s after it`,
+      `first completion of a tweet written after the kill: ${stall(w, during, killedAt).toFixed(1)} s after it; all done ${((Date.now() - killedAt) / 1000).toFixed(1)} s after it`,
     );
     exactlyOnce(await w.verify(written, copies));
     const { elapsedMs } = await startClusterNode('kafka', 2, { timeoutMs: 300_000 });

@@ -309,7 +309,11 @@ export class ClusterWorld {
           const rs = await this.client.execute(
             `SELECT tweet_id FROM ${ks}.timelines WHERE user_id = ?`,
             [u],
-            { prepare: true, fetchSize: 100_000 },
+            {
+              prepare: true,
+              fetchSize: 100_000,
+              consistency: cassandra.types.consistencies.localQuorum,
+            },
           );
           const held = new Set(rs.rows.map((row) => String(row.get('tweet_id'))));
           const follower =
