@@ -34,6 +34,8 @@ export interface WorldOptions {
   readonly dedupe?: 'auto' | 'off';
   /** Starts the names of the keyspace and topics (a test run's tag: its teardown removes them). */
   readonly tag?: string;
+  /** Replication factor of the keyspace (3; the bench compares 1). */
+  readonly replication?: number;
 }
 
 /** This world's own keyspace, topic and group names, as test/support/config.ts makes them. */
@@ -132,6 +134,7 @@ export class ClusterWorld {
     const settings = [
       ...clusterClientSettings(layout),
       ...ownNames(o.tag ?? 'c'),
+      `cassandra.replication=SimpleStrategy:${o.replication ?? 3}`,
       `pipeline.dedupeCopies=${o.dedupe ?? 'auto'}`,
       'cdc.startFrom=latest',
       'log.level=info',
