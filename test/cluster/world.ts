@@ -24,6 +24,9 @@ import { clusterClientSettings, clusterLayout } from '../../services/cluster-lay
 import { Supervised, type UnexpectedExit } from '../chaos/processes.ts';
 import { range, teardown, within } from '../pipeline/fixtures.ts';
 import { collect } from '../support/kafka.ts';
+import { verdict, type Verdict } from './verdict.ts';
+
+export type { Verdict } from './verdict.ts';
 
 export interface WorldOptions {
   readonly tweets: number;
@@ -61,19 +64,6 @@ export interface Written {
   readonly author: bigint;
   /** When the write was acknowledged (ms since the epoch). */
   readonly at: number;
-}
-
-/** What {@link ClusterWorld.verify} found; every list empty means exactly once, exact timelines. */
-export interface Verdict {
-  /** Tweets with more than one completion: `id ×n`. */
-  readonly duplicated: string[];
-  readonly missing: string[];
-  /** Tweets whose one write logged more than one distinct change (eventId). */
-  readonly splitChanges: string[];
-  /** Followers whose timeline is not exactly the tweets written, and strangers holding any. */
-  readonly wrongTimelines: string[];
-  /** Copies of the tweets' changes that reached Kafka (3 per change when every replica logged it). */
-  readonly copies: number;
 }
 
 export const FIRST_FOLLOWER = 10_000_000n;
@@ -272,62 +262,8 @@ export class ClusterWorld {
   }
 
   /** Completions per tweet, distinct changes per tweet, and every follower's whole timeline. */
-  async verify(written: readonly Written[], copies: number): Promise<Verdict> {
-    const parts = Array.from({ length: this.config.topics.cdcPartitions }, (_, i) => i);
-    const count = new Map<string, number>();
-    for (const r of await readToEnd(this.config, this.config.topics.completed, parts)) {
-      const c = JSON.parse(r.value!.toString('utf8')) as { tweetId: string; op: string };
-      if (c.op === 'insert') count.set(c.tweetId, (count.get(c.tweetId) ?? 0) + 1);
-    }
-    const events = new Map<string, Set<string>>();
-    for (const r of await readToEnd(this.config, this.config.topics.tweetsCdc, parts)) {
-      const e = JSON.parse(r.value!.toString('utf8')) as RowChangeEvent;
-      const id = e.key?.['tweet_id'] as string | undefined;
-      if (id === undefined) continue;
-      (events.get(id) ?? events.set(id, new Set()).get(id)!).add(e.eventId);
-    }
-    const ids = new Set(written.map((w) => w.id));
-    return {
-      duplicated: written
-        .filter((w) => (count.get(w.id) ?? 0) > 1)
-        .map((w) => `${w.id} ×${count.get(w.id)}`),
-      missing: written.filter((w) => !count.has(w.id)).map((w) => w.id),
-      splitChanges: written.filter((w) => (events.get(w.id)?.size ?? 0) > 1).map((w) => w.id),
-      wrongTimelines: await this.#wrongTimelines(ids),
-      copies,
-    };
-  }
-
-  async #wrongTimelines(ids: ReadonlySet<string>): Promise<string[]> {
-    const ks = this.config.cassandra.keyspace;
-    const wrong: string[] = [];
-    const users = [
-      ...this.followers,
-      FIRST_FOLLOWER - 1n,
-      FIRST_FOLLOWER + BigInt(this.followers.length),
-    ];
-    for (let i = 0; i < users.length; i += 16) {
-      await Promise.all(
-        users.slice(i, i + 16).map(async (u) => {
-          const rs = await this.client.execute(
-            `SELECT tweet_id FROM ${ks}.timelines WHERE user_id = ?`,
-            [u],
-            {
-              prepare: true,
-              fetchSize: 100_000,
-              consistency: cassandra.types.consistencies.localQuorum,
-            },
-          );
-          const held = new Set(rs.rows.map((row) => String(row.get('tweet_id'))));
-          const follower =
-            u >= FIRST_FOLLOWER && u < FIRST_FOLLOWER + BigInt(this.followers.length);
-          const expected = follower ? ids.size : 0;
-          const exact = held.size === expected && [...held].every((t) => ids.has(t));
-          if (!exact) wrong.push(`user ${u}: ${held.size} of ${expected}`);
-        }),
-      );
-    }
-    return wrong;
+  verify(written: readonly Written[], copies: number): Promise<Verdict> {
+    return verdict(this, written, copies);
   }
 
   async close(): Promise<void> {
