@@ -4,7 +4,8 @@ import './connectors/kafka/threadpool.ts';
 
 // Projects: `unit` (pure logic, fakes allowed), `integration` (*.int.test.ts: the real Kafka broker
 // and Cassandra node that test/setup/global.ts finds or starts; never mocks), then `cdc` and
-// `acceptance`, one file at a time after the others.
+// `acceptance`, one file at a time after the others; `cluster` only against the local 3-node
+// cluster (scripts/cluster-tests.sh), skipped when it is not up.
 export default defineConfig({
   test: {
     // The global teardowns remove each run's topics, groups and keyspaces (test/setup/leftovers.ts):
@@ -26,6 +27,7 @@ export default defineConfig({
           exclude: [
             'test/**/*.cdc.int.test.ts',
             'test/**/*.acceptance.int.test.ts',
+            'test/**/*.cluster.int.test.ts',
             'node_modules/**',
           ],
           globalSetup: ['test/setup/global.ts'],
@@ -62,6 +64,18 @@ export default defineConfig({
           maxWorkers: 1,
           fileParallelism: false,
           sequence: { groupOrder: 3 },
+        },
+      },
+      {
+        test: {
+          name: 'cluster',
+          include: ['test/**/*.cluster.int.test.ts'],
+          globalSetup: ['test/setup/cluster.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 300_000,
+          maxWorkers: 1,
+          fileParallelism: false,
+          sequence: { groupOrder: 4 },
         },
       },
     ],

@@ -94,8 +94,10 @@ const PREPARE: Readonly<Record<string, (p: Parsed) => Promise<Ready>>> = {
     if (observability && action !== 'up')
       throw new UsageError('option --observability goes with up only');
     const secure = p.options.has('secure');
+    const nodesText = stringOption(p, 'nodes');
+    const nodes = nodesText === undefined ? undefined : count(nodesText, '--nodes', 3, 9, 3);
     const { services } = await commands.services();
-    return () => services(action, names, purge, observability, secure);
+    return () => services(action, names, purge, observability, secure, nodes);
   },
   security: async (p) => {
     const { security } = await commands.security();

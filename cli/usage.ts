@@ -162,7 +162,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'services',
     group: 'setup',
-    usage: 'up|down|status|logs [<service>...] [--observability] [--secure] [--purge]',
+    usage: 'up|down|status|logs [<service>...] [--observability|--secure|--nodes N]',
     summary: 'the local Kafka 4 (KRaft) and Cassandra 5 (CDC on), from Maven jars, on loopback',
     about:
       'Services: kafka, cassandra, jaeger, prometheus. ' +
@@ -170,12 +170,15 @@ export const COMMANDS: readonly CommandSpec[] = [
       '--observability also Jaeger (built once from the Go module proxy) and Prometheus (Debian). ' +
       'down: stop them all; with --purge also delete their data (the jars stay). --secure: the ' +
       'secured set (TLS, SASL, ACLs, Cassandra auth) on ports of its own, beside the plain one. ' +
+      '--nodes 3: the local cluster instead (3 Cassandra nodes and 3 Kafka brokers on ' +
+      '127.0.0.2-4, docs/deploying.md). ' +
       'status: JSON. logs <name>: the log of one. FANOUT_HOME moves everything; ' +
       'FANOUT_PORT_OFFSET=N adds N to every port.',
     options: {
       purge: { type: 'boolean', doc: 'with down: also delete the data' },
       observability: { type: 'boolean', doc: 'with up: also Jaeger and Prometheus' },
       secure: { type: 'boolean', doc: 'up|down the secured set instead (docs/security.md)' },
+      nodes: n('up|down|status the local cluster of that many nodes instead (3 to 9)'),
     },
     config: false,
     actions: ['up', 'down', 'status', 'logs'],

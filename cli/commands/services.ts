@@ -12,6 +12,7 @@ import {
   servicesStatus,
   servicesUp,
 } from '../../services/launcher.ts';
+import { clusterDown, clusterStatus, clusterUp } from '../../services/cluster.ts';
 import { secureServicesDown, secureServicesUp } from '../../services/secure.ts';
 import { UsageError } from '../args.ts';
 
@@ -35,6 +36,7 @@ function names(args: string[], observability: boolean): ServiceName[] {
  * [--purge]`: the local real services. `down` with no name stops all four (a stopped one is left
  * alone), so the observability stack never outlives the data services by accident.
  * `up|down --secure [--purge]`: the secure set beside them (services/secure.ts).
+ * `up|down|status --nodes N [--purge]`: the local cluster beside them (services/cluster.ts).
  */
 export async function services(
   action: string | undefined,
@@ -42,10 +44,22 @@ export async function services(
   purge: boolean,
   observability = false,
   secure = false,
+  nodes?: number,
 ): Promise<void> {
   const log = (line: string): void => {
     process.stderr.write(`[services] ${line}\n`);
   };
+  // `--nodes N`: the local cluster (services/cluster.ts) beside the single-node set.
+  if (nodes !== undefined) {
+    if (args.length > 0 || secure || observability)
+      throw new UsageError('services --nodes takes no service names, --secure or --observability');
+    if (action === 'up') await clusterUp({ nodes, log });
+    else if (action === 'down') await clusterDown({ nodes, log, purge });
+    else if (action === 'status')
+      console.log(JSON.stringify(await clusterStatus({ nodes }), null, 2));
+    else throw new UsageError('services --nodes goes with up, down or status');
+    return;
+  }
   // `--secure`: the second, secured set (TLS, SASL, ACLs, Cassandra auth) on its own ports.
   if (secure && (action === 'up' || action === 'down')) {
     if (args.length > 0) throw new UsageError('services up|down --secure takes no service names');

@@ -25,7 +25,13 @@ import { Lifecycle, type LifecycleState } from '../../lib/lifecycle.ts';
 import type { Logger } from '../../lib/log.ts';
 import { Outage } from '../../lib/retry.ts';
 import { corruptSection, quarantine, type SegmentFile } from './corrupt.ts';
-import { cdcSpaceSettings, CdcSpace, nodeIdentity, type CdcSpaceSettings } from './node.ts';
+import {
+  cdcSpaceSettings,
+  CdcSpace,
+  nodeIdentity,
+  ownNode,
+  type CdcSpaceSettings,
+} from './node.ts';
 import { decodeMutationEvents, type ChangeEvent } from './events.ts';
 import { CdcTracing } from './tracing.ts';
 import { CdcSink, compareOffsets, type SourceOffset } from './producer.ts';
@@ -174,8 +180,9 @@ export class CdcConnector {
   /** Reads the committed offset (the truth after any failure) and the schema. */
   async #resume(): Promise<void> {
     const { config, cassandra } = this.#deps;
+    const own = await ownNode(cassandra, config.cassandra.contactPoints[0]);
     if (this.#nodeId === undefined) {
-      const nodeId = await nodeIdentity(cassandra, config.cdc.nodeId);
+      const nodeId = await nodeIdentity(cassandra, config.cdc.nodeId, own);
       this.#nodeId = nodeId;
       this.#sink = new CdcSink(config, this.#log, nodeId);
       this.#trace = new CdcTracing(nodeId);
@@ -184,7 +191,7 @@ export class CdcConnector {
       );
     }
     const sink = this.#sink!;
-    this.#space.settings = await cdcSpaceSettings(cassandra, config.cdc.totalSpaceMiB);
+    this.#space.settings = await cdcSpaceSettings(cassandra, config.cdc.totalSpaceMiB, own);
     await this.#refreshSchema(true); // also creates the offsets topic on a first run
     await sink.open();
     let committed = await sink.committedOffset();

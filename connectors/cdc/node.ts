@@ -2,10 +2,13 @@
  * What the connector learns from the Cassandra node it reads: its identity (`system.local`
  * host_id, stable across restarts and host renames, unless `cdc.nodeId` pins one) and its CDC
  * space settings (`cdc_total_space`, `cdc_block_writes` from `system_views.settings`), which the
- * usage gauge and warning measure cdc_raw against. Errors come back classified (retriable while
- * the node is down).
+ * usage gauge and warning measure cdc_raw against. Both are per node, so they are asked of the
+ * connector's own node, its first contact point, never of whichever node the driver would pick.
+ * Errors come back classified (retriable while the node is down).
  */
+import { lookup } from 'node:dns/promises';
 import { metrics } from '@opentelemetry/api';
+import type { Host } from 'cassandra-driver';
 import type { CassandraClient } from '../cassandra/client.ts';
 import { classifyCassandraError, FanoutError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/log.ts';
@@ -37,12 +40,53 @@ export function parseDataStorage(text: string): number | null {
   return unit === undefined ? null : Number(m[1]) * unit;
 }
 
+/** Query options that send a query to one node (empty: whichever node the driver picks). */
+export type OwnNode = { readonly host?: Host };
+
+/**
+ * Options sending a query to the connector's own node: the host of `contactPoint` (its first).
+ * With several nodes known, system.local read through the driver's load balancing would return
+ * another node's host_id, and the connector would take that node's identity.
+ */
+export async function ownNode(
+  client: Pick<CassandraClient, 'hosts'>,
+  contactPoint: string | undefined,
+): Promise<OwnNode> {
+  const hosts = client.hosts as CassandraClient['hosts'] | undefined;
+  if (hosts === undefined || hosts.length <= 1) return {};
+  const m = contactPoint === undefined ? null : /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(contactPoint);
+  const known = hosts.keys().join(', ');
+  if (m === null)
+    throw new FanoutError(
+      'CDC_NODE_UNKNOWN',
+      `cassandra.contactPoints has no first entry to name the connector's node (the driver knows ${known})`,
+      { retriable: false },
+    );
+  const port = m[2] ?? '9042';
+  const addresses = await lookup(m[1]!, { all: true }).catch(() => [{ address: m[1]! }]);
+  for (const { address } of addresses) {
+    const host = hosts.get(`${address}:${port}`) as Host | undefined;
+    if (host !== undefined) return { host };
+  }
+  throw new FanoutError(
+    'CDC_NODE_UNKNOWN',
+    `the connector's node, its first contact point ${contactPoint}, is none of the nodes the driver knows (${known}): a connector must name the node whose cdc_raw it reads first in cassandra.contactPoints`,
+    { retriable: false },
+  );
+}
+
 /** The node's host_id, or `override` when set: the key of the source offset and transactional.id. */
-export async function nodeIdentity(cassandra: CassandraClient, override: string): Promise<string> {
+export async function nodeIdentity(
+  cassandra: CassandraClient,
+  override: string,
+  own: OwnNode = {},
+): Promise<string> {
   if (override !== '') return override;
-  const rs = await cassandra.execute('SELECT host_id FROM system.local').catch((err: unknown) => {
-    throw classifyCassandraError(err, "read the node's host_id");
-  });
+  const rs = await cassandra
+    .execute('SELECT host_id FROM system.local', [], own)
+    .catch((err: unknown) => {
+      throw classifyCassandraError(err, "read the node's host_id");
+    });
   const id = rs.rows[0]?.['host_id'] as { toString(): string } | null | undefined;
   if (id === undefined || id === null)
     throw new FanoutError('CDC_NO_NODE_ID', 'system.local has no host_id: set cdc.nodeId', {
@@ -58,10 +102,13 @@ export async function nodeIdentity(cassandra: CassandraClient, override: string)
 export async function cdcSpaceSettings(
   cassandra: CassandraClient,
   overrideMiB: number,
+  own: OwnNode = {},
 ): Promise<CdcSpaceSettings> {
   const rs = await cassandra
     .execute(
       "SELECT name, value FROM system_views.settings WHERE name IN ('cdc_total_space', 'cdc_total_space_in_mb', 'cdc_block_writes', 'commitlog_segment_size')",
+      [],
+      own,
     )
     .catch((err: unknown) => {
       throw classifyCassandraError(err, "read the node's CDC settings");

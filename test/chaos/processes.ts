@@ -3,7 +3,8 @@
  * of the real CLI under the current Node, supervised like a service manager would (a process that
  * exits by itself is started again after a short pause, and the exit is recorded). Kills are
  * SIGKILL, by pid. `hostname`: run the child in a UTS namespace of its own with that host name
- * (root only; `unshare`), as a container restarted under a new name.
+ * (root only; `unshare`), as a container restarted under a new name. `env`: the child's endpoint
+ * variables, instead of those of the services the global setup found (outside vitest: benches).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
@@ -28,11 +29,17 @@ const READY: Record<Role, RegExp> = {
   worker: /partitions assigned/,
 };
 
+function servicesEnv(): Record<string, string> {
+  const s = inject('services');
+  return { KAFKA_BROKERS: s.kafkaBrokers, CASSANDRA_CONTACT_POINTS: s.cassandraContactPoints };
+}
+
 export class Supervised {
   readonly name: string;
   readonly #role: Role;
   readonly #args: string[];
   readonly #hostname: string | undefined;
+  readonly #env: Readonly<Record<string, string>> | undefined;
   readonly #exits: UnexpectedExit[];
   #child: ChildProcess | undefined;
   #log = '';
@@ -52,13 +59,14 @@ export class Supervised {
     role: Role,
     args: string[],
     exits: UnexpectedExit[],
-    options: { hostname?: string } = {},
+    options: { hostname?: string; env?: Readonly<Record<string, string>> } = {},
   ) {
     this.name = name;
     this.#role = role;
     this.#args = args;
     this.#exits = exits;
     this.#hostname = options.hostname;
+    this.#env = options.env;
   }
 
   get ready(): boolean {
@@ -80,7 +88,6 @@ export class Supervised {
   }
 
   start(): void {
-    const s = inject('services');
     const node = [process.execPath, MAIN, this.#role, ...this.#args];
     const [cmd, ...argv] = this.#hostname
       ? ['unshare', '--uts', 'sh', '-c', `hostname ${this.#hostname} && exec "$@"`, 'sh', ...node]
@@ -89,8 +96,7 @@ export class Supervised {
       env: {
         PATH: process.env.PATH ?? '',
         HOME: process.env.HOME ?? '/tmp',
-        KAFKA_BROKERS: s.kafkaBrokers,
-        CASSANDRA_CONTACT_POINTS: s.cassandraContactPoints,
+        ...(this.#env ?? servicesEnv()),
       },
       stdio: ['ignore', 'ignore', 'pipe'],
     });

@@ -44,7 +44,7 @@ describe('parseCommand: each command takes its own options', () => {
       'fanout cdc: unknown option --worker-id (options: --config, --set)',
     );
     expect(refusal('services', ['up', '--config', 'x.json'])).toBe(
-      'fanout services: unknown option --config (options: --purge, --observability, --secure)',
+      'fanout services: unknown option --config (options: --purge, --observability, --secure, --nodes)',
     );
     expect(refusal('status', ['-hx'])).toBe(
       'fanout status: unknown option -hx (options: --json, --watch, --config, --set)',

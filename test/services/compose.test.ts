@@ -27,12 +27,19 @@ interface Service {
   volumes?: string[];
   healthcheck?: { test: string[] };
   depends_on?: Record<string, { condition: string }>;
+  profiles?: string[];
 }
 const compose = parse(read('docker-compose.yml'), { merge: true }) as {
   services: Record<string, Service>;
   volumes: Record<string, unknown>;
 };
-const services = compose.services;
+// The default stack; the `cluster` profile's services are checked on their own below.
+const services = Object.fromEntries(
+  Object.entries(compose.services).filter(([, s]) => s.profiles === undefined),
+);
+const cluster = Object.fromEntries(
+  Object.entries(compose.services).filter(([, s]) => s.profiles?.includes('cluster')),
+);
 const product = Object.entries(services).filter(([, s]) => s.build !== undefined);
 const running = product.filter(([name]) => name !== 'schema');
 const svc = (name: string): Service => {
@@ -219,5 +226,72 @@ describe('Dockerfile', () => {
     ])
       expect(buildStage).toContain(`COPY ${dir} ./${dir}`);
     expect(dockerfile).toMatch(/ENTRYPOINT \["node", "\/app\/cli\/main.ts"\]/);
+  });
+});
+
+describe("docker-compose.yml's cluster profile", () => {
+  const node = (name: string): Service => {
+    const s = cluster[name];
+    if (s === undefined) throw new Error(`the cluster profile has no service ${name}`);
+    return s;
+  };
+  const env = (name: string): Record<string, string> => node(name).environment ?? {};
+
+  it('has 3 Cassandra nodes, 3 brokers, the schema, a connector per node and two workers', () => {
+    expect(Object.keys(cluster).sort()).toEqual(
+      [
+        ...['cassandra-1', 'cassandra-2', 'cassandra-3', 'kafka-1', 'kafka-2', 'kafka-3'],
+        ...['cdc-1', 'cdc-2', 'cdc-3', 'schema-cluster', 'worker-c1', 'worker-c2'],
+      ].sort(),
+    );
+    // Cassandra joins one node at a time.
+    expect(node('cassandra-2').depends_on?.['cassandra-1']?.condition).toBe('service_healthy');
+    expect(node('cassandra-3').depends_on?.['cassandra-2']?.condition).toBe('service_healthy');
+    for (const n of [1, 2, 3]) {
+      expect(env(`cassandra-${n}`)['CASSANDRA_SEEDS']).toBe('cassandra-1,cassandra-2,cassandra-3');
+      expect(node(`cassandra-${n}`).healthcheck).toBeDefined();
+    }
+  });
+
+  it('runs the brokers as one KRaft quorum at RF 3, min.insync.replicas 2', () => {
+    const ids = new Set<string>();
+    for (const n of [1, 2, 3]) {
+      const e = env(`kafka-${n}`);
+      ids.add(e['KAFKA_NODE_ID']!);
+      expect(e['KAFKA_CONTROLLER_QUORUM_VOTERS']).toBe(
+        '1@kafka-1:9093,2@kafka-2:9093,3@kafka-3:9093',
+      );
+      expect(e['KAFKA_ADVERTISED_LISTENERS']).toBe(`INTERNAL://kafka-${n}:29092`);
+      expect(e['KAFKA_DEFAULT_REPLICATION_FACTOR']).toBe('3');
+      expect(e['KAFKA_MIN_INSYNC_REPLICAS']).toBe('2');
+      expect(e['KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR']).toBe('3');
+      expect(e['KAFKA_TRANSACTION_STATE_LOG_MIN_ISR']).toBe('2');
+      expect(e['KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR']).toBe('3');
+    }
+    expect([...ids].sort()).toEqual(['1', '2', '3']);
+  });
+
+  it('gives every product container a valid RF 3 configuration; each connector its own node and volume', () => {
+    const known = new Set([...[...leaves.values()].map((l) => l.env), ...extraEnv]);
+    for (const name of ['schema-cluster', 'cdc-1', 'cdc-2', 'cdc-3', 'worker-c1', 'worker-c2']) {
+      for (const key of Object.keys(env(name))) expect(known, `${name}: ${key}`).toContain(key);
+      const config = loadConfig({ env: env(name) });
+      expect(config.cassandra.replication, name).toMatch(/3/);
+      expect(config.kafka.replicationFactor, name).toBe(3);
+      expect(config.kafka.brokers, name).toHaveLength(3);
+    }
+    for (const n of [1, 2, 3]) {
+      const c = node(`cdc-${n}`);
+      const config = loadConfig({ env: env(`cdc-${n}`) });
+      expect(c.command).toEqual(['cdc']);
+      expect(config.cassandra.contactPoints).toEqual([`cassandra-${n}:9042`]);
+      expect(config.cdc.nodeId, 'identity from the node (host_id)').toBe('');
+      const volume = `cassandra-${n}-data`;
+      expect(c.volumes).toContain(`${volume}:/var/lib/cassandra`);
+      expect(node(`cassandra-${n}`).volumes).toContain(`${volume}:/var/lib/cassandra`);
+      expect(config.cdc.rawDir.startsWith('/var/lib/cassandra/')).toBe(true);
+      expect(Object.keys(compose.volumes)).toContain(volume);
+    }
+    expect(loadConfig({ env: env('worker-c1') }).cassandra.contactPoints).toHaveLength(3);
   });
 });

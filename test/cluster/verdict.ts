@@ -1,0 +1,89 @@
+/**
+ * The exactly-once check of the cluster tests, read back from what the pipeline left: the
+ * completions topic (one per tweet), the CDC topic (one distinct eventId per write, however many
+ * replica copies) and every follower's whole timeline at LOCAL_QUORUM (the driver's LOCAL_ONE
+ * could read a replica that has not received every row yet).
+ */
+import cassandra from 'cassandra-driver';
+import type { Config } from '../../config/index.ts';
+import type { CassandraClient } from '../../connectors/cassandra/client.ts';
+import type { RowChangeEvent } from '../../connectors/cdc/events.ts';
+import { readToEnd } from '../../connectors/kafka/read-to-end.ts';
+
+/** What {@link verdict} found; every list empty means exactly once, exact timelines. */
+export interface Verdict {
+  /** Tweets with more than one completion: `id ×n`. */
+  readonly duplicated: string[];
+  readonly missing: string[];
+  /** Tweets whose one write logged more than one distinct change (eventId). */
+  readonly splitChanges: string[];
+  /** Followers whose timeline is not exactly the tweets written, and strangers holding any. */
+  readonly wrongTimelines: string[];
+  /** Copies of the tweets' changes that reached Kafka (3 per change when every replica logged it). */
+  readonly copies: number;
+}
+
+interface Checked {
+  readonly config: Config;
+  readonly client: CassandraClient;
+  /** Every one of them follows every author, so each timeline must hold every tweet. */
+  readonly followers: readonly bigint[];
+}
+
+export async function verdict(
+  w: Checked,
+  written: ReadonlyArray<{ readonly id: string }>,
+  copies: number,
+): Promise<Verdict> {
+  const parts = Array.from({ length: w.config.topics.cdcPartitions }, (_, i) => i);
+  const count = new Map<string, number>();
+  for (const r of await readToEnd(w.config, w.config.topics.completed, parts)) {
+    const c = JSON.parse(r.value!.toString('utf8')) as { tweetId: string; op: string };
+    if (c.op === 'insert') count.set(c.tweetId, (count.get(c.tweetId) ?? 0) + 1);
+  }
+  const events = new Map<string, Set<string>>();
+  for (const r of await readToEnd(w.config, w.config.topics.tweetsCdc, parts)) {
+    const e = JSON.parse(r.value!.toString('utf8')) as RowChangeEvent;
+    const id = e.key?.['tweet_id'] as string | undefined;
+    if (id === undefined) continue;
+    (events.get(id) ?? events.set(id, new Set()).get(id)!).add(e.eventId);
+  }
+  return {
+    duplicated: written
+      .filter((t) => (count.get(t.id) ?? 0) > 1)
+      .map((t) => `${t.id} ×${count.get(t.id)}`),
+    missing: written.filter((t) => !count.has(t.id)).map((t) => t.id),
+    splitChanges: written.filter((t) => (events.get(t.id)?.size ?? 0) > 1).map((t) => t.id),
+    wrongTimelines: await wrongTimelines(w, new Set(written.map((t) => t.id))),
+    copies,
+  };
+}
+
+/** Followers whose timeline is not exactly `ids`, and the two strangers around them holding any. */
+async function wrongTimelines(w: Checked, ids: ReadonlySet<string>): Promise<string[]> {
+  const ks = w.config.cassandra.keyspace;
+  const first = w.followers[0]!;
+  const last = w.followers[w.followers.length - 1]!;
+  const wrong: string[] = [];
+  const users = [...w.followers, first - 1n, last + 1n];
+  for (let i = 0; i < users.length; i += 16) {
+    await Promise.all(
+      users.slice(i, i + 16).map(async (u) => {
+        const rs = await w.client.execute(
+          `SELECT tweet_id FROM ${ks}.timelines WHERE user_id = ?`,
+          [u],
+          {
+            prepare: true,
+            fetchSize: 100_000,
+            consistency: cassandra.types.consistencies.localQuorum,
+          },
+        );
+        const held = new Set(rs.rows.map((row) => String(row.get('tweet_id'))));
+        const expected = u >= first && u <= last ? ids.size : 0;
+        const exact = held.size === expected && [...held].every((t) => ids.has(t));
+        if (!exact) wrong.push(`user ${u}: ${held.size} of ${expected}`);
+      }),
+    );
+  }
+  return wrong;
+}
