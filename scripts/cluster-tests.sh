@@ -11,4 +11,4 @@ cd "$root"
 stop() { [ "${FANOUT_CLUSTER_KEEP:-}" = 1 ] || ./fanout services down --nodes 3; }
 trap stop EXIT
 ./fanout services up --nodes 3
-npx vitest run --project cluster "$@"
+FANOUT_CLUSTER=1 npx vitest run --project cluster "$@"
