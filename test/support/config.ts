@@ -35,9 +35,6 @@ export function testSettings(sets: string[] = []): string[] {
     'log.level=warn',
     // No metrics endpoint per test process (they would fight over one port).
     'telemetry.prometheusPort=0',
-    // A test seeds its follower graph before it starts a connector: the state it starts from, not
-    // follows to deliver (each row of followers is a change event since the graph lane, issue #21).
-    'cdc.startFrom=latest',
     ...sets,
   ];
 }
