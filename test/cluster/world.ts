@@ -23,6 +23,7 @@ import { createLogger } from '../../lib/log.ts';
 import { clusterClientSettings, clusterLayout } from '../../services/cluster-layout.ts';
 import { Supervised, type UnexpectedExit } from '../chaos/processes.ts';
 import { range, teardown, within } from '../pipeline/fixtures.ts';
+import { ownNames } from '../support/config.ts';
 import { collect } from '../support/kafka.ts';
 import { verdict, type Verdict } from './verdict.ts';
 
@@ -41,23 +42,9 @@ export interface WorldOptions {
   readonly replication?: number;
 }
 
-/** This world's own keyspace, topic and group names, as test/support/config.ts makes them. */
-function ownNames(tag: string): string[] {
-  const id = `${tag}${randomUUID().replaceAll('-', '').slice(0, 8)}`;
-  return [
-    `cassandra.keyspace=t_${id}`,
-    `topics.cdcPrefix=t-${id}.cdc`,
-    `topics.cdcOffsets=t-${id}.cdc-offsets`,
-    `topics.checkpoints=t-${id}.checkpoints`,
-    `topics.completed=t-${id}.completed`,
-    `topics.tasks=t-${id}.tasks`,
-    `topics.deadLetter=t-${id}.dead-letter`,
-    `pipeline.groupId=t-${id}.workers`,
-    'topics.cdcPartitions=3',
-    'topics.tasksPartitions=3',
-    'telemetry.prometheusPort=0',
-  ];
-}
+/** This world's own keyspace, topic and group names. */
+const ownNamesOf = (tag: string): string[] =>
+  ownNames(`${tag}${randomUUID().replaceAll('-', '').slice(0, 8)}`);
 
 export interface Written {
   readonly id: string;
@@ -123,7 +110,7 @@ export class ClusterWorld {
     const layout = clusterLayout(3);
     const settings = [
       ...clusterClientSettings(layout),
-      ...ownNames(o.tag ?? 'c'),
+      ...ownNamesOf(o.tag ?? 'c'),
       `cassandra.replication=SimpleStrategy:${o.replication ?? 3}`,
       `pipeline.dedupeCopies=${o.dedupe ?? 'auto'}`,
       'cdc.startFrom=latest',

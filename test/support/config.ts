@@ -21,8 +21,21 @@ export function testSettings(sets: string[] = []): string[] {
   return [
     `kafka.brokers=${s.kafkaBrokers}`,
     `cassandra.contactPoints=${s.cassandraContactPoints}`,
-    `cassandra.keyspace=t_${id}`,
     `cdc.rawDir=${s.cdcRawDir}`,
+    ...ownNames(id),
+    'log.level=warn',
+    ...sets,
+  ];
+}
+
+/**
+ * A test's own keyspace, topic and group names from `id` (the run's tag first: the global teardown
+ * removes the run's topics and keyspaces by it), 3 partitions each, and no metrics endpoint (test
+ * processes would fight over one port).
+ */
+export function ownNames(id: string): string[] {
+  return [
+    `cassandra.keyspace=t_${id}`,
     `topics.cdcPrefix=t-${id}.cdc`,
     `topics.cdcOffsets=t-${id}.cdc-offsets`,
     `topics.checkpoints=t-${id}.checkpoints`,
@@ -32,9 +45,6 @@ export function testSettings(sets: string[] = []): string[] {
     `pipeline.groupId=t-${id}.workers`,
     'topics.cdcPartitions=3',
     'topics.tasksPartitions=3',
-    'log.level=warn',
-    // No metrics endpoint per test process (they would fight over one port).
     'telemetry.prometheusPort=0',
-    ...sets,
   ];
 }
