@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cassandraDriver } from './cassandra.ts';
 import { CLUSTER_NAME, type ClusterLayout, type ClusterNode } from './cluster-layout.ts';
-import type { ServiceDriver } from './driver.ts';
+import { withHeap, type ServiceDriver } from './driver.ts';
 import { ServiceError } from './errors.ts';
 import { kafkaDriver, randomClusterId } from './kafka.ts';
 import { exists, run } from './process.ts';
@@ -22,13 +22,6 @@ export const CLUSTER_HEAP = { cassandra: '768M', kafka: '384m' } as const;
 /** A file of services/conf/cluster/. */
 export const clusterConf = (file: string): string =>
   fileURLToPath(new URL(`./conf/cluster/${file}`, import.meta.url));
-
-/** JVM options with `-Xms`/`-Xmx` replaced by `size`. */
-export function withHeap(args: readonly string[], size: string): string[] {
-  return args.map((a) =>
-    a.startsWith('-Xms') ? `-Xms${size}` : a.startsWith('-Xmx') ? `-Xmx${size}` : a,
-  );
-}
 
 /**
  * The node's cassandra.yaml from the single node's: cluster name, seeds, initial token. Throws

@@ -53,3 +53,10 @@ export interface ProgramDriver extends DriverBase {
 }
 
 export type AnyDriver = ServiceDriver | ProgramDriver;
+
+/** A JVM's options with `-Xms`/`-Xmx` set to `xms`/`xmx` (the secure set and the cluster run beside the plain services on a small box). */
+export function withHeap(args: readonly string[], xms: string, xmx: string = xms): string[] {
+  return args.map((a) =>
+    a.startsWith('-Xms') ? `-Xms${xms}` : a.startsWith('-Xmx') ? `-Xmx${xmx}` : a,
+  );
+}

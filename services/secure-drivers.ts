@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SecureServicePorts } from '../config/ports.ts';
 import { cassandraDriver } from './cassandra.ts';
-import type { ServiceDriver } from './driver.ts';
+import { withHeap, type ServiceDriver } from './driver.ts';
 import { ServiceError } from './errors.ts';
 import { kafkaDriver, randomClusterId } from './kafka.ts';
 import type { CassandraPaths, KafkaPaths } from './paths.ts';
@@ -32,13 +32,6 @@ export interface SecureCredentials {
 /** A file of services/conf/secure/. */
 export const secureConf = (file: string): string =>
   fileURLToPath(new URL(`./conf/secure/${file}`, import.meta.url));
-
-/** `-Xmx…`-style options replaced: the secure set runs beside the plain one on a small box. */
-function heap(args: string[], xms: string, xmx: string): string[] {
-  return args.map((a) =>
-    a.startsWith('-Xms') ? `-Xms${xms}` : a.startsWith('-Xmx') ? `-Xmx${xmx}` : a,
-  );
-}
 
 export function secureKafkaDriver(
   paths: KafkaPaths,
@@ -110,7 +103,7 @@ export function secureKafkaDriver(
       log(`kafka: formatted KRaft storage with SCRAM users ${Object.keys(creds.kafka).join(', ')}`);
     },
     async javaArgs(): Promise<string[]> {
-      return heap(await base.javaArgs(), '512m', '512m');
+      return withHeap(await base.javaArgs(), '512m');
     },
     probe: () => kafkaApiVersionsTls(host, broker, pki.caPem),
   };
@@ -152,7 +145,7 @@ export function secureCassandraDriver(
       await writeFile(paths.cassandraYaml, secured + tls, { mode: 0o600 });
     },
     async javaArgs(): Promise<string[]> {
-      const args = heap(await base.javaArgs(), '512M', '1G');
+      const args = withHeap(await base.javaArgs(), '512M', '1G');
       // The default superuser is made at once, not 10 s after start, so the launcher can replace it.
       return ['-Dcassandra.superuser_setup_delay_ms=0', ...args];
     },
