@@ -16,6 +16,8 @@
  * trips `max.poll.interval.ms` nor delays rebalances. Newly assigned partitions stay paused while
  * their owner restores them (which can wait out a dead worker's open transaction, up to
  * `kafka.transactionTimeoutMs`: see read-to-end.ts); the partitions already owned keep flowing.
+ * A record librdkafka still delivers for a partition being restored is held, not dropped
+ * (./held.ts): dropping it skipped it for good.
  *
  * A committed offset out of range (its records fell out of retention) stops the worker with
  * OFFSET_OUT_OF_RANGE and a count on `fanout_offset_out_of_range` (pipeline.offsetReset=error, the
@@ -34,6 +36,7 @@ import type { Logger } from '../../lib/log.ts';
 import type { RecordSource, SourceListener, SourceRecord } from '../../ports/streams.ts';
 import { retry } from '../../lib/retry.ts';
 import { asError, classifyKafkaError } from './errors.ts';
+import { HeldRecords } from './held.ts';
 import { baseProps } from './props.ts';
 import { watchSecurity } from './security.ts';
 
@@ -85,6 +88,8 @@ export class KafkaRecordSource implements RecordSource {
   readonly #owned = new Set<number>();
   /** Partitions assigned and being restored by the owner (paused until then), by their restore. */
   readonly #restoring = new Map<number, Promise<void>>();
+  /** Records taken from librdkafka and not handed over yet (./held.ts). */
+  readonly #held = new HeldRecords<RawMessage>();
   #paused = false;
   /** Rebalance handlers run one after the other; the poll loop waits for them. */
   #rebalancing: Promise<void> = Promise.resolve();
@@ -263,6 +268,7 @@ export class KafkaRecordSource implements RecordSource {
         this.#owned.delete(p);
         this.#restoring.delete(p);
       }
+      this.#held.drop(partitions);
       step = async () => {
         this.#log.info(lost ? 'partitions lost' : 'partitions revoked', { partitions });
         try {
@@ -311,23 +317,22 @@ export class KafkaRecordSource implements RecordSource {
 
   async #poll(): Promise<void> {
     const listener = this.#listener!;
-    // Records taken from librdkafka and not yet handed over. When room runs out, what librdkafka
-    // had prefetched is taken here before pausing (a pause drops it, and fetching it again after
-    // resuming took librdkafka up to 4 s here), so the next tweet or task starts the moment there
-    // is room. At most one poll's worth; never dropped while its partition is owned (that would
-    // let a later offset be committed past it), dropped once it is not (its next owner reads it
-    // from the committed offset).
-    let held: RawMessage[] = [];
+    const owned = (p: number): boolean => this.#owned.has(p);
+    const held = this.#held;
     while (!this.#stopping) {
       await this.#rebalancing; // never hand over records while partitions change hands
-      held = held.filter((m) => this.#owned.has(m.partition));
+      held.retain((p) => owned(p) || this.#restoring.has(p));
       let room = listener.room();
-      while (room > 0 && held.length > 0 && !this.#stopping) {
-        listener.record(sourceRecord(held.shift()!));
+      for (let m = room > 0 ? held.next(owned) : undefined; m; m = held.next(owned)) {
+        listener.record(sourceRecord(m));
         room = listener.room();
+        if (room <= 0 || this.#stopping) break;
       }
-      if (room <= 0 && !this.#paused && held.length === 0)
-        held = await this.#consume(MAX_POLL_RECORDS, 0);
+      // Out of room: what librdkafka prefetched is taken before pausing (a pause drops it, and
+      // fetching it again after resuming took librdkafka up to 4 s here), so the next tweet or
+      // task starts the moment there is room. At most one poll's worth.
+      if (room <= 0 && !this.#paused && !held.hasReady(owned))
+        held.add(await this.#consume(MAX_POLL_RECORDS, 0));
       this.#setPaused(room <= 0);
       if (this.#paused) {
         // Sleep until woken (room again) or the next liveness poll; that poll serves rebalances.
@@ -338,15 +343,19 @@ export class KafkaRecordSource implements RecordSource {
         this.#wake = undefined;
         if (listener.room() > 0 || this.#stopping) continue;
       }
-      const messages = await this.#consume(
-        this.#paused ? 1 : Math.min(room, MAX_POLL_RECORDS),
-        this.#paused ? 0 : POLL_WAIT_MS,
+      held.add(
+        await this.#consume(
+          this.#paused ? 1 : Math.min(room, MAX_POLL_RECORDS),
+          this.#paused ? 0 : POLL_WAIT_MS,
+        ),
       );
-      held.push(...messages);
     }
   }
 
-  /** Takes up to `max` records (of owned partitions) from librdkafka, waiting up to `waitMs` for the first. */
+  /**
+   * Takes up to `max` records from librdkafka, waiting up to `waitMs` for the first: those of
+   * partitions owned or being restored (see ./held.ts); those of partitions given up are dropped.
+   */
   async #consume(max: number, waitMs: number): Promise<RawMessage[]> {
     const consumer = this.#consumer!;
     consumer.setDefaultConsumeTimeout(waitMs);
@@ -360,7 +369,15 @@ export class KafkaRecordSource implements RecordSource {
       await sleep(POLL_WAIT_MS);
       return [];
     });
-    return messages.filter((m) => this.#owned.has(m.partition));
+    const kept = messages.filter(
+      (m) => this.#owned.has(m.partition) || this.#restoring.has(m.partition),
+    );
+    const early = kept.filter((m) => !this.#owned.has(m.partition));
+    if (early.length > 0)
+      this.#log.debug('records of partitions being restored arrived; held until restored', {
+        records: early.map((m) => `${m.partition}@${m.offset}`),
+      });
+    return kept;
   }
 
   #setPaused(paused: boolean): void {
