@@ -12,6 +12,7 @@
 import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import {
+  context,
   diag,
   trace,
   ValueType,
@@ -156,8 +157,37 @@ const perTweetProducer: MetricProducer = {
 
 function patchLoadedDriver(): void {
   const require = createRequire(import.meta.url);
-  require('cassandra-driver');
+  const driver = require('cassandra-driver') as { Client: { prototype: object } };
   require('cassandra-driver/lib/request-execution.js');
+  for (const method of ['_execute', 'batch', 'stream'])
+    skipOutsideTraces(driver.Client.prototype as Record<string, unknown>, method);
+}
+
+/** A method the instrumentation wrapped (its shimmer keeps the original). */
+type Wrapped = ((...args: unknown[]) => unknown) & { __original?: (...args: unknown[]) => unknown };
+
+/**
+ * Calls the driver's own `method` when no span is active: the instrumentation would make a span
+ * that DropOrphanQueries drops anyway, after joining a batch's 50 statements into one string and
+ * binding its promise: ~60 µs per unsampled batch, most of what tracing cost a fan-out (#16).
+ * Unwrapping (the SDK's shutdown) puts the driver's own method back.
+ */
+function skipOutsideTraces(proto: Record<string, unknown>, method: string): void {
+  const patched = proto[method] as Wrapped | undefined;
+  const original = patched?.__original;
+  if (typeof patched !== 'function' || typeof original !== 'function') return;
+  const gate = function (this: unknown, ...args: unknown[]): unknown {
+    return (trace.getSpan(context.active()) === undefined ? original : patched).apply(this, args);
+  };
+  for (const [key, value] of Object.entries({
+    __original: original,
+    __wrapped: true,
+    __unwrap: () => {
+      if (proto[method] === gate) proto[method] = original;
+    },
+  }))
+    Object.defineProperty(gate, key, { value, configurable: true, enumerable: false });
+  proto[method] = gate;
 }
 
 /**

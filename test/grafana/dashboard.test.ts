@@ -25,10 +25,10 @@ function definedMetrics(): Set<string> {
   ]) {
     const text = readFileSync(resolve(root, file), 'utf8');
     for (const m of text.matchAll(
-      /create(Counter|Histogram|ObservableGauge|UpDownCounter|Gauge)\(\s*'([a-z_]+)'/g,
+      /create(Counter|ObservableCounter|Histogram|ObservableGauge|UpDownCounter|Gauge)\(\s*'([a-z_]+)'/g,
     )) {
       const [, kind, name] = m as unknown as [string, string, string];
-      if (kind === 'Counter') names.add(`${name}_total`);
+      if (kind === 'Counter' || kind === 'ObservableCounter') names.add(`${name}_total`);
       else if (kind === 'Histogram')
         for (const s of ['_bucket', '_sum', '_count']) names.add(name + s);
       else names.add(name);
