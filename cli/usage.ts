@@ -153,7 +153,8 @@ export const COMMANDS: readonly CommandSpec[] = [
     group: 'run',
     usage: '<user> [--limit 20]',
     summary: 'a home timeline, newest first',
-    about: "A user's home timeline, newest first, hydrated from tweets.",
+    about:
+      "A user's home timeline, newest first, hydrated from tweets; the first line says the cap (timeline.maxEntries) it is kept to.",
     options: { limit: n('most entries shown, 1 to 10000, default 20') },
     config: true,
     positionals: { min: 1, max: 1, missing: '<user>' },

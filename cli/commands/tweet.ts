@@ -31,7 +31,13 @@ export async function timeline(
       t,
     ]),
   );
-  if (entries.length === 0) console.log(`timeline of ${user}: empty`);
+  // The cap is kept by sampled trims, so a timeline may briefly hold a few more (docs/formats.md).
+  const cap = ctx.config.timeline.maxEntries;
+  console.log(
+    entries.length === 0
+      ? `timeline of ${user}: empty (capped at ${cap} entries)`
+      : `timeline of ${user}: newest ${entries.length} (capped at ${cap} entries, timeline.maxEntries)`,
+  );
   for (const e of entries) {
     const t = tweets.get(e.tweetId);
     console.log(
