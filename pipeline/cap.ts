@@ -7,7 +7,8 @@
  * Trims run behind the writes, a few at once, each user queued once; when too many are queued the
  * next write waits (memory stays bounded, and no trim is dropped). A trim that fails is logged
  * and counted: the next sampled insert for that user trims again. The slack this leaves is in
- * docs/formats.md, "Capped timelines".
+ * docs/formats.md, "Capped timelines". `trimEvery` 0 turns trims off: capTimelines then returns
+ * the store itself, so the trims-off baseline pays nothing of this wrapper.
  */
 import { metrics } from '@opentelemetry/api';
 import type { Logger } from '../lib/log.ts';
@@ -41,6 +42,11 @@ export function sampleHash(userId: bigint, tweetId: string): number {
 export const trimsOn = (userId: bigint, tweetId: string, every: number): boolean =>
   every <= 1 || sampleHash(userId, tweetId) % every === 0;
 
+/** The timeline store to write through: `inner` capped, or `inner` itself when trims are off. */
+export function capTimelines(inner: TimelineStore, options: CapOptions): TimelineStore {
+  return options.trimEvery === 0 ? inner : new CappedTimelines(inner, options);
+}
+
 export class CappedTimelines implements TimelineStore {
   readonly #inner: TimelineStore;
   readonly #keep: number;
@@ -61,6 +67,11 @@ export class CappedTimelines implements TimelineStore {
   readonly totals = { trimmed: 0, under: 0, failed: 0 };
 
   constructor(inner: TimelineStore, options: CapOptions) {
+    // trimsOn(…, 0) would trim on every insert, the opposite of what 0 means in the config.
+    if (!Number.isInteger(options.trimEvery) || options.trimEvery < 1)
+      throw new RangeError(
+        `CappedTimelines: trimEvery must be a whole number of at least 1, got ${options.trimEvery} (0, trims off: use capTimelines)`,
+      );
     this.#inner = inner;
     this.#keep = options.maxEntries;
     this.#every = options.trimEvery;

@@ -15,7 +15,7 @@ import { KafkaRecordSource } from '../connectors/kafka/source.ts';
 import { KafkaTransactionalSink, workerTransactionalId } from '../connectors/kafka/transactions.ts';
 import type { Logger } from '../lib/log.ts';
 import { checkpointPartition } from '../records/checkpoint.ts';
-import { CappedTimelines } from './cap.ts';
+import { capTimelines } from './cap.ts';
 import { Worker, type WorkerPorts } from './worker.ts';
 
 export function workerPorts(
@@ -38,7 +38,7 @@ export function workerPorts(
     followers: new CassandraFollowerStore(cassandra, ks, {
       readConsistency: config.cassandra.readConsistency,
     }),
-    timelines: new CappedTimelines(
+    timelines: capTimelines(
       new CassandraTimelineStore(cassandra, ks, {
         writeConsistency: config.cassandra.writeConsistency,
         strategy: config.pipeline.writeStrategy,

@@ -32,11 +32,15 @@ export async function timeline(
     ]),
   );
   // The cap is kept by sampled trims, so a timeline may briefly hold a few more (docs/formats.md).
-  const cap = ctx.config.timeline.maxEntries;
+  const { maxEntries, trimEvery } = ctx.config.timeline;
+  const cap =
+    trimEvery === 0
+      ? 'not capped: timeline.trimEvery=0'
+      : `capped at ${maxEntries} entries, timeline.maxEntries`;
   console.log(
     entries.length === 0
-      ? `timeline of ${user}: empty (capped at ${cap} entries)`
-      : `timeline of ${user}: newest ${entries.length} (capped at ${cap} entries, timeline.maxEntries)`,
+      ? `timeline of ${user}: empty (${cap})`
+      : `timeline of ${user}: newest ${entries.length} (${cap})`,
   );
   for (const e of entries) {
     const t = tweets.get(e.tweetId);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CappedTimelines, sampleHash, trimsOn } from '../../pipeline/cap.ts';
+import { loadConfig } from '../../config/index.ts';
+import { capTimelines, CappedTimelines, sampleHash, trimsOn } from '../../pipeline/cap.ts';
 import type { TimelineMutation } from '../../ports/stores.ts';
 import { MemoryTimelines } from './fakes.ts';
 
@@ -95,5 +96,34 @@ describe('CappedTimelines (fakes)', () => {
     await write;
     await capped.idle();
     expect(capped.totals.under).toBe(5);
+  });
+
+  it('timeline.trimEvery=0 turns trims off: the store itself, no trim ever, no cap', async () => {
+    const config = loadConfig({ env: {}, sets: ['timeline.trimEvery=0', 'timeline.maxEntries=5'] });
+    expect(config.timeline.trimEvery).toBe(0);
+    const inner = new MemoryTimelines();
+    const store = capTimelines(inner, config.timeline);
+    expect(store).toBe(inner);
+    await store.write(Array.from({ length: 40 }, (_, t) => insert(1n, t)));
+    expect(inner.trims).toBe(0);
+    expect(inner.size(1n)).toBe(40);
+    // Trims on, the same writes are trimmed back to the cap.
+    const trimmed = new MemoryTimelines();
+    const capped = capTimelines(trimmed, { maxEntries: 5, trimEvery: 1 });
+    expect(capped).toBeInstanceOf(CappedTimelines);
+    await capped.write(Array.from({ length: 40 }, (_, t) => insert(1n, t)));
+    await (capped as CappedTimelines).idle();
+    expect(trimmed.size(1n)).toBe(5);
+    // CappedTimelines itself refuses 0 (trimsOn would trim on every insert).
+    expect(() => new CappedTimelines(inner, { maxEntries: 5, trimEvery: 0 })).toThrow(
+      /trimEvery must be a whole number of at least 1, got 0 \(0, trims off: use capTimelines\)/,
+    );
+  });
+
+  it('a bad timeline.trimEvery names the key, its env var and the range', () => {
+    for (const bad of ['-1', 'off', '1.5'])
+      expect(() => loadConfig({ env: { FANOUT_TIMELINE_TRIM_EVERY: bad } })).toThrow(
+        `timeline.trimEvery from env FANOUT_TIMELINE_TRIM_EVERY: must be an integer from 0 to 1000000, got ${/^-?[\d.]+$/.test(bad) ? bad : JSON.stringify(bad)}`,
+      );
   });
 });
