@@ -127,7 +127,8 @@ export const COMMANDS: readonly CommandSpec[] = [
     about:
       'Fan-outs in progress as their workers committed them (delivered, total, remaining; the ' +
       'cursor of a whole tweet, the tasks of a split one) and the lag of the worker group on the ' +
-      'CDC topic and of its task lanes on the work topic. Reads Kafka only; asks no worker.',
+      'CDC topic, of its task lanes on the work topic and of its graph lanes on the followers ' +
+      'CDC topic. Reads Kafka only; asks no worker (a running worker logs its own status line).',
     options: {
       json: { type: 'boolean', doc: 'machine-readable, with the lag per partition' },
       watch: {
