@@ -131,6 +131,8 @@ describe('loadConfig', () => {
       'topics',
       'cdc',
       'pipeline',
+      'graph',
+      'timeline',
       'retry',
       'telemetry',
       'log',
