@@ -55,26 +55,31 @@ describe('fanout CLI: help, version and refusals, before any connection', () => 
     }
   });
 
-  it('fanout <command> --help prints that command and its options; help <command> too', async () => {
-    const own = COMMANDS.filter((c) => !c.passThrough);
-    const helps = await each(own.map((c) => [c.name, '--help']));
-    own.forEach((c, i) => {
-      const r = helps[i]!;
-      expect(r.code, r.err).toBe(0);
-      expect(r.out.split('\n')[0]).toMatch(new RegExp(`^usage: fanout ${c.name}\\b`));
-      for (const o of Object.keys(optionsOf(c))) expect(r.out).toContain(`--${o}`);
-    });
-    const [alias, short] = await each([
-      ['help', 'timeline'],
-      ['timeline', '-h'],
-    ]);
-    expect(alias).toEqual(helps[own.findIndex((c) => c.name === 'timeline')]);
-    expect(short).toEqual(alias);
-    const bench = await fanout('bench', '--help');
-    expect(bench.code).toBe(0);
-    expect(bench.out).toMatch(/^usage: fanout bench /);
-    expect(bench.out).toContain('usage: fanout bench --stream'); // bench/stream.ts's options too
-  });
+  // One process per command: a minute, since a Node start takes seconds on a loaded 2-core box.
+  it(
+    'fanout <command> --help prints that command and its options; help <command> too',
+    { timeout: 60_000 },
+    async () => {
+      const own = COMMANDS.filter((c) => !c.passThrough);
+      const helps = await each(own.map((c) => [c.name, '--help']));
+      own.forEach((c, i) => {
+        const r = helps[i]!;
+        expect(r.code, r.err).toBe(0);
+        expect(r.out.split('\n')[0]).toMatch(new RegExp(`^usage: fanout ${c.name}\\b`));
+        for (const o of Object.keys(optionsOf(c))) expect(r.out).toContain(`--${o}`);
+      });
+      const [alias, short] = await each([
+        ['help', 'timeline'],
+        ['timeline', '-h'],
+      ]);
+      expect(alias).toEqual(helps[own.findIndex((c) => c.name === 'timeline')]);
+      expect(short).toEqual(alias);
+      const bench = await fanout('bench', '--help');
+      expect(bench.code).toBe(0);
+      expect(bench.out).toMatch(/^usage: fanout bench /);
+      expect(bench.out).toContain('usage: fanout bench --stream'); // bench/stream.ts's options too
+    },
+  );
 
   it('an option the command does not take is one sentence naming its options, exit 2', async () => {
     expect(await fanout('status', '--author', '5')).toEqual({
@@ -97,7 +102,7 @@ describe('fanout CLI: help, version and refusals, before any connection', () => 
     });
   });
 
-  it('bad values are refused before connecting', async () => {
+  it('bad values are refused before connecting', { timeout: 60_000 }, async () => {
     const cases: Array<[string[], string]> = [
       [['timeline', '1', '--limit', '0'], 'fanout timeline: --limit must be a whole number'],
       [['tweet', 'hello'], 'fanout tweet: missing --author <id>'],
