@@ -131,14 +131,14 @@ export class CompletionWatch {
   }
 
   /**
-   * Resolves once a tweet written at or after `at` has completed (true), or after `ms` (false):
-   * the pipeline serves again after a fault.
+   * Resolves once a change completed at or after `at` (true: the pipeline serves again after a
+   * fault, from its backlog or new writes), or after `ms` (false).
    */
-  async served(at: number, tweets: ReadonlyMap<string, TweetState>, ms: number): Promise<boolean> {
+  async completedSince(at: number, ms: number): Promise<boolean> {
     const deadline = Date.now() + ms;
     for (;;) {
       await this.#read().catch(() => undefined);
-      if (this.recoveryAfter(at, tweets) !== undefined) return true;
+      if (this.seen.some((s) => s.at >= at)) return true;
       if (Date.now() > deadline) return false;
       await pause(1_000);
     }
