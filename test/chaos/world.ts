@@ -8,6 +8,7 @@
 import cassandra from 'cassandra-driver';
 import type { CassandraClient } from '../../connectors/cassandra/client.ts';
 import { mulberry32 } from '../../cli/seed-graph.ts';
+import type { TimelineDiff } from './loss.ts';
 
 /** A seeded random source, so a failing run can be replayed from its seed. */
 export const seeded = mulberry32;
@@ -246,14 +247,13 @@ export class Writer {
   }
 }
 
-/** The users whose timeline differs from what it must be, with what differs (at most `max`). */
-export async function timelineMismatches(
+/** Every user whose timeline differs from what it must be, with what differs. */
+export async function timelineDiffs(
   client: CassandraClient,
   ks: string,
   expected: Map<bigint, Set<string>>,
-  max = 20,
-): Promise<string[]> {
-  const problems: string[] = [];
+): Promise<TimelineDiff[]> {
+  const diffs: TimelineDiff[] = [];
   const users = [...expected.keys()];
   const q = `SELECT tweet_id FROM ${ks}.timelines WHERE user_id = ?`;
   for (let i = 0; i < users.length; i += 64) {
@@ -264,16 +264,13 @@ export async function timelineMismatches(
         return new Set(rs.rows.map((r) => String(r.get('tweet_id'))));
       }),
     );
-    part.forEach((u, j) => {
-      const want = expected.get(u)!;
+    part.forEach((user, j) => {
+      const want = expected.get(user)!;
       const have = got[j]!;
       const missing = [...want].filter((t) => !have.has(t));
       const extra = [...have].filter((t) => !want.has(t));
-      if (missing.length + extra.length > 0 && problems.length < max)
-        problems.push(
-          `user ${u}: missing ${missing.join(',') || '-'}; extra ${extra.join(',') || '-'}`,
-        );
+      if (missing.length + extra.length > 0) diffs.push({ user, missing, extra });
     });
   }
-  return problems;
+  return diffs;
 }
