@@ -31,6 +31,18 @@ const FATAL_CODES: ReadonlySet<number> = new Set([
   ERRORS.ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
 ]);
 
+/**
+ * Errors of a broker being unreachable for now, retriable whatever librdkafka's flag says: its admin
+ * calls report a broker that is down or restarting without the flag (a worker or connector
+ * starting during a Kafka restart exited 'list topics: Local: Broker transport failure' in the
+ * chaos suite, where it must wait out the outage like any other call).
+ */
+const UNREACHABLE_CODES: ReadonlySet<number> = new Set([
+  ERRORS.ERR__TRANSPORT,
+  ERRORS.ERR__ALL_BROKERS_DOWN,
+  ERRORS.ERR__TIMED_OUT,
+]);
+
 /** What a Kafka error may carry: librdkafka's flags, or the KafkaJS-style layer's. */
 interface KafkaErrorFields {
   readonly message?: unknown;
@@ -72,6 +84,7 @@ export function classifyKafkaError(
     return new FanoutError('KAFKA_FATAL', message, { retriable: false, cause: err });
   const retriable =
     options.inTransaction === true ||
+    (code !== undefined && UNREACHABLE_CODES.has(code)) ||
     e.isRetriable === true ||
     e.isTxnRequiresAbort === true ||
     e.retriable === true ||

@@ -34,6 +34,19 @@ describe('classifyKafkaError', () => {
     );
   });
 
+  it('a broker unreachable for now is retriable without librdkafka flagging it (admin calls during a Kafka restart)', () => {
+    for (const code of [ERRORS.ERR__TRANSPORT, ERRORS.ERR__ALL_BROKERS_DOWN, ERRORS.ERR__TIMED_OUT])
+      expect(classifyKafkaError(librdkafka(code), 'list topics')).toMatchObject({
+        code: 'KAFKA_RETRIABLE',
+        retriable: true,
+      });
+    // Not every local error: an unknown topic without the flag is still not retried.
+    expect(classifyKafkaError(librdkafka(ERRORS.ERR__UNKNOWN_TOPIC), 'list topics')).toMatchObject({
+      code: 'KAFKA_FAILED',
+      retriable: false,
+    });
+  });
+
   it("fenced or fatal ends the producer's owner, whether the flag or only the code says so", () => {
     // A connector fenced by a second one for its node saw its batch come back "Local: Purged in queue".
     for (const code of [
@@ -125,11 +138,11 @@ describe('classifyKafkaError', () => {
       true,
     ],
     [
-      'consumer transport failure (no flags outside transactions)',
+      'consumer transport failure (no flags outside transactions: a broker down for now)',
       librdkafka(ERRORS.ERR__TRANSPORT),
       false,
-      'KAFKA_FAILED',
-      false,
+      'KAFKA_RETRIABLE',
+      true,
     ],
     [
       'consumer fatal error (static member fenced)',
