@@ -15,6 +15,7 @@ import {
   afterAll,
   afterEach,
   beforeAll,
+  beforeEach,
   describe,
   expect,
   inject,
@@ -22,6 +23,7 @@ import {
   onTestFinished,
 } from 'vitest';
 import { clusterUp, killClusterNode, startClusterNode } from '../../services/cluster.ts';
+import { postMortem } from './post-mortem.ts';
 import { ClusterWorld, type Cohort, type Verdict, type Written } from './world.ts';
 
 const size = (name: string, fallback: number): number => {
@@ -49,6 +51,16 @@ afterEach(async () => {
   await startClusterNode('kafka', 2, { timeoutMs: 300_000 });
 });
 
+/** The world of the running test, for {@link postMortem}. */
+let current: ClusterWorld | undefined;
+beforeEach(({ onTestFailed }) =>
+  onTestFailed(async () => {
+    const w = current;
+    if (w !== undefined)
+      say(await postMortem(w.config.cassandra.keyspace, [...w.connectors, ...w.workers], w.exits));
+  }),
+);
+
 const open = async (dedupe: 'auto' | 'off', followers: number): Promise<ClusterWorld> => {
   const began = Date.now();
   const w = await ClusterWorld.open({
@@ -61,6 +73,7 @@ const open = async (dedupe: 'auto' | 'off', followers: number): Promise<ClusterW
   say(
     `world open in ${secs(began)} s (keyspace, topics, follows, 3 connectors and 2 workers ready)`,
   );
+  current = w;
   return w;
 };
 
