@@ -2,7 +2,8 @@
  * The local cluster (`fanout services up|down|status --nodes 3`): N Cassandra nodes and N KRaft
  * brokers on 127.0.0.2… (cluster-layout.ts), beside the single-node services, which it never
  * touches. Brokers start together (a combined controller waits for a quorum of voters); Cassandra
- * nodes start one at a time, each ready before the next (Cassandra refuses concurrent joins).
+ * nodes start one at a time beside them, each ready before the next (Cassandra refuses concurrent
+ * joins).
  */
 import { rm } from 'node:fs/promises';
 import { clusterCassandraDriver, clusterKafkaDriver } from './cluster-drivers.ts';
@@ -103,13 +104,16 @@ export async function clusterUp(opts: ClusterOptions & { timeoutMs?: number } = 
       (l) => log(`node${i + 1} ${l}`),
       opts.timeoutMs ?? d.defaultStartTimeoutMs,
     );
-  const brokers = await Promise.allSettled(set.kafka.map(start));
-  const failed = brokers.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
+  // Nothing of Cassandra waits for Kafka: the brokers' start overlaps the first node's.
+  const cassandra = async (): Promise<void> => {
+    for (const [i, driver] of set.cassandra.entries()) await start(driver, i);
+  };
+  const results = await Promise.allSettled([...set.kafka.map(start), cassandra()]);
+  const failed = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
   if (failed.length > 0)
     throw new ServiceError('START_FAILED', failed.map((e) => e.message).join('\n\n'), {
       causes: failed,
     });
-  for (const [i, driver] of set.cassandra.entries()) await start(driver, i);
   log(`cluster ready after ${((Date.now() - began) / 1000).toFixed(1)} s`);
   log(`workers: --set ${clusterClientSettings(set.layout).join(' --set ')}`);
   for (const n of set.layout.nodes)

@@ -7,7 +7,12 @@
  * A commit is begin, produce, optionally send consumer offsets (with the consumer's group metadata,
  * KIP-447, so a member that lost its partitions cannot commit for them either), commit (which
  * flushes every record of the transaction first); on any failure it aborts, and the error says
- * whether a retry can help (./errors.ts: only fenced or fatal cannot).
+ * whether a retry can help (./errors.ts: only fenced or fatal cannot). A commit that timed out
+ * (a record not yet flushed to a partition whose leader just died) stays in progress inside
+ * librdkafka, and every other transactional call, the abort and the next begin included, then
+ * fails with "Conflicting commit_transaction API call is already in progress": when the abort
+ * fails, the next commit first replaces the producer, whose initTransactions aborts the stuck
+ * transaction on the broker.
  */
 import kafkaJs from '@confluentinc/kafka-javascript';
 import type { Config } from '../../config/index.ts';
@@ -36,6 +41,8 @@ export class KafkaTransactions {
   readonly #log: Logger;
   readonly #props: Readonly<Record<string, string | number | boolean>>;
   #producer: RawProducer | undefined;
+  /** The last commit could not abort: the producer is replaced before the next one. */
+  #stuck = false;
 
   /** `props`: librdkafka producer properties of this owner on top of the shared ones. */
   constructor(
@@ -53,7 +60,7 @@ export class KafkaTransactions {
   }
 
   get isOpen(): boolean {
-    return this.#producer !== undefined;
+    return this.#producer !== undefined || this.#stuck;
   }
 
   /** Connects and initialises transactions (fencing older instances); a no-op when open. */
@@ -93,6 +100,17 @@ export class KafkaTransactions {
 
   /** Produces `records` and moves `offsets` (if any) in one transaction; aborts it on failure. */
   async commit(records: readonly OutRecord[], offsets?: ConsumerOffsets): Promise<void> {
+    if (this.#stuck) {
+      // Not close(): while the new producer cannot open, the next commit tries again.
+      const old = this.#producer;
+      this.#producer = undefined;
+      if (old) await this.#disconnect(old);
+      await this.open();
+      this.#stuck = false;
+      this.#log.info('transactional producer replaced after a commit it could not abort', {
+        transactionalId: this.transactionalId,
+      });
+    }
     const producer = this.#producer;
     if (!producer)
       throw new FanoutError(
@@ -129,14 +147,17 @@ export class KafkaTransactions {
         );
       await call((cb) => producer.commitTransaction(timeout, cb));
     } catch (err) {
-      await call((cb) => producer.abortTransaction(timeout, cb)).catch((abortErr: unknown) =>
-        this.#log.debug('abort failed', { err: String(abortErr) }),
-      );
-      throw classifyKafkaError(
+      const failure = classifyKafkaError(
         err,
         `transaction of ${records.length} records and ${moves.length} offsets of ${this.transactionalId}`,
         { inTransaction: true },
       );
+      await call((cb) => producer.abortTransaction(timeout, cb)).catch((abortErr: unknown) => {
+        // A fenced or fatal producer is never replaced: that would fence its successor back.
+        this.#stuck = failure.retriable;
+        this.#log.warn('abort failed', { err: String(abortErr), replace: this.#stuck });
+      });
+      throw failure;
     }
   }
 
@@ -144,6 +165,7 @@ export class KafkaTransactions {
   async close(): Promise<void> {
     const p = this.#producer;
     this.#producer = undefined;
+    this.#stuck = false;
     if (p) await this.#disconnect(p);
   }
 

@@ -1,35 +1,86 @@
 /**
- * Issue #20 on the local 3-node cluster (scripts/cluster-tests.sh): tweets written with CQL at
- * LOCAL_QUORUM while a connector per Cassandra node and two workers run; every change fans out
- * exactly once (one completion per tweet) and every follower's timeline is exact, also when a
- * Cassandra node or a Kafka broker is SIGKILLed mid fan-out. The claims (pipeline.dedupeCopies)
- * are what makes it exactly once: the last test shows the same check failing without them, and
- * FANOUT_CLUSTER_DEDUPE=off runs every test without them (each then fails).
- * Size: FANOUT_CLUSTER_TWEETS (150) tweets by 4 authors each followed by the same
- * FANOUT_CLUSTER_FOLLOWERS (400) users: 60k timeline rows (180k replica writes) per test, which
- * fits CI on a 2-core box running all six JVMs; bench/cluster.ts runs the larger sizes.
+ * Issue #20 on the local 3-node cluster, which `beforeAll` starts (the global teardown stops it):
+ * tweets written with CQL at LOCAL_QUORUM while a connector per Cassandra node and two workers
+ * run; every change fans out exactly once (one completion per tweet) and every follower's timeline
+ * is exact, also when a Cassandra node or a Kafka broker is SIGKILLed mid fan-out. The claims
+ * (pipeline.dedupeCopies) are what makes it exactly once: the last test shows the same check
+ * failing without them, and FANOUT_CLUSTER_DEDUPE=off runs every test without them (each fails).
+ * The first three tests share one world (keyspace, topics, the five processes), in that order,
+ * each with authors and followers of its own; the claims-off test has its own world.
+ * Size: FANOUT_CLUSTER_TWEETS (60) tweets per test by 4 authors each followed by the same
+ * FANOUT_CLUSTER_FOLLOWERS (200) users, 12k timeline rows: CI's size on 2 cores. The figures in
+ * docs/benchmarks.md are at 150 × 400; bench/cluster.ts runs the larger sizes.
  */
-import { afterEach, describe, expect, inject, it } from 'vitest';
-import { killClusterNode, startClusterNode } from '../../services/cluster.ts';
-import { ClusterWorld, type Verdict, type Written } from './world.ts';
+import {
+  afterAll,
+  afterEach,
+  beforeAll,
+  beforeEach,
+  describe,
+  expect,
+  inject,
+  it,
+  onTestFinished,
+} from 'vitest';
+import { clusterUp, killClusterNode, startClusterNode } from '../../services/cluster.ts';
+import { postMortem } from './post-mortem.ts';
+import { ClusterWorld, type Cohort, type Verdict, type Written } from './world.ts';
 
-const TWEETS = Number(process.env['FANOUT_CLUSTER_TWEETS'] ?? 150);
-const FOLLOWERS = Number(process.env['FANOUT_CLUSTER_FOLLOWERS'] ?? 400);
+const size = (name: string, fallback: number): number => {
+  const raw = process.env[name];
+  const n = Number(raw ?? fallback);
+  if (!Number.isInteger(n) || n < 3)
+    throw new TypeError(`${name} must be an integer of at least 3, not "${raw}"`);
+  return n;
+};
+const TWEETS = size('FANOUT_CLUSTER_TWEETS', 60);
+const FOLLOWERS = size('FANOUT_CLUSTER_FOLLOWERS', 200);
 const DEDUPE = process.env['FANOUT_CLUSTER_DEDUPE'] === 'off' ? 'off' : 'auto';
 const say = (line: string): void => void process.stderr.write(`[cluster] ${line}\n`);
+const secs = (since: number): string => ((Date.now() - since) / 1000).toFixed(1);
 
-let world: ClusterWorld | undefined;
+// Brokers beside the nodes, the nodes in turn: up to 3 minutes each on a loaded box.
+beforeAll(async () => {
+  const log = (l: string): void => void process.stderr.write(`[services] ${l}\n`);
+  await clusterUp({ log, timeoutMs: 180_000 });
+}, 600_000);
+
+// A test that failed between a kill and its restart leaves no node down for the next one.
 afterEach(async () => {
-  await world?.close();
-  world = undefined;
-  // A test that failed between a kill and its restart leaves no node down for the next one.
   await startClusterNode('cassandra', 3, { timeoutMs: 300_000 });
   await startClusterNode('kafka', 2, { timeoutMs: 300_000 });
 });
 
-const open = async (dedupe: 'auto' | 'off' = DEDUPE, tweets = TWEETS): Promise<ClusterWorld> => {
-  world = await ClusterWorld.open({ tweets, followers: FOLLOWERS, dedupe, tag: inject('runTag') });
-  return world;
+/** The world of the running test, for {@link postMortem}. */
+let current: ClusterWorld | undefined;
+beforeEach(({ onTestFailed }) =>
+  onTestFailed(async () => {
+    const w = current;
+    if (w !== undefined)
+      say(await postMortem(w.config.cassandra.keyspace, [...w.connectors, ...w.workers], w.exits));
+  }),
+);
+
+const open = async (dedupe: 'auto' | 'off', followers: number): Promise<ClusterWorld> => {
+  const began = Date.now();
+  const w = await ClusterWorld.open({
+    tweets: TWEETS,
+    followers,
+    dedupe,
+    tag: inject('runTag'),
+    log: say,
+  });
+  say(
+    `world open in ${secs(began)} s (keyspace, topics, follows, 3 connectors and 2 workers ready)`,
+  );
+  current = w;
+  return w;
+};
+
+const close = async (w: ClusterWorld | undefined): Promise<void> => {
+  const began = Date.now();
+  await w?.close();
+  if (w !== undefined) say(`world closed in ${secs(began)} s`);
 };
 
 const exactlyOnce = (v: Verdict): void => {
@@ -39,38 +90,58 @@ const exactlyOnce = (v: Verdict): void => {
   expect(v.wrongTimelines, 'timelines not exactly the tweets written').toEqual([]);
 };
 
+/** The verdict on `written`, timed: reading every timeline back is a good part of a test. */
+const verify = async (
+  w: ClusterWorld,
+  written: readonly Written[],
+  copies: number,
+  cohort: Cohort = w,
+): Promise<Verdict> => {
+  const began = Date.now();
+  const v = await w.verify(written, copies, cohort);
+  say(
+    `verified ${written.length} tweets and ${cohort.followers.length} timelines in ${secs(began)} s`,
+  );
+  return v;
+};
+
 /** Seconds between `from` and the first completion of a tweet written after `from`. */
 const stall = (w: ClusterWorld, written: readonly Written[], from: number): number => {
   const after = written.filter((t) => t.at >= from).map((t) => w.arrivals.get(t.id) ?? Infinity);
   return (Math.min(...after) - from) / 1000;
 };
 
-describe.skipIf(!inject('cluster'))('fan-out on 3 Cassandra nodes (RF 3) and 3 brokers', () => {
+describe('fan-out on 3 Cassandra nodes (RF 3) and 3 brokers', () => {
+  let w: ClusterWorld | undefined;
+  // Its own cohorts only: the world's follows nobody.
+  beforeAll(async () => void (w = await open(DEDUPE, 0)), 600_000);
+  afterAll(() => close(w), 120_000);
+  const world = (): ClusterWorld => w ?? expect.fail('the world did not open');
+
   it('every change fans out exactly once: one completion per change, exact timelines', async () => {
-    const w = await open();
+    const w = world();
+    const c = await w.cohort(FOLLOWERS);
     const began = Date.now();
-    const written = await w.write(TWEETS);
+    const written = await w.write(TWEETS, c);
     const copies = await w.settle(
       written.map((t) => t.id),
       3,
       300_000,
     );
-    const secs = (Date.now() - began) / 1000;
-    say(
-      `${TWEETS} tweets × ${FOLLOWERS} followers, ${copies} copies, settled in ${secs.toFixed(1)} s`,
-    );
-    exactlyOnce(await w.verify(written, copies));
+    say(`${TWEETS} tweets × ${FOLLOWERS} followers, ${copies} copies, settled in ${secs(began)} s`);
+    exactlyOnce(await verify(w, written, copies, c));
     expect(copies).toBe(3 * TWEETS); // every replica's connector sent its copy
     expect(w.exits).toEqual([]);
   });
 
   it('SIGKILL of a Cassandra node mid fan-out: writes go on, its connector resumes, its late copies are skipped', async () => {
-    const w = await open();
-    const before = await w.write(Math.floor(TWEETS / 3));
+    const w = world();
+    const c = await w.cohort(FOLLOWERS);
+    const before = await w.write(Math.floor(TWEETS / 3), c);
     await killClusterNode('cassandra', 3);
     const killedAt = Date.now();
     say('SIGKILL Cassandra node 3 (its connector runs on)');
-    const during = await w.write(TWEETS - before.length); // LOCAL_QUORUM: two replicas of three
+    const during = await w.write(TWEETS - before.length, c); // LOCAL_QUORUM: two replicas of three
     const written = [...before, ...during];
     const restartAt = Date.now();
     const { elapsedMs } = await startClusterNode('cassandra', 3, { timeoutMs: 300_000 });
@@ -87,17 +158,18 @@ describe.skipIf(!inject('cluster'))('fan-out on 3 Cassandra nodes (RF 3) and 3 b
     );
     const caughtUp = (Date.now() - restartAt - elapsedMs) / 1000;
     say(`every copy of node 3 handled ${caughtUp.toFixed(1)} s after it was back`);
-    exactlyOnce(await w.verify(written, copies));
+    exactlyOnce(await verify(w, written, copies, c));
   });
 
   it('SIGKILL of a Kafka broker mid fan-out: transactions go on', async () => {
-    const w = await open();
+    const w = world();
+    const c = await w.cohort(FOLLOWERS);
     w.watchCompletions(TWEETS, 600_000);
-    const before = await w.write(Math.floor(TWEETS / 3));
+    const before = await w.write(Math.floor(TWEETS / 3), c);
     await killClusterNode('kafka', 2);
     const killedAt = Date.now();
     say('SIGKILL Kafka broker 2');
-    const during = await w.write(TWEETS - before.length);
+    const during = await w.write(TWEETS - before.length, c);
     const written = [...before, ...during];
     // Everything fans out on two brokers (min.insync.replicas 2) before the third comes back.
     const copies = await w.settle(
@@ -108,20 +180,23 @@ describe.skipIf(!inject('cluster'))('fan-out on 3 Cassandra nodes (RF 3) and 3 b
     say(
       `first completion of a tweet written after the kill: ${stall(w, during, killedAt).toFixed(1)} s after it; all done ${((Date.now() - killedAt) / 1000).toFixed(1)} s after it`,
     );
-    exactlyOnce(await w.verify(written, copies));
+    exactlyOnce(await verify(w, written, copies, c));
     const { elapsedMs } = await startClusterNode('kafka', 2, { timeoutMs: 300_000 });
     say(`broker 2 back after ${(elapsedMs / 1000).toFixed(1)} s`);
   });
+});
 
-  it('the same check fails without the claims (pipeline.dedupeCopies=off): duplicate completions', async () => {
-    const w = await open('off', 30);
+describe('without the claims', () => {
+  it('the same check fails (pipeline.dedupeCopies=off): duplicate completions', async () => {
+    const w = await open('off', FOLLOWERS);
+    onTestFinished(() => close(w), 120_000);
     const written = await w.write(30);
     const copies = await w.settle(
       written.map((t) => t.id),
       3,
       180_000,
     );
-    const verdict = await w.verify(written, copies);
+    const verdict = await verify(w, written, copies);
     expect(verdict.duplicated.length).toBeGreaterThan(0);
     expect(() => exactlyOnce(verdict)).toThrow(/more than once/);
     expect(verdict.wrongTimelines).toEqual([]); // the rows are idempotent: only the completions tell

@@ -2,6 +2,8 @@
  * The world of the cluster tests and bench: a keyspace at RF 3 and topics at RF 3 on the local
  * 3-node cluster, `authors` authors followed by the same `followers` users, one `fanout cdc` child
  * per Cassandra node (its own contact point and cdc_raw) and `workers` `fanout worker` children.
+ * Tests that share a world each write as a {@link Cohort} of their own: other authors, other
+ * followers, so that each verdict is about its own tweets and timelines only.
  * Tweets are written with CQL at LOCAL_QUORUM, each with a fixed client timestamp so that a write
  * the application retries is byte-identical (the same change, the same eventId).
  */
@@ -40,6 +42,8 @@ export interface WorldOptions {
   readonly tag?: string;
   /** Replication factor of the keyspace (3; the bench compares 1). */
   readonly replication?: number;
+  /** Where the time of {@link ClusterWorld.open} and {@link ClusterWorld.settle} goes. */
+  readonly log?: (line: string) => void;
 }
 
 /** This world's own keyspace, topic and group names. */
@@ -54,19 +58,35 @@ export interface Written {
 }
 
 export const FIRST_FOLLOWER = 10_000_000n;
+
+/** Authors and the users who follow every one of them. */
+export interface Cohort {
+  readonly authors: readonly bigint[];
+  readonly followers: readonly bigint[];
+}
+
+/** Cohort `k` (0: the world's own): ids apart from every other cohort's, with strangers between. */
+const cohortIds = (k: number, authors: number, followers: number): Cohort => ({
+  authors: range(1n + 1_000n * BigInt(k), authors),
+  followers: range(FIRST_FOLLOWER + 1_000_000n * BigInt(k), followers),
+});
 const sets = (...s: string[]): string[] => s.flatMap((x) => ['--set', x]);
 
-export class ClusterWorld {
+export class ClusterWorld implements Cohort {
   readonly config: Config;
   readonly client: CassandraClient;
   readonly admin: KafkaAdmin;
   readonly connectors: Supervised[];
   readonly workers: Supervised[];
   readonly exits: UnexpectedExit[] = [];
-  readonly authors: bigint[];
-  readonly followers: bigint[];
+  readonly authors: readonly bigint[];
+  readonly followers: readonly bigint[];
   /** Arrival time (ms) of each tweet's first completion, as a live consumer saw it. */
   readonly arrivals = new Map<string, number>();
+  readonly #log: (line: string) => void;
+  #cohorts = 0;
+  /** Tweets written so far, every cohort's. */
+  #written = 0;
 
   private constructor(
     config: Config,
@@ -78,8 +98,12 @@ export class ClusterWorld {
     this.config = config;
     this.client = client;
     this.admin = admin;
-    this.authors = range(1n, o.authors ?? 4);
-    this.followers = range(FIRST_FOLLOWER, o.followers);
+    this.#log = o.log ?? (() => {});
+    ({ authors: this.authors, followers: this.followers } = cohortIds(
+      0,
+      o.authors ?? 4,
+      o.followers,
+    ));
     const layout = clusterLayout(3);
     // Endpoints come from the --set pairs alone.
     const env = {};
@@ -123,6 +147,12 @@ export class ClusterWorld {
     const client = await connectCassandra(config);
     const admin = await connectAdmin(createKafka(config, createLogger('warn')), config);
     const w = new ClusterWorld(config, client, admin, o, settings);
+    const laps: string[] = [];
+    let t = Date.now();
+    const lap = (what: string): void => {
+      laps.push(`${what} ${((Date.now() - t) / 1000).toFixed(1)} s`);
+      t = Date.now();
+    };
     // A node still applying the previous test's DROP KEYSPACE can refuse the next DDL
     // ("Unknown CF"): the schema converges within seconds.
     for (let attempt = 1; ; attempt++) {
@@ -134,16 +164,35 @@ export class ClusterWorld {
         await new Promise((r) => setTimeout(r, 2_000 * attempt));
       }
     }
+    lap('schema');
     await ensureTopics(admin, config);
-    const store = new CassandraFollowerStore(client, config.cassandra.keyspace);
-    for (const a of w.authors) await store.add(a, w.followers);
+    await w.#follow(w);
+    lap('topics and follows');
     for (const p of [...w.connectors, ...w.workers]) p.start();
     await Promise.all([...w.connectors, ...w.workers].map((p) => p.untilReady(180_000)));
+    lap('processes ready');
+    w.#log(`open: ${laps.join(', ')}`);
     return w;
   }
 
-  /** Starts a live consumer of completions that stamps {@link arrivals} until it has `expected`. */
+  /** A new cohort of `followers` users following `authors` new authors. */
+  async cohort(followers: number, authors = 4): Promise<Cohort> {
+    const c = cohortIds(++this.#cohorts, authors, followers);
+    await this.#follow(c);
+    return c;
+  }
+
+  async #follow(c: Cohort): Promise<void> {
+    const store = new CassandraFollowerStore(this.client, this.config.cassandra.keyspace);
+    if (c.followers.length > 0) for (const a of c.authors) await store.add(a, c.followers);
+  }
+
+  /**
+   * Starts a live consumer of completions that stamps {@link arrivals} until `expected` tweets
+   * more than were written before the call have completed (earlier ones are in the topic too).
+   */
   watchCompletions(expected: number, timeoutMs: number): void {
+    const target = this.#written + expected;
     let seen = 0;
     void collect(
       this.config,
@@ -153,28 +202,24 @@ export class ClusterWorld {
           const id = (JSON.parse(records[seen]!.value) as { tweetId: string }).tweetId;
           if (!this.arrivals.has(id)) this.arrivals.set(id, Date.now());
         }
-        return this.arrivals.size >= expected;
+        return this.arrivals.size >= target;
       },
       timeoutMs,
     ).catch(() => undefined);
   }
 
   /**
-   * Writes `count` tweets, `concurrency` at a time, round robin over the authors, at LOCAL_QUORUM;
-   * a failed write is retried as is (same timestamp). `onWritten(n)` after each acknowledgement.
+   * Writes `count` tweets, 8 at a time, round robin over the cohort's authors, at LOCAL_QUORUM;
+   * a failed write is retried as is (same timestamp).
    */
-  async write(
-    count: number,
-    concurrency = 8,
-    onWritten?: (n: number) => Promise<void> | void,
-  ): Promise<Written[]> {
+  async write(count: number, cohort: Cohort = this, concurrency = 8): Promise<Written[]> {
     const ks = this.config.cassandra.keyspace;
     const cql = `INSERT INTO ${ks}.tweets (tweet_id, author_id, body, created_at) VALUES (?, ?, ?, ?)`;
     const out: Written[] = [];
     let next = 0;
     const one = async (i: number): Promise<void> => {
       const id = cassandra.types.TimeUuid.now().toString();
-      const author = this.authors[i % this.authors.length]!;
+      const author = cohort.authors[i % cohort.authors.length]!;
       const timestamp = cassandra.types.Long.fromString(
         String(BigInt(Date.now()) * 1000n + BigInt(i % 1000)),
       );
@@ -192,7 +237,7 @@ export class ClusterWorld {
         }
       }
       out.push({ id, author, at: Date.now() });
-      await onWritten?.(out.length);
+      this.#written++;
     };
     await Promise.all(
       Array.from({ length: concurrency }, async () => {
@@ -209,6 +254,7 @@ export class ClusterWorld {
   async settle(ids: readonly string[], copies: number, timeoutMs: number): Promise<number> {
     const parts = Array.from({ length: this.config.topics.cdcPartitions }, (_, i) => i);
     const want = new Set(ids);
+    const start = Date.now();
     const mine = await within(
       timeoutMs,
       `${copies} copies of each of ${ids.length} changes in the CDC topic`,
@@ -227,6 +273,7 @@ export class ClusterWorld {
       1_000,
     );
     const began = Date.now();
+    this.#log(`settle: every copy in the CDC topic after ${((began - start) / 1000).toFixed(1)} s`);
     await within(
       timeoutMs,
       'the workers committed past every copy',
@@ -245,12 +292,14 @@ export class ClusterWorld {
         `${err.message} (after ${Date.now() - began} ms); the workers said:\n${tails}`,
       );
     });
+    this.#log(`settle: committed past them ${((Date.now() - began) / 1000).toFixed(1)} s later`);
     return mine.length;
   }
 
-  /** Completions per tweet, distinct changes per tweet, and every follower's whole timeline. */
-  verify(written: readonly Written[], copies: number): Promise<Verdict> {
-    return verdict(this, written, copies);
+  /** Completions per tweet, distinct changes per tweet, and every cohort follower's timeline. */
+  verify(written: readonly Written[], copies: number, cohort: Cohort = this): Promise<Verdict> {
+    const { config, client } = this;
+    return verdict({ config, client, followers: cohort.followers }, written, copies);
   }
 
   async close(): Promise<void> {

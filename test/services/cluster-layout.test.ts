@@ -4,13 +4,15 @@
  * ring of evenly spaced tokens, every node a seed with its own data and cdc_raw, brokers of one
  * KRaft quorum at RF 3 / min.insync.replicas 2, and product settings that are a valid config.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../config/index.ts';
 import {
+  CLUSTER_HEAP,
+  CLUSTER_RING_DELAY_MS,
   clusterCassandraDriver,
   clusterConf,
   clusterKafkaVars,
@@ -98,6 +100,17 @@ describe('the local cluster layout', () => {
         .parameters[0]!.seeds;
       expect(seeds).toBe(layout.seeds);
     }
+  });
+
+  it('starts each Cassandra node with its small heap and a short ring delay, before the classpath', async () => {
+    const node = layout.nodes[0]!;
+    await mkdir(node.cassandra.jarDir, { recursive: true });
+    await writeFile(join(node.cassandra.jarDir, 'jamm-0.4.0.jar'), '');
+    const args = await clusterCassandraDriver(layout, node).javaArgs();
+    expect(args).toContain(`-Xmx${CLUSTER_HEAP.cassandra}`);
+    const delay = args.indexOf(`-Dcassandra.ring_delay_ms=${CLUSTER_RING_DELAY_MS}`);
+    expect(delay).toBeGreaterThan(0);
+    expect(delay).toBeLessThan(args.indexOf('-cp'));
   });
 
   it("renders each broker's properties: one quorum, RF 3, min.insync.replicas 2", async () => {

@@ -1,20 +1,19 @@
 /**
- * Global setup of the `cluster` project (*.cluster.int.test.ts): the local 3-node cluster
- * (`./fanout services up --nodes 3`, or scripts/cluster-tests.sh, which also stops it). It never
- * starts the cluster itself: when not every node runs, `cluster` is false and the files skip.
+ * Global setup of the `cluster` project (*.cluster.int.test.ts), which runs after every other
+ * project. It does not start the local 3-node cluster: global setups all run before the first
+ * test, and six more JVMs must not share two cores with the single-node suite. Each file starts
+ * it in its `beforeAll` (idempotent); this teardown removes the run's keyspaces and topics from it
+ * and stops it again when the run started it (FANOUT_CLUSTER_KEEP=1 leaves it running).
  */
 import { randomUUID } from 'node:crypto';
 import type { TestProject } from 'vitest/node';
-import { clusterStatus } from '../../services/cluster.ts';
+import { clusterDown, clusterStatus } from '../../services/cluster.ts';
 import { clusterLayout } from '../../services/cluster-layout.ts';
 import { removeRunLeftovers } from './leftovers.ts';
 
-declare module 'vitest' {
-  export interface ProvidedContext {
-    /** True when every node of the local cluster runs. */
-    cluster: boolean;
-  }
-}
+const say = (line: string): void => void process.stderr.write(`[cluster] ${line}\n`);
+const allRunning = async (): Promise<boolean> =>
+  (await clusterStatus()).every((s) => s.state === 'running');
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const layout = clusterLayout(3);
@@ -25,17 +24,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
     cdcRawDir: layout.nodes[0]!.cassandra.cdcRawDir,
     source: 'local' as const,
   };
-  const down = (await clusterStatus()).filter((s) => s.state !== 'running');
   project.provide('runTag', runTag);
   project.provide('services', services);
-  project.provide('cluster', down.length === 0);
-  if (down.length > 0) {
-    process.stderr.write(
-      `[cluster] skipped: ${down.map((s) => `${s.role} ${s.node} ${s.state}`).join(', ')} (./fanout services up --nodes 3)\n`,
-    );
-    return async () => {};
-  }
+  const wasRunning = await allRunning();
   return async () => {
-    process.stderr.write(`[cluster] ${await removeRunLeftovers(services, runTag)}\n`);
+    if (await allRunning()) say(await removeRunLeftovers(services, runTag));
+    if (wasRunning || process.env.FANOUT_CLUSTER_KEEP === '1') return;
+    const began = Date.now();
+    await clusterDown({ log: (l) => process.stderr.write(`[services] ${l}\n`) });
+    say(`cluster stopped in ${((Date.now() - began) / 1000).toFixed(1)} s`);
   };
 }
