@@ -22,7 +22,6 @@ import {
   completionOf,
   testEnv,
   type TestEnv,
-  within,
 } from '../pipeline/fixtures.ts';
 import {
   eventually,
@@ -108,6 +107,31 @@ function shape(t: JaegerTrace) {
   return { parentOf, named, service, queriesUnder };
 }
 
+/**
+ * Warm-up tweets of nobody's until one completed and `done` holds: the connector and workers are
+ * then running. Each try writes a new one: one written before the connector started reading is
+ * not a change it sends (cdc.startFrom=latest in the tests' settings).
+ */
+async function warmUp(
+  tweets: CassandraTweetStore,
+  config: Config,
+  done: () => Promise<boolean>,
+): Promise<void> {
+  const deadline = Date.now() + 150_000;
+  for (;;) {
+    const warm = await tweets.insert(999_999n, 'warm-up');
+    const completed = await completionOf(config, warm.tweetId, undefined, 15_000).then(
+      () => true,
+      () => false,
+    );
+    if (completed && (await done())) return;
+    if (Date.now() > deadline)
+      throw new Error(
+        'no warm-up tweet completed within 150 s: the connector or a worker is not running',
+      );
+  }
+}
+
 describe('a tweet is one trace in Jaeger, commit log to last timeline row', () => {
   let env: TestEnv;
 
@@ -119,9 +143,7 @@ describe('a tweet is one trace in Jaeger, commit log to last timeline row', () =
       const cdc = spawnTraced(env.config, ['cdc']);
       const worker = spawnTraced(env.config, ['worker', '--worker-id', 'w1']);
       const tweets = new CassandraTweetStore(env.client, env.config.cassandra.keyspace);
-      // Until the connector and the worker run, a warm-up tweet of nobody's is retried.
-      const warm = await tweets.insert(999_999n, 'warm-up');
-      await completionOf(env.config, warm.tweetId, undefined, 120_000);
+      await warmUp(tweets, env.config, async () => true);
       const { tweetId } = await tweets.insert(CELEBRITY, 'traced tweet');
       await completionOf(env.config, tweetId, undefined, 120_000);
       await Promise.all([worker.stop(), cdc.stop()]);
@@ -179,11 +201,9 @@ describe('a tweet is one trace in Jaeger, commit log to last timeline row', () =
       const tweets = new CassandraTweetStore(env.client, env.config.cassandra.keyspace);
       // Both workers run (their two lanes join together) before the tweet: warm-up tweets of
       // nobody's until each worker has completed one.
-      await within(120_000, 'a completion from each worker', async () => {
-        const warm = await tweets.insert(999_999n, 'warm-up');
-        await completionOf(env.config, warm.tweetId, undefined, 60_000);
+      await warmUp(tweets, env.config, async () => {
         const by = new Set((await completedEvents(env.config)).map((c) => c.workerId));
-        return by.has('w1') && by.has('w2') ? true : undefined;
+        return by.has('w1') && by.has('w2');
       });
       const { tweetId } = await tweets.insert(star, 'traced celebrity tweet');
       const done = await completionOf(env.config, tweetId, undefined, 180_000);
