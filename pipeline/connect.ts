@@ -5,7 +5,6 @@
  */
 import type { Config } from '../config/index.ts';
 import type { CassandraClient } from '../connectors/cassandra/client.ts';
-import { CassandraAuthorTweetStore } from '../connectors/cassandra/author-tweets.ts';
 import { CassandraClaimStore } from '../connectors/cassandra/claims.ts';
 import { CassandraFollowerStore } from '../connectors/cassandra/followers.ts';
 import { CassandraTimelineStore } from '../connectors/cassandra/timelines.ts';
@@ -15,7 +14,6 @@ import { KafkaRecordSource } from '../connectors/kafka/source.ts';
 import { KafkaTransactionalSink, workerTransactionalId } from '../connectors/kafka/transactions.ts';
 import type { Logger } from '../lib/log.ts';
 import { checkpointPartition } from '../records/checkpoint.ts';
-import { capTimelines } from './cap.ts';
 import { Worker, type WorkerPorts } from './worker.ts';
 
 export function workerPorts(
@@ -38,20 +36,13 @@ export function workerPorts(
     followers: new CassandraFollowerStore(cassandra, ks, {
       readConsistency: config.cassandra.readConsistency,
     }),
-    timelines: capTimelines(
-      new CassandraTimelineStore(cassandra, ks, {
-        writeConsistency: config.cassandra.writeConsistency,
-        strategy: config.pipeline.writeStrategy,
-      }),
-      { ...config.timeline, log },
-    ),
+    timelines: new CassandraTimelineStore(cassandra, ks, {
+      writeConsistency: config.cassandra.writeConsistency,
+      strategy: config.pipeline.writeStrategy,
+    }),
     authors: new CassandraTweetAuthorStore(cassandra, ks),
     ...(dedupesCopies(config) ? { claims: new CassandraClaimStore(cassandra, ks) } : {}),
     work: workLanePorts(config, log, workerId),
-    graph: {
-      ...laneStreams(config, log, workerId, config.topics.followersCdc, 'graph'),
-      authorTweets: new CassandraAuthorTweetStore(cassandra, ks),
-    },
   };
 }
 
@@ -61,31 +52,16 @@ export function workerPorts(
  * (work partition mod cdcPartitions), keyed by work topic and partition.
  */
 function workLanePorts(config: Config, log: Logger, workerId: string): WorkerPorts['work'] {
-  return laneStreams(config, log, workerId, config.topics.tasks, 'tasks');
-}
-
-/**
- * The streams of a lane other than the tweets': its source in group `<groupId>.<lane>`, its own
- * transactional producer, and its checkpoints on partition (source partition mod cdcPartitions)
- * of the checkpoint topic, keyed by its source topic and partition.
- */
-function laneStreams(
-  config: Config,
-  log: Logger,
-  workerId: string,
-  topic: string,
-  lane: 'tasks' | 'graph',
-): NonNullable<WorkerPorts['work']> {
   const source = new KafkaRecordSource(config, {
     workerId,
     log,
-    topic,
-    groupSuffix: `.${lane}`,
+    topic: config.topics.tasks,
+    groupSuffix: '.tasks',
   });
   return {
     source,
     sink: new KafkaTransactionalSink(config, {
-      transactionalId: workerTransactionalId(config, workerId, lane),
+      transactionalId: workerTransactionalId(config, workerId, 'tasks'),
       source,
       log,
     }),

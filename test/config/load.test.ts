@@ -131,8 +131,6 @@ describe('loadConfig', () => {
       'topics',
       'cdc',
       'pipeline',
-      'graph',
-      'timeline',
       'retry',
       'telemetry',
       'log',
