@@ -34,9 +34,7 @@ export class HeldRecords<M extends { readonly partition: number }> {
   /** Drops every record of these partitions (given up); returns how many. */
   drop(partitions: Iterable<number>): number {
     const gone = new Set(partitions);
-    const before = this.#records.length;
-    this.#records = this.#records.filter((r) => !gone.has(r.partition));
-    return before - this.#records.length;
+    return this.retain((p) => !gone.has(p));
   }
 
   /** Keeps only the records of partitions `keep` accepts; returns how many were dropped. */

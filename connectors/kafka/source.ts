@@ -321,7 +321,7 @@ export class KafkaRecordSource implements RecordSource {
     const held = this.#held;
     while (!this.#stopping) {
       await this.#rebalancing; // never hand over records while partitions change hands
-      held.retain((p) => owned(p) || this.#restoring.has(p));
+      held.retain(this.#kept);
       let room = listener.room();
       for (let m = room > 0 ? held.next(owned) : undefined; m; m = held.next(owned)) {
         listener.record(sourceRecord(m));
@@ -369,9 +369,7 @@ export class KafkaRecordSource implements RecordSource {
       await sleep(POLL_WAIT_MS);
       return [];
     });
-    const kept = messages.filter(
-      (m) => this.#owned.has(m.partition) || this.#restoring.has(m.partition),
-    );
+    const kept = messages.filter((m) => this.#kept(m.partition));
     const early = kept.filter((m) => !this.#owned.has(m.partition));
     if (early.length > 0)
       this.#log.debug('records of partitions being restored arrived; held until restored', {
@@ -379,6 +377,10 @@ export class KafkaRecordSource implements RecordSource {
       });
     return kept;
   }
+
+  /** Whether records of `partition` are kept: it is owned, or being restored (./held.ts). */
+  readonly #kept = (partition: number): boolean =>
+    this.#owned.has(partition) || this.#restoring.has(partition);
 
   #setPaused(paused: boolean): void {
     if (paused === this.#paused) return;
