@@ -22,6 +22,7 @@ import {
   completionOf,
   testEnv,
   type TestEnv,
+  within,
 } from '../pipeline/fixtures.ts';
 import {
   eventually,
@@ -109,28 +110,22 @@ function shape(t: JaegerTrace) {
 
 /**
  * Warm-up tweets of nobody's until one completed and `done` holds: the connector and workers are
- * then running. Each try writes a new one: one written before the connector started reading is
- * not a change it sends (cdc.startFrom=latest in the tests' settings).
+ * then running. Each try writes a new one, so a tweet the connector does not send (one written
+ * before it reads, at cdc.startFrom=latest) is not waited on for the whole deadline.
  */
-async function warmUp(
+const warmUp = (
   tweets: CassandraTweetStore,
   config: Config,
   done: () => Promise<boolean>,
-): Promise<void> {
-  const deadline = Date.now() + 150_000;
-  for (;;) {
+): Promise<true> =>
+  within(150_000, 'a warm-up tweet completed (the connector and the workers run)', async () => {
     const warm = await tweets.insert(999_999n, 'warm-up');
     const completed = await completionOf(config, warm.tweetId, undefined, 15_000).then(
       () => true,
       () => false,
     );
-    if (completed && (await done())) return;
-    if (Date.now() > deadline)
-      throw new Error(
-        'no warm-up tweet completed within 150 s: the connector or a worker is not running',
-      );
-  }
-}
+    return completed && (await done()) ? true : undefined;
+  });
 
 describe('a tweet is one trace in Jaeger, commit log to last timeline row', () => {
   let env: TestEnv;
