@@ -515,3 +515,19 @@ export const schema = {
 
 /** Env vars that are not schema keys but that the tools read. */
 export const extraEnv = ['FANOUT_HOME', 'FANOUT_CONFIG', 'FANOUT_PORT_OFFSET'] as const;
+
+/**
+ * Knobs of `./fanout test` (README, Tests). The product ignores them, and must not refuse them:
+ * the suite's own processes (bench, demo, workers) inherit the environment `./fanout test` ran in.
+ */
+export const testEnv = [
+  'FANOUT_CLUSTER',
+  'FANOUT_CLUSTER_KEEP',
+  'FANOUT_CLUSTER_TWEETS',
+  'FANOUT_CLUSTER_FOLLOWERS',
+  'FANOUT_CLUSTER_DEDUPE',
+  'FANOUT_CHAOS',
+  'FANOUT_CHAOS_SEED',
+  'FANOUT_TEST_LOG',
+  'FANOUT_TEST_NO_DOCKER',
+] as const;
