@@ -133,6 +133,8 @@ describe('loadConfig', () => {
       'topics',
       'cdc',
       'pipeline',
+      'graph',
+      'timeline',
       'retry',
       'telemetry',
       'log',
