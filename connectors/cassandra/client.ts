@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { ConnectionOptions } from 'node:tls';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import cassandra from 'cassandra-driver';
 import type { Config } from '../../config/index.ts';
 import { classifyCassandraError, FanoutError, withTimeout } from '../../lib/errors.ts';
@@ -47,7 +47,7 @@ export async function connectCassandra(
     return client;
   } catch (err) {
     await client.shutdown().catch(() => undefined);
-    const refused = securityFailure(config, err);
+    const refused = securityFailure(config, err) ?? (await tlsOnlyFailure(config, err));
     if (refused)
       throw new FanoutError(refused.code, refused.sentence, { retriable: false, cause: err });
     const cause = err instanceof FanoutError ? err : classifyCassandraError(err, 'connect');
@@ -142,12 +142,47 @@ function securityFailure(
       code: 'CASSANDRA_TLS_FAILED',
       sentence: `${where} does not speak TLS: set cassandra.tls=false or use the node's TLS port`,
     };
-  if (!c.tls && inner.length > 0 && inner.every((e) => e.code === 'ECONNRESET'))
-    return {
-      code: 'CASSANDRA_TLS_REQUIRED',
-      sentence: `${where} closed the connection at once: it most likely requires TLS (set cassandra.tls=true and cassandra.tlsCaFile)`,
-    };
   return undefined;
+}
+
+/**
+ * A node that requires TLS resets a plaintext connection, but so does a node killed while it
+ * accepts one (issue #17: a process starting during a Cassandra restart exited on that guess).
+ * Only when every contact point reset the connection is each one asked for a TLS handshake: if
+ * one completes, the cluster requires TLS; otherwise the nodes are down or restarting (retriable).
+ */
+async function tlsOnlyFailure(
+  config: Config,
+  err: unknown,
+): Promise<{ code: string; sentence: string } | undefined> {
+  const c = config.cassandra;
+  const errors = (err as { innerErrors?: Record<string, { code?: string }> }).innerErrors ?? {};
+  const hosts = Object.keys(errors);
+  if (c.tls || hosts.length === 0 || !hosts.every((h) => errors[h]?.code === 'ECONNRESET'))
+    return undefined;
+  const answers = await Promise.all(hosts.map((h) => speaksTls(h, c.connectTimeoutMs)));
+  if (!answers.some(Boolean)) return undefined;
+  return {
+    code: 'CASSANDRA_TLS_REQUIRED',
+    sentence: `Cassandra at ${c.contactPoints.join(',')} closed the plaintext connection and answered a TLS handshake: it requires TLS (set cassandra.tls=true and cassandra.tlsCaFile)`,
+  };
+}
+
+/** Whether `host:port` completes a TLS handshake (any certificate: this only asks whether it speaks TLS). */
+export function speaksTls(address: string, timeoutMs: number): Promise<boolean> {
+  const at = address.lastIndexOf(':');
+  const host = address.slice(0, at).replace(/^\[|\]$/g, '');
+  const port = Number(address.slice(at + 1));
+  return new Promise((resolve) => {
+    const socket = tlsConnect({ host, port, rejectUnauthorized: false, timeout: timeoutMs });
+    const done = (answer: boolean): void => {
+      socket.destroy();
+      resolve(answer);
+    };
+    socket.once('secureConnect', () => done(true));
+    socket.once('error', () => done(false));
+    socket.once('timeout', () => done(false));
+  });
 }
 
 /** The driver's consistency level of a config name (`local_quorum`, `one`, ...); LOCAL_QUORUM when unknown. */

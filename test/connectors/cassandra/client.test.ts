@@ -1,0 +1,37 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../../config/index.ts';
+import { connectCassandra, speaksTls } from '../../../connectors/cassandra/client.ts';
+import { FanoutError } from '../../../lib/errors.ts';
+
+/** A listener that resets every connection it accepts: a node killed mid-accept looks like this. */
+async function resetting(): Promise<{ server: Server; address: string }> {
+  const server = createServer((socket: Socket) => socket.resetAndDestroy());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { server, address: `127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
+describe('connectCassandra when every connection is reset (issue #17)', () => {
+  let server: Server | undefined;
+  afterEach(
+    () => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve())),
+  );
+
+  it('asks for a TLS handshake before saying TLS is required; a node that is not TLS is retriable', async () => {
+    const r = await resetting();
+    server = r.server;
+    expect(await speaksTls(r.address, 2_000)).toBe(false);
+    const config = loadConfig({
+      env: {},
+      sets: [`cassandra.contactPoints=${r.address}`, 'cassandra.connectTimeoutMs=2000'],
+    });
+    const err = await connectCassandra(config).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(FanoutError);
+    expect((err as FanoutError).code).toBe('CASSANDRA_UNREACHABLE');
+    expect((err as FanoutError).retriable).toBe(true);
+  });
+});
