@@ -37,7 +37,11 @@ describe('CDC segment lifecycle (real Kafka, schema from the real Cassandra)', (
   const config = loadConfig({
     env: {},
     // Its segments are written before the connector reads them: the earliest is where it starts.
-    sets: testSettings([`cdc.rawDir=${rawDir}`, `cdc.errorDir=${errorDir}`, 'cdc.startFrom=earliest']),
+    sets: testSettings([
+      `cdc.rawDir=${rawDir}`,
+      `cdc.errorDir=${errorDir}`,
+      'cdc.startFrom=earliest',
+    ]),
   });
   const log = createLogger(process.env.TEST_LOG === 'debug' ? 'debug' : 'error');
   afterAll(async () => {
