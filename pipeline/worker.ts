@@ -52,6 +52,7 @@ export class Worker {
   readonly #tweets: Lane;
   readonly #tasks: { lane: Lane; handler: TaskHandler } | undefined;
   readonly #graph: Lane | undefined;
+  readonly #timelines: WorkerPorts['timelines'];
   #run: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
 
@@ -59,6 +60,7 @@ export class Worker {
     const { config, workerId, log, ports } = options;
     const p = config.pipeline;
     this.workerId = workerId;
+    this.#timelines = ports.timelines;
     this.#credit = new Credit(rowCredit(p));
     const gate = new AdmissionGate(p.maxInFlightTweets, () => {
       this.#tweets.wake();
@@ -134,6 +136,8 @@ export class Worker {
     this.#closing ??= (async () => {
       await Promise.all([this.#tweets.close(), this.#tasks?.lane.close(), this.#graph?.close()]);
       await this.#run?.catch(() => undefined);
+      // Trims queued by the last batches, before the caller shuts the Cassandra client down.
+      await this.#timelines.idle?.();
     })();
     return this.#closing;
   }

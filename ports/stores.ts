@@ -62,6 +62,8 @@ export interface TimelineStore {
    * (`USING TIMESTAMP` now). True when it deleted.
    */
   trim(userId: bigint, keep: number): Promise<boolean>;
+  /** Resolves once work it runs behind the writes (trims) is done: awaited before the client closes. */
+  idle?(): Promise<void>;
 }
 
 /** An author as recorded in tweet_authors, with the write time of its record. */
