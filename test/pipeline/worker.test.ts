@@ -116,7 +116,7 @@ describe('Worker (fakes)', () => {
             read: (u, n) => memory.read(u, n),
             trim: (u, keep) =>
               new Promise<boolean>((resolve) => held.push(() => resolve(memory.trim(u, keep)))),
-          } as TimelineStore,
+          },
           { maxEntries: 800, trimEvery: 1 },
         ),
     });
