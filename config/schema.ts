@@ -562,6 +562,7 @@ export const testEnv = [
   'FANOUT_CLUSTER_DEDUPE',
   'FANOUT_CHAOS',
   'FANOUT_CHAOS_SEED',
+  'FANOUT_GRAPH_FAN',
   'FANOUT_TEST_LOG',
   'FANOUT_TEST_NO_DOCKER',
 ] as const;
