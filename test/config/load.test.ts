@@ -135,6 +135,8 @@ describe('loadConfig', () => {
       'topics',
       'cdc',
       'pipeline',
+      'graph',
+      'timeline',
       'retry',
       'telemetry',
       'log',
