@@ -80,14 +80,32 @@ export function layoutRatios(l: LayoutRuns): Record<string, number | string | un
     // Context: the pipeline against the same job done by hand without reliability.
     'd/e': +(d.rowsPerSecond / e.rowsPerSecond).toFixed(2),
     'e/c': +(e.rowsPerSecond / c.rowsPerSecond).toFixed(2),
-    // Tracing's cost: the pipeline with the telemetry SDK on against off, side by side.
-    ...(l.traced.length > 0
-      ? { 't/d': +(median(l.traced).rowsPerSecond / d.rowsPerSecond).toFixed(2) }
-      : {}),
+    ...tracingRatios(l),
     // Each round's own pair, run back to back: the paired estimate (a pair shares its minute of load).
     'pairs d/c': pairs.join(' '),
     'median of pairs': medianOf(pairs),
     ...trimRatios(l),
+  };
+}
+
+/**
+ * Tracing's cost: the pipeline with the telemetry SDK on against off, side by side. Medians'
+ * ratio, each round's pair, and the client CPU of all traced runs over all untraced ones: on a
+ * shared box the rate moves more between rounds than tracing costs, the process's CPU does not.
+ */
+function tracingRatios(l: LayoutRuns): Record<string, number | string | undefined> {
+  if (l.traced.length === 0) return {};
+  const pairs = l.traced.map(
+    (t, i) => +(t.rowsPerSecond / l.pipelines[i]!.rowsPerSecond).toFixed(2),
+  );
+  const cpu = (rows: readonly Row[]): number =>
+    rows.reduce((sum, r) => sum + (r.clientCpuSeconds ?? 0), 0);
+  return {
+    't/d': +(median(l.traced).rowsPerSecond / median(l.pipelines).rowsPerSecond).toFixed(2),
+    'pairs t/d': pairs.join(' '),
+    'median of pairs t/d': medianOf(pairs),
+    'client CPU t/d':
+      cpu(l.pipelines) > 0 ? +(cpu(l.traced) / cpu(l.pipelines)).toFixed(2) : undefined,
   };
 }
 

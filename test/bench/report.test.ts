@@ -25,6 +25,22 @@ const runs = (untrimmed: number[]): LayoutRuns => ({
   untrimmed: untrimmed.map((r) => row('d off', r)),
 });
 
+describe('fan-out bench report: tracing cost (--tracing)', () => {
+  it('t/d as medians, per round pair, and as client CPU', () => {
+    const cpu = (r: Row, clientCpuSeconds: number): Row => ({ ...r, clientCpuSeconds });
+    const l: LayoutRuns = {
+      ...runs([]),
+      pipelines: [cpu(row('d', 9_000), 5), cpu(row('d', 8_000), 5), cpu(row('d', 9_900), 5)],
+      traced: [cpu(row('t', 9_900), 5.5), cpu(row('t', 7_200), 5), cpu(row('t', 9_000), 5)],
+    };
+    const ratios = layoutRatios(l);
+    expect(ratios['t/d']).toBe(1); // medians 9,000 / 9,000
+    expect(ratios['pairs t/d']).toBe('1.1 0.9 0.91');
+    expect(ratios['median of pairs t/d']).toBe(0.91);
+    expect(ratios['client CPU t/d']).toBe(1.03); // 15.5 / 15
+  });
+});
+
 describe('fan-out bench report: the trims cost (--trim-cost)', () => {
   it('puts on/off beside the other ratios: medians, and each round pair run back to back', () => {
     const l = runs([10_000, 8_000, 10_000]);
