@@ -41,9 +41,12 @@ export interface StatusSnapshot {
 
 interface Seen {
   readonly delivered: number;
-  /** Followers per second, smoothed; undefined until the progress was seen twice. */
+  /** Followers per second, smoothed; undefined until the progress was seen to move. */
   readonly rate: number | undefined;
+  /** When `delivered` last changed; undefined until it does. */
   readonly movedAt: number | undefined;
+  /** When `delivered` last changed, or was first seen: where the next rate sample starts. */
+  readonly since: number;
   readonly last: CommittedProgress;
 }
 
@@ -61,20 +64,27 @@ export interface WatchState {
 const KEEP_FINISHED_MS = 30_000;
 /** Weight of the newest rate sample. */
 const SMOOTHING = 0.5;
+/** Progress that has not moved for this long shows a rate of 0 (and no ETA). */
+const STALLED_MS = 10_000;
 
 export function nextWatchState(prev: WatchState | undefined, snap: StatusSnapshot): WatchState {
   const tweets = new Map<string, Seen>();
-  const prevAt = prev?.at;
   for (const t of snap.tweets) {
     const before = prev?.tweets.get(t.tweet);
     let rate = before?.rate;
     let movedAt = before?.movedAt;
-    if (before !== undefined && prevAt !== undefined && snap.at > prevAt) {
-      const sample = Math.max(0, (t.delivered - before.delivered) / ((snap.at - prevAt) / 1000));
+    let since = before?.since ?? snap.at;
+    // Committed progress moves in steps (a checkpoint every second or two, not every frame): a
+    // sample spans move to move, so a frame between two checkpoints does not halve the rate.
+    if (before !== undefined && t.delivered !== before.delivered && snap.at > before.since) {
+      const sample = Math.max(
+        0,
+        (t.delivered - before.delivered) / ((snap.at - before.since) / 1000),
+      );
       rate = rate === undefined ? sample : SMOOTHING * sample + (1 - SMOOTHING) * rate;
-      if (t.delivered !== before.delivered) movedAt = snap.at;
-    }
-    tweets.set(t.tweet, { delivered: t.delivered, rate, movedAt, last: t });
+      movedAt = since = snap.at;
+    } else if (before !== undefined && snap.at - before.since >= STALLED_MS) rate = 0;
+    tweets.set(t.tweet, { delivered: t.delivered, rate, movedAt, since, last: t });
   }
   const finished = new Map(
     [...(prev?.finished ?? [])].filter(([, f]) => snap.at - f.at < KEEP_FINISHED_MS),

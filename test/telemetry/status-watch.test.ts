@@ -90,11 +90,28 @@ describe('status --watch', () => {
       snap(T0 + 2_000, [tweet(200_000)], 1),
       snap(T0 + 3_000, [tweet(200_000)], 3),
     ]);
-    // 50k/s, then a second with no move: smoothed to 25k/s; 300k left at 25k/s = 12 s.
-    expect(rowOf(screen)).toMatch(/ 40% +200k\/500k +25k\/s +12 s +1 s {2}300000/);
+    // 50k/s from move to move; a frame between two checkpoints keeps it: 300k left = 6 s.
+    expect(rowOf(screen)).toMatch(/ 40% +200k\/500k +50k\/s +6 s +1 s {2}300000/);
     expect(screen).toContain(
       'dead letters 3 offsets (+3 since the watch began)   checkpoint age 1 s',
     );
+  });
+
+  it('rates span checkpoint to checkpoint; progress still for 10 s shows 0/s and no ETA', () => {
+    const moving = run([
+      snap(T0, [tweet(100_000)]),
+      snap(T0 + 1_000, [tweet(100_000)]),
+      snap(T0 + 2_000, [tweet(200_000)]), // 100k in the 2 s since it was first seen: 50k/s
+      snap(T0 + 3_000, [tweet(200_000)]),
+      snap(T0 + 4_000, [tweet(300_000)]), // 50k/s again
+    ]);
+    expect(rowOf(moving.screen)).toMatch(/ 60% +300k\/500k +50k\/s +4 s /);
+    const stalled = run([
+      snap(T0, [tweet(100_000)]),
+      snap(T0 + 1_000, [tweet(200_000)]),
+      snap(T0 + 11_000, [tweet(200_000)]),
+    ]);
+    expect(rowOf(stalled.screen)).toMatch(/ 40% +200k\/500k +0\/s +\? /);
   });
 
   it('shows a tweet that finished as done with 0 remaining, for 30 s', () => {
