@@ -2,17 +2,21 @@
  * A fan-out worker: the TWEETS lane (the CDC topic of `tweets`, ./tweets/handler.ts) and, given
  * the work topic's ports, the TASKS lane (page-range tasks of split celebrity fan-outs,
  * ./tasks/handler.ts), each a lane runtime (./lane/lane.ts) with its own consumer group and
- * transactional producer. The two share one row credit (memory: rows read and not written) and
- * one admission gate (`pipeline.maxInFlightTweets` jobs in flight), both strict per process.
+ * transactional producer. The two share one row credit (memory: rows read and not written), one
+ * admission gate (`pipeline.maxInFlightTweets` jobs in flight), both strict per process, and one
+ * bound on timeline writes in flight; small tweets go ahead of tasks in the credit and the writes
+ * (`pipeline.smallFirst`).
  * A lane that fails fails the worker.
  */
 import type { Config } from '../config/index.ts';
 import type { Logger } from '../lib/log.ts';
 import type { ClaimStore } from '../ports/stores.ts';
-import { rowCredit } from './bounds.ts';
+import { creditShares, rowCredit } from './bounds.ts';
+import { priorityOf } from './job.ts';
 import { AdmissionGate, Credit } from './lane/credit.ts';
 import type { LanePorts } from './lane/handler.ts';
 import { Lane } from './lane/lane.ts';
+import { WriteSlots } from './lane/write-slots.ts';
 import type { Totals } from './metrics.ts';
 import { sumTotals, type WorkerState, type WorkerStatus } from './status.ts';
 import { TaskHandler } from './tasks/handler.ts';
@@ -50,7 +54,7 @@ export class Worker {
     const { config, workerId, log, ports } = options;
     const p = config.pipeline;
     this.workerId = workerId;
-    this.#credit = new Credit(rowCredit(p));
+    this.#credit = new Credit(rowCredit(p), creditShares(p));
     const gate = new AdmissionGate(p.maxInFlightTweets, () => {
       this.#tweets.wake();
       this.#tasks?.lane.wake();
@@ -60,7 +64,18 @@ export class Worker {
       timelines: ports.timelines,
       authors: ports.authors,
     };
-    const shared = { config, workerId, log, credit: this.#credit, gate };
+    // Small first: one bound on writes for both lanes, tweets' batches ahead of tasks'. Off: as
+    // before issue #19, each lane its own bound and one class (first come, first served).
+    const slots = p.smallFirst ? new WriteSlots(p.maxInFlightBatches) : undefined;
+    const shared = {
+      config,
+      workerId,
+      log,
+      credit: this.#credit,
+      gate,
+      priority: p.smallFirst ? priorityOf : () => 'small' as const,
+      slots: () => slots ?? new WriteSlots(p.maxInFlightBatches),
+    };
     const work = ports.work
       ? { name: config.topics.tasks, partitions: config.topics.tasksPartitions }
       : undefined;
