@@ -13,85 +13,38 @@
  * discarded (d) warm-up run, each on an emptied timelines table (no approach pays for an earlier
  * one's compactions); the ratios use the medians. With `--isolate` the same rounds also run with
  * Cassandra pinned to its own core (./cores.ts), layouts alternating within each round, (c) tuned
- * per layout. Each run records the CPU the local Cassandra and Kafka spent during its timed part
- * (from /proc, when the services are this project's launcher's): which process limits a ratio.
- * Prints tables, writes bench-results/fanout.json.
+ * per layout. `--tracing` and `--trim-cost` run variants of (d) right beside each (d) run (traced;
+ * timeline trims off), the order flipping each round. Each run records the CPU the local Cassandra
+ * and Kafka spent during its timed part (from /proc, when the services are this project's
+ * launcher's): which process limits a ratio. Prints tables, writes bench-results/fanout.json.
  *
  *   ./fanout services up && node bench/fanout.ts [--followers 500000] [--naive-rows 20000]
  *       [--promise-all-rows 100000] [--rounds 3] [--flat-rss N] [--tracing] [--isolate]
+ *       [--trim-cost]          (options: ./fanout-args.ts)
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/index.ts';
 import { connectCassandra } from '../connectors/cassandra/client.ts';
 import { applySchema } from '../connectors/cassandra/schema.ts';
 import { removeDeployment } from './approaches/deployment.ts';
 import { CoreLayouts, type Layout } from './cores.ts';
-import { cpuRows, layoutRatios, medianRows, printRows, type LayoutRuns } from './report.ts';
+import { benchArgs, usageError } from './fanout-args.ts';
+import { medianRows, printSummary, type LayoutRuns } from './report.ts';
 import { median, runApproach, type Row } from './runner.ts';
 import { ensureFollowers } from './seed.ts';
 
-const BENCH_USAGE = `usage: fanout bench [--followers 500000] [--naive-rows 20000] [--promise-all-rows 100000]
-                    [--rounds 3] [--flat-rss N] [--keyspace fanout_bench]
-  --flat-rss N   also run the pipeline for an author with N followers, for peak RSS (default 0: off)
-  --tracing      also run (d) with the telemetry SDK on (default sampling, traces to
-                 telemetry.otlpEndpoint) beside each (d) run: ratio traced/untraced
-  --isolate      also run (c), (d) and (e) with the local Cassandra pinned to its own core and
-                 Kafka and the client on the other(s) (taskset; restored at the end): both
-                 layouts' ratios side by side, rounds interleaved
-  (services must be up: ./fanout services up)`;
-
-/** Bad arguments end in one line and exit code 2, like every `fanout` command. */
-function usageError(message: string): never {
-  process.stderr.write(`fanout bench: ${message}\n${BENCH_USAGE}\n`);
-  process.exit(2);
-}
-let parsed;
-try {
-  parsed = parseArgs({
-    options: {
-      followers: { type: 'string', default: '500000' },
-      'naive-rows': { type: 'string', default: '20000' },
-      'promise-all-rows': { type: 'string', default: '100000' },
-      keyspace: { type: 'string', default: 'fanout_bench' },
-      rounds: { type: 'string', default: '3' },
-      // Also run (d) for a second author with this many followers, to compare peak RSS (0 = skip).
-      'flat-rss': { type: 'string', default: '0' },
-      tracing: { type: 'boolean', default: false },
-      isolate: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
-    },
-  });
-} catch (err) {
-  usageError((err as Error).message);
-}
-const { values } = parsed;
-if (values.help) {
-  process.stdout.write(`${BENCH_USAGE}\n`);
-  process.exit(0);
-}
-for (const [key, min] of [
-  ['followers', 1],
-  ['naive-rows', 1],
-  ['promise-all-rows', 1],
-  ['rounds', 1],
-  ['flat-rss', 0],
-] as const) {
-  const v = values[key];
-  if (!/^\d+$/.test(v) || Number(v) < min)
-    usageError(`--${key} must be a whole number of at least ${min}, got ${JSON.stringify(v)}`);
-}
-const bigFollowers = Number(values['flat-rss']);
+const args = benchArgs();
+const bigFollowers = args.flatRss;
 const bigAuthor = 2n;
-const followers = Number(values.followers);
-const env = { ...process.env, FANOUT_CASSANDRA_KEYSPACE: values.keyspace };
+const followers = args.followers;
+const env = { ...process.env, FANOUT_CASSANDRA_KEYSPACE: args.keyspace };
 const config = loadConfig({ env });
 const author = 1n;
-const layouts: Layout[] = values.isolate ? ['shared', 'isolated'] : ['shared'];
+const layouts: Layout[] = args.isolate ? ['shared', 'isolated'] : ['shared'];
 let cores: CoreLayouts | undefined;
 try {
-  cores = values.isolate ? new CoreLayouts() : undefined;
+  cores = args.isolate ? new CoreLayouts() : undefined;
 } catch (err) {
   usageError(`--isolate: ${(err as Error).message}`);
 }
@@ -127,16 +80,16 @@ const rows: Row[] = [];
 rows.push(
   await run(
     'approaches/baselines.ts',
-    ['naive', String(author), values['naive-rows']],
-    `sample of ${values['naive-rows']} rows`,
+    ['naive', String(author), args.naiveRows],
+    `sample of ${args.naiveRows} rows`,
     '(a) naive loop',
   ),
 );
 rows.push(
   await run(
     'approaches/baselines.ts',
-    ['promise-all', String(author), values['promise-all-rows']],
-    `sample of ${values['promise-all-rows']} rows`,
+    ['promise-all', String(author), args.promiseAllRows],
+    `sample of ${args.promiseAllRows} rows`,
     '(b) Promise.all',
   ),
 );
@@ -195,6 +148,7 @@ for (const layout of layouts) {
     joins: [],
     pipelines: [],
     traced: [],
+    untrimmed: [],
   });
 }
 
@@ -205,9 +159,30 @@ const hasPipeline = existsSync(pipelineScript);
 // runs: the broker's side of the path (transactions, fetches) is then not measured cold.
 const deployment = `bench-${Date.now().toString(36)}`;
 const dNote = 'CQL insert of the tweet -> last timeline row written';
-const rounds = Number(values.rounds);
+const rounds = args.rounds;
 
-/** One round of one layout: (c), (e), (d) (and (t) beside (d)), the order flipping each round. */
+/** (d), with (t) (--tracing) and (d) with trims off (--trim-cost) beside it: pipeline.ts's flags. */
+const variants = (
+  [
+    {
+      on: args.tracing,
+      runs: 'traced',
+      flags: ['traced'],
+      label: '(t) pipeline traced',
+      note: 'same, telemetry SDK on (default span sampling, traces exported)',
+    },
+    { on: true, runs: 'pipelines', flags: [], label: '(d) pipeline', note: dNote },
+    {
+      on: args.trimCost,
+      runs: 'untrimmed',
+      flags: ['trims-off'],
+      label: '(d) pipeline, trims off',
+      note: 'same, timeline.trimEvery=0: no timeline trims',
+    },
+  ] as const
+).filter((v) => v.on);
+
+/** One round of one layout: (c), (e), (d) and its variants, the order flipping each round. */
 async function runRound(p: Plan, round: number): Promise<void> {
   const at = `round ${round}`;
   const c = async (): Promise<void> => {
@@ -232,20 +207,19 @@ async function runRound(p: Plan, round: number): Promise<void> {
       ),
     );
   };
-  const pipeline = (traced: boolean): Promise<Row> =>
-    run(
-      'approaches/pipeline.ts',
-      [String(author), String(followers), deployment, ...(traced ? ['traced'] : [])],
-      traced ? 'same, telemetry SDK on (default span sampling, traces exported)' : dNote,
-      traced ? `(t) pipeline traced, ${at}` : `(d) pipeline, ${at}`,
-      p.layout,
-    );
-  // With --tracing, (t) runs right beside (d), the order flipping every round.
+  // (d) and its variants back to back, the order flipping every round: (d) sits in the middle,
+  // beside each, so every pair shares its minute of load.
   const d = async (): Promise<void> => {
-    const first = round % 2 === 0;
-    if (values.tracing && first) p.traced.push(await pipeline(true));
-    p.pipelines.push(await pipeline(false));
-    if (values.tracing && !first) p.traced.push(await pipeline(true));
+    for (const v of round % 2 === 1 ? variants : [...variants].reverse())
+      p[v.runs].push(
+        await run(
+          'approaches/pipeline.ts',
+          [String(author), String(followers), deployment, ...v.flags],
+          v.note,
+          `${v.label}, ${at}`,
+          p.layout,
+        ),
+      );
   };
   if (!hasPipeline) return c();
   for (const step of round % 2 === 1 ? [c, e, d] : [d, e, c]) await step();
@@ -279,52 +253,7 @@ try {
 await client.execute(`TRUNCATE ${ks}.timelines`);
 await client.shutdown();
 
-const rate = (prefix: string): number | undefined =>
-  rows.find((r) => r.approach.startsWith(prefix))?.rowsPerSecond;
-const shared = plans.find((p) => p.layout === 'shared')!;
-const cRate = median(shared.ceilings).rowsPerSecond;
-const d = hasPipeline ? median(shared.pipelines).rowsPerSecond : undefined;
-const perLayout = plans.map(layoutRatios);
-const ratios = {
-  ...Object.fromEntries(perLayout.map((r, i) => [plans[i]!.layout, r])),
-  'd/a': d === undefined ? undefined : +(d / rate('(a)')!).toFixed(1),
-  // The most d/a can be on this setup: no pipeline outruns the ceiling (c), so d/a <= c/a. The
-  // naive loop waits one round trip per row and the ceiling is bounded by the node's cores: on a
-  // loopback node c/a is what the two allow here, whatever the pipeline does.
-  'c/a': +(cRate / rate('(a)')!).toFixed(1),
-  // Every (b) write can fail (the driver's queue overflows): then no finite ratio exists.
-  'd/b':
-    d === undefined
-      ? undefined
-      : rate('(b)')! > 0
-        ? +(d / rate('(b)')!).toFixed(1)
-        : 'unbounded: (b) wrote no row',
-  ...(bigFollowers > 0 && hasPipeline
-    ? {
-        'peak RSS big/small': +(
-          rows.find((r) => r.approach === '(d) pipeline, big author')!.maxRssMiB /
-          median(shared.pipelines).maxRssMiB
-        ).toFixed(2),
-      }
-    : {}),
-};
-printRows(rows);
-for (const p of plans) {
-  const m = p.pipelines.length > 0 ? median(p.pipelines) : undefined;
-  if (m?.phases)
-    console.log(
-      `(d) phases, ${p.layout} (${p.description}): CDC ${m.phases.cdcSeconds.toFixed(2)} s, to first row ${m.phases.startSeconds.toFixed(2)} s, writing ${m.phases.writeSeconds.toFixed(2)} s`,
-    );
-}
-if (hasPipeline) console.table(perLayout);
-console.table({
-  'd/a': ratios['d/a'],
-  'c/a': ratios['c/a'],
-  'd/b': ratios['d/b'],
-  'peak RSS big/small': ratios['peak RSS big/small'],
-});
-console.log('CPU during each median run\'s timed part (from /proc; "cores" = CPU s per wall s):');
-console.table(plans.flatMap(cpuRows));
+const ratios = printSummary(rows, plans, { hasPipeline, bigFollowers });
 mkdirSync('bench-results', { recursive: true });
 writeFileSync(
   'bench-results/fanout.json',

@@ -127,7 +127,8 @@ export const COMMANDS: readonly CommandSpec[] = [
     about:
       'Fan-outs in progress as their workers committed them (delivered, total, remaining; the ' +
       'cursor of a whole tweet, the tasks of a split one) and the lag of the worker group on the ' +
-      'CDC topic and of its task lanes on the work topic. Reads Kafka only; asks no worker.',
+      'CDC topic, of its task lanes on the work topic and of its graph lanes on the followers ' +
+      'CDC topic. Reads Kafka only; asks no worker (a running worker logs its own status line).',
     options: {
       json: { type: 'boolean', doc: 'machine-readable, with the lag per partition' },
       watch: {
@@ -153,7 +154,8 @@ export const COMMANDS: readonly CommandSpec[] = [
     group: 'run',
     usage: '<user> [--limit 20]',
     summary: 'a home timeline, newest first',
-    about: "A user's home timeline, newest first, hydrated from tweets.",
+    about:
+      "A user's home timeline, newest first, hydrated from tweets; the first line says the cap (timeline.maxEntries) it is kept to.",
     options: { limit: n('most entries shown, 1 to 10000, default 20') },
     config: true,
     positionals: { min: 1, max: 1, missing: '<user>' },

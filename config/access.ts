@@ -72,9 +72,10 @@ export function kafkaAcls(config: Config, principals: Principals = DEFAULT_PRINC
   );
   add('connector', 'group', STATE_READER_GROUPS, ['Read'], 'prefixed');
   add('connector', 'cluster', 'kafka-cluster', ['IdempotentWrite']);
-  // Worker: consumes tweets CDC and tasks in its group, writes checkpoints, completions, tasks
-  // and dead letters transactionally (one transactional id per worker and lane).
-  add('worker', 'topic', t.tweetsCdc, ['Read', 'Describe']);
+  // Worker: consumes tweets CDC, followers CDC and tasks in its groups, writes checkpoints,
+  // completions, tasks and dead letters transactionally (one transactional id per worker and lane).
+  for (const topic of [t.tweetsCdc, t.followersCdc])
+    add('worker', 'topic', topic, ['Read', 'Describe']);
   for (const topic of [t.checkpoints, t.tasks])
     add('worker', 'topic', topic, ['Read', 'Write', 'Describe']);
   for (const topic of [t.completed, t.deadLetter])
@@ -83,7 +84,8 @@ export function kafkaAcls(config: Config, principals: Principals = DEFAULT_PRINC
   // describe looks missing, and it would try to create it).
   add('worker', 'topic', t.cdcOffsets, ['Describe']);
   const g = config.pipeline.groupId;
-  for (const group of [g, `${g}.tasks`]) add('worker', 'group', group, ['Read', 'Describe']);
+  for (const group of [g, `${g}.tasks`, `${g}.graph`])
+    add('worker', 'group', group, ['Read', 'Describe']);
   add('worker', 'group', STATE_READER_GROUPS, ['Read'], 'prefixed');
   add(
     'worker',
@@ -119,8 +121,15 @@ export function cassandraGrants(config: Config, role = 'fanout_app'): string[] {
   return [
     // Follower pages of the join.
     `GRANT SELECT ON TABLE ${ks}.followers TO ${role}`,
-    // Timeline rows (inserts, and deletes retracting a deleted tweet).
+    // Timeline rows (inserts, deletes retracting a tweet or an unfollow, range deletes trimming
+    // to timeline.maxEntries); read to trim and to find an unfollowed author's tweets.
+    `GRANT SELECT ON TABLE ${ks}.timelines TO ${role}`,
     `GRANT MODIFY ON TABLE ${ks}.timelines TO ${role}`,
+    // A follow backfills only tweets still live (and still the author's) in tweets.
+    `GRANT SELECT ON TABLE ${ks}.tweets TO ${role}`,
+    // Each author's tweets, written with the author record, read by follows and unfollows.
+    `GRANT SELECT ON TABLE ${ks}.author_tweets TO ${role}`,
+    `GRANT MODIFY ON TABLE ${ks}.author_tweets TO ${role}`,
     // Tweet authors (written on insert, read when a delete must find the author).
     `GRANT SELECT ON TABLE ${ks}.tweet_authors TO ${role}`,
     `GRANT MODIFY ON TABLE ${ks}.tweet_authors TO ${role}`,

@@ -83,6 +83,8 @@ export interface Settings {
     sessionTimeoutMs: number;
     offsetReset: 'error' | 'earliest' | 'latest';
   };
+  graph: { backfillTweets: number; unfollowRecent: number; maxInFlight: number };
+  timeline: { maxEntries: number; trimEvery: number };
   retry: { maxAttempts: number; baseDelayMs: number; maxDelayMs: number; outageBudgetMs: number };
   telemetry: {
     enabled: boolean;
@@ -108,6 +110,8 @@ export type Config = DeepReadonly<
     topics: Settings['topics'] & {
       /** CDC topic of the data contract's `tweets` table: <cdcPrefix>.<keyspace>.tweets. */
       tweetsCdc: string;
+      /** CDC topic of the `followers` table (follows and unfollows): <cdcPrefix>.<keyspace>.followers. */
+      followersCdc: string;
     };
     cassandra: Settings['cassandra'] & {
       /** Replication map for CREATE KEYSPACE. */
@@ -167,6 +171,11 @@ export function compile(s: Settings): Config {
       `pipeline.splitThreshold (${p.splitThreshold}) must be at least pipeline.splitTaskSize (${p.splitTaskSize}), or a split tweet would make a single task`,
     );
   }
+  if (s.graph.unfollowRecent < s.graph.backfillTweets) {
+    problems.push(
+      `graph.unfollowRecent (${s.graph.unfollowRecent}) must be at least graph.backfillTweets (${s.graph.backfillTweets}): an unfollow must reach every tweet a replayed backfill could write`,
+    );
+  }
   if (s.retry.maxDelayMs < s.retry.baseDelayMs) {
     problems.push(
       `retry.maxDelayMs (${s.retry.maxDelayMs}) must be at least retry.baseDelayMs (${s.retry.baseDelayMs})`,
@@ -210,6 +219,7 @@ export function compile(s: Settings): Config {
     topics: {
       ...s.topics,
       tweetsCdc: cdcTopic(s.topics.cdcPrefix, s.cassandra.keyspace, 'tweets'),
+      followersCdc: cdcTopic(s.topics.cdcPrefix, s.cassandra.keyspace, 'followers'),
     },
     cassandra: { ...s.cassandra, replicationMap },
     cdc: {

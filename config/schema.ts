@@ -231,7 +231,7 @@ export const schema = {
       env: 'FANOUT_TOPIC_CHECKPOINTS',
     },
     completed: {
-      doc: 'Topic of fanout.completed events (one per delivered tweet).',
+      doc: 'Topic of fanout.completed events (one per delivered tweet, follow and unfollow).',
       format: topicName,
       default: 'fanout.completed',
       env: 'FANOUT_TOPIC_COMPLETED',
@@ -409,6 +409,40 @@ export const schema = {
       env: 'FANOUT_SESSION_TIMEOUT_MS',
     },
   },
+  graph: {
+    backfillTweets: {
+      doc: "Tweets a new follow backfills into the follower's timeline: the author's latest this many, read from author_tweets and written USING TIMESTAMP of the follow (0: none).",
+      format: integer(0, 10_000),
+      default: 20,
+      env: 'FANOUT_GRAPH_BACKFILL_TWEETS',
+    },
+    unfollowRecent: {
+      doc: "An unfollow deletes, besides the author's tweets found in the follower's timeline, the author's latest this many tweets whether found or not (USING TIMESTAMP of the unfollow): a fan-out still under way, or a replayed backfill, cannot bring them back. At least graph.backfillTweets.",
+      format: integer(0, 100_000),
+      default: 100,
+      env: 'FANOUT_GRAPH_UNFOLLOW_RECENT',
+    },
+    maxInFlight: {
+      doc: 'Most follows and unfollows handled at once per worker (the graph lane has its own admission gate: a burst of follows never takes room from tweets).',
+      format: integer(1, 10_000),
+      default: 64,
+      env: 'FANOUT_GRAPH_MAX_IN_FLIGHT',
+    },
+  },
+  timeline: {
+    maxEntries: {
+      doc: 'Most rows a home timeline keeps (newest by tweet id); older ones are trimmed by a range delete, on a sample of inserts (timeline.trimEvery). A timeline may hold a few more for a while: docs/formats.md, "Capped timelines".',
+      format: integer(1, 10_000_000),
+      default: 800,
+      env: 'FANOUT_TIMELINE_MAX_ENTRIES',
+    },
+    trimEvery: {
+      doc: "One timeline insert in this many (chosen by a hash of user and tweet, so the same on every replay) trims that user's timeline to timeline.maxEntries: one read of at most maxEntries + 1 ids, and a range delete only when over. Lower: less slack, more reads. 0: never trim (timelines grow without a cap, and an unfollow finds the author's tweets only among the newest 2 × maxEntries + 1,000 rows of a timeline, plus the author's latest graph.unfollowRecent): a switch for measuring what trims cost (docs/benchmarks.md), not for production.",
+      format: integer(0, 1_000_000),
+      default: 32,
+      env: 'FANOUT_TIMELINE_TRIM_EVERY',
+    },
+  },
   retry: {
     maxAttempts: {
       doc: 'Cap on the attempts of one retriable operation (timeline write, commit, connector pass); 0 = no cap: retry.outageBudgetMs decides. When both are set, whichever ends first fails the run.',
@@ -534,6 +568,7 @@ export const testEnv = [
   'FANOUT_CLUSTER_DEDUPE',
   'FANOUT_CHAOS',
   'FANOUT_CHAOS_SEED',
+  'FANOUT_GRAPH_FAN',
   'FANOUT_TEST_LOG',
   'FANOUT_TEST_NO_DOCKER',
 ] as const;

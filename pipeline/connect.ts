@@ -5,6 +5,7 @@
  */
 import type { Config } from '../config/index.ts';
 import type { CassandraClient } from '../connectors/cassandra/client.ts';
+import { CassandraAuthorTweetStore } from '../connectors/cassandra/author-tweets.ts';
 import { CassandraClaimStore } from '../connectors/cassandra/claims.ts';
 import { CassandraFollowerStore } from '../connectors/cassandra/followers.ts';
 import { CassandraTimelineStore } from '../connectors/cassandra/timelines.ts';
@@ -14,6 +15,7 @@ import { KafkaRecordSource } from '../connectors/kafka/source.ts';
 import { KafkaTransactionalSink, workerTransactionalId } from '../connectors/kafka/transactions.ts';
 import type { Logger } from '../lib/log.ts';
 import { checkpointPartition } from '../records/checkpoint.ts';
+import { capTimelines } from './cap.ts';
 import { Worker, type WorkerPorts } from './worker.ts';
 
 export function workerPorts(
@@ -36,13 +38,20 @@ export function workerPorts(
     followers: new CassandraFollowerStore(cassandra, ks, {
       readConsistency: config.cassandra.readConsistency,
     }),
-    timelines: new CassandraTimelineStore(cassandra, ks, {
-      writeConsistency: config.cassandra.writeConsistency,
-      strategy: config.pipeline.writeStrategy,
-    }),
+    timelines: capTimelines(
+      new CassandraTimelineStore(cassandra, ks, {
+        writeConsistency: config.cassandra.writeConsistency,
+        strategy: config.pipeline.writeStrategy,
+      }),
+      { ...config.timeline, log },
+    ),
     authors: new CassandraTweetAuthorStore(cassandra, ks),
     ...(dedupesCopies(config) ? { claims: new CassandraClaimStore(cassandra, ks) } : {}),
     work: workLanePorts(config, log, workerId),
+    graph: {
+      ...laneStreams(config, log, workerId, config.topics.followersCdc, 'graph'),
+      authorTweets: new CassandraAuthorTweetStore(cassandra, ks),
+    },
   };
 }
 
@@ -52,16 +61,31 @@ export function workerPorts(
  * (work partition mod cdcPartitions), keyed by work topic and partition.
  */
 function workLanePorts(config: Config, log: Logger, workerId: string): WorkerPorts['work'] {
+  return laneStreams(config, log, workerId, config.topics.tasks, 'tasks');
+}
+
+/**
+ * The streams of a lane other than the tweets': its source in group `<groupId>.<lane>`, its own
+ * transactional producer, and its checkpoints on partition (source partition mod cdcPartitions)
+ * of the checkpoint topic, keyed by its source topic and partition.
+ */
+function laneStreams(
+  config: Config,
+  log: Logger,
+  workerId: string,
+  topic: string,
+  lane: 'tasks' | 'graph',
+): NonNullable<WorkerPorts['work']> {
   const source = new KafkaRecordSource(config, {
     workerId,
     log,
-    topic: config.topics.tasks,
-    groupSuffix: '.tasks',
+    topic,
+    groupSuffix: `.${lane}`,
   });
   return {
     source,
     sink: new KafkaTransactionalSink(config, {
-      transactionalId: workerTransactionalId(config, workerId, 'tasks'),
+      transactionalId: workerTransactionalId(config, workerId, lane),
       source,
       log,
     }),

@@ -5,7 +5,8 @@
  *   it starts: delivered here WHOLE (a move always is), SPLIT into page-range tasks for the work
  *   topic (a celebrity), a replica's COPY of a change another copy fans out, or an ORPHAN (a
  *   delete whose author is unknown: dead-lettered);
- * - a TASK (a record of the work topic): one page range of a split tweet.
+ * - a TASK (a record of the work topic): one page range of a split tweet;
+ * - a GRAPH job (a change event of `followers`): a follow's backfill or an unfollow's deletes.
  *
  * Every job has a {@link Delivery}: the rows of its range, its cursor and checkpoints. A split,
  * copy or orphan tweet delivers no rows (its delivery just ends).
@@ -16,6 +17,7 @@ import type { Priority } from './lane/credit.ts';
 import type { Checkpoint } from '../records/checkpoint.ts';
 import type { SplitTask, TaskRange } from '../records/task.ts';
 import { Delivery } from './delivery.ts';
+import type { GraphChange } from './graph/decode.ts';
 import type { TweetChange } from './tweets/decode.ts';
 
 /** What a tweet turned out to be. */
@@ -67,7 +69,17 @@ export interface TaskJob extends JobBase {
   readonly authorId: bigint;
 }
 
-export type Job = TweetJob | TaskJob;
+/**
+ * A follow or unfollow (a change event of `followers`): it writes the follower's timeline rows
+ * itself (./graph/handler.ts), so its delivery pages nothing; `delivery.total` counts its rows.
+ */
+export interface GraphJob extends JobBase {
+  readonly kind: 'graph';
+  readonly change: GraphChange;
+  readonly authorId: bigint;
+}
+
+export type Job = TweetJob | TaskJob | GraphJob;
 
 interface At {
   readonly partition: number;
@@ -127,6 +139,36 @@ export function taskJob(
     trace: undefined,
   };
 }
+
+/**
+ * A follow or unfollow to handle, resumed from `restored` when a previous owner checkpointed it
+ * (a checkpoint says at most that it was done). Its `tweetId` names the pair: `graph/<a>/<f>`.
+ */
+export function graphJob(
+  at: At,
+  change: GraphChange,
+  restored: Checkpoint | null,
+  now = Date.now(),
+): GraphJob {
+  return {
+    kind: 'graph',
+    ...at,
+    change,
+    tweetId: graphJobId(change),
+    op: change.op === 'follow' ? 'insert' : 'delete',
+    writeTime: change.writeTime,
+    expiresAt: null,
+    authorId: change.authorId,
+    startedAt: restored?.startedAt ?? now,
+    resumed: restored !== null,
+    delivery: new Delivery({ after: null, upTo: null, total: null }, restored, now),
+    traceparent: undefined,
+    trace: undefined,
+  };
+}
+
+/** What a graph job's checkpoint names in place of a tweet id. */
+export const graphJobId = (c: GraphChange): string => `graph/${c.authorId}/${c.followerId}`;
 
 /**
  * The op each row is written with, from the pass under way when it is written (a pass starts only

@@ -57,6 +57,13 @@ export interface WorkerStatus {
   readonly consumerLag: number | undefined;
   /** Work-topic partitions this worker takes tasks from (empty: no work lane). */
   readonly taskPartitions: number[];
+  /** The graph lane (follows and unfollows), when the worker has one. */
+  readonly graph?: {
+    readonly partitions: number[];
+    readonly inFlight: number;
+    readonly uncommitted: number;
+    readonly consumerLag: number | undefined;
+  };
   /**
    * Partitions assigned and still being restored (not yet in `partitions` / `taskPartitions`): a
    * restore waits out a dead worker's open transaction, while the other partitions flow.

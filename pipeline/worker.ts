@@ -1,16 +1,18 @@
 /**
- * A fan-out worker: the TWEETS lane (the CDC topic of `tweets`, ./tweets/handler.ts) and, given
- * the work topic's ports, the TASKS lane (page-range tasks of split celebrity fan-outs,
- * ./tasks/handler.ts), each a lane runtime (./lane/lane.ts) with its own consumer group and
- * transactional producer. The two share one row credit (memory: rows read and not written), one
- * admission gate (`pipeline.maxInFlightTweets` jobs in flight), both strict per process, and one
- * bound on timeline writes in flight; small tweets go ahead of tasks in the credit and the writes
- * (`pipeline.smallFirst`).
- * A lane that fails fails the worker.
+ * A fan-out worker: the TWEETS lane (the CDC topic of `tweets`, ./tweets/handler.ts), given the
+ * work topic's ports the TASKS lane (page-range tasks of split celebrity fan-outs,
+ * ./tasks/handler.ts), and given the graph's ports the GRAPH lane (follows and unfollows, the CDC
+ * topic of `followers`, ./graph/handler.ts), each a lane runtime (./lane/lane.ts) with its own
+ * consumer group and transactional producer. Tweets and tasks share one row credit (memory: rows
+ * read and not written), one admission gate (`pipeline.maxInFlightTweets` jobs in flight), both
+ * strict per process, and one bound on timeline writes in flight; small tweets go ahead of tasks
+ * in the credit and the writes (`pipeline.smallFirst`). The graph lane has its own gate
+ * (`graph.maxInFlight`), so a burst of follows never holds a tweet back. A lane that fails fails
+ * the worker.
  */
 import type { Config } from '../config/index.ts';
 import type { Logger } from '../lib/log.ts';
-import type { ClaimStore } from '../ports/stores.ts';
+import type { AuthorTweetStore, ClaimStore } from '../ports/stores.ts';
 import { creditShares, rowCredit } from './bounds.ts';
 import { priorityOf } from './job.ts';
 import { AdmissionGate, Credit } from './lane/credit.ts';
@@ -19,6 +21,7 @@ import { Lane } from './lane/lane.ts';
 import { WriteSlots } from './lane/write-slots.ts';
 import type { Totals } from './metrics.ts';
 import { sumTotals, type WorkerState, type WorkerStatus } from './status.ts';
+import { GraphHandler } from './graph/handler.ts';
 import { TaskHandler } from './tasks/handler.ts';
 import { TweetHandler } from './tweets/handler.ts';
 
@@ -30,10 +33,15 @@ export interface WorkerPorts extends LanePorts {
   readonly claims?: ClaimStore;
   /** The work topic of split fan-outs; absent: this worker never splits and takes no tasks. */
   readonly work?: WorkPorts;
+  /** The CDC topic of `followers` and the author index; absent: follows change no timeline. */
+  readonly graph?: GraphPorts;
 }
 
 /** The work topic's source, transactional sink and checkpoint reader (the tasks lane). */
 export type WorkPorts = Pick<LanePorts, 'source' | 'sink' | 'readCheckpoints'>;
+
+/** The graph lane's source, sink and checkpoint reader, and the author index it reads. */
+export type GraphPorts = WorkPorts & { readonly authorTweets: AuthorTweetStore };
 
 export interface WorkerOptions {
   readonly config: Config;
@@ -47,6 +55,8 @@ export class Worker {
   readonly #credit: Credit;
   readonly #tweets: Lane;
   readonly #tasks: { lane: Lane; handler: TaskHandler } | undefined;
+  readonly #graph: Lane | undefined;
+  readonly #timelines: WorkerPorts['timelines'];
   #run: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
 
@@ -54,6 +64,7 @@ export class Worker {
     const { config, workerId, log, ports } = options;
     const p = config.pipeline;
     this.workerId = workerId;
+    this.#timelines = ports.timelines;
     this.#credit = new Credit(rowCredit(p), creditShares(p));
     const gate = new AdmissionGate(p.maxInFlightTweets, () => {
       this.#tweets.wake();
@@ -102,6 +113,23 @@ export class Worker {
       });
       this.#tasks = { lane, handler: handler! };
     }
+    if (ports.graph) {
+      const graph = ports.graph;
+      const graphGate = new AdmissionGate(config.graph.maxInFlight, () => this.#graph?.wake());
+      this.#graph = new Lane({
+        ...shared,
+        gate: graphGate,
+        name: `${workerId}-graph`,
+        group: `${p.groupId}.graph`,
+        ports: { ...stores, ...graph },
+        handler: (ctx) =>
+          new GraphHandler(ctx, {
+            config,
+            timelines: ports.timelines,
+            authorTweets: graph.authorTweets,
+          }),
+      });
+    }
   }
 
   get state(): WorkerState {
@@ -121,8 +149,10 @@ export class Worker {
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      await Promise.all([this.#tweets.close(), this.#tasks?.lane.close()]);
+      await Promise.all([this.#tweets.close(), this.#tasks?.lane.close(), this.#graph?.close()]);
       await this.#run?.catch(() => undefined);
+      // Trims queued by the last batches, before the caller shuts the Cassandra client down.
+      await this.#timelines.idle?.();
     })();
     return this.#closing;
   }
@@ -130,6 +160,7 @@ export class Worker {
   status(): WorkerStatus {
     const tweets = this.#tweets.status();
     const tasks = this.#tasks?.lane.status();
+    const graph = this.#graph?.status();
     return {
       workerId: this.workerId,
       state: tweets.state,
@@ -142,6 +173,16 @@ export class Worker {
       taskPartitions: tasks?.partitions ?? [],
       restoring: { partitions: tweets.restoring, taskPartitions: tasks?.restoring ?? [] },
       splits: this.#tasks?.handler.splits() ?? [],
+      ...(graph
+        ? {
+            graph: {
+              partitions: graph.partitions,
+              inFlight: graph.inFlight.length,
+              uncommitted: graph.uncommitted,
+              consumerLag: graph.consumerLag,
+            },
+          }
+        : {}),
       totals: this.counters().totals,
     };
   }
@@ -156,16 +197,17 @@ export class Worker {
   }
 
   async #main(): Promise<void> {
-    // A failed tasks lane stops the tweets lane at once, and so the worker.
+    // A failed tasks or graph lane stops the tweets lane at once, and so the worker.
     const tasks = this.#tasks?.lane.start().catch((err: unknown) => this.#tweets.fail(err));
+    const graph = this.#graph?.start().catch((err: unknown) => this.#tweets.fail(err));
     let failure: unknown;
     try {
       await this.#tweets.start();
     } catch (err) {
       failure = err;
     }
-    await this.#tasks?.lane.close();
-    await tasks;
+    await Promise.all([this.#tasks?.lane.close(), this.#graph?.close()]);
+    await Promise.all([tasks, graph]);
     if (failure !== undefined) throw failure as Error;
   }
 }

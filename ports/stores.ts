@@ -56,6 +56,14 @@ export interface TimelineStore {
   write(mutations: readonly TimelineMutation[]): Promise<void>;
   /** The newest `limit` entries of a user's timeline, newest first. */
   read(userId: bigint, limit: number): Promise<TimelineEntry[]>;
+  /**
+   * Keeps the newest `keep` rows of a user's timeline: reads at most `keep + 1` ids and, when
+   * there are more, deletes every row from the oldest of those on by one clustering-range delete
+   * (`USING TIMESTAMP` now). True when it deleted.
+   */
+  trim(userId: bigint, keep: number): Promise<boolean>;
+  /** Resolves once work it runs behind the writes (trims) is done: awaited before the client closes. */
+  idle?(): Promise<void>;
 }
 
 /** An author as recorded in tweet_authors, with the write time of its record. */
@@ -72,7 +80,8 @@ export interface RecordedAuthor {
 export interface TweetAuthorStore {
   /**
    * Records the author, `USING TIMESTAMP writeTimeMicros` (idempotent on replay; an older write
-   * than the recorded one changes nothing).
+   * than the recorded one changes nothing), in `tweet_authors` and in the author's
+   * `author_tweets` ({@link AuthorTweetStore}).
    */
   put(
     tweetId: string,
@@ -104,10 +113,36 @@ export interface TweetAuthorStore {
   deletedSince(tweetId: string, writeTimeMicros: bigint, authorId?: bigint): Promise<boolean>;
   /**
    * Forgets the author once the tweet's delete is delivered, `USING TIMESTAMP writeTimeMicros`
-   * (the delete's write time: a replayed, older insert cannot bring it back). The delete's mark
+   * (the delete's write time: a replayed, older insert cannot bring it back), and, given the
+   * author, the tweet's row in `author_tweets`. The delete's mark
    * ({@link markDeleted}) stays for a while after, for inserts of the tweet still ending.
    */
-  forget(tweetId: string, writeTimeMicros: bigint): Promise<void>;
+  forget(tweetId: string, writeTimeMicros: bigint, authorId?: bigint | null): Promise<void>;
+}
+
+/** A live tweet of an author, as a follow backfills it. */
+export interface AuthorTweet {
+  readonly tweetId: string;
+  /** Write time of its `author_id` cell, µs. */
+  readonly writeTime: bigint;
+  /** When it expires (seconds since the epoch; null: never). */
+  readonly expiresAt: number | null;
+}
+
+/**
+ * The tweets of an author, newest first: `author_tweets`, written by the pipeline with each
+ * tweet's author record ({@link TweetAuthorStore.put}, before any timeline row of it) and deleted
+ * with its delete. What a follow backfills and an unfollow deletes (pipeline/graph/).
+ */
+export interface AuthorTweetStore {
+  /** The newest `limit` tweet ids recorded for the author, newest first. */
+  recent(authorId: bigint, limit: number): Promise<string[]>;
+  /**
+   * Of `tweetIds`, those that are live in `tweets` (the application's table: a tweet deleted or
+   * given another author since it was recorded is not), with their write time and expiry; read
+   * at LOCAL_QUORUM.
+   */
+  live(authorId: bigint, tweetIds: readonly string[]): Promise<AuthorTweet[]>;
 }
 
 /**

@@ -25,7 +25,7 @@ export function deploymentSettings(tag: string): string[] {
   ];
 }
 
-/** Deletes a benchmark deployment: its `<tag>.…` topics and its groups `<tag>`, `<tag>.tasks` (best effort). */
+/** Deletes a benchmark deployment: its `<tag>.…` topics and its groups `<tag>`, `<tag>.tasks`, `<tag>.graph` (best effort). */
 export async function removeDeployment(tag: string): Promise<void> {
   const ctx = new Context({ set: deploymentSettings(tag) });
   try {

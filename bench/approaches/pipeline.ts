@@ -1,8 +1,9 @@
 /**
  * Approach (d): this pipeline end to end, in its own process (peak RSS is its own):
- *   node bench/approaches/pipeline.ts <author> <followers> [deployment tag] [traced]
+ *   node bench/approaches/pipeline.ts <author> <followers> [deployment tag] [traced] [trims-off]
  * `traced`: the telemetry SDK runs as in production (telemetry.enabled, default span sampling,
- * traces to telemetry.otlpEndpoint); without it, no SDK.
+ * traces to telemetry.otlpEndpoint); without it, no SDK. `trims-off`: timeline.trimEvery=0, the
+ * timelines written with no trim (the trims' cost is (d) against this); without it, the default.
  * Starts the CDC connector and one fan-out worker, lets one warm-up tweet through, then inserts
  * one tweet with plain CQL, and waits
  * until the worker has written the last timeline row and committed the tweet. Prints one JSON
@@ -22,15 +23,21 @@ import { cpuSince, servicesCpu, servicesCpuSince } from './cpu.ts';
 import { MemoryPeaks } from './memory.ts';
 import { deploymentSettings, removeDeployment } from './deployment.ts';
 
-const [authorArg, followersArg, tagArg, tracedArg] = process.argv.slice(2);
-const traced = tracedArg === 'traced';
+const [authorArg, followersArg, tagArg, ...flags] = process.argv.slice(2);
+const unknown = flags.filter((f) => f !== 'traced' && f !== 'trims-off');
+if (unknown.length > 0) throw new Error(`unknown flags ${unknown.join(' ')}: traced, trims-off`);
+const traced = flags.includes('traced');
 const author = BigInt(authorArg ?? '1');
 const followers = Number(followersArg ?? '0');
 const tag = tagArg ?? `bench-${Date.now().toString(36)}`;
 /** An author id no benchmark seeds followers for. */
 const WARM_UP_AUTHOR = 999_999_999n;
 const ctx = new Context({
-  set: [...deploymentSettings(tag), ...(traced ? ['telemetry.enabled=true'] : [])],
+  set: [
+    ...deploymentSettings(tag),
+    ...(traced ? ['telemetry.enabled=true'] : []),
+    ...(flags.includes('trims-off') ? ['timeline.trimEvery=0'] : []),
+  ],
 });
 const stopTelemetry = traced ? startTelemetry(ctx.config, 'bench') : undefined;
 const memory = new MemoryPeaks();

@@ -61,7 +61,13 @@ async function demoRun(ctx: Context, options: SeedOptions, say: (line: string) =
     await seed(ctx, options, 16);
   }
 
-  const running = await startRun(ctx, 'demo');
+  // The graph just seeded is what the demo starts from, not 500k follows to deliver (each row of
+  // followers is a change event): a first run's connector starts after it, as a new deployment
+  // over an existing graph would (cdc.startFrom=latest); later runs resume their own offset.
+  const running = await startRun(ctx, 'demo', {
+    ...ctx.config,
+    cdc: { ...ctx.config.cdc, startFrom: 'latest' },
+  });
   try {
     const tweet = await new CassandraTweetStore(cassandra, ks).insert(
       options.author,

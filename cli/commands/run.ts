@@ -1,3 +1,4 @@
+import type { Config } from '../../config/index.ts';
 import { CdcConnector } from '../../connectors/cdc/connector.ts';
 import { ensureTopics } from '../../connectors/kafka/topics.ts';
 import { createWorker } from '../../pipeline/connect.ts';
@@ -17,12 +18,16 @@ export interface Running {
 }
 
 /** Starts connector + worker; resolves once both are running. */
-export async function startRun(ctx: Context, workerId: string): Promise<Running> {
+export async function startRun(
+  ctx: Context,
+  workerId: string,
+  config: Config = ctx.config,
+): Promise<Running> {
   const admin = await ctx.admin();
   const cassandra = await ctx.cassandra();
   await ensureTopics(admin, ctx.config);
   const connector = new CdcConnector({
-    config: ctx.config,
+    config,
     kafka: ctx.kafka(),
     admin,
     cassandra,

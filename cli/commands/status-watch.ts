@@ -27,6 +27,12 @@ export interface StatusSnapshot {
     readonly topic: string;
     readonly lag: readonly PartitionLag[];
   };
+  /** The graph lanes' group on the followers CDC topic (no partitions: that topic does not exist). */
+  readonly graph: {
+    readonly group: string;
+    readonly topic: string;
+    readonly lag: readonly PartitionLag[];
+  };
   /** Offsets in the dead-letter topic (records plus transaction markers). */
   readonly deadLetters: number;
   /** Task and task-done records on the work topic not yet committed by the task lanes. */
@@ -125,6 +131,9 @@ export function renderWatch(
     `fanout status --watch  ${clock} UTC  every ${options.intervalMs / 1000} s  (Ctrl-C to stop)`,
     `lag      ${lagText(snap.group, snap.topic, snap.lag)}`,
     `         ${lagText(snap.tasks.group, snap.tasks.topic, snap.tasks.lag)}`,
+    ...(snap.graph.lag.length > 0
+      ? [`         ${lagText(snap.graph.group, snap.graph.topic, snap.graph.lag)}`]
+      : []),
     `dead letters ${snap.deadLetters} offsets (+${snap.deadLetters - state.deadLettersAtStart} since the watch began)   checkpoint age ${ages.length > 0 ? duration(Math.min(...ages)) : state.tweets.size > 0 ? '? (not moved yet)' : '-'}`,
     '',
   ];

@@ -29,13 +29,14 @@ export interface StatusOptions {
 export async function snapshot(ctx: Context): Promise<StatusSnapshot> {
   const { config } = ctx;
   const admin = await ctx.admin();
-  const { tweetsCdc, checkpoints, tasks, deadLetter } = config.topics;
+  const { tweetsCdc, followersCdc, checkpoints, tasks, deadLetter } = config.topics;
   const meta = await admin
     .fetchTopicMetadata({ topics: [tweetsCdc, checkpoints, tasks] })
     .catch(() => []);
   const partitionsOf = (t: string): number[] =>
     (meta.find((m) => m.name === t)?.partitions ?? []).map((p) => p.partitionId);
   const tasksGroup = `${config.pipeline.groupId}.tasks`;
+  const graphGroup = `${config.pipeline.groupId}.graph`;
   // The lag first, then the records: a task that commits in between is read as pending and as
   // done, and counted once; a split that completes in between is left out (see committedProgress).
   const lag = await lagOf(admin, config.pipeline.groupId, tweetsCdc);
@@ -57,6 +58,8 @@ export async function snapshot(ctx: Context): Promise<StatusSnapshot> {
     tasksTopic: tasks,
     now,
   });
+  // Follows and unfollows commit no progress records: their lag is all there is to show.
+  const graphLag = await lagOf(admin, graphGroup, followersCdc);
   const dead = await admin.fetchTopicOffsets(deadLetter).catch(() => []);
   return {
     at: now,
@@ -65,6 +68,7 @@ export async function snapshot(ctx: Context): Promise<StatusSnapshot> {
     tweets,
     lag,
     tasks: { group: tasksGroup, topic: tasks, lag: taskLag },
+    graph: { group: graphGroup, topic: followersCdc, lag: graphLag },
     deadLetters: dead.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0),
     pendingWork: pendingWork.length,
   };
@@ -75,7 +79,8 @@ export async function snapshot(ctx: Context): Promise<StatusSnapshot> {
  * the workers: tweets in progress from what their workers committed (delivered, total, remaining,
  * cursor; for split tweets, their tasks by state; see pipeline/progress.ts), and each consumer
  * group's lag per partition: the workers on the tweets CDC topic, their task lanes on the work
- * topic. `--watch` redraws it until Ctrl-C, with each tweet's rate, ETA and checkpoint age.
+ * topic, their graph lanes on the followers CDC topic. `--watch` redraws it until Ctrl-C, with
+ * each tweet's rate, ETA and checkpoint age.
  */
 export async function status(
   ctx: Context,
@@ -94,6 +99,7 @@ export async function status(
           tweets,
           lag,
           tasks: snap.tasks,
+          graph: snap.graph,
           deadLetters: snap.deadLetters,
         },
         null,
@@ -106,6 +112,10 @@ export async function status(
   console.log(
     `${lagLine(snap.tasks.group, snap.tasks.topic, snap.tasks.lag)}; ${snap.pendingWork} task and task-done records not yet committed`,
   );
+  if (snap.graph.lag.length > 0)
+    console.log(
+      `${lagLine(snap.graph.group, snap.graph.topic, snap.graph.lag)} (follows and unfollows)`,
+    );
   if (tweets.length === 0) {
     console.log('no fan-out in progress (as of the last checkpoints)');
     return;

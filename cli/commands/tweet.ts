@@ -31,7 +31,17 @@ export async function timeline(
       t,
     ]),
   );
-  if (entries.length === 0) console.log(`timeline of ${user}: empty`);
+  // The cap is kept by sampled trims, so a timeline may briefly hold a few more (docs/formats.md).
+  const { maxEntries, trimEvery } = ctx.config.timeline;
+  const cap =
+    trimEvery === 0
+      ? 'not capped: timeline.trimEvery=0'
+      : `capped at ${maxEntries} entries, timeline.maxEntries`;
+  console.log(
+    entries.length === 0
+      ? `timeline of ${user}: empty (${cap})`
+      : `timeline of ${user}: newest ${entries.length} (${cap})`,
+  );
   for (const e of entries) {
     const t = tweets.get(e.tweetId);
     console.log(

@@ -22,7 +22,7 @@ export function workerId(raw: string | undefined): string {
   return id;
 }
 
-/** One log line of progress. */
+/** One log line of progress; the graph lane's part when the worker has one. */
 export function statusLine(s: WorkerStatus): string {
   const tweets = s.inFlight
     .map((t) => `${t.tweetId} ${t.op} ${t.delivered}/${t.total ?? '?'}`)
@@ -35,7 +35,11 @@ export function statusLine(s: WorkerStatus): string {
     `worker ${s.workerId} ${s.state}: partitions [${s.partitions.join(',')}]${s.paused ? ' (paused)' : ''}, ` +
     `${restoring.length > 0 ? `restoring [${restoring.join(',')}], ` : ''}` +
     `${s.inFlight.length} tweets in flight${tweets ? ` (${tweets})` : ''}, ${s.totals.rowsWritten} rows written, ` +
-    `${s.totals.tweetsCompleted} tweets completed, lag ${s.consumerLag ?? '?'}`
+    `${s.totals.tweetsCompleted} tweets completed, lag ${s.consumerLag ?? '?'}` +
+    (s.graph
+      ? `; graph lane: partitions [${s.graph.partitions.join(',')}], ${s.graph.inFlight} follows/unfollows in flight, ` +
+        `${s.graph.uncommitted} uncommitted, lag ${s.graph.consumerLag ?? '?'}`
+      : '')
   );
 }
 

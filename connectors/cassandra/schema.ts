@@ -1,6 +1,6 @@
 /**
- * The data contract: the keyspace and tables applications write (tweets, followers) and the
- * timelines the pipeline fills. Applied idempotently; see README "Data contract".
+ * The data contract: the keyspace and tables applications write (tweets and followers, both
+ * WITH cdc = true) and the timelines the pipeline fills. Applied idempotently; see README "Data contract".
  */
 import type { Config } from '../../config/index.ts';
 import type { CassandraClient } from './client.ts';
@@ -28,7 +28,9 @@ export function contractStatements(config: Config): string[] {
        follower_id bigint,
        followed_at timestamp,
        PRIMARY KEY ((user_id), follower_id)
-     )`,
+     ) WITH cdc = true`,
+    // Follows and unfollows reach the graph lane through CDC too (an older table gets it here).
+    `ALTER TABLE ${ks}.followers WITH cdc = true`,
     `CREATE TABLE IF NOT EXISTS ${ks}.timelines (
        user_id bigint,
        tweet_id timeuuid,
@@ -44,6 +46,14 @@ export function contractStatements(config: Config): string[] {
        author_id bigint,
        deleted_at bigint
      )`,
+    // Written by the pipeline with each tweet's author record (and deleted with the tweet's
+    // delete): an author's tweets, newest first, for the backfill of a follow and the deletes of
+    // an unfollow (pipeline/graph/).
+    `CREATE TABLE IF NOT EXISTS ${ks}.author_tweets (
+       author_id bigint,
+       tweet_id timeuuid,
+       PRIMARY KEY ((author_id), tweet_id)
+     ) WITH CLUSTERING ORDER BY (tweet_id DESC)`,
     // Written by the pipeline when replica copies are de-duplicated (pipeline.dedupeCopies): which
     // copy of a change event fans it out. Kept for the CDC topic's retention (7 days by default).
     `CREATE TABLE IF NOT EXISTS ${ks}.fanout_claims (

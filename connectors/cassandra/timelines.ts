@@ -111,4 +111,26 @@ export class CassandraTimelineStore implements TimelineStore {
       throw classifyCassandraError(err, `read timeline of ${userId}`);
     }
   }
+
+  async trim(userId: bigint, keep: number): Promise<boolean> {
+    try {
+      const rs = await this.#client.execute(
+        `SELECT tweet_id FROM ${this.#ks}.timelines WHERE user_id = ? LIMIT ?`,
+        [userId, keep + 1],
+        { prepare: true, fetchSize: keep + 1 },
+      );
+      const oldest = rs.rows[keep]?.get('tweet_id') as cassandra.types.TimeUuid | undefined;
+      if (oldest === undefined) return false;
+      // Clustering order is DESC: `<=` is that row and every older one. Now, not a tweet's write
+      // time: a row of an older tweet written later (a backfill, a late fan-out) is past the cap too.
+      await this.#client.execute(
+        `DELETE FROM ${this.#ks}.timelines USING TIMESTAMP ? WHERE user_id = ? AND tweet_id <= ?`,
+        [BigInt(Date.now()) * 1000n, userId, oldest],
+        { prepare: true, consistency: this.#consistency },
+      );
+      return true;
+    } catch (err) {
+      throw classifyCassandraError(err, `trim the timeline of ${userId} to ${keep} rows`);
+    }
+  }
 }

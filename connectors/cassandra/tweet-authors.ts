@@ -32,19 +32,20 @@ export class CassandraTweetAuthorStore implements TweetAuthorStore {
   ): Promise<void> {
     try {
       const insert = `INSERT INTO ${this.#ks}.tweet_authors (tweet_id, author_id) VALUES (?, ?) USING TIMESTAMP ?`;
-      await (expiresAt === null
-        ? this.#client.execute(insert, [tweetId, authorId, writeTimeMicros], QUORUM)
-        : this.#client.execute(
-            `${insert} AND TTL ?`,
-            [tweetId, authorId, writeTimeMicros, ttlUntil(expiresAt)],
-            QUORUM,
-          ));
+      // The author's index too, in parallel: a follow's backfill finds the tweet there.
+      const index = `INSERT INTO ${this.#ks}.author_tweets (author_id, tweet_id) VALUES (?, ?) USING TIMESTAMP ?`;
+      const ttl = expiresAt === null ? [] : [ttlUntil(expiresAt)];
+      const withTtl = (q: string): string => (expiresAt === null ? q : `${q} AND TTL ?`);
+      await Promise.all([
+        this.#client.execute(withTtl(insert), [tweetId, authorId, writeTimeMicros, ...ttl], QUORUM),
+        this.#client.execute(withTtl(index), [authorId, tweetId, writeTimeMicros, ...ttl], QUORUM),
+      ]);
     } catch (err) {
       throw classifyCassandraError(err, `record the author of ${tweetId}`);
     }
   }
 
-  async forget(tweetId: string, writeTimeMicros: bigint): Promise<void> {
+  async forget(tweetId: string, writeTimeMicros: bigint, authorId?: bigint | null): Promise<void> {
     try {
       // The row goes (nothing of it is left but tombstones); the delete's mark is written again
       // just after it, to stay a while: an insert of the tweet may still be ending.
@@ -55,6 +56,14 @@ export class CassandraTweetAuthorStore implements TweetAuthorStore {
             params: [writeTimeMicros, tweetId],
           },
           this.#mark(tweetId, writeTimeMicros),
+          ...(authorId == null
+            ? []
+            : [
+                {
+                  query: `DELETE FROM ${this.#ks}.author_tweets USING TIMESTAMP ? WHERE author_id = ? AND tweet_id = ?`,
+                  params: [writeTimeMicros, authorId, tweetId],
+                },
+              ]),
         ],
         { ...QUORUM, logged: false },
       );

@@ -13,6 +13,7 @@ export function productTopics(config: Config): TopicSpec[] {
   const t = config.topics;
   return [
     { topic: t.tweetsCdc, partitions: t.cdcPartitions, compacted: false },
+    { topic: t.followersCdc, partitions: t.cdcPartitions, compacted: false },
     { topic: t.cdcOffsets, partitions: 1, compacted: true },
     { topic: t.checkpoints, partitions: t.cdcPartitions, compacted: true },
     { topic: t.completed, partitions: t.cdcPartitions, compacted: false },

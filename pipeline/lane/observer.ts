@@ -80,7 +80,10 @@ export class LaneObserver {
   committed(plan: CommitPlan, tx: CommittedTx): Job[] {
     // Tweets completed: whole ones with their own offset, split ones where their last task-done
     // was counted (the tasks lane).
-    const completions = plan.tx.records.filter((r) => r.topic === this.#topics.completed).length;
+    // (A follow's or unfollow's completion, keyed `<author>/<follower>`, is not a tweet's.)
+    const completions = plan.tx.records.filter(
+      (r) => r.topic === this.#topics.completed && !r.key.includes('/'),
+    ).length;
     const done = plan.committed.flatMap((e) => (e.job && completesHere(e.job) ? [e.job] : []));
     this.metrics.committed(
       completions,

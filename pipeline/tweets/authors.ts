@@ -52,13 +52,13 @@ export class RecentAuthors {
 
   /**
    * A delete of the tweet is committed: its author is needed no more. Forgets it at the delete's
-   * write time (the delete's mark stays for a while), best effort (a leftover author is only a
-   * stale one).
+   * write time (the delete's mark stays for a while), and the tweet from the author's index,
+   * best effort (a leftover author is only a stale one; a follow checks the tweet is live).
    */
-  forget(tweetId: string, writeTime: bigint): void {
+  forget(tweetId: string, writeTime: bigint, authorId?: bigint | null): void {
     this.#known.delete(tweetId);
     const forget = this.#attempt(`forget the author of ${tweetId}`, () =>
-      this.#store.forget(tweetId, writeTime),
+      this.#store.forget(tweetId, writeTime, authorId),
     )
       .catch((err: unknown) =>
         this.#log.warn('could not delete the author record of a deleted tweet', {

@@ -311,7 +311,7 @@ export class TweetHandler implements Handler {
     for (const e of plan.committed) {
       const job = e.job;
       if (job?.kind === 'tweet' && job.op === 'delete' && job.authorId !== null)
-        this.#authors.forget(job.tweetId, job.writeTime);
+        this.#authors.forget(job.tweetId, job.writeTime, job.authorId);
     }
   }
 

@@ -18,19 +18,24 @@ import { checkpointTopic, workTopic } from '../support/topics.ts';
 
 const MAIN = resolve(import.meta.dirname, '../../cli/main.ts');
 
+type Lag = Array<{ partition: number; committed: number; end: number; lag: number }>;
+
 /** `fanout status --json` in a child process, against the test's services and topics. */
 function runStatus(sets: string[]): {
   tweets: Array<Record<string, unknown>>;
   lag: unknown[];
-  tasks: {
-    group: string;
-    lag: Array<{ partition: number; committed: number; end: number; lag: number }>;
-  };
+  tasks: { group: string; lag: Lag };
+  graph: { group: string; topic: string; lag: Lag };
 } {
+  return JSON.parse(fanoutStatus(sets, ['--json'])) as ReturnType<typeof runStatus>;
+}
+
+/** `fanout status [flags]` in a child process: its stdout. */
+function fanoutStatus(sets: string[], flags: string[]): string {
   const s = inject('services');
   const out = spawnSync(
     process.execPath,
-    [MAIN, 'status', '--json', ...sets.flatMap((x) => ['--set', x])],
+    [MAIN, 'status', ...flags, ...sets.flatMap((x) => ['--set', x])],
     {
       encoding: 'utf8',
       timeout: 60_000,
@@ -43,7 +48,7 @@ function runStatus(sets: string[]): {
     },
   );
   expect(out.status, out.stderr).toBe(0);
-  return JSON.parse(out.stdout) as ReturnType<typeof runStatus>;
+  return out.stdout;
 }
 
 /** Sends records one at a time, in order (offsets follow the order per partition). */
@@ -135,6 +140,7 @@ describe('fanout status', () => {
         .deleteTopics({
           topics: [
             config.topics.tweetsCdc,
+            config.topics.followersCdc,
             config.topics.checkpoints,
             config.topics.completed,
             config.topics.tasks,
@@ -235,6 +241,51 @@ describe('fanout status', () => {
         .deleteTopics({
           topics: [
             config.topics.tweetsCdc,
+            config.topics.followersCdc,
+            config.topics.checkpoints,
+            config.topics.completed,
+            config.topics.tasks,
+            config.topics.deadLetter,
+            config.topics.cdcOffsets,
+          ],
+        })
+        .catch(() => undefined);
+      await admin.disconnect();
+    }
+  });
+
+  it("shows the graph lanes' lag on the followers CDC topic, per partition, in text and JSON", async () => {
+    const sets = testSettings();
+    const config = loadConfig({ env: {}, sets });
+    const kafka = createKafka(config, createLogger('warn'));
+    const admin = await connectAdmin(kafka, config);
+    const group = `${config.pipeline.groupId}.graph`;
+    const topic = config.topics.followersCdc;
+    try {
+      await ensureTopics(admin, config);
+      // Status reads offsets only: what the records hold does not matter here.
+      const follow = { topic, partition: 1, key: 'k', value: 'v' };
+      await send(config, [follow, follow, follow]);
+      await commitGroupOffset(config, group, topic, 1, 1);
+      const status = runStatus(sets);
+      expect(status.graph.group).toBe(group);
+      expect(status.graph.topic).toBe(topic);
+      expect(status.graph.lag.length).toBe(config.topics.cdcPartitions);
+      expect(status.graph.lag.find((l) => l.partition === 1)).toEqual({
+        partition: 1,
+        committed: 1,
+        end: 3,
+        lag: 2,
+      });
+      expect(fanoutStatus(sets, []).split('\n')).toContain(
+        `group ${group} on ${topic}: 2 offsets behind over ${config.topics.cdcPartitions} partitions (partition:lag 1:2) (follows and unfollows)`,
+      );
+    } finally {
+      await admin
+        .deleteTopics({
+          topics: [
+            config.topics.tweetsCdc,
+            config.topics.followersCdc,
             config.topics.checkpoints,
             config.topics.completed,
             config.topics.tasks,

@@ -34,17 +34,20 @@ describe('least privilege', () => {
     );
   });
 
-  it('workers read the tweets CDC topic in their groups and write under their transactional id prefix', () => {
+  it('workers read the tweets and followers CDC topics in their groups and write under their transactional id prefix', () => {
     const acls = kafkaAcls(config).filter((a) => a.role === 'worker');
-    expect(acls.filter((a) => a.name === 'cdc.fanout.tweets').map((a) => a.operation)).toEqual([
-      'Read',
-      'Describe',
-    ]);
+    for (const topic of ['cdc.fanout.tweets', 'cdc.fanout.followers'])
+      expect(acls.filter((a) => a.name === topic).map((a) => a.operation)).toEqual([
+        'Read',
+        'Describe',
+      ]);
     expect(acls.filter((a) => a.resource === 'group').map((a) => a.name)).toEqual([
       'fanout-workers',
       'fanout-workers',
       'fanout-workers.tasks',
       'fanout-workers.tasks',
+      'fanout-workers.graph',
+      'fanout-workers.graph',
       'fanout-state-reader-',
     ]);
     expect(
@@ -69,7 +72,12 @@ describe('least privilege', () => {
     expect(grants).toContain('GRANT SELECT ON TABLE prod.followers TO app');
     expect(grants).toContain('GRANT MODIFY ON TABLE prod.timelines TO app');
     expect(grants.some((g) => / ON (KEYSPACE|ALL)/.test(g))).toBe(false);
-    expect(grants.some((g) => /SELECT ON TABLE prod\.timelines/.test(g))).toBe(false);
+    // Timelines are read to trim them and to find an unfollowed author's tweets; tweets to
+    // backfill only live ones; nothing the worker does not use.
+    expect(grants).toContain('GRANT SELECT ON TABLE prod.timelines TO app');
+    expect(grants).toContain('GRANT SELECT ON TABLE prod.tweets TO app');
+    expect(grants).toContain('GRANT MODIFY ON TABLE prod.author_tweets TO app');
+    expect(grants.some((g) => /MODIFY ON TABLE prod\.(tweets|followers) /.test(g))).toBe(false);
     // The connector reads its node's CDC space settings (a virtual table, granted by name).
     expect(grants).toContain('GRANT SELECT ON TABLE system_views.settings TO app');
   });

@@ -76,7 +76,9 @@ describe('loadConfig', () => {
       'env FANOUT_BATCHSIZE is not a setting of this product; did you mean FANOUT_BATCH_SIZE?',
     ]);
     // The test suite's knobs are inherited by the processes it spawns (CI runs FANOUT_CLUSTER=0).
-    expect(() => loadConfig({ env: { FANOUT_CLUSTER: '0', FANOUT_CHAOS_SEED: '7' } })).not.toThrow();
+    expect(() =>
+      loadConfig({ env: { FANOUT_CLUSTER: '0', FANOUT_CHAOS_SEED: '7' } }),
+    ).not.toThrow();
     expect(problems(() => loadConfig({ env: {}, sets: ['nonsense'] }))[0]).toMatch(
       /must look like key=value/,
     );
@@ -133,6 +135,8 @@ describe('loadConfig', () => {
       'topics',
       'cdc',
       'pipeline',
+      'graph',
+      'timeline',
       'retry',
       'telemetry',
       'log',

@@ -4,6 +4,8 @@
  */
 import { FanoutError } from '../../lib/errors.ts';
 import type {
+  AuthorTweet,
+  AuthorTweetStore,
   ClaimStore,
   FollowerStore,
   RecordedAuthor,
@@ -116,6 +118,27 @@ export class MemoryTimelines implements TimelineStore {
       .map(([tweetId, c]) => ({ userId, tweetId, authorId: c.authorId }));
   }
 
+  trims = 0;
+
+  /** As Cassandra: keeps the newest `keep` live rows by tweet time, a range tombstone at now. */
+  async trim(userId: bigint, keep: number): Promise<boolean> {
+    const row = this.cells.get(userId);
+    const live = [...(row ?? [])].filter(([, c]) => c.live).map(([id]) => id);
+    live.sort((a, b) => (timeuuidTime(b) > timeuuidTime(a) ? 1 : -1));
+    this.trims++;
+    if (live.length <= keep || !row) return false;
+    const boundary = timeuuidTime(live[keep]!);
+    const now = BigInt(Date.now()) * 1000n;
+    for (const [id, c] of row)
+      if (timeuuidTime(id) <= boundary && c.ts <= now) row.set(id, { ...c, live: false, ts: now });
+    return true;
+  }
+
+  /** Live rows of a user's timeline. */
+  size(userId: bigint): number {
+    return [...(this.cells.get(userId)?.values() ?? [])].filter((c) => c.live).length;
+  }
+
   /** Users whose timeline holds `tweetId`. */
   holders(tweetId: string): bigint[] {
     return [...this.cells].filter(([, row]) => row.get(tweetId)?.live === true).map(([u]) => u);
@@ -194,6 +217,42 @@ export class MemoryAuthors implements TweetAuthorStore {
   }
 }
 
+/** The 60-bit time of a timeuuid (its clustering order in Cassandra, ties aside). */
+export function timeuuidTime(id: string): bigint {
+  return BigInt(`0x${id.slice(15, 18)}${id.slice(9, 13)}${id.slice(0, 8)}`);
+}
+
+/** `tweets` and `author_tweets` in memory: what a follow backfills, what an unfollow deletes. */
+export class MemoryAuthorTweets implements AuthorTweetStore {
+  /** Every tweet, live or not, with its current author and write time. */
+  readonly tweets = new Map<
+    string,
+    { authorId: bigint; writeTime: bigint; live: boolean; expiresAt: number | null }
+  >();
+
+  /** An application's write: the tweet exists, and (as the pipeline does) is indexed. */
+  add(tweetId: string, authorId: bigint, writeTime: bigint, expiresAt: number | null = null): void {
+    this.tweets.set(tweetId, { authorId, writeTime, live: true, expiresAt });
+  }
+
+  async recent(authorId: bigint, limit: number): Promise<string[]> {
+    return [...this.tweets]
+      .filter(([, t]) => t.authorId === authorId)
+      .map(([id]) => id)
+      .sort((a, b) => (timeuuidTime(b) > timeuuidTime(a) ? 1 : -1))
+      .slice(0, limit);
+  }
+
+  async live(authorId: bigint, tweetIds: readonly string[]): Promise<AuthorTweet[]> {
+    return tweetIds.flatMap((tweetId) => {
+      const t = this.tweets.get(tweetId);
+      return t?.live && t.authorId === authorId
+        ? [{ tweetId, writeTime: t.writeTime, expiresAt: t.expiresAt }]
+        : [];
+    });
+  }
+}
+
 /** Claims in memory: the first claimant of an event id keeps it (what the LWT does). */
 export class MemoryClaims implements ClaimStore {
   readonly held = new Map<string, string>();
@@ -206,7 +265,7 @@ export class MemoryClaims implements ClaimStore {
 
 /** A source over fixed records, honouring `room()` like the Kafka one; tracks what it was allowed. */
 export class FakeSource implements RecordSource {
-  readonly topic = 'cdc.ks.tweets';
+  readonly topic: string;
   readonly partitions: number[];
   readonly #queue: SourceRecord[] = [];
   #listener: SourceListener | undefined;
@@ -217,8 +276,9 @@ export class FakeSource implements RecordSource {
   paused = false;
   closed = false;
 
-  constructor(partitions = [0, 1, 2]) {
+  constructor(partitions = [0, 1, 2], topic = 'cdc.ks.tweets') {
     this.partitions = partitions;
+    this.topic = topic;
   }
 
   /** Appends a record to a partition (offsets assigned in order). */

@@ -9,7 +9,9 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../config/index.ts';
 import { withTimeout } from '../../lib/errors.ts';
 import { createLogger } from '../../lib/log.ts';
+import type { TimelineStore } from '../../ports/stores.ts';
 import type { StateReader, StateRecord } from '../../ports/streams.ts';
+import { CappedTimelines } from '../../pipeline/cap.ts';
 import { Worker } from '../../pipeline/worker.ts';
 import {
   FakeSink,
@@ -61,6 +63,7 @@ function world(
     claims?: MemoryClaims;
     partitions?: number[];
     readCheckpoints?: StateReader;
+    timelines?: (memory: MemoryTimelines) => TimelineStore;
   } = {},
 ) {
   const cfg = options.config ?? config;
@@ -79,7 +82,7 @@ function world(
       source,
       sink,
       followers,
-      timelines,
+      timelines: options.timelines?.(timelines) ?? timelines,
       authors,
       readCheckpoints: options.readCheckpoints ?? (async () => options.restored ?? []),
       ...(options.claims ? { claims: options.claims } : {}),
@@ -103,6 +106,33 @@ function world(
 }
 
 describe('Worker (fakes)', () => {
+  it('close waits for the trims its last batches queued (the caller shuts the client down next)', async () => {
+    const held: Array<() => void> = [];
+    const w = world({
+      timelines: (memory) =>
+        new CappedTimelines(
+          {
+            write: (m) => memory.write(m),
+            read: (u, n) => memory.read(u, n),
+            trim: (u, keep) =>
+              new Promise<boolean>((resolve) => held.push(() => resolve(memory.trim(u, keep)))),
+          },
+          { maxEntries: 800, trimEvery: 1 },
+        ),
+    });
+    void w.worker.start();
+    w.insert(0, 2n);
+    await within(5_000, 'completed', () => (w.completions().length === 1 ? true : undefined), 1);
+    await within(5_000, 'trims queued', () => (held.length > 0 ? true : undefined), 1);
+    let closed = false;
+    const closing = w.worker.close().then(() => (closed = true));
+    await within(5_000, 'lanes closed', () => (w.worker.state === 'stopped' ? true : undefined), 1);
+    expect(closed).toBe(false);
+    while (held.length > 0) held.shift()!();
+    await closing;
+    expect(closed).toBe(true);
+  });
+
   it(
     'partitions revoked while their checkpoints are being read: given up at once, the read cancelled once none is wanted, never taken up; the others flow',
     { timeout: 10_000 },

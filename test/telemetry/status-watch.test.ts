@@ -33,6 +33,7 @@ const snap = (at: number, tweets: CommittedProgress[], deadLetters = 0): StatusS
     { partition: 3, committed: 5, end: 7, lag: 2 },
   ],
   tasks: { group: 'fanout-workers.tasks', topic: 'fanout.tasks', lag: [] },
+  graph: { group: 'fanout-workers.graph', topic: 'cdc.fanout.followers', lag: [] },
   deadLetters,
   pendingWork: 0,
 });
@@ -50,6 +51,26 @@ function run(snaps: StatusSnapshot[]): { state: WatchState; screen: string } {
 const rowOf = (screen: string): string => screen.split('\n').find((l) => l.startsWith('011bd349'))!;
 
 describe('status --watch', () => {
+  it("shows the graph lanes' lag under the others' when the followers CDC topic exists", () => {
+    const s: StatusSnapshot = {
+      ...snap(T0, []),
+      graph: {
+        group: 'fanout-workers.graph',
+        topic: 'cdc.fanout.followers',
+        lag: [
+          { partition: 0, committed: 4, end: 4, lag: 0 },
+          { partition: 1, committed: 2, end: 9, lag: 7 },
+        ],
+      },
+    };
+    const lines = renderWatch(s, nextWatchState(undefined, s), { intervalMs: 1_000 }).split('\n');
+    expect(lines[2]).toBe('         fanout-workers.tasks on fanout.tasks: 0');
+    expect(lines[3]).toBe(
+      '         fanout-workers.graph on cdc.fanout.followers: 7 (partition:lag 1:7)',
+    );
+    expect(lines[4]).toMatch(/^dead letters /);
+  });
+
   it('first screen: progress bar, lag per partition, rate and ETA not known yet', () => {
     const { screen } = run([snap(T0, [tweet(100_000)], 4)]);
     const lines = screen.split('\n');

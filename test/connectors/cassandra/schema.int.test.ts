@@ -33,7 +33,7 @@ describe('data contract on the real Cassandra', () => {
     await client.shutdown();
   });
 
-  it('applies twice without error and creates tweets WITH cdc = true', async () => {
+  it('applies twice without error and creates tweets and followers WITH cdc = true', async () => {
     await applySchema(client, config);
     await applySchema(client, config);
     const rs = await client.execute(
@@ -44,6 +44,7 @@ describe('data contract on the real Cassandra', () => {
       rs.rows.map((r) => [r.get('table_name') as string, r.get('cdc') as boolean | null]),
     );
     expect(Object.keys(tables).sort()).toEqual([
+      'author_tweets',
       'fanout_claims',
       'followers',
       'timelines',
@@ -51,6 +52,8 @@ describe('data contract on the real Cassandra', () => {
       'tweets',
     ]);
     expect(tables.tweets).toBe(true);
+    expect(tables.followers).toBe(true);
+    expect(tables.timelines).not.toBe(true);
   });
 
   it('adds deleted_at to a tweet_authors table made by an older version, keeping its rows (and again: nothing to add)', async () => {

@@ -36,7 +36,12 @@ describe('CDC segment lifecycle (real Kafka, schema from the real Cassandra)', (
   const errorDir = mkdtempSync(join(tmpdir(), 'fanout-cdc-error-'));
   const config = loadConfig({
     env: {},
-    sets: testSettings([`cdc.rawDir=${rawDir}`, `cdc.errorDir=${errorDir}`]),
+    // Its segments are written before the connector reads them: the earliest is where it starts.
+    sets: testSettings([
+      `cdc.rawDir=${rawDir}`,
+      `cdc.errorDir=${errorDir}`,
+      'cdc.startFrom=earliest',
+    ]),
   });
   const log = createLogger(process.env.TEST_LOG === 'debug' ? 'debug' : 'error');
   afterAll(async () => {

@@ -1,0 +1,139 @@
+/**
+ * Capped home timelines (`timeline.maxEntries`): a TimelineStore that, after each write, trims
+ * the timelines of a SAMPLE of the users it inserted into: one insert in `trimEvery`, chosen by a
+ * hash of user and tweet (so a replay trims the same). Nothing is read per row on the hot path;
+ * a trim is one read of at most maxEntries + 1 ids and, only when over, one range delete.
+ *
+ * Trims run behind the writes, a few at once, each user queued once; when too many are queued the
+ * next write waits (memory stays bounded, and no trim is dropped). A trim that fails is logged
+ * and counted: the next sampled insert for that user trims again. The slack this leaves is in
+ * docs/formats.md, "Capped timelines". `trimEvery` 0 turns trims off: capTimelines then returns
+ * the store itself, so the trims-off baseline pays nothing of this wrapper.
+ */
+import { metrics } from '@opentelemetry/api';
+import type { Logger } from '../lib/log.ts';
+import type { TimelineEntry, TimelineMutation, TimelineStore } from '../ports/stores.ts';
+
+export interface CapOptions {
+  readonly maxEntries: number;
+  readonly trimEvery: number;
+  /** Trims in flight at once. */
+  readonly concurrency?: number;
+  /** Users queued for a trim beyond which a write waits. */
+  readonly maxQueued?: number;
+  readonly log?: Logger;
+}
+
+/** FNV-1a over the tweet id, mixed with the user id: uniform enough to sample 1 in N. */
+export function sampleHash(userId: bigint, tweetId: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < tweetId.length; i++) {
+    h ^= tweetId.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  h ^= Number(BigInt.asUintN(32, userId));
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  h ^= Number(BigInt.asUintN(32, userId >> 32n));
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/** Whether this insert trims its user's timeline. */
+export const trimsOn = (userId: bigint, tweetId: string, every: number): boolean =>
+  every <= 1 || sampleHash(userId, tweetId) % every === 0;
+
+/** The timeline store to write through: `inner` capped, or `inner` itself when trims are off. */
+export function capTimelines(inner: TimelineStore, options: CapOptions): TimelineStore {
+  return options.trimEvery === 0 ? inner : new CappedTimelines(inner, options);
+}
+
+export class CappedTimelines implements TimelineStore {
+  readonly #inner: TimelineStore;
+  readonly #keep: number;
+  readonly #every: number;
+  readonly #concurrency: number;
+  readonly #maxQueued: number;
+  readonly #log: Logger | undefined;
+  /** Users waiting for a trim, in order (a Set: each once). */
+  readonly #queued = new Set<bigint>();
+  #running = 0;
+  #roomWaiters: Array<() => void> = [];
+  #idleWaiters: Array<() => void> = [];
+  readonly #trims = metrics.getMeter('fanout').createCounter('fanout_timeline_trims', {
+    description:
+      'Sampled timeline trims, by result: trimmed (over the cap), under (nothing to do), failed',
+  });
+  /** Trims done, by result (for tests and status). */
+  readonly totals = { trimmed: 0, under: 0, failed: 0 };
+
+  constructor(inner: TimelineStore, options: CapOptions) {
+    // trimsOn(…, 0) would trim on every insert, the opposite of what 0 means in the config.
+    if (!Number.isInteger(options.trimEvery) || options.trimEvery < 1)
+      throw new RangeError(
+        `CappedTimelines: trimEvery must be a whole number of at least 1, got ${options.trimEvery} (0, trims off: use capTimelines)`,
+      );
+    this.#inner = inner;
+    this.#keep = options.maxEntries;
+    this.#every = options.trimEvery;
+    this.#concurrency = options.concurrency ?? 4;
+    this.#maxQueued = options.maxQueued ?? 10_000;
+    this.#log = options.log;
+  }
+
+  async write(mutations: readonly TimelineMutation[]): Promise<void> {
+    await this.#inner.write(mutations);
+    for (const m of mutations)
+      if (m.op === 'insert' && trimsOn(m.userId, m.tweetId, this.#every)) this.#queue(m.userId);
+    while (this.#queued.size >= this.#maxQueued)
+      await new Promise<void>((resolve) => this.#roomWaiters.push(resolve));
+  }
+
+  read(userId: bigint, limit: number): Promise<TimelineEntry[]> {
+    return this.#inner.read(userId, limit);
+  }
+
+  trim(userId: bigint, keep: number): Promise<boolean> {
+    return this.#inner.trim(userId, keep);
+  }
+
+  /** Resolves once no trim is queued or running. */
+  idle(): Promise<void> {
+    if (this.#running === 0 && this.#queued.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  #queue(userId: bigint): void {
+    this.#queued.add(userId);
+    this.#pump();
+  }
+
+  #pump(): void {
+    while (this.#running < this.#concurrency && this.#queued.size > 0) {
+      const userId = this.#queued.values().next().value!;
+      this.#queued.delete(userId);
+      this.#running++;
+      void this.#trimOne(userId).finally(() => {
+        this.#running--;
+        if (this.#queued.size < this.#maxQueued) for (const w of this.#roomWaiters.splice(0)) w();
+        this.#pump();
+        if (this.#running === 0 && this.#queued.size === 0)
+          for (const w of this.#idleWaiters.splice(0)) w();
+      });
+    }
+  }
+
+  async #trimOne(userId: bigint): Promise<void> {
+    let result: keyof CappedTimelines['totals'];
+    try {
+      result = (await this.#inner.trim(userId, this.#keep)) ? 'trimmed' : 'under';
+    } catch (err) {
+      result = 'failed';
+      this.#log?.warn('timeline trim failed; the next sampled insert trims again', {
+        userId: String(userId),
+        err: (err as Error).message,
+      });
+    }
+    this.totals[result]++;
+    this.#trims.add(1, { 'fanout.trim': result });
+  }
+}
