@@ -76,6 +76,7 @@ export interface Settings {
     checkpointEvery: number;
     splitThreshold: number;
     splitTaskSize: number;
+    smallFirst: boolean;
     shutdownTimeoutMs: number;
     writeStrategy: 'batch' | 'concurrent';
     dedupeCopies: 'auto' | 'on' | 'off';

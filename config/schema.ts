@@ -372,6 +372,12 @@ export const schema = {
       default: 50_000,
       env: 'FANOUT_SPLIT_TASK_SIZE',
     },
+    smallFirst: {
+      doc: "Small tweets ahead of a celebrity's tasks: their follower pages are granted row credit first, with a page of it (pageSize rows on top of the credit) reserved for them, and their batches are written first (one bound of maxInFlightBatches writes for both lanes, of which a task always keeps one). Off: one first-come-first-served credit, and each lane its own maxInFlightBatches writes, as before issue #19 (a 500k fan-out then delays small tweets by minutes on a busy node).",
+      format: bool,
+      default: true,
+      env: 'FANOUT_SMALL_FIRST',
+    },
     shutdownTimeoutMs: {
       doc: 'Deadline for a graceful stop before the process exits anyway.',
       format: integer(100, 600_000),

@@ -13,6 +13,7 @@
  */
 import type { SpanSampler } from '../lib/span-sampler.ts';
 import type { LongSpan } from '../lib/telemetry.ts';
+import type { Priority } from './lane/credit.ts';
 import type { Checkpoint } from '../records/checkpoint.ts';
 import type { SplitTask, TaskRange } from '../records/task.ts';
 import { Delivery } from './delivery.ts';
@@ -209,3 +210,10 @@ export function checkpointOf(job: Job, now = Date.now()): Checkpoint {
 /** A tweet fanned out by this worker and completed with its own offset (not split, not a copy). */
 export const completesHere = (job: Job): job is TweetJob =>
   job.kind === 'tweet' && job.fate.kind === 'whole' && job.authorId !== null;
+
+/**
+ * A tweet delivered whole is SMALL: with a work topic, one at most `splitThreshold` followers
+ * (bigger ones are split); a task of a split fan-out is BULK. Fixed per job: the credit counts
+ * each class's rows, and a job gives back what it took.
+ */
+export const priorityOf = (job: Job): Priority => (job.kind === 'task' ? 'bulk' : 'small');

@@ -4,17 +4,21 @@
  * ./tasks/handler.ts), and given the graph's ports the GRAPH lane (follows and unfollows, the CDC
  * topic of `followers`, ./graph/handler.ts), each a lane runtime (./lane/lane.ts) with its own
  * consumer group and transactional producer. Tweets and tasks share one row credit (memory: rows
- * read and not written) and one admission gate (`pipeline.maxInFlightTweets` jobs in flight),
- * both strict per process; the graph lane has its own gate (`graph.maxInFlight`), so a burst of
- * follows never holds a tweet back. A lane that fails fails the worker.
+ * read and not written), one admission gate (`pipeline.maxInFlightTweets` jobs in flight), both
+ * strict per process, and one bound on timeline writes in flight; small tweets go ahead of tasks
+ * in the credit and the writes (`pipeline.smallFirst`). The graph lane has its own gate
+ * (`graph.maxInFlight`), so a burst of follows never holds a tweet back. A lane that fails fails
+ * the worker.
  */
 import type { Config } from '../config/index.ts';
 import type { Logger } from '../lib/log.ts';
 import type { AuthorTweetStore, ClaimStore } from '../ports/stores.ts';
-import { rowCredit } from './bounds.ts';
+import { creditShares, rowCredit } from './bounds.ts';
+import { priorityOf } from './job.ts';
 import { AdmissionGate, Credit } from './lane/credit.ts';
 import type { LanePorts } from './lane/handler.ts';
 import { Lane } from './lane/lane.ts';
+import { WriteSlots } from './lane/write-slots.ts';
 import type { Totals } from './metrics.ts';
 import { sumTotals, type WorkerState, type WorkerStatus } from './status.ts';
 import { GraphHandler } from './graph/handler.ts';
@@ -61,7 +65,7 @@ export class Worker {
     const p = config.pipeline;
     this.workerId = workerId;
     this.#timelines = ports.timelines;
-    this.#credit = new Credit(rowCredit(p));
+    this.#credit = new Credit(rowCredit(p), creditShares(p));
     const gate = new AdmissionGate(p.maxInFlightTweets, () => {
       this.#tweets.wake();
       this.#tasks?.lane.wake();
@@ -71,7 +75,18 @@ export class Worker {
       timelines: ports.timelines,
       authors: ports.authors,
     };
-    const shared = { config, workerId, log, credit: this.#credit, gate };
+    // Small first: one bound on writes for both lanes, tweets' batches ahead of tasks'. Off: as
+    // before issue #19, each lane its own bound and one class (first come, first served).
+    const slots = p.smallFirst ? new WriteSlots(p.maxInFlightBatches) : undefined;
+    const shared = {
+      config,
+      workerId,
+      log,
+      credit: this.#credit,
+      gate,
+      priority: p.smallFirst ? priorityOf : () => 'small' as const,
+      slots: () => slots ?? new WriteSlots(p.maxInFlightBatches),
+    };
     const work = ports.work
       ? { name: config.topics.tasks, partitions: config.topics.tasksPartitions }
       : undefined;

@@ -5,8 +5,6 @@
  */
 import {
   asyncScheduler,
-  defer,
-  from,
   mergeMap,
   Observable,
   type ObservableInput,
@@ -14,6 +12,8 @@ import {
   type SchedulerLike,
   type Subscription,
 } from 'rxjs';
+import type { Priority } from '../lane/credit.ts';
+import type { WriteSlots } from '../lane/write-slots.ts';
 
 /**
  * Re-cuts chunks of rows (follower pages) into batches of exactly `size`; a partial batch is
@@ -67,15 +67,17 @@ export function batchRows<T>(
 }
 
 /**
- * Writes each batch with `write`, at most `maxInFlight` at once, and emits the batch once written
- * (completion order). The queue `mergeMap` keeps for batches beyond the bound is itself bounded
- * by the row credit upstream: rows are read only when granted.
+ * Writes each batch with `write` in a slot of `slots` (bounded writes in flight, shared by the
+ * worker's lanes; small jobs' batches first) and emits the batch once written (completion order).
+ * The batches waiting for a slot are bounded by the row credit upstream: rows are read only when
+ * granted.
  */
 export function writeBatches<B>(
   write: (batch: B) => ObservableInput<unknown>,
-  maxInFlight: number,
+  slots: WriteSlots,
+  priority: (batch: B) => Priority,
 ): OperatorFunction<B, B> {
-  return mergeMap((batch: B) => defer(() => from(write(batch))).pipe(lastOf(batch)), maxInFlight);
+  return mergeMap((batch: B) => slots.run(priority(batch), () => write(batch)).pipe(lastOf(batch)));
 }
 
 /** Emits `value` once the source completes (whatever it emitted). */

@@ -21,15 +21,20 @@ import { linkTo } from '../../lib/telemetry.ts';
 import type { TimelineMutation, TimelineStore } from '../../ports/stores.ts';
 import type { Segment } from '../delivery.ts';
 import { type Job, rowWriteTime, writeOp } from '../job.ts';
-import type { Credit } from '../lane/credit.ts';
+import type { Credit, Priority } from '../lane/credit.ts';
 import type { Slot } from '../lane/frontier.ts';
+import type { WriteSlots } from '../lane/write-slots.ts';
 import { batchRows, writeBatches } from './batch.ts';
 import type { Row } from './page.ts';
 
 /** A batch of timeline rows and, per job in it, the segment it advances once written. */
 export interface WriteBatch {
   readonly rows: readonly Row[];
-  readonly segments: ReadonlyArray<{ readonly job: Job; readonly slot: Slot<Segment> }>;
+  readonly segments: ReadonlyArray<{
+    readonly job: Job;
+    readonly rows: number;
+    readonly slot: Slot<Segment>;
+  }>;
   /** How long its write took, retries included (set once written). */
   writeMs?: number;
 }
@@ -41,7 +46,10 @@ export interface FanoutDeps {
   readonly timelines: TimelineStore;
   readonly batchSize: number;
   readonly lingerMs: number;
-  readonly maxInFlightBatches: number;
+  /** The worker's bound on writes in flight, shared by its lanes. */
+  readonly slots: WriteSlots;
+  /** Whose rows go first, to the credit and to the writes (../job.ts priorityOf). */
+  readonly priority: (job: Job) => Priority;
   readonly attempt: <T>(what: string, fn: () => Promise<T>, span?: SampledSpan) => Promise<T>;
   /** A batch is written and its segments acknowledged. */
   readonly onWritten: (batch: WriteBatch) => void;
@@ -50,12 +58,13 @@ export interface FanoutDeps {
 
 /** Registers each run of consecutive rows of one job as a segment of its delivery. */
 export function toWriteBatch(rows: readonly Row[]): WriteBatch {
-  const segments: Array<{ job: Job; slot: Slot<Segment> }> = [];
+  const segments: Array<{ job: Job; rows: number; slot: Slot<Segment> }> = [];
   let start = 0;
   for (let i = 1; i <= rows.length; i++) {
     if (i < rows.length && rows[i]!.job === rows[start]!.job) continue;
     const job = rows[start]!.job;
-    segments.push({ job, slot: job.delivery.addSegment(i - start, rows[i - 1]!.userId) });
+    const n = i - start;
+    segments.push({ job, rows: n, slot: job.delivery.addSegment(n, rows[i - 1]!.userId) });
     start = i;
   }
   return { rows, segments };
@@ -72,6 +81,10 @@ export function mutationsOf(batch: WriteBatch): TimelineMutation[] {
     expiresAt: r.job.expiresAt,
   }));
 }
+
+/** A batch mixing rows of several jobs goes as early as the most urgent of them. */
+export const batchPriority = (batch: WriteBatch, priority: (job: Job) => Priority): Priority =>
+  batch.segments.some((s) => priority(s.job) === 'small') ? 'small' : 'bulk';
 
 /** Every admitted job's follower rows, merged (the source bounds how many jobs there are). */
 export const joinFollowers = (
@@ -117,10 +130,16 @@ export function fanOut(deps: FanoutDeps): OperatorFunction<Job, WriteBatch> {
       joinFollowers(deps.rows),
       batchRows<Row>(deps.batchSize, deps.lingerMs, deps.scheduler),
       map(toWriteBatch),
-      writeBatches((batch) => writeBatch(batch, deps), deps.maxInFlightBatches),
+      writeBatches(
+        (batch) => writeBatch(batch, deps),
+        deps.slots,
+        (batch) => batchPriority(batch, deps.priority),
+      ),
       tap((batch) => {
-        deps.credit.release(batch.rows.length);
-        for (const s of batch.segments) s.job.delivery.ack(s.slot);
+        for (const s of batch.segments) {
+          deps.credit.release(s.rows, deps.priority(s.job));
+          s.job.delivery.ack(s.slot);
+        }
         deps.onWritten(batch);
       }),
     );

@@ -8,7 +8,7 @@ import { SpanKind } from '@opentelemetry/api';
 import { Observable } from 'rxjs';
 import type { SampledSpan } from '../../lib/span-sampler.ts';
 import type { FollowerStore } from '../../ports/stores.ts';
-import type { Credit } from '../lane/credit.ts';
+import type { Credit, Priority } from '../lane/credit.ts';
 import type { Job } from '../job.ts';
 
 /** One follower's timeline row to write for a job. */
@@ -24,6 +24,8 @@ export type Emit = (rows: Row[]) => void;
 export interface PagingDeps {
   readonly followers: FollowerStore;
   readonly credit: Credit;
+  /** Whose pages are granted first (../job.ts priorityOf). */
+  readonly priority: (job: Job) => Priority;
   /** Most followers per page read. */
   readonly pageSize: number;
   /** Fewest rows worth a page read (waits for at least this much credit). */
@@ -51,11 +53,12 @@ export async function pageFollowers(
   whole?: readonly bigint[],
 ): Promise<boolean> {
   const d = job.delivery;
+  const priority = deps.priority(job);
   if (
     whole !== undefined &&
     d.readCursor === null &&
     d.emitted === 0 &&
-    whole.length <= Math.min(deps.readAhead, deps.credit.capacity)
+    whole.length <= Math.min(deps.readAhead, deps.credit.limit(priority))
   )
     return emitWhole(job, whole, deps, emit, closed);
   const floor = Math.min(deps.minPage, deps.pageSize, deps.readAhead);
@@ -63,20 +66,20 @@ export async function pageFollowers(
     await d.checkpointRoom(deps.readAhead - floor + 1, deps.requestCommit);
     const want = Math.min(deps.pageSize, deps.readAhead - d.unprotected);
     if (d.stopped || want <= 0) continue;
-    const granted = await deps.credit.acquire(Math.min(floor, want), want, d.signal);
+    const granted = await deps.credit.acquire(Math.min(floor, want), want, d.signal, priority);
     if (granted === 0) break; // stopped while waiting
     let page: bigint[];
     try {
       page = await readPage(job, author, granted, deps);
     } catch (err) {
-      deps.credit.release(granted);
+      deps.credit.release(granted, priority);
       throw err;
     }
     if (d.stopped || closed()) {
-      deps.credit.release(granted); // dropped: whoever resumes re-reads it from the cursor
+      deps.credit.release(granted, priority); // dropped: whoever resumes re-reads it from the cursor
       break;
     }
-    deps.credit.release(granted - page.length);
+    deps.credit.release(granted - page.length, priority);
     if (d.total === null && d.readCursor === null) {
       // A single page is the whole list; otherwise count once, off the critical path (a count
       // that lands after its pass ended is of another author's followers: dropped).
@@ -114,10 +117,11 @@ async function emitWhole(
   const d = job.delivery;
   d.total ??= ids.length;
   if (ids.length === 0) return true;
-  const granted = await deps.credit.acquire(ids.length, ids.length, d.signal);
+  const priority = deps.priority(job);
+  const granted = await deps.credit.acquire(ids.length, ids.length, d.signal, priority);
   if (granted === 0) return false; // stopped while waiting
   if (d.stopped || closed()) {
-    deps.credit.release(granted);
+    deps.credit.release(granted, priority);
     return false;
   }
   d.readCursor = ids.at(-1)!;

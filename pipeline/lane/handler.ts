@@ -24,8 +24,9 @@ import type { Row } from '../fanout/page.ts';
 import type { Job } from '../job.ts';
 import type { FanoutMetrics } from '../metrics.ts';
 import type { TweetProgress, WorkerState } from '../status.ts';
-import type { AdmissionGate, Credit } from './credit.ts';
+import type { AdmissionGate, Credit, Priority } from './credit.ts';
 import type { CommitPlan } from './ledger.ts';
+import type { WriteSlots } from './write-slots.ts';
 
 /** Runs one store call under the retry policy; retries become events on `span`. */
 export type Attempt = <T>(what: string, fn: () => Promise<T>, span?: SampledSpan) => Promise<T>;
@@ -90,6 +91,10 @@ export interface LaneOptions {
   readonly credit: Credit;
   /** Shared by the lanes of a worker: jobs in flight. */
   readonly gate: AdmissionGate;
+  /** Whose rows go first, to the credit and to the writes. */
+  readonly priority: (job: Job) => Priority;
+  /** The lane's bound on timeline writes in flight (shared by the lanes, small first). */
+  readonly slots: () => WriteSlots;
   readonly handler: (ctx: LaneContext) => Handler;
 }
 

@@ -39,13 +39,14 @@ import { checkpointDue, type Job } from '../job.ts';
 import type { Totals } from '../metrics.ts';
 import { progress, type WorkerState } from '../status.ts';
 import { type CommittedTx, Committer } from './committer.ts';
-import type { AdmissionGate, Credit } from './credit.ts';
+import type { AdmissionGate, Credit, Priority } from './credit.ts';
 import type { Attempt, Handler, LaneOptions, LanePorts, LaneStatus } from './handler.ts';
 import { InFlightJobs } from './in-flight.ts';
 import { CommitLedger, type CommitPlan } from './ledger.ts';
 import { LaneObserver } from './observer.ts';
 import { Restores } from './restores.ts';
 import { sourceRecords } from './source.ts';
+import type { WriteSlots } from './write-slots.ts';
 
 /** Uncommitted records allowed per in-flight job slot (finished ones waiting behind a long one). */
 const UNCOMMITTED_PER_SLOT = 64;
@@ -56,6 +57,8 @@ export class Lane {
   readonly #ports: LanePorts;
   readonly #credit: Credit;
   readonly #gate: AdmissionGate;
+  readonly #slots: WriteSlots;
+  readonly #priority: (job: Job) => Priority;
   readonly #handler: Handler;
   readonly #ledger: CommitLedger;
   readonly #committer: Committer;
@@ -95,6 +98,8 @@ export class Lane {
     this.#ports = ports;
     this.#credit = options.credit;
     this.#gate = options.gate;
+    this.#slots = options.slots();
+    this.#priority = options.priority;
     this.#maxUncommitted = UNCOMMITTED_PER_SLOT * p.maxInFlightTweets;
     this.#group = options.group;
     this.#ledger = new CommitLedger({
@@ -141,6 +146,7 @@ export class Lane {
       followers: ports.followers,
       authors: ports.authors,
       credit: this.#credit,
+      priority: options.priority,
       pageSize: p.pageSize,
       minPage: minPageRows(p),
       readAhead: readAheadRows(p),
@@ -264,7 +270,8 @@ export class Lane {
           timelines: ports.timelines,
           batchSize: p.batchSize,
           lingerMs: p.lingerMs,
-          maxInFlightBatches: p.maxInFlightBatches,
+          slots: this.#slots,
+          priority: this.#priority,
           attempt: this.#attempt,
           onWritten: (batch) => this.#written(batch),
         }),

@@ -1,6 +1,9 @@
 import { TestScheduler } from 'rxjs/testing';
 import { describe, expect, it } from 'vitest';
 import { batchRows, writeBatches } from '../../../pipeline/fanout/batch.ts';
+import { WriteSlots } from '../../../pipeline/lane/write-slots.ts';
+
+const small = () => 'small' as const;
 
 const scheduler = (): TestScheduler =>
   new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
@@ -66,10 +69,11 @@ describe('writeBatches', () => {
       const writes = { a: cold('----|'), b: cold('----|'), c: cold('------|'), d: cold('-----|') };
       const batches = hot<'a' | 'b' | 'c' | 'd'>('(abcd)', { a: 'a', b: 'b', c: 'c', d: 'd' });
       // Two at once: a and b start at 0; c starts when a ends (4), d when b ends (4); out in completion order.
-      expectObservable(batches.pipe(writeBatches((k: 'a' | 'b' | 'c' | 'd') => writes[k], 2))).toBe(
-        '----(ab)-dc',
-        { a: 'a', b: 'b', c: 'c', d: 'd' },
-      );
+      expectObservable(
+        batches.pipe(
+          writeBatches((k: 'a' | 'b' | 'c' | 'd') => writes[k], new WriteSlots(2), small),
+        ),
+      ).toBe('----(ab)-dc', { a: 'a', b: 'b', c: 'c', d: 'd' });
       expectSubscriptions(writes.a.subscriptions).toBe('^---!');
       expectSubscriptions(writes.b.subscriptions).toBe('^---!');
       expectSubscriptions(writes.c.subscriptions).toBe('----^-----!');
@@ -80,9 +84,25 @@ describe('writeBatches', () => {
   it('fails the stream when a write fails (retries happen inside the write)', () => {
     scheduler().run(({ cold, expectObservable }) => {
       const out = cold('ab|').pipe(
-        writeBatches((k: string) => (k === 'b' ? cold('--#') : cold('---|')), 4),
+        writeBatches(
+          (k: string) => (k === 'b' ? cold('--#') : cold('---|')),
+          new WriteSlots(4),
+          small,
+        ),
       );
       expectObservable(out).toBe('---(a#)');
+    });
+  });
+
+  it('writes a small batch queued behind bulk ones first, in the slots two lanes share', () => {
+    scheduler().run(({ cold, hot, expectObservable }) => {
+      const slots = new WriteSlots(2);
+      const write = (k: string) => cold(k === 'b' ? '------|' : '----|');
+      const bulk = hot('(abc)').pipe(writeBatches(write, slots, () => 'bulk' as const));
+      const tweets = hot('-s').pipe(writeBatches(write, slots, small));
+      // a and b run at 0; when a ends (4) s, queued since 1, goes ahead of c, which starts at 6.
+      expectObservable(bulk).toBe('----a-b---c');
+      expectObservable(tweets).toBe('--------s');
     });
   });
 });
