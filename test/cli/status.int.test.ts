@@ -52,6 +52,28 @@ function fanoutStatus(sets: string[], flags: string[]): string {
 }
 
 /** Sends records one at a time, in order (offsets follow the order per partition). */
+/** Deletes a test's own topics (best effort) and disconnects the admin. */
+async function dropTopics(
+  admin: Awaited<ReturnType<typeof connectAdmin>>,
+  config: Config,
+): Promise<void> {
+  const t = config.topics;
+  await admin
+    .deleteTopics({
+      topics: [
+        t.tweetsCdc,
+        t.followersCdc,
+        t.checkpoints,
+        t.completed,
+        t.tasks,
+        t.deadLetter,
+        t.cdcOffsets,
+      ],
+    })
+    .catch(() => undefined);
+  await admin.disconnect();
+}
+
 async function send(config: Config, records: readonly OutRecord[]): Promise<void> {
   const producer = createKafka(config, createLogger('warn')).producer();
   await producer.connect();
@@ -136,20 +158,7 @@ describe('fanout status', () => {
       ]);
       expect(status.lag.length).toBe(config.topics.cdcPartitions);
     } finally {
-      await admin
-        .deleteTopics({
-          topics: [
-            config.topics.tweetsCdc,
-            config.topics.followersCdc,
-            config.topics.checkpoints,
-            config.topics.completed,
-            config.topics.tasks,
-            config.topics.deadLetter,
-            config.topics.cdcOffsets,
-          ],
-        })
-        .catch(() => undefined);
-      await admin.disconnect();
+      await dropTopics(admin, config);
     }
   });
   it('shows a split fan-out from its pending tasks and their checkpoints, not from work its task lanes committed', async () => {
@@ -237,20 +246,7 @@ describe('fanout status', () => {
         lag: 1,
       });
     } finally {
-      await admin
-        .deleteTopics({
-          topics: [
-            config.topics.tweetsCdc,
-            config.topics.followersCdc,
-            config.topics.checkpoints,
-            config.topics.completed,
-            config.topics.tasks,
-            config.topics.deadLetter,
-            config.topics.cdcOffsets,
-          ],
-        })
-        .catch(() => undefined);
-      await admin.disconnect();
+      await dropTopics(admin, config);
     }
   });
 
@@ -281,20 +277,7 @@ describe('fanout status', () => {
         `group ${group} on ${topic}: 2 offsets behind over ${config.topics.cdcPartitions} partitions (partition:lag 1:2) (follows and unfollows)`,
       );
     } finally {
-      await admin
-        .deleteTopics({
-          topics: [
-            config.topics.tweetsCdc,
-            config.topics.followersCdc,
-            config.topics.checkpoints,
-            config.topics.completed,
-            config.topics.tasks,
-            config.topics.deadLetter,
-            config.topics.cdcOffsets,
-          ],
-        })
-        .catch(() => undefined);
-      await admin.disconnect();
+      await dropTopics(admin, config);
     }
   });
 });
