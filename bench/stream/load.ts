@@ -18,6 +18,8 @@ export interface Written {
 }
 
 export interface Completed {
+  /** The worker took the tweet up (the event's startedAt): the CDC hop and any queue are behind. */
+  readonly startedAt: number;
   /** The last timeline row written (the event's completedAt). */
   readonly finishedAt: number;
   /** Read here: committed. */
@@ -48,10 +50,12 @@ export class Completions {
       eachMessage: async ({ message }) => {
         const e = JSON.parse(String(message.value)) as {
           tweetId: string;
+          startedAt: string;
           completedAt: string;
           followersDelivered: number;
         };
         c.#seen.set(e.tweetId, {
+          startedAt: Date.parse(e.startedAt),
           finishedAt: Date.parse(e.completedAt),
           receivedAt: Date.now(),
           delivered: e.followersDelivered,
@@ -151,10 +155,24 @@ export function percentile(values: readonly number[], p: number): number {
   return Math.round(sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!);
 }
 
-/** Latencies (ms) from each write's acknowledgement to its last timeline row. */
-export function latencies(tweets: readonly Written[], done: Completions): number[] {
+/** Where a tweet's latency is measured to: its last timeline row, or the worker taking it up. */
+export type Leg = 'whole' | 'toWorker' | 'inWorker';
+
+/**
+ * Latencies (ms) of each tweet: from its write's acknowledgement to its last timeline row
+ * (`whole`), to the worker taking it up (`toWorker`: the CDC hop, then waiting for room in the
+ * worker), or from then to its last row (`inWorker`).
+ */
+export function latencies(
+  tweets: readonly Written[],
+  done: Completions,
+  leg: Leg = 'whole',
+): number[] {
   return tweets.flatMap((t) => {
     const c = done.get(t.tweetId);
-    return c ? [Math.max(0, c.finishedAt - t.ackedAt)] : [];
+    if (!c) return [];
+    const from = leg === 'inWorker' ? c.startedAt : t.ackedAt;
+    const to = leg === 'toWorker' ? c.startedAt : c.finishedAt;
+    return [Math.max(0, to - from)];
   });
 }

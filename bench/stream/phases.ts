@@ -69,6 +69,9 @@ export interface StepRow {
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly maxMs: number;
+  /** p99 of the two legs (ms): write → worker takes it up (CDC, queue), then → last row. */
+  readonly p99ToWorkerMs: number;
+  readonly p99InWorkerMs: number;
   readonly cpu: CpuReading;
 }
 
@@ -93,6 +96,8 @@ function stepOf(env: Env, target: number, written: readonly Written[], cpu: CpuR
     p50Ms: percentile(lat, 50),
     p99Ms: percentile(lat, 99),
     maxMs: percentile(lat, 100),
+    p99ToWorkerMs: percentile(latencies(written, env.done, 'toWorker'), 99),
+    p99InWorkerMs: percentile(latencies(written, env.done, 'inWorker'), 99),
     cpu,
   };
 }

@@ -59,6 +59,10 @@ describe('fanout bench --stream, CI-sized', () => {
       expect(s.rowsPerSecond).toBeGreaterThan(0);
       expect(s.p50Ms).toBeLessThanOrEqual(s.p99Ms);
       expect(s.p99Ms).toBeLessThanOrEqual(s.maxMs);
+      // The legs: the CDC hop takes time (the commit-log sync), and neither leg outlasts the whole.
+      expect(s.p99ToWorkerMs).toBeGreaterThan(0);
+      expect(s.p99ToWorkerMs).toBeLessThanOrEqual(s.maxMs);
+      expect(s.p99InWorkerMs).toBeLessThanOrEqual(s.maxMs);
     }
     const h = report.headOfLine!;
     expect(h.alone.tweets).toBe(60);
