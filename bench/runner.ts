@@ -27,7 +27,7 @@ export interface Row {
 }
 
 /** Node flags of every approach's process: the product's (./fanout, Dockerfile), for all alike. */
-const NODE_FLAGS = ['--max-semi-space-size=16'];
+const NODE_FLAGS = ['--max-semi-space-size=16', '--max-old-space-size=1024'];
 
 const children = new Set<ChildProcess>();
 process.on('exit', () => {

@@ -68,39 +68,61 @@ export async function pageFollowers(
     if (d.stopped || want <= 0) continue;
     const granted = await deps.credit.acquire(Math.min(floor, want), want, d.signal, priority);
     if (granted === 0) break; // stopped while waiting
-    let page: bigint[];
-    try {
-      page = await readPage(job, author, granted, deps);
-    } catch (err) {
-      deps.credit.release(granted, priority);
-      throw err;
-    }
-    if (d.stopped || closed()) {
-      deps.credit.release(granted, priority); // dropped: whoever resumes re-reads it from the cursor
-      break;
-    }
-    deps.credit.release(granted - page.length, priority);
-    if (d.total === null && d.readCursor === null) {
-      // A single page is the whole list; otherwise count once, off the critical path (a count
-      // that lands after its pass ended is of another author's followers: dropped).
-      const pass = d.pass;
-      if (page.length < granted) d.total = page.length;
-      else
-        void deps.followers.count(author).then(
-          (n) => {
-            if (d.pass === pass) d.total ??= n;
-          },
-          () => undefined,
-        );
-    }
-    if (page.length > 0) {
-      d.readCursor = page.at(-1)!;
-      d.emitted += page.length;
-      emit(page.map((userId) => ({ job, userId })));
-    }
-    if (page.length < granted) return true;
+    const read = await readGranted(job, author, granted, priority, deps, emit, closed);
+    if (read !== 'more') return read === 'end';
   }
   return false;
+}
+
+/**
+ * Reads one page of up to `granted` rows (credit already held) and hands it downstream: 'end'
+ * when it was the range's last, 'stopped' when the delivery stopped meanwhile (the page dropped).
+ * Its own async function, not a step of the loop above: V8 keeps a loop iteration's locals in the
+ * suspended function's registers while it awaits the next credit, so a page read there stayed
+ * reachable after its rows were written, one page per task waiting for credit (~100 tasks of a
+ * 5M split: ~8 MiB of live heap; docs/benchmarks.md, worker memory).
+ */
+async function readGranted(
+  job: Job,
+  author: bigint,
+  granted: number,
+  priority: Priority,
+  deps: PagingDeps,
+  emit: Emit,
+  closed: () => boolean,
+): Promise<'more' | 'end' | 'stopped'> {
+  const d = job.delivery;
+  let page: bigint[];
+  try {
+    page = await readPage(job, author, granted, deps);
+  } catch (err) {
+    deps.credit.release(granted, priority);
+    throw err;
+  }
+  if (d.stopped || closed()) {
+    deps.credit.release(granted, priority); // dropped: whoever resumes re-reads it from the cursor
+    return 'stopped';
+  }
+  deps.credit.release(granted - page.length, priority);
+  if (d.total === null && d.readCursor === null) {
+    // A single page is the whole list; otherwise count once, off the critical path (a count
+    // that lands after its pass ended is of another author's followers: dropped).
+    const pass = d.pass;
+    if (page.length < granted) d.total = page.length;
+    else
+      void deps.followers.count(author).then(
+        (n) => {
+          if (d.pass === pass) d.total ??= n;
+        },
+        () => undefined,
+      );
+  }
+  if (page.length > 0) {
+    d.readCursor = page.at(-1)!;
+    d.emitted += page.length;
+    emit(page.map((userId) => ({ job, userId })));
+  }
+  return page.length < granted ? 'end' : 'more';
 }
 
 /**

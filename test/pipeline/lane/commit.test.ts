@@ -49,6 +49,23 @@ describe('InOrderFrontier', () => {
     expect(f.size).toBe(1);
     expect(() => f.shift(2)).toThrow(/not done/);
   });
+
+  it('keeps order and size across the compactions of a long life', () => {
+    const f = new InOrderFrontier<number>();
+    const open: Array<ReturnType<typeof f.add>> = [];
+    let next = 0;
+    let taken = 0;
+    for (let round = 0; round < 200; round++) {
+      for (let i = 0; i < 7; i++) open.push(f.add(next++));
+      // finish all but the newest two, newest first, and take what is done
+      for (const slot of open.splice(0, open.length - 2).reverse()) f.done(slot);
+      const prefix = f.takeDone();
+      expect(prefix).toEqual(Array.from({ length: prefix.length }, (_, i) => taken + i));
+      taken += prefix.length;
+      expect(f.size).toBe(next - taken);
+      expect([...f.values()]).toEqual([next - 2, next - 1]);
+    }
+  });
 });
 
 describe('CommitLedger: the commit tracker', () => {
