@@ -129,14 +129,19 @@ async function demoRun(ctx: Context, options: SeedOptions, say: (line: string) =
     );
     const sample = options.firstFollower;
     const top = await timelines.read(sample, 3);
-    const bodies = new Map(
+    const tweets = new Map(
       (await new CassandraTweetStore(cassandra, ks).get(top.map((e) => e.tweetId))).map((t) => [
         t.tweetId,
-        t.body,
+        t,
       ]),
     );
+    // Earlier demos' tweets (same author, same text) are there too: each line says which is which.
     say(`timeline of follower ${sample}, newest first:`);
-    for (const e of top) say(`  @${e.authorId}: ${bodies.get(e.tweetId) ?? '(deleted)'}`);
+    for (const e of top) {
+      const t = tweets.get(e.tweetId);
+      const line = t ? `${t.createdAt.toISOString()}  @${e.authorId}: ${t.body}` : '(deleted)';
+      say(`  ${line}${e.tweetId === tweet.tweetId ? '  <- this run' : ''}`);
+    }
     if (ok !== SAMPLE || leaked !== 0)
       throw new Error(
         `demo check failed: ${SAMPLE - ok} sampled followers lack the tweet (e.g. ${missing.slice(0, 3).join(', ')}), ${leaked} outsiders have it`,
