@@ -1,25 +1,13 @@
-import { afterAll, beforeAll, describe } from 'vitest';
-import { connectCassandra, type CassandraClient } from '../../connectors/cassandra/client.ts';
-import { applySchema } from '../../connectors/cassandra/schema.ts';
+import { describe } from 'vitest';
 import { CassandraTweetAuthorStore } from '../../connectors/cassandra/tweet-authors.ts';
 import { testConfig } from '../support/config.ts';
+import { schemaClient } from '../support/cassandra.ts';
 import { authorStoreContract } from './author-store-contract.ts';
 
 // What moves need of tweet_authors, on the real Cassandra (the same suite runs on the fake).
 describe('CassandraTweetAuthorStore', () => {
   const config = testConfig();
-  let client: CassandraClient;
+  const db = schemaClient(config);
 
-  beforeAll(async () => {
-    client = await connectCassandra(config);
-    await applySchema(client, config);
-  });
-  afterAll(async () => {
-    await client
-      .execute(`DROP KEYSPACE IF EXISTS ${config.cassandra.keyspace}`)
-      .catch(() => undefined);
-    await client.shutdown();
-  });
-
-  authorStoreContract(() => new CassandraTweetAuthorStore(client, config.cassandra.keyspace));
+  authorStoreContract(() => new CassandraTweetAuthorStore(db(), config.cassandra.keyspace));
 });

@@ -1,33 +1,23 @@
 import cassandra from 'cassandra-driver';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CassandraAuthorTweetStore } from '../../../connectors/cassandra/author-tweets.ts';
-import { connectCassandra, type CassandraClient } from '../../../connectors/cassandra/client.ts';
-import { applySchema } from '../../../connectors/cassandra/schema.ts';
 import { CassandraTimelineStore } from '../../../connectors/cassandra/timelines.ts';
 import { CassandraTweetAuthorStore } from '../../../connectors/cassandra/tweet-authors.ts';
 import { testConfig } from '../../support/config.ts';
+import { schemaClient } from '../../support/cassandra.ts';
 
 // The graph lane's Cassandra side on the real node: the author index written with the author
 // record, what counts as a live tweet, and the trim that keeps a timeline to its cap.
 describe('Cassandra stores of the graph lane and the cap', () => {
   const config = testConfig();
   const ks = config.cassandra.keyspace;
-  let client: CassandraClient;
+  const db = schemaClient(config);
   const id = (): string => cassandra.types.TimeUuid.now().toString();
   const us = (): bigint => BigInt(Date.now()) * 1000n;
 
-  beforeAll(async () => {
-    client = await connectCassandra(config);
-    await applySchema(client, config);
-  });
-  afterAll(async () => {
-    await client.execute(`DROP KEYSPACE IF EXISTS ${ks}`).catch(() => undefined);
-    await client.shutdown();
-  });
-
   it('the author record indexes the tweet under its author; forgetting it with the author removes it', async () => {
-    const authors = new CassandraTweetAuthorStore(client, ks);
-    const index = new CassandraAuthorTweetStore(client, ks);
+    const authors = new CassandraTweetAuthorStore(db(), ks);
+    const index = new CassandraAuthorTweetStore(db(), ks);
     const ids = [id(), id(), id()];
     for (const t of ids) await authors.put(t, 5n, us());
     expect(await index.recent(5n, 10)).toEqual([...ids].reverse()); // newest first
@@ -37,16 +27,16 @@ describe('Cassandra stores of the graph lane and the cap', () => {
   });
 
   it('live: only tweets that exist and are still the author’s, with write time and expiry', async () => {
-    const index = new CassandraAuthorTweetStore(client, ks);
+    const index = new CassandraAuthorTweetStore(db(), ks);
     const [kept, deleted, moved, expiring, absent] = [id(), id(), id(), id(), id()];
     const insert = `INSERT INTO ${ks}.tweets (tweet_id, author_id, body) VALUES (?, ?, 'x') USING TIMESTAMP ?`;
-    await client.execute(insert, [kept, 6n, 111n], { prepare: true });
-    await client.execute(insert, [deleted, 6n, 112n], { prepare: true });
-    await client.execute(`DELETE FROM ${ks}.tweets WHERE tweet_id = ?`, [deleted], {
+    await db().execute(insert, [kept, 6n, 111n], { prepare: true });
+    await db().execute(insert, [deleted, 6n, 112n], { prepare: true });
+    await db().execute(`DELETE FROM ${ks}.tweets WHERE tweet_id = ?`, [deleted], {
       prepare: true,
     });
-    await client.execute(insert, [moved, 9n, 113n], { prepare: true });
-    await client.execute(`${insert} AND TTL 3600`, [expiring, 6n, 114n], { prepare: true });
+    await db().execute(insert, [moved, 9n, 113n], { prepare: true });
+    await db().execute(`${insert} AND TTL 3600`, [expiring, 6n, 114n], { prepare: true });
     const live = await index.live(6n, [kept, deleted, moved, expiring, absent]);
     expect(live.map((t) => [t.tweetId, t.writeTime])).toEqual([
       [kept, 111n],
@@ -59,7 +49,7 @@ describe('Cassandra stores of the graph lane and the cap', () => {
   });
 
   it('trim keeps the newest rows by tweet id and removes the rest with one range delete', async () => {
-    const store = new CassandraTimelineStore(client, ks);
+    const store = new CassandraTimelineStore(db(), ks);
     const ids = Array.from({ length: 12 }, () => id());
     await store.write(
       ids.map((tweetId, i) => ({
