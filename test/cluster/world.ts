@@ -248,30 +248,50 @@ export class ClusterWorld implements Cohort {
   }
 
   /**
+   * Waits until the CDC topic holds `copies` events of each change to the tweets `ids` (one per
+   * replica's connector) and returns them. On timeout the error says which changes are short.
+   */
+  async copies(
+    ids: readonly string[],
+    copies: number,
+    timeoutMs: number,
+  ): Promise<Array<{ partition: number; offset: number }>> {
+    const parts = Array.from({ length: this.config.topics.cdcPartitions }, (_, i) => i);
+    const want = new Set(ids);
+    const what = `${copies} copies of each of ${ids.length} changes in the CDC topic`;
+    let seen = new Map<string, number>();
+    return within(
+      timeoutMs,
+      what,
+      async () => {
+        const records = (
+          await readToEnd(this.config, this.config.topics.tweetsCdc, parts, { timeoutMs: 60_000 })
+        ).flatMap((r) => {
+          if (r.value === null) return [];
+          const id = (JSON.parse(r.value.toString('utf8')) as RowChangeEvent).key?.['tweet_id'];
+          return typeof id === 'string' && want.has(id)
+            ? [{ id, partition: r.partition, offset: Number(r.offset) }]
+            : [];
+        });
+        seen = new Map();
+        for (const r of records) seen.set(r.id, (seen.get(r.id) ?? 0) + 1);
+        return records.length >= ids.length * copies ? records : undefined;
+      },
+      1_000,
+    ).catch((err: Error) => {
+      const short = ids.filter((id) => (seen.get(id) ?? 0) < copies);
+      const sample = short.slice(0, 5).map((id) => `${id} (${seen.get(id) ?? 0})`);
+      throw new Error(`${err.message}: ${short.length} short, e.g. ${sample.join(', ')}`);
+    });
+  }
+
+  /**
    * Waits until each tweet has `copies` copies of its change in the CDC topic (every replica's
    * connector sent its own) and the workers committed past all of them; returns the copy count.
    */
   async settle(ids: readonly string[], copies: number, timeoutMs: number): Promise<number> {
-    const parts = Array.from({ length: this.config.topics.cdcPartitions }, (_, i) => i);
-    const want = new Set(ids);
     const start = Date.now();
-    const mine = await within(
-      timeoutMs,
-      `${copies} copies of each of ${ids.length} changes in the CDC topic`,
-      async () => {
-        const records = (
-          await readToEnd(this.config, this.config.topics.tweetsCdc, parts, { timeoutMs: 60_000 })
-        ).filter(
-          (r) =>
-            r.value !== null &&
-            want.has(
-              (JSON.parse(r.value.toString('utf8')) as RowChangeEvent).key?.['tweet_id'] as string,
-            ),
-        );
-        return records.length >= ids.length * copies ? records : undefined;
-      },
-      1_000,
-    );
+    const mine = await this.copies(ids, copies, timeoutMs);
     const began = Date.now();
     this.#log(`settle: every copy in the CDC topic after ${((began - start) / 1000).toFixed(1)} s`);
     await within(
