@@ -142,7 +142,7 @@ describe('fan-out on 3 Cassandra nodes (RF 3) and 3 brokers', () => {
     // Node 3's own copies of the writes before its kill are out first. At a SIGKILL a node loses
     // what it acknowledged after its last commit-log sync (periodic, 250 ms here): it neither
     // replays those writes nor logs them for CDC, so their third copy would never come
-    // (README, "Failure modes"). Its fan-outs are still under way when it dies.
+    // (docs/deploying.md, "What a node loss costs"). Its fan-outs are still under way when it dies.
     const written0 = Date.now();
     await w.copies(
       before.map((t) => t.id),
