@@ -70,12 +70,30 @@ export function pomPath(service: ServiceName): string {
   return fileURLToPath(new URL(`./maven/${service}/pom.xml`, import.meta.url));
 }
 
+/** Fetches under way in this process, by jar dir: the nodes of a local cluster start at once. */
+const fetching = new Map<string, Promise<void>>();
+
 /**
  * Copies the jars of `service` at `version` into `jarDir` with Maven, unless a finished copy is
  * there. Maven's own cache (~/.m2) makes a second fetch offline. The copy goes to a temporary
- * sibling directory renamed at the end, so an interrupted fetch never looks finished.
+ * sibling directory renamed at the end, so an interrupted fetch never looks finished. Callers in
+ * one process share one fetch (their temporary directory would be the same).
  */
-export async function ensureJars(
+export function ensureJars(
+  service: ServiceName,
+  version: string,
+  jarDir: string,
+  log: (line: string) => void,
+): Promise<void> {
+  let once = fetching.get(jarDir);
+  if (once === undefined) {
+    once = fetchJars(service, version, jarDir, log).finally(() => fetching.delete(jarDir));
+    fetching.set(jarDir, once);
+  }
+  return once;
+}
+
+async function fetchJars(
   service: ServiceName,
   version: string,
   jarDir: string,
