@@ -6,20 +6,32 @@
  *
  * A commit is begin, produce, optionally send consumer offsets (with the consumer's group metadata,
  * KIP-447, so a member that lost its partitions cannot commit for them either), commit (which
- * flushes every record of the transaction first); on any failure it aborts, and the error says
- * whether a retry can help (./errors.ts: only fenced or fatal cannot). A commit that timed out
- * (a record not yet flushed to a partition whose leader just died) stays in progress inside
- * librdkafka, and every other transactional call, the abort and the next begin included, then
- * fails with "Conflicting commit_transaction API call is already in progress": when the abort
- * fails, the next commit first replaces the producer, whose initTransactions aborts the stuck
- * transaction on the broker.
+ * flushes every record of the transaction first). A failure before the commit call aborts, and
+ * the error says whether a retry can help (./errors.ts: only fenced or fatal cannot): nothing of
+ * it is visible, so the caller may plan and commit again.
+ *
+ * The commit call itself has three outcomes, never a fourth. Committed. Must abort (librdkafka's
+ * txn-requires-abort: nothing was committed): aborted, retriable. Timed out or retriable (a slow
+ * coordinator, a record not yet flushed to a partition whose leader just died): the outcome is
+ * unknown, since the coordinator may already hold the EndTxn and commit it in the background.
+ * Aborting then fails ("Conflicting commit_transaction API call is already in progress"), and
+ * committing the same records again in a new transaction would deliver them twice (shown with a
+ * real broker: test/connectors/kafka/transactions.int.test.ts). So a retriable commit is resumed, as
+ * librdkafka asks: the same call again on the same producer, for the outage budget
+ * (`retry.outageBudgetMs`), until it returns the real outcome. When the budget is spent the
+ * outcome is still unknown: the error is not retriable, and the process restarts from what Kafka
+ * holds. Only when an abort after a failure before the commit call fails is the producer
+ * replaced before the next commit, whose initTransactions aborts that transaction on the broker.
  */
 import kafkaJs from '@confluentinc/kafka-javascript';
 import type { Config } from '../../config/index.ts';
 import { FanoutError, withTimeout } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/log.ts';
+import { retry } from '../../lib/retry.ts';
 import type { OutRecord, Transaction, TransactionalSink } from '../../ports/streams.ts';
 import { asError, classifyKafkaError } from './errors.ts';
+
+const { ERRORS } = kafkaJs.CODES;
 import { baseProps, transactionalProps } from './props.ts';
 import { watchSecurity } from './security.ts';
 import type { RawConsumer } from './source.ts';
@@ -40,23 +52,30 @@ export class KafkaTransactions {
   readonly #config: Config;
   readonly #log: Logger;
   readonly #props: Readonly<Record<string, string | number | boolean>>;
+  readonly #commitCallMs: number;
   #producer: RawProducer | undefined;
-  /** The last commit could not abort: the producer is replaced before the next one. */
+  /** The last transaction could not abort: the producer is replaced before the next one. */
   #stuck = false;
 
-  /** `props`: librdkafka producer properties of this owner on top of the shared ones. */
+  /**
+   * `props`: librdkafka producer properties of this owner on top of the shared ones.
+   * `commitCallMs`: how long one commit call waits before it is resumed (default: the
+   * transaction timeout; tests make it short to resume commits still in flight).
+   */
   constructor(
     config: Config,
     options: {
       transactionalId: string;
       log: Logger;
       props?: Readonly<Record<string, string | number | boolean>>;
+      commitCallMs?: number;
     },
   ) {
     this.#config = config;
     this.#log = options.log;
     this.transactionalId = options.transactionalId;
     this.#props = options.props ?? {};
+    this.#commitCallMs = options.commitCallMs ?? config.kafka.transactionTimeoutMs;
   }
 
   get isOpen(): boolean {
@@ -120,6 +139,8 @@ export class KafkaTransactions {
       );
     const moves = offsets?.offsets ?? [];
     if (records.length === 0 && moves.length === 0) return;
+    const what = (): string =>
+      `transaction of ${records.length} records and ${moves.length} offsets of ${this.transactionalId}`;
     const timeout = this.#config.kafka.transactionTimeoutMs;
     await call((cb) => producer.beginTransaction(cb)).catch((err: unknown) => {
       throw classifyKafkaError(err, `begin a transaction of ${this.transactionalId}`, {
@@ -145,19 +166,78 @@ export class KafkaTransactions {
         await call((cb) =>
           producer.sendOffsetsToTransaction([...moves], offsets.consumer, timeout, cb),
         );
-      await call((cb) => producer.commitTransaction(timeout, cb));
     } catch (err) {
-      const failure = classifyKafkaError(
-        err,
-        `transaction of ${records.length} records and ${moves.length} offsets of ${this.transactionalId}`,
-        { inTransaction: true },
+      throw await this.#abort(producer, classifyKafkaError(err, what(), { inTransaction: true }));
+    }
+    await this.#finish(producer, what);
+  }
+
+  /**
+   * The commit call, resumed while librdkafka says it is retriable (see the header): resolves
+   * once committed; rejects retriable only when nothing was committed (aborted), and not
+   * retriable when fenced, fatal, or still unknown after the outage budget.
+   */
+  async #finish(producer: RawProducer, what: () => string): Promise<void> {
+    const retriable = (err: unknown): boolean => {
+      const e = err as { isRetriable?: unknown; isTxnRequiresAbort?: unknown; code?: unknown };
+      if (e.isTxnRequiresAbort === true) return false;
+      return e.isRetriable === true || e.code === ERRORS.ERR__TIMED_OUT;
+    };
+    try {
+      await retry(
+        this.#config.retry,
+        () => call((cb) => producer.commitTransaction(this.#commitCallMs, cb)),
+        {
+          what: `commit ${what()}`,
+          isRetriable: retriable,
+          waitingOn: () => 'kafka',
+          log: this.#log,
+        },
       );
-      await call((cb) => producer.abortTransaction(timeout, cb)).catch((abortErr: unknown) => {
-        // A fenced or fatal producer is never replaced: that would fence its successor back.
-        this.#stuck = failure.retriable;
-        this.#log.warn('abort failed', { err: String(abortErr), replace: this.#stuck });
-      });
-      throw failure;
+    } catch (err) {
+      if (err instanceof FanoutError && err.code === 'RETRIES_EXHAUSTED')
+        throw new FanoutError(
+          'KAFKA_COMMIT_UNKNOWN',
+          `${err.message}; whether it committed is unknown, so it is not redone here: the process must restart from what Kafka holds`,
+          { retriable: false, cause: err },
+        );
+      const failure = classifyKafkaError(err, what(), { inTransaction: true });
+      if (!failure.retriable) throw failure; // fenced or fatal: nothing more to do with it
+      const abortable = (err as { isTxnRequiresAbort?: unknown }).isTxnRequiresAbort === true;
+      throw await this.#abort(
+        producer,
+        abortable
+          ? failure
+          : // Neither committed nor abortable by librdkafka's word: only a successful abort says
+            // nothing was committed.
+            new FanoutError('KAFKA_COMMIT_UNKNOWN', failure.message, {
+              retriable: false,
+              cause: err,
+            }),
+        abortable ? undefined : failure,
+      );
+    }
+  }
+
+  /**
+   * Aborts the open transaction after `failure` and returns the error to throw: `failure`, or
+   * `aborted` when given and the abort succeeded (nothing was committed). A failed abort of a
+   * retriable failure replaces the producer before the next commit.
+   */
+  async #abort(
+    producer: RawProducer,
+    failure: FanoutError,
+    aborted?: FanoutError,
+  ): Promise<FanoutError> {
+    const timeout = this.#config.kafka.transactionTimeoutMs;
+    try {
+      await call((cb) => producer.abortTransaction(timeout, cb));
+      return aborted ?? failure;
+    } catch (abortErr) {
+      // A fenced or fatal producer is never replaced: that would fence its successor back.
+      this.#stuck = failure.retriable;
+      this.#log.warn('abort failed', { err: String(abortErr), replace: this.#stuck });
+      return failure;
     }
   }
 

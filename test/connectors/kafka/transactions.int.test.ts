@@ -85,6 +85,38 @@ describe('Kafka transactions (real broker)', () => {
     expect(committed[0]?.partitions[0]?.offset).toBe('1');
   });
 
+  // A commit call that times out has not failed: the coordinator may hold its EndTxn and commit it
+  // in the background. Redoing the records in a new transaction then delivers them twice; the
+  // commit must be resumed instead. A 5 ms call makes many commits time out while in flight
+  // (redone as before, 2 of 20 records came twice).
+  it('a commit whose call timed out is resumed, not redone: every record exactly once', async () => {
+    const topic = `${config.topics.cdcPrefix}.resumed`;
+    await ensureTopics(admin, config, [{ topic, partitions: 1, compacted: false }]);
+    onTestFinished(() => admin.deleteTopics({ topics: [topic] }).then(() => undefined));
+    const t = new KafkaTransactions(config, {
+      transactionalId: `t-${uniq()}`,
+      log,
+      commitCallMs: 5,
+    });
+    onTestFinished(() => t.close());
+    await t.open();
+    const sent = Array.from({ length: 20 }, (_, i) => `record-${i}`);
+    for (const value of sent) {
+      // What the worker's committer does with a retriable failure: plan the same records again.
+      for (let attempt = 1; ; attempt++) {
+        const failed = await t.commit([{ topic, key: value, value }]).then(
+          () => undefined,
+          (err: unknown) => err as FanoutError,
+        );
+        if (failed === undefined) break;
+        expect(failed.retriable, failed.message).toBe(true);
+        expect(attempt, failed.message).toBeLessThan(5);
+      }
+    }
+    const seen = (await readToEnd(config, topic, [0])).map((r) => r.value?.toString());
+    expect(seen).toEqual(sent);
+  });
+
   it('commit before open is refused as a programmer error; close is safe twice', async () => {
     const t = transactions(`t-${uniq()}`);
     await expect(t.commit([{ topic: output, key: 'k', value: 'v' }])).rejects.toMatchObject({
