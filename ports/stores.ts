@@ -151,11 +151,11 @@ export interface AuthorTweetStore {
  */
 export interface ClaimStore {
   /**
-   * Claims `eventId` for `claimant` (where that copy sits: topic/partition/offset) unless a claim
-   * exists; returns the claimant that holds it (`claimant` itself when this call, or an earlier
-   * one of the same copy, made it).
+   * Claims the change `key` (pipeline/tweets/decode.ts `changeKey`) for `claimant` (where that
+   * copy sits: topic/partition/offset) unless a claim exists; returns the claimant that holds it
+   * (`claimant` itself when this call, or an earlier one of the same copy, made it).
    */
-  claim(eventId: string, claimant: string): Promise<string>;
+  claim(key: string, claimant: string): Promise<string>;
 }
 
 /** The `tweets` table, written by applications with plain CQL. */

@@ -55,7 +55,8 @@ export function contractStatements(config: Config): string[] {
        PRIMARY KEY ((author_id), tweet_id)
      ) WITH CLUSTERING ORDER BY (tweet_id DESC)`,
     // Written by the pipeline when replica copies are de-duplicated (pipeline.dedupeCopies): which
-    // copy of a change event fans it out. Kept for the CDC topic's retention (7 days by default).
+    // copy of a change fans it out, by change key (tweet/op/write time; the column's name is from
+    // when it held the eventId). Kept for the CDC topic's retention (7 days by default).
     `CREATE TABLE IF NOT EXISTS ${ks}.fanout_claims (
        event_id text PRIMARY KEY,
        claimed_by text

@@ -43,6 +43,23 @@ export type Decoded =
   | { readonly kind: 'skip'; readonly why: string }
   | { readonly kind: 'dead'; readonly code: string; readonly message: string };
 
+/**
+ * What the claims de-duplicate a tweet change on: the tweet, the op and the write time, not the
+ * event's `eventId`. Every replica logs byte-identical updates for one write, but a replica also
+ * logs the same write again with other bytes: a read repair sends it only the columns that were
+ * read, at their original timestamps (the cluster tests saw one tweet's write come back as a
+ * second change, with its own eventId, after the graph lane's LOCAL_QUORUM reads of `tweets`).
+ * Cassandra orders writes by timestamp, so one tweet's upsert (or delete) at one write time is one
+ * change however it was logged. Two different writes of one tweet at the same client-chosen
+ * timestamp are one change too: Cassandra keeps one of them cell by cell, the first copy claimed
+ * fans out.
+ */
+export const changeKey = (c: {
+  readonly tweetId: string;
+  readonly op: 'insert' | 'delete';
+  readonly writeTime: bigint;
+}): string => `${c.tweetId}/${c.op}/${c.writeTime}`;
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 type Dead = Extract<Decoded, { kind: 'dead' }>;

@@ -24,7 +24,7 @@ import { Credit } from '../lane/credit.ts';
 import type { Admission, Handler, LaneContext } from '../lane/handler.ts';
 import type { CommitPlan } from '../lane/ledger.ts';
 import { RecentAuthors } from './authors.ts';
-import { decodeTweetRecord } from './decode.ts';
+import { changeKey, decodeTweetRecord } from './decode.ts';
 import { planSplit } from './split.ts';
 
 /**
@@ -107,17 +107,16 @@ export class TweetHandler implements Handler {
   }
 
   /**
-   * Claims the change event for this copy of it (with RF > 1 every replica's connector sends
-   * one); returns where the copy that holds the claim sits, or null when this one does (or
-   * copies are not de-duplicated).
+   * Claims the change for this copy of it (with RF > 1 every replica's connector sends one, and
+   * a replica may log it again: see {@link changeKey}); returns where the copy that holds the
+   * claim sits, or null when this one does (or copies are not de-duplicated).
    */
   async #claim(job: TweetJob): Promise<string | null> {
     const claims = this.#claims;
-    if (!claims || job.eventId === null) return null;
+    if (!claims) return null;
+    const key = changeKey(job);
     const me = `${this.#ctx.topic}/${job.partition}/${job.offset}`;
-    const holder = await this.#ctx.attempt(`claim change event ${job.eventId}`, () =>
-      claims.claim(job.eventId!, me),
-    );
+    const holder = await this.#ctx.attempt(`claim change ${key}`, () => claims.claim(key, me));
     return holder === me ? null : holder;
   }
 

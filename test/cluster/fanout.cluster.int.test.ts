@@ -101,7 +101,7 @@ const verify = async (
   const began = Date.now();
   const v = await w.verify(written, copies, cohort);
   say(
-    `verified ${written.length} tweets and ${cohort.followers.length} timelines in ${secs(began)} s`,
+    `verified ${written.length} tweets and ${cohort.followers.length} timelines in ${secs(began)} s; ${v.relogged} tweets logged again by a replica with other bytes (read repair)`,
   );
   return v;
 };

@@ -4,8 +4,8 @@
  * per Cassandra node (its own contact point and cdc_raw) and `workers` `fanout worker` children.
  * Tests that share a world each write as a {@link Cohort} of their own: other authors, other
  * followers, so that each verdict is about its own tweets and timelines only.
- * Tweets are written with CQL at LOCAL_QUORUM, each with a fixed client timestamp so that a write
- * the application retries is byte-identical (the same change, the same eventId).
+ * Tweets are written with CQL at LOCAL_QUORUM, each with a fixed client timestamp and values so
+ * that a write the application retries is byte-identical (the same change, the same eventId).
  */
 import { randomUUID } from 'node:crypto';
 import cassandra from 'cassandra-driver';
@@ -223,9 +223,10 @@ export class ClusterWorld implements Cohort {
       const timestamp = cassandra.types.Long.fromString(
         String(BigInt(Date.now()) * 1000n + BigInt(i % 1000)),
       );
+      const createdAt = new Date(); // as is: a retry with another value would be another write
       for (let attempt = 1; ; attempt++) {
         try {
-          await this.client.execute(cql, [id, author, `tweet ${i}`, new Date()], {
+          await this.client.execute(cql, [id, author, `tweet ${i}`, createdAt], {
             prepare: true,
             timestamp,
             consistency: cassandra.types.consistencies.localQuorum,

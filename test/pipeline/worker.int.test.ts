@@ -93,7 +93,7 @@ describe('fan-out worker on real Kafka and Cassandra', () => {
     );
     const claim = await client.execute(
       `SELECT claimed_by FROM ${config.cassandra.keyspace}.fanout_claims WHERE event_id = ?`,
-      [event.eventId],
+      [`${tweetId}/insert/${writeTime}`],
       { prepare: true },
     );
     // The copies are in flight together: whichever claimed first fanned out and completed.

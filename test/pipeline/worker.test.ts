@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { metrics } from '@opentelemetry/api';
 import {
   AggregationTemporality,
@@ -100,6 +101,7 @@ function world(
           followersDelivered: number;
           resumed: boolean;
           op: string;
+          source: { offset: string };
         },
     );
   return { source, sink, followers, timelines, authors, worker, insert, completions };
@@ -223,7 +225,37 @@ describe('Worker (fakes)', () => {
         [other, 3],
       ]);
       expect(w.timelines.rows).toBe(503); // the copies wrote nothing
-      expect(claims.held.get(event.eventId)).toBe(`${w.source.topic}/0/0`);
+      expect(claims.held.get(`${id}/insert/5000`)).toBe(`${w.source.topic}/0/0`);
+      await w.worker.close();
+      await run;
+    },
+  );
+
+  it(
+    'a write a replica logged again with other bytes (a read repair: its own eventId, only the columns read, the same write time) is a copy, not a second change',
+    { timeout: 10_000 },
+    async () => {
+      const claims = new MemoryClaims();
+      const w = world({ claims });
+      const id = tweetId();
+      const write = tweetEvent(config, 'insert', id, 1n, 5_000n);
+      const { body: _body, created_at: _created, ...read } = write.columns;
+      const repair = { ...write, columns: read, eventId: randomBytes(16).toString('hex') };
+      w.source.push(0, write);
+      w.source.push(0, repair);
+      const rewrite = tweetEvent(config, 'insert', id, 1n, 6_000n); // a later write: a change
+      w.source.push(0, rewrite);
+      const run = w.worker.start();
+      await within(
+        5_000,
+        'all three records committed',
+        () => (w.sink.offset(0) === 3n ? true : undefined),
+        1,
+      );
+      expect(w.completions().map((c) => [c.tweetId, c.source.offset])).toEqual([
+        [id, '0'],
+        [id, '2'],
+      ]);
       await w.worker.close();
       await run;
     },
@@ -237,7 +269,7 @@ describe('Worker (fakes)', () => {
       const w = world({ claims });
       const id = tweetId();
       const event = tweetEvent(config, 'insert', id, 2n, 5_000n);
-      claims.held.set(event.eventId, `${w.source.topic}/0/0`); // claimed by offset 0 before the crash, not committed
+      claims.held.set(`${id}/insert/5000`, `${w.source.topic}/0/0`); // claimed by offset 0 before the crash, not committed
       w.source.push(0, event);
       w.source.push(0, event);
       const run = w.worker.start();
