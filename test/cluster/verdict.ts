@@ -10,6 +10,8 @@ import type { Config } from '../../config/index.ts';
 import type { CassandraClient } from '../../connectors/cassandra/client.ts';
 import type { RowChangeEvent } from '../../connectors/cdc/events.ts';
 import { readToEnd } from '../../connectors/kafka/read-to-end.ts';
+import { classifyCassandraError } from '../../lib/errors.ts';
+import { retry } from '../../lib/retry.ts';
 
 /** What {@link verdict} found; every list empty means exactly once, exact timelines. */
 export interface Verdict {
@@ -80,14 +82,20 @@ async function wrongTimelines(w: Checked, ids: ReadonlySet<string>): Promise<str
   for (let i = 0; i < users.length; i += 16) {
     await Promise.all(
       users.slice(i, i + 16).map(async (u) => {
-        const rs = await w.client.execute(
-          `SELECT tweet_id FROM ${ks}.timelines WHERE user_id = ?`,
-          [u],
-          {
-            prepare: true,
-            fetchSize: 100_000,
-            consistency: cassandra.types.consistencies.localQuorum,
-          },
+        // A loaded cluster times reads out right after a fan-out: retried, as the product would.
+        const rs = await retry(
+          w.config.retry,
+          () =>
+            w.client
+              .execute(`SELECT tweet_id FROM ${ks}.timelines WHERE user_id = ?`, [u], {
+                prepare: true,
+                fetchSize: 100_000,
+                consistency: cassandra.types.consistencies.localQuorum,
+              })
+              .catch((err: unknown) => {
+                throw classifyCassandraError(err, `read the timeline of ${u}`);
+              }),
+          { what: `read the timeline of ${u}` },
         );
         const held = new Set(rs.rows.map((row) => String(row.get('tweet_id'))));
         const expected = u >= first && u <= last ? ids.size : 0;

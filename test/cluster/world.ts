@@ -13,6 +13,7 @@ import { loadConfig, type Config } from '../../config/index.ts';
 import { connectCassandra, type CassandraClient } from '../../connectors/cassandra/client.ts';
 import { CassandraFollowerStore } from '../../connectors/cassandra/followers.ts';
 import { applySchema } from '../../connectors/cassandra/schema.ts';
+import { retry } from '../../lib/retry.ts';
 import type { RowChangeEvent } from '../../connectors/cdc/events.ts';
 import {
   connectAdmin,
@@ -184,7 +185,13 @@ export class ClusterWorld implements Cohort {
 
   async #follow(c: Cohort): Promise<void> {
     const store = new CassandraFollowerStore(this.client, this.config.cassandra.keyspace);
-    if (c.followers.length > 0) for (const a of c.authors) await store.add(a, c.followers);
+    if (c.followers.length === 0) return;
+    // A write a loaded cluster timed out is written again, as is.
+    const at = new Date();
+    for (const a of c.authors)
+      await retry(this.config.retry, () => store.add(a, c.followers, at), {
+        what: `follow author ${a}`,
+      });
   }
 
   /**
