@@ -95,6 +95,17 @@ export function classifyKafkaError(
   });
 }
 
+/**
+ * Whether a failed commit_transaction call may be called again to resume the same commit, as
+ * librdkafka documents: a timeout or an error it flags retriable, never one it says must abort.
+ * Its outcome is unknown until the resumed call returns (../kafka/transactions.ts).
+ */
+export function commitResumable(err: unknown): boolean {
+  const e: KafkaErrorFields = typeof err === 'object' && err !== null ? err : {};
+  if (e.isTxnRequiresAbort === true) return false;
+  return e.isRetriable === true || e.code === ERRORS.ERR__TIMED_OUT;
+}
+
 /** librdkafka's errors are Errors at runtime (util.inherits) but not in its typings. */
 export function asError(err: unknown): Error {
   if (err instanceof Error) return err;

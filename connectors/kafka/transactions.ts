@@ -29,9 +29,7 @@ import { FanoutError, withTimeout } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/log.ts';
 import { retry } from '../../lib/retry.ts';
 import type { OutRecord, Transaction, TransactionalSink } from '../../ports/streams.ts';
-import { asError, classifyKafkaError } from './errors.ts';
-
-const { ERRORS } = kafkaJs.CODES;
+import { asError, classifyKafkaError, commitResumable } from './errors.ts';
 import { baseProps, transactionalProps } from './props.ts';
 import { watchSecurity } from './security.ts';
 import type { RawConsumer } from './source.ts';
@@ -167,7 +165,9 @@ export class KafkaTransactions {
           producer.sendOffsetsToTransaction([...moves], offsets.consumer, timeout, cb),
         );
     } catch (err) {
-      throw await this.#abort(producer, classifyKafkaError(err, what(), { inTransaction: true }));
+      const failure = classifyKafkaError(err, what(), { inTransaction: true });
+      await this.#abort(producer, failure);
+      throw failure;
     }
     await this.#finish(producer, what);
   }
@@ -178,18 +178,13 @@ export class KafkaTransactions {
    * retriable when fenced, fatal, or still unknown after the outage budget.
    */
   async #finish(producer: RawProducer, what: () => string): Promise<void> {
-    const retriable = (err: unknown): boolean => {
-      const e = err as { isRetriable?: unknown; isTxnRequiresAbort?: unknown; code?: unknown };
-      if (e.isTxnRequiresAbort === true) return false;
-      return e.isRetriable === true || e.code === ERRORS.ERR__TIMED_OUT;
-    };
     try {
       await retry(
         this.#config.retry,
         () => call((cb) => producer.commitTransaction(this.#commitCallMs, cb)),
         {
           what: `commit ${what()}`,
-          isRetriable: retriable,
+          isRetriable: commitResumable,
           waitingOn: () => 'kafka',
           log: this.#log,
         },
@@ -203,41 +198,34 @@ export class KafkaTransactions {
         );
       const failure = classifyKafkaError(err, what(), { inTransaction: true });
       if (!failure.retriable) throw failure; // fenced or fatal: nothing more to do with it
-      const abortable = (err as { isTxnRequiresAbort?: unknown }).isTxnRequiresAbort === true;
-      throw await this.#abort(
-        producer,
-        abortable
-          ? failure
-          : // Neither committed nor abortable by librdkafka's word: only a successful abort says
-            // nothing was committed.
-            new FanoutError('KAFKA_COMMIT_UNKNOWN', failure.message, {
-              retriable: false,
-              cause: err,
-            }),
-        abortable ? undefined : failure,
-      );
+      if ((err as { isTxnRequiresAbort?: unknown }).isTxnRequiresAbort === true) {
+        await this.#abort(producer, failure);
+        throw failure;
+      }
+      // Neither committed nor abortable by librdkafka's word: only a successful abort says
+      // nothing was committed.
+      const unknown = new FanoutError('KAFKA_COMMIT_UNKNOWN', failure.message, {
+        retriable: false,
+        cause: err,
+      });
+      throw (await this.#abort(producer, unknown)) ? failure : unknown;
     }
   }
 
   /**
-   * Aborts the open transaction after `failure` and returns the error to throw: `failure`, or
-   * `aborted` when given and the abort succeeded (nothing was committed). A failed abort of a
-   * retriable failure replaces the producer before the next commit.
+   * Aborts the open transaction after `failure`; true when it did (nothing was committed). A
+   * failed abort of a retriable failure replaces the producer before the next commit.
    */
-  async #abort(
-    producer: RawProducer,
-    failure: FanoutError,
-    aborted?: FanoutError,
-  ): Promise<FanoutError> {
+  async #abort(producer: RawProducer, failure: FanoutError): Promise<boolean> {
     const timeout = this.#config.kafka.transactionTimeoutMs;
     try {
       await call((cb) => producer.abortTransaction(timeout, cb));
-      return aborted ?? failure;
+      return true;
     } catch (abortErr) {
       // A fenced or fatal producer is never replaced: that would fence its successor back.
       this.#stuck = failure.retriable;
       this.#log.warn('abort failed', { err: String(abortErr), replace: this.#stuck });
-      return failure;
+      return false;
     }
   }
 

@@ -32,8 +32,8 @@ export interface TweetChange {
    */
   readonly expiresAt: number | null;
   /**
-   * The change event's id, equal on every replica's copy of one write (null: the event has none;
-   * then it is never de-duplicated).
+   * The change event's id, equal on every replica's copy of one write (null: the event has none).
+   * For logs: the claims de-duplicate on {@link changeKey}, whatever the bytes.
    */
   readonly eventId?: string | null;
 }

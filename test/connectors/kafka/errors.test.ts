@@ -1,7 +1,7 @@
 import kafkaJs from '@confluentinc/kafka-javascript';
 import { describe, expect, it } from 'vitest';
 import { FanoutError } from '../../../lib/errors.ts';
-import { classifyKafkaError } from '../../../connectors/kafka/errors.ts';
+import { classifyKafkaError, commitResumable } from '../../../connectors/kafka/errors.ts';
 
 const { ERRORS } = kafkaJs.CODES;
 
@@ -197,5 +197,16 @@ describe('classifyKafkaError', () => {
     );
     expect(e.message).toBe(`commit: error ${ERRORS.ERR__TRANSPORT}`);
     expect(classifyKafkaError('boom', 'read t').message).toBe('read t: boom');
+  });
+});
+
+describe('commitResumable', () => {
+  it('a commit call that timed out or is flagged retriable is resumed; one that must abort, is fatal or is anything else is not', () => {
+    expect(commitResumable(librdkafka(ERRORS.ERR__TIMED_OUT))).toBe(true);
+    expect(commitResumable(librdkafka(ERRORS.ERR__TRANSPORT, txn(false, true, false)))).toBe(true);
+    expect(commitResumable(librdkafka(ERRORS.ERR__TIMED_OUT, txn(false, true, true)))).toBe(false);
+    expect(commitResumable(librdkafka(ERRORS.ERR__FENCED, txn(true, false, false)))).toBe(false);
+    expect(commitResumable(librdkafka(ERRORS.ERR__STATE))).toBe(false);
+    expect(commitResumable('boom')).toBe(false);
   });
 });
