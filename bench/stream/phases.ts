@@ -8,6 +8,7 @@ import type { CassandraClient } from '../../connectors/cassandra/client.ts';
 import { mulberry32 } from '../../cli/seed-graph.ts';
 import { readCpu, since, type CpuReading } from './cpu.ts';
 import { Completions, latencies, percentile, writeTweets, type Written } from './load.ts';
+import { nodeRequests, perTweet } from './node-work.ts';
 import { rawTweets } from './raw.ts';
 
 export interface Env {
@@ -28,6 +29,9 @@ export interface SameLoadRow {
   readonly rawErrors: number;
   readonly pipelineCpu: CpuReading;
   readonly rawCpu: CpuReading;
+  /** Requests the Cassandra node answered per tweet: pipeline run (the tweet's own write too), raw run. */
+  readonly pipelineRequests: number;
+  readonly rawRequests: number;
 }
 
 /** `perAuthor` tweets of each author, round robin: through the pipeline, then the raw driver. */
@@ -39,14 +43,18 @@ export async function sameLoad(
 ): Promise<SameLoadRow> {
   const load = Array.from({ length: perAuthor }, () => authors).flat();
   const rawBefore = readCpu(env.pipelinePid);
+  const rawRequestsBefore = await nodeRequests(env.client);
   const raw = await rawTweets(env.client, env.keyspace, load, { inFlight: 64, pageSize: 5000 });
   const rawCpu = since(rawBefore, readCpu(env.pipelinePid));
+  const rawRequests = perTweet(rawRequestsBefore, await nodeRequests(env.client), load.length);
   const before = readCpu(env.pipelinePid);
+  const requestsBefore = await nodeRequests(env.client);
   const started = Date.now();
   const written = await writeTweets(env.client, env.keyspace, load, { concurrency: 32 });
   await env.done.waitFor(written, env.timeoutMs);
   const ended = Math.max(...written.map((t) => env.done.get(t.tweetId)!.receivedAt));
   const pipelineCpu = since(before, readCpu(env.pipelinePid));
+  const pipelineRequests = perTweet(requestsBefore, await nodeRequests(env.client), load.length);
   const pipelineRate = load.length / ((ended - started) / 1000);
   const rawRate = raw.tweets / raw.seconds;
   return {
@@ -58,6 +66,8 @@ export async function sameLoad(
     rawErrors: raw.errors,
     pipelineCpu,
     rawCpu,
+    pipelineRequests,
+    rawRequests,
   };
 }
 

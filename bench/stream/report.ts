@@ -22,12 +22,12 @@ export function formatReport(r: StreamReport): string {
   const out: string[] = [];
   out.push('', '## Same load: pipeline against the raw driver (tweets/s)', '');
   out.push(
-    '| followers | tweets | pipeline | raw driver | ratio | CPU-s pipeline run: cassandra / kafka / pipeline | raw run: cassandra |',
+    '| followers | tweets | pipeline | raw driver | ratio | CPU-s pipeline run: cassandra / kafka / pipeline | raw run: cassandra | Cassandra requests per tweet: pipeline run / raw run |',
   );
-  out.push('| --- | --- | --- | --- | --- | --- | --- |');
+  out.push('| --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const s of r.sameLoad)
     out.push(
-      `| ${s.followers} | ${fmt(s.tweets)} | ${fmt(s.pipelineTweetsPerSecond)} | ${fmt(s.rawTweetsPerSecond)} | **${s.ratio}** | ${fmt(s.pipelineCpu.cassandra)} / ${fmt(s.pipelineCpu.kafka)} / ${fmt(s.pipelineCpu.pipeline)} | ${fmt(s.rawCpu.cassandra)} |`,
+      `| ${s.followers} | ${fmt(s.tweets)} | ${fmt(s.pipelineTweetsPerSecond)} | ${fmt(s.rawTweetsPerSecond)} | **${s.ratio}** | ${fmt(s.pipelineCpu.cassandra)} / ${fmt(s.pipelineCpu.kafka)} / ${fmt(s.pipelineCpu.pipeline)} | ${fmt(s.rawCpu.cassandra)} | ${fmt(s.pipelineRequests)} / ${fmt(s.rawRequests)} |`,
     );
   out.push('', '## Power-law stream, stepped (write acknowledged → last timeline row)', '');
   out.push(

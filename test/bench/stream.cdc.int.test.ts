@@ -52,6 +52,10 @@ describe('fanout bench --stream, CI-sized', () => {
       expect(r.rawTweetsPerSecond).toBeGreaterThan(0);
       expect(r.ratio).toBeGreaterThan(0);
       expect(r.rawErrors).toBe(0);
+      // Lower bounds only: other suites may share the node. Raw: a page and a batch per tweet.
+      // The pipeline: the tweet's write, its author read and record, a page and its end check.
+      expect(r.rawRequests).toBeGreaterThanOrEqual(2);
+      expect(r.pipelineRequests).toBeGreaterThanOrEqual(5);
     }
     expect(report.steps.length).toBeGreaterThanOrEqual(1);
     for (const s of report.steps) {
