@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { serviceCpuSeconds, type ServicesCpu } from './approaches/cpu.ts';
+import { NODE_FLAGS } from './node-flags.ts';
 
 export interface Row {
   approach: string;
@@ -25,9 +26,6 @@ export interface Row {
   /** (d) only: insert → worker holds the tweet, → first timeline row, → last row. */
   phases?: { cdcSeconds: number; startSeconds: number; writeSeconds: number };
 }
-
-/** Node flags of every approach's process: the product's (./fanout, Dockerfile), for all alike. */
-const NODE_FLAGS = ['--max-semi-space-size=16', '--max-old-space-size=1024'];
 
 const children = new Set<ChildProcess>();
 process.on('exit', () => {

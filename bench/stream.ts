@@ -139,6 +139,7 @@ try {
     steps: [],
     p99BoundMs: n['p99-bound-ms'],
     pipelineSets: values.set,
+    pipelineNodeFlags: pipeline.nodeFlags,
   };
   for (const [followers, authors] of [
     [20, small20],

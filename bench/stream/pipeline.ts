@@ -5,36 +5,42 @@
  *
  *   node bench/stream/pipeline.ts [key=value config settings...]
  *
- * Prints `ready` once both run; stops gracefully on SIGTERM. The parent side is {@link startPipeline}.
+ * Prints `ready` and its Node flags once both run; stops gracefully on SIGTERM. The parent side is {@link startPipeline}.
  */
 import '../../connectors/kafka/threadpool.ts'; // first: before anything uses libuv's thread pool
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { Context } from '../../cli/context.ts';
 import { startRun } from '../../cli/commands/run.ts';
+import { NODE_FLAGS } from '../node-flags.ts';
 
 export interface PipelineProcess {
   readonly pid: number;
+  /** The Node flags it runs with, as it reports them (`process.execArgv`). */
+  readonly nodeFlags: readonly string[];
   /** Stops it gracefully; resolves once it exited. */
   readonly stop: () => Promise<void>;
 }
 
 /** Spawns the pipeline process and waits until it says it is ready. */
 export async function startPipeline(sets: readonly string[]): Promise<PipelineProcess> {
-  const child = spawn(process.execPath, [import.meta.filename, ...sets], {
+  // The product's Node flags: the pipeline measured as `fanout run` runs it.
+  const child = spawn(process.execPath, [...NODE_FLAGS, import.meta.filename, ...sets], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = once(child, 'exit');
-  await new Promise<void>((resolve, reject) => {
+  const nodeFlags = await new Promise<string[]>((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => {
       out += String(chunk);
-      if (out.includes('ready\n')) resolve();
+      const ready = /^ready (.*)\n/m.exec(out);
+      if (ready) resolve(JSON.parse(ready[1]!) as string[]);
     });
     void exited.then(([code]) => reject(new Error(`the pipeline process exited (${code})`)));
   });
   return {
     pid: child.pid!,
+    nodeFlags,
     stop: async () => {
       child.kill('SIGTERM');
       await exited;
@@ -45,7 +51,7 @@ export async function startPipeline(sets: readonly string[]): Promise<PipelinePr
 if (process.argv[1] === import.meta.filename) {
   const ctx = new Context({ set: process.argv.slice(2) });
   const running = await startRun(ctx, '0');
-  process.stdout.write('ready\n');
+  process.stdout.write(`ready ${JSON.stringify(process.execArgv)}\n`);
   const stop = async (): Promise<void> => {
     await running.stop();
     await ctx.close();

@@ -7,6 +7,8 @@ export interface StreamReport {
   p99BoundMs: number;
   /** The pipeline's config overrides (--set). */
   pipelineSets: string[];
+  /** The Node flags the pipeline process ran with (the product's: ../node-flags.ts). */
+  pipelineNodeFlags: readonly string[];
   headOfLine?: HeadOfLine;
 }
 

@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { NODE_FLAGS } from '../../bench/node-flags.ts';
 import type { StreamReport } from '../../bench/stream/report.ts';
 import { testSettings } from '../support/config.ts';
 
@@ -43,6 +44,8 @@ describe('fanout bench --stream, CI-sized', () => {
     expect(code, stderr).toBe(0);
 
     const report = JSON.parse(readFileSync(out, 'utf8')) as StreamReport;
+    // The pipeline is measured as the product runs: with ./fanout's Node flags.
+    expect(report.pipelineNodeFlags).toEqual(NODE_FLAGS);
     expect(report.sameLoad.map((r) => [r.followers, r.tweets])).toEqual([
       [20, 40],
       [250, 8],
