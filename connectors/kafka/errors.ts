@@ -55,6 +55,9 @@ interface KafkaErrorFields {
   readonly abortable?: unknown;
 }
 
+const fieldsOf = (err: unknown): KafkaErrorFields =>
+  typeof err === 'object' && err !== null ? err : {};
+
 export interface ClassifyOptions {
   /**
    * The error ended a transactional call (init, begin, produce, send offsets, commit). Then
@@ -75,7 +78,7 @@ export function classifyKafkaError(
   options: ClassifyOptions = {},
 ): FanoutError {
   if (err instanceof FanoutError) return err;
-  const e: KafkaErrorFields = typeof err === 'object' && err !== null ? err : {};
+  const e = fieldsOf(err);
   const message = `${what}: ${typeof e.message === 'string' ? e.message : String(err)}`;
   const code = typeof e.code === 'number' ? e.code : undefined;
   if (code !== undefined && FENCED_CODES.has(code))
@@ -101,9 +104,14 @@ export function classifyKafkaError(
  * Its outcome is unknown until the resumed call returns (../kafka/transactions.ts).
  */
 export function commitResumable(err: unknown): boolean {
-  const e: KafkaErrorFields = typeof err === 'object' && err !== null ? err : {};
-  if (e.isTxnRequiresAbort === true) return false;
+  if (commitMustAbort(err)) return false;
+  const e = fieldsOf(err);
   return e.isRetriable === true || e.code === ERRORS.ERR__TIMED_OUT;
+}
+
+/** librdkafka's word that a failed transactional call committed nothing and must be aborted. */
+export function commitMustAbort(err: unknown): boolean {
+  return fieldsOf(err).isTxnRequiresAbort === true;
 }
 
 /** librdkafka's errors are Errors at runtime (util.inherits) but not in its typings. */

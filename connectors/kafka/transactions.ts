@@ -29,7 +29,7 @@ import { FanoutError, withTimeout } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/log.ts';
 import { retry } from '../../lib/retry.ts';
 import type { OutRecord, Transaction, TransactionalSink } from '../../ports/streams.ts';
-import { asError, classifyKafkaError, commitResumable } from './errors.ts';
+import { asError, classifyKafkaError, commitMustAbort, commitResumable } from './errors.ts';
 import { baseProps, transactionalProps } from './props.ts';
 import { watchSecurity } from './security.ts';
 import type { RawConsumer } from './source.ts';
@@ -198,7 +198,7 @@ export class KafkaTransactions {
         );
       const failure = classifyKafkaError(err, what(), { inTransaction: true });
       if (!failure.retriable) throw failure; // fenced or fatal: nothing more to do with it
-      if ((err as { isTxnRequiresAbort?: unknown }).isTxnRequiresAbort === true) {
+      if (commitMustAbort(err)) {
         await this.#abort(producer, failure);
         throw failure;
       }

@@ -1,7 +1,11 @@
 import kafkaJs from '@confluentinc/kafka-javascript';
 import { describe, expect, it } from 'vitest';
 import { FanoutError } from '../../../lib/errors.ts';
-import { classifyKafkaError, commitResumable } from '../../../connectors/kafka/errors.ts';
+import {
+  classifyKafkaError,
+  commitMustAbort,
+  commitResumable,
+} from '../../../connectors/kafka/errors.ts';
 
 const { ERRORS } = kafkaJs.CODES;
 
@@ -208,5 +212,14 @@ describe('commitResumable', () => {
     expect(commitResumable(librdkafka(ERRORS.ERR__FENCED, txn(true, false, false)))).toBe(false);
     expect(commitResumable(librdkafka(ERRORS.ERR__STATE))).toBe(false);
     expect(commitResumable('boom')).toBe(false);
+  });
+});
+
+describe('commitMustAbort', () => {
+  it("is librdkafka's txn-requires-abort flag, and nothing else", () => {
+    expect(commitMustAbort(librdkafka(ERRORS.ERR__TIMED_OUT, txn(false, true, true)))).toBe(true);
+    expect(commitMustAbort(librdkafka(ERRORS.ERR__TIMED_OUT, txn(false, true, false)))).toBe(false);
+    expect(commitMustAbort(librdkafka(ERRORS.ERR__TIMED_OUT))).toBe(false);
+    expect(commitMustAbort(null)).toBe(false);
   });
 });
