@@ -8,7 +8,7 @@ import type { CassandraClient } from '../../connectors/cassandra/client.ts';
 import { mulberry32 } from '../../cli/seed-graph.ts';
 import { readCpu, since, type CpuReading } from './cpu.ts';
 import { Completions, latencies, percentile, writeTweets, type Written } from './load.ts';
-import { nodeRequests, perTweet } from './node-work.ts';
+import { nodeRequests, perTweet } from './node-requests.ts';
 import { rawTweets } from './raw.ts';
 
 export interface Env {
