@@ -417,7 +417,7 @@ export const schema = {
       env: 'FANOUT_GRAPH_BACKFILL_TWEETS',
     },
     unfollowRecent: {
-      doc: "An unfollow deletes, besides the author's tweets found in the follower's timeline, the author's latest this many tweets whether found or not (USING TIMESTAMP of the unfollow): a fan-out still under way, or a replayed backfill, cannot bring them back. At least graph.backfillTweets.",
+      doc: "An unfollow deletes, besides the author's tweets found in the follower's timeline, the author's latest this many tweets whether found or not (USING TIMESTAMP of the unfollow; not those since moved to another author): a fan-out still under way, or a replayed backfill, cannot bring them back. At least graph.backfillTweets.",
       format: integer(0, 100_000),
       default: 100,
       env: 'FANOUT_GRAPH_UNFOLLOW_RECENT',

@@ -143,6 +143,11 @@ export interface AuthorTweetStore {
    * at LOCAL_QUORUM.
    */
   live(authorId: bigint, tweetIds: readonly string[]): Promise<AuthorTweet[]>;
+  /**
+   * Of `tweetIds`, those `tweets` now gives another author (an UPDATE moved them; the index keeps
+   * them under this one too); a deleted tweet is not one. Read at LOCAL_QUORUM.
+   */
+  movedAway(authorId: bigint, tweetIds: readonly string[]): Promise<string[]>;
 }
 
 /**

@@ -57,4 +57,24 @@ export class CassandraAuthorTweetStore implements AuthorTweetStore {
       throw classifyCassandraError(err, `read tweets of ${authorId}`);
     }
   }
+
+  async movedAway(authorId: bigint, tweetIds: readonly string[]): Promise<string[]> {
+    if (tweetIds.length === 0) return [];
+    try {
+      const rs = await this.#client.execute(
+        `SELECT tweet_id, author_id FROM ${this.#ks}.tweets WHERE tweet_id IN ?`,
+        [tweetIds],
+        QUORUM,
+      );
+      return rs.rows.flatMap((r) => {
+        const author = r.get('author_id') as bigint | null;
+        return author !== null && author !== authorId ? [String(r.get('tweet_id'))] : [];
+      });
+    } catch (err) {
+      throw classifyCassandraError(
+        err,
+        `read the authors of ${tweetIds.length} tweets of ${authorId}`,
+      );
+    }
+  }
 }

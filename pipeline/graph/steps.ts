@@ -10,7 +10,9 @@
  *   replayed after an unfollow must not write what that unfollow never saw.
  * - UNFOLLOW at U: deletes at U of the author's tweets found in the follower's timeline and of the
  *   latest `unfollowRecent` recorded, found or not: a fan-out still writing to the follower (its
- *   tweet was recorded before it read any follower) or a replayed backfill loses to them.
+ *   tweet was recorded before it read any follower) or a replayed backfill loses to them. Not of
+ *   those `tweets` now gives another author: author_tweets keeps a tweet under every author it
+ *   was recorded for, and one moved on is its new author's, whom the follower may follow.
  */
 import type { AuthorTweetStore, TimelineMutation, TimelineStore } from '../../ports/stores.ts';
 import type { Attempt } from '../lane/handler.ts';
@@ -30,6 +32,8 @@ export interface GraphDeps {
 
 /** Candidates checked against `tweets` per read: most are live, so one read usually does. */
 const LIVE_CHUNK_FACTOR = 2;
+/** Most tweets an unfollow checks against `tweets` in one read. */
+const MOVED_CHUNK = 100;
 
 /** A follow: backfills the follower's timeline; returns the rows written. */
 export async function backfill(c: GraphChange, deps: GraphDeps): Promise<number> {
@@ -68,6 +72,13 @@ export async function retract(c: GraphChange, deps: GraphDeps): Promise<number> 
     ),
   ]);
   const ids = new Set(recent);
+  for (let i = 0; i < recent.length; i += MOVED_CHUNK) {
+    const slice = recent.slice(i, i + MOVED_CHUNK);
+    const moved = await deps.attempt(`read the authors of ${slice.length} tweets`, () =>
+      deps.authorTweets.movedAway(c.authorId, slice),
+    );
+    for (const id of moved) ids.delete(id);
+  }
   for (const e of timeline) if (e.authorId === c.authorId) ids.add(e.tweetId);
   const deletes = [...ids].map((tweetId): TimelineMutation => ({
     op: 'delete',

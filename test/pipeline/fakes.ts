@@ -230,17 +230,42 @@ export class MemoryAuthorTweets implements AuthorTweetStore {
     { authorId: bigint; writeTime: bigint; live: boolean; expiresAt: number | null }
   >();
 
+  /**
+   * `author_tweets`: the tweets recorded under each author. As in Cassandra, a tweet stays under
+   * an author it moved away from (only a delete of the tweet removes its entry).
+   */
+  readonly index = new Map<bigint, Set<string>>();
+
   /** An application's write: the tweet exists, and (as the pipeline does) is indexed. */
   add(tweetId: string, authorId: bigint, writeTime: bigint, expiresAt: number | null = null): void {
     this.tweets.set(tweetId, { authorId, writeTime, live: true, expiresAt });
+    this.#indexed(authorId).add(tweetId);
+  }
+
+  /** An UPDATE of the tweet's author, as the pipeline records it: indexed under both authors. */
+  move(tweetId: string, authorId: bigint, writeTime: bigint): void {
+    const t = this.tweets.get(tweetId)!;
+    this.tweets.set(tweetId, { ...t, authorId, writeTime });
+    this.#indexed(authorId).add(tweetId);
   }
 
   async recent(authorId: bigint, limit: number): Promise<string[]> {
-    return [...this.tweets]
-      .filter(([, t]) => t.authorId === authorId)
-      .map(([id]) => id)
+    return [...(this.index.get(authorId) ?? [])]
       .sort((a, b) => (timeuuidTime(b) > timeuuidTime(a) ? 1 : -1))
       .slice(0, limit);
+  }
+
+  async movedAway(authorId: bigint, tweetIds: readonly string[]): Promise<string[]> {
+    return tweetIds.filter((id) => {
+      const t = this.tweets.get(id);
+      return t?.live === true && t.authorId !== authorId;
+    });
+  }
+
+  #indexed(authorId: bigint): Set<string> {
+    let ids = this.index.get(authorId);
+    if (!ids) this.index.set(authorId, (ids = new Set()));
+    return ids;
   }
 
   async live(authorId: bigint, tweetIds: readonly string[]): Promise<AuthorTweet[]> {

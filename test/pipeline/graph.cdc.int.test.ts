@@ -129,6 +129,7 @@ interface Done {
   authorId: string;
   followerId?: string;
   writeTime?: string;
+  moved?: { from: string };
 }
 const completions = async (): Promise<Done[]> =>
   (await readAll(config, config.topics.completed, config.topics.cdcPartitions)).map(
@@ -199,6 +200,34 @@ describe('timelines that follow the graph', () => {
       t = await timeline(F);
       expect(ofAuthor(t, A)).toEqual([]);
       expect(ofAuthor(t, B)).toEqual([...ofB].sort());
+      await w.stop();
+    },
+  );
+
+  it(
+    'an unfollow of the author a tweet moved away from leaves it to the followers of its new one',
+    { timeout: 120_000 },
+    async () => {
+      const w = worker();
+      const A = 5_001n;
+      const B = 5_002n;
+      const F = 73_001n; // follows both
+      for (const author of [A, B]) {
+        const at = await follow(author, F);
+        await completed(`the follow of ${author}`, graphDone('follow', F, at));
+      }
+      const [id] = await posted(A, 1);
+      expect((await timeline(F)).get(id!)).toBe(String(A));
+      await cql(`UPDATE ${ks}.tweets USING TIMESTAMP ? SET author_id = ? WHERE tweet_id = ?`, [
+        ts(),
+        B,
+        id,
+      ]);
+      await completed('the move', (d) => d.tweetId === id && d.moved?.from === String(A));
+      expect((await timeline(F)).get(id!)).toBe(String(B));
+      const gone = await unfollow(A, F);
+      await completed('the unfollow', graphDone('unfollow', F, gone));
+      expect((await timeline(F)).get(id!), 'the moved tweet, still B’s').toBe(String(B));
       await w.stop();
     },
   );

@@ -43,7 +43,7 @@ describe('graph steps (fakes)', () => {
     for (let i = 1; i <= 50; i++) w.authorTweets.add(tid(i), AUTHOR, BigInt(i) * 10n);
     w.authorTweets.add(tid(100), OTHER, 5n); // another author's
     w.authorTweets.tweets.get(tid(50))!.live = false; // deleted
-    w.authorTweets.tweets.get(tid(49))!.authorId = OTHER; // moved on
+    w.authorTweets.move(tid(49), OTHER, 491n); // moved on (still indexed under AUTHOR)
     const rows = await backfill(w.follow(475n), w.deps); // after tweet 47, before 48
     expect(rows).toBe(20);
     const expected = Array.from({ length: 20 }, (_, i) => tid(47 - i)).sort();
@@ -76,6 +76,27 @@ describe('graph steps (fakes)', () => {
       { op: 'insert', userId: F, tweetId: tid(30), authorId: AUTHOR, writeTimeMicros: 30n },
     ]);
     expect(await w.held()).toEqual([tid(200)]);
+  });
+
+  it('an unfollow leaves a tweet moved on to another author; a deleted one it takes back, found or not', async () => {
+    const w = world({ recent: 10 });
+    w.authorTweets.add(tid(1), AUTHOR, 1n);
+    w.authorTweets.add(tid(2), AUTHOR, 2n);
+    w.authorTweets.add(tid(3), AUTHOR, 3n);
+    // tid(1) moved to OTHER at 50, whom F follows too: its fan-out rewrote F's row.
+    w.authorTweets.move(tid(1), OTHER, 50n);
+    await w.timelines.write([
+      { op: 'insert', userId: F, tweetId: tid(1), authorId: OTHER, writeTimeMicros: 50n },
+      { op: 'insert', userId: F, tweetId: tid(3), authorId: AUTHOR, writeTimeMicros: 3n },
+    ]);
+    w.authorTweets.tweets.get(tid(2))!.live = false; // deleted; its insert's fan-out still under way
+    const rows = await retract(w.unfollow(200n), w.deps);
+    expect(rows).toBe(2); // tid(2) and tid(3), not tid(1)
+    await w.timelines.write([
+      { op: 'insert', userId: F, tweetId: tid(2), authorId: AUTHOR, writeTimeMicros: 2n },
+    ]);
+    expect(await w.held()).toEqual([tid(1)]);
+    expect((await w.timelines.read(F, 10)).map((e) => e.authorId)).toEqual([OTHER]);
   });
 
   it('follow, unfollow, follow: the end state follows the last write, whatever the order and replays', async () => {

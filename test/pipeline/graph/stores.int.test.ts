@@ -48,6 +48,26 @@ describe('Cassandra stores of the graph lane and the cap', () => {
     expect(left).toBeLessThanOrEqual(3600);
   });
 
+  it('movedAway: only tweets `tweets` now gives another author, not deleted or absent ones', async () => {
+    const index = new CassandraAuthorTweetStore(db(), ks);
+    const [kept, deleted, moved, absent] = [id(), id(), id(), id()];
+    const insert = `INSERT INTO ${ks}.tweets (tweet_id, author_id, body) VALUES (?, ?, 'x') USING TIMESTAMP ?`;
+    await db().execute(insert, [kept, 16n, 211n], { prepare: true });
+    await db().execute(insert, [deleted, 16n, 212n], { prepare: true });
+    await db().execute(`DELETE FROM ${ks}.tweets WHERE tweet_id = ?`, [deleted], {
+      prepare: true,
+    });
+    await db().execute(insert, [moved, 16n, 213n], { prepare: true });
+    await db().execute(
+      `UPDATE ${ks}.tweets USING TIMESTAMP 214 SET author_id = 19 WHERE tweet_id = ?`,
+      [moved],
+      { prepare: true },
+    );
+    expect(await index.movedAway(16n, [kept, deleted, moved, absent])).toEqual([moved]);
+    expect(await index.movedAway(19n, [kept, moved])).toEqual([kept]);
+    expect(await index.movedAway(16n, [])).toEqual([]);
+  });
+
   it('trim keeps the newest rows by tweet id and removes the rest with one range delete', async () => {
     const store = new CassandraTimelineStore(db(), ks);
     const ids = Array.from({ length: 12 }, () => id());
