@@ -187,12 +187,15 @@ export const rowWriteTime = (job: Job): bigint =>
   job.delivery.moving ? job.writeTime - 1n : job.writeTime;
 
 /**
- * Whether the next transaction should carry the job's checkpoint. A split tweet is never
- * checkpointed: a crash before its commit splits it again (its tasks were in the aborted
- * transaction), which is cheap and duplicates nothing.
+ * Whether the next transaction should carry the job's checkpoint. Only a tweet delivered whole is
+ * checkpointed. A split one is not: a crash before its commit splits it again (its tasks were in
+ * the aborted transaction), which is cheap and duplicates nothing. Nor a copy or an orphan: a
+ * checkpoint does not say its fate, so a restored one would complete as a tweet delivered (a
+ * second completion of a copy, a completion instead of an orphan's dead letter); redone, it is
+ * decided again, as cheaply.
  */
 export const checkpointDue = (job: Job, every: number): boolean =>
-  !(job.kind === 'tweet' && job.fate.kind === 'split') && job.delivery.checkpointDue(every);
+  !(job.kind === 'tweet' && job.fate.kind !== 'whole') && job.delivery.checkpointDue(every);
 
 /** The job's checkpoint as of now. */
 export function checkpointOf(job: Job, now = Date.now()): Checkpoint {

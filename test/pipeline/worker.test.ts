@@ -287,6 +287,64 @@ describe('Worker (fakes)', () => {
   );
 
   it(
+    'a copy and an orphan delete finished behind a tweet still under way carry no checkpoint: restarted before its commit, neither completes, the orphan is dead-lettered once',
+    { timeout: 10_000 },
+    async () => {
+      const claims = new MemoryClaims();
+      const w = world({ claims });
+      let release!: () => void;
+      w.timelines.gate = new Promise((r) => {
+        release = r;
+      });
+      const slow = tweetEvent(config, 'insert', tweetId(), 1n, 4_000n); // 500 followers
+      const copied = tweetId();
+      const copy = tweetEvent(config, 'insert', copied, 2n, 5_000n);
+      claims.held.set(`${copied}/insert/5000`, 'elsewhere/0/9'); // another replica's copy
+      const orphan = tweetId();
+      const unknown = tweetEvent(config, 'delete_partition', orphan, null, 6_000n);
+      const events = [slow, copy, unknown];
+      for (const e of events) w.source.push(0, e);
+      const run = w.worker.start();
+      // The orphan marks itself before it finds no author; the copy was decided before it.
+      await within(5_000, 'the orphan decided', async () =>
+        (await w.authors.deletedSince(orphan, 6_000n)) ? true : undefined,
+      );
+      release();
+      await within(5_000, 'all three committed', () =>
+        w.sink.offset(0) === 3n ? true : undefined,
+      );
+      await w.worker.close();
+      await run;
+      // A restart from what was committed before offset 0 was (a SIGKILL then).
+      const cut = w.sink.committed.findIndex((t) => t.offsets.some((o) => o.offset >= 1n));
+      const topic = config.topics.checkpoints;
+      const state: StateRecord[] = w.sink.committed
+        .slice(0, cut)
+        .flatMap((t) => t.records.filter((r) => r.topic === topic))
+        .map((r, i) => ({
+          partition: r.partition ?? 0,
+          offset: i,
+          key: r.key,
+          value: r.value === null ? null : Buffer.from(r.value),
+        }));
+      expect(state.length, 'progress checkpoints of the slow tweet').toBeGreaterThan(0);
+      const again = world({ claims, restored: state });
+      for (const e of events) again.source.push(0, e);
+      const rerun = again.worker.start();
+      await within(5_000, 'all three committed again', () =>
+        again.sink.offset(0) === 3n ? true : undefined,
+      );
+      expect(again.completions().map((c) => c.tweetId)).toEqual([slow.key.tweet_id]);
+      const dead = again.sink
+        .records(config.topics.deadLetter)
+        .map((r) => JSON.parse(r.value!) as { reason: { code: string } });
+      expect(dead.map((d) => d.reason.code)).toEqual(['unknown-author']);
+      await again.worker.close();
+      await rerun;
+    },
+  );
+
+  it(
     'takes no more tweets than maxInFlightTweets: the source pauses until they drain',
     { timeout: 10_000 },
     async () => {
