@@ -260,6 +260,8 @@ export class Lane {
         started: () => {
           if (this.#state === 'starting') this.#state = 'running';
         },
+        failedLate: (err) =>
+          this.#log.error('the source failed while the lane drained', { err: err.message }),
       }).pipe(
         takeUntil(this.#stop$),
         map((record) => this.#admit(record)),

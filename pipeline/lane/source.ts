@@ -15,6 +15,8 @@ export interface SourceHooks {
   revoked(partitions: readonly number[], lost: boolean): Promise<void>;
   /** The source joined its group and polls. */
   started?(): void;
+  /** The source failed after the Observable was done with (a drain under way): not lost unseen. */
+  failedLate?(err: Error): void;
 }
 
 /**
@@ -30,11 +32,15 @@ export function sourceRecords(source: RecordSource, hooks: SourceHooks): Observa
         record: (r) => subscriber.next(r),
         assigned: (ps) => hooks.assigned(ps),
         revoked: (ps, lost) => hooks.revoked(ps, lost),
-        failed: (err) => subscriber.error(err),
+        failed: (err) => fail(err),
       })
       .then(
         () => hooks.started?.(),
-        (err: unknown) => subscriber.error(err),
+        (err: unknown) => fail(err instanceof Error ? err : new Error(String(err))),
       );
+    function fail(err: Error): void {
+      if (subscriber.closed) hooks.failedLate?.(err);
+      else subscriber.error(err);
+    }
   });
 }
