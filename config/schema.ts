@@ -187,7 +187,7 @@ export const schema = {
       env: 'FANOUT_CASSANDRA_WRITE_CONSISTENCY',
     },
     readConsistency: {
-      doc: 'Consistency level of follower reads; at local_quorum (with follows written at local_quorum) a follow one read saw is seen by every later read, which retracting tweets deleted during their fan-out needs (README "Deletes during their insert").',
+      doc: 'Consistency level of follower and timeline reads; at local_quorum (with follows written at local_quorum) a follow one read saw is seen by every later read, which retracting tweets deleted during their fan-out needs (README "Deletes during their insert"), and a trim or an unfollow sees every delete acknowledged before it.',
       format: oneOf(['one', 'two', 'quorum', 'local_quorum', 'local_one', 'all']),
       default: 'local_quorum',
       env: 'FANOUT_CASSANDRA_READ_CONSISTENCY',

@@ -41,6 +41,7 @@ export function workerPorts(
     timelines: capTimelines(
       new CassandraTimelineStore(cassandra, ks, {
         writeConsistency: config.cassandra.writeConsistency,
+        readConsistency: config.cassandra.readConsistency,
         strategy: config.pipeline.writeStrategy,
       }),
       { ...config.timeline, log },

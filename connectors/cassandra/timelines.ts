@@ -11,6 +11,12 @@ export interface TimelineStoreOptions {
   /** Consistency level name as in config (`local_quorum`, `one`, ...). */
   writeConsistency?: string;
   /**
+   * Of the reads (an unfollow's, a trim's; config `cassandra.readConsistency`, default
+   * local_quorum): at LOCAL_ONE a replica that missed a delete's tombstones counts dead rows as
+   * live, and a trim cuts at a row too new, deleting rows within the cap.
+   */
+  readConsistency?: string;
+  /**
    * `batch`: one UNLOGGED batch per slice of rows (many partitions, one request; the coordinator
    * fans it out). `concurrent`: one single-partition statement per row, all in flight at once
    * (token-aware: each goes straight to a replica). See README "Write strategy" for the numbers.
@@ -31,12 +37,14 @@ export class CassandraTimelineStore implements TimelineStore {
   readonly #client: CassandraClient;
   readonly #ks: string;
   readonly #consistency: number;
+  readonly #readConsistency: number;
   readonly #strategy: WriteStrategy;
 
   constructor(client: CassandraClient, keyspace: string, options: TimelineStoreOptions = {}) {
     this.#client = client;
     this.#ks = keyspace;
     this.#consistency = consistencyOf(options.writeConsistency);
+    this.#readConsistency = consistencyOf(options.readConsistency);
     this.#strategy = options.strategy ?? 'batch';
   }
 
@@ -100,7 +108,7 @@ export class CassandraTimelineStore implements TimelineStore {
       const rs = await this.#client.execute(
         `SELECT user_id, tweet_id, author_id FROM ${this.#ks}.timelines WHERE user_id = ? LIMIT ?`,
         [userId, limit],
-        { prepare: true },
+        { prepare: true, consistency: this.#readConsistency },
       );
       return rs.rows.map((r) => ({
         userId: r.get('user_id') as bigint,
@@ -117,7 +125,7 @@ export class CassandraTimelineStore implements TimelineStore {
       const rs = await this.#client.execute(
         `SELECT tweet_id FROM ${this.#ks}.timelines WHERE user_id = ? LIMIT ?`,
         [userId, keep + 1],
-        { prepare: true, fetchSize: keep + 1 },
+        { prepare: true, fetchSize: keep + 1, consistency: this.#readConsistency },
       );
       const oldest = rs.rows[keep]?.get('tweet_id') as cassandra.types.TimeUuid | undefined;
       if (oldest === undefined) return false;
