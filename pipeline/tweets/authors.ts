@@ -13,8 +13,11 @@ export class RecentAuthors {
   readonly #attempt: <T>(what: string, fn: () => Promise<T>) => Promise<T>;
   readonly #log: Logger;
   readonly #capacity: number;
-  /** Insertion-ordered: the oldest entry goes first when full. Each with its write time. */
-  readonly #known = new Map<string, { authorId: bigint; writeTime: bigint }>();
+  /**
+   * Insertion-ordered: the oldest entry goes first when full. Each with its write time, and the
+   * source partition of its upsert (entries go with their partition: ./handler.ts drop).
+   */
+  readonly #known = new Map<string, { authorId: bigint; writeTime: bigint; partition: number }>();
   /** Row deletes under way (awaited on stop). */
   readonly #forgets = new Set<Promise<void>>();
 
@@ -40,14 +43,27 @@ export class RecentAuthors {
    * capacity). Of two upserts of a tweet, the later write's author is kept, whichever came first:
    * it is the one the tweet has.
    */
-  remember(tweetId: string, authorId: bigint, writeTime = 0n): void {
+  remember(tweetId: string, authorId: bigint, writeTime = 0n, partition = 0): void {
     const known = this.#known.get(tweetId);
     this.#known.delete(tweetId);
     this.#known.set(
       tweetId,
-      known !== undefined && known.writeTime > writeTime ? known : { authorId, writeTime },
+      known !== undefined && known.writeTime > writeTime
+        ? known
+        : { authorId, writeTime, partition },
     );
     if (this.#known.size > this.#capacity) this.#known.delete(this.#known.keys().next().value!);
+  }
+
+  /**
+   * The partitions were given up: their authors are forgotten. Whoever owns them meanwhile may
+   * move or delete those tweets, and a delete here later must ask tweet_authors, not an author
+   * this worker saw before.
+   */
+  drop(partitions: readonly number[]): void {
+    const gone = new Set(partitions);
+    for (const [tweetId, known] of this.#known)
+      if (gone.has(known.partition)) this.#known.delete(tweetId);
   }
 
   /**

@@ -69,9 +69,13 @@ export class TweetHandler implements Handler {
     const cp = restored?.tweetId === change.tweetId && restored.op === change.op ? restored : null;
     const job = tweetJob(record, change, cp);
     if (change.op === 'insert' && change.authorId !== null) {
-      this.#authors.remember(change.tweetId, change.authorId, change.writeTime);
+      this.#authors.remember(change.tweetId, change.authorId, change.writeTime, record.partition);
     }
     return { kind: 'job', job };
+  }
+
+  drop(partitions: readonly number[]): void {
+    this.#authors.drop(partitions);
   }
 
   rows(job: Job) {

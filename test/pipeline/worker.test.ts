@@ -345,6 +345,32 @@ describe('Worker (fakes)', () => {
   );
 
   it(
+    'a delete after its partition was given up and taken back asks tweet_authors: the tweet may have moved meanwhile',
+    { timeout: 10_000 },
+    async () => {
+      const w = world({ partitions: [0] });
+      const run = w.worker.start();
+      const id = w.insert(0, 2n);
+      await within(5_000, 'the insert', () => (w.completions().length === 1 ? true : undefined));
+      await w.source.revoke([0]);
+      // Another worker owned partition 0 meanwhile and moved the tweet to author 1.
+      await w.authors.put(id, 1n, 900_000n);
+      await w.source.assign([0]);
+      w.source.push(0, tweetEvent(config, 'delete_partition', id, null, 1_000_000n));
+      await within(5_000, 'the delete', () => (w.completions().length === 2 ? true : undefined));
+      const completed = w.sink
+        .records(config.topics.completed)
+        .map(
+          (r) =>
+            JSON.parse(r.value!) as { op: string; authorId: string; followersDelivered: number },
+        );
+      expect(completed[1]).toMatchObject({ op: 'delete', authorId: '1', followersDelivered: 500 });
+      await w.worker.close();
+      await run;
+    },
+  );
+
+  it(
     'takes no more tweets than maxInFlightTweets: the source pauses until they drain',
     { timeout: 10_000 },
     async () => {

@@ -30,6 +30,15 @@ describe('RecentAuthors', () => {
     expect(recent.get('t')).toBe(3n);
   });
 
+  it('drop forgets the authors of upserts of the partitions given up, and only those', () => {
+    const recent = new RecentAuthors({ store: new MemoryAuthors(), attempt: once, log });
+    recent.remember('a', 1n, 10n, 0);
+    recent.remember('b', 2n, 10n, 1);
+    recent.remember('c', 3n, 10n, 2);
+    recent.drop([0, 2]);
+    expect([recent.get('a'), recent.get('b'), recent.get('c')]).toEqual([undefined, 2n, undefined]);
+  });
+
   it("forget drops the author from memory and deletes its row at the delete's write time", async () => {
     const store = new MemoryAuthors();
     await store.put('t', 7n, 10n);
