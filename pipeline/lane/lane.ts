@@ -381,7 +381,7 @@ export class Lane {
     const restored = this.#restores.take(partition, offset);
     const admission = this.#handler.admit(record, restored);
     if (admission.kind !== 'job') {
-      const slot = this.#ledger.track(partition, offset, null);
+      const slot = this.#ledger.track(partition, offset, null, restored !== null);
       let outputs = admission.kind === 'done' ? admission.outputs : [];
       if (admission.kind === 'dead') {
         const { code, message } = admission;
@@ -394,7 +394,7 @@ export class Lane {
       return null;
     }
     const job = admission.job;
-    const slot = this.#ledger.track(partition, offset, job);
+    const slot = this.#ledger.track(partition, offset, job, restored !== null);
     this.#inFlight.add(job, record, slot, this.#handler.span, (j) =>
       this.#handler.outputs(j, record),
     );

@@ -22,6 +22,11 @@ export interface Entry {
   readonly offset: bigint;
   /** The job it delivers, if any. */
   readonly job: Job | null;
+  /**
+   * A checkpoint was read back for it on assignment: tombstoned with its commit even when the
+   * record did not take it up (another tweet's, or a record that needs no job now).
+   */
+  readonly restored: boolean;
   /** Produced once the offset commit passes the entry (exactly once with it). */
   outputs: readonly OutRecord[];
 }
@@ -74,11 +79,11 @@ export class CommitLedger {
   }
 
   /** Tracks the next record of a partition (records arrive in offset order). */
-  track(partition: number, offset: bigint, job: Job | null): Slot<Entry> {
+  track(partition: number, offset: bigint, job: Job | null, restored = false): Slot<Entry> {
     const state = this.#partitions.get(partition);
     if (!state) throw new Error(`CommitLedger.track: partition ${partition} is not open`);
     state.position ??= offset;
-    return state.frontier.add({ partition, offset, job, outputs: [] });
+    return state.frontier.add({ partition, offset, job, restored, outputs: [] });
   }
 
   /** The entry's work is complete; `outputs` go out with the commit that passes it. */
@@ -147,7 +152,7 @@ export class CommitLedger {
         for (const e of prefix) {
           committed.push(e);
           records.push(...e.outputs);
-          if (e.job?.delivery.hasCheckpoint)
+          if (e.restored || e.job?.delivery.hasCheckpoint)
             records.push(checkpointTombstone(checkpointTopic, { topic, ...e }));
         }
       }

@@ -371,6 +371,41 @@ describe('Worker (fakes)', () => {
   );
 
   it(
+    'a checkpoint read back that its record does not take up (another tweet’s) is tombstoned with the record’s commit',
+    { timeout: 10_000 },
+    async () => {
+      const topic = checkpointTopic(config);
+      const stale = checkpointRecord(
+        topic,
+        { topic: 'cdc.ks.tweets', partition: 0, offset: 0n },
+        {
+          tweetId: tweetId(), // not the tweet at offset 0
+          op: 'insert',
+          authorId: 2n,
+          writeTime: 1n,
+          cursor: null,
+          delivered: 0,
+          total: null,
+          startedAt: Date.now(),
+          done: false,
+          finishedAt: null,
+        },
+      );
+      const w = world({
+        partitions: [0],
+        restored: [{ partition: 0, offset: 0, key: stale.key, value: Buffer.from(stale.value!) }],
+      });
+      const run = w.worker.start();
+      w.insert(0, 2n);
+      await within(5_000, 'committed', () => (w.sink.offset(0) === 1n ? true : undefined));
+      const written = w.sink.records(topic.name).filter((r) => r.key === stale.key);
+      expect(written.map((r) => r.value)).toEqual([null]);
+      await w.worker.close();
+      await run;
+    },
+  );
+
+  it(
     'takes no more tweets than maxInFlightTweets: the source pauses until they drain',
     { timeout: 10_000 },
     async () => {
