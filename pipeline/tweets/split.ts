@@ -138,7 +138,12 @@ async function walk(read: IdReader, options: SplitOptions): Promise<SplitPlan | 
   if (options.signal?.aborted) return null;
   const counted = cuts.reduce((n, c) => n + c.rows, 0);
   const from = after ?? first! - 1n; // the rest of the id space: (from, highest]
-  if (highest === null || highest <= from) return { total, ranges: openEnded(cuts) }; // a race: followers went away
+  if (highest === null || highest <= from) {
+    // A race: followers went away. The walked ranges cover everything; with none walked (a
+    // threshold under the task size), one range does: a split with no task would never complete.
+    const ranges = cuts.length > 0 ? cuts : [{ after: null, upTo: null, rows: total }];
+    return { total, ranges: openEnded(ranges) };
+  }
   const segments = await probeDensity(read, from, highest);
   if (options.signal?.aborted) return null;
   const rest = segments.reduce((n, g) => n + g.rows, 0);

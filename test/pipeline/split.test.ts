@@ -259,6 +259,17 @@ describe('planSplit', () => {
     ]);
   });
 
+  it('followers gone before the last id with none walked (threshold under the task size): one range covers everything', async () => {
+    const list = ids(1, 50);
+    const p = pager(list);
+    const plan = (await planSplit(
+      { page: p.read.page, last: async () => null },
+      { threshold: 10, taskSize: 100 },
+    ))!;
+    expect(plan.ranges).toEqual([{ after: null, upTo: null, rows: 11 }]);
+    expect(counts(plan, list)).toEqual([50]);
+  });
+
   it('gives up (null) when stopped', async () => {
     const stop = new AbortController();
     const p = pager(ids(1, 1_000));
