@@ -7,7 +7,7 @@
  * held up by a body it does not read; an event stuck forever in a retry loop would hold up every
  * later write of the node (issue #17).
  */
-import type { ColumnChange, RowChangeEvent } from './events.ts';
+import type { ColumnChange, RowChangeEvent, UndecodableEvent } from './events.ts';
 
 /** The marker that replaces a value left out of an event. */
 export interface OmittedValue {
@@ -66,4 +66,35 @@ export function fitEvent(event: RowChangeEvent, maxBytes: number, overhead = 0):
   }
   const value = JSON.stringify({ ...event, columns });
   return { value, omitted, tooLarge: bytes(value) > limit };
+}
+
+/**
+ * The dead letter of an undecodable entry, at most `maxBytes` (less `overhead`). It carries the
+ * entry's bytes (base64) when they fit; a bigger entry (a 740 KB+ write to a table dropped since)
+ * would make a record librdkafka refuses ("Message size too large"), and a transaction that can
+ * never commit holds up every later write of the node. Then `raw` becomes the marker
+ * `{"omitted": true, "bytes": N}` (N: the UTF-8 length of its JSON, as for values) and the message
+ * says how many bytes of the update were left out and where the entry is in the commit log; the
+ * reason, the table and the source position are always kept. Pure.
+ */
+export function fitUndecodable(event: UndecodableEvent, maxBytes: number, overhead = 0): string {
+  const limit = maxBytes - overhead;
+  const letter = (e: Omit<UndecodableEvent, 'raw'> & { raw: string | OmittedValue }): string =>
+    JSON.stringify({ stage: 'cdc', reason: e.reason, event: e });
+  const whole = letter(event);
+  if (bytes(whole) <= limit) return whole;
+  const updateBytes = Buffer.byteLength(event.raw, 'base64');
+  const note = ` [the ${updateBytes}-byte update is omitted from this dead letter (cdc.maxEventBytes ${maxBytes}); it is the commit-log entry of segment ${event.source.segmentId} ending at position ${event.source.position}]`;
+  const raw: OmittedValue = { omitted: true, bytes: bytes(JSON.stringify(event.raw)) };
+  let message = event.reason.message;
+  for (;;) {
+    const value = letter({ ...event, reason: { ...event.reason, message: message + note }, raw });
+    const excess = bytes(value) - limit;
+    // The message is in the letter twice (reason and event.reason): a long one is cut, the note
+    // with the size and the position never is.
+    if (excess <= 0 || message.length === 0) return value;
+    const keep = Math.max(0, bytes(message) - Math.ceil(excess / 2) - bytes('…'));
+    const { read } = new TextEncoder().encodeInto(message, new Uint8Array(keep)); // whole characters
+    message = read > 0 ? `${message.slice(0, read)}…` : '';
+  }
 }

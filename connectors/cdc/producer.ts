@@ -12,7 +12,7 @@ import { KafkaTransactions } from '../kafka/transactions.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { OutRecord } from '../../ports/streams.ts';
 import type { ChangeEvent } from './events.ts';
-import { fitEvent } from './oversize.ts';
+import { fitEvent, fitUndecodable } from './oversize.ts';
 import { cdcOffsetRecord, restoreCdcOffset, type SourceOffset } from '../../records/cdc-offset.ts';
 
 export { compareOffsets, type SourceOffset } from '../../records/cdc-offset.ts';
@@ -24,7 +24,8 @@ const RECORD_OVERHEAD = 1_024;
  * The records of one change event: keyed by partition key, so a row's changes stay ordered.
  * `trace`: the trace headers of the event's span (none without an SDK). An event over
  * `cdc.maxEventBytes` goes out with its largest values omitted (./oversize.ts), plus a dead letter
- * naming what was left out; one that cannot fit even so becomes a dead letter of its own.
+ * naming what was left out; one that cannot fit even so becomes a dead letter of its own. The dead
+ * letter of an undecodable entry is cut to the same limit (its bytes left out, {@link fitUndecodable}).
  */
 export function toRecords(
   config: Config,
@@ -37,7 +38,11 @@ export function toRecords(
       {
         topic: config.topics.deadLetter,
         key: event.eventId,
-        value: JSON.stringify({ stage: 'cdc', reason: event.reason, event }),
+        value: fitUndecodable(
+          event,
+          config.cdc.maxEventBytes,
+          RECORD_OVERHEAD + Buffer.byteLength(event.eventId),
+        ),
         headers: { ...headers, 'fanout-reason': event.reason.code },
       },
     ];

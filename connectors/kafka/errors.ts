@@ -32,6 +32,17 @@ const FATAL_CODES: ReadonlySet<number> = new Set([
 ]);
 
 /**
+ * A record over a size limit (librdkafka's message.max.bytes, checked when it is produced, or the
+ * broker's): producing the same records again fails the same way, so not retriable even inside a
+ * transaction. Retried, it held the CDC connector in an abort-and-redo loop until its outage budget
+ * ran out, and again after every restart (an oversized dead letter).
+ */
+const TOO_LARGE_CODES: ReadonlySet<number> = new Set([
+  ERRORS.ERR_MSG_SIZE_TOO_LARGE,
+  ERRORS.ERR_RECORD_LIST_TOO_LARGE,
+]);
+
+/**
  * Errors of a broker being unreachable for now, retriable whatever librdkafka's flag says: its admin
  * calls report a broker that is down or restarting without the flag (a worker or connector
  * starting during a Kafka restart exited 'list topics: Local: Broker transport failure' in the
@@ -85,6 +96,8 @@ export function classifyKafkaError(
     return new FanoutError('KAFKA_FENCED', message, { retriable: false, cause: err });
   if (e.isFatal === true || e.fatal === true || (code !== undefined && FATAL_CODES.has(code)))
     return new FanoutError('KAFKA_FATAL', message, { retriable: false, cause: err });
+  if (code !== undefined && TOO_LARGE_CODES.has(code))
+    return new FanoutError('KAFKA_FAILED', message, { retriable: false, cause: err });
   const retriable =
     options.inTransaction === true ||
     (code !== undefined && UNREACHABLE_CODES.has(code)) ||

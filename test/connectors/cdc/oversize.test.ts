@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { RowChangeEvent } from '../../../connectors/cdc/events.ts';
-import { fitEvent } from '../../../connectors/cdc/oversize.ts';
+import type { RowChangeEvent, UndecodableEvent } from '../../../connectors/cdc/events.ts';
+import { fitEvent, fitUndecodable } from '../../../connectors/cdc/oversize.ts';
 import { cdcSpaceSettings, parseDataStorage } from '../../../connectors/cdc/node.ts';
+import { toRecords } from '../../../connectors/cdc/producer.ts';
+import { loadConfig } from '../../../config/index.ts';
 
 function event(columns: Record<string, string>): RowChangeEvent {
   return {
@@ -58,6 +60,76 @@ describe('fitEvent (oversized change events)', () => {
     const cols: Record<string, string> = {};
     for (let i = 0; i < 2_000; i++) cols[`column_${i}`] = 'v';
     expect(fitEvent(event(cols), 20_000).tooLarge).toBe(true);
+  });
+});
+
+function undecodable(
+  updateBytes: number,
+  message = 'unknown table 0f0f… (dropped?)',
+): UndecodableEvent {
+  return {
+    op: 'undecodable',
+    keyspace: null,
+    table: null,
+    tableId: '0f'.repeat(16),
+    reason: { code: 'unknown-table', message, retriable: true },
+    raw: Buffer.alloc(updateBytes, 7).toString('base64'),
+    source: { segmentId: '1700000000123', position: 4_242, fileVersion: 8 },
+    eventId: 'b'.repeat(32),
+  };
+}
+
+describe('fitUndecodable (dead letters of undecodable entries)', () => {
+  it('keeps the bytes of an entry that fits', () => {
+    const e = undecodable(1_000);
+    expect(JSON.parse(fitUndecodable(e, 900_000, 1_024))).toEqual({
+      stage: 'cdc',
+      reason: e.reason,
+      event: e,
+    });
+  });
+
+  it('a 740 KB write to a dropped table: under cdc.maxEventBytes, bytes omitted, reason and position kept', () => {
+    // 740,000 bytes are 986,668 in base64: over librdkafka's 1,000,000-byte limit with the rest.
+    const e = undecodable(740_000);
+    const value = fitUndecodable(e, 900_000, 1_024);
+    expect(Buffer.byteLength(value)).toBeLessThanOrEqual(900_000 - 1_024);
+    const letter = JSON.parse(value) as {
+      reason: UndecodableEvent['reason'];
+      event: Omit<UndecodableEvent, 'raw'> & { raw: unknown };
+    };
+    expect(letter.event.raw).toEqual({ omitted: true, bytes: e.raw.length + 2 });
+    expect(letter.reason.code).toBe('unknown-table');
+    expect(letter.reason.message).toMatch(/^unknown table 0f0f… \(dropped\?\)/);
+    expect(letter.reason.message).toContain(
+      'the 740000-byte update is omitted from this dead letter (cdc.maxEventBytes 900000); it is the commit-log entry of segment 1700000000123 ending at position 4242',
+    );
+    expect(letter.event.reason).toEqual(letter.reason);
+    expect(letter.event.source).toEqual(e.source);
+    expect(letter.event.tableId).toBe(e.tableId);
+    expect(letter.event.eventId).toBe(e.eventId);
+  });
+
+  it("toRecords: the dead letter of a 740 KB undecodable entry fits cdc.maxEventBytes (it was over librdkafka's 1,000,000-byte limit)", () => {
+    const config = loadConfig({ env: {}, sets: [] });
+    const [letter, ...more] = toRecords(config, undecodable(740_000), { traceparent: 'x' });
+    expect(more).toEqual([]);
+    expect(letter!.topic).toBe(config.topics.deadLetter);
+    expect(letter!.headers).toMatchObject({ 'fanout-reason': 'unknown-table' });
+    const size =
+      Buffer.byteLength(letter!.key ?? '') +
+      Buffer.byteLength(letter!.value ?? '') +
+      JSON.stringify(letter!.headers).length;
+    expect(size).toBeLessThanOrEqual(config.cdc.maxEventBytes);
+  });
+
+  it('cuts a message too long for the smallest limit, never the size and the position', () => {
+    const value = fitUndecodable(undecodable(100_000, 'é'.repeat(40_000)), 16_384, 1_024);
+    expect(Buffer.byteLength(value)).toBeLessThanOrEqual(16_384 - 1_024);
+    const letter = JSON.parse(value) as { reason: { message: string } };
+    expect(letter.reason.message).toMatch(
+      /^é+… \[the 100000-byte update is omitted .* segment 1700000000123 ending at position 4242\]$/,
+    );
   });
 });
 

@@ -85,6 +85,14 @@ describe('classifyKafkaError', () => {
   // [what, error, in a transaction, expected code, retriable]
   const table: Array<[string, unknown, boolean, string, boolean]> = [
     [
+      // What produce() threw for a dead letter over message.max.bytes: redone, it fails again.
+      'a record over the size limit, produced in a transaction',
+      librdkafka(ERRORS.ERR_MSG_SIZE_TOO_LARGE),
+      true,
+      'KAFKA_FAILED',
+      false,
+    ],
+    [
       'commit timed out (retriable flag)',
       librdkafka(ERRORS.ERR__TIMED_OUT, txn(false, true, false)),
       true,
