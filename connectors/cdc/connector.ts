@@ -328,11 +328,15 @@ export class CdcConnector {
         continue;
       }
       if (idx === null) {
-        // No CDC data synced in it (yet): the active or a pre-allocated segment, or one Cassandra
-        // will discard. Skip it only once newer data proves it is over.
-        if (this.#retirable(seg, superseded)) progressed = (await this.#delete(seg)) || progressed;
-        if (superseded) continue;
-        break;
+        // No CDC data synced in it (yet): the active or a pre-allocated segment, one Cassandra
+        // will discard, or one whose idx is not written yet or is being rewritten. A newer
+        // segment's idx does not prove this one empty: reading past it would commit an offset
+        // beyond its entries, and the next pass would take it for read and delete it unread. So
+        // the pass stops here until it has an idx, or until it is retired (no idx for a while
+        // with newer data present).
+        if (!this.#retirable(seg, superseded)) break;
+        progressed = (await this.#delete(seg)) || progressed;
+        continue;
       }
       const from = seg.id === this.#offset.segmentId ? this.#offset.position : 0;
       const finished = await this.#readSegment(seg, idx, from);
