@@ -23,6 +23,25 @@ type RawAdmin = ReturnType<typeof AdminClient.create>;
 /** librdkafka's admin request timeout unless a call says otherwise (the KafkaJS-style default). */
 const REQUEST_TIMEOUT_MS = 5_000;
 
+/**
+ * The configs of the product's compacted topics (source offsets, checkpoints). Kafka compacts
+ * only closed segments, and by default a segment closes at 1 GiB or after 7 days: these topics,
+ * a few hundred bytes a record, would never be compacted, and every reader reads them whole from
+ * the start (a connector's resume, a worker's restore). So a segment closes after 10 minutes or
+ * 16 MiB, whichever comes first, which bounds what a reader reads beyond one record per key; the
+ * cleaner takes a log once 10% of it is dirty (these logs are small and nearly all dirty once a
+ * segment closes); and a tombstone is kept for 1 hour after compaction instead of 24: long enough
+ * for a reader that read the record it deletes (readers read to the end in seconds) to see it,
+ * short enough that the tombstones of finished fan-outs do not make up the partition.
+ */
+export const COMPACTED_TOPIC_CONFIG: Readonly<Record<string, string>> = Object.freeze({
+  'cleanup.policy': 'compact',
+  'segment.ms': String(10 * 60_000),
+  'segment.bytes': String(16 * 2 ** 20),
+  'min.cleanable.dirty.ratio': '0.1',
+  'delete.retention.ms': String(60 * 60_000),
+});
+
 /** A topic the product needs, with its partitioning and cleanup policy. */
 export interface TopicSpec {
   readonly topic: string;
@@ -87,7 +106,7 @@ export class KafkaAdmin {
               topic: s.topic,
               num_partitions: s.partitions,
               replication_factor: replicationFactor,
-              config: s.compacted ? { 'cleanup.policy': 'compact' } : {},
+              config: s.compacted ? { ...COMPACTED_TOPIC_CONFIG } : {},
             },
             timeoutMs,
             (err) =>

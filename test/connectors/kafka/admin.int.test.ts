@@ -8,6 +8,7 @@ import { KafkaTransactions } from '../../../connectors/kafka/transactions.ts';
 import { FanoutError } from '../../../lib/errors.ts';
 import { createLogger } from '../../../lib/log.ts';
 import { testConfig, uniq } from '../../support/config.ts';
+import { describeTopicConfigs } from '../../support/topic-configs.ts';
 
 // The admin calls the CLI (schema, status), the connector and the test teardown stand on, on
 // librdkafka's own AdminClient.
@@ -36,6 +37,29 @@ describe('Kafka admin (real broker)', () => {
     expect(err).toBeInstanceOf(FanoutError);
     expect(err).toMatchObject({ code: 'KAFKA_UNREACHABLE', retriable: true });
     expect((err as Error).message).toMatch(/^Kafka at 127\.0\.0\.1:1 is unreachable: /);
+  });
+
+  it('a compacted topic closes its segments soon enough to be compacted; the others keep the defaults', async () => {
+    // Kafka compacts only closed segments; with its defaults (1 GiB or 7 days) the offsets topic
+    // was never compacted, and every connector start read it whole.
+    const prefix = `${config.topics.cdcPrefix}.configs-${uniq()}`;
+    const [compacted, plain] = [`${prefix}.c`, `${prefix}.t`];
+    await ensureTopics(admin, config, [
+      { topic: compacted, partitions: 1, compacted: true },
+      { topic: plain, partitions: 1, compacted: false },
+    ]);
+    onTestFinished(() => admin.deleteTopics({ topics: [compacted, plain] }).catch(() => undefined));
+    const broker = config.kafka.brokers[0]!;
+    expect(await describeTopicConfigs(broker, compacted)).toMatchObject({
+      'cleanup.policy': 'compact',
+      'segment.ms': '600000',
+      'segment.bytes': '16777216',
+      'min.cleanable.dirty.ratio': '0.1',
+      'delete.retention.ms': '3600000',
+    });
+    const plainConfigs = await describeTopicConfigs(broker, plain);
+    expect(plainConfigs['cleanup.policy']).toBe('delete');
+    expect(plainConfigs['segment.ms']).not.toBe('600000');
   });
 
   it('offsets of a topic and of a group; removeByPrefix deletes the topics and groups of a prefix', async () => {
