@@ -15,7 +15,7 @@ import { watch, type FSWatcher } from 'node:fs';
 import { readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hostname } from 'node:os';
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as delay } from 'node:timers/promises';
 import type { Config } from '../../config/index.ts';
 import type { CassandraClient } from '../cassandra/client.ts';
 import { classifyCassandraError, FanoutError } from '../../lib/errors.ts';
@@ -31,6 +31,7 @@ import {
   nodeIdentity,
   ownNode,
   type CdcSpaceSettings,
+  type OwnNode,
 } from './node.ts';
 import { decodeMutationEvents, type ChangeEvent } from './events.ts';
 import { CdcTracing } from './tracing.ts';
@@ -65,6 +66,8 @@ export interface ConnectorDeps {
 const RETIRE_AFTER_MS = 5_000;
 /** Longest synchronous stretch of a segment read before it lets the event loop run. */
 const YIELD_EVERY_MS = 5;
+/** Least time between two schema reads: a burst of unknown-table entries is not a burst of reads. */
+const SCHEMA_READ_EVERY_MS = 1_000;
 
 export class CdcConnector {
   readonly #lifecycle = new Lifecycle('CDC connector');
@@ -76,7 +79,10 @@ export class CdcConnector {
   readonly #space: CdcSpace;
   readonly #log: Logger;
   #schema: CdcSchema | undefined;
-  #schemaLoadedAt = 0;
+  /** When the read of the schema in use started (performance.now()). */
+  #schemaReadAt = -Infinity;
+  /** The node whose cdc_raw is read: schema, identity and settings are asked of it (./node.ts). */
+  #own: OwnNode = {};
   #offset: SourceOffset = { segmentId: -1n, position: 0 };
   readonly #indexes = new Map<bigint, { idx: CdcIndex | null; changedAt: number }>();
   /** Segments already dead-lettered as corrupt (reported once per run). */
@@ -181,6 +187,7 @@ export class CdcConnector {
   async #resume(): Promise<void> {
     const { config, cassandra } = this.#deps;
     const own = await ownNode(cassandra, config.cassandra.contactPoints[0]);
+    this.#own = own;
     if (this.#nodeId === undefined) {
       const nodeId = await nodeIdentity(cassandra, config.cdc.nodeId, own);
       this.#nodeId = nodeId;
@@ -227,13 +234,20 @@ export class CdcConnector {
     return { segmentId: -1n, position: 0 };
   }
 
+  /**
+   * Reads the schema from the connector's own node; unless `force`, no sooner than
+   * SCHEMA_READ_EVERY_MS after the previous read started (it waits, it does not skip: a skipped
+   * read left a write to a column added just after a read on the dead-letter topic).
+   */
   async #refreshSchema(force: boolean): Promise<void> {
-    // A burst of unknown-table events must not become a burst of schema reads.
-    if (!force && Date.now() - this.#schemaLoadedAt < 1_000) return;
-    this.#schema = await loadSchema(this.#deps.cassandra).catch((err: unknown) => {
+    const wait = this.#schemaReadAt + SCHEMA_READ_EVERY_MS - performance.now();
+    if (!force && wait > 0)
+      await delay(wait, undefined, { signal: this.#stop.signal }).catch(() => undefined);
+    const startedAt = performance.now();
+    this.#schema = await loadSchema(this.#deps.cassandra, this.#own).catch((err: unknown) => {
       throw classifyCassandraError(err, 'read the schema');
     });
-    this.#schemaLoadedAt = Date.now();
+    this.#schemaReadAt = startedAt;
     const { config } = this.#deps;
     const topics = [...this.#schema.tables.values()]
       .filter((t) => t.cdc && config.cdc.keyspaces.includes(t.keyspace))
@@ -389,6 +403,9 @@ export class CdcConnector {
     const known = this.#resumeAt.get(seg.id);
     const resume = known !== undefined && from >= known.marker ? known : undefined;
     const { bytes } = await loadSegmentFile(seg.log, idx.offset, resume);
+    // Every entry in `bytes` was in the commit log by now: a schema read started later knows
+    // its tables and columns.
+    const loadedAt = performance.now();
     const it = iterateSegment(bytes, {
       fromPosition: from,
       limit: idx.offset,
@@ -454,26 +471,33 @@ export class CdcConnector {
       }
       const entry = step.value;
       batch.push(
-        ...(await this.#decode(entry.payload, {
-          segmentId: seg.id,
-          position: entry.position,
-          fileVersion: seg.version as FileVersion,
-        })),
+        ...(await this.#decode(
+          entry.payload,
+          { segmentId: seg.id, position: entry.position, fileVersion: seg.version as FileVersion },
+          loadedAt,
+        )),
       );
       last = entry.position;
       if (batch.length >= config.cdc.maxEventsPerTransaction) await flush();
     }
   }
 
+  /** `loadedAt`: when the entry was known to be in the commit log (performance.now()). */
   async #decode(
     payload: Buffer,
     src: { segmentId: bigint; position: number; fileVersion: FileVersion },
+    loadedAt: number,
   ): Promise<ChangeEvent[]> {
     const decodedAt = Date.now();
     let events = decodeMutationEvents(payload, this.#schema!, src);
-    if (events.some((e) => e.op === 'undecodable' && e.reason.retriable)) {
-      // An unknown table or column: the schema changed since we read it. Copy the payload first,
-      // it is a view into a buffer that stays valid only until the next section.
+    const unknown = events.some((e) => e.op === 'undecodable' && e.reason.retriable);
+    if (unknown && this.#schemaReadAt < loadedAt) {
+      // An unknown table or column, and the schema in use was read before the entry was loaded:
+      // read it again (from the node that took the write, so it has the change) and decode once
+      // more. A schema read after the entry was loaded is final: what it does not know was
+      // dropped, and goes to the dead-letter topic, so a dropped table costs one read per load
+      // of a segment, not one per entry. Copy the payload first, it is a view into a buffer that
+      // stays valid only until the next section.
       const copy = Buffer.from(payload);
       await this.#refreshSchema(false);
       events = decodeMutationEvents(copy, this.#schema!, src);

@@ -9,6 +9,7 @@
 import type { Client } from 'cassandra-driver';
 import { type CqlType, type UdtDefinitions, parseCqlType, resolveType } from './cqltype.ts';
 import { CdcError } from './errors.ts';
+import type { OwnNode } from './node.ts';
 
 export type ColumnKind = 'partition_key' | 'clustering' | 'regular' | 'static';
 
@@ -200,14 +201,16 @@ interface RowLike {
   get(name: string): unknown;
 }
 
-async function queryAll(client: Client, cql: string): Promise<RowLike[]> {
+async function queryAll(client: Client, cql: string, own: OwnNode): Promise<RowLike[]> {
   const out: RowLike[] = [];
   let pageState: string | undefined;
   do {
     const rs = await client.execute(
       cql,
       [],
-      pageState === undefined ? { fetchSize: 5000 } : { fetchSize: 5000, pageState },
+      pageState === undefined
+        ? { ...own, fetchSize: 5000 }
+        : { ...own, fetchSize: 5000, pageState },
     );
     out.push(...(rs.rows as unknown as RowLike[]));
     pageState = rs.pageState ?? undefined;
@@ -226,22 +229,28 @@ const str = (v: unknown): string =>
 /**
  * Reads the `system_schema` rows the decoder needs through an application-owned client (library
  * code never creates clients). Returned as plain JSON so it can be stored (fixtures) or diffed.
+ * `own`: the node whose commit log is read (./node.ts). A node accepts a write to a new table or
+ * column only once it has the schema change, so its own schema, read after the write is in its
+ * commit log, knows them; another node may not have the change yet.
  */
-export async function loadSchemaRows(client: Client): Promise<SchemaRows> {
+export async function loadSchemaRows(client: Client, own: OwnNode = {}): Promise<SchemaRows> {
   const [tables, views, columns, dropped, types] = await Promise.all([
-    queryAll(client, 'SELECT keyspace_name, table_name, id, cdc FROM system_schema.tables'),
-    queryAll(client, 'SELECT keyspace_name, view_name, id FROM system_schema.views'),
+    queryAll(client, 'SELECT keyspace_name, table_name, id, cdc FROM system_schema.tables', own),
+    queryAll(client, 'SELECT keyspace_name, view_name, id FROM system_schema.views', own),
     queryAll(
       client,
       'SELECT keyspace_name, table_name, column_name, clustering_order, kind, position, type FROM system_schema.columns',
+      own,
     ),
     queryAll(
       client,
       'SELECT keyspace_name, table_name, column_name, dropped_time, kind, type FROM system_schema.dropped_columns',
+      own,
     ),
     queryAll(
       client,
       'SELECT keyspace_name, type_name, field_names, field_types FROM system_schema.types',
+      own,
     ),
   ]);
   return {
@@ -285,7 +294,7 @@ export async function loadSchemaRows(client: Client): Promise<SchemaRows> {
   };
 }
 
-/** Loads and builds the schema through an application-owned `cassandra-driver` client. */
-export async function loadSchema(client: Client): Promise<CdcSchema> {
-  return buildSchema(await loadSchemaRows(client));
+/** Loads and builds the schema through an application-owned `cassandra-driver` client (`own`: see {@link loadSchemaRows}). */
+export async function loadSchema(client: Client, own: OwnNode = {}): Promise<CdcSchema> {
+  return buildSchema(await loadSchemaRows(client, own));
 }

@@ -187,8 +187,10 @@ describe('buildSchema', () => {
 describe('loadSchemaRows through a client', () => {
   // a fake of the driver's execute(): one page per table, values as the driver types them
   const row = (o: Record<string, unknown>): { get(k: string): unknown } => ({ get: (k) => o[k] });
+  const asked: Array<{ cql: string; options: Record<string, unknown> }> = [];
   const fake = {
-    async execute(cql: string) {
+    async execute(cql: string, _params: unknown, options: Record<string, unknown>) {
+      asked.push({ cql, options });
       const uuid = { toString: () => '5bc52802-de25-11ee-b1d9-0242ac120002' };
       if (cql.includes('system_schema.tables'))
         return { rows: [row({ keyspace_name: 'app', table_name: 't', id: uuid, cdc: true })] };
@@ -230,6 +232,14 @@ describe('loadSchemaRows through a client', () => {
       return { rows: [] };
     },
   } as unknown as Client;
+
+  it("asks the connector's own node, every query and page (a write to a new column is in its commit log only once it has the column)", async () => {
+    const host = { address: '127.0.0.3:9042' };
+    asked.length = 0;
+    await loadSchema(fake, { host } as never);
+    expect(asked).toHaveLength(5);
+    for (const q of asked) expect(q.options.host).toBe(host);
+  });
 
   it('maps driver values to plain JSON rows and builds the schema', async () => {
     const r = await loadSchemaRows(fake);
