@@ -55,6 +55,12 @@ export interface SplitTask {
   readonly source: SplitSource;
   /** W3C traceparent of the tweet's fan-out span. */
   readonly traceparent: string | null;
+  /**
+   * The split's home partition, where its task-dones go, as the splitting worker placed it (null:
+   * a task of a version before it was carried; then it is computed again, from the reader's
+   * `topics.tasksPartitions`).
+   */
+  readonly home: number | null;
 }
 
 /** One task of a split is delivered. */
@@ -139,12 +145,17 @@ export function taskRecords(
       startedAt: tweet.startedAt,
       source: sourceJson(at),
       traceparent: tweet.traceparent ?? null,
+      home,
     }),
     headers,
   }));
 }
 
-/** The task-done record of a delivered task, for the split's home partition. */
+/**
+ * The task-done record of a delivered task, for the split's home partition: the one its task
+ * names, so that every task-done of a split meets its tally there even when workers disagree on
+ * `topics.tasksPartitions` (a roll that raises it).
+ */
 export function taskDoneRecord(
   work: WorkTopic,
   task: SplitTask,
@@ -159,7 +170,7 @@ export function taskDoneRecord(
 ): OutRecord {
   return {
     topic: work.name,
-    partition: homePartition(task.tweetId, work.partitions),
+    partition: task.home ?? homePartition(task.tweetId, work.partitions),
     key: `${task.tweetId}/${task.index}/done`,
     value: JSON.stringify({
       v: 1,
@@ -240,7 +251,9 @@ export function decodeWorkRecord(record: SourceRecord): WorkRecord {
     const after = v.after === null ? null : int64(v.after);
     const upTo = v.upTo === null ? null : int64(v.upTo);
     const expiresAt = v.expiresAt ?? null; // absent in tasks of versions before TTLs were carried
+    const home = v.home ?? null; // absent in tasks of versions before it was carried
     if (
+      (home !== null && !isNat(home)) ||
       writeTime === null ||
       (v.after !== null && after === null) ||
       (v.upTo !== null && upTo === null) ||
@@ -261,6 +274,7 @@ export function decodeWorkRecord(record: SourceRecord): WorkRecord {
         expiresAt,
         range: { after, upTo, rows: v.rows },
         total: v.total,
+        home,
       },
     };
   }

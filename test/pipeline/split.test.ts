@@ -315,7 +315,7 @@ const asRecord = (r: OutRecord, offset = 0n): SourceRecord => ({
 });
 
 describe('work records', () => {
-  it('tasks round-trip, spread over consecutive partitions, and carry the source, traceparent and expiry', () => {
+  it('tasks round-trip, spread over consecutive partitions, and carry the source, traceparent, expiry and home', () => {
     const records = taskRecords(workTopic(config), TWEET, AT, PLAN);
     expect(new Set(records.map((r) => r.partition)).size).toBe(3);
     expect(records.map((r) => r.headers?.traceparent)).toEqual([
@@ -340,6 +340,7 @@ describe('work records', () => {
         startedAt: 1_000,
         source: AT,
         traceparent: '00-aa-bb-01',
+        home: homePartition(TWEET.tweetId, 3),
       },
     });
   });
@@ -385,6 +386,34 @@ describe('work records', () => {
         workerId: 'w',
       },
     });
+  });
+
+  it('a task-done goes to the home partition its task names, whatever the reader’s tasksPartitions (a roll that raises it)', () => {
+    const record = taskRecords(workTopic(config), TWEET, AT, PLAN)[1]!;
+    const task = decodeWorkRecord(asRecord(record));
+    if (task.kind !== 'task') throw new Error('not a task');
+    const done = {
+      delivered: 1,
+      finishedAt: 2,
+      resumed: false,
+      workerId: 'w',
+      traceparent: undefined,
+    };
+    const wider = { name: config.topics.tasks, partitions: 48 };
+    const home = homePartition(TWEET.tweetId, 3);
+    expect(homePartition(TWEET.tweetId, 48)).not.toBe(home); // the two configs disagree
+    expect(taskDoneRecord(wider, task.task, done).partition).toBe(home);
+    // A task of a version before the home was carried: computed from the reader's config.
+    const { home: _home, ...old } = JSON.parse(record.value!) as Record<string, unknown>;
+    const legacy = decodeWorkRecord(asRecord({ ...record, value: JSON.stringify(old) }));
+    if (legacy.kind !== 'task') throw new Error('not a task');
+    expect(legacy.task.home).toBeNull();
+    expect(taskDoneRecord(wider, legacy.task, done).partition).toBe(
+      homePartition(TWEET.tweetId, 48),
+    );
+    expect(
+      decodeWorkRecord(asRecord({ ...record, value: JSON.stringify({ ...old, home: -1 }) })),
+    ).toMatchObject({ kind: 'dead', code: 'malformed-task' });
   });
 
   it('bad work records are dead letters with a reason, never throws', () => {
