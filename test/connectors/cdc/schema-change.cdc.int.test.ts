@@ -8,12 +8,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectCassandra, type CassandraClient } from '../../../connectors/cassandra/client.ts';
 import { applySchema } from '../../../connectors/cassandra/schema.ts';
-import { CdcConnector } from '../../../connectors/cdc/connector.ts';
 import type { RowChangeEvent } from '../../../connectors/cdc/events.ts';
-import { connectAdmin, createKafka } from '../../../connectors/kafka/client.ts';
 import { readToEnd } from '../../../connectors/kafka/read-to-end.ts';
 import { createLogger } from '../../../lib/log.ts';
 import { testConfig } from '../../support/config.ts';
+import { withConnector } from '../../support/cdc.ts';
 import { collect } from '../../support/kafka.ts';
 
 const log = createLogger(process.env.TEST_LOG === 'debug' ? 'debug' : 'error');
@@ -62,47 +61,34 @@ describe('a schema change right after a schema read (real Cassandra + Kafka)', (
     // read, and written at once.
     let readU: () => void = () => undefined;
     const uCommitted = new Promise<void>((resolve) => (readU = resolve));
-    const kafka = createKafka(config, log);
-    const admin = await connectAdmin(kafka, config);
-    const connector = new CdcConnector({
+    await withConnector(
       config,
-      kafka,
-      admin,
-      cassandra: client,
+      client,
       log,
-      onCommit: () => readU(),
-    });
-    const running = connector.start();
-    try {
-      await Promise.race([connector.ready, running]);
-      await client.execute(`CREATE TABLE ${ks}.u (id int PRIMARY KEY) WITH cdc = true`);
-      await client.execute(`INSERT INTO ${ks}.u (id) VALUES (1)`);
-      await Promise.race([uCommitted, running]);
+      async (_connector, running) => {
+        await client.execute(`CREATE TABLE ${ks}.u (id int PRIMARY KEY) WITH cdc = true`);
+        await client.execute(`INSERT INTO ${ks}.u (id) VALUES (1)`);
+        await Promise.race([uCommitted, running]);
 
-      await client.execute(`ALTER TABLE ${ks}.t ADD added text`);
-      await client.execute(`INSERT INTO ${ks}.t (id, v, added) VALUES (?, ?, ?)`, [1, 'x', 'new'], {
-        prepare: true,
-      });
+        await client.execute(`ALTER TABLE ${ks}.t ADD added text`);
+        await client.execute(
+          `INSERT INTO ${ks}.t (id, v, added) VALUES (?, ?, ?)`,
+          [1, 'x', 'new'],
+          { prepare: true },
+        );
 
-      expect((await firstEvent('u')).key).toEqual({ id: 1 });
-      const event = await firstEvent('t');
-      expect(event.key).toEqual({ id: 1 });
-      expect(event.columns['added']?.value).toBe('new');
-      expect(await letters()).toEqual([]);
-    } finally {
-      await connector.close();
-      await running.catch(() => undefined);
-      await admin.disconnect();
-    }
+        expect((await firstEvent('u')).key).toEqual({ id: 1 });
+        const event = await firstEvent('t');
+        expect(event.key).toEqual({ id: 1 });
+        expect(event.columns['added']?.value).toBe('new');
+        expect(await letters()).toEqual([]);
+      },
+      { onCommit: () => readU() },
+    );
   });
 
   it('a write to a column added just after the connector started (its schema read) reaches the CDC topic', async () => {
-    const kafka = createKafka(config, log);
-    const admin = await connectAdmin(kafka, config);
-    const connector = new CdcConnector({ config, kafka, admin, cassandra: client, log });
-    const running = connector.start();
-    try {
-      await Promise.race([connector.ready, running]);
+    await withConnector(config, client, log, async () => {
       await client.execute(`ALTER TABLE ${ks}.t2 ADD added text`);
       await client.execute(
         `INSERT INTO ${ks}.t2 (id, v, added) VALUES (?, ?, ?)`,
@@ -113,10 +99,6 @@ describe('a schema change right after a schema read (real Cassandra + Kafka)', (
       expect(event.key).toEqual({ id: 2 });
       expect(event.columns['added']?.value).toBe('newer');
       expect(await letters()).toEqual([]);
-    } finally {
-      await connector.close();
-      await running.catch(() => undefined);
-      await admin.disconnect();
-    }
+    });
   });
 });
