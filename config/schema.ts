@@ -269,7 +269,7 @@ export const schema = {
       env: 'FANOUT_CDC_NODE_ID',
     },
     errorDir: {
-      doc: 'Where a segment with a corrupt stretch is moved (never deleted) once read; empty = cdc_error beside cdc.rawDir (same filesystem, so the move is a rename).',
+      doc: 'Where a segment with a corrupt stretch or a header that does not read is moved (never deleted) once read; empty = cdc_error beside cdc.rawDir (same filesystem, so the move is a rename).',
       format: text(false),
       default: '',
       env: 'FANOUT_CDC_ERROR_DIR',

@@ -24,7 +24,13 @@ import { ensureTopics } from '../kafka/topics.ts';
 import { Lifecycle, type LifecycleState } from '../../lib/lifecycle.ts';
 import type { Logger } from '../../lib/log.ts';
 import { Outage } from '../../lib/retry.ts';
-import { corruptSection, quarantine, type SegmentFile } from './corrupt.ts';
+import {
+  corruptSection,
+  quarantine,
+  segmentProblem,
+  type SegmentFile,
+  type SegmentProblem,
+} from './corrupt.ts';
 import {
   cdcSpaceSettings,
   CdcSpace,
@@ -43,6 +49,7 @@ import {
   loadSegmentFile,
   mergeCdcIndex,
   parseSegmentFileName,
+  parseSegmentHeader,
   readCdcIndex,
   segmentFileName,
   type CdcIndex,
@@ -60,6 +67,13 @@ export interface ConnectorDeps {
   log: Logger;
   /** Called after each committed transaction (tests, progress). */
   onCommit?: (offset: SourceOffset, events: number) => void;
+}
+
+/** What reading a segment came to (see CdcConnector.#readSegment). */
+interface SegmentOutcome {
+  done: boolean;
+  committed: boolean;
+  gone?: boolean;
 }
 
 /** How long an idx may stay unchanged, with a newer segment present, before it is retired. */
@@ -85,7 +99,10 @@ export class CdcConnector {
   #own: OwnNode = {};
   #offset: SourceOffset = { segmentId: -1n, position: 0 };
   readonly #indexes = new Map<bigint, { idx: CdcIndex | null; changedAt: number }>();
-  /** Segments already dead-lettered as corrupt (reported once per run). */
+  /**
+   * Segments with a corrupt stretch or an unreadable header dead-lettered in a committed
+   * transaction (reported once per run; moved to cdc.errorDir when deleted).
+   */
   readonly #corrupt = new Set<bigint>();
   /** Per uncompressed segment: where its next read can start (see SegmentResume). */
   readonly #resumeAt = new Map<bigint, SegmentResume>();
@@ -353,8 +370,9 @@ export class CdcConnector {
         continue;
       }
       const from = seg.id === this.#offset.segmentId ? this.#offset.position : 0;
-      const finished = await this.#readSegment(seg, idx, from);
+      const finished = await this.#readSegment(seg, idx, from, superseded);
       progressed = finished.committed || progressed;
+      if (finished.gone) break; // the next pass lists what is there now
       if (!finished.done) {
         if (!this.#retirable(seg, superseded)) break;
         // Read to its idx offset already: an idx that never becomes COMPLETED (a crash, or replay
@@ -388,21 +406,37 @@ export class CdcConnector {
     return seen !== undefined && Date.now() - seen.changedAt > RETIRE_AFTER_MS;
   }
 
+  /** Produces `events` and moves the source offset to `offset`, in one transaction. */
+  async #commit(events: ChangeEvent[], offset: SourceOffset): Promise<void> {
+    await this.#trace!.commit(events, (traceOf) => this.#sink!.commit(events, offset, traceOf));
+    this.#offset = offset;
+    this.#deps.onCommit?.(offset, events.length);
+  }
+
   /**
    * Reads a segment from `from` up to its idx offset, committing every maxEventsPerTransaction
-   * events and at the end. `done`: nothing more will ever be readable (COMPLETED and read to end).
+   * events and at the end. `done`: nothing more will ever be readable (COMPLETED and read to end);
+   * `gone`: the file vanished before it was opened. `superseded`: a newer segment has an idx.
    */
   async #readSegment(
     seg: SegmentFile,
     idx: CdcIndex,
     from: number,
-  ): Promise<{ done: boolean; committed: boolean }> {
+    superseded: boolean,
+  ): Promise<SegmentOutcome> {
     if (from >= idx.offset && !idx.completed) return { done: false, committed: false };
     const { config } = this.#deps;
     // A segment being filled is read at every sync: from where the last read stopped, not from its start.
     const known = this.#resumeAt.get(seg.id);
     const resume = known !== undefined && from >= known.marker ? known : undefined;
-    const { bytes } = await loadSegmentFile(seg.log, idx.offset, resume);
+    let bytes: Buffer;
+    try {
+      ({ bytes } = await loadSegmentFile(seg.log, idx.offset, resume));
+      // Header problems are told apart here; problems in the body end the iteration instead.
+      if (!resume) parseSegmentHeader(bytes, { id: seg.id, version: seg.version });
+    } catch (err) {
+      return this.#headerProblem(seg, idx, from, superseded, segmentProblem(err, seg));
+    }
     // Every entry in `bytes` was in the commit log by now: a schema read started later knows
     // its tables and columns.
     const loadedAt = performance.now();
@@ -417,10 +451,7 @@ export class CdcConnector {
     let committed = false;
     const flush = async (): Promise<void> => {
       if (batch.length === 0) return;
-      const offset = { segmentId: seg.id, position: last };
-      await this.#trace!.commit(batch, (traceOf) => this.#sink!.commit(batch, offset, traceOf));
-      this.#offset = offset;
-      this.#deps.onCommit?.(offset, batch.length);
+      await this.#commit(batch, { segmentId: seg.id, position: last });
       batch = [];
       committed = true;
     };
@@ -482,6 +513,48 @@ export class CdcConnector {
     }
   }
 
+  /**
+   * A segment that could not be opened, or whose header does not read. One just created (header
+   * still zeros) or one that vanished is read again at the next pass: neither is the connector's
+   * fault, neither is fatal. A header that will never read (nor one still zeros long after newer
+   * segments got data) is a corrupt segment: a dead letter naming it, in a transaction with the
+   * offset at the segment's start, then the segment is moved to cdc.errorDir once COMPLETED or
+   * retired, as for a corrupt stretch, and newer segments go on.
+   */
+  async #headerProblem(
+    seg: SegmentFile,
+    idx: CdcIndex,
+    from: number,
+    superseded: boolean,
+    problem: SegmentProblem,
+  ): Promise<SegmentOutcome> {
+    if (problem.kind === 'gone') {
+      this.#log.warn(
+        `${problem.reason} past position ${from} (Cassandra deletes unread segments when cdc_block_writes is false); going on with the newer ones`,
+      );
+      this.#forget(seg.id);
+      return { done: false, committed: false, gone: true };
+    }
+    const retirable = this.#retirable(seg, superseded);
+    if (problem.kind === 'not-ready' && !retirable) {
+      this.#log.debug(`${problem.reason}; reading it again at the next pass`);
+      return { done: false, committed: false };
+    }
+    if (this.#corrupt.has(seg.id)) return { done: idx.completed, committed: false };
+    const reason =
+      problem.kind === 'not-ready'
+        ? `${problem.reason}, ${RETIRE_AFTER_MS} ms after its idx last changed while newer segments have data`
+        : problem.reason;
+    const { errorDir } = this.#deps.config.cdc;
+    await this.#commit([corruptSection(seg, from, reason, errorDir, 'header')], {
+      segmentId: seg.id,
+      position: from,
+    });
+    this.#corrupt.add(seg.id);
+    this.#log.error(`${reason}; dead-lettered, the segment goes to ${errorDir}`);
+    return { done: idx.completed, committed: true };
+  }
+
   /** `loadedAt`: when the entry was known to be in the commit log (performance.now()). */
   async #decode(
     payload: Buffer,
@@ -526,11 +599,16 @@ export class CdcConnector {
         },
       );
     }
-    this.#indexes.delete(seg.id);
-    this.#corrupt.delete(seg.id);
-    this.#resumeAt.delete(seg.id);
+    this.#forget(seg.id);
     if (seg.id > this.#offset.segmentId)
       this.#offset = { segmentId: seg.id, position: Number.MAX_SAFE_INTEGER };
     return removed;
+  }
+
+  /** Drops what is remembered of a segment no longer in cdc_raw. */
+  #forget(id: bigint): void {
+    this.#indexes.delete(id);
+    this.#corrupt.delete(id);
+    this.#resumeAt.delete(id);
   }
 }
