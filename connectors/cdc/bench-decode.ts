@@ -40,6 +40,7 @@ const fileVersion = name.version as FileVersion;
 // the fixture's mutations that touch the CDC keyspace (the others are system-table writes)
 const payloads: Buffer[] = [];
 for (const e of iterateSegment(bytes, { limit: idx.offset })) {
+  if (e.kind !== 'entry') throw new Error(`fixture ${seg}: ${e.reason}`);
   const evs = decodeMutationEvents(e.payload, schema, {
     segmentId: name.id,
     position: e.position,
@@ -99,6 +100,7 @@ for (let r = 0; r < rounds; r++) {
   let n = 0;
   const t0 = process.hrtime.bigint();
   for (const e of iterateSegment(big.bytes)) {
+    if (e.kind !== 'entry') throw new Error(`built segment: ${e.reason}`);
     events += decodeMutationEvents(e.payload, schema, {
       segmentId: name.id,
       position: e.position,

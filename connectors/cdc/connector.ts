@@ -104,6 +104,11 @@ export class CdcConnector {
    * transaction (reported once per run; moved to cdc.errorDir when deleted).
    */
   readonly #corrupt = new Set<bigint>();
+  /**
+   * Per segment: where reading stopped for good at a corrupt stretch whose dead letter committed.
+   * Each pass reads up to it again; it is dead-lettered and logged once, not once per poll.
+   */
+  readonly #stoppedAt = new Map<bigint, number>();
   /** Per uncompressed segment: where its next read can start (see SegmentResume). */
   readonly #resumeAt = new Map<bigint, SegmentResume>();
   #wake: (() => void) | undefined;
@@ -449,11 +454,17 @@ export class CdcConnector {
     let batch: ChangeEvent[] = [];
     let last = from;
     let committed = false;
+    /** Corrupt stretches dead-lettered in `batch`: reported once it committed, not before. */
+    let lettered: string[] = [];
     const flush = async (): Promise<void> => {
       if (batch.length === 0) return;
       await this.#commit(batch, { segmentId: seg.id, position: last });
       batch = [];
       committed = true;
+      for (const reason of lettered)
+        this.#log.error(`segment ${seg.log}: ${reason}; dead-lettered, the segment is kept`);
+      if (lettered.length > 0) this.#corrupt.add(seg.id);
+      lettered = [];
     };
     let turnStarted = performance.now();
     for (;;) {
@@ -469,27 +480,23 @@ export class CdcConnector {
         const end = step.value;
         if (end.resume) this.#resumeAt.set(seg.id, end.resume);
         const corrupt = end.end === 'corrupt';
-        if (corrupt) {
-          // Durable bytes that cannot be what Cassandra wrote: nothing after them in this segment
-          // can be framed. Record it on the dead-letter topic (with where and why), in the same
-          // transaction as the events before it, and go on: one bad section must not stop every
-          // newer write. Reported once per run.
-          this.#log.error(
-            `segment ${seg.log} is corrupt after position ${end.position}: ${end.reason ?? 'unknown'}; dead-lettered`,
-          );
-          if (!this.#corrupt.has(seg.id))
-            batch.push(
-              corruptSection(
-                seg,
-                end.position,
-                end.reason ?? 'corrupt section',
-                config.cdc.errorDir,
-              ),
-            );
-          this.#corrupt.add(seg.id);
+        const stop = corrupt && this.#stoppedAt.get(seg.id) !== end.position;
+        if (stop) {
+          // Durable bytes that cannot be what Cassandra wrote, after which nothing in this segment
+          // can be framed (a sync marker or a compressed section). Record it on the dead-letter
+          // topic (with where and why), in the same transaction as the events before it, and go
+          // on: one bad section must not stop every newer write.
+          const reason = end.reason ?? 'corrupt section';
+          batch.push(corruptSection(seg, end.position, reason, config.cdc.errorDir));
+          lettered.push(`${reason}; reading stops after position ${end.position}`);
           last = Math.max(last, end.position);
         }
         await flush();
+        if (stop) this.#stoppedAt.set(seg.id, end.position);
+        else if (corrupt)
+          this.#log.debug(
+            `segment ${seg.log}: reading stops after position ${end.position} as before (${end.reason ?? 'corrupt section'}), dead-lettered already`,
+          );
         if (corrupt) return { done: idx.completed, committed };
         // Entries that gave no events were still read: remember that in memory, nothing to commit.
         if (compareOffsets({ segmentId: seg.id, position: last }, this.#offset) > 0)
@@ -501,6 +508,16 @@ export class CdcConnector {
         return { done, committed };
       }
       const entry = step.value;
+      if (entry.kind === 'skipped') {
+        // One entry, or the rest of one section, that cannot be what Cassandra wrote: a dead
+        // letter naming where and why, and the entries after it go on (as Cassandra's own reader
+        // skips a mutation whose checksum fails).
+        batch.push(corruptSection(seg, entry.position, entry.reason, config.cdc.errorDir, 'skip'));
+        lettered.push(entry.reason);
+        last = entry.position;
+        if (batch.length >= config.cdc.maxEventsPerTransaction) await flush();
+        continue;
+      }
       batch.push(
         ...(await this.#decode(
           entry.payload,
@@ -609,6 +626,7 @@ export class CdcConnector {
   #forget(id: bigint): void {
     this.#indexes.delete(id);
     this.#corrupt.delete(id);
+    this.#stoppedAt.delete(id);
     this.#resumeAt.delete(id);
   }
 }

@@ -26,9 +26,10 @@ export const quarantinedPath = (errorDir: string, seg: SegmentFile): string =>
 
 /**
  * Where a corrupt stretch is: `stop` ends the reading of the segment at `position` (the end of the
- * last entry read); `header` is a header that will never read, so nothing in the segment is.
+ * last entry read); `skip` was skipped, reading went on at `position` (its end); `header` is a
+ * header that will never read, so nothing in the segment is.
  */
-export type CorruptWhere = 'stop' | 'header';
+export type CorruptWhere = 'stop' | 'skip' | 'header';
 
 /** The dead-letter event of a corrupt stretch (no bytes in it: the kept file is named). */
 export function corruptSection(
@@ -49,7 +50,9 @@ export function corruptSection(
       message:
         where === 'header'
           ? `${reason} (segment ${seg.log}): nothing in it can be read; ${kept}`
-          : `${reason} (segment ${seg.log}, after position ${position}); ${kept}`,
+          : where === 'skip'
+            ? `${reason} (segment ${seg.log}); read on from position ${position}; ${kept}`
+            : `${reason} (segment ${seg.log}, after position ${position}); ${kept}`,
       retriable: false,
     },
     raw: '',

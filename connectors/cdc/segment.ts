@@ -187,11 +187,30 @@ export function parseSegmentHeader(
 
 /** One commit-log entry (one serialized `Mutation`). */
 export interface SegmentEntry {
+  kind: 'entry';
   /** Logical offset just after the entry's trailing crc: Cassandra's `CommitLogPosition.position`. */
   position: number;
   /** The mutation bytes: a view into the segment or its decompressed section, valid until the next section. */
   payload: Buffer;
 }
+
+/**
+ * Durable bytes skipped as corrupt, reading going on after them, as `CommitLogReader.readSection`
+ * does: one entry whose payload crc fails (its size crc held, so where it ends is known), or the
+ * rest of a section from an entry whose size cannot be trusted (the sync marker says where the
+ * section ends).
+ */
+export interface SkippedStretch {
+  kind: 'skipped';
+  /** Logical offset of the first byte skipped. */
+  from: number;
+  /** Logical offset just after the stretch: a resume point, like an entry's position. */
+  position: number;
+  reason: string;
+}
+
+/** What {@link iterateSegment} yields. */
+export type SegmentItem = SegmentEntry | SkippedStretch;
 
 /**
  * Why reading stopped:
@@ -200,7 +219,8 @@ export interface SegmentEntry {
  * - `limit`: reached the durable limit (idx offset); more may become readable later;
  * - `retry-later`: a torn sync marker (position written, crc not yet) or a section that extends
  *   past the bytes we have; read again later;
- * - `corrupt`: a crc or framing failure in durable data (`reason` says where);
+ * - `corrupt`: a crc or framing failure in durable data after which nothing can be framed: a sync
+ *   marker or a compressed section (`reason` says where);
  * - `paused`: the caller's entry budget was used up (`readSegment` only).
  */
 export type SegmentEndKind = 'end-of-segment' | 'limit' | 'retry-later' | 'corrupt' | 'paused';
@@ -239,14 +259,15 @@ export interface IterateOptions {
 }
 
 /**
- * Yields the entries of a segment in order; returns a {@link SegmentEnd}. Throws only for problems
- * with the header (see {@link parseSegmentHeader}); problems in the body end the iteration with an
- * `end` kind instead, so a reader can keep what it got.
+ * Yields the entries of a segment in order, and the stretches skipped as corrupt between them;
+ * returns a {@link SegmentEnd}. Throws only for problems with the header (see
+ * {@link parseSegmentHeader}); problems in the body are skipped or end the iteration with an `end`
+ * kind instead, so a reader can keep what it got.
  */
 export function* iterateSegment(
   bytes: Uint8Array,
   options: IterateOptions = {},
-): Generator<SegmentEntry, SegmentEnd, void> {
+): Generator<SegmentItem, SegmentEnd, void> {
   const { resume } = options;
   const header = resume?.header ?? parseSegmentHeader(bytes, options.expected);
   if (resume && header.compression !== null)
@@ -340,25 +361,42 @@ export function* iterateSegment(
       const size = section.readInt32BE(p);
       if (size === 0) return done('end-of-segment');
       const at = sectionStart + p;
-      if (size < MIN_ENTRY_SIZE) return done('corrupt', `invalid entry size ${size} at ${at}`);
-      if (p + ENTRY_OVERHEAD + size > section.length) {
-        return done(
-          'corrupt',
-          `entry at ${at} (size ${size}) runs past its section end ${sectionEnd}`,
-        );
-      }
       const crc1 = crcUpdateInt(0, size);
-      if (toUint32(crc1) !== section.readUInt32BE(p + 4))
-        return done('corrupt', `entry size crc mismatch at ${at}`);
+      // A size that cannot be trusted says nothing of where the next entry starts; the section's
+      // end is known from its sync marker, so reading goes on from the next section.
+      const unframable =
+        section.length - p < 8
+          ? `entry at ${at} (size ${size}) runs past its section end ${sectionEnd}`
+          : toUint32(crc1) !== section.readUInt32BE(p + 4)
+            ? `entry size crc mismatch at ${at}`
+            : size < MIN_ENTRY_SIZE
+              ? `invalid entry size ${size} at ${at}`
+              : p + ENTRY_OVERHEAD + size > section.length
+                ? `entry at ${at} (size ${size}) runs past its section end ${sectionEnd}`
+                : undefined;
+      if (unframable !== undefined) {
+        if (sectionEnd > from) {
+          last = sectionEnd;
+          yield {
+            kind: 'skipped',
+            from: at,
+            position: sectionEnd,
+            reason: `${unframable}; the rest of the section, ${at} to ${sectionEnd}, is skipped`,
+          };
+        }
+        break;
+      }
       const payload = section.subarray(p + 8, p + 8 + size);
       const crc2 = crcUpdate(crc1, payload);
-      if (toUint32(crc2) !== section.readUInt32BE(p + 8 + size))
-        return done('corrupt', `entry crc mismatch at ${at}`);
       p += ENTRY_OVERHEAD + size;
       const position = sectionStart + p;
-      if (position > from) {
-        last = position;
-        yield { position, payload };
+      if (position <= from) continue;
+      last = position;
+      if (toUint32(crc2) !== section.readUInt32BE(p - 4)) {
+        const reason = `entry crc mismatch at ${at} (size ${size}); the entry, ${at} to ${position}, is skipped`;
+        yield { kind: 'skipped', from: at, position, reason };
+      } else {
+        yield { kind: 'entry', position, payload };
       }
     }
     fileOffset = next;
@@ -369,7 +407,7 @@ export function* iterateSegment(
 /** Result of {@link readSegment}. */
 export interface SegmentReadResult extends SegmentEnd {
   header: SegmentHeader;
-  entries: SegmentEntry[];
+  entries: SegmentItem[];
 }
 
 /**
@@ -382,7 +420,7 @@ export function readSegment(
 ): SegmentReadResult {
   const header = options.resume?.header ?? parseSegmentHeader(bytes, options.expected);
   const max = options.maxEntries ?? 1000;
-  const entries: SegmentEntry[] = [];
+  const entries: SegmentItem[] = [];
   const it = iterateSegment(bytes, options);
   for (;;) {
     if (entries.length >= max) {

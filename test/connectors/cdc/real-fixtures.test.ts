@@ -54,6 +54,7 @@ function decodeFixture(f: Fixture): {
     const it = iterateSegment(bytes, { expected: name, limit: idx.offset });
     let step = it.next();
     for (; !step.done; step = it.next()) {
+      if (step.value.kind !== 'entry') throw new Error(`fixture ${seg}: ${step.value.reason}`);
       entries++;
       const src = { segmentId: name.id, position: step.value.position, fileVersion };
       const framed = frameMutation(

@@ -18,11 +18,13 @@ import {
   type SegmentEnd,
   type SegmentEntry,
   type SegmentResume,
+  type SkippedStretch,
 } from '../../../connectors/cdc/segment.ts';
 import {
   buildEntry,
   buildHeader,
   buildSegment,
+  crcInt,
   lz4CompressBlock,
   markerCrc,
   snappyLiteralOnly,
@@ -35,15 +37,20 @@ const payload = (n: number, fill = n): Buffer => Buffer.alloc(10 + n, fill);
 function readAll(
   bytes: Buffer,
   opts: Parameters<typeof iterateSegment>[1] = {},
-): { entries: SegmentEntry[]; end: SegmentEnd } {
+): { entries: Array<Omit<SegmentEntry, 'kind'>>; skipped: SkippedStretch[]; end: SegmentEnd } {
   const it = iterateSegment(bytes, opts);
-  const entries: SegmentEntry[] = [];
+  const entries: Array<Omit<SegmentEntry, 'kind'>> = [];
+  const skipped: SkippedStretch[] = [];
   for (;;) {
     const s = it.next();
-    if (s.done) return { entries, end: s.value };
-    entries.push({ position: s.value.position, payload: Buffer.from(s.value.payload) });
+    if (s.done) return { entries, skipped, end: s.value };
+    if (s.value.kind === 'skipped') skipped.push(s.value);
+    else entries.push({ position: s.value.position, payload: Buffer.from(s.value.payload) });
   }
 }
+
+/** The crc Cassandra stores after an entry's size. */
+const sizeCrc = (size: number): number => crcInt(0, size) >>> 0;
 
 function thrown(f: () => unknown): CdcError {
   try {
@@ -260,27 +267,55 @@ describe('uncompressed sections', () => {
     expect(readAll(b).end.end).toBe('corrupt');
   });
 
-  it('stops at an entry crc failure with the good entries kept', () => {
+  it('skips an entry whose payload crc fails, its size crc holding, and reads the ones after it', () => {
     const b = Buffer.from(seg.bytes);
-    b[seg.positions[0]![1]! - 6]! ^= 0xff; // inside the second payload
-    const { entries, end } = readAll(b);
-    expect(entries).toHaveLength(1);
-    expect(end.end).toBe('corrupt');
-    expect(end.reason).toMatch(/entry crc mismatch/);
+    const [first, second] = seg.positions[0]!;
+    b[first! - 6]! ^= 0xff; // inside the first payload
+    const { entries, skipped, end } = readAll(b);
+    expect(entries.map((e) => e.position)).toEqual([second, seg.positions[1]![0]]);
+    expect(skipped).toEqual([
+      {
+        kind: 'skipped',
+        from: 28,
+        position: first,
+        reason: `entry crc mismatch at 28 (size 15); the entry, 28 to ${first}, is skipped`,
+      },
+    ]);
+    expect(end).toMatchObject({ end: 'end-of-segment', position: seg.positions[1]![0] });
+    // resuming after it reads on, without it again
+    const resumed = readAll(b, { fromPosition: first! });
+    expect(resumed.skipped).toEqual([]);
+    expect(resumed.entries.map((e) => e.position)).toEqual([second, seg.positions[1]![0]]);
   });
 
-  it('stops at a size crc failure and at sizes below 10', () => {
+  it('skips the rest of a section at a size that cannot be trusted, and reads the next section', () => {
     const b = Buffer.from(seg.bytes);
-    b.writeUInt32BE(12345, 28 + 4);
-    expect(readAll(b).end).toMatchObject({
-      end: 'corrupt',
-      reason: expect.stringMatching(/size crc/),
-    });
-    const tiny = buildSegment({ id: ID, sections: [[Buffer.alloc(4, 1)]] });
-    expect(readAll(tiny.bytes).end).toMatchObject({
-      end: 'corrupt',
-      reason: expect.stringMatching(/invalid entry size 4/),
-    });
+    b.writeUInt32BE(12345, 28 + 4); // the first entry's size crc
+    const bad = readAll(b);
+    expect(bad.entries.map((e) => e.position)).toEqual([seg.positions[1]![0]]);
+    expect(bad.skipped).toEqual([
+      {
+        kind: 'skipped',
+        from: 28,
+        position: seg.sectionEnds[0],
+        reason: `entry size crc mismatch at 28; the rest of the section, 28 to ${seg.sectionEnds[0]}, is skipped`,
+      },
+    ]);
+    expect(bad.end.end).toBe('end-of-segment');
+    const tiny = buildSegment({ id: ID, sections: [[Buffer.alloc(4, 1)], [payload(3)]] });
+    const small = readAll(tiny.bytes);
+    expect(small.skipped.map((x) => x.reason)).toEqual([
+      expect.stringMatching(/^invalid entry size 4 at 28; the rest of the section/),
+    ]);
+    expect(small.entries.map((e) => e.position)).toEqual([tiny.positions[1]![0]]);
+    // a size running past its section's end (size crc intact)
+    const long = Buffer.from(seg.bytes);
+    const size = 15 + 1000;
+    long.writeInt32BE(size, 28);
+    long.writeUInt32BE(sizeCrc(size), 32);
+    expect(readAll(long).skipped.map((x) => x.reason)).toEqual([
+      expect.stringMatching(/^entry at 28 \(size 1015\) runs past its section end/),
+    ]);
   });
 
   it('says retry-later when a section runs past the bytes we have', () => {

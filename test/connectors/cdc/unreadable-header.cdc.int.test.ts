@@ -18,37 +18,13 @@ import type { RowChangeEvent } from '../../../connectors/cdc/events.ts';
 import { loadSchema, type TableDef } from '../../../connectors/cdc/schema.ts';
 import { cdcIndexFileName, segmentFileName } from '../../../connectors/cdc/segment.ts';
 import { connectAdmin, createKafka } from '../../../connectors/kafka/client.ts';
-import { createLogger } from '../../../lib/log.ts';
 import { testConfig } from '../../support/config.ts';
 import { collect } from '../../support/kafka.ts';
+import { capturingLog } from '../../support/log.ts';
 import { buildHeader, buildSegment, enc } from './builders.ts';
 import { encodeMutation } from './mutation-builder.ts';
 
 const TS = 1_700_000_000_000_000n;
-
-/** A logger whose lines a test can wait for (an event, not a sleep). */
-function capturingLog(): {
-  log: ReturnType<typeof createLogger>;
-  logged: (pattern: RegExp) => Promise<string>;
-} {
-  const lines: string[] = [];
-  const waiters: Array<{ pattern: RegExp; resolve: (line: string) => void }> = [];
-  const log = createLogger('debug', 'fanout', (line) => {
-    if (process.env.TEST_LOG === 'debug') process.stderr.write(`${line}\n`);
-    lines.push(line);
-    for (const w of [...waiters])
-      if (w.pattern.test(line)) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve(line);
-      }
-  });
-  const logged = (pattern: RegExp): Promise<string> => {
-    const seen = lines.find((l) => pattern.test(l));
-    if (seen !== undefined) return Promise.resolve(seen);
-    return new Promise((resolve) => waiters.push({ pattern, resolve }));
-  };
-  return { log, logged };
-}
 
 /** Polls until `check` holds, or fails after `ms` (a deadline, not a sleep). */
 async function eventually(ms: number, check: () => boolean, what: string): Promise<void> {
