@@ -94,6 +94,8 @@ export class KafkaRecordSource implements RecordSource {
   /** Rebalance handlers run one after the other; the poll loop waits for them. */
   #rebalancing: Promise<void> = Promise.resolve();
   #stopping = false;
+  /** Aborted on close: a rebalance step's retries end then (close awaits the step). */
+  readonly #stop = new AbortController();
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
   #closing: Promise<void> | undefined;
@@ -207,6 +209,7 @@ export class KafkaRecordSource implements RecordSource {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#stopping = true;
+      this.#stop.abort();
       this.#wake?.();
       await this.#loop;
       await this.#rebalancing;
@@ -306,7 +309,13 @@ export class KafkaRecordSource implements RecordSource {
             );
           },
         ),
-      { what: `read the committed offsets of ${this.topic}`, log: this.#log },
+      // Ended by close: it awaits this step, which must not outlast it by the outage budget (a
+      // stop while this read failed waited 300 s, the read failing on the closing consumer).
+      {
+        what: `read the committed offsets of ${this.topic}`,
+        log: this.#log,
+        signal: this.#stop.signal,
+      },
     );
     return new Set(
       committed

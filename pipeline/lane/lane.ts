@@ -261,7 +261,7 @@ export class Lane {
           if (this.#state === 'starting') this.#state = 'running';
         },
         failedLate: (err) =>
-          this.#log.error('the source failed while the lane drained', { err: err.message }),
+          this.#log.warn('the source failed while the lane drained', { err: err.message }),
       }).pipe(
         takeUntil(this.#stop$),
         map((record) => this.#admit(record)),
