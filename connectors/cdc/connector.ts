@@ -365,11 +365,19 @@ export class CdcConnector {
       }
       if (idx === null) {
         // No CDC data synced in it (yet): the active or a pre-allocated segment, one Cassandra
-        // will discard, or one whose idx is not written yet or is being rewritten. A newer
-        // segment's idx does not prove this one empty: reading past it would commit an offset
+        // will discard, or one whose idx is being written. Cassandra syncs its segments in order
+        // and writes a segment's idx at the sync that first finds CDC data in it, so once a newer
+        // segment has an idx, this one has none only if it holds no CDC data: it is stepped over
+        // (and deleted once retired). But only if its idx is still absent when looked at again
+        // now, after the newer one was seen (the reads above ran at once). An idx file that is
+        // there but does not parse is being written: reading past it would commit an offset
         // beyond its entries, and the next pass would take it for read and delete it unread. So
-        // the pass stops here until it has an idx, or until it is retired (no idx for a while
-        // with newer data present).
+        // the pass stops there until it parses, or the segment is retired.
+        if (superseded && (await noIndexFile(seg))) {
+          if (this.#retirable(seg, superseded))
+            progressed = (await this.#delete(seg)) || progressed;
+          continue;
+        }
         if (!this.#retirable(seg, superseded)) break;
         progressed = (await this.#delete(seg)) || progressed;
         continue;
@@ -628,5 +636,16 @@ export class CdcConnector {
     this.#corrupt.delete(id);
     this.#stoppedAt.delete(id);
     this.#resumeAt.delete(id);
+  }
+}
+
+/** Whether the segment's idx file does not exist (as opposed to existing but not parsing yet). */
+async function noIndexFile(seg: SegmentFile): Promise<boolean> {
+  try {
+    await stat(seg.idx);
+    return false;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return true;
+    throw err;
   }
 }

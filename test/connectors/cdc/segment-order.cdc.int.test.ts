@@ -1,22 +1,23 @@
 /**
- * Segments are read in id order even when an older one's `_cdc.idx` is not readable yet, on the
- * real node (schema, identity) and broker, with segments built by the test encoder in a cdc_raw of
- * the test's own. Before the fix a segment with no idx was skipped once a newer one had an idx:
- * the newer one was read and committed, and at the next pass the older one, now behind the
- * committed offset, was taken for read and deleted once COMPLETED, its change never produced.
+ * Segments are read in id order, on the real node (schema, identity) and broker, with segments
+ * built by the test encoder in a cdc_raw of the test's own. Cassandra syncs segments in order and
+ * writes a segment's `_cdc.idx` at the first sync that finds CDC data in it, so once a newer
+ * segment has an idx an older one without an idx FILE holds no CDC data and is stepped over at
+ * once; one whose idx file is there but does not parse yet (being written) is waited for. Before
+ * the fix both were stepped over: the newer one was read and committed, and at the next pass the
+ * older one, behind the committed offset, was deleted unread, its change never produced.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectCassandra, type CassandraClient } from '../../../connectors/cassandra/client.ts';
-import { CdcConnector } from '../../../connectors/cdc/connector.ts';
 import type { RowChangeEvent } from '../../../connectors/cdc/events.ts';
 import { loadSchema, type TableDef } from '../../../connectors/cdc/schema.ts';
 import { cdcIndexFileName, segmentFileName } from '../../../connectors/cdc/segment.ts';
-import { connectAdmin, createKafka } from '../../../connectors/kafka/client.ts';
 import { createLogger } from '../../../lib/log.ts';
 import { testConfig } from '../../support/config.ts';
+import { withConnector } from '../../support/cdc.ts';
 import { collect } from '../../support/kafka.ts';
 import { buildSegment, enc } from './builders.ts';
 import { encodeMutation } from './mutation-builder.ts';
@@ -47,63 +48,79 @@ describe('an older segment whose idx is not readable yet (real Cassandra + Kafka
     await rm(rawDir, { recursive: true, force: true });
   });
 
-  it('waits for segment 5 whose idx is missing while 6 has one; its change is produced, not deleted unread', async () => {
-    const schema = await loadSchema(client);
-    const table = [...schema.tables.values()].find(
+  const table = async (): Promise<TableDef> =>
+    [...(await loadSchema(client)).tables.values()].find(
       (t: TableDef) => t.keyspace === config.cassandra.keyspace && t.table === 't',
     )!;
-    /** Writes segment `id` with one insert of `row`; its idx (COMPLETED) only when `idx`. */
-    const segment = async (id: bigint, row: number, idx: boolean): Promise<() => Promise<void>> => {
-      const built = buildSegment({
-        id,
-        sections: [
-          [
-            encodeMutation([
-              {
-                table,
-                key: enc.int(row),
-                rows: [{ liveness: { ts: TS }, cells: { v: { value: enc.text(`row ${row}`) } } }],
-              },
-            ]),
-          ],
-        ],
-      });
-      await writeFile(join(rawDir, segmentFileName(7, id)), built.bytes);
-      const writeIdx = (): Promise<void> =>
-        writeFile(join(rawDir, cdcIndexFileName(7, id)), `${built.sectionEnds[0]}\nCOMPLETED`);
-      if (idx) await writeIdx();
-      return writeIdx;
-    };
-    await segment(4n, 4, true);
-    const idxOf5 = await segment(5n, 5, false);
-    await segment(6n, 6, true);
-
-    // Segment 5's idx appears once segment 4 is committed: in that same pass 5 had none yet.
-    let wrote5: Promise<void> | undefined;
-    const kafka = createKafka(config, log);
-    const admin = await connectAdmin(kafka, config);
-    const connector = new CdcConnector({
-      config,
-      kafka,
-      admin,
-      cassandra: client,
-      log,
-      onCommit: (offset) => {
-        if (offset.segmentId === 4n) wrote5 ??= idxOf5();
-      },
+  /** Writes segment `id`, with one insert of `row` (none: no CDC data); returns its idx writer. */
+  const segment = async (id: bigint, row: number | null): Promise<() => Promise<void>> => {
+    const t = await table();
+    const built = buildSegment({
+      id,
+      sections:
+        row === null
+          ? []
+          : [
+              [
+                encodeMutation([
+                  {
+                    table: t,
+                    key: enc.int(row),
+                    rows: [
+                      { liveness: { ts: TS }, cells: { v: { value: enc.text(`row ${row}`) } } },
+                    ],
+                  },
+                ]),
+              ],
+            ],
     });
-    const running = connector.start();
-    try {
-      const topic = `${config.topics.cdcPrefix}.${config.cassandra.keyspace}.t`;
-      // Before the fix: rows 4 and 6 only, and segment 5 deleted unread.
-      const records = await collect(config, [topic], (r) => r.length >= 3, 20_000);
-      await wrote5;
-      const rows = records.map((r) => (JSON.parse(r.value) as RowChangeEvent).key.id).sort();
-      expect(rows).toEqual([4, 5, 6]);
-    } finally {
-      await connector.close();
-      await running.catch(() => undefined);
-      await admin.disconnect();
-    }
+    await writeFile(join(rawDir, segmentFileName(7, id)), built.bytes);
+    return () =>
+      writeFile(join(rawDir, cdcIndexFileName(7, id)), `${built.sectionEnds[0]}\nCOMPLETED`);
+  };
+  const topic = (): string => `${config.topics.cdcPrefix}.${config.cassandra.keyspace}.t`;
+  const rowsOf = (records: Array<{ value: string }>): number[] =>
+    records.map((r) => (JSON.parse(r.value) as RowChangeEvent).key.id as number).sort();
+
+  it('waits for segment 5 whose idx file is there but not written yet while 6 has one; its change is produced, not deleted unread', async () => {
+    await (
+      await segment(4n, 4)
+    )();
+    const idxOf5 = await segment(5n, 5);
+    await writeFile(join(rawDir, cdcIndexFileName(7, 5n)), ''); // being written
+    await (
+      await segment(6n, 6)
+    )();
+    // Segment 5's idx gets its content once segment 4 is committed: in that pass it had none.
+    let wrote5: Promise<void> | undefined;
+    await withConnector(
+      config,
+      client,
+      log,
+      async () => {
+        // Before the fix: rows 4 and 6 only, and segment 5 deleted unread.
+        const records = await collect(config, [topic()], (r) => r.length >= 3, 20_000);
+        await wrote5;
+        expect(rowsOf(records)).toEqual([4, 5, 6]);
+      },
+      {
+        onCommit: (offset) => {
+          if (offset.segmentId === 4n) wrote5 ??= idxOf5();
+        },
+      },
+    );
+  });
+
+  it('steps over segment 8 with no idx file (no CDC data) once 9 has one, without waiting for it to retire', async () => {
+    await segment(8n, null); // never gets an idx
+    await (
+      await segment(9n, 9)
+    )();
+    await withConnector(config, client, log, async () => {
+      const records = await collect(config, [topic()], (r) => r.length >= 4, 20_000);
+      expect(rowsOf(records)).toEqual([4, 5, 6, 9]);
+      // Read while segment 8 was still there: it did not wait out its retirement (5 s).
+      await access(join(rawDir, segmentFileName(7, 8n)));
+    });
   });
 });
