@@ -8,77 +8,30 @@
  * (a bad sync marker) is dead-lettered and logged once; the segment is kept in the error directory.
  */
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectCassandra, type CassandraClient } from '../../../connectors/cassandra/client.ts';
-import { CdcConnector } from '../../../connectors/cdc/connector.ts';
+import { describe, expect, it } from 'vitest';
 import type { RowChangeEvent } from '../../../connectors/cdc/events.ts';
-import { loadSchema, type TableDef } from '../../../connectors/cdc/schema.ts';
 import { cdcIndexFileName, segmentFileName } from '../../../connectors/cdc/segment.ts';
-import { connectAdmin, createKafka } from '../../../connectors/kafka/client.ts';
-import { testConfig } from '../../support/config.ts';
+import { within } from '../../pipeline/fixtures.ts';
 import { collect } from '../../support/kafka.ts';
 import { capturingLog } from '../../support/log.ts';
-import { buildSegment, enc } from './builders.ts';
-import { encodeMutation } from './mutation-builder.ts';
-
-const TS = 1_700_000_000_000_000n;
+import { buildSegment } from './builders.ts';
+import { ownCdcRaw, startConnector } from './own-raw.ts';
 
 describe('corrupt entries in an active segment (real Cassandra + Kafka)', () => {
-  let rawDir: string;
-  let errorDir: string;
-  let client: CassandraClient;
-  let config: ReturnType<typeof testConfig>;
-
-  beforeAll(async () => {
-    rawDir = await mkdtemp(join(tmpdir(), 'cdc-raw-entry-'));
-    errorDir = await mkdtemp(join(tmpdir(), 'cdc-error-entry-'));
-    config = testConfig([
-      `cdc.rawDir=${rawDir}`,
-      `cdc.errorDir=${errorDir}`,
-      'cdc.startFrom=earliest',
-    ]);
-    client = await connectCassandra(config);
-    const ks = config.cassandra.keyspace;
-    await client.execute(
-      `CREATE KEYSPACE ${ks} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`,
-    );
-    await client.execute(`CREATE TABLE ${ks}.t (id int PRIMARY KEY, v text) WITH cdc = true`);
-  });
-  afterAll(async () => {
-    await client
-      ?.execute(`DROP KEYSPACE IF EXISTS ${config.cassandra.keyspace}`)
-      .catch(() => undefined);
-    await client?.shutdown();
-    await rm(rawDir, { recursive: true, force: true });
-    await rm(errorDir, { recursive: true, force: true });
-  });
+  const raw = ownCdcRaw('entry');
 
   it('skips a bad entry and a section with a bad size, produces the rest, logs a stop once, keeps the segment', async () => {
-    const schema = await loadSchema(client);
-    const table = [...schema.tables.values()].find(
-      (t: TableDef) => t.keyspace === config.cassandra.keyspace && t.table === 't',
-    )!;
-    const insert = (row: number): Buffer =>
-      encodeMutation([
-        {
-          table,
-          key: enc.int(row),
-          rows: [{ liveness: { ts: TS }, cells: { v: { value: enc.text(`row ${row}`) } } }],
-        },
-      ]);
+    const config = raw.config();
+    const rawDir = raw.rawDir();
+    const errorDir = raw.errorDir();
+    const [r1, r2, r3, r4, r5, r6, r7] = await Promise.all([1, 2, 3, 4, 5, 6, 7].map(raw.insert));
     // Section 0: rows 1, 2 (payload crc broken), 3. Section 1: rows 4 (size crc broken), 5.
     // Section 2: row 6. Section 3: its sync marker's crc broken (reading stops there).
     const seg = buildSegment({
       id: 50n,
-      sections: [
-        [insert(1), insert(2), insert(3)],
-        [insert(4), insert(5)],
-        [insert(6)],
-        [insert(7)],
-      ],
+      sections: [[r1!, r2!, r3!], [r4!, r5!], [r6!], [r7!]],
       zeroTail: 1024,
     });
     seg.bytes[seg.positions[0]![1]! - 6]! ^= 0xff;
@@ -89,25 +42,9 @@ describe('corrupt entries in an active segment (real Cassandra + Kafka)', () => 
     await writeFile(idx, `${seg.sectionEnds[3]}`); // synced, not COMPLETED: still being filled
 
     const { log, lines, logged } = capturingLog();
-    const kafka = createKafka(config, log);
-    const admin = await connectAdmin(kafka, config);
-    const connector = new CdcConnector({ config, kafka, admin, cassandra: client, log });
-    const running = connector.start();
-    const failed = running.then(
-      () => Promise.reject(new Error('the connector stopped')),
-      (err: unknown) => Promise.reject(new Error(`the connector failed: ${String(err)}`)),
-    );
-    failed.catch(() => undefined);
-    const step = <T>(p: Promise<T>, what: string): Promise<T> =>
-      Promise.race([
-        p,
-        failed,
-        new Promise<never>((_, reject) =>
-          setTimeout(() => reject(new Error(`not within 30 s: ${what}`)), 30_000).unref(),
-        ),
-      ]);
+    const { connector, step, close } = await startConnector(raw, log);
     try {
-      const topic = `${config.topics.cdcPrefix}.${config.cassandra.keyspace}.t`;
+      const topic = raw.topic();
       // Before the fix: row 1 only, reading stopped at row 2's crc.
       const records = await step(
         collect(config, [topic], (r) => r.length >= 3, 30_000),
@@ -155,20 +92,14 @@ describe('corrupt entries in an active segment (real Cassandra + Kafka)', () => 
       await writeFile(idx, `${seg.sectionEnds[3]}\nCOMPLETED`);
       const kept = join(errorDir, segmentFileName(7, 50n));
       await step(
-        new Promise<void>((resolve) => {
-          const check = (): void => {
-            if (existsSync(kept) && readdirSync(rawDir).length === 0) resolve();
-            else setTimeout(check, 50);
-          };
-          check();
-        }),
+        within(10_000, 'segment moved to the error directory', () =>
+          existsSync(kept) && readdirSync(rawDir).length === 0 ? true : undefined,
+        ),
         'segment moved to the error directory',
       );
       expect(connector.state).toBe('running');
     } finally {
-      await connector.close();
-      await running.catch(() => undefined);
-      await admin.disconnect();
+      await close();
     }
   });
 });

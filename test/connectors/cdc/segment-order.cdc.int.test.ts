@@ -7,78 +7,31 @@
  * the fix both were stepped over: the newer one was read and committed, and at the next pass the
  * older one, behind the committed offset, was deleted unread, its change never produced.
  */
-import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { access, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectCassandra, type CassandraClient } from '../../../connectors/cassandra/client.ts';
+import { describe, expect, it } from 'vitest';
 import type { RowChangeEvent } from '../../../connectors/cdc/events.ts';
-import { loadSchema, type TableDef } from '../../../connectors/cdc/schema.ts';
 import { cdcIndexFileName, segmentFileName } from '../../../connectors/cdc/segment.ts';
 import { createLogger } from '../../../lib/log.ts';
-import { testConfig } from '../../support/config.ts';
 import { withConnector } from '../../support/cdc.ts';
 import { collect } from '../../support/kafka.ts';
-import { buildSegment, enc } from './builders.ts';
-import { encodeMutation } from './mutation-builder.ts';
+import { buildSegment } from './builders.ts';
+import { ownCdcRaw } from './own-raw.ts';
 
 const log = createLogger(process.env.TEST_LOG === 'debug' ? 'debug' : 'error');
-const TS = 1_700_000_000_000_000n;
 
 describe('an older segment whose idx is not readable yet (real Cassandra + Kafka)', () => {
-  let rawDir: string;
-  let client: CassandraClient;
-  let config: ReturnType<typeof testConfig>;
-
-  beforeAll(async () => {
-    rawDir = await mkdtemp(join(tmpdir(), 'cdc-raw-order-'));
-    config = testConfig([`cdc.rawDir=${rawDir}`, 'cdc.startFrom=earliest']);
-    client = await connectCassandra(config);
-    const ks = config.cassandra.keyspace;
-    await client.execute(
-      `CREATE KEYSPACE ${ks} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`,
-    );
-    await client.execute(`CREATE TABLE ${ks}.t (id int PRIMARY KEY, v text) WITH cdc = true`);
-  });
-  afterAll(async () => {
-    await client
-      ?.execute(`DROP KEYSPACE IF EXISTS ${config.cassandra.keyspace}`)
-      .catch(() => undefined);
-    await client?.shutdown();
-    await rm(rawDir, { recursive: true, force: true });
-  });
-
-  const table = async (): Promise<TableDef> =>
-    [...(await loadSchema(client)).tables.values()].find(
-      (t: TableDef) => t.keyspace === config.cassandra.keyspace && t.table === 't',
-    )!;
+  const raw = ownCdcRaw('order');
   /** Writes segment `id`, with one insert of `row` (none: no CDC data); returns its idx writer. */
   const segment = async (id: bigint, row: number | null): Promise<() => Promise<void>> => {
-    const t = await table();
     const built = buildSegment({
       id,
-      sections:
-        row === null
-          ? []
-          : [
-              [
-                encodeMutation([
-                  {
-                    table: t,
-                    key: enc.int(row),
-                    rows: [
-                      { liveness: { ts: TS }, cells: { v: { value: enc.text(`row ${row}`) } } },
-                    ],
-                  },
-                ]),
-              ],
-            ],
+      sections: row === null ? [] : [[await raw.insert(row)]],
     });
-    await writeFile(join(rawDir, segmentFileName(7, id)), built.bytes);
+    await writeFile(join(raw.rawDir(), segmentFileName(7, id)), built.bytes);
     return () =>
-      writeFile(join(rawDir, cdcIndexFileName(7, id)), `${built.sectionEnds[0]}\nCOMPLETED`);
+      writeFile(join(raw.rawDir(), cdcIndexFileName(7, id)), `${built.sectionEnds[0]}\nCOMPLETED`);
   };
-  const topic = (): string => `${config.topics.cdcPrefix}.${config.cassandra.keyspace}.t`;
   const rowsOf = (records: Array<{ value: string }>): number[] =>
     records.map((r) => (JSON.parse(r.value) as RowChangeEvent).key.id as number).sort();
 
@@ -87,19 +40,19 @@ describe('an older segment whose idx is not readable yet (real Cassandra + Kafka
       await segment(4n, 4)
     )();
     const idxOf5 = await segment(5n, 5);
-    await writeFile(join(rawDir, cdcIndexFileName(7, 5n)), ''); // being written
+    await writeFile(join(raw.rawDir(), cdcIndexFileName(7, 5n)), ''); // being written
     await (
       await segment(6n, 6)
     )();
     // Segment 5's idx gets its content once segment 4 is committed: in that pass it had none.
     let wrote5: Promise<void> | undefined;
     await withConnector(
-      config,
-      client,
+      raw.config(),
+      raw.client(),
       log,
       async () => {
         // Before the fix: rows 4 and 6 only, and segment 5 deleted unread.
-        const records = await collect(config, [topic()], (r) => r.length >= 3, 20_000);
+        const records = await collect(raw.config(), [raw.topic()], (r) => r.length >= 3, 20_000);
         await wrote5;
         expect(rowsOf(records)).toEqual([4, 5, 6]);
       },
@@ -116,11 +69,11 @@ describe('an older segment whose idx is not readable yet (real Cassandra + Kafka
     await (
       await segment(9n, 9)
     )();
-    await withConnector(config, client, log, async () => {
-      const records = await collect(config, [topic()], (r) => r.length >= 4, 20_000);
+    await withConnector(raw.config(), raw.client(), log, async () => {
+      const records = await collect(raw.config(), [raw.topic()], (r) => r.length >= 4, 20_000);
       expect(rowsOf(records)).toEqual([4, 5, 6, 9]);
       // Read while segment 8 was still there: it did not wait out its retirement (5 s).
-      await access(join(rawDir, segmentFileName(7, 8n)));
+      await access(join(raw.rawDir(), segmentFileName(7, 8n)));
     });
   });
 });

@@ -8,85 +8,31 @@
  * directory, newer segments go on), and the other two are read again at the next pass.
  */
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdtemp, rm, symlink, unlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { symlink, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectCassandra, type CassandraClient } from '../../../connectors/cassandra/client.ts';
-import { CdcConnector } from '../../../connectors/cdc/connector.ts';
+import { describe, expect, it } from 'vitest';
 import type { RowChangeEvent } from '../../../connectors/cdc/events.ts';
-import { loadSchema, type TableDef } from '../../../connectors/cdc/schema.ts';
 import { cdcIndexFileName, segmentFileName } from '../../../connectors/cdc/segment.ts';
-import { connectAdmin, createKafka } from '../../../connectors/kafka/client.ts';
-import { testConfig } from '../../support/config.ts';
+import { within } from '../../pipeline/fixtures.ts';
 import { collect } from '../../support/kafka.ts';
 import { capturingLog } from '../../support/log.ts';
-import { buildHeader, buildSegment, enc } from './builders.ts';
-import { encodeMutation } from './mutation-builder.ts';
-
-const TS = 1_700_000_000_000_000n;
-
-/** Polls until `check` holds, or fails after `ms` (a deadline, not a sleep). */
-async function eventually(ms: number, check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { buildHeader, buildSegment } from './builders.ts';
+import { ownCdcRaw, startConnector } from './own-raw.ts';
 
 describe('segments whose header does not read (real Cassandra + Kafka)', () => {
-  let rawDir: string;
-  let errorDir: string;
-  let client: CassandraClient;
-  let config: ReturnType<typeof testConfig>;
-
-  beforeAll(async () => {
-    rawDir = await mkdtemp(join(tmpdir(), 'cdc-raw-header-'));
-    errorDir = await mkdtemp(join(tmpdir(), 'cdc-error-header-'));
-    config = testConfig([
-      `cdc.rawDir=${rawDir}`,
-      `cdc.errorDir=${errorDir}`,
-      'cdc.startFrom=earliest',
-    ]);
-    client = await connectCassandra(config);
-    const ks = config.cassandra.keyspace;
-    await client.execute(
-      `CREATE KEYSPACE ${ks} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`,
-    );
-    await client.execute(`CREATE TABLE ${ks}.t (id int PRIMARY KEY, v text) WITH cdc = true`);
-  });
-  afterAll(async () => {
-    await client
-      ?.execute(`DROP KEYSPACE IF EXISTS ${config.cassandra.keyspace}`)
-      .catch(() => undefined);
-    await client?.shutdown();
-    await rm(rawDir, { recursive: true, force: true });
-    await rm(errorDir, { recursive: true, force: true });
-  });
+  const raw = ownCdcRaw('header');
 
   it('dead-letters and keeps bad-crc, encrypted and unknown-compressor segments, waits for an unwritten header and a vanished file, goes on', async () => {
-    const schema = await loadSchema(client);
-    const table = [...schema.tables.values()].find(
-      (t: TableDef) => t.keyspace === config.cassandra.keyspace && t.table === 't',
-    )!;
+    const config = raw.config();
+    const rawDir = raw.rawDir();
+    const errorDir = raw.errorDir();
+    const rows = new Map<bigint, Buffer>();
+    for (const id of [40n, 41n, 42n, 43n, 44n, 45n, 47n])
+      rows.set(id, await raw.insert(Number(id)));
     const path = (id: bigint): string => join(rawDir, segmentFileName(7, id));
     /** Segment `id` with one insert of row `id`, its header replaced by `header` if given. */
     const built = (id: bigint, header?: Buffer): Buffer => {
-      const { bytes } = buildSegment({
-        id,
-        sections: [
-          [
-            encodeMutation([
-              {
-                table,
-                key: enc.int(Number(id)),
-                rows: [{ liveness: { ts: TS }, cells: { v: { value: enc.text(`row ${id}`) } } }],
-              },
-            ]),
-          ],
-        ],
-      });
+      const { bytes } = buildSegment({ id, sections: [[rows.get(id)!]] });
       return header === undefined ? bytes : Buffer.concat([header, bytes.subarray(20)]);
     };
     const put = async (id: bigint, bytes: Buffer): Promise<void> => {
@@ -111,32 +57,11 @@ describe('segments whose header does not read (real Cassandra + Kafka)', () => {
 
     const { log, logged } = capturingLog();
     let wroteLater: Promise<void> | undefined;
-    const kafka = createKafka(config, log);
-    const admin = await connectAdmin(kafka, config);
-    const connector = new CdcConnector({
-      config,
-      kafka,
-      admin,
-      cassandra: client,
-      log,
+    const { connector, step, close } = await startConnector(raw, log, {
       onCommit: (offset) => {
         if (offset.segmentId === 44n) wroteLater ??= later();
       },
     });
-    const running = connector.start();
-    const failed = running.then(
-      () => Promise.reject(new Error('the connector stopped')),
-      (err: unknown) => Promise.reject(new Error(`the connector failed: ${String(err)}`)),
-    );
-    failed.catch(() => undefined);
-    const step = <T>(p: Promise<T>, what: string): Promise<T> =>
-      Promise.race([
-        p,
-        failed,
-        new Promise<never>((_, reject) =>
-          setTimeout(() => reject(new Error(`not within 30 s: ${what}`)), 30_000).unref(),
-        ),
-      ]);
     try {
       // Before the fix: the connector failed at segment 41, "commit-log header crc mismatch".
       await step(logged(/CommitLog-7-45\.log: commit-log header not written yet/), '45 waited for');
@@ -146,7 +71,7 @@ describe('segments whose header does not read (real Cassandra + Kafka)', () => {
       await unlink(path(46n));
       await unlink(join(rawDir, cdcIndexFileName(7, 46n)));
 
-      const topic = `${config.topics.cdcPrefix}.${config.cassandra.keyspace}.t`;
+      const topic = raw.topic();
       const records = await step(
         collect(config, [topic], (r) => r.length >= 4, 30_000),
         'rows',
@@ -170,18 +95,14 @@ describe('segments whose header does not read (real Cassandra + Kafka)', () => {
         expect(message).toContain(join(errorDir, segmentFileName(7, 41n + BigInt(i))));
 
       // Kept, not deleted: the three in the error directory, cdc_raw emptied as read.
-      await eventually(
-        10_000,
-        () => readdirSync(rawDir).length === 0,
-        `cdc_raw emptied (have ${readdirSync(rawDir).join()})`,
+      await within(10_000, 'cdc_raw emptied', () =>
+        readdirSync(rawDir).length === 0 ? true : undefined,
       );
       for (const id of [41n, 42n, 43n])
         expect(existsSync(join(errorDir, segmentFileName(7, id)))).toBe(true);
       expect(connector.state).toBe('running');
     } finally {
-      await connector.close();
-      await running.catch(() => undefined);
-      await admin.disconnect();
+      await close();
     }
   });
 });
