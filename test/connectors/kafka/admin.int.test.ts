@@ -7,6 +7,7 @@ import { ensureTopics, removeByPrefix } from '../../../connectors/kafka/topics.t
 import { KafkaTransactions } from '../../../connectors/kafka/transactions.ts';
 import { FanoutError } from '../../../lib/errors.ts';
 import { createLogger } from '../../../lib/log.ts';
+import { within } from '../../pipeline/fixtures.ts';
 import { testConfig, uniq } from '../../support/config.ts';
 import { describeTopicConfigs } from '../../support/topic-configs.ts';
 
@@ -105,9 +106,12 @@ describe('Kafka admin (real broker)', () => {
       await tx.close();
       await new Promise<void>((resolve) => consumer.disconnect(() => resolve()));
     }
-    const ends = await admin.fetchTopicOffsets(topic);
+    // Two records and the commit marker, which the coordinator writes after the commit returned.
+    const ends = await within(10_000, 'the commit marker in the high watermark', async () => {
+      const e = await admin.fetchTopicOffsets(topic);
+      return e.find((o) => o.partition === 1)?.high === '3' ? e : undefined;
+    });
     expect(ends.find((o) => o.partition === 0)).toEqual({ partition: 0, low: '0', high: '0' });
-    // Two records and the commit marker.
     expect(ends.find((o) => o.partition === 1)).toEqual({ partition: 1, low: '0', high: '3' });
     expect(await admin.fetchOffsets({ groupId: group, topics: [topic] })).toEqual([
       { topic, partitions: [{ partition: 1, offset: '1' }] },
@@ -115,7 +119,11 @@ describe('Kafka admin (real broker)', () => {
     expect(await admin.listGroups()).toContain(group);
 
     expect(await removeByPrefix(admin, prefix)).toEqual({ topics: 2, groups: 1, groupsRefused: 0 });
-    expect((await admin.listTopics()).filter((t) => t.startsWith(prefix))).toEqual([]);
-    expect((await admin.listGroups()).filter((g) => g.startsWith(prefix))).toEqual([]);
+    // Deletions are applied by the controller after the call returned: listed until then.
+    await within(10_000, 'the prefix’s topics and groups gone', async () => {
+      const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
+      const groups = (await admin.listGroups()).filter((g) => g.startsWith(prefix));
+      return topics.length === 0 && groups.length === 0 ? true : undefined;
+    });
   });
 });
