@@ -373,13 +373,9 @@ export class CdcConnector {
         // there but does not parse is being written: reading past it would commit an offset
         // beyond its entries, and the next pass would take it for read and delete it unread. So
         // the pass stops there until it parses, or the segment is retired.
-        if (superseded && (await noIndexFile(seg))) {
-          if (this.#retirable(seg, superseded))
-            progressed = (await this.#delete(seg)) || progressed;
-          continue;
-        }
-        if (!this.#retirable(seg, superseded)) break;
-        progressed = (await this.#delete(seg)) || progressed;
+        const empty = superseded && (await noIndexFile(seg));
+        if (this.#retirable(seg, superseded)) progressed = (await this.#delete(seg)) || progressed;
+        else if (!empty) break;
         continue;
       }
       const from = seg.id === this.#offset.segmentId ? this.#offset.position : 0;
