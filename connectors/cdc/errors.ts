@@ -16,7 +16,7 @@ export type CdcErrorCode =
   | 'id-mismatch' // header id differs from the id in the file name
   | 'header-not-ready' // header still all zeros: the file was just created
   | 'unknown-table' // TableId not in the loaded schema (schema stale, or table dropped)
-  | 'unknown-column' // a column name not in the table nor its dropped columns (schema stale)
+  | 'unknown-column' // a column (or user-type field) not in the loaded schema (schema stale)
   | 'unsupported-type' // a CQL type we cannot frame or decode yet
   | 'bad-type' // a type string from system_schema we cannot parse
   | 'bad-value'; // a value whose bytes do not fit its CQL type

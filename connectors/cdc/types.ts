@@ -121,7 +121,14 @@ export function decodeValue(t: CqlType, bytes: Uint8Array): JsonValue {
       const r = new ByteReader(b);
       const out: { [key: string]: JsonValue } = {};
       for (const f of t.fields) out[f.name] = r.remaining > 0 ? readFramed(r, f.type) : null;
-      expectEnd(r, t);
+      // More fields than the schema read: ALTER TYPE … ADD since (every value written after it
+      // carries the new field, null or not). Unknown, as a new column is: a schema read again
+      // knows it.
+      if (r.remaining !== 0)
+        throw new CdcError(
+          'unknown-column',
+          `a value of user type ${t.name} has more fields than the loaded schema's ${t.fields.length}`,
+        );
       return out;
     }
     case 'vector': {

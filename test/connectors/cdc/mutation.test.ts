@@ -595,6 +595,34 @@ describe('mutations with several tables, unknown and unsupported parts', () => {
     });
   });
 
+  it('a field added to a user type since the schema was read is unknown, frozen or not: retriable', () => {
+    // ALTER TYPE address ADD country text: every new value has a third field, even a null one
+    // (-1 length): a schema read again knows it.
+    const frozen = enc.tuple([enc.text('Main'), enc.int(9), enc.text('NL')]);
+    const [f] = decode([
+      { ...allUpdate, rows: [{ liveness: { ts: TS }, cells: { faddr: { value: frozen } } }] },
+    ]);
+    expect(f).toMatchObject({
+      op: 'undecodable',
+      table: 't_all',
+      reason: { code: 'unknown-column', retriable: true },
+    });
+    expect((f as { reason: { message: string } }).reason.message).toMatch(/address/);
+    const [m] = decode([
+      {
+        table: TL,
+        key: tlKey,
+        rows: [
+          {
+            clustering: [enc.timestamp(1n), enc.int(1)],
+            cells: { addr: { cells: [{ ts: TS, path: enc.smallint(2), value: enc.text('NL') }] } },
+          },
+        ],
+      },
+    ]);
+    expect(m).toMatchObject({ reason: { code: 'unknown-column', retriable: true } });
+  });
+
   it('a counter update is undecodable (shard state) and the next update still decodes', () => {
     const counter: TUpdate = {
       table: table('counts'),
