@@ -50,6 +50,11 @@ export interface ColumnChange {
   ts: string;
   /** Seconds to live, when written with a TTL. */
   ttl?: number;
+  /**
+   * With `ttl`: when the value expires, seconds since the epoch (Cassandra's local expiration
+   * time, set where the write was applied; not derived from `ts`, which a client may choose).
+   */
+  expiresAt?: number;
   deleted?: true;
   cleared?: string;
   removed?: JsonValue[];
@@ -382,7 +387,10 @@ function columnChange(cd: ColumnData): { change: ColumnChange; newest: bigint } 
       value: cell.deleted ? null : decodeValue(col.type, cell.value),
       ts: cell.timestamp.toString(),
     };
-    if (cell.ttl !== null && !cell.deleted) change.ttl = cell.ttl;
+    if (cell.ttl !== null && !cell.deleted) {
+      change.ttl = cell.ttl;
+      if (cell.localDeletionTime !== null) change.expiresAt = cell.localDeletionTime;
+    }
     if (cell.deleted) change.deleted = true;
     return { change, newest: cell.timestamp };
   }
@@ -394,7 +402,7 @@ function columnChange(cd: ColumnData): { change: ColumnChange; newest: bigint } 
   if (deletion === null && cells.length === 0) return null;
   checkColumn(col.def, col.type, col.name);
   let newest = deletion?.markedForDeleteAt ?? cells[0]!.timestamp;
-  let ttl: number | null = null;
+  let expiring: Cell | null = null;
   const live: Cell[] = [];
   const removed: JsonValue[] = [];
   for (const c of cells) {
@@ -402,14 +410,17 @@ function columnChange(cd: ColumnData): { change: ColumnChange; newest: bigint } 
     if (c.deleted) removed.push(pathValue(col.type, c.path));
     else {
       live.push(c);
-      if (ttl === null && c.ttl !== null) ttl = c.ttl;
+      if (expiring === null && c.ttl !== null) expiring = c;
     }
   }
   const change: ColumnChange = {
     value: live.length === 0 ? null : collectionValue(col.type, live),
     ts: newest.toString(),
   };
-  if (ttl !== null) change.ttl = ttl;
+  if (expiring !== null) {
+    change.ttl = expiring.ttl!;
+    if (expiring.localDeletionTime !== null) change.expiresAt = expiring.localDeletionTime;
+  }
   if (deletion !== null) {
     change.cleared = deletion.markedForDeleteAt.toString();
     if (live.length === 0) change.deleted = true;

@@ -172,9 +172,10 @@ function rowExpiry(event: Partial<RowChangeEvent>, tweetId: string): Expiry {
 }
 
 /**
- * An UPDATE's expiry: its author_id cell's TTL counted from the write time. Approximate to the
- * second (Cassandra counts from when the write was applied, which the event does not carry; a
- * client-chosen USING TIMESTAMP far from now moves it).
+ * An UPDATE's expiry: its author_id cell's, as Cassandra set it where the write was applied (not
+ * from the write time: a client-chosen USING TIMESTAMP far ahead would give rows a TTL Cassandra
+ * refuses, and wedge the partition). An event of a connector that did not carry it: the cell's
+ * TTL counted from the write time.
  */
 function cellExpiry(cell: ColumnChange, writeTime: bigint): Expiry {
   if (cell.ttl === undefined) return { expiresAt: null };
@@ -183,5 +184,11 @@ function cellExpiry(cell: ColumnChange, writeTime: bigint): Expiry {
       'malformed-ttl',
       `author_id ttl is not a positive integer: ${JSON.stringify(cell.ttl)}`,
     );
-  return { expiresAt: Number(writeTime / 1_000_000n) + cell.ttl };
+  if (cell.expiresAt === undefined) return { expiresAt: Number(writeTime / 1_000_000n) + cell.ttl };
+  if (!(Number.isSafeInteger(cell.expiresAt) && cell.expiresAt > 0))
+    return dead(
+      'malformed-ttl',
+      `author_id expiresAt is not seconds since the epoch: ${JSON.stringify(cell.expiresAt)}`,
+    );
+  return { expiresAt: cell.expiresAt };
 }

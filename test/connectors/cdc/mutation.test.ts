@@ -423,9 +423,9 @@ describe('TTL', () => {
     ]);
     expect(e).toMatchObject({ op: 'insert', ttl: 3600, expiresAt: NOW + 3600 }); // the row's expiry, not a cell's
     expect(e!.columns).toEqual({
-      body: { value: 'x', ts: String(TS), ttl: 3600 },
-      likes: { value: 1, ts: String(TS), ttl: 100 },
-      note: { value: 'o', ts: String(TS), ttl: 200 },
+      body: { value: 'x', ts: String(TS), ttl: 3600, expiresAt: NOW + 3600 },
+      likes: { value: 1, ts: String(TS), ttl: 100, expiresAt: NOW + 50 },
+      note: { value: 'o', ts: String(TS), ttl: 200, expiresAt: NOW + 1000 },
     });
   });
 
@@ -450,9 +450,9 @@ describe('TTL', () => {
     };
     expect(ldt(13)).toBe(far);
     expect(ldt(12)).toBe(far - 2 ** 32);
-    // the event (TTL, value) is the same either way
+    // the event (TTL, value, expiry) as Cassandra 5.0 with storage_compatibility_mode NONE wrote it
     expect((decode([u], 8)[0] as RowChangeEvent).columns).toEqual({
-      body: { value: 'x', ts: String(TS), ttl: 10 },
+      body: { value: 'x', ts: String(TS), ttl: 10, expiresAt: far },
     });
   });
 });

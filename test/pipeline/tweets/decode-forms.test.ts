@@ -80,9 +80,24 @@ describe('decoding by what a change sets (the write-form contract)', () => {
       upsert(42n),
     ],
     [
-      'UPDATE … USING TTL setting author_id: its cell TTL from the write time (to the second)',
+      'UPDATE … USING TTL setting author_id, from a connector that did not carry its expiry: its TTL from the write time',
       event('update', { author_id: cell('42', { ttl: 3_600 }) }),
       upsert(42n, 1_700_003_600),
+    ],
+    [
+      'UPDATE … USING TTL AND TIMESTAMP far ahead: the expiry Cassandra set, not one from the write time',
+      event(
+        'update',
+        // USING TIMESTAMP in nanoseconds by mistake; applied at 1_700_000_000 s
+        { author_id: cell('42', { ttl: 3_600, expiresAt: 1_700_003_600, ts: String(T * 1_000n) }) },
+        { writeTimestamp: String(T * 1_000n) },
+      ),
+      upsert(42n, 1_700_003_600, T * 1_000n),
+    ],
+    [
+      'UPDATE … USING TTL setting author_id, with a bad expiry',
+      event('update', { author_id: cell('42', { ttl: 3_600, expiresAt: -1 }) }),
+      { kind: 'dead', code: 'malformed-ttl' },
     ],
     ['UPDATE of the body only', event('update', { body }), { kind: 'skip' }],
     [
