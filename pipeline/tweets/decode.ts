@@ -144,7 +144,7 @@ function decodeWrite(event: Partial<RowChangeEvent>, verb: 'insert' | 'update', 
       'missing-author',
       `${verb} of ${tweetId} has no author_id (${JSON.stringify(cell.value)})`,
     );
-  const expiry = verb === 'insert' ? rowExpiry(event, tweetId) : cellExpiry(cell, writeTime);
+  const expiry = cellExpiry(cell, writeTime);
   if ('kind' in expiry) return expiry;
   return {
     kind: 'fanout',
@@ -155,27 +155,12 @@ function decodeWrite(event: Partial<RowChangeEvent>, verb: 'insert' | 'update', 
 /** When an upsert expires (seconds since the epoch; null: never), or why that is unreadable. */
 type Expiry = { readonly expiresAt: number | null } | Dead;
 
-/** An INSERT's expiry: the row's, as Cassandra set it where the write was applied. */
-function rowExpiry(event: Partial<RowChangeEvent>, tweetId: string): Expiry {
-  const expiresAt = event.expiresAt ?? null;
-  if (expiresAt !== null && !(Number.isSafeInteger(expiresAt) && expiresAt > 0))
-    return dead(
-      'malformed-ttl',
-      `expiresAt is not seconds since the epoch: ${JSON.stringify(expiresAt)}`,
-    );
-  if (expiresAt === null && event.ttl !== undefined)
-    return dead(
-      'malformed-ttl',
-      `insert of ${tweetId} has a ttl (${JSON.stringify(event.ttl)}) but no expiresAt`,
-    );
-  return { expiresAt };
-}
-
 /**
- * An UPDATE's expiry: its author_id cell's, as Cassandra set it where the write was applied (not
- * from the write time: a client-chosen USING TIMESTAMP far ahead would give rows a TTL Cassandra
- * refuses, and wedge the partition). An event of a connector that did not carry it: the cell's
- * TTL counted from the write time.
+ * An upsert's expiry: its author_id cell's, as Cassandra set it where the write was applied. A
+ * tweet lives as long as its author: the row's own TTL differs when a batch merged writes of
+ * different TTLs into one change. Not from the write time: a client-chosen USING TIMESTAMP far
+ * ahead would give rows a TTL Cassandra refuses, and wedge the partition. An event of a
+ * connector that did not carry it: the cell's TTL counted from the write time.
  */
 function cellExpiry(cell: ColumnChange, writeTime: bigint): Expiry {
   if (cell.ttl === undefined) return { expiresAt: null };

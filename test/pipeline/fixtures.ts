@@ -34,6 +34,14 @@ import { spawnWorkerProcess, type WorkerProcess } from '../support/worker-proces
 
 let eventSeq = 0;
 
+/** `event` as an INSERT … USING TTL writes it: the row and every cell expire at `expiresAt`. */
+export function usingTtl(event: RowChangeEvent, ttl: number, expiresAt: number): RowChangeEvent {
+  const columns = Object.fromEntries(
+    Object.entries(event.columns).map(([name, c]) => [name, { ...c, ttl, expiresAt }]),
+  );
+  return { ...event, ttl, expiresAt, columns };
+}
+
 /** A tweets change event as the CDC connector produces it. */
 export function tweetEvent(
   config: Config,

@@ -12,7 +12,7 @@ import type {
 } from '../../ports/streams.ts';
 import { Worker } from '../../pipeline/worker.ts';
 import { FakeSink, FakeSource, MemoryAuthors, MemoryFollowers, MemoryTimelines } from './fakes.ts';
-import { tweetEvent, within } from './fixtures.ts';
+import { tweetEvent, usingTtl, within } from './fixtures.ts';
 import { rowCredit } from '../../pipeline/bounds.ts';
 import { CompletionAggregator } from '../../pipeline/tasks/tallies.ts';
 import {
@@ -665,8 +665,8 @@ describe('Worker with a work lane (fakes)', () => {
         for (const m of ms) if (m.op === 'insert') expiring.add(m.expiresAt ?? null);
         return write(ms);
       };
-      source.push(0, { ...tweetEvent(config, 'insert', big, 1n, 10n), ttl: 3_600, expiresAt });
-      source.push(1, { ...tweetEvent(config, 'insert', small, 2n, 10n), ttl: 3_600, expiresAt });
+      source.push(0, usingTtl(tweetEvent(config, 'insert', big, 1n, 10n), 3_600, expiresAt));
+      source.push(1, usingTtl(tweetEvent(config, 'insert', small, 2n, 10n), 3_600, expiresAt));
       source.push(0, tweetEvent(config, 'delete_row', big, null, 20n)); // split too: tasks carry the author
       timelines.delayMs = 1;
       const sampler = setInterval(sample, 1);

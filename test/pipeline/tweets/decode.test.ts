@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../config/index.ts';
 import type { SourceRecord } from '../../../ports/streams.ts';
-import { tweetEvent } from '../fixtures.ts';
+import { tweetEvent, usingTtl } from '../fixtures.ts';
 import { decodeTweetRecord } from '../../../pipeline/tweets/decode.ts';
 
 const config = loadConfig({ env: {}, sets: ['cassandra.keyspace=ks'] });
@@ -38,27 +38,39 @@ describe('decodeTweetRecord', () => {
     });
   });
 
-  it('an insert written with a TTL carries its expiry; a bad or missing expiry is a dead letter', () => {
-    const event = {
-      ...tweetEvent(config, 'insert', ID, 42n, 5n),
-      ttl: 3_600,
-      expiresAt: 1_700_003_600,
-    };
+  it('an insert written with a TTL carries its expiry; a bad expiry is a dead letter', () => {
+    const event = usingTtl(tweetEvent(config, 'insert', ID, 42n, 5n), 3_600, 1_700_003_600);
     expect(decode(event)).toMatchObject({
       kind: 'fanout',
       change: { op: 'insert', expiresAt: 1_700_003_600 },
     });
-    expect(decode({ ...event, expiresAt: undefined })).toMatchObject({
-      kind: 'dead',
-      code: 'malformed-ttl',
+    const author = (expiresAt: unknown) => ({
+      ...event,
+      columns: { ...event.columns, author_id: { ...event.columns.author_id, expiresAt } },
     });
-    expect(decode({ ...event, expiresAt: '1700003600' })).toMatchObject({
-      kind: 'dead',
-      code: 'malformed-ttl',
-    });
-    expect(decode({ ...event, expiresAt: -1 })).toMatchObject({
-      kind: 'dead',
-      code: 'malformed-ttl',
+    for (const bad of ['1700003600', -1])
+      expect(decode(author(bad))).toMatchObject({ kind: 'dead', code: 'malformed-ttl' });
+  });
+
+  it("an insert whose row and author cell expire apart (one tweet's writes merged in a batch) lives as long as its author", () => {
+    // BEGIN BATCH INSERT INTO tweets (tweet_id, body) … USING TTL 60;
+    //             UPDATE tweets SET author_id = 42 WHERE tweet_id = … APPLY BATCH
+    const rowOnly = {
+      ...tweetEvent(config, 'insert', ID, 42n, 5n),
+      ttl: 60,
+      expiresAt: 1_700_000_060,
+    };
+    expect(decode(rowOnly)).toMatchObject({ kind: 'fanout', change: { expiresAt: null } });
+    // …and the other way round: the author cell expires, the row does not.
+    const authorOnly = tweetEvent(config, 'insert', ID, 42n, 5n);
+    authorOnly.columns.author_id = {
+      ...authorOnly.columns.author_id!,
+      ttl: 60,
+      expiresAt: 1_700_000_060,
+    };
+    expect(decode(authorOnly)).toMatchObject({
+      kind: 'fanout',
+      change: { expiresAt: 1_700_000_060 },
     });
   });
 
