@@ -391,7 +391,7 @@ export const schema = {
       env: 'FANOUT_WRITE_STRATEGY',
     },
     dedupeCopies: {
-      doc: "Fan out one copy of each write when several replicas' connectors send it, or a replica logs it again (a read repair): on (a lightweight-transaction claim per tweet change in fanout_claims, keyed by tweet, op and write time), off, or auto (on when cassandra.replication has a replication factor above 1).",
+      doc: "Fan out one copy of each write when several replicas' connectors send it, or a replica logs it again (a read repair): on (a lightweight-transaction claim per tweet change in fanout_claims, keyed by tweet, op and write time), off, or auto (on when cassandra.replication keeps more than one replica in all: a replication factor above 1, or replicas in several data centres).",
       format: oneOf(['auto', 'on', 'off']),
       default: 'auto',
       env: 'FANOUT_DEDUPE_COPIES',

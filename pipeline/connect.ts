@@ -127,12 +127,14 @@ export function createWorker(options: {
 
 /**
  * Whether replica copies of a write are de-duplicated (`pipeline.dedupeCopies`): `auto` when the
- * keyspace keeps more than one replica anywhere, since then every replica's connector sends a copy.
+ * keyspace keeps more than one replica in all, since then every replica's connector sends a copy
+ * (one replica in each of two data centres is two copies).
  */
 export function dedupesCopies(config: Config): boolean {
   const mode = config.pipeline.dedupeCopies;
   if (mode !== 'auto') return mode === 'on';
-  return Object.entries(config.cassandra.replicationMap).some(
-    ([key, rf]) => key !== 'class' && Number(rf) > 1,
-  );
+  const replicas = Object.entries(config.cassandra.replicationMap)
+    .filter(([key]) => key !== 'class')
+    .reduce((n, [, rf]) => n + Number(rf), 0);
+  return replicas > 1;
 }
