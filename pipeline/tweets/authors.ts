@@ -1,6 +1,8 @@
 /**
- * The worker's view of `tweet_authors` beyond the join's reads: the authors of recent upserts, so
- * a delete right behind its upsert needs no read, and forgetting the authors of deleted tweets.
+ * The worker's view of `tweet_authors` beyond the join's reads: the authors of recent upserts, for
+ * a delete right behind an upsert that has not recorded its author yet (tweet_authors is asked
+ * first: it has the tweet's latest author once recorded, memory may hold an older write's), and
+ * forgetting the authors of deleted tweets.
  */
 import type { Logger } from '../../lib/log.ts';
 import type { TweetAuthorStore } from '../../ports/stores.ts';

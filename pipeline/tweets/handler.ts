@@ -136,8 +136,8 @@ export class TweetHandler implements Handler {
   }
 
   /**
-   * The author: an upsert's own (recorded, unless stale), a delete's from memory, else from
-   * tweet_authors (null: unknown).
+   * The author: an upsert's own (recorded, unless stale), a delete's from tweet_authors, else
+   * from memory (null: unknown).
    */
   async #resolveAuthor(job: TweetJob): Promise<bigint | null> {
     const { attempt, authors } = this.#ctx;
@@ -163,10 +163,14 @@ export class TweetHandler implements Handler {
           return this.#record(job, author);
       }
     }
+    // The record first: a remembered author can be an older write's (a replica's late copy of
+    // an upsert the tweet moved on from before this worker took the partition). Memory answers
+    // for an upsert taken here and not recorded yet.
     return (
       job.authorId ??
+      (await attempt(`read the author of ${job.tweetId}`, () => authors.get(job.tweetId))) ??
       this.#authors.get(job.tweetId) ??
-      (await attempt(`read the author of ${job.tweetId}`, () => authors.get(job.tweetId)))
+      null
     );
   }
 

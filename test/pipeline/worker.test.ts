@@ -287,6 +287,35 @@ describe('Worker (fakes)', () => {
   );
 
   it(
+    "a replica's late copy of an upsert older than the tweet's move, after the partition changed hands, leaves the delete behind it to the recorded author",
+    { timeout: 10_000 },
+    async () => {
+      const claims = new MemoryClaims();
+      const w = world({ claims, partitions: [0] });
+      w.followers.set(3n, ids(5_000, 4));
+      const run = w.worker.start();
+      // The insert by author 2, then its move to author 3: both fanned out and committed.
+      const id = tweetId();
+      const first = tweetEvent(config, 'insert', id, 2n, 5_000n);
+      w.source.push(0, first);
+      w.source.push(0, tweetEvent(config, 'insert', id, 3n, 6_000n));
+      await within(5_000, 'both', () => (w.sink.offset(0) === 2n ? true : undefined), 1);
+      // The partition is given up and taken back (a restart, a rebalance): nothing remembered.
+      await w.source.revoke([0]);
+      await w.source.assign([0]);
+      // A node that was down sends its copy of the first insert; then the tweet is deleted.
+      w.source.push(0, { ...first, eventId: randomBytes(16).toString('hex') });
+      w.source.push(0, tweetEvent(config, 'delete_partition', id, null, 7_000n));
+      await within(5_000, 'all four', () => (w.sink.offset(0) === 4n ? true : undefined), 1);
+      expect(w.completions().map((c) => c.op)).toEqual(['insert', 'insert', 'delete']);
+      expect(w.completions()[2]).toMatchObject({ authorId: '3', followersDelivered: 4 });
+      expect(w.timelines.holders(id)).toEqual([]);
+      await w.worker.close();
+      await run;
+    },
+  );
+
+  it(
     'a copy and an orphan delete finished behind a tweet still under way carry no checkpoint: restarted before its commit, neither completes, the orphan is dead-lettered once',
     { timeout: 10_000 },
     async () => {
