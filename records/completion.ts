@@ -39,6 +39,14 @@ export const sourceJson = (s: SourceAt) => ({
   offset: s.offset.toString(),
 });
 
+/**
+ * The completions-topic partition of a change read from `sourcePartition` of its CDC topic: the
+ * topic has `topics.cdcPartitions` partitions, and a CDC topic given more since (kafka-topics.sh)
+ * wraps around instead of naming a partition that does not exist.
+ */
+export const completionPartition = (cdcPartitions: number, sourcePartition: number): number =>
+  sourcePartition % cdcPartitions;
+
 /** The completion record, on `partition` of the completions topic `topic`. */
 export function completionRecord(
   topic: string,

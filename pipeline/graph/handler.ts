@@ -14,6 +14,7 @@ import { SpanKind, traced } from '../../lib/telemetry.ts';
 import type { AuthorTweetStore, TimelineStore } from '../../ports/stores.ts';
 import type { OutRecord, SourceRecord } from '../../ports/streams.ts';
 import type { Checkpoint } from '../../records/checkpoint.ts';
+import { completionPartition } from '../../records/completion.ts';
 import { graphCompletionRecord, graphKey } from '../../records/graph.ts';
 import { rowsOf } from '../fanout/page.ts';
 import { type GraphJob, graphJob, graphJobId, type Job } from '../job.ts';
@@ -118,7 +119,7 @@ export class GraphHandler implements Handler {
     return [
       graphCompletionRecord(
         this.#config.topics.completed,
-        g.partition,
+        completionPartition(this.#config.topics.cdcPartitions, g.partition),
         {
           op: c.op,
           authorId: c.authorId,

@@ -14,7 +14,7 @@ import type { Config } from '../../config/index.ts';
 import type { ClaimStore } from '../../ports/stores.ts';
 import type { OutRecord, SourceRecord } from '../../ports/streams.ts';
 import type { Checkpoint } from '../../records/checkpoint.ts';
-import { completionRecord } from '../../records/completion.ts';
+import { completionPartition, completionRecord } from '../../records/completion.ts';
 import { deadLetterRecord } from '../../records/dead-letter.ts';
 import { taskRecords, type WorkTopic } from '../../records/task.ts';
 import { deliverRange, moveFrom } from '../fanout/deliver.ts';
@@ -293,7 +293,7 @@ export class TweetHandler implements Handler {
         return [
           completionRecord(
             topics.completed,
-            tweet.partition,
+            completionPartition(topics.cdcPartitions, tweet.partition),
             {
               tweetId: tweet.tweetId,
               authorId: tweet.authorId,

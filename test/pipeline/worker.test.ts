@@ -35,22 +35,20 @@ const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
 const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 60_000 });
 metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
 
-const config = loadConfig({
-  env: {},
-  sets: [
-    'cassandra.keyspace=ks',
-    'pipeline.batchSize=10',
-    'pipeline.maxInFlightBatches=2',
-    'pipeline.pageSize=50',
-    'pipeline.checkpointEvery=4',
-    'pipeline.lingerMs=1',
-    'pipeline.maxInFlightTweets=2',
-    'retry.baseDelayMs=1',
-    'retry.maxDelayMs=2',
-    'retry.maxAttempts=4',
-    'pipeline.shutdownTimeoutMs=5000',
-  ],
-});
+const sets = [
+  'cassandra.keyspace=ks',
+  'pipeline.batchSize=10',
+  'pipeline.maxInFlightBatches=2',
+  'pipeline.pageSize=50',
+  'pipeline.checkpointEvery=4',
+  'pipeline.lingerMs=1',
+  'pipeline.maxInFlightTweets=2',
+  'retry.baseDelayMs=1',
+  'retry.maxDelayMs=2',
+  'retry.maxAttempts=4',
+  'pipeline.shutdownTimeoutMs=5000',
+];
+const config = loadConfig({ env: {}, sets });
 const log = createLogger('error');
 const ids = (from: number, n: number): bigint[] =>
   Array.from({ length: n }, (_, i) => BigInt(from + i));
@@ -310,6 +308,23 @@ describe('Worker (fakes)', () => {
       expect(w.completions().map((c) => c.op)).toEqual(['insert', 'insert', 'delete']);
       expect(w.completions()[2]).toMatchObject({ authorId: '3', followersDelivered: 4 });
       expect(w.timelines.holders(id)).toEqual([]);
+      await w.worker.close();
+      await run;
+    },
+  );
+
+  it(
+    'a CDC topic with more partitions than topics.cdcPartitions (added since): a tweet of partition 2 of 2 completes on a partition fanout.completed has',
+    { timeout: 10_000 },
+    async () => {
+      const two = loadConfig({ env: {}, sets: [...sets, 'topics.cdcPartitions=2'] });
+      const w = world({ config: two, partitions: [0, 1, 2] });
+      const run = w.worker.start();
+      const id = w.insert(2, 2n);
+      await within(5_000, 'completed', () => (w.completions().length === 1 ? true : undefined), 1);
+      const [done] = w.sink.records(two.topics.completed);
+      expect(done).toMatchObject({ key: id, partition: 0 }); // fanout.completed has partitions 0 and 1
+      expect(w.completions()[0]!.source).toMatchObject({ partition: 2 });
       await w.worker.close();
       await run;
     },

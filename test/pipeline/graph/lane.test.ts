@@ -87,4 +87,35 @@ describe('graph lane (fakes)', () => {
     await worker.close();
     await run;
   });
+
+  it('a follow of a partition past topics.cdcPartitions (partitions added since) completes on a partition fanout.completed has', async () => {
+    const one = loadConfig({ env: {}, sets: ['cassandra.keyspace=ks', 'topics.cdcPartitions=1'] });
+    const graphSource = new FakeSource([3], one.topics.followersCdc);
+    const graphSink = new FakeSink();
+    const worker = new Worker({
+      config: one,
+      workerId: 'w',
+      log: createLogger('error'),
+      ports: {
+        source: new FakeSource([]),
+        sink: new FakeSink(),
+        readCheckpoints: async () => [],
+        followers: new MemoryFollowers(),
+        timelines: new MemoryTimelines(),
+        authors: new MemoryAuthors(),
+        graph: {
+          source: graphSource,
+          sink: graphSink,
+          readCheckpoints: async () => [],
+          authorTweets: new MemoryAuthorTweets(),
+        },
+      },
+    });
+    const run = worker.start();
+    graphSource.push(3, event('insert', 7n, 100n, 50n));
+    await within(5_000, 'completed', () => (graphSink.offset(3) === 1n ? true : undefined));
+    expect(graphSink.records(one.topics.completed).map((r) => r.partition)).toEqual([0]);
+    await worker.close();
+    await run;
+  });
 });
