@@ -47,6 +47,11 @@ export interface TopicSpec {
   readonly topic: string;
   readonly partitions: number;
   readonly compacted: boolean;
+  /**
+   * The config key of `partitions` when the product numbers the topic's partitions itself (each
+   * record names one below it): an existing topic with fewer is refused.
+   */
+  readonly numberedBy?: string;
 }
 
 /** A topic's partitions and their leaders (-1: none right now). */

@@ -8,6 +8,9 @@ import { FanoutError } from '../../lib/errors.ts';
 import type { KafkaAdmin, TopicSpec } from './admin.ts';
 import { classifyKafkaError } from './errors.ts';
 
+const CDC = 'topics.cdcPartitions';
+const TASKS = 'topics.tasksPartitions';
+
 /** Every topic of the product, from config. */
 export function productTopics(config: Config): TopicSpec[] {
   const t = config.topics;
@@ -15,9 +18,9 @@ export function productTopics(config: Config): TopicSpec[] {
     { topic: t.tweetsCdc, partitions: t.cdcPartitions, compacted: false },
     { topic: t.followersCdc, partitions: t.cdcPartitions, compacted: false },
     { topic: t.cdcOffsets, partitions: 1, compacted: true },
-    { topic: t.checkpoints, partitions: t.cdcPartitions, compacted: true },
-    { topic: t.completed, partitions: t.cdcPartitions, compacted: false },
-    { topic: t.tasks, partitions: t.tasksPartitions, compacted: false },
+    { topic: t.checkpoints, partitions: t.cdcPartitions, compacted: true, numberedBy: CDC },
+    { topic: t.completed, partitions: t.cdcPartitions, compacted: false, numberedBy: CDC },
+    { topic: t.tasks, partitions: t.tasksPartitions, compacted: false, numberedBy: TASKS },
     { topic: t.deadLetter, partitions: 1, compacted: false },
   ];
 }
@@ -34,6 +37,10 @@ export async function ensureTopics(
   specs: readonly TopicSpec[] = productTopics(config),
 ): Promise<string[]> {
   const existing = new Set(await admin.listTopics());
+  await refuseTooFewPartitions(
+    admin,
+    specs.filter((s) => s.numberedBy !== undefined && existing.has(s.topic)),
+  );
   const missing = specs.filter((s) => !existing.has(s.topic));
   if (missing.length === 0) return [];
   try {
@@ -46,6 +53,29 @@ export async function ensureTopics(
   const created = missing.map((s) => s.topic);
   await untilServed(admin, created, config.kafka.connectTimeoutMs);
   return created;
+}
+
+/**
+ * Refuses an existing topic with fewer partitions than the setting its records are numbered by
+ * (created before the setting was raised: nothing changes an existing topic). Its records would
+ * name partitions it does not have, which Kafka refuses, failing every transaction that carries
+ * one, after each restart again.
+ */
+async function refuseTooFewPartitions(
+  admin: KafkaAdmin,
+  specs: readonly TopicSpec[],
+): Promise<void> {
+  if (specs.length === 0) return;
+  const described = await admin.fetchTopicMetadata({ topics: specs.map((s) => s.topic) });
+  for (const s of specs) {
+    const has = described.find((t) => t.name === s.topic)?.partitions.length;
+    if (has === undefined || has >= s.partitions) continue;
+    throw new FanoutError(
+      'KAFKA_TOPIC_PARTITIONS',
+      `topic ${s.topic} has ${has} partitions, fewer than ${s.numberedBy} (${s.partitions}), which numbers its records' partitions: set ${s.numberedBy}=${has} (schema apply never changes an existing topic)`,
+      { retriable: false },
+    );
+  }
 }
 
 /** Waits until every partition of `topics` has a leader in the broker's metadata. */
