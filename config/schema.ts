@@ -107,7 +107,7 @@ export const schema = {
       env: 'FANOUT_KAFKA_TRANSACTION_TIMEOUT_MS',
     },
     replicationFactor: {
-      doc: 'Replication factor of the topics the product creates.',
+      doc: 'Replication factor of the topics the product creates. With 3 or more they are created with min.insync.replicas a majority of it (2 of 3): a lost broker loses no acknowledged write. Below 3 the broker default stands.',
       format: integer(1, 10),
       default: 1,
       env: 'FANOUT_KAFKA_REPLICATION_FACTOR',

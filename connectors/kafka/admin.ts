@@ -42,6 +42,23 @@ export const COMPACTED_TOPIC_CONFIG: Readonly<Record<string, string>> = Object.f
   'delete.retention.ms': String(60 * 60_000),
 });
 
+/**
+ * The configs a topic is created with: a compacted one's (above) and, with 3 replicas or more,
+ * `min.insync.replicas` a majority of them. Every producer here writes with acks=all (idempotent
+ * or transactional), so a write is then acknowledged only once a majority of replicas hold it:
+ * losing one broker loses nothing acknowledged (the broker default, 1, acknowledges a write the
+ * leader alone holds). Below 3 replicas the broker's default stands: a majority of 2 would stop
+ * every producer while either broker is down.
+ */
+export function topicConfig(spec: TopicSpec, replicationFactor: number): Record<string, string> {
+  return {
+    ...(spec.compacted ? COMPACTED_TOPIC_CONFIG : {}),
+    ...(replicationFactor >= 3
+      ? { 'min.insync.replicas': String(Math.floor(replicationFactor / 2) + 1) }
+      : {}),
+  };
+}
+
 /** A topic the product needs, with its partitioning and cleanup policy. */
 export interface TopicSpec {
   readonly topic: string;
@@ -111,7 +128,7 @@ export class KafkaAdmin {
               topic: s.topic,
               num_partitions: s.partitions,
               replication_factor: replicationFactor,
-              config: s.compacted ? { ...COMPACTED_TOPIC_CONFIG } : {},
+              config: topicConfig(s, replicationFactor),
             },
             timeoutMs,
             (err) =>
