@@ -13,8 +13,11 @@ import {
   type Observable,
 } from '@opentelemetry/api';
 
-/** Milliseconds: a batch write takes a few, a 500k fan-out tens of seconds. */
-const LATENCY_BUCKETS_MS = [
+/**
+ * Milliseconds: a batch write takes a few, a 500k fan-out tens of seconds. Every `_ms` histogram
+ * takes these: the SDK's default buckets end at 10 s, so any p99 above it read as 10 s.
+ */
+export const LATENCY_BUCKETS_MS = [
   1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 30_000, 60_000, 120_000,
   300_000, 600_000,
 ];

@@ -8,6 +8,7 @@ import {
   type BatchObservableCallback,
   type Observable,
 } from '@opentelemetry/api';
+import { LATENCY_BUCKETS_MS } from '../lib/metrics.ts';
 
 /** Point-in-time readings for the observable gauges. */
 export interface GaugeReadings {
@@ -71,6 +72,7 @@ export class FanoutMetrics {
   readonly #duration = this.#meter.createHistogram('fanout_tweet_duration_ms', {
     description: 'Start to finish of one fan-out',
     unit: 'ms',
+    advice: { explicitBucketBoundaries: LATENCY_BUCKETS_MS },
   });
   readonly #inFlight = this.#meter.createObservableGauge('fanout_tweets_in_flight', {
     description: 'Tweets being fanned out',

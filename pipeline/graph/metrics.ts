@@ -3,6 +3,7 @@
  * follows and unfollows handled and the timeline rows they wrote, by op.
  */
 import { metrics, type Attributes } from '@opentelemetry/api';
+import { LATENCY_BUCKETS_MS } from '../../lib/metrics.ts';
 
 export class GraphMetrics {
   readonly #attrs: Attributes;
@@ -16,6 +17,7 @@ export class GraphMetrics {
   readonly #duration = this.#meter.createHistogram('fanout_graph_duration_ms', {
     description: 'Admission to last row of one follow or unfollow',
     unit: 'ms',
+    advice: { explicitBucketBoundaries: LATENCY_BUCKETS_MS },
   });
 
   constructor(worker: string) {

@@ -12,6 +12,7 @@ import { DropOrphanQueries, startTelemetry, type StopTelemetry } from '../../cli
 import { loadConfig } from '../../config/index.ts';
 import { createLogger } from '../../lib/log.ts';
 import { OperatorMetrics } from '../../lib/metrics.ts';
+import { GraphMetrics } from '../../pipeline/graph/metrics.ts';
 import { FanoutMetrics } from '../../pipeline/metrics.ts';
 
 const listen = (port: number): Promise<Server> =>
@@ -139,6 +140,39 @@ describe('startTelemetry', () => {
       ).toBeUndefined();
     } finally {
       op.close();
+    }
+  });
+
+  it('buckets fan-out durations past 10 s, so a 45 s fan-out does not read as 10 s', async () => {
+    const fm = new FanoutMetrics('w-duration', () => ({
+      inFlightTweets: 0,
+      followersRemaining: 0,
+      consumerLag: undefined,
+      partitionsRestoring: 0,
+    }));
+    const graph = new GraphMetrics('w-duration-graph');
+    try {
+      fm.committed(1, [45_000]);
+      graph.handled('follow', 20, 45_000);
+      const text = await (await fetch(`http://127.0.0.1:${await stop.metricsPort}/metrics`)).text();
+      for (const [name, worker] of [
+        ['fanout_tweet_duration_ms', 'w-duration'],
+        ['fanout_graph_duration_ms', 'w-duration-graph'],
+      ] as const) {
+        const bucket = (le: string): string | undefined =>
+          text
+            .split('\n')
+            .find(
+              (l) =>
+                l.startsWith(`${name}_bucket{`) &&
+                l.includes(`fanout_worker="${worker}"`) &&
+                l.includes(`le="${le}"`),
+            );
+        expect(bucket('10000'), name).toMatch(/ 0$/);
+        expect(bucket('60000'), name).toMatch(/ 1$/);
+      }
+    } finally {
+      fm.close();
     }
   });
 
