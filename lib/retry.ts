@@ -66,11 +66,16 @@ const lastLogged = new WeakMap<Logger, Map<string, { at: number; suppressed: num
 let defaultLog: Logger | undefined;
 let retriesCounter: ReturnType<ReturnType<typeof metrics.getMeter>['createCounter']> | undefined;
 
-function countRetry(waitingOn: string, what: string): void {
+/**
+ * Labelled by what is waited on only: `what` names tweets and users ("read the author of <id>"),
+ * and the SDK keeps every label set for the life of the process, up to 2,000, after which new
+ * ones all land in one overflow series without `fanout_waiting_on`.
+ */
+function countRetry(waitingOn: string): void {
   retriesCounter ??= metrics.getMeter('fanout').createCounter('fanout_outage_retries', {
     description: 'Retries of a retriable failure, by what is waited on (cassandra, kafka, …)',
   });
-  retriesCounter.add(1, { 'fanout.waiting_on': waitingOn, 'fanout.retry.what': what });
+  retriesCounter.add(1, { 'fanout.waiting_on': waitingOn });
 }
 
 /**
@@ -105,7 +110,7 @@ export class Outage {
 
   /** Records a retriable failure: the delay before the next attempt, or throws when spent. */
   failed(err: unknown): number {
-    const { what, signal } = this.#options;
+    const { signal } = this.#options;
     const now = this.#now();
     this.#since ??= now;
     this.#attempts++;
@@ -125,7 +130,7 @@ export class Outage {
       );
     let delay = backoffDelay(this.#policy, this.#attempts, this.#options.random);
     if (outageBudgetMs !== undefined) delay = Math.min(delay, outageBudgetMs - elapsed);
-    countRetry(on, what);
+    countRetry(on);
     this.#logWait(on, message, elapsed);
     this.#options.onRetry?.(err, this.#attempts, delay);
     return delay;

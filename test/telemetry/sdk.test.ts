@@ -10,8 +10,10 @@ import cassandra from 'cassandra-driver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DropOrphanQueries, startTelemetry, type StopTelemetry } from '../../cli/telemetry.ts';
 import { loadConfig } from '../../config/index.ts';
+import { FanoutError } from '../../lib/errors.ts';
 import { createLogger } from '../../lib/log.ts';
 import { OperatorMetrics } from '../../lib/metrics.ts';
+import { Outage } from '../../lib/retry.ts';
 import { GraphMetrics } from '../../pipeline/graph/metrics.ts';
 import { FanoutMetrics } from '../../pipeline/metrics.ts';
 
@@ -174,6 +176,22 @@ describe('startTelemetry', () => {
     } finally {
       fm.close();
     }
+  });
+
+  it('counts outage retries by what is waited on, not by the tweet or user an attempt names', async () => {
+    const down = new FanoutError('CASSANDRA_UNAVAILABLE', 'no host available', { retriable: true });
+    const silent = createLogger('error', 'fanout', () => undefined);
+    for (const id of ['11', '12', '13'])
+      new Outage(
+        { maxAttempts: 0, baseDelayMs: 1, maxDelayMs: 1 },
+        { what: `read the author of ${id}`, waitingOn: () => 'retry-test', log: silent },
+      ).failed(down);
+    const text = await (await fetch(`http://127.0.0.1:${await stop.metricsPort}/metrics`)).text();
+    const series = text
+      .split('\n')
+      .filter((l) => l.startsWith('fanout_outage_retries_total{') && l.includes('retry-test'));
+    expect(series).toHaveLength(1);
+    expect(series[0]).toMatch(/\} 3$/);
   });
 
   it('propagates W3C trace context and baggage', () => {
