@@ -35,7 +35,7 @@ import {
 import type { Config } from '../config/index.ts';
 import { PRODUCT_METRICS_PORTS } from '../config/ports.ts';
 import type { Logger } from '../lib/log.ts';
-import { TWEET_FOLLOWERS_REMAINING, tweetFollowersRemaining } from '../lib/metrics.ts';
+import { currentGauges } from '../lib/metrics.ts';
 
 /** The shutdown of a started SDK (flushes spans; safe to call twice), and where metrics are. */
 export type StopTelemetry = (() => Promise<void>) & {
@@ -78,7 +78,7 @@ export function startTelemetry(config: Config, component: string, log?: Logger):
     return Object.assign(async () => undefined, { metricsPort: Promise.resolve(undefined) });
   const exporter =
     t.prometheusPort > 0
-      ? new PrometheusExporter({ preventServerStart: true, metricProducers: [perTweetProducer] })
+      ? new PrometheusExporter({ preventServerStart: true, metricProducers: [currentProducer] })
       : undefined;
   const cassandra = t.cassandraSpans ? new CassandraDriverInstrumentation() : undefined;
   const sdk = new NodeSDK({
@@ -119,11 +119,12 @@ type MetricProducer = NonNullable<
 type CollectionResult = Awaited<ReturnType<MetricProducer['collect']>>;
 
 /**
- * Per-tweet series (lib/metrics.ts) as a gauge holding only the current points at each scrape.
+ * The gauges whose series come and go (lib/metrics.ts `CurrentGauge`: per tweet, per partition)
+ * as gauges holding only the current points at each scrape.
  * The numbers are the SDK's enums (sdk-metrics is not a dependency of its own here): data point
  * type GAUGE = 2, temporality CUMULATIVE = 1; the exporter ignores the resource.
  */
-const perTweetProducer: MetricProducer = {
+const currentProducer: MetricProducer = {
   collect(): Promise<CollectionResult> {
     const ms = Date.now();
     const time: [number, number] = [Math.floor(ms / 1000), (ms % 1000) * 1_000_000];
@@ -133,19 +134,22 @@ const perTweetProducer: MetricProducer = {
         scopeMetrics: [
           {
             scope: { name: 'fanout' },
-            metrics: [
-              {
-                descriptor: { ...TWEET_FOLLOWERS_REMAINING, unit: '', valueType: ValueType.DOUBLE },
-                aggregationTemporality: 1,
-                dataPointType: 2,
-                dataPoints: tweetFollowersRemaining().map((p) => ({
-                  attributes: p.attributes,
-                  startTime: time,
-                  endTime: time,
-                  value: p.value,
-                })),
+            metrics: currentGauges().map(({ gauge, points }) => ({
+              descriptor: {
+                name: gauge.name,
+                description: gauge.description,
+                unit: '',
+                valueType: ValueType.DOUBLE,
               },
-            ],
+              aggregationTemporality: 1,
+              dataPointType: 2,
+              dataPoints: points.map((p) => ({
+                attributes: p.attributes,
+                startTime: time,
+                endTime: time,
+                value: p.value,
+              })),
+            })),
           },
         ],
       },

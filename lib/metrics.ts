@@ -53,22 +53,52 @@ export interface SeriesPoint {
   readonly value: number;
 }
 
+/** A gauge exported outside the SDK's instruments: only the points its sources report now. */
+export interface CurrentGauge {
+  readonly name: string;
+  readonly description: string;
+}
+
 /**
- * fanout_tweet_followers_remaining{tweet_id}, per in-flight tweet, is not an API instrument: the
- * SDK keeps every attribute set of a cumulative instrument for the life of the process, and a
- * worker sees millions of tweets. cli/telemetry.ts exports it through a metric producer that
- * reports only the current points at each scrape.
+ * Gauges whose label sets come and go are not API instruments: the SDK keeps every attribute set
+ * of a cumulative instrument, observable ones included, for the life of the process at its last
+ * value. A worker sees millions of tweets, and a partition revoked (or a lane closed) would go on
+ * reading its last lag forever, added to its new owner's on the dashboard. cli/telemetry.ts
+ * exports these through a metric producer that reports only the current points at each scrape.
  */
-export const TWEET_FOLLOWERS_REMAINING = {
+export const TWEET_FOLLOWERS_REMAINING: CurrentGauge = {
   name: 'fanout_tweet_followers_remaining',
   description: 'Followers of one in-flight tweet not delivered yet',
-} as const;
+};
 
-const tweetSources = new Set<() => SeriesPoint[]>();
+/** fanout_partition_lag{topic,partition,group}: per partition this process has now. */
+export const PARTITION_LAG: CurrentGauge = {
+  name: 'fanout_partition_lag',
+  description: 'Offsets a consumer group is behind the end of one partition (CDC and work topics)',
+};
 
-/** The current points of {@link TWEET_FOLLOWERS_REMAINING}, over every OperatorMetrics alive. */
-export function tweetFollowersRemaining(): SeriesPoint[] {
-  return [...tweetSources].flatMap((read) => read());
+/** fanout_consumer_lag: a lane's partitions now, summed (none while it has no known lag). */
+export const CONSUMER_LAG: CurrentGauge = {
+  name: 'fanout_consumer_lag',
+  description: 'Records of the CDC topic not yet committed',
+};
+
+const currentSources = new Map<CurrentGauge, Set<() => SeriesPoint[]>>();
+
+/** Adds `read` to the sources of `gauge`; returns its removal (a closed reader reports nothing). */
+export function reportCurrent(gauge: CurrentGauge, read: () => SeriesPoint[]): () => void {
+  let sources = currentSources.get(gauge);
+  if (!sources) currentSources.set(gauge, (sources = new Set()));
+  sources.add(read);
+  return () => sources.delete(read);
+}
+
+/** Every {@link CurrentGauge} with the points its sources report now. */
+export function currentGauges(): { gauge: CurrentGauge; points: SeriesPoint[] }[] {
+  return [...currentSources].map(([gauge, sources]) => ({
+    gauge,
+    points: [...sources].flatMap((read) => read()),
+  }));
 }
 
 /** A CQL write time (microseconds since the epoch, as CDC events carry it) in milliseconds. */
@@ -112,13 +142,8 @@ export class OperatorMetrics {
       'Seconds since the last committed checkpoint (offsets and cursors) of this process',
     unit: 's',
   });
-  /** fanout_partition_lag{topic,partition,group}: offsets behind the partition's end. */
-  readonly #lag = this.#meter.createObservableGauge('fanout_partition_lag', {
-    description:
-      'Offsets a consumer group is behind the end of one partition (CDC and work topics)',
-  });
   readonly #callback: BatchObservableCallback;
-  readonly #tweetPoints: () => SeriesPoint[];
+  readonly #unreport: Array<() => void>;
   #lastCheckpointAt: number | undefined;
   /** Tweets in the last reading. */
   readonly #inFlight = new Set<string>();
@@ -144,17 +169,24 @@ export class OperatorMetrics {
           (this.#now() - this.#lastCheckpointAt) / 1000,
           this.#attrs,
         );
-      for (const l of readings.lag?.() ?? [])
-        result.observe(this.#lag, l.lag, {
-          ...this.#attrs,
-          topic: l.topic,
-          partition: String(l.partition),
-          group: l.group,
-        });
     };
     this.#meter.addBatchObservableCallback(this.#callback, this.#gauges());
-    this.#tweetPoints = (): SeriesPoint[] => this.#followersRemaining(readings.tweets?.() ?? []);
-    tweetSources.add(this.#tweetPoints);
+    this.#unreport = [
+      reportCurrent(PARTITION_LAG, () =>
+        (readings.lag?.() ?? []).map((l) => ({
+          attributes: {
+            ...this.#attrs,
+            topic: l.topic,
+            partition: String(l.partition),
+            group: l.group,
+          },
+          value: l.lag,
+        })),
+      ),
+      reportCurrent(TWEET_FOLLOWERS_REMAINING, () =>
+        this.#followersRemaining(readings.tweets?.() ?? []),
+      ),
+    ];
     // Counters export from their first add: zero now, so "none yet" reads 0, not "no data".
     this.#aborted.add(0, this.#attrs);
   }
@@ -201,11 +233,11 @@ export class OperatorMetrics {
 
   close(): void {
     this.#meter.removeBatchObservableCallback(this.#callback, this.#gauges());
-    tweetSources.delete(this.#tweetPoints);
+    for (const unreport of this.#unreport) unreport();
   }
 
   #gauges(): Observable[] {
-    return [this.#checkpointAge, this.#lag];
+    return [this.#checkpointAge];
   }
 
   /**

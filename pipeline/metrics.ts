@@ -8,7 +8,7 @@ import {
   type BatchObservableCallback,
   type Observable,
 } from '@opentelemetry/api';
-import { LATENCY_BUCKETS_MS } from '../lib/metrics.ts';
+import { CONSUMER_LAG, LATENCY_BUCKETS_MS, reportCurrent } from '../lib/metrics.ts';
 
 /** Point-in-time readings for the observable gauges. */
 export interface GaugeReadings {
@@ -80,14 +80,13 @@ export class FanoutMetrics {
   readonly #remaining = this.#meter.createObservableGauge('fanout_followers_remaining', {
     description: 'Followers of in-flight tweets not delivered yet',
   });
-  readonly #lag = this.#meter.createObservableGauge('fanout_consumer_lag', {
-    description: 'Records of the CDC topic not yet committed',
-  });
   readonly #restoring = this.#meter.createObservableGauge('fanout_partitions_restoring', {
     description:
       "Partitions assigned and still being restored (a restore waits out a dead worker's open transaction)",
   });
   readonly #callback: BatchObservableCallback;
+  /** fanout_consumer_lag: reported as it is now (lib/metrics.ts), not its last known value. */
+  readonly #unreportLag: () => void;
 
   constructor(workerId: string, read: () => GaugeReadings) {
     this.#attrs = { 'fanout.worker': workerId };
@@ -95,7 +94,6 @@ export class FanoutMetrics {
       const r = read();
       result.observe(this.#inFlight, r.inFlightTweets, this.#attrs);
       result.observe(this.#remaining, r.followersRemaining, this.#attrs);
-      if (r.consumerLag !== undefined) result.observe(this.#lag, r.consumerLag, this.#attrs);
       result.observe(this.#restoring, r.partitionsRestoring, this.#attrs);
       for (const [op, rows] of this.#rowsByOp)
         result.observe(this.#rows, rows, { ...this.#attrs, 'fanout.op': op });
@@ -105,6 +103,10 @@ export class FanoutMetrics {
     for (const counter of [this.#retries, this.#dead, this.#copies, this.#retractions])
       counter.add(0, this.#attrs);
     this.#meter.addBatchObservableCallback(this.#callback, this.#gauges());
+    this.#unreportLag = reportCurrent(CONSUMER_LAG, () => {
+      const lag = read().consumerLag;
+      return lag === undefined ? [] : [{ attributes: this.#attrs, value: lag }];
+    });
   }
 
   written(rows: number, op: 'insert' | 'delete' | 'mixed'): void {
@@ -142,9 +144,10 @@ export class FanoutMetrics {
 
   close(): void {
     this.#meter.removeBatchObservableCallback(this.#callback, this.#gauges());
+    this.#unreportLag();
   }
 
   #gauges(): Observable[] {
-    return [this.#inFlight, this.#remaining, this.#lag, this.#restoring, this.#rows, this.#batches];
+    return [this.#inFlight, this.#remaining, this.#restoring, this.#rows, this.#batches];
   }
 }

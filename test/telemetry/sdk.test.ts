@@ -194,6 +194,36 @@ describe('startTelemetry', () => {
     expect(series[0]).toMatch(/\} 3$/);
   });
 
+  it("drops a revoked partition's lag series, and a lane's lag once it is unknown or closed", async () => {
+    let lag = [
+      { topic: 'cdc.fanout.tweets', partition: 0, group: 'g', lag: 5 },
+      { topic: 'cdc.fanout.tweets', partition: 1, group: 'g', lag: 3 },
+    ];
+    let consumerLag: number | undefined = 8;
+    const op = new OperatorMetrics('worker', { 'fanout.worker': 'w-revoke' }, { lag: () => lag });
+    const fm = new FanoutMetrics('w-revoke', () => ({
+      inFlightTweets: 0,
+      followersRemaining: 0,
+      consumerLag,
+      partitionsRestoring: 0,
+    }));
+    const series = async (): Promise<string[]> =>
+      (await (await fetch(`http://127.0.0.1:${await stop.metricsPort}/metrics`)).text())
+        .split('\n')
+        .filter((l) => /^fanout_(partition|consumer)_lag\{/.test(l) && l.includes('"w-revoke"'))
+        .map((l) => `${/partition="(\d)"/.exec(l)?.[1] ?? 'sum'} ${l.split(' ').pop()}`);
+    try {
+      expect(await series()).toEqual(['0 5', '1 3', 'sum 8']);
+      lag = [{ topic: 'cdc.fanout.tweets', partition: 1, group: 'g', lag: 2 }]; // 0 revoked
+      consumerLag = undefined; // e.g. no partition left with a known end
+      expect(await series()).toEqual(['1 2']);
+    } finally {
+      op.close();
+      fm.close();
+    }
+    expect(await series()).toEqual([]);
+  });
+
   it('propagates W3C trace context and baggage', () => {
     expect(propagation.fields()).toEqual(['traceparent', 'tracestate', 'baggage']);
   });
