@@ -55,6 +55,10 @@ export interface WatchState {
   /** When the snapshot folded in last was read. */
   readonly at: number;
   readonly deadLettersAtStart: number;
+  /**
+   * By the fan-out's source (`partition@offset`), not its tweet: an insert and its delete can be
+   * in flight at once, each with its own progress.
+   */
   readonly tweets: ReadonlyMap<string, Seen>;
   /** Tweets gone from the committed progress (delivered), kept on screen for a while. */
   readonly finished: ReadonlyMap<string, { readonly at: number; readonly last: CommittedProgress }>;
@@ -70,7 +74,7 @@ const STALLED_MS = 10_000;
 export function nextWatchState(prev: WatchState | undefined, snap: StatusSnapshot): WatchState {
   const tweets = new Map<string, Seen>();
   for (const t of snap.tweets) {
-    const before = prev?.tweets.get(t.tweet);
+    const before = prev?.tweets.get(t.source);
     let rate = before?.rate;
     let movedAt = before?.movedAt;
     let since = before?.since ?? snap.at;
@@ -84,7 +88,7 @@ export function nextWatchState(prev: WatchState | undefined, snap: StatusSnapsho
       rate = rate === undefined ? sample : SMOOTHING * sample + (1 - SMOOTHING) * rate;
       movedAt = since = snap.at;
     } else if (before !== undefined && snap.at - before.since >= STALLED_MS) rate = 0;
-    tweets.set(t.tweet, { delivered: t.delivered, rate, movedAt, since, last: t });
+    tweets.set(t.source, { delivered: t.delivered, rate, movedAt, since, last: t });
   }
   const finished = new Map(
     [...(prev?.finished ?? [])].filter(([, f]) => snap.at - f.at < KEEP_FINISHED_MS),

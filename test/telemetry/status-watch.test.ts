@@ -127,6 +127,22 @@ describe('status --watch', () => {
     );
   });
 
+  it('keeps an insert and its delete, both in flight, apart: a row and a rate each', () => {
+    const both = (inserted: number, deleted: number): CommittedProgress[] => [
+      tweet(inserted),
+      { ...tweet(deleted), op: 'delete', source: '2@42' },
+    ];
+    const { screen } = run([
+      snap(T0, both(100_000, 0)),
+      snap(T0 + 1_000, both(200_000, 50_000)),
+      snap(T0 + 2_000, both(300_000, 100_000)),
+    ]);
+    const rows = screen.split('\n').filter((l) => l.startsWith('011bd349'));
+    expect(rows).toHaveLength(2);
+    expect(rows[0]).toMatch(/ ins .* 60% +300k\/500k +100k\/s +2 s /);
+    expect(rows[1]).toMatch(/ del .* 20% +100k\/500k +50k\/s +8 s /);
+  });
+
   it('draws bars of any fill', () => {
     expect([0, 0.5, 1, 2].map((f) => bar(f, 4))).toEqual(['[░░░░]', '[██░░]', '[████]', '[████]']);
   });
