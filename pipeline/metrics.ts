@@ -142,6 +142,11 @@ export class FanoutMetrics {
     for (const d of durationsMs) this.#duration.record(d, this.#attrs);
   }
 
+  /** A fan-out completed outside a commit of its own job (a split one's last task counted). */
+  fannedOut(durationMs: number): void {
+    this.#duration.record(durationMs, this.#attrs);
+  }
+
   close(): void {
     this.#meter.removeBatchObservableCallback(this.#callback, this.#gauges());
     this.#unreportLag();

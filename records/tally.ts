@@ -29,6 +29,8 @@ export interface SplitTally {
   readonly retracted: boolean;
   /** Workers that delivered tasks. */
   readonly workers: readonly string[];
+  /** The tweet's write time, µs, for its latency (null: not carried by its task-dones yet). */
+  readonly writeTime: bigint | null;
 }
 
 const VERSION = 1;
@@ -76,6 +78,7 @@ export function tallyRecord(
       resumed: t.resumed,
       workers: t.workers,
       ...(t.retracted ? { retracted: true } : {}),
+      ...(t.writeTime !== null ? { writeTime: t.writeTime.toString() } : {}),
     }),
   };
 }
@@ -108,6 +111,7 @@ interface StoredTally {
   resumed: boolean;
   retracted?: boolean;
   workers: string[];
+  writeTime?: string;
 }
 
 function decodeTally(value: Buffer): SplitTally | null {
@@ -129,6 +133,7 @@ function decodeTally(value: Buffer): SplitTally | null {
     resumed: s.resumed,
     retracted: s.retracted === true,
     workers: s.workers,
+    writeTime: int64(s.writeTime),
   };
 }
 

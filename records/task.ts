@@ -81,6 +81,8 @@ export interface TaskDone {
   readonly retracted: boolean;
   readonly workerId: string;
   readonly traceparent: string | null;
+  /** The tweet's write time, µs (null: a task-done of a version before it was carried). */
+  readonly writeTime: bigint | null;
 }
 
 export type WorkRecord =
@@ -188,6 +190,7 @@ export function taskDoneRecord(
       resumed: done.resumed,
       workerId: done.workerId,
       traceparent: task.traceparent,
+      writeTime: task.writeTime.toString(),
       ...(done.retracted ? { retracted: true } : {}),
     }),
     headers: done.traceparent ? { traceparent: done.traceparent } : {},
@@ -290,6 +293,7 @@ export function decodeWorkRecord(record: SourceRecord): WorkRecord {
         resumed: v.resumed === true,
         retracted: v.retracted === true,
         workerId: v.workerId,
+        writeTime: int64(v.writeTime),
       },
     };
   }

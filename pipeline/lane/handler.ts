@@ -31,6 +31,15 @@ import type { WriteSlots } from './write-slots.ts';
 /** Runs one store call under the retry policy; retries become events on `span`. */
 export type Attempt = <T>(what: string, fn: () => Promise<T>, span?: SampledSpan) => Promise<T>;
 
+/** A split whose last task-done was counted: what its latency and duration are measured from. */
+export interface SplitCompleted {
+  readonly op: 'insert' | 'delete';
+  /** µs; null when its task-dones did not carry it (written by an older version). */
+  readonly writeTime: bigint | null;
+  readonly startedAt: number;
+  readonly finishedAt: number;
+}
+
 /** What one record is. */
 export type Admission =
   /** A job to deliver. */
@@ -47,6 +56,8 @@ export interface LaneContext extends DeliverDeps {
   readonly topic: string;
   readonly log: Logger;
   readonly metrics: FanoutMetrics;
+  /** A split tweet's last task-done was counted here: its latency and duration are recorded. */
+  readonly splitCompleted?: (c: SplitCompleted) => void;
 }
 
 export interface Handler {

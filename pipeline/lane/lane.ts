@@ -143,6 +143,7 @@ export class Lane {
       topic: ports.source.topic,
       log: this.#log,
       metrics: this.#observer.metrics,
+      splitCompleted: (c) => this.#observer.splitCompleted(c),
       followers: ports.followers,
       authors: ports.authors,
       credit: this.#credit,

@@ -10,6 +10,7 @@ import { linkTo, SpanKind, tracer } from '../../lib/telemetry.ts';
 import type { WriteBatch } from '../fanout/fanout.ts';
 import { completesHere, type Job, writeOp } from '../job.ts';
 import { FanoutMetrics } from '../metrics.ts';
+import type { SplitCompleted } from './handler.ts';
 import type { CommittedTx } from './committer.ts';
 import type { CommitPlan } from './ledger.ts';
 
@@ -63,6 +64,15 @@ export class LaneObserver {
   /** A job's last row is written. */
   finished(job: Job): void {
     if (completesHere(job)) this.#operator.tweetDelivered(job.writeTime, job.op);
+  }
+
+  /**
+   * A split tweet completed here (its last task-done counted; its rows were written by whichever
+   * workers took its tasks): the one latency and duration of the tweet, as a whole tweet's are.
+   */
+  splitCompleted(c: SplitCompleted): void {
+    this.metrics.fannedOut(c.finishedAt - c.startedAt);
+    if (c.writeTime !== null) this.#operator.tweetDelivered(c.writeTime, c.op, c.finishedAt);
   }
 
   /** A transaction failed and will be tried again. */

@@ -24,7 +24,9 @@ export class TaskHandler implements Handler {
   constructor(ctx: LaneContext, config: Config) {
     this.#ctx = ctx;
     this.#work = { name: config.topics.tasks, partitions: config.topics.tasksPartitions };
-    this.#tallies = new CompletionAggregator(config, ctx.workerId);
+    this.#tallies = new CompletionAggregator(config, ctx.workerId, Date.now, (c) =>
+      ctx.splitCompleted?.(c),
+    );
   }
 
   admit(record: SourceRecord, restored: Checkpoint | null): Admission {

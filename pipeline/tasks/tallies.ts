@@ -34,6 +34,7 @@ import {
   tallyTombstone,
 } from '../../records/tally.ts';
 import type { TaskDone } from '../../records/task.ts';
+import type { SplitCompleted } from '../lane/handler.ts';
 
 export type { SplitTally } from '../../records/tally.ts';
 
@@ -42,9 +43,15 @@ export class CompletionAggregator {
   readonly #checkpoints: CheckpointTopic;
   readonly #workerId: string;
   readonly #now: () => number;
+  readonly #onComplete: (c: SplitCompleted) => void;
   readonly #partitions = new Map<number, Map<string, SplitTally>>();
 
-  constructor(config: Config, workerId: string, now: () => number = Date.now) {
+  constructor(
+    config: Config,
+    workerId: string,
+    now: () => number = Date.now,
+    onComplete: (c: SplitCompleted) => void = () => undefined,
+  ) {
     this.#config = config;
     this.#checkpoints = {
       name: config.topics.checkpoints,
@@ -52,6 +59,7 @@ export class CompletionAggregator {
     };
     this.#workerId = workerId;
     this.#now = now;
+    this.#onComplete = onComplete;
   }
 
   /** Takes over home partitions with the tallies committed in `state` (checkpoint-topic records). */
@@ -97,6 +105,7 @@ export class CompletionAggregator {
       resumed: false,
       retracted: false,
       workers: [],
+      writeTime: d.writeTime,
     };
     if (before.done.includes(d.index)) return []; // counted already (cannot happen with committed task-dones, but harmless)
     const tally: SplitTally = {
@@ -105,6 +114,7 @@ export class CompletionAggregator {
       delivered: before.delivered + d.delivered,
       resumed: before.resumed || d.resumed,
       retracted: before.retracted || d.retracted,
+      writeTime: before.writeTime ?? d.writeTime,
       workers: before.workers.includes(d.workerId)
         ? before.workers
         : [...before.workers, d.workerId],
@@ -115,6 +125,8 @@ export class CompletionAggregator {
     }
     byId.delete(d.splitId);
     const t = tally;
+    const finishedAt = this.#now();
+    this.#onComplete({ op: t.op, writeTime: t.writeTime, startedAt: t.startedAt, finishedAt });
     const completion = completionRecord(
       this.#config.topics.completed,
       checkpointPartition(this.#checkpoints, t.source.partition),
@@ -124,7 +136,7 @@ export class CompletionAggregator {
         op: t.op,
         delivered: t.delivered,
         startedAt: t.startedAt,
-        finishedAt: this.#now(),
+        finishedAt,
         resumed: t.resumed,
         retracted: t.retracted,
         source: t.source,

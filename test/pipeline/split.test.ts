@@ -11,6 +11,7 @@ import type {
   Transaction,
 } from '../../ports/streams.ts';
 import { Worker } from '../../pipeline/worker.ts';
+import { startTelemetry } from '../../cli/telemetry.ts';
 import { FakeSink, FakeSource, MemoryAuthors, MemoryFollowers, MemoryTimelines } from './fakes.ts';
 import { tweetEvent, usingTtl, within } from './fixtures.ts';
 import { rowCredit } from '../../pipeline/bounds.ts';
@@ -456,6 +457,7 @@ const done = (
   retracted,
   workerId,
   traceparent: '00-aa-bb-01',
+  writeTime: 123n,
 });
 const states = (records: readonly OutRecord[]): StateRecord[] =>
   records.map((r, i) => ({
@@ -828,6 +830,53 @@ describe('Worker with a work lane (fakes)', () => {
         true,
       ]);
       expect(timelines.rows).toBe(450 + 451 + 451); // the delete; the insert; its retraction
+      await withTimeout(worker.close(), 5_000, 'close hung');
+    },
+  );
+});
+
+describe('split fan-outs in the latency and duration histograms', () => {
+  it(
+    "records a split tweet's write time to last row and its start to finish, once, where it completes",
+    { timeout: 10_000 },
+    async () => {
+      const port = 30_000 + Math.floor(Math.random() * 20_000);
+      const stop = startTelemetry(
+        loadConfig({
+          env: {},
+          sets: [
+            `telemetry.prometheusPort=${port}`,
+            'telemetry.prometheusHost=127.0.0.1',
+            'telemetry.otlpEndpoint=http://127.0.0.1:9',
+            'telemetry.traceSampleRatio=0', // no span to export: the shutdown is quick
+          ],
+        }),
+        'split-test',
+      );
+      onTestFinished(() => stop());
+      const { source, sink, workSink, worker } = laneWorld();
+      const big = '00000000-0000-1000-8000-0000000000c1';
+      const writeTime = BigInt(Date.now() - 60_000) * 1_000n; // written a minute ago
+      source.push(0, tweetEvent(config, 'insert', big, 1n, writeTime));
+      void worker.start();
+      const completions = (): OutRecord[] => [
+        ...sink.records(config.topics.completed),
+        ...workSink.records(config.topics.completed),
+      ];
+      await within(5_000, 'completed', () => (completions().length === 1 ? true : undefined), 5);
+      expect(JSON.parse(completions()[0]!.value!)).toHaveProperty('split.tasks');
+      const text = await (await fetch(`http://127.0.0.1:${await stop.metricsPort}/metrics`)).text();
+      const count = (metric: string): number =>
+        text
+          .split('\n')
+          .filter((l) => l.startsWith(`${metric}_count{`) && l.includes('fanout_worker="w-tasks"'))
+          .reduce((n, l) => n + Number(l.split(' ').pop()), 0);
+      expect(count('fanout_tweet_duration_ms')).toBe(1);
+      expect(count('fanout_tweet_latency_ms')).toBe(1);
+      const sum = text
+        .split('\n')
+        .find((l) => l.startsWith('fanout_tweet_latency_ms_sum{') && l.includes('"w-tasks"'));
+      expect(Number(sum?.split(' ').pop())).toBeGreaterThanOrEqual(60_000);
       await withTimeout(worker.close(), 5_000, 'close hung');
     },
   );
