@@ -136,7 +136,7 @@ export class OperatorMetrics {
   readonly #aborted = this.#meter.createCounter('fanout_transactions_aborted', {
     description: 'Kafka transactions aborted (their work is redone)',
   });
-  /** fanout_checkpoint_age_seconds: since this process last committed a checkpoint. */
+  /** fanout_checkpoint_age_seconds: since this process last committed a transaction of progress. */
   readonly #checkpointAge = this.#meter.createObservableGauge('fanout_checkpoint_age_seconds', {
     description:
       'Seconds since the last committed checkpoint (offsets and cursors) of this process',

@@ -4,7 +4,13 @@
  * cassandra-driver instrumented, query spans outside a trace dropped.
  */
 import { createServer, type Server } from 'node:net';
-import { propagation, ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
+import {
+  INVALID_SPAN_CONTEXT,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  trace,
+} from '@opentelemetry/api';
 import { SamplingDecision, type Sampler } from '@opentelemetry/sdk-trace';
 import cassandra from 'cassandra-driver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +21,8 @@ import { createLogger } from '../../lib/log.ts';
 import { OperatorMetrics } from '../../lib/metrics.ts';
 import { Outage } from '../../lib/retry.ts';
 import { GraphMetrics } from '../../pipeline/graph/metrics.ts';
+import type { CommitPlan } from '../../pipeline/lane/ledger.ts';
+import { LaneObserver } from '../../pipeline/lane/observer.ts';
 import { FanoutMetrics } from '../../pipeline/metrics.ts';
 
 const listen = (port: number): Promise<Server> =>
@@ -222,6 +230,34 @@ describe('startTelemetry', () => {
       fm.close();
     }
     expect(await series()).toEqual([]);
+  });
+
+  it('reads the checkpoint age from the last commit, one of small tweets (offsets only) too', async () => {
+    const observer = new LaneObserver(loadConfig({ env: {} }), 'w-age', {
+      jobs: () => [],
+      lag: () => [],
+      restoring: () => 0,
+    });
+    const plan: CommitPlan = {
+      tx: { offsets: [{ partition: 0, offset: 8n }], records: [] },
+      empty: false,
+      committed: [],
+      apply: () => undefined,
+    };
+    const now = Date.now();
+    const span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT); // nothing for shutdown to export
+    try {
+      observer.committed(plan, { span, startMs: now - 3_000, endMs: now - 2_000 });
+      const text = await (await fetch(`http://127.0.0.1:${await stop.metricsPort}/metrics`)).text();
+      const age = text
+        .split('\n')
+        .find((l) => l.startsWith('fanout_checkpoint_age_seconds{') && l.includes('"w-age"'));
+      expect(age).toBeDefined();
+      expect(Number(age!.split(' ').pop())).toBeGreaterThanOrEqual(2);
+      expect(Number(age!.split(' ').pop())).toBeLessThan(60);
+    } finally {
+      observer.close();
+    }
   });
 
   it('propagates W3C trace context and baggage', () => {
