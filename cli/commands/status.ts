@@ -30,17 +30,19 @@ export async function snapshot(ctx: Context): Promise<StatusSnapshot> {
   const { config } = ctx;
   const admin = await ctx.admin();
   const { tweetsCdc, followersCdc, checkpoints, tasks, deadLetter } = config.topics;
-  const meta = await admin
-    .fetchTopicMetadata({ topics: [tweetsCdc, checkpoints, tasks] })
-    .catch(() => []);
+  // A topic not created yet has no partitions to show; any other failure to read Kafka fails
+  // the command (shown as nothing in progress, or as a group's whole topic behind, it lied).
+  const existing = new Set(await admin.listTopics());
+  const present = [tweetsCdc, checkpoints, tasks].filter((t) => existing.has(t));
+  const meta = present.length > 0 ? await admin.fetchTopicMetadata({ topics: present }) : [];
   const partitionsOf = (t: string): number[] =>
     (meta.find((m) => m.name === t)?.partitions ?? []).map((p) => p.partitionId);
   const tasksGroup = `${config.pipeline.groupId}.tasks`;
   const graphGroup = `${config.pipeline.groupId}.graph`;
   // The lag first, then the records: a task that commits in between is read as pending and as
   // done, and counted once; a split that completes in between is left out (see committedProgress).
-  const lag = await lagOf(admin, config.pipeline.groupId, tweetsCdc);
-  const taskLag = await lagOf(admin, tasksGroup, tasks);
+  const lag = await lagOf(admin, config.pipeline.groupId, tweetsCdc, existing);
+  const taskLag = await lagOf(admin, tasksGroup, tasks, existing);
   const checkpointRecords = await readToEnd(config, checkpoints, partitionsOf(checkpoints));
   // Every partition from its committed offset (one at its end costs nothing): a task-done committed
   // after the lag was read may land on a home partition that had no lag then.
@@ -59,8 +61,8 @@ export async function snapshot(ctx: Context): Promise<StatusSnapshot> {
     now,
   });
   // Follows and unfollows commit no progress records: their lag is all there is to show.
-  const graphLag = await lagOf(admin, graphGroup, followersCdc);
-  const dead = await admin.fetchTopicOffsets(deadLetter).catch(() => []);
+  const graphLag = await lagOf(admin, graphGroup, followersCdc, existing);
+  const dead = existing.has(deadLetter) ? await admin.fetchTopicOffsets(deadLetter) : [];
   return {
     at: now,
     group: config.pipeline.groupId,
@@ -169,11 +171,20 @@ async function watch(ctx: Context, options: StatusOptions): Promise<void> {
   }
 }
 
-/** A group's committed offsets against the partitions' ends (no commit yet: from the low watermark). */
-async function lagOf(admin: Admin, groupId: string, topic: string): Promise<PartitionLag[]> {
-  const high = await admin.fetchTopicOffsets(topic).catch(() => []);
-  const committed =
-    (await admin.fetchOffsets({ groupId, topics: [topic] }).catch(() => []))[0]?.partitions ?? [];
+/**
+ * A group's committed offsets against the partitions' ends (no commit yet: from the low
+ * watermark); none for a topic not in `existing`. A failed read rejects: taken for "no commit",
+ * it showed the group a whole topic behind.
+ */
+export async function lagOf(
+  admin: Pick<Admin, 'fetchTopicOffsets' | 'fetchOffsets'>,
+  groupId: string,
+  topic: string,
+  existing: ReadonlySet<string>,
+): Promise<PartitionLag[]> {
+  if (!existing.has(topic)) return [];
+  const high = await admin.fetchTopicOffsets(topic);
+  const committed = (await admin.fetchOffsets({ groupId, topics: [topic] }))[0]?.partitions ?? [];
   return high.map((h) => {
     const c = committed.find((p) => p.partition === h.partition);
     const at = c && Number(c.offset) >= 0 ? Number(c.offset) : Number(h.low);
