@@ -9,7 +9,8 @@ export class GraphMetrics {
   readonly #attrs: Attributes;
   readonly #meter = metrics.getMeter('fanout');
   readonly #changes = this.#meter.createCounter('fanout_graph_changes', {
-    description: 'Follows and unfollows handled (committed with their completion)',
+    description:
+      'Follows and unfollows handled, counted when their last row is written (one redone after a crash counts again)',
   });
   readonly #rows = this.#meter.createCounter('fanout_graph_rows', {
     description: 'Timeline rows written by follows (backfilled tweets) and unfollows (deletes)',
