@@ -270,6 +270,8 @@ export async function connectAdmin(first: unknown, second?: Config): Promise<Kaf
     return admin;
   } catch (err) {
     await admin?.disconnect().catch(() => undefined);
+    // Refused before any connection: a setting to fix (a TLS file that cannot be read, ./props.ts).
+    if (admin === undefined && err instanceof FanoutError && !err.retriable) throw err;
     const what = 'create the admin client';
     if (admin?.security.refusal !== undefined) throw admin.security.failure(err, what);
     const why = classifyKafkaError(err, what).message;

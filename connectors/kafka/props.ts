@@ -2,7 +2,9 @@
  * librdkafka properties of the app's Kafka clients, from config. Every client (producers,
  * consumers, admin) is librdkafka's own and gets these under librdkafka's property names.
  */
+import { accessSync, constants } from 'node:fs';
 import type { Config } from '../../config/index.ts';
+import { FanoutError } from '../../lib/errors.ts';
 
 /** librdkafka properties every client of the app shares: brokers, identity, security. */
 export function baseProps(config: Config): Record<string, string | number> {
@@ -23,12 +25,35 @@ export function baseProps(config: Config): Record<string, string | number> {
   if (k.securityProtocol === 'ssl' || k.securityProtocol === 'sasl_ssl') {
     // librdkafka checks the broker's name by default since 2.0; said here so config decides.
     props['ssl.endpoint.identification.algorithm'] = k.sslVerifyHostname ? 'https' : 'none';
+    checkTlsFiles(config);
     if (k.sslCaLocation) props['ssl.ca.location'] = k.sslCaLocation;
     if (k.sslCertificateLocation) props['ssl.certificate.location'] = k.sslCertificateLocation;
     if (k.sslKeyLocation) props['ssl.key.location'] = k.sslKeyLocation;
     if (k.sslKeyPassword) props['ssl.key.password'] = k.sslKeyPassword;
   }
   return props;
+}
+
+/**
+ * Throws, naming the key, when a TLS file of the config cannot be read: librdkafka then fails the
+ * client's creation with only "Local: Erroneous state", which reads as a broker outage.
+ */
+function checkTlsFiles(config: Config): void {
+  const k = config.kafka;
+  for (const key of ['sslCaLocation', 'sslCertificateLocation', 'sslKeyLocation'] as const) {
+    // A CA location may be a directory, or librdkafka's "probe" (the usual system paths).
+    if (k[key] === '' || (key === 'sslCaLocation' && k[key] === 'probe')) continue;
+    try {
+      accessSync(k[key], constants.R_OK);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
+      throw new FanoutError(
+        'KAFKA_TLS_FILE',
+        `kafka.${key} names ${k[key]}, which cannot be read (${code})`,
+        { retriable: false },
+      );
+    }
+  }
 }
 
 /** librdkafka properties of a transactional producer: the worker's sinks and the CDC connector's. */
