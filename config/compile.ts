@@ -132,6 +132,33 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+/**
+ * SASL settings that cannot work together, one sentence each naming the keys: a login needs both
+ * its name and password, and a protocol without SASL would drop them silently (the broker's SASL
+ * listener then cuts the connection with no word of why).
+ */
+function saslProblems(s: Settings): string[] {
+  const k = s.kafka;
+  const sasl = k.securityProtocol.startsWith('sasl');
+  if (sasl)
+    return [
+      ...(k.saslUsername === ''
+        ? [`kafka.securityProtocol is ${k.securityProtocol}, so kafka.saslUsername must be set`]
+        : []),
+      ...(k.saslPassword === ''
+        ? [
+            `kafka.securityProtocol is ${k.securityProtocol}, so kafka.saslPassword must be set (env FANOUT_KAFKA_SASL_PASSWORD or FANOUT_KAFKA_SASL_PASSWORD_FILE)`,
+          ]
+        : []),
+    ];
+  return (['saslUsername', 'saslPassword'] as const)
+    .filter((key) => k[key] !== '')
+    .map(
+      (key) =>
+        `kafka.${key} is set but kafka.securityProtocol is ${k.securityProtocol}: use sasl_ssl (or sasl_plaintext)`,
+    );
+}
+
 /** TLS settings that cannot work together, one sentence each naming the keys. */
 function tlsProblems(s: Settings): string[] {
   const problems: string[] = [];
@@ -191,12 +218,7 @@ export function compile(s: Settings): Config {
       `pipeline.lingerMs (${p.lingerMs}) must be below kafka.transactionTimeoutMs (${s.kafka.transactionTimeoutMs})`,
     );
   }
-  const sasl = s.kafka.securityProtocol.startsWith('sasl');
-  if (sasl && s.kafka.saslUsername === '') {
-    problems.push(
-      `kafka.securityProtocol is ${s.kafka.securityProtocol}, so kafka.saslUsername must be set`,
-    );
-  }
+  problems.push(...saslProblems(s));
   if ((s.cassandra.username === '') !== (s.cassandra.password === '')) {
     problems.push('cassandra.username and cassandra.password must be set together');
   }

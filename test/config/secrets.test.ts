@@ -150,3 +150,35 @@ describe('TLS settings', () => {
     ]);
   });
 });
+
+describe('SASL settings', () => {
+  it('a SASL login without its password, or with a protocol that sends none, is refused naming the keys', () => {
+    const empty = file('empty-pw', '\n');
+    const noPassword = failure(() =>
+      loadConfig({
+        env: {
+          FANOUT_KAFKA_SECURITY_PROTOCOL: 'sasl_ssl',
+          FANOUT_KAFKA_SASL_USERNAME: 'worker',
+          FANOUT_KAFKA_SASL_PASSWORD_FILE: empty,
+        },
+      }),
+    );
+    expect(noPassword.problems).toEqual([
+      'kafka.securityProtocol is sasl_ssl, so kafka.saslPassword must be set (env FANOUT_KAFKA_SASL_PASSWORD or FANOUT_KAFKA_SASL_PASSWORD_FILE)',
+    ]);
+    const ignored = failure(() =>
+      loadConfig({
+        env: {
+          FANOUT_KAFKA_SECURITY_PROTOCOL: 'ssl',
+          FANOUT_KAFKA_SASL_USERNAME: 'worker',
+          FANOUT_KAFKA_SASL_PASSWORD: 'sasl-pw-never-sent',
+        },
+      }),
+    );
+    expect(ignored.problems).toEqual([
+      'kafka.saslUsername is set but kafka.securityProtocol is ssl: use sasl_ssl (or sasl_plaintext)',
+      'kafka.saslPassword is set but kafka.securityProtocol is ssl: use sasl_ssl (or sasl_plaintext)',
+    ]);
+    expect(ignored.message).not.toContain('sasl-pw-never-sent');
+  });
+});

@@ -180,9 +180,11 @@ describe('secured Kafka and Cassandra (issue #18)', () => {
       fanoutAs('worker plaintext kafka', 'worker', ['worker'], names, {
         sets: [
           'kafka.securityProtocol=plaintext',
+          'kafka.saslUsername=',
           'kafka.sslCaLocation=',
           'kafka.connectTimeoutMs=5000',
         ],
+        env: { FANOUT_KAFKA_SASL_PASSWORD_FILE: undefined },
       }),
       /the listener speaks TLS: kafka\.securityProtocol is plaintext/,
     );
