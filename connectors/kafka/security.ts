@@ -64,6 +64,22 @@ const REFUSALS: ReadonlyArray<readonly [RegExp, Refusal]> = [
 ];
 
 /**
+ * A SASL mechanism the broker does not enable: librdkafka names it and the ones the broker takes
+ * ("SASL SCRAM-SHA-256 mechanism handshake failed: Broker: Unsupported SASL mechanism: broker's
+ * supported mechanisms: SCRAM-SHA-512,PLAIN").
+ */
+const MECHANISM = /SASL (\S+) mechanism handshake failed: .*supported mechanisms: ([^\s(]*)/;
+
+function mechanismRefusal(line: string): Refusal | undefined {
+  const m = MECHANISM.exec(line);
+  if (m === null) return undefined;
+  return {
+    code: 'KAFKA_AUTH_FAILED',
+    sentence: `the broker does not take kafka.saslMechanism ${m[1]}, only ${m[2] || '(none listed)'}: set kafka.saslMechanism to one of those (plain | scram-sha-256 | scram-sha-512)`,
+  };
+}
+
+/**
  * A plaintext client on a TLS listener: the listener ends each connection during the ApiVersion
  * request (librdkafka 2.x: "connection closed by peer … in state APIVERSION_QUERY"; older ones
  * say "connecting to a SSL listener?"), where a broker that is down refuses the connection. Taken
@@ -100,7 +116,10 @@ export class SecurityWatch {
 
   /** Feeds one librdkafka log line. */
   note(line: string): void {
-    this.#refusal = REFUSALS.find(([pattern]) => pattern.test(line))?.[1] ?? this.#refusal;
+    this.#refusal =
+      mechanismRefusal(line) ??
+      REFUSALS.find(([pattern]) => pattern.test(line))?.[1] ??
+      this.#refusal;
     if (this.#config.kafka.securityProtocol === 'plaintext' && TLS_LISTENER.test(line))
       if (++this.#cutInHandshake >= 2) this.#refusal ??= TLS_REQUIRED;
   }

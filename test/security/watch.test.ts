@@ -82,6 +82,20 @@ describe('SecurityWatch (librdkafka only logs security failures)', () => {
     expect(w.failure(new Error('Broker transport failure'), 'connect').retriable).toBe(false);
   });
 
+  it('names kafka.saslMechanism, and what the broker takes, when the broker does not enable the mechanism', () => {
+    // Recorded against the secure local set (SCRAM-SHA-512 and PLAIN) with kafka.saslMechanism=scram-sha-256.
+    const line =
+      "[thrd:sasl_ssl://127.0.0.1:9192/bootstrap]: sasl_ssl://127.0.0.1:9192/bootstrap: SASL SCRAM-SHA-256 mechanism handshake failed: Broker: Unsupported SASL mechanism: broker's supported mechanisms: SCRAM-SHA-512,PLAIN (after 308ms in state AUTH_HANDSHAKE)";
+    const w = new SecurityWatch(sasl);
+    w.note(line);
+    expect(w.refusal).toEqual({
+      code: 'KAFKA_AUTH_FAILED',
+      sentence:
+        'the broker does not take kafka.saslMechanism SCRAM-SHA-256, only SCRAM-SHA-512,PLAIN: set kafka.saslMechanism to one of those (plain | scram-sha-256 | scram-sha-512)',
+    });
+    expect(w.failure(transport, 'list topics').retriable).toBe(false);
+  });
+
   it('keeps the last refusal through the lines that follow it, and ignores other lines', () => {
     const w = new SecurityWatch(sasl);
     w.note('Connect to ipv4#127.0.0.1:9192 failed: Connection refused');
