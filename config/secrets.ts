@@ -17,7 +17,10 @@ const secrets = new Set<string>();
  * 3-character password is not a secret anyway.
  */
 export function registerSecret(value: string): void {
-  if (value.length >= 4) secrets.add(value);
+  if (value.length < 4) return;
+  secrets.add(value);
+  // As JSON escapes it too: a JSON log line or a log line's extras show its `"` and `\` escaped.
+  secrets.add(JSON.stringify(value).slice(1, -1));
 }
 
 /** `text` with every registered secret replaced by {@link REDACTED}. */

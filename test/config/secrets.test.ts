@@ -182,3 +182,23 @@ describe('SASL settings', () => {
     expect(ignored.message).not.toContain('sasl-pw-never-sent');
   });
 });
+
+describe('redaction of secrets that JSON escapes', () => {
+  const secret = 'pa"ss\\word-json';
+  loadConfig({ env: { FANOUT_CASSANDRA_USERNAME: 'app', FANOUT_CASSANDRA_PASSWORD: secret } });
+  const escaped = JSON.stringify(secret).slice(1, -1);
+
+  it('json log lines and text log extras lose a secret with a quote or backslash', () => {
+    for (const format of ['json', 'text'] as const) {
+      const lines: string[] = [];
+      createLogger({ level: 'debug', format }, 'test', (l) => lines.push(l)).error(
+        `login with ${secret} failed`,
+        { detail: `password=${secret}` },
+      );
+      const out = lines.join('\n');
+      expect(out, format).not.toContain(escaped);
+      expect(out, format).not.toContain(secret);
+      expect(out, format).toContain('password=[redacted]');
+    }
+  });
+});
