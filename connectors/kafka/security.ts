@@ -93,12 +93,26 @@ const TLS_REQUIRED: Refusal = {
     'the listener speaks TLS: kafka.securityProtocol is plaintext; set it to ssl or sasl_ssl (and kafka.sslCaLocation)',
 };
 
+/**
+ * A client without SASL on a SASL listener: the listener answers ApiVersion, then ends the
+ * connection at the first other request, within milliseconds of librdkafka taking it UP (a TLS
+ * client logs "SSL connection closed by peer (after 5ms in state UP)"; a plaintext one is told
+ * "broker might require SASL authentication"). Taken within 500 ms of UP and on the second such
+ * line, as above: a connection that was up for longer was cut by a broker going down.
+ */
+function cutAfterUp(line: string): boolean {
+  const m =
+    /(closed by peer|might require SASL authentication).*\(after (\d+)ms in state UP\b/i.exec(line);
+  return m !== null && Number(m[2]) < 500;
+}
+
 /** Reads one client's log lines and explains its failed connection from them. */
 export class SecurityWatch {
   readonly #config: Config;
   readonly #log: Logger | undefined;
   #refusal: Refusal | undefined;
   #cutInHandshake = 0;
+  #cutAfterUp = 0;
 
   /** `log`: where the client's log lines go (debug: a broker that is down repeats them every second). */
   constructor(config: Config, log?: Logger) {
@@ -122,6 +136,12 @@ export class SecurityWatch {
       this.#refusal;
     if (this.#config.kafka.securityProtocol === 'plaintext' && TLS_LISTENER.test(line))
       if (++this.#cutInHandshake >= 2) this.#refusal ??= TLS_REQUIRED;
+    const protocol = this.#config.kafka.securityProtocol;
+    if (!protocol.startsWith('sasl') && cutAfterUp(line) && ++this.#cutAfterUp >= 2)
+      this.#refusal ??= {
+        code: 'KAFKA_AUTH_FAILED',
+        sentence: `the listener wants a SASL login: kafka.securityProtocol is ${protocol}; set it to ${protocol === 'ssl' ? 'sasl_ssl' : 'sasl_ssl (or sasl_plaintext)'}, with kafka.saslMechanism, kafka.saslUsername and kafka.saslPassword`,
+      };
   }
 
   /** The last security failure the client logged. */

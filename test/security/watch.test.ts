@@ -96,6 +96,39 @@ describe('SecurityWatch (librdkafka only logs security failures)', () => {
     expect(w.failure(transport, 'list topics').retriable).toBe(false);
   });
 
+  it('a client without SASL on a SASL listener is refused naming kafka.securityProtocol, on the second cut right after UP', () => {
+    const tls = loadConfig({ env: {}, sets: ['kafka.securityProtocol=ssl'] });
+    // Recorded against the secure local set's SASL_SSL listener with kafka.securityProtocol=ssl.
+    const cut =
+      '[thrd:ssl://127.0.0.1:9192/bootstrap]: ssl://127.0.0.1:9192/bootstrap: Disconnected: SSL connection closed by peer (after 5ms in state UP)';
+    const w = new SecurityWatch(tls);
+    w.note(cut);
+    expect(w.refusal).toBeUndefined(); // once: maybe a broker going down
+    w.note(`${cut.slice(0, -1)}, 1 identical error(s) suppressed)`);
+    expect(w.refusal).toEqual({
+      code: 'KAFKA_AUTH_FAILED',
+      sentence:
+        'the listener wants a SASL login: kafka.securityProtocol is ssl; set it to sasl_ssl, with kafka.saslMechanism, kafka.saslUsername and kafka.saslPassword',
+    });
+    expect(w.failure(transport, 'list topics').retriable).toBe(false);
+    // A connection that was up for longer, cut by a broker going down, is not one.
+    const up = new SecurityWatch(tls);
+    for (let i = 0; i < 3; i++)
+      up.note(
+        'ssl://127.0.0.1:9192/bootstrap: Disconnected: SSL connection closed by peer (after 1500ms in state UP)',
+      );
+    expect(up.refusal).toBeUndefined();
+    // librdkafka's own hint to a plaintext client (rdkafka_broker.c, rd_kafka_broker_set_error).
+    const plain = new SecurityWatch(plaintext);
+    const hinted =
+      '127.0.0.1:9092/bootstrap: Disconnected: verify that security.protocol is correctly configured, broker might require SASL authentication (after 2ms in state UP)';
+    plain.note(hinted);
+    plain.note(hinted);
+    expect(plain.refusal?.sentence).toBe(
+      'the listener wants a SASL login: kafka.securityProtocol is plaintext; set it to sasl_ssl (or sasl_plaintext), with kafka.saslMechanism, kafka.saslUsername and kafka.saslPassword',
+    );
+  });
+
   it('keeps the last refusal through the lines that follow it, and ignores other lines', () => {
     const w = new SecurityWatch(sasl);
     w.note('Connect to ipv4#127.0.0.1:9192 failed: Connection refused');
