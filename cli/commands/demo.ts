@@ -4,6 +4,7 @@ import { CassandraFollowerStore } from '../../connectors/cassandra/followers.ts'
 import { CassandraTimelineStore } from '../../connectors/cassandra/timelines.ts';
 import { CassandraTweetStore } from '../../connectors/cassandra/tweets.ts';
 import type { SeedOptions } from '../seed-graph.ts';
+import type { Config } from '../../config/index.ts';
 import type { Context } from '../context.ts';
 import { progress } from '../progress.ts';
 import { deliveredSoFar } from '../../pipeline/status.ts';
@@ -32,7 +33,7 @@ export async function demo(
   const log = (l: string): void => {
     process.stderr.write(`[services] ${l}\n`);
   };
-  if (await needsLocalServices(ctx)) await servicesUp(undefined, { log });
+  if (await needsLocalServices(ctx.config)) await servicesUp(undefined, { log });
   // Jaeger and Prometheus, and the SDK exporting to them: the run can be watched and traced.
   if (observability) await servicesUp(['jaeger', 'prometheus'], { log });
   const stopTelemetry = observability ? startTelemetry(ctx.config, 'demo', ctx.log) : undefined;
@@ -154,11 +155,14 @@ async function demoRun(ctx: Context, options: SeedOptions, say: (line: string) =
 /**
  * The demo starts the local launcher's services when the config points at loopback and nothing
  * answers there yet; services that already answer (the launcher's, or `docker compose`'s on the
- * same ports) are used as they are.
+ * same ports) are used as they are. A config that asks for TLS or SASL is not theirs (they are
+ * plain; `services up --secure` starts the secure set), and the plain probes below cannot tell
+ * whether it answers: the demo's own clients connect to it, or say why not.
  */
-async function needsLocalServices(ctx: Context): Promise<boolean> {
-  const { brokers } = ctx.config.kafka;
-  const { contactPoints } = ctx.config.cassandra;
+export async function needsLocalServices(config: Config): Promise<boolean> {
+  const { brokers, securityProtocol } = config.kafka;
+  const { contactPoints, tls } = config.cassandra;
+  if (securityProtocol !== 'plaintext' || tls) return false;
   const loopback = (hp: string): boolean =>
     hp.startsWith('127.0.0.1:') || hp.startsWith('localhost:');
   if (!brokers.every(loopback) || !contactPoints.every(loopback)) return false;
