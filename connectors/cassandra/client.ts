@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
+import { createSecureContext, connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import cassandra from 'cassandra-driver';
 import type { Config } from '../../config/index.ts';
 import { classifyCassandraError, FanoutError, withTimeout } from '../../lib/errors.ts';
@@ -64,7 +64,7 @@ export async function connectCassandra(
 
 /**
  * Node TLS options of the driver from config: the CA bundle and client certificate read now (a
- * missing file is one sentence naming its key), the server certificate always checked against
+ * missing file, or a certificate and key that do not load together, is one sentence naming the keys), the server certificate always checked against
  * the CA, and its name against the address connected to unless cassandra.tlsVerifyHostname is off.
  */
 export function tlsOptions(config: Config): ConnectionOptions {
@@ -85,6 +85,19 @@ export function tlsOptions(config: Config): ConnectionOptions {
   const ca = read('tlsCaFile');
   const cert = read('tlsCertFile');
   const key = read('tlsKeyFile');
+  if (cert && key) {
+    // Loaded here, not at each connection: the driver would report a key that does not load
+    // (another certificate's, an encrypted one) as every node unreachable, and wait it out.
+    try {
+      createSecureContext({ cert, key });
+    } catch (err) {
+      throw new FanoutError(
+        'CASSANDRA_TLS_FILE',
+        `cassandra.tlsCertFile ${c.tlsCertFile} and cassandra.tlsKeyFile ${c.tlsKeyFile} do not load as a certificate and its key: ${(err as Error).message}`,
+        { retriable: false },
+      );
+    }
+  }
   return {
     rejectUnauthorized: true,
     ...(ca ? { ca: [ca] } : {}),

@@ -1,4 +1,8 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../config/index.ts';
@@ -33,5 +37,56 @@ describe('connectCassandra when every connection is reset (issue #17)', () => {
     expect(err).toBeInstanceOf(FanoutError);
     expect((err as FanoutError).code).toBe('CASSANDRA_UNREACHABLE');
     expect((err as FanoutError).retriable).toBe(true);
+  });
+});
+
+describe('connectCassandra with a client certificate that does not load', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'fanout-cassandra-tls-'));
+  const pair = (name: string): { cert: string; key: string } => {
+    const [cert, key] = [join(dir, `${name}.pem`), join(dir, `${name}.key`)];
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        `/CN=${name}`,
+        '-keyout',
+        key,
+        '-out',
+        cert,
+      ],
+      { stdio: 'ignore' },
+    );
+    return { cert, key };
+  };
+  const [a, b] = [pair('a'), pair('b')];
+
+  it('names cassandra.tlsCertFile and cassandra.tlsKeyFile, not retriable, for a key of another certificate', async () => {
+    const config = loadConfig({
+      env: {},
+      sets: [
+        'cassandra.contactPoints=127.0.0.1:1',
+        'cassandra.connectTimeoutMs=1000',
+        'cassandra.tls=true',
+        `cassandra.tlsCertFile=${a.cert}`,
+        `cassandra.tlsKeyFile=${b.key}`,
+      ],
+    });
+    const err = await connectCassandra(config).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toMatchObject({ code: 'CASSANDRA_TLS_FILE', retriable: false });
+    expect((err as Error).message).toMatch(
+      new RegExp(
+        `^cassandra\\.tlsCertFile ${a.cert} and cassandra\\.tlsKeyFile ${b.key} do not load as a certificate and its key: .*key values mismatch`,
+      ),
+    );
   });
 });
