@@ -2,7 +2,8 @@
  * librdkafka properties of the app's Kafka clients, from config. Every client (producers,
  * consumers, admin) is librdkafka's own and gets these under librdkafka's property names.
  */
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import type { Config } from '../../config/index.ts';
 import { FanoutError } from '../../lib/errors.ts';
 
@@ -35,8 +36,9 @@ export function baseProps(config: Config): Record<string, string | number> {
 }
 
 /**
- * Throws, naming the key, when a TLS file of the config cannot be read: librdkafka then fails the
- * client's creation with only "Local: Erroneous state", which reads as a broker outage.
+ * Throws, naming the keys, when a TLS file of the config cannot be read, or the client certificate
+ * and key do not load together (another certificate's key, a wrong kafka.sslKeyPassword): librdkafka
+ * then fails the client's creation with only "Local: Erroneous state", which reads as an outage.
  */
 function checkTlsFiles(config: Config): void {
   const k = config.kafka;
@@ -53,6 +55,21 @@ function checkTlsFiles(config: Config): void {
         { retriable: false },
       );
     }
+  }
+  if (k.sslCertificateLocation === '' || k.sslKeyLocation === '') return;
+  try {
+    createSecureContext({
+      cert: readFileSync(k.sslCertificateLocation),
+      key: readFileSync(k.sslKeyLocation),
+      ...(k.sslKeyPassword ? { passphrase: k.sslKeyPassword } : {}),
+    });
+  } catch (err) {
+    const password = k.sslKeyPassword ? ' (with kafka.sslKeyPassword)' : '';
+    throw new FanoutError(
+      'KAFKA_TLS_FILE',
+      `kafka.sslCertificateLocation ${k.sslCertificateLocation} and kafka.sslKeyLocation ${k.sslKeyLocation}${password} do not load as a certificate and its key: ${(err as Error).message}`,
+      { retriable: false },
+    );
   }
 }
 

@@ -3,6 +3,7 @@
  * meets it first; librdkafka fails such a client with "Local: Erroneous state", which read as a
  * broker outage and was waited out for retry.outageBudgetMs.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -69,6 +70,56 @@ describe('Kafka TLS files', () => {
           message: `${key} names ${missing}, which cannot be read (ENOENT)`,
         });
       }
+    });
+  }
+});
+
+describe('Kafka client certificate and key', () => {
+  const pem = (name: string): { cert: string; key: string } => {
+    const [cert, key] = [join(dir, `${name}.pem`), join(dir, `${name}.key`)];
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'rsa:2048', '-days', '1', '-subj', `/CN=${name}`].concat([
+        '-passout',
+        'pass:right-pass',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+      ]),
+      { stdio: 'ignore' },
+    );
+    return { cert, key };
+  };
+  const [a, b] = [pem('a'), pem('b')];
+
+  for (const [why, key, password] of [
+    ['a wrong kafka.sslKeyPassword', a.key, 'wrong-pass'],
+    ['the key of another certificate', b.key, 'right-pass'],
+  ] as const) {
+    it(`${why} is refused naming the keys, not retried`, async () => {
+      const config = loadConfig({
+        env: {},
+        sets: [
+          'kafka.brokers=127.0.0.1:1',
+          'kafka.securityProtocol=ssl',
+          'kafka.connectTimeoutMs=1000',
+          `kafka.sslCertificateLocation=${a.cert}`,
+          `kafka.sslKeyLocation=${key}`,
+          `kafka.sslKeyPassword=${password}`,
+        ],
+      });
+      const err = await connectAdmin(config).then(
+        () => new Error('connected'),
+        (e: unknown) => e,
+      );
+      expect(err).toMatchObject({ code: 'KAFKA_TLS_FILE', retriable: false });
+      expect((err as Error).message).toMatch(
+        new RegExp(
+          `^kafka\\.sslCertificateLocation ${a.cert} and kafka\\.sslKeyLocation ${key} \\(with kafka\\.sslKeyPassword\\) do not load as a certificate and its key: `,
+        ),
+      );
+      expect((err as Error).message).not.toContain(password);
     });
   }
 });
