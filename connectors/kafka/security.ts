@@ -80,18 +80,18 @@ function mechanismRefusal(line: string): Refusal | undefined {
 }
 
 /**
- * A plaintext client on a TLS listener: the listener ends each connection during the ApiVersion
- * request (librdkafka 2.x: "connection closed by peer … in state APIVERSION_QUERY"; older ones
- * say "connecting to a SSL listener?"), where a broker that is down refuses the connection. Taken
- * as a refusal on the second such line, so one connection cut by a broker going down is not.
+ * A client without TLS (plaintext, sasl_plaintext) on a TLS listener: the listener ends each
+ * connection during the ApiVersion request (librdkafka 2.x: "connection closed by peer … in state
+ * APIVERSION_QUERY"; older ones say "connecting to a SSL listener?"), where a broker that is down
+ * refuses the connection. Taken as a refusal on the second such line, so one connection cut by a
+ * broker going down is not.
  */
 const TLS_LISTENER =
   /closed by peer.*in state APIVERSION_QUERY|incorrect security\.protocol configuration \(connecting to a SSL listener\?\)/i;
-const TLS_REQUIRED: Refusal = {
+const tlsRequired = (protocol: 'plaintext' | 'sasl_plaintext'): Refusal => ({
   code: 'KAFKA_TLS_FAILED',
-  sentence:
-    'the listener speaks TLS: kafka.securityProtocol is plaintext; set it to ssl or sasl_ssl (and kafka.sslCaLocation)',
-};
+  sentence: `the listener speaks TLS: kafka.securityProtocol is ${protocol}; set it to ${protocol === 'plaintext' ? 'ssl or sasl_ssl' : 'sasl_ssl'} (and kafka.sslCaLocation)`,
+});
 
 /**
  * A client without SASL on a SASL listener: the listener answers ApiVersion, then ends the
@@ -134,9 +134,13 @@ export class SecurityWatch {
       mechanismRefusal(line) ??
       REFUSALS.find(([pattern]) => pattern.test(line))?.[1] ??
       this.#refusal;
-    if (this.#config.kafka.securityProtocol === 'plaintext' && TLS_LISTENER.test(line))
-      if (++this.#cutInHandshake >= 2) this.#refusal ??= TLS_REQUIRED;
     const protocol = this.#config.kafka.securityProtocol;
+    if (
+      (protocol === 'plaintext' || protocol === 'sasl_plaintext') &&
+      TLS_LISTENER.test(line) &&
+      ++this.#cutInHandshake >= 2
+    )
+      this.#refusal ??= tlsRequired(protocol);
     if (!protocol.startsWith('sasl') && cutAfterUp(line) && ++this.#cutAfterUp >= 2)
       this.#refusal ??= {
         code: 'KAFKA_AUTH_FAILED',

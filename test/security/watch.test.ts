@@ -129,6 +129,29 @@ describe('SecurityWatch (librdkafka only logs security failures)', () => {
     );
   });
 
+  it('a sasl_plaintext client on a TLS listener is refused naming kafka.securityProtocol, as a plaintext one is', () => {
+    const saslPlaintext = loadConfig({
+      env: {},
+      sets: [
+        'kafka.securityProtocol=sasl_plaintext',
+        'kafka.saslUsername=u',
+        'kafka.saslPassword=p',
+      ],
+    });
+    // Recorded against the secure local set's SASL_SSL listener with kafka.securityProtocol=sasl_plaintext.
+    const cut =
+      '[thrd:sasl_plaintext://127.0.0.1:9192/bootstrap]: sasl_plaintext://127.0.0.1:9192/bootstrap: Disconnected: connection closed by peer: receive 0 after POLLIN (after 1ms in state APIVERSION_QUERY)';
+    const w = new SecurityWatch(saslPlaintext);
+    w.note(cut);
+    w.note(`${cut.slice(0, -1)}, 1 identical error(s) suppressed)`);
+    expect(w.refusal).toEqual({
+      code: 'KAFKA_TLS_FAILED',
+      sentence:
+        'the listener speaks TLS: kafka.securityProtocol is sasl_plaintext; set it to sasl_ssl (and kafka.sslCaLocation)',
+    });
+    expect(w.failure(transport, 'list topics').retriable).toBe(false);
+  });
+
   it('keeps the last refusal through the lines that follow it, and ignores other lines', () => {
     const w = new SecurityWatch(sasl);
     w.note('Connect to ipv4#127.0.0.1:9192 failed: Connection refused');
