@@ -116,6 +116,10 @@ const UNTRUSTED = new Set([
   'CERT_UNTRUSTED',
 ]);
 
+/** OpenSSL's alerts of a node that refuses the client certificate, or wants one it did not get. */
+const CLIENT_CERT_REFUSED =
+  /alert (certificate required|bad certificate|unknown ca|certificate unknown)|ALERT_(CERTIFICATE_REQUIRED|BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_UNKNOWN)/i;
+
 /**
  * A login, certificate or protocol refusal in a failed connect, as one sentence naming the
  * settings to fix; undefined for anything else (e.g. the node is down). Retrying cannot help.
@@ -145,6 +149,17 @@ function securityFailure(
       code: 'CASSANDRA_TLS_FAILED',
       sentence: `${where} presented a certificate that is not trusted (${tlsCode}): cassandra.tlsCaFile must hold the CA that signed it`,
     };
+  // A node with require_client_auth ends the handshake with an alert (TLS 1.3: after it).
+  if (inner.some((e) => CLIENT_CERT_REFUSED.test(`${e.code} ${e.message}`)))
+    return c.tlsCertFile === ''
+      ? {
+          code: 'CASSANDRA_TLS_FAILED',
+          sentence: `${where} requires a client certificate: set cassandra.tlsCertFile and cassandra.tlsKeyFile`,
+        }
+      : {
+          code: 'CASSANDRA_TLS_FAILED',
+          sentence: `${where} refused the client certificate: cassandra.tlsCertFile must be signed by a CA the node trusts`,
+        };
   if (inner.some((e) => e.code === 'ERR_TLS_CERT_ALTNAME_INVALID'))
     return {
       code: 'CASSANDRA_TLS_FAILED',

@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
+import { createServer as createTlsServer } from 'node:tls';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -40,9 +41,9 @@ describe('connectCassandra when every connection is reset (issue #17)', () => {
   });
 });
 
-describe('connectCassandra with a client certificate that does not load', () => {
+describe('connectCassandra and client certificates', () => {
   const dir = mkdtempSync(join(tmpdir(), 'fanout-cassandra-tls-'));
-  const pair = (name: string): { cert: string; key: string } => {
+  const pair = (name: string, extra: string[] = []): { cert: string; key: string } => {
     const [cert, key] = [join(dir, `${name}.pem`), join(dir, `${name}.key`)];
     execFileSync(
       'openssl',
@@ -60,6 +61,7 @@ describe('connectCassandra with a client certificate that does not load', () => 
         key,
         '-out',
         cert,
+        ...extra,
       ],
       { stdio: 'ignore' },
     );
@@ -88,5 +90,47 @@ describe('connectCassandra with a client certificate that does not load', () => 
         `^cassandra\\.tlsCertFile ${a.cert} and cassandra\\.tlsKeyFile ${b.key} do not load as a certificate and its key: .*key values mismatch`,
       ),
     );
+  });
+
+  it('names the client certificate settings when the node requires a certificate it is not given', async () => {
+    const node = pair('node', ['-addext', 'subjectAltName=IP:127.0.0.1']);
+    // A node with client_encryption_options.require_client_auth.
+    const server = createTlsServer(
+      {
+        cert: readFileSync(node.cert),
+        key: readFileSync(node.key),
+        requestCert: true,
+        rejectUnauthorized: true,
+        ca: [readFileSync(a.cert)],
+      },
+      (socket) => socket.end(),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const at = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const attempt = (sets: string[]): Promise<unknown> =>
+      connectCassandra(
+        loadConfig({
+          env: {},
+          sets: [
+            `cassandra.contactPoints=${at}`,
+            'cassandra.connectTimeoutMs=2000',
+            'cassandra.tls=true',
+            `cassandra.tlsCaFile=${node.cert}`,
+            ...sets,
+          ],
+        }),
+      ).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    try {
+      expect(await attempt([])).toMatchObject({
+        code: 'CASSANDRA_TLS_FAILED',
+        retriable: false,
+        message: `Cassandra at ${at} requires a client certificate: set cassandra.tlsCertFile and cassandra.tlsKeyFile`,
+      });
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
