@@ -20,6 +20,7 @@ import {
   testEnv,
   ttlsOf,
   tweetEvent,
+  usingTtl,
   within,
 } from './fixtures.ts';
 import { rowCredit } from '../../pipeline/bounds.ts';
@@ -199,7 +200,7 @@ describe('fan-out worker on real Kafka and Cassandra', () => {
     const { tweetId, writeTime } = newTweet();
     const expiresAt = Math.floor(Date.now() / 1000) + 3_600;
     await produceEvents(config, [
-      { ...tweetEvent(config, 'insert', tweetId, SMALL, writeTime), ttl: 3_600, expiresAt },
+      usingTtl(tweetEvent(config, 'insert', tweetId, SMALL, writeTime), 3_600, expiresAt),
     ]);
     expect((await completionOf(config, tweetId, undefined, 30_000)).followersDelivered).toBe(10);
     const ttls = await ttlsOf(

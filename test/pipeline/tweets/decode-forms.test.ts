@@ -66,10 +66,13 @@ describe('decoding by what a change sets (the write-form contract)', () => {
       upsert(42n),
     ],
     [
-      'INSERT … USING TTL: the row expiry',
+      "INSERT … USING TTL: the expiry Cassandra set (its author cell's, the row's too)",
       event(
         'insert',
-        { author_id: cell('42', { ttl: 60 }), body: cell('b', { ttl: 60 }) },
+        {
+          author_id: cell('42', { ttl: 60, expiresAt: 1_700_000_060 }),
+          body: cell('b', { ttl: 60, expiresAt: 1_700_000_060 }),
+        },
         { ttl: 60, expiresAt: 1_700_000_060 },
       ),
       upsert(42n, 1_700_000_060),
