@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readToEnd } from '../../connectors/kafka/read-to-end.ts';
+import { FanoutError } from '../../lib/errors.ts';
 import { committedProgress } from '../../pipeline/progress.ts';
 import type { Context } from '../context.ts';
 import {
@@ -156,14 +157,21 @@ async function watch(ctx: Context, options: StatusOptions): Promise<void> {
   let state: WatchState | undefined;
   try {
     while (!stop.signal.aborted) {
-      const snap = await snapshot(ctx);
-      state = nextWatchState(state, snap);
-      write(
-        renderWatch(snap, state, {
-          intervalMs,
-          width: tty ? process.stdout.columns : 100,
-        }),
-      );
+      try {
+        const snap = await snapshot(ctx);
+        state = nextWatchState(state, snap);
+        write(
+          renderWatch(snap, state, {
+            intervalMs,
+            width: tty ? process.stdout.columns : 100,
+          }),
+        );
+      } catch (err) {
+        // A read Kafka may answer at the next try (a coordinator loading, a broker restarting):
+        // said on the screen instead of a wrong picture, and the watch goes on.
+        if (!(err instanceof FanoutError && err.retriable)) throw err;
+        write(`status unavailable, trying again in ${intervalMs} ms: ${err.message}`);
+      }
       await sleep(intervalMs, undefined, { signal: stop.signal }).catch(() => undefined);
     }
   } finally {

@@ -1,6 +1,8 @@
 /** `fanout status`: a group's lag, read from Kafka (admin faked: pure logic). */
 import { describe, expect, it } from 'vitest';
-import { lagOf } from '../../cli/commands/status.ts';
+import { lagOf, status } from '../../cli/commands/status.ts';
+import type { Context } from '../../cli/context.ts';
+import { loadConfig } from '../../config/index.ts';
 import { FanoutError } from '../../lib/errors.ts';
 
 const offsets = async () => [
@@ -36,5 +38,48 @@ describe('status lag', () => {
         ),
     };
     await expect(lagOf(admin, 'g', 't', new Set(['t']))).rejects.toThrow(/Coordinator load/);
+  });
+});
+
+describe('status --watch', () => {
+  const config = loadConfig({ env: {}, sets: [] });
+  const failing = (err: Error) =>
+    ({
+      config,
+      admin: () => Promise.resolve({ listTopics: () => Promise.reject(err) }),
+    }) as unknown as Context;
+
+  it('says a read Kafka may answer next time failed, and goes on until stopped', async () => {
+    const stop = new AbortController();
+    const screens: string[] = [];
+    const watching = status(
+      failing(
+        new FanoutError('KAFKA_RETRIABLE', 'list topics: Local: Timed out', { retriable: true }),
+      ),
+      false,
+      {
+        watch: true,
+        intervalMs: 1,
+        signal: stop.signal,
+        write: (s) => {
+          screens.push(s);
+          if (screens.length === 3) stop.abort();
+        },
+      },
+    );
+    await watching;
+    expect(screens).toHaveLength(3);
+    expect(screens[0]).toMatch(
+      /status unavailable, trying again in 1 ms: list topics: Local: Timed out/,
+    );
+  });
+
+  it('ends on a failure retrying cannot help', async () => {
+    const err = new FanoutError('KAFKA_AUTH_FAILED', 'the broker refused the login', {
+      retriable: false,
+    });
+    await expect(
+      status(failing(err), false, { watch: true, intervalMs: 1, write: () => undefined }),
+    ).rejects.toThrow(/refused the login/);
   });
 });
