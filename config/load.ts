@@ -80,10 +80,9 @@ export function loadConfig(options: LoadOptions = {}): Config {
     conf.set('telemetry.otlpEndpoint', `http://${ports.host}:${ports.jaeger.otlpHttp}`);
     conf.set('telemetry.jaegerUrl', `http://${ports.host}:${ports.jaeger.query}`);
     conf.set('telemetry.prometheusPort', ports.productMetrics[0]!);
-  } catch {
-    problems.push(
-      `env FANOUT_PORT_OFFSET must be a whole number from 0 to 50000 (added to every local service port), got ${JSON.stringify(env.FANOUT_PORT_OFFSET)}`,
-    );
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    problems.push(...err.problems);
   }
 
   const apply = (key: string, value: unknown, source: string): void => {

@@ -3,6 +3,7 @@
  * Cassandra, and on request Jaeger and Prometheus. Here because the configuration's default
  * endpoints follow them (FANOUT_PORT_OFFSET).
  */
+import { ConfigError } from './errors.ts';
 
 /** The loopback addresses and ports of one set of services. */
 export interface ServicePorts {
@@ -60,10 +61,15 @@ export function servicePorts(offset: number = portOffsetFromEnv()): ServicePorts
   });
 }
 
-/** `$FANOUT_PORT_OFFSET` as a number (0 when unset). */
+/** `$FANOUT_PORT_OFFSET` as a number (0 when unset); a ConfigError naming it when malformed. */
 export function portOffsetFromEnv(env: NodeJS.ProcessEnv = process.env): number {
   const text = env['FANOUT_PORT_OFFSET'];
-  return text === undefined || text === '' ? 0 : Number(text);
+  if (text === undefined || text === '') return 0;
+  if (!/^\d{1,5}$/.test(text) || Number(text) > 50_000)
+    throw new ConfigError([
+      `env FANOUT_PORT_OFFSET must be a whole number from 0 to 50000 (added to every local service port), got ${JSON.stringify(text)}`,
+    ]);
+  return Number(text);
 }
 
 /** How far the secure set of services (`services up --secure`) sits above the plain one. */

@@ -14,12 +14,20 @@ const run = promisify(execFile);
  * connection attempt would end in exit 1 after its timeout.
  */
 async function fanout(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  return fanoutWith({}, ...args);
+}
+
+async function fanoutWith(
+  extra: Record<string, string>,
+  ...args: string[]
+): Promise<{ code: number; out: string; err: string }> {
   const env = {
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? '/tmp',
     KAFKA_BROKERS: '127.0.0.1:1',
     CASSANDRA_CONTACT_POINTS: '127.0.0.1:1',
     FANOUT_TELEMETRY_ENABLED: 'false',
+    ...extra,
   };
   try {
     const r = await run(process.execPath, [MAIN, ...args], { env, timeout: 15_000 });
@@ -121,6 +129,18 @@ describe('fanout CLI: help, version and refusals, before any connection', () => 
       expect(r.err.startsWith(says), r.err).toBe(true);
       expect(r.err.trim().split('\n')).toHaveLength(1);
     });
+  });
+
+  it('a bad FANOUT_PORT_OFFSET is one sentence naming it, exit 2, for services too', async () => {
+    const says =
+      'fanout: invalid configuration: env FANOUT_PORT_OFFSET must be a whole number from 0 to 50000 (added to every local service port), got "abc"\n';
+    const env = { FANOUT_PORT_OFFSET: 'abc', FANOUT_HOME: '/nonexistent/fanout-home' };
+    const [services, config] = await Promise.all([
+      fanoutWith(env, 'services', 'status'),
+      fanoutWith(env, 'config', 'show'),
+    ]);
+    expect(services).toEqual({ code: 2, out: '', err: says });
+    expect(config).toEqual({ code: 2, out: '', err: says });
   });
 
   it('global options before the command still work', async () => {
