@@ -22,6 +22,7 @@
  *       [--promise-all-rows 100000] [--rounds 3] [--flat-rss N] [--tracing] [--isolate]
  *       [--trim-cost]          (options: ./fanout-args.ts)
  */
+import './exit.ts'; // first: failures in one line, signals stop the approach processes too
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadConfig } from '../config/index.ts';

@@ -13,6 +13,7 @@
  *   ./fanout services up && ./fanout bench --stream [options]   (--help lists them)
  */
 import '../connectors/kafka/threadpool.ts'; // first: before anything uses libuv's thread pool
+import './exit.ts'; // failures in one line, signals stop the pipeline process too
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';

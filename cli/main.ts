@@ -144,11 +144,19 @@ async function bench(args: string[]): Promise<void> {
   const help = !stream && (args.includes('--help') || args.includes('-h'));
   const run = async (file: string, rest: string[]): Promise<void> => {
     const script = new URL(`../bench/${file}`, import.meta.url).pathname;
-    const code = await new Promise<number | null>((resolve) => {
-      spawn(process.execPath, [script, ...rest], { stdio: 'inherit' }).on('exit', resolve);
+    const child = spawn(process.execPath, [script, ...rest], { stdio: 'inherit' });
+    // A signal to this process stops the bench too (it stops its own processes), not only us.
+    const forward = (signal: NodeJS.Signals): void => void child.kill(signal);
+    process.on('SIGINT', forward);
+    process.on('SIGTERM', forward);
+    const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
+      child.on('exit', (c, s) => resolve([c, s]));
+    }).finally(() => {
+      process.off('SIGINT', forward);
+      process.off('SIGTERM', forward);
     });
-    if (code === 2) process.exit(2); // bad arguments: bench said why in one line
-    if (code !== 0) throw new Error(`bench exited with ${code}`);
+    if (signal !== null) throw new Error(`bench was stopped by ${signal}`);
+    if (code !== 0) process.exit(code ?? 1); // the bench said why in one line (bench/exit.ts)
   };
   await run(
     stream ? 'stream.ts' : 'fanout.ts',

@@ -29,6 +29,10 @@ export async function startPipeline(sets: readonly string[]): Promise<PipelinePr
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = once(child, 'exit');
+  // The bench ending any way (bench/exit.ts turns signals into an exit) stops the pipeline too.
+  const stopOnExit = (): void => void child.kill('SIGTERM');
+  process.once('exit', stopOnExit);
+  void exited.then(() => process.off('exit', stopOnExit));
   const nodeFlags = await new Promise<string[]>((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (chunk: Buffer) => {
