@@ -172,8 +172,9 @@ function readConfigFile(file: string): unknown {
     const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
     throw new ConfigError([`config file ${file} cannot be read (${code})`]);
   }
+  let parsed: unknown;
   try {
-    return JSON.parse(text);
+    parsed = JSON.parse(text);
   } catch {
     const at = jsonErrorPosition(text);
     const where = at === undefined ? '' : ` at line ${at.line}, column ${at.column}`;
@@ -181,6 +182,14 @@ function readConfigFile(file: string): unknown {
       `config file ${file} is not valid JSON: syntax error${where} (the text is not shown: it may hold a secret)`,
     ]);
   }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    const got =
+      parsed === null ? 'null' : Array.isArray(parsed) ? 'an array' : `a ${typeof parsed}`;
+    throw new ConfigError([
+      `config file ${file} must hold a JSON object of settings (e.g. { "pipeline": { "batchSize": 100 } }), got ${got}`,
+    ]);
+  }
+  return parsed;
 }
 
 /**

@@ -84,6 +84,20 @@ describe('loadConfig', () => {
     );
   });
 
+  it('a config file that is not a JSON object of settings says so, naming the file', () => {
+    const file = join(tmpdir(), `fanout-shape-${process.pid}.json`);
+    for (const [text, got] of [
+      ['[{ "pipeline": { "batchSize": 5 } }]', 'an array'],
+      ['null', 'null'],
+      ['"pipeline.batchSize=5"', 'a string'],
+    ] as const) {
+      writeFileSync(file, text);
+      expect(problems(() => loadConfig({ file, env: {} }))).toEqual([
+        `config file ${file} must hold a JSON object of settings (e.g. { "pipeline": { "batchSize": 100 } }), got ${got}`,
+      ]);
+    }
+  });
+
   it('rejects contradictory settings in a sentence naming both keys', () => {
     expect(
       problems(() =>
