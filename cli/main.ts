@@ -173,6 +173,10 @@ function version(): string {
 async function main(argv: string[]): Promise<void> {
   const { command, args, flag } = splitCommand(argv);
   if (flag === 'version') return void process.stdout.write(`${version()}\n`);
+  const commandList = COMMANDS.map((c) => c.name).join(', ');
+  // `fanout --config f.json` alone: the options name no command to apply to.
+  if (command === undefined && args.length > 0)
+    throw new UsageError(`missing command after ${args.join(' ')} (commands: ${commandList})`);
   if (command === undefined || (command === 'help' && args.length === 0))
     return void process.stdout.write(overview());
   // `fanout help <command>` is `fanout <command> --help`.
@@ -180,7 +184,7 @@ async function main(argv: string[]): Promise<void> {
   const spec = findCommand(name);
   if (spec === undefined)
     throw new UsageError(
-      `unknown command ${JSON.stringify(name)} (commands: ${COMMANDS.map((c) => c.name).join(', ')}; ./fanout test runs the tests)`,
+      `unknown command ${JSON.stringify(name)} (commands: ${commandList}; ./fanout test runs the tests)`,
     );
   const rest = command === 'help' ? ['--help'] : args;
   if (spec.passThrough) return bench(rest);

@@ -121,6 +121,8 @@ describe('fanout CLI: help, version and refusals, before any connection', () => 
       [['schema', 'drop'], 'fanout schema: unknown action "drop" (actions: apply)'],
       [['nope'], 'fanout: unknown command "nope" (commands: demo, '],
       [['--json', 'status'], 'fanout: unknown option --json before the command'],
+      [['--config', 'x.json'], 'fanout: missing command after --config x.json (commands: demo, '],
+      [['--set', 'pipeline.batchSize=7'], 'fanout: missing command after --set pipeline.'],
     ];
     const results = await each(cases.map(([args]) => args));
     results.forEach((r, i) => {
