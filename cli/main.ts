@@ -94,6 +94,9 @@ const PREPARE: Readonly<Record<string, (p: Parsed) => Promise<Ready>>> = {
     if (observability && action !== 'up')
       throw new UsageError('option --observability goes with up only');
     const secure = p.options.has('secure');
+    // The secured set has no status or logs of its own here: refused, not answered for the plain set.
+    if (secure && action !== 'up' && action !== 'down')
+      throw new UsageError('option --secure goes with up or down only');
     const nodesText = stringOption(p, 'nodes');
     const nodes = nodesText === undefined ? undefined : count(nodesText, '--nodes', 3, 9, 3);
     const { services } = await commands.services();

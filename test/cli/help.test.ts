@@ -118,6 +118,7 @@ describe('fanout CLI: help, version and refusals, before any connection', () => 
       [['worker', '--worker-id', 'a b'], 'fanout worker: --worker-id must be'],
       [['seed', '--concurrency', '0'], 'fanout seed: --concurrency must be a whole number'],
       [['services', 'up', '--purge'], 'fanout services: option --purge goes with down only'],
+      [['services', 'status', '--secure'], 'fanout services: option --secure goes with up or down'],
       [['schema', 'drop'], 'fanout schema: unknown action "drop" (actions: apply)'],
       [['nope'], 'fanout: unknown command "nope" (commands: demo, '],
       [['--json', 'status'], 'fanout: unknown option --json before the command'],
