@@ -123,6 +123,19 @@ describe('docker-compose.yml', () => {
     expect(connector.user).toBe('999:999');
   });
 
+  it("development.md's Docker section points no host process at a cdc_raw the stack does not mount from the host", () => {
+    const docker = /\*\*With Docker\*\*[\s\S]*?\n## /.exec(read('docs/development.md'))?.[0] ?? '';
+    expect(docker).not.toBe('');
+    // `~/.cache/fanout/docker/cassandra` and the like: where a host process would read cdc_raw.
+    const hostDirs = [...docker.matchAll(/(?:~|\$HOME)(\/[\w./-]*cassandra)\b/g)].map((m) => m[1]!);
+    const bindMounts = (svc('cassandra').volumes ?? []).map((v) => v.split(':')[0]!);
+    for (const dir of hostDirs)
+      expect(
+        bindMounts.some((m) => m.endsWith(dir.replace(/\/cdc_raw$/, ''))),
+        dir,
+      ).toBe(true);
+  });
+
   it('lets Prometheus scrape every product container on its metrics port, and Jaeger', () => {
     const prom = parse(read('docker/prometheus.yml')) as {
       scrape_configs: { job_name: string; static_configs: { targets: string[] }[] }[];
