@@ -87,6 +87,11 @@ const PREPARE: Readonly<Record<string, (p: Parsed) => Promise<Ready>>> = {
     return (ctx) => timeline(ctx(), user, limit);
   },
   services: async (p) => {
+    // It loads no configuration, but a misspelt FANOUT_HOME or FANOUT_PORT_OFFSET would send it
+    // to the default set of services (`down --purge` deleting their data): refused like anywhere.
+    const { unknownEnv } = await import('../config/load.ts');
+    const unknown = unknownEnv(process.env);
+    if (unknown.length > 0) throw new ConfigError(unknown);
     const [action, ...names] = p.positionals;
     const purge = p.options.has('purge');
     if (purge && action !== 'down') throw new UsageError('option --purge goes with down only');

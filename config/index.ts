@@ -1,5 +1,5 @@
 /** Configuration: one convict schema, validated once, compiled into a frozen object. */
-export { loadConfig, redacted, leaves, type LoadOptions } from './load.ts';
+export { loadConfig, redacted, leaves, unknownEnv, type LoadOptions } from './load.ts';
 export { ConfigError } from './errors.ts';
 export { cdcTopic, type Config, type Settings } from './compile.ts';
 export { fanoutHome, localCdcRawDir } from './home.ts';

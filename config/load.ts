@@ -108,19 +108,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
     for (const [key, value] of flatten(parsed)) apply(key, value, `file ${file}`);
   }
 
-  const known = new Set<string>(
-    [...leaves.values()].flatMap((l) => (l.sensitive ? [l.env, `${l.env}_FILE`] : [l.env])),
-  );
-  for (const name of Object.keys(env)) {
-    if (
-      name.startsWith('FANOUT_') &&
-      !known.has(name) &&
-      !(extraEnv as readonly string[]).includes(name) &&
-      !(testEnv as readonly string[]).includes(name)
-    ) {
-      problems.push(`env ${name} is not a setting of this product${suggestEnv(name)}`);
-    }
-  }
+  problems.push(...unknownEnv(env));
   for (const leaf of leaves.values()) {
     if (leaf.sensitive) {
       // A secret may come from a file named by <VAR>_FILE (Docker secrets).
@@ -158,6 +146,21 @@ export function loadConfig(options: LoadOptions = {}): Config {
     if (leaf.sensitive && typeof value === 'string') registerSecret(value);
   }
   return config;
+}
+
+/**
+ * One sentence per `FANOUT_*` variable of `env` that is no setting of this product (a typo would
+ * otherwise be ignored); commands that load no configuration (`services`) check this too.
+ */
+export function unknownEnv(env: NodeJS.ProcessEnv): string[] {
+  const known = new Set<string>([
+    ...[...leaves.values()].flatMap((l) => (l.sensitive ? [l.env, `${l.env}_FILE`] : [l.env])),
+    ...extraEnv,
+    ...testEnv,
+  ]);
+  return Object.keys(env)
+    .filter((name) => name.startsWith('FANOUT_') && !known.has(name))
+    .map((name) => `env ${name} is not a setting of this product${suggestEnv(name)}`);
 }
 
 /**
@@ -217,6 +220,8 @@ function suggest(key: string): string {
 
 function suggestEnv(name: string): string {
   const squash = (s: string): string => s.replace(/_/g, '');
-  const hit = [...leaves.values()].find((l) => squash(l.env) === squash(name));
-  return hit ? `; did you mean ${hit.env}?` : '';
+  const hit = [...[...leaves.values()].map((l) => l.env), ...extraEnv].find(
+    (env) => squash(env) === squash(name),
+  );
+  return hit ? `; did you mean ${hit}?` : '';
 }

@@ -146,6 +146,24 @@ describe('fanout CLI: help, version and refusals, before any connection', () => 
     expect(config).toEqual({ code: 2, out: '', err: says });
   });
 
+  it('services refuses a misspelt FANOUT_* variable instead of using the default set', async () => {
+    const [home, offset] = await Promise.all([
+      // status, and a home of its own: before the fix, this went to the default set.
+      fanoutWith({ FANOUT_HOM: '/tmp/scratch', HOME: '/nonexistent/home' }, 'services', 'status'),
+      fanoutWith({ FANOUT_PORTOFFSET: '3000', HOME: '/nonexistent/home' }, 'services', 'status'),
+    ]);
+    expect(home).toEqual({
+      code: 2,
+      out: '',
+      err: 'fanout: invalid configuration: env FANOUT_HOM is not a setting of this product\n',
+    });
+    expect(offset).toEqual({
+      code: 2,
+      out: '',
+      err: 'fanout: invalid configuration: env FANOUT_PORTOFFSET is not a setting of this product; did you mean FANOUT_PORT_OFFSET?\n',
+    });
+  });
+
   it('global options before the command still work', async () => {
     const r = await fanout('--set', 'pipeline.batchSize=7', 'config', 'show');
     expect(r.code, r.err).toBe(0);
