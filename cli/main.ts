@@ -33,9 +33,10 @@ const commands = {
   worker: () => import('./commands/worker.ts'),
 };
 
-const seedOptions = (p: Parsed) => ({
+/** The graph options; the demo needs a follower to deliver to (`minFollowers` 1). */
+const seedOptions = (p: Parsed, minFollowers = 0) => ({
   author: userId(stringOption(p, 'author') ?? '1', '--author'),
-  followers: count(stringOption(p, 'followers'), '--followers', 0, 100_000_000, 500_000),
+  followers: count(stringOption(p, 'followers'), '--followers', minFollowers, 100_000_000, 500_000),
   tailAuthors: count(stringOption(p, 'tail-authors'), '--tail-authors', 0, 1_000_000, 1_000),
   tailMax: count(stringOption(p, 'tail-max'), '--tail-max', 1, 100_000_000, 5_000),
   firstFollower: userId(stringOption(p, 'first-follower') ?? '1000000', '--first-follower'),
@@ -45,7 +46,8 @@ const seedOptions = (p: Parsed) => ({
 /** Checks what the commands would check only after connecting, and binds their arguments. */
 const PREPARE: Readonly<Record<string, (p: Parsed) => Promise<Ready>>> = {
   demo: async (p) => {
-    const options = seedOptions(p);
+    // With no follower the tweet writes no row, which is what the demo waits for: it would hang.
+    const options = seedOptions(p, 1);
     const { demo } = await commands.demo();
     return (ctx) => demo(ctx(), options, p.options.has('observability'));
   },

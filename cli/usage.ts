@@ -76,6 +76,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       'of timelines.',
     options: {
       ...graph,
+      followers: n('followers of the author, 1 to 100000000, default 500000'),
       observability: {
         type: 'boolean',
         doc: 'also start Jaeger and Prometheus and export the run to them (fanout trace, status --watch)',

@@ -164,6 +164,26 @@ describe('fanout CLI: help, version and refusals, before any connection', () => 
     });
   });
 
+  it('demo --followers 0 is refused: a tweet to no one writes no row, which it waits for', async () => {
+    // Endpoints that are not loopback and a home that cannot be made: whatever the code does, it
+    // starts no local services.
+    const r = await fanoutWith(
+      {
+        KAFKA_BROKERS: '192.0.2.1:9092',
+        CASSANDRA_CONTACT_POINTS: '192.0.2.1:9042',
+        FANOUT_HOME: '/etc/hostname/fanout',
+      },
+      'demo',
+      '--followers',
+      '0',
+    );
+    expect(r).toEqual({
+      code: 2,
+      out: '',
+      err: 'fanout demo: --followers must be a whole number from 1 to 100000000, got "0"\n',
+    });
+  });
+
   it('global options before the command still work', async () => {
     const r = await fanout('--set', 'pipeline.batchSize=7', 'config', 'show');
     expect(r.code, r.err).toBe(0);
