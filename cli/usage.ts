@@ -69,9 +69,9 @@ export const COMMANDS: readonly CommandSpec[] = [
     usage: '[--followers 500000] [--author 1] [--observability] [graph options]',
     summary: 'the whole product once: one tweet to 500k timelines, with a progress bar',
     about:
-      'Starts the local services (unless Kafka and Cassandra already answer on the configured ' +
-      'loopback ports), applies the schema, seeds an author with 500k followers plus a long tail, ' +
-      'runs the CDC connector and a fan-out worker, inserts one tweet with plain CQL, shows a ' +
+      'Starts the local services when the configuration points at them (the default endpoints) ' +
+      'and they do not answer yet; other endpoints are used as they are. Applies the schema, ' +
+      'seeds an author with 500k followers plus a long tail, runs the CDC connector and a fan-out worker, inserts one tweet with plain CQL, shows a ' +
       "progress bar until every follower's timeline holds it, prints the rate and checks a sample " +
       'of timelines.',
     options: {

@@ -153,19 +153,26 @@ async function demoRun(ctx: Context, options: SeedOptions, say: (line: string) =
 }
 
 /**
- * The demo starts the local launcher's services when the config points at loopback and nothing
- * answers there yet; services that already answer (the launcher's, or `docker compose`'s on the
- * same ports) are used as they are. A config that asks for TLS or SASL is not theirs (they are
- * plain; `services up --secure` starts the secure set), and the plain probes below cannot tell
- * whether it answers: the demo's own clients connect to it, or say why not.
+ * The demo starts the local launcher's services when the config points at them (the launcher's
+ * loopback ports, FANOUT_PORT_OFFSET included) and nothing answers there yet; services that
+ * already answer (the launcher's, or `docker compose`'s on the same ports) are used as they are.
+ * Endpoints elsewhere, loopback on other ports included, are the user's: never started here. A
+ * config that asks for TLS or SASL is not theirs either (they are plain; `services up --secure`
+ * starts the secure set), and the plain probes below cannot tell whether it answers: the demo's
+ * own clients connect to it, or say why not.
  */
 export async function needsLocalServices(config: Config): Promise<boolean> {
   const { brokers, securityProtocol } = config.kafka;
   const { contactPoints, tls } = config.cassandra;
   if (securityProtocol !== 'plaintext' || tls) return false;
-  const loopback = (hp: string): boolean =>
-    hp.startsWith('127.0.0.1:') || hp.startsWith('localhost:');
-  if (!brokers.every(loopback) || !contactPoints.every(loopback)) return false;
+  const ports = servicePorts();
+  const launcher = (port: number) => (hp: string) =>
+    hp === `127.0.0.1:${port}` || hp === `localhost:${port}`;
+  if (
+    !brokers.every(launcher(ports.kafka.broker)) ||
+    !contactPoints.every(launcher(ports.cassandra.native))
+  )
+    return false;
   const at = (hp: string): [string, number] => [
     hp.slice(0, hp.lastIndexOf(':')),
     Number(hp.slice(hp.lastIndexOf(':') + 1)),

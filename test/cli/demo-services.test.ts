@@ -4,23 +4,32 @@
  * the plain probes cannot reach whether it is up or not.
  */
 import { createServer } from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { loadConfig } from '../../config/index.ts';
 import { needsLocalServices } from '../../cli/commands/demo.ts';
 
-/** A loopback port nothing listens on. */
-async function closedPort(): Promise<number> {
+/** Whether nothing listens on this loopback port (it can be bound). */
+async function free(port: number): Promise<boolean> {
   const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((r) => server.close(() => r()));
-  return port;
+  const bound = await new Promise<boolean>((r) => {
+    server.once('error', () => r(false));
+    server.listen(port, '127.0.0.1', () => r(true));
+  });
+  if (bound) await new Promise<void>((r) => server.close(() => r()));
+  return bound;
 }
 
 describe('demo: whether to start the local services', () => {
   it('does not start the plain local services for a config that asks for TLS or SASL', async () => {
-    const port = await closedPort();
-    const at = [`kafka.brokers=127.0.0.1:${port}`, `cassandra.contactPoints=127.0.0.1:${port}`];
+    // The launcher's own ports (a set shifted by FANOUT_PORT_OFFSET) with nothing on them.
+    let offset = 37_000;
+    while (!((await free(9092 + offset)) && (await free(9042 + offset)))) offset += 100;
+    vi.stubEnv('FANOUT_PORT_OFFSET', String(offset));
+    onTestFinished(() => vi.unstubAllEnvs());
+    const at = [
+      `kafka.brokers=127.0.0.1:${9092 + offset}`,
+      `cassandra.contactPoints=127.0.0.1:${9042 + offset}`,
+    ];
     expect(await needsLocalServices(loadConfig({ env: {}, sets: at }))).toBe(true); // control
     for (const sets of [
       ['kafka.securityProtocol=ssl'],

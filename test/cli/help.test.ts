@@ -184,6 +184,20 @@ describe('fanout CLI: help, version and refusals, before any connection', () => 
     });
   });
 
+  it("demo starts no local services for endpoints that are not the launcher's ports", async () => {
+    // Loopback, but not 9092 / 9042: the user's own (down) services, not the launcher's. A home
+    // that cannot be made: starting the launcher's would fail at once (ENOTDIR) instead.
+    const r = await fanoutWith(
+      { FANOUT_HOME: '/etc/hostname/fanout', FANOUT_CASSANDRA_CONNECT_TIMEOUT_MS: '1000' },
+      'demo',
+      '--followers',
+      '5',
+    );
+    expect(r.code).toBe(1);
+    expect(r.err).not.toContain('ENOTDIR');
+    expect(r.err).toMatch(/^fanout: (Kafka|Cassandra) at 127\.0\.0\.1:1 is unreachable/);
+  });
+
   it('global options before the command still work', async () => {
     const r = await fanout('--set', 'pipeline.batchSize=7', 'config', 'show');
     expect(r.code, r.err).toBe(0);
