@@ -345,9 +345,31 @@ export async function alive(pid: number): Promise<boolean> {
   return (await procInfo(pid)) !== undefined;
 }
 
+/** When `pid` started, in clock ticks since boot (field 22 of /proc/<pid>/stat); undefined if gone. */
+export async function startTicks(pid: number): Promise<string | undefined> {
+  try {
+    const statText = await readFile(`/proc/${pid}/stat`, 'utf8');
+    return statText.slice(statText.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * Runs `fn` holding an exclusive lock file (it holds the holder's pid). A lock whose holder is dead
- * is taken over; a live holder is waited for, up to `timeoutMs`.
+ * True while the process that wrote a lock (`<pid> <start ticks>`) lives: the same pid started at
+ * another time is an unrelated process that was given the dead holder's pid.
+ */
+async function lockHolderAlive(file: string): Promise<boolean> {
+  const holder = await readPidFile(file);
+  if (holder === undefined || !(await alive(holder))) return false;
+  const ticks = (await readFile(file, 'utf8').catch(() => '')).trim().split(/\s+/)[1];
+  return ticks === undefined || ticks === (await startTicks(holder));
+}
+
+/**
+ * Runs `fn` holding an exclusive lock file (it holds the holder's pid and start time). A lock
+ * whose holder is dead, or whose pid now names another process, is taken over; a live holder is
+ * waited for, up to `timeoutMs`.
  */
 export async function withLockFile<T>(
   file: string,
@@ -355,15 +377,16 @@ export async function withLockFile<T>(
   fn: () => Promise<T>,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
+  const me = `${process.pid} ${(await startTicks(process.pid)) ?? ''}`.trim();
   for (;;) {
     try {
-      await writeFile(file, `${process.pid}\n`, { flag: 'wx' });
+      await writeFile(file, `${me}\n`, { flag: 'wx' });
       break;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     const holder = await readPidFile(file);
-    if (holder === undefined || !(await alive(holder))) {
+    if (holder === undefined || !(await lockHolderAlive(file))) {
       await removeFile(file);
       continue;
     }
