@@ -275,8 +275,8 @@ export const schema = {
       env: 'FANOUT_CDC_ERROR_DIR',
     },
     maxEventBytes: {
-      doc: 'Largest change-event record the connector produces (key, value, headers). A bigger change goes out with its largest values replaced by {"omitted": true, "bytes": N} and a dead letter naming them. Keep it below the broker\'s message.max.bytes (1048588 by default) and librdkafka\'s message.max.bytes (1000000).',
-      format: integer(16_384, 100_000_000),
+      doc: 'Largest change-event record the connector produces (key, value, headers). A bigger change goes out with its largest values replaced by {"omitted": true, "bytes": N} and a dead letter naming them. At most 1000000, the producer\'s own limit (librdkafka\'s message.max.bytes): a bigger record could never be produced, and its transaction would hold up every later write of the node. Keep it below the broker\'s message.max.bytes too (1048588 by default).',
+      format: integer(16_384, 1_000_000),
       default: 900_000,
       env: 'FANOUT_CDC_MAX_EVENT_BYTES',
     },

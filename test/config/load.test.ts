@@ -98,6 +98,15 @@ describe('loadConfig', () => {
     }
   });
 
+  it('cdc.maxEventBytes stops at what the producer can send (librdkafka message.max.bytes)', () => {
+    expect(loadConfig({ env: { FANOUT_CDC_MAX_EVENT_BYTES: '1000000' } }).cdc.maxEventBytes).toBe(
+      1_000_000,
+    );
+    expect(problems(() => loadConfig({ env: { FANOUT_CDC_MAX_EVENT_BYTES: '2000000' } }))).toEqual([
+      'cdc.maxEventBytes from env FANOUT_CDC_MAX_EVENT_BYTES: must be an integer from 16384 to 1000000, got 2000000',
+    ]);
+  });
+
   it('rejects contradictory settings in a sentence naming both keys', () => {
     expect(
       problems(() =>
