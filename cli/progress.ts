@@ -22,12 +22,28 @@ export function progress(
     );
     const started = Date.now();
     bar.start(total, 0, { rate: 0 });
+    // The bar hides the cursor: a Ctrl-C (or SIGTERM), or a failure, must give it back before the
+    // process ends, or the user's shell is left without one. The signal is then raised again, so it
+    // ends the process as it would have (unless the command handles it itself).
+    const onSignal = (signal: NodeJS.Signals): void => {
+      stop();
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+    };
+    const stop = (): void => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      process.off('exit', stop);
+      bar.stop();
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    process.once('exit', stop); // a failure ends the command with the bar still drawn
     return {
       update: (done) =>
         bar.update(done, {
           rate: Math.round(done / Math.max((Date.now() - started) / 1000, 0.001)),
         }),
-      stop: () => bar.stop(),
+      stop,
     };
   }
   let lastDecile = -1;
