@@ -25,7 +25,9 @@ describe('demo: whether to start the local services', () => {
     let offset = 37_000;
     while (!((await free(9092 + offset)) && (await free(9042 + offset)))) offset += 100;
     vi.stubEnv('FANOUT_PORT_OFFSET', String(offset));
-    onTestFinished(() => vi.unstubAllEnvs());
+    onTestFinished(() => {
+      vi.unstubAllEnvs();
+    });
     const at = [
       `kafka.brokers=127.0.0.1:${9092 + offset}`,
       `cassandra.contactPoints=127.0.0.1:${9042 + offset}`,
