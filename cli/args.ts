@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 /** Argument checks shared by the commands: each failure is one sentence and exit code 2. */
 export class UsageError extends Error {
   readonly code = 'USAGE';
@@ -37,4 +38,24 @@ export function count(
     );
   }
   return n;
+}
+
+/**
+ * A bench's arguments with `--config <file>` (or `--config=<file>`) taken out, the file resolved
+ * from the caller's directory: the benches parse their own options and read the configuration
+ * file from FANOUT_CONFIG, as every command does when no --config is given.
+ */
+export function configOption(args: readonly string[]): { args: string[]; file?: string } {
+  const rest: string[] = [];
+  let file: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--config') {
+      file = args[++i];
+      if (file === undefined || file.startsWith('--'))
+        throw new UsageError('--config needs a file', 'bench');
+    } else if (a.startsWith('--config=')) file = a.slice('--config='.length);
+    else rest.push(a);
+  }
+  return file === undefined ? { args: rest } : { args: rest, file: resolve(file) };
 }

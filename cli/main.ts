@@ -9,7 +9,7 @@ import '../connectors/kafka/threadpool.ts'; // first: before anything uses libuv
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config/errors.ts';
 import { FanoutError } from '../lib/errors.ts';
-import { count, UsageError, userId } from './args.ts';
+import { configOption, count, UsageError, userId } from './args.ts';
 import type { Context } from './context.ts';
 import { configFlags, parseCommand, splitCommand, stringOption, type Parsed } from './parse.ts';
 import { commandHelp, COMMANDS, findCommand, overview } from './usage.ts';
@@ -148,13 +148,15 @@ const PREPARE: Readonly<Record<string, (p: Parsed) => Promise<Ready>>> = {
  * `fanout bench …`: runs bench/fanout.ts with the same arguments, in this Node; `--stream` runs
  * bench/stream.ts with the others instead. `--help` lists both.
  */
-async function bench(args: string[]): Promise<void> {
+async function bench(given: string[]): Promise<void> {
   const { spawn } = await import('node:child_process');
+  const { args, file } = configOption(given);
+  const env = file === undefined ? process.env : { ...process.env, FANOUT_CONFIG: file };
   const stream = args.includes('--stream');
   const help = !stream && (args.includes('--help') || args.includes('-h'));
   const run = async (file: string, rest: string[]): Promise<void> => {
     const script = new URL(`../bench/${file}`, import.meta.url).pathname;
-    const child = spawn(process.execPath, [script, ...rest], { stdio: 'inherit' });
+    const child = spawn(process.execPath, [script, ...rest], { stdio: 'inherit', env });
     // A signal to this process stops the bench too (it stops its own processes), not only us.
     const forward = (signal: NodeJS.Signals): void => void child.kill(signal);
     process.on('SIGINT', forward);

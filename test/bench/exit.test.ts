@@ -1,8 +1,9 @@
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
-import { resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 
@@ -40,6 +41,33 @@ describe('fanout bench: how it ends', () => {
       });
     }
   });
+
+  it(
+    "--config reaches the bench (its file, read from the caller's directory)",
+    { timeout: 30_000 },
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'fanout-bench-config-'));
+      try {
+        writeFileSync(join(dir, 'bad.json'), JSON.stringify({ pipeline: { batchSize: 0 } }));
+        for (const args of [['bench'], ['bench', '--stream']]) {
+          const r = await run(process.execPath, [MAIN, ...args, '--config', 'bad.json'], {
+            env: baseEnv,
+            cwd: dir,
+            timeout: 20_000,
+          }).then(
+            () => ({ code: 0, err: '' }),
+            (e: { code: number; stderr: string }) => ({ code: e.code, err: e.stderr }),
+          );
+          expect(r.code, args.join(' ')).toBe(2);
+          expect(r.err, args.join(' ')).toMatch(
+            /^fanout bench: invalid configuration: pipeline\.batchSize/,
+          );
+        }
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
 
   it('SIGTERM to fanout bench stops the bench process too', { timeout: 30_000 }, async () => {
     // A "Cassandra" that accepts and never answers: the bench waits in its connect.
