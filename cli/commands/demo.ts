@@ -56,11 +56,18 @@ async function demoRun(ctx: Context, options: SeedOptions, say: (line: string) =
   const cassandra = await ctx.cassandra();
   const ks = ctx.config.cassandra.keyspace;
   const followers = new CassandraFollowerStore(cassandra, ks);
-  if ((await followers.count(options.author)) === options.followers) {
+  let total = await followers.count(options.author);
+  if (total === options.followers) {
     say(`author ${options.author} already has ${options.followers} followers`);
   } else {
     await seed(ctx, options, 16);
+    // Seeding adds followers, never removes any: an author an earlier run gave more keeps them.
+    total = await followers.count(options.author);
   }
+  if (total !== options.followers)
+    say(
+      `author ${options.author} has ${total} followers, not ${options.followers} (an earlier run seeded them; --author <id> starts a fresh one): the tweet goes to all ${total}`,
+    );
 
   // The graph just seeded is what the demo starts from, not 500k follows to deliver (each row of
   // followers is a change event): a first run's connector starts after it, as a new deployment
@@ -72,46 +79,66 @@ async function demoRun(ctx: Context, options: SeedOptions, say: (line: string) =
   try {
     const tweet = await new CassandraTweetStore(cassandra, ks).insert(
       options.author,
-      `hello to my ${options.followers} followers`,
+      `hello to my ${total} followers`,
     );
     const started = performance.now();
     say(
       `tweet ${tweet.tweetId} by @${options.author} inserted with plain CQL; CDC -> Kafka -> fan-out:`,
     );
-    const bar = progress('timelines', options.followers, process.stdout);
+    const bar = progress('timelines', total, process.stdout);
     const completed = running.worker.status().totals.tweetsCompleted;
     let shown = 0;
+    let seen = false;
+    const timelines = new CassandraTimelineStore(cassandra, ks);
+    /** Whether a follower's timeline holds the tweet: for one fanned out between two looks. */
+    const landed = async (): Promise<boolean> =>
+      (await timelines.read(options.firstFollower, 50)).some((e) => e.tweetId === tweet.tweetId);
     await new Promise<void>((resolve, reject) => {
+      let looking = false;
       const timer = setInterval(() => {
+        if (looking) return;
         const s = running.worker.status();
-        const delivered = deliveredSoFar(s, tweet.tweetId);
-        const mine = delivered !== undefined;
-        // A finished task leaves the in-flight list before its count reaches the tally: never go back.
-        if (mine) bar.update((shown = Math.max(shown, delivered)));
-        // Done when the worker has committed a completion past what it had before, and ours is gone.
-        if (!mine && s.totals.tweetsCompleted > completed && s.totals.rowsWritten > 0) {
-          clearInterval(timer);
-          resolve();
-        }
         if (s.state === 'failed') {
           clearInterval(timer);
           reject(new Error('the worker failed; see the log above'));
+          return;
         }
+        const delivered = deliveredSoFar(s, tweet.tweetId);
+        const mine = delivered !== undefined;
+        seen ||= mine;
+        // A finished task leaves the in-flight list before its count reaches the tally: never go back.
+        if (mine) bar.update((shown = Math.max(shown, delivered)));
+        // Done when the worker has committed a completion past what it had before and ours, seen
+        // in flight, is gone (another completion, of a tweet an earlier run left, is not ours); a
+        // tweet never seen in flight has to be in a follower's timeline too.
+        if (mine || s.totals.tweetsCompleted <= completed || s.totals.rowsWritten === 0) return;
+        looking = true;
+        void (seen ? Promise.resolve(true) : landed()).then(
+          (done) => {
+            looking = false;
+            if (!done) return;
+            clearInterval(timer);
+            resolve();
+          },
+          (err: unknown) => {
+            clearInterval(timer);
+            reject(err instanceof Error ? err : new Error(String(err)));
+          },
+        );
       }, 100);
       running.done.catch((err: unknown) => {
         clearInterval(timer);
         reject(err instanceof Error ? err : new Error(String(err)));
       });
     });
-    bar.update(options.followers);
+    bar.update(total);
     bar.stop();
     const seconds = (performance.now() - started) / 1000;
     say(
-      `delivered to ${options.followers} timelines in ${seconds.toFixed(1)} s (${Math.round(options.followers / seconds)} timelines/s, CQL insert to last row)`,
+      `delivered to ${total} timelines in ${seconds.toFixed(1)} s (${Math.round(total / seconds)} timelines/s, CQL insert to last row)`,
     );
 
     // Check a sample: followers hold the tweet exactly once, non-followers do not.
-    const timelines = new CassandraTimelineStore(cassandra, ks);
     let ok = 0;
     const missing: bigint[] = [];
     for (let i = 0; i < SAMPLE; i++) {
