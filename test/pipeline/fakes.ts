@@ -24,6 +24,20 @@ import type {
   TransactionalSink,
 } from '../../ports/streams.ts';
 
+/** Settings of a worker over these fakes: small batches and pages, fast retries. */
+export const FAKE_SETS: readonly string[] = [
+  'cassandra.keyspace=ks',
+  'pipeline.batchSize=10',
+  'pipeline.maxInFlightBatches=2',
+  'pipeline.pageSize=50',
+  'pipeline.checkpointEvery=4',
+  'pipeline.lingerMs=1',
+  'pipeline.maxInFlightTweets=2',
+  'retry.baseDelayMs=1',
+  'retry.maxDelayMs=2',
+  'retry.maxAttempts=4',
+];
+
 export class MemoryFollowers implements FollowerStore {
   readonly graph = new Map<bigint, bigint[]>();
   pages = 0;

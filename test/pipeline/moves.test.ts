@@ -5,25 +5,20 @@ import type { StateRecord, Transaction } from '../../ports/streams.ts';
 import { Worker } from '../../pipeline/worker.ts';
 import { checkpointRecord, type Checkpoint } from '../../records/checkpoint.ts';
 import { checkpointTopic } from '../support/topics.ts';
-import { FakeSink, FakeSource, MemoryAuthors, MemoryFollowers, MemoryTimelines } from './fakes.ts';
+import {
+  FAKE_SETS,
+  FakeSink,
+  FakeSource,
+  MemoryAuthors,
+  MemoryFollowers,
+  MemoryTimelines,
+} from './fakes.ts';
 import { within } from './fixtures.ts';
 
 // Upserts against the author recorded for their tweet (docs/write-forms.md), on a worker over
 // in-memory fakes: a move, a stale change, the race of a move with the upsert before it, and a
 // move resumed from its checkpoint.
-const SETS = [
-  'cassandra.keyspace=ks',
-  'pipeline.batchSize=10',
-  'pipeline.maxInFlightBatches=2',
-  'pipeline.pageSize=50',
-  'pipeline.checkpointEvery=4',
-  'pipeline.lingerMs=1',
-  'pipeline.maxInFlightTweets=2',
-  'retry.baseDelayMs=1',
-  'retry.maxDelayMs=2',
-  'retry.maxAttempts=4',
-];
-const config = loadConfig({ env: {}, sets: SETS });
+const config = loadConfig({ env: {}, sets: [...FAKE_SETS] });
 const ids = (from: number, n: number): bigint[] =>
   Array.from({ length: n }, (_, i) => BigInt(from + i));
 let seq = 0;
@@ -431,7 +426,7 @@ describe('moves and stale upserts (fakes)', () => {
     async () => {
       const cfg = loadConfig({
         env: {},
-        sets: [...SETS, 'pipeline.splitThreshold=150', 'pipeline.splitTaskSize=100'],
+        sets: [...FAKE_SETS, 'pipeline.splitThreshold=150', 'pipeline.splitTaskSize=100'],
       });
       const w = world({ cfg });
       const workSink = new FakeSink();

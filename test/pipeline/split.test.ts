@@ -12,7 +12,14 @@ import type {
 } from '../../ports/streams.ts';
 import { Worker } from '../../pipeline/worker.ts';
 import { startTelemetry } from '../../cli/telemetry.ts';
-import { FakeSink, FakeSource, MemoryAuthors, MemoryFollowers, MemoryTimelines } from './fakes.ts';
+import {
+  FAKE_SETS,
+  FakeSink,
+  FakeSource,
+  MemoryAuthors,
+  MemoryFollowers,
+  MemoryTimelines,
+} from './fakes.ts';
 import { tweetEvent, usingTtl, within } from './fixtures.ts';
 import { rowCredit } from '../../pipeline/bounds.ts';
 import { CompletionAggregator } from '../../pipeline/tasks/tallies.ts';
@@ -41,19 +48,10 @@ import { checkpointTopic, workTopic } from '../support/topics.ts';
 const config = loadConfig({
   env: {},
   sets: [
-    'cassandra.keyspace=ks',
-    'pipeline.batchSize=10',
-    'pipeline.maxInFlightBatches=2',
-    'pipeline.pageSize=50',
-    'pipeline.checkpointEvery=4',
-    'pipeline.lingerMs=1',
-    'pipeline.maxInFlightTweets=2',
+    ...FAKE_SETS,
     'pipeline.splitThreshold=200',
     'pipeline.splitTaskSize=100',
     'topics.tasksPartitions=3',
-    'retry.baseDelayMs=1',
-    'retry.maxDelayMs=2',
-    'retry.maxAttempts=4',
     'pipeline.shutdownTimeoutMs=5000',
   ],
 });

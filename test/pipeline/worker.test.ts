@@ -15,6 +15,7 @@ import type { StateReader, StateRecord } from '../../ports/streams.ts';
 import { CappedTimelines } from '../../pipeline/cap.ts';
 import { Worker } from '../../pipeline/worker.ts';
 import {
+  FAKE_SETS,
   FakeSink,
   FakeSource,
   MemoryAuthors,
@@ -35,19 +36,7 @@ const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
 const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 60_000 });
 metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
 
-const sets = [
-  'cassandra.keyspace=ks',
-  'pipeline.batchSize=10',
-  'pipeline.maxInFlightBatches=2',
-  'pipeline.pageSize=50',
-  'pipeline.checkpointEvery=4',
-  'pipeline.lingerMs=1',
-  'pipeline.maxInFlightTweets=2',
-  'retry.baseDelayMs=1',
-  'retry.maxDelayMs=2',
-  'retry.maxAttempts=4',
-  'pipeline.shutdownTimeoutMs=5000',
-];
+const sets = [...FAKE_SETS, 'pipeline.shutdownTimeoutMs=5000'];
 const config = loadConfig({ env: {}, sets });
 const log = createLogger('error');
 const ids = (from: number, n: number): bigint[] =>
