@@ -7,6 +7,7 @@ import type { SeedOptions } from '../seed-graph.ts';
 import type { Config } from '../../config/index.ts';
 import type { Context } from '../context.ts';
 import { progress } from '../progress.ts';
+import { onShutdown } from '../signals.ts';
 import { deliveredSoFar } from '../../pipeline/status.ts';
 import { startTelemetry } from '../telemetry.ts';
 import { startRun } from './run.ts';
@@ -76,6 +77,11 @@ async function demoRun(ctx: Context, options: SeedOptions, say: (line: string) =
     ...ctx.config,
     cdc: { ...ctx.config.cdc, startFrom: 'latest' },
   });
+  // Ctrl-C stops the worker and the connector gracefully, as `fanout run` does: a next run then
+  // restores at once instead of waiting out their open transactions (kafka.transactionTimeoutMs).
+  const off = onShutdown(running.stop, ctx.config.pipeline.shutdownTimeoutMs, (m) =>
+    process.stderr.write(`${m}\n`),
+  );
   try {
     const tweet = await new CassandraTweetStore(cassandra, ks).insert(
       options.author,
@@ -126,10 +132,16 @@ async function demoRun(ctx: Context, options: SeedOptions, say: (line: string) =
           },
         );
       }, 100);
-      running.done.catch((err: unknown) => {
-        clearInterval(timer);
-        reject(err instanceof Error ? err : new Error(String(err)));
-      });
+      running.done.then(
+        () => {
+          clearInterval(timer);
+          reject(new Error('stopped before the tweet reached every timeline'));
+        },
+        (err: unknown) => {
+          clearInterval(timer);
+          reject(err instanceof Error ? err : new Error(String(err)));
+        },
+      );
     });
     bar.update(total);
     bar.stop();
@@ -175,6 +187,7 @@ async function demoRun(ctx: Context, options: SeedOptions, say: (line: string) =
         `demo check failed: ${SAMPLE - ok} sampled followers lack the tweet (e.g. ${missing.slice(0, 3).join(', ')}), ${leaked} outsiders have it`,
       );
   } finally {
+    off();
     await running.stop();
   }
 }
