@@ -36,6 +36,8 @@ export interface ProcInfo {
   /** argv of the process. */
   readonly argv: readonly string[];
   readonly uptimeMs: number;
+  /** When it started, in clock ticks since boot (field 22 of /proc/<pid>/stat). */
+  readonly startTicks: number;
 }
 
 /**
@@ -58,7 +60,7 @@ export async function procInfo(pid: number): Promise<ProcInfo | undefined> {
       0,
       Math.round((bootUptimeS - startTicks / CLOCK_TICKS_PER_SECOND) * 1000),
     );
-    return { pid, argv: cmdline.split('\0').filter((a) => a !== ''), uptimeMs };
+    return { pid, argv: cmdline.split('\0').filter((a) => a !== ''), uptimeMs, startTicks };
   } catch {
     return undefined;
   }
@@ -345,25 +347,20 @@ export async function alive(pid: number): Promise<boolean> {
   return (await procInfo(pid)) !== undefined;
 }
 
-/** When `pid` started, in clock ticks since boot (field 22 of /proc/<pid>/stat); undefined if gone. */
-export async function startTicks(pid: number): Promise<string | undefined> {
-  try {
-    const statText = await readFile(`/proc/${pid}/stat`, 'utf8');
-    return statText.slice(statText.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
+/** When `pid` started, in clock ticks since boot; undefined when it is gone. */
+export async function startTicks(pid: number): Promise<number | undefined> {
+  return (await procInfo(pid))?.startTicks;
 }
 
 /**
- * True while the process that wrote a lock (`<pid> <start ticks>`) lives: the same pid started at
- * another time is an unrelated process that was given the dead holder's pid.
+ * True while `holder`, the process that wrote a lock (`<pid> <start ticks>`), lives: the same pid
+ * started at another time is an unrelated process that was given the dead holder's pid.
  */
-async function lockHolderAlive(file: string): Promise<boolean> {
-  const holder = await readPidFile(file);
-  if (holder === undefined || !(await alive(holder))) return false;
+async function lockHolderAlive(file: string, holder: number): Promise<boolean> {
+  const info = await procInfo(holder);
+  if (info === undefined) return false;
   const ticks = (await readFile(file, 'utf8').catch(() => '')).trim().split(/\s+/)[1];
-  return ticks === undefined || ticks === (await startTicks(holder));
+  return ticks === undefined || ticks === String(info.startTicks);
 }
 
 /**
@@ -386,7 +383,7 @@ export async function withLockFile<T>(
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     const holder = await readPidFile(file);
-    if (holder === undefined || !(await lockHolderAlive(file))) {
+    if (holder === undefined || !(await lockHolderAlive(file, holder))) {
       await removeFile(file);
       continue;
     }
