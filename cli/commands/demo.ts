@@ -101,14 +101,18 @@ async function demoRun(ctx: Context, options: SeedOptions, say: (line: string) =
       (await timelines.read(options.firstFollower, 50)).some((e) => e.tweetId === tweet.tweetId);
     await new Promise<void>((resolve, reject) => {
       let looking = false;
+      const done = (): void => {
+        clearInterval(timer);
+        resolve();
+      };
+      const fail = (err: unknown): void => {
+        clearInterval(timer);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      };
       const timer = setInterval(() => {
         if (looking) return;
         const s = running.worker.status();
-        if (s.state === 'failed') {
-          clearInterval(timer);
-          reject(new Error('the worker failed; see the log above'));
-          return;
-        }
+        if (s.state === 'failed') return fail(new Error('the worker failed; see the log above'));
         const delivered = deliveredSoFar(s, tweet.tweetId);
         const mine = delivered !== undefined;
         seen ||= mine;
@@ -118,29 +122,16 @@ async function demoRun(ctx: Context, options: SeedOptions, say: (line: string) =
         // in flight, is gone (another completion, of a tweet an earlier run left, is not ours); a
         // tweet never seen in flight has to be in a follower's timeline too.
         if (mine || s.totals.tweetsCompleted <= completed || s.totals.rowsWritten === 0) return;
+        if (seen) return done();
         looking = true;
-        void (seen ? Promise.resolve(true) : landed()).then(
-          (done) => {
-            looking = false;
-            if (!done) return;
-            clearInterval(timer);
-            resolve();
-          },
-          (err: unknown) => {
-            clearInterval(timer);
-            reject(err instanceof Error ? err : new Error(String(err)));
-          },
-        );
+        landed().then((there) => {
+          looking = false;
+          if (there) done();
+        }, fail);
       }, 100);
       running.done.then(
-        () => {
-          clearInterval(timer);
-          reject(new Error('stopped before the tweet reached every timeline'));
-        },
-        (err: unknown) => {
-          clearInterval(timer);
-          reject(err instanceof Error ? err : new Error(String(err)));
-        },
+        () => fail(new Error('stopped before the tweet reached every timeline')),
+        fail,
       );
     });
     bar.update(total);
