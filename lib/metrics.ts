@@ -37,6 +37,8 @@ export interface PartitionLagReading {
 /** One tweet being fanned out by this process. */
 export interface InFlightTweetReading {
   readonly tweetId: string;
+  /** The change in flight: a tweet's insert and its delete can both be (a series each). */
+  readonly op: 'insert' | 'delete';
   /** Followers not delivered yet; undefined while the count is unknown. */
   readonly remaining: number | undefined;
 }
@@ -248,15 +250,17 @@ export class OperatorMetrics {
     const now = this.#now();
     const points: SeriesPoint[] = [];
     const current = new Set<string>();
-    const point = (id: string, value: number): SeriesPoint => ({
-      attributes: { ...this.#attrs, 'fanout.tweet_id': id },
-      value,
-    });
+    const point = (key: string, value: number): SeriesPoint => {
+      const at = key.lastIndexOf(' '); // ids may hold spaces, ops do not
+      const [id, op] = [key.slice(0, at), key.slice(at + 1)];
+      return { attributes: { ...this.#attrs, 'fanout.tweet_id': id, 'fanout.op': op }, value };
+    };
     for (const t of tweets) {
-      current.add(t.tweetId);
-      this.#finished.delete(t.tweetId);
-      this.#inFlight.add(t.tweetId);
-      if (t.remaining !== undefined) points.push(point(t.tweetId, t.remaining));
+      const key = `${t.tweetId} ${t.op}`;
+      current.add(key);
+      this.#finished.delete(key);
+      this.#inFlight.add(key);
+      if (t.remaining !== undefined) points.push(point(key, t.remaining));
     }
     for (const id of this.#inFlight)
       if (!current.has(id)) {

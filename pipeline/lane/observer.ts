@@ -5,7 +5,11 @@
  */
 import type { Context } from '@opentelemetry/api';
 import type { Config } from '../../config/index.ts';
-import { OperatorMetrics, type PartitionLagReading } from '../../lib/metrics.ts';
+import {
+  type InFlightTweetReading,
+  OperatorMetrics,
+  type PartitionLagReading,
+} from '../../lib/metrics.ts';
 import { linkTo, SpanKind, tracer } from '../../lib/telemetry.ts';
 import type { WriteBatch } from '../fanout/fanout.ts';
 import { completesHere, type Job, writeOp } from '../job.ts';
@@ -125,12 +129,18 @@ export class LaneObserver {
   }
 }
 
-/** Followers still to reach per tweet in flight (its tasks here added up). */
-function remainingByTweet(jobs: readonly Job[]): { tweetId: string; remaining: number }[] {
-  const byTweet = new Map<string, number>();
+/**
+ * Followers still to reach per change in flight: a tweet's insert and its delete apart, the tasks
+ * of one change here added up.
+ */
+function remainingByTweet(jobs: readonly Job[]): InFlightTweetReading[] {
+  const byChange = new Map<string, InFlightTweetReading>();
   for (const j of jobs) {
     const r = j.delivery.remaining;
-    if (r !== null) byTweet.set(j.tweetId, (byTweet.get(j.tweetId) ?? 0) + r);
+    if (r === null) continue;
+    const key = `${j.tweetId} ${j.op}`;
+    const sum = byChange.get(key)?.remaining ?? 0;
+    byChange.set(key, { tweetId: j.tweetId, op: j.op, remaining: sum + r });
   }
-  return [...byTweet].map(([tweetId, remaining]) => ({ tweetId, remaining }));
+  return [...byChange.values()];
 }

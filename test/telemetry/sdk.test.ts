@@ -18,7 +18,7 @@ import { DropOrphanQueries, startTelemetry, type StopTelemetry } from '../../cli
 import { loadConfig } from '../../config/index.ts';
 import { FanoutError } from '../../lib/errors.ts';
 import { createLogger } from '../../lib/log.ts';
-import { OperatorMetrics } from '../../lib/metrics.ts';
+import { type InFlightTweetReading, OperatorMetrics } from '../../lib/metrics.ts';
 import { Outage } from '../../lib/retry.ts';
 import { GraphMetrics } from '../../pipeline/graph/metrics.ts';
 import type { CommitPlan } from '../../pipeline/lane/ledger.ts';
@@ -74,8 +74,8 @@ describe('startTelemetry', () => {
       {
         lag: () => [{ topic: 'cdc.fanout.tweets', partition: 3, group: 'fanout-workers', lag: 7 }],
         tweets: () => [
-          { tweetId: '42', remaining: 1234 },
-          { tweetId: '43', remaining: undefined },
+          { tweetId: '42', op: 'insert', remaining: 1234 },
+          { tweetId: '43', op: 'insert', remaining: undefined },
         ],
       },
     );
@@ -126,7 +126,7 @@ describe('startTelemetry', () => {
 
   it("ends a delivered tweet's series at 0 and keeps it 5 minutes; aborted reads 0 before any abort", async () => {
     let clock = 1_000_000;
-    let tweets = [{ tweetId: '77', remaining: 10 as number | undefined }];
+    let tweets: InFlightTweetReading[] = [{ tweetId: '77', op: 'insert', remaining: 10 }];
     const op = new OperatorMetrics('cdc', {}, { tweets: () => tweets }, () => clock);
     const line = async (metric: string, label: string): Promise<string | undefined> => {
       const text = await (await fetch(`http://127.0.0.1:${await stop.metricsPort}/metrics`)).text();
@@ -148,6 +148,32 @@ describe('startTelemetry', () => {
       expect(
         await line('fanout_tweet_followers_remaining', 'fanout_tweet_id="77"'),
       ).toBeUndefined();
+    } finally {
+      op.close();
+    }
+  });
+
+  it("keeps a tweet's insert and its delete, both in flight, as two series, not their sum", async () => {
+    let tweets: InFlightTweetReading[] = [
+      { tweetId: '88', op: 'insert', remaining: 300 },
+      { tweetId: '88', op: 'delete', remaining: 40 },
+    ];
+    const op = new OperatorMetrics('worker', { 'fanout.worker': 'w88' }, { tweets: () => tweets });
+    const series = async (): Promise<string[]> => {
+      const text = await (await fetch(`http://127.0.0.1:${await stop.metricsPort}/metrics`)).text();
+      return text
+        .split('\n')
+        .filter((l) => l.startsWith('fanout_tweet_followers_remaining{') && l.includes('"w88"'));
+    };
+    try {
+      const both = await series();
+      expect(both).toHaveLength(2);
+      expect(both.find((l) => l.includes('fanout_op="insert"'))).toMatch(/tweet_id="88".* 300$/);
+      expect(both.find((l) => l.includes('fanout_op="delete"'))).toMatch(/tweet_id="88".* 40$/);
+      tweets = [{ tweetId: '88', op: 'delete', remaining: 10 }];
+      const after = await series();
+      expect(after.find((l) => l.includes('fanout_op="insert"'))).toMatch(/ 0$/);
+      expect(after.find((l) => l.includes('fanout_op="delete"'))).toMatch(/ 10$/);
     } finally {
       op.close();
     }
