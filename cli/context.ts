@@ -2,7 +2,7 @@
  * What every command gets: the compiled config (from --config, env and --set), a logger, and
  * lazily connected clients that are closed once, whatever happens, when the command ends.
  */
-import { loadConfig, type Config } from '../config/index.ts';
+import { configWarnings, loadConfig, type Config } from '../config/index.ts';
 import { connectCassandra, type CassandraClient } from '../connectors/cassandra/client.ts';
 import {
   connectAdmin,
@@ -31,6 +31,7 @@ export class Context {
       sets: flags.set ?? [],
     });
     this.log = createLogger(this.config.log);
+    for (const warning of configWarnings(this.config)) this.log.warn(warning);
   }
 
   /** The Cassandra client (keyspace not set: statements name it). */

@@ -184,6 +184,35 @@ function tlsProblems(s: Settings): string[] {
   return problems;
 }
 
+/** Whether every `host:port` of `endpoints` is on this machine (loopback). */
+function allLoopback(endpoints: readonly string[]): boolean {
+  return endpoints.every((e) => /^(127\.\d+\.\d+\.\d+|localhost)(:\d+)?$/.test(e));
+}
+
+/**
+ * Settings that work but send a password across the network in the clear, one sentence each
+ * naming the keys (the process warns at start; a loopback-only endpoint list is exempt: its
+ * traffic never leaves the machine).
+ */
+export function configWarnings(c: Config): string[] {
+  const warnings: string[] = [];
+  const k = c.kafka;
+  if (
+    k.securityProtocol === 'sasl_plaintext' &&
+    k.saslMechanism === 'plain' &&
+    !allLoopback(k.brokers)
+  )
+    warnings.push(
+      'kafka.securityProtocol is sasl_plaintext with kafka.saslMechanism plain: the SASL password crosses the network in the clear; use sasl_ssl (or a scram-sha-* mechanism, which sends no password)',
+    );
+  const cq = c.cassandra;
+  if (cq.username !== '' && !cq.tls && !allLoopback(cq.contactPoints))
+    warnings.push(
+      'cassandra.username is set and cassandra.tls is false: the password crosses the network in the clear; set cassandra.tls=true',
+    );
+  return warnings;
+}
+
 /** Compiles validated settings; throws with every contradiction found. */
 export function compile(s: Settings): Config {
   const problems: string[] = [];

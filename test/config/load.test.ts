@@ -2,7 +2,14 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, leaves, loadConfig, redacted, schema } from '../../config/index.ts';
+import {
+  ConfigError,
+  configWarnings,
+  leaves,
+  loadConfig,
+  redacted,
+  schema,
+} from '../../config/index.ts';
 
 const problems = (f: () => unknown): readonly string[] => {
   try {
@@ -164,5 +171,48 @@ describe('loadConfig', () => {
       'telemetry',
       'log',
     ]);
+  });
+});
+
+describe('configWarnings', () => {
+  const sasl = (extra: Record<string, string>) =>
+    configWarnings(
+      loadConfig({
+        env: {
+          FANOUT_KAFKA_SECURITY_PROTOCOL: 'sasl_plaintext',
+          FANOUT_KAFKA_SASL_USERNAME: 'u',
+          FANOUT_KAFKA_SASL_PASSWORD: 'hunter2',
+          KAFKA_BROKERS: 'kafka-1.example:9092',
+          ...extra,
+        },
+      }),
+    );
+
+  it('warns, naming the keys, when a password would cross the network in the clear', () => {
+    expect(sasl({})).toEqual([
+      expect.stringMatching(/kafka.securityProtocol is sasl_plaintext .*kafka.saslMechanism plain/),
+    ]);
+    const cassandra = configWarnings(
+      loadConfig({
+        env: {
+          FANOUT_CASSANDRA_USERNAME: 'app',
+          FANOUT_CASSANDRA_PASSWORD: 'hunter2',
+          CASSANDRA_CONTACT_POINTS: 'cassandra-1.example:9042,127.0.0.1:9042',
+        },
+      }),
+    );
+    expect(cassandra).toEqual([expect.stringMatching(/cassandra.username .*cassandra.tls=true/)]);
+    expect(JSON.stringify(cassandra)).not.toContain('hunter2');
+  });
+
+  it('says nothing for TLS, SCRAM, no credentials, or endpoints on loopback only', () => {
+    expect(sasl({ FANOUT_KAFKA_SECURITY_PROTOCOL: 'sasl_ssl' })).toEqual([]);
+    expect(sasl({ FANOUT_KAFKA_SASL_MECHANISM: 'scram-sha-256' })).toEqual([]);
+    expect(sasl({ KAFKA_BROKERS: '127.0.0.1:9092,localhost:9093' })).toEqual([]);
+    expect(configWarnings(loadConfig({ env: {} }))).toEqual([]);
+    const local = loadConfig({
+      env: { FANOUT_CASSANDRA_USERNAME: 'app', FANOUT_CASSANDRA_PASSWORD: 'hunter2' },
+    });
+    expect(configWarnings(local)).toEqual([]);
   });
 });
