@@ -4,12 +4,13 @@
  * - a TWEET (a change event of the CDC topic: an upsert or a retraction), whose fate is decided as
  *   it starts: delivered here WHOLE (a move always is), SPLIT into page-range tasks for the work
  *   topic (a celebrity), a replica's COPY of a change another copy fans out, or an ORPHAN (a
- *   delete whose author is unknown: dead-lettered);
+ *   delete whose author is unknown: dead-lettered), or UNAUTHORED (an INSERT that names no
+ *   author: an EDIT of a recorded tweet's other columns, else dead-lettered);
  * - a TASK (a record of the work topic): one page range of a split tweet;
  * - a GRAPH job (a change event of `followers`): a follow's backfill or an unfollow's deletes.
  *
  * Every job has a {@link Delivery}: the rows of its range, its cursor and checkpoints. A split,
- * copy or orphan tweet delivers no rows (its delivery just ends).
+ * copy, orphan, unauthored or edit tweet delivers no rows (its delivery just ends).
  */
 import type { SpanSampler } from '../lib/span-sampler.ts';
 import type { LongSpan } from '../lib/telemetry.ts';
@@ -25,7 +26,10 @@ export type TweetFate =
   | { readonly kind: 'whole' }
   | { readonly kind: 'split'; readonly total: number; readonly ranges: readonly TaskRange[] }
   | { readonly kind: 'copy'; readonly holder: string }
-  | { readonly kind: 'orphan' };
+  | { readonly kind: 'orphan' }
+  /** An INSERT that names no author: an EDIT of a tweet with a recorded author, or dead-lettered. */
+  | { readonly kind: 'unauthored' }
+  | { readonly kind: 'edit' };
 
 interface JobBase {
   readonly partition: number;

@@ -6,7 +6,9 @@
  * - `author_id` deleted (a cell tombstone), or the row or partition deleted: a RETRACTION;
  * - neither (an UPDATE of other columns only): nothing to fan out (timelines hold tweet ids,
  *   bodies are hydrated on read);
- * - an INSERT that does not write `author_id` at all creates a tweet with no author: dead letter.
+ * - an INSERT that does not write `author_id` at all: UNAUTHORED. The handler asks whether the
+ *   tweet has an author recorded: then it is an edit of other columns (nothing to fan out), else a
+ *   tweet created without an author (dead letter).
  *
  * Never throws: anything else is bad input for the dead-letter topic with the reason.
  */
@@ -41,6 +43,8 @@ export interface TweetChange {
 export type Decoded =
   | { readonly kind: 'fanout'; readonly change: TweetChange }
   | { readonly kind: 'skip'; readonly why: string }
+  /** An INSERT that does not name `author_id` (`change.authorId` null): see the module comment. */
+  | { readonly kind: 'unauthored'; readonly change: TweetChange }
   | { readonly kind: 'dead'; readonly code: string; readonly message: string };
 
 /**
@@ -130,7 +134,7 @@ function decodeWrite(event: Partial<RowChangeEvent>, verb: 'insert' | 'update', 
   const cell = event.columns?.author_id;
   if (cell === undefined || cell === null) {
     return verb === 'insert'
-      ? dead('missing-author', `insert of ${tweetId} has no author_id (undefined)`)
+      ? { kind: 'unauthored', change: { op: 'insert', authorId: null, expiresAt: null, ...k } }
       : { kind: 'skip', why: 'update of other columns than author_id: timelines hold ids only' };
   }
   // The author cell's own time: with several writes merged into one row change, it is the

@@ -19,7 +19,7 @@ import { deadLetterRecord } from '../../records/dead-letter.ts';
 import { taskRecords, type WorkTopic } from '../../records/task.ts';
 import { deliverRange, moveFrom } from '../fanout/deliver.ts';
 import { type Emit, rowsOf } from '../fanout/page.ts';
-import { type Job, type TweetJob, tweetJob } from '../job.ts';
+import { type Job, type TweetFate, type TweetJob, tweetJob } from '../job.ts';
 import { Credit } from '../lane/credit.ts';
 import type { Admission, Handler, LaneContext } from '../lane/handler.ts';
 import type { CommitPlan } from '../lane/ledger.ts';
@@ -65,9 +65,13 @@ export class TweetHandler implements Handler {
     if (decoded.kind === 'skip') return { kind: 'done', outputs: [] };
     if (decoded.kind === 'dead') return decoded;
     const change = decoded.change;
+    // An edit of a tweet this worker saw upserted: nothing to fan out, nothing to read.
+    if (decoded.kind === 'unauthored' && this.#authors.get(change.tweetId) !== undefined)
+      return { kind: 'done', outputs: [] };
     // A restored checkpoint is this change's only if it names the same tweet and op.
     const cp = restored?.tweetId === change.tweetId && restored.op === change.op ? restored : null;
     const job = tweetJob(record, change, cp);
+    if (decoded.kind === 'unauthored') job.fate = { kind: 'unauthored' };
     if (change.op === 'insert' && change.authorId !== null) {
       this.#authors.remember(change.tweetId, change.authorId, change.writeTime, record.partition);
     }
@@ -87,6 +91,7 @@ export class TweetHandler implements Handler {
     const d = job.delivery;
     const holder = await this.#claim(job);
     if (holder !== null) return this.#decide(job, { kind: 'copy', holder }, 0);
+    if (job.fate.kind === 'unauthored') return this.#decide(job, await this.#unauthored(job), 0);
     if (job.op === 'delete') await this.#markDeleted(job);
     const author = await this.#resolveAuthor(job);
     job.authorId = author;
@@ -133,6 +138,19 @@ export class TweetHandler implements Handler {
     await this.#ctx.attempt(`mark ${job.tweetId} deleted`, () =>
       this.#ctx.authors.markDeleted(job.tweetId, job.writeTime),
     );
+  }
+
+  /**
+   * An INSERT that names no author: an edit of the tweet's other columns when it has an author
+   * recorded (or remembered: its upsert may still be recording it), else a tweet created without
+   * one (dead letter).
+   */
+  async #unauthored(job: TweetJob): Promise<TweetFate> {
+    const { attempt, authors } = this.#ctx;
+    const author =
+      this.#authors.get(job.tweetId) ??
+      (await attempt(`read the author of ${job.tweetId}`, () => authors.get(job.tweetId)));
+    return author === null || author === undefined ? { kind: 'unauthored' } : { kind: 'edit' };
   }
 
   /**
@@ -272,6 +290,24 @@ export class TweetHandler implements Handler {
           claimedBy: fate.holder,
         });
         return [];
+      case 'edit':
+        return [];
+      case 'unauthored':
+        metrics.deadLettered('missing-author');
+        log.warn('record dead-lettered', {
+          partition: record.partition,
+          offset: record.offset,
+          code: 'missing-author',
+          tweetId: tweet.tweetId,
+        });
+        return [
+          deadLetterRecord(
+            topics.deadLetter,
+            record,
+            'missing-author',
+            `insert of ${tweet.tweetId} names no author_id, and the tweet has no author recorded: a tweet written without an author (edit a tweet's other columns with UPDATE, or name its author)`,
+          ),
+        ];
       case 'orphan':
         metrics.deadLettered('unknown-author');
         return [

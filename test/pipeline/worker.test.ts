@@ -709,6 +709,36 @@ describe('Worker (fakes)', () => {
   );
 
   it(
+    'an INSERT that names no author: an edit of a recorded tweet (or one upserted just before it) does nothing; of an unknown tweet, a dead letter',
+    { timeout: 10_000 },
+    async () => {
+      const w = world();
+      const unauthored = (id: string, at: bigint) => ({
+        ...tweetEvent(config, 'insert', id, null, at),
+        columns: { body: { value: 'edited', ts: String(at) } },
+      });
+      const recorded = tweetId();
+      w.authors.authors.set(recorded, 2n);
+      w.source.push(1, unauthored(recorded, 60n)); // read from tweet_authors
+      const upserted = w.insert(1, 2n);
+      w.source.push(1, unauthored(upserted, 2_000_000n)); // its upsert may not have recorded it yet
+      const unknown = tweetId();
+      w.source.push(1, unauthored(unknown, 70n));
+      void w.worker.start();
+      await within(5_000, 'committed', () => (w.sink.offset(1) === 4n ? true : undefined), 5);
+      expect(w.completions().map((c) => c.tweetId)).toEqual([upserted]);
+      expect(w.timelines.holders(recorded)).toEqual([]);
+      expect(w.timelines.holders(upserted)).toHaveLength(3);
+      const dead = w.sink
+        .records(config.topics.deadLetter)
+        .map((r) => JSON.parse(r.value!) as { reason: { code: string; message: string } });
+      expect(dead.map((d) => d.reason.code)).toEqual(['missing-author']);
+      expect(dead[0]!.reason.message).toContain(unknown);
+      await w.worker.close();
+    },
+  );
+
+  it(
     "a follow between a delete's reads and its insert's: the insert, ending after the delete was taken, takes its rows back",
     { timeout: 10_000 },
     async () => {

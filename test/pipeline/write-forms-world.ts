@@ -64,6 +64,8 @@ export interface FormsWorld {
   readonly ttls: (tweetId: string, users: readonly bigint[]) => Promise<Array<number | null>>;
   /** The completion events of `tweetId`, in order. */
   readonly completions: (tweetId: string) => Promise<Done[]>;
+  /** The reason codes of the dead letters of `tweetId`'s change events, in order. */
+  readonly deadLetters: (tweetId: string) => Promise<string[]>;
   readonly close: () => Promise<void>;
 }
 
@@ -150,6 +152,21 @@ export async function formsWorld(): Promise<FormsWorld> {
       (await read(config.topics.completed))
         .map((r) => JSON.parse(r.value!.toString('utf8')) as Done)
         .filter((c) => c.tweetId === tweetId),
+    deadLetters: async (tweetId) =>
+      (await readToEnd(config, config.topics.deadLetter, [0], { timeoutMs: 20_000 })) // one partition
+        .map(
+          (r) =>
+            JSON.parse(r.value!.toString('utf8')) as {
+              reason: { code: string };
+              value: string | null;
+            },
+        )
+        .filter((d) =>
+          Buffer.from(d.value ?? '', 'base64')
+            .toString('utf8')
+            .includes(tweetId),
+        )
+        .map((d) => d.reason.code),
     async close() {
       await withTimeout(worker.close(), 30_000, 'worker close took over 30 s').catch(
         () => undefined,

@@ -131,6 +131,22 @@ describe('write forms on the real connector and worker', () => {
     ]);
   });
 
+  it('INSERT that names no author_id: of a tweet with an author, an edit (nothing to deliver); of a new tweet, a dead letter', async () => {
+    const [edited, born] = [w.id(), w.id()];
+    await w.cql(insert(), [edited, A, 'hi', new Date()]);
+    await w.processed([edited], 1);
+    const unauthored = `INSERT INTO ${tweets()} (tweet_id, body) VALUES (?, ?)`;
+    await w.cql(unauthored, [edited, 'edited by INSERT']);
+    await w.cql(unauthored, [born, 'no author at all']);
+    expect(await w.processed([edited, born], 3)).toEqual(['insert', 'insert', 'insert']);
+    expect(await w.holding(edited)).toEqual(A_FOLLOWERS);
+    expect(await w.completions(edited)).toHaveLength(1);
+    expect(await w.deadLetters(edited)).toEqual([]);
+    expect(await w.holding(born)).toEqual([]);
+    expect(await w.completions(born)).toEqual([]);
+    expect(await w.deadLetters(born)).toEqual(['missing-author']);
+  });
+
   it('DELETE author_id, SET author_id = null, INSERT with author_id null: retracted (the row stays, with no author)', async () => {
     const ids = [w.id(), w.id(), w.id()];
     for (const id of ids) await w.cql(insert(), [id, A, 'hi', new Date()]);

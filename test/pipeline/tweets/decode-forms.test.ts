@@ -121,9 +121,9 @@ describe('decoding by what a change sets (the write-form contract)', () => {
     ['DELETE FROM tweets (the partition)', event('delete_partition', {}), retract()],
     ['a row deletion', event('delete_row', {}), retract()],
     [
-      'INSERT without author_id: a tweet with no author',
+      'INSERT without author_id: unauthored (an edit if the tweet has an author recorded, else a dead letter: the handler asks)',
       event('insert', { body }),
-      { kind: 'dead', code: 'missing-author' },
+      { kind: 'unauthored', change: { op: 'insert', authorId: null, tweetId: ID } },
     ],
     [
       'UPDATE with an author_id beyond 64 bits',

@@ -120,11 +120,6 @@ describe('decodeTweetRecord', () => {
       'malformed-timestamp',
     ],
     [
-      'an insert without author',
-      { ...tweetEvent(config, 'insert', ID, 1n, 5n), columns: {} },
-      'missing-author',
-    ],
-    [
       'an author beyond 64 bits',
       {
         ...tweetEvent(config, 'insert', ID, 1n, 5n),
