@@ -51,3 +51,13 @@ export function since(before: CpuReading, after: CpuReading): CpuReading {
     bench: d('bench'),
   };
 }
+
+/**
+ * Milliseconds of CPU per tweet, every process of the reading added up (undefined: one was not
+ * readable). On a CPU-bound box two runs' rates stand in the inverse ratio of these.
+ */
+export function cpuMsPerTweet(c: CpuReading, tweets: number): number | undefined {
+  const parts = [c.cassandra, c.kafka, c.pipeline, c.bench];
+  if (tweets <= 0 || parts.some((x) => x === undefined)) return undefined;
+  return +((1000 * parts.reduce((a, b) => a! + b!, 0)!) / tweets).toFixed(2);
+}

@@ -6,7 +6,7 @@
  */
 import type { CassandraClient } from '../../connectors/cassandra/client.ts';
 import { mulberry32 } from '../../cli/seed-graph.ts';
-import { readCpu, since, type CpuReading } from './cpu.ts';
+import { cpuMsPerTweet, readCpu, since, type CpuReading } from './cpu.ts';
 import { Completions, latencies, percentile, writeTweets, type Written } from './load.ts';
 import { nodeRequests, perTweet } from './node-requests.ts';
 import { rawTweets } from './raw.ts';
@@ -32,6 +32,13 @@ export interface SameLoadRow {
   /** Requests the Cassandra node answered per tweet: pipeline run (the tweet's own write too), raw run. */
   readonly pipelineRequests: number;
   readonly rawRequests: number;
+  /**
+   * CPU ms per tweet of every process (Cassandra, Kafka, the pipeline process, the bench) during
+   * each run, and raw / pipeline: with both runs CPU-bound, what the ratio of rates should be.
+   */
+  readonly pipelineCpuMsPerTweet: number | undefined;
+  readonly rawCpuMsPerTweet: number | undefined;
+  readonly cpuRatio: number | undefined;
 }
 
 /** `perAuthor` tweets of each author, round robin: through the pipeline, then the raw driver. */
@@ -57,6 +64,8 @@ export async function sameLoad(
   const pipelineRequests = perTweet(requestsBefore, await nodeRequests(env.client), load.length);
   const pipelineRate = load.length / ((ended - started) / 1000);
   const rawRate = raw.tweets / raw.seconds;
+  const pipelineCpuMs = cpuMsPerTweet(pipelineCpu, load.length);
+  const rawCpuMs = cpuMsPerTweet(rawCpu, load.length);
   return {
     followers,
     tweets: load.length,
@@ -68,6 +77,12 @@ export async function sameLoad(
     rawCpu,
     pipelineRequests,
     rawRequests,
+    pipelineCpuMsPerTweet: pipelineCpuMs,
+    rawCpuMsPerTweet: rawCpuMs,
+    cpuRatio:
+      pipelineCpuMs === undefined || rawCpuMs === undefined || pipelineCpuMs === 0
+        ? undefined
+        : +(rawCpuMs / pipelineCpuMs).toFixed(2),
   };
 }
 

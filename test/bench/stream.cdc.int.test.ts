@@ -59,6 +59,10 @@ describe('fanout bench --stream, CI-sized', () => {
       // The pipeline: the tweet's write, its author read and record, a page and its end check.
       expect(r.rawRequests).toBeGreaterThanOrEqual(2);
       expect(r.pipelineRequests).toBeGreaterThanOrEqual(5);
+      // CPU per tweet of every process in each run, and raw / pipeline from them.
+      expect(r.pipelineCpuMsPerTweet).toBeGreaterThan(0);
+      expect(r.rawCpuMsPerTweet).toBeGreaterThan(0);
+      expect(r.cpuRatio).toBeCloseTo(r.rawCpuMsPerTweet! / r.pipelineCpuMsPerTweet!, 1);
     }
     expect(report.steps.length).toBeGreaterThanOrEqual(1);
     for (const s of report.steps) {

@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { cpuMsPerTweet } from '../../bench/stream/cpu.ts';
+import { formatReport, type StreamReport } from '../../bench/stream/report.ts';
+
+describe('the stream bench: CPU per tweet', () => {
+  it('adds up every process, per tweet; unknown when one was not readable', () => {
+    expect(
+      cpuMsPerTweet({ cassandra: 16.8, kafka: 3.2, pipeline: 12.2, bench: 3.5 }, 20_000),
+    ).toBeCloseTo(1.785, 2);
+    expect(
+      cpuMsPerTweet({ cassandra: 9.3, kafka: undefined, pipeline: 0.5, bench: 3.3 }, 20_000),
+    ).toBeUndefined();
+    expect(cpuMsPerTweet({ cassandra: 1, kafka: 1, pipeline: 1, bench: 1 }, 0)).toBeUndefined();
+  });
+
+  it("prints both runs' CPU per tweet and their ratio beside the rates'", () => {
+    const report: StreamReport = {
+      sameLoad: [
+        {
+          followers: 20,
+          tweets: 20_000,
+          pipelineTweetsPerSecond: 1_065,
+          rawTweetsPerSecond: 2_911,
+          ratio: 0.37,
+          rawErrors: 0,
+          pipelineCpu: { cassandra: 16.8, kafka: 3.2, pipeline: 12.2, bench: 3.5 },
+          rawCpu: { cassandra: 9.3, kafka: 0.4, pipeline: 0.5, bench: 3.3 },
+          pipelineRequests: 6.54,
+          rawRequests: 2,
+          pipelineCpuMsPerTweet: 1.79,
+          rawCpuMsPerTweet: 0.68,
+          cpuRatio: 0.38,
+        },
+      ],
+      steps: [],
+      p99BoundMs: 1_000,
+      pipelineSets: [],
+      pipelineNodeFlags: [],
+    };
+    expect(formatReport(report)).toContain('| 1.79 / 0.68 (0.38) |');
+  });
+});
