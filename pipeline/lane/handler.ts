@@ -56,6 +56,8 @@ export interface LaneContext extends DeliverDeps {
   readonly topic: string;
   readonly log: Logger;
   readonly metrics: FanoutMetrics;
+  /** A record the lane cannot use: counted, logged, and its dead letter (with `code` and why). */
+  readonly deadLetter: (record: SourceRecord, code: string, message: string) => OutRecord;
   /** A split tweet's last task-done was counted here: its latency and duration are recorded. */
   readonly splitCompleted?: (c: SplitCompleted) => void;
 }

@@ -31,7 +31,7 @@ import { FanoutError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { PartitionLagReading } from '../../lib/metrics.ts';
 import { retry } from '../../lib/retry.ts';
-import type { SourceRecord } from '../../ports/streams.ts';
+import type { OutRecord, SourceRecord } from '../../ports/streams.ts';
 import { deadLetterRecord } from '../../records/dead-letter.ts';
 import { checkpointRows, minPageRows, readAheadRows } from '../bounds.ts';
 import { fanOut, type WriteBatch } from '../fanout/fanout.ts';
@@ -143,6 +143,7 @@ export class Lane {
       topic: ports.source.topic,
       log: this.#log,
       metrics: this.#observer.metrics,
+      deadLetter: (record, code, message) => this.#deadLetter(record, code, message),
       splitCompleted: (c) => this.#observer.splitCompleted(c),
       followers: ports.followers,
       authors: ports.authors,
@@ -312,6 +313,14 @@ export class Lane {
     this.#state = 'stopped';
   }
 
+  /** Counts and logs a record the lane cannot use; returns its dead letter. */
+  #deadLetter(record: SourceRecord, code: string, message: string): OutRecord {
+    const { partition, offset } = record;
+    this.#observer.metrics.deadLettered(code);
+    this.#log.warn('record dead-lettered', { partition, offset, code, reason: message });
+    return deadLetterRecord(this.#config.topics.deadLetter, record, code, message);
+  }
+
   /** Records behind each partition's end, as the fetcher last saw it. */
   #lagByPartition(): PartitionLagReading[] {
     return this.#ledger.partitions().flatMap((p) => {
@@ -384,12 +393,8 @@ export class Lane {
     if (admission.kind !== 'job') {
       const slot = this.#ledger.track(partition, offset, null, restored !== null);
       let outputs = admission.kind === 'done' ? admission.outputs : [];
-      if (admission.kind === 'dead') {
-        const { code, message } = admission;
-        this.#observer.metrics.deadLettered(code);
-        this.#log.warn('record dead-lettered', { partition, offset, code, reason: message });
-        outputs = [deadLetterRecord(this.#config.topics.deadLetter, record, code, message)];
-      }
+      if (admission.kind === 'dead')
+        outputs = [this.#deadLetter(record, admission.code, admission.message)];
       this.#ledger.finish(slot, outputs);
       this.#committer.request();
       return null;

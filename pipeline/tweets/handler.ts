@@ -293,16 +293,8 @@ export class TweetHandler implements Handler {
       case 'edit':
         return [];
       case 'unauthored':
-        metrics.deadLettered('missing-author');
-        log.warn('record dead-lettered', {
-          partition: record.partition,
-          offset: record.offset,
-          code: 'missing-author',
-          tweetId: tweet.tweetId,
-        });
         return [
-          deadLetterRecord(
-            topics.deadLetter,
+          this.#ctx.deadLetter(
             record,
             'missing-author',
             `insert of ${tweet.tweetId} names no author_id, and the tweet has no author recorded: a tweet written without an author (edit a tweet's other columns with UPDATE, or name its author)`,
