@@ -53,11 +53,16 @@ export function since(before: CpuReading, after: CpuReading): CpuReading {
 }
 
 /**
- * Milliseconds of CPU per tweet, every process of the reading added up (undefined: one was not
- * readable). On a CPU-bound box two runs' rates stand in the inverse ratio of these.
+ * Milliseconds of CPU per tweet, every process of the reading added up. Undefined when one was
+ * not readable, or when the run was too short to measure (readings are in tenths of a second: a
+ * CI-sized raw run of 8 tweets reads 0). On a CPU-bound box two runs' rates stand in the inverse
+ * ratio of these.
  */
 export function cpuMsPerTweet(c: CpuReading, tweets: number): number | undefined {
-  const parts = [c.cassandra, c.kafka, c.pipeline, c.bench];
-  if (tweets <= 0 || parts.some((x) => x === undefined)) return undefined;
-  return +((1000 * parts.reduce((a, b) => a! + b!, 0)!) / tweets).toFixed(2);
+  let sum = 0;
+  for (const x of [c.cassandra, c.kafka, c.pipeline, c.bench]) {
+    if (x === undefined) return undefined;
+    sum += x;
+  }
+  return tweets <= 0 || sum <= 0 ? undefined : +((1000 * sum) / tweets).toFixed(2);
 }

@@ -80,7 +80,7 @@ export async function sameLoad(
     pipelineCpuMsPerTweet: pipelineCpuMs,
     rawCpuMsPerTweet: rawCpuMs,
     cpuRatio:
-      pipelineCpuMs === undefined || rawCpuMs === undefined || pipelineCpuMs === 0
+      pipelineCpuMs === undefined || rawCpuMs === undefined
         ? undefined
         : +(rawCpuMs / pipelineCpuMs).toFixed(2),
   };

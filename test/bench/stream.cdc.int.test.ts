@@ -59,10 +59,13 @@ describe('fanout bench --stream, CI-sized', () => {
       // The pipeline: the tweet's write, its author read and record, a page and its end check.
       expect(r.rawRequests).toBeGreaterThanOrEqual(2);
       expect(r.pipelineRequests).toBeGreaterThanOrEqual(5);
-      // CPU per tweet of every process in each run, and raw / pipeline from them.
-      expect(r.pipelineCpuMsPerTweet).toBeGreaterThan(0);
-      expect(r.rawCpuMsPerTweet).toBeGreaterThan(0);
-      expect(r.cpuRatio).toBeCloseTo(r.rawCpuMsPerTweet! / r.pipelineCpuMsPerTweet!, 1);
+      // CPU per tweet of every process in each run, and raw / pipeline from them. At CI size a
+      // run can be too short for the /proc readings (tenths of a second): then unmeasured.
+      for (const ms of [r.pipelineCpuMsPerTweet, r.rawCpuMsPerTweet])
+        if (ms !== undefined) expect(ms).toBeGreaterThan(0);
+      if (r.pipelineCpuMsPerTweet === undefined || r.rawCpuMsPerTweet === undefined)
+        expect(r.cpuRatio).toBeUndefined();
+      else expect(r.cpuRatio).toBeCloseTo(r.rawCpuMsPerTweet / r.pipelineCpuMsPerTweet, 1);
     }
     expect(report.steps.length).toBeGreaterThanOrEqual(1);
     for (const s of report.steps) {
