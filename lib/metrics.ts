@@ -76,7 +76,8 @@ export const TWEET_FOLLOWERS_REMAINING: CurrentGauge = {
 /** fanout_partition_lag{topic,partition,group}: per partition this process has now. */
 export const PARTITION_LAG: CurrentGauge = {
   name: 'fanout_partition_lag',
-  description: 'Offsets a consumer group is behind the end of one partition (CDC and work topics)',
+  description:
+    'Records a consumer group is behind the end of one partition (CDC and work topics); commit markers not counted once read to the end',
 };
 
 /** fanout_consumer_lag: a lane's partitions now, summed (none while it has no known lag). */

@@ -52,6 +52,13 @@ export interface RecordSource {
   readonly paused: boolean;
   /** The high watermark of a partition as last seen by the fetcher (no request), if known. */
   highWatermark(partition: number): bigint | undefined;
+  /**
+   * Where the fetcher last found a partition's end (read_committed: its last stable offset) with
+   * every record before it handed to the listener and none handed since; otherwise undefined.
+   * Offsets below it that no record took are transaction markers: a lane that committed all it
+   * was handed is not behind by them.
+   */
+  endReached(partition: number): bigint | undefined;
   /** Leaves (or, for a static member, detaches from) the group; idempotent. */
   close(): Promise<void>;
 }

@@ -26,6 +26,11 @@ export class HeldRecords<M extends { readonly partition: number }> {
     return i < 0 ? undefined : this.#records.splice(i, 1)[0];
   }
 
+  /** Whether a record of `partition` is waiting. */
+  holds(partition: number): boolean {
+    return this.#records.some((r) => r.partition === partition);
+  }
+
   /** Whether a record of an owned partition is waiting. */
   hasReady(owned: (partition: number) => boolean): boolean {
     return this.#records.some((r) => owned(r.partition));

@@ -91,6 +91,10 @@ export class KafkaRecordSource implements RecordSource {
   /** Records taken from librdkafka and not handed over yet (./held.ts). */
   readonly #held = new HeldRecords<RawMessage>();
   #paused = false;
+  /** Per partition: where librdkafka last reported its end (partition.eof). */
+  readonly #ends = new Map<number, bigint>();
+  /** Per partition: the offset of the last record handed to the listener. */
+  readonly #handed = new Map<number, bigint>();
   /** Rebalance handlers run one after the other; the poll loop waits for them. */
   #rebalancing: Promise<void> = Promise.resolve();
   #stopping = false;
@@ -147,6 +151,8 @@ export class KafkaRecordSource implements RecordSource {
         // A revocation lets the partitions' batches in flight land (up to pipeline.shutdownTimeoutMs)
         // and commits before the poll loop goes on.
         'max.poll.interval.ms': Math.max(300_000, this.#config.pipeline.shutdownTimeoutMs + 60_000),
+        // Where a partition ends, past the transaction markers the lag would count (endReached).
+        'enable.partition.eof': true,
         // Bounded memory: a small prefetch queue and small fetches (CDC records are ~0.5 KiB).
         'queued.min.messages': 100,
         'queued.max.messages.kbytes': 1_024,
@@ -167,6 +173,9 @@ export class KafkaRecordSource implements RecordSource {
         `pipeline.offsetReset=${this.#config.pipeline.offsetReset}: a committed offset of ${this.topic} that fell out of retention is reset to the ${this.#config.pipeline.offsetReset} offset, and the events in between are SKIPPED (not fanned out)`,
       );
     this.#consumer = consumer;
+    consumer.on('partition.eof', (eof: { topic: string; partition: number; offset: number }) => {
+      if (eof.topic === this.topic) this.#ends.set(eof.partition, BigInt(eof.offset));
+    });
     consumer.on('event.error', (err: { message: string; isFatal?: boolean }) => {
       if (err.isFatal === true)
         listener.failed(classifyKafkaError(err, `consumer of ${this.topic}`));
@@ -195,6 +204,14 @@ export class KafkaRecordSource implements RecordSource {
 
   wake(): void {
     this.#wake?.();
+  }
+
+  endReached(partition: number): bigint | undefined {
+    const end = this.#ends.get(partition);
+    if (end === undefined || !this.#owned.has(partition) || this.#held.holds(partition))
+      return undefined;
+    const handed = this.#handed.get(partition);
+    return handed !== undefined && handed >= end ? undefined : end;
   }
 
   highWatermark(partition: number): bigint | undefined {
@@ -270,6 +287,8 @@ export class KafkaRecordSource implements RecordSource {
       for (const p of partitions) {
         this.#owned.delete(p);
         this.#restoring.delete(p);
+        this.#ends.delete(p);
+        this.#handed.delete(p);
       }
       this.#held.drop(partitions);
       step = async () => {
@@ -333,6 +352,7 @@ export class KafkaRecordSource implements RecordSource {
       held.retain(this.#kept);
       let room = listener.room();
       for (let m = room > 0 ? held.next(owned) : undefined; m; m = held.next(owned)) {
+        this.#handed.set(m.partition, BigInt(m.offset));
         listener.record(sourceRecord(m));
         room = listener.room();
         if (room <= 0 || this.#stopping) break;

@@ -321,12 +321,20 @@ export class Lane {
     return deadLetterRecord(this.#config.topics.deadLetter, record, code, message);
   }
 
-  /** Records behind each partition's end, as the fetcher last saw it. */
+  /**
+   * Records behind each partition's end, as the fetcher last saw it. The end of each transaction
+   * is a marker offset no record takes: a partition whose every record was handed over and
+   * committed counts from where the fetcher found its end, or an idle lane would read a record
+   * behind per transaction that ended its partition.
+   */
   #lagByPartition(): PartitionLagReading[] {
+    const source = this.#ports.source;
     return this.#ledger.partitions().flatMap((p) => {
-      const high = this.#ports.source.highWatermark(p);
-      const pos = this.#ledger.position(p);
-      if (high === undefined || pos === null) return [];
+      const high = source.highWatermark(p);
+      const committed = this.#ledger.position(p);
+      if (high === undefined || committed === null) return [];
+      const end = this.#ledger.pending(p) === 0 ? source.endReached(p) : undefined;
+      const pos = end !== undefined && end > committed ? end : committed;
       const lag = Math.max(0, Number(high - pos));
       return [{ topic: this.#ports.source.topic, partition: p, group: this.#group, lag }];
     });

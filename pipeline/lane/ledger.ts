@@ -109,6 +109,11 @@ export class CommitLedger {
     return this.#partitions.get(partition)?.position ?? null;
   }
 
+  /** How many entries of `partition` are not yet committed. */
+  pending(partition: number): number {
+    return this.#partitions.get(partition)?.frontier.size ?? 0;
+  }
+
   /** How many entries are not yet committed. */
   get size(): number {
     let n = 0;

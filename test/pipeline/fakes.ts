@@ -320,6 +320,11 @@ export class FakeSource implements RecordSource {
     this.topic = topic;
   }
 
+  /** Ends a transaction in a partition: a marker takes the next offset, as in Kafka. */
+  marker(partition: number): void {
+    this.#next.set(partition, (this.#next.get(partition) ?? 0n) + 1n);
+  }
+
   /** Appends a record to a partition (offsets assigned in order). */
   push(partition: number, value: string | object, key = 'k'): SourceRecord {
     const offset = this.#next.get(partition) ?? 0n;
@@ -384,6 +389,13 @@ export class FakeSource implements RecordSource {
 
   highWatermark(partition: number): bigint | undefined {
     return this.#next.get(partition);
+  }
+
+  endReached(partition: number): bigint | undefined {
+    if (!this.partitions.includes(partition)) return undefined;
+    return this.#queue.some((r) => r.partition === partition)
+      ? undefined
+      : this.#next.get(partition);
   }
 
   async close(): Promise<void> {

@@ -572,6 +572,9 @@ class WorkTopic implements RecordSource {
   highWatermark(partition: number): bigint | undefined {
     return this.#inner.highWatermark(partition);
   }
+  endReached(partition: number): bigint | undefined {
+    return this.#inner.endReached(partition);
+  }
   close(): Promise<void> {
     return this.#inner.close();
   }

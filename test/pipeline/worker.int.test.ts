@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { KafkaTransactions } from '../../connectors/kafka/transactions.ts';
 import { CassandraFollowerStore } from '../../connectors/cassandra/followers.ts';
 import { CassandraTweetAuthorStore } from '../../connectors/cassandra/tweet-authors.ts';
 import {
@@ -24,6 +25,8 @@ import {
   within,
 } from './fixtures.ts';
 import { rowCredit } from '../../pipeline/bounds.ts';
+import { uniq } from '../support/config.ts';
+import { createLogger } from '../../lib/log.ts';
 
 // Each test has its own keyspace, topics and consumer group (testEnv → testConfig), seeded with
 // a celebrity of 20k followers and a small author of 10, and runs its own worker.
@@ -228,6 +231,40 @@ describe('fan-out worker on real Kafka and Cassandra', () => {
     const done = await completionOf(config, tweetId, undefined, 30_000);
     expect(done.followersDelivered).toBe(0);
     expect(done.durationMs).toBeLessThan(1_000);
+  });
+
+  it('an idle worker is not behind: the commit markers of the transactions it consumed are not counted as lag', async () => {
+    const { config, startWorker } = await testEnv([], { celebrity: false });
+    const worker = startWorker('0');
+    // As the connector produces them: each transaction's records, then its commit marker.
+    const producer = new KafkaTransactions(config, {
+      transactionalId: `t-${uniq()}`,
+      log: createLogger('warn'),
+    });
+    onTestFinished(() => producer.close());
+    await producer.open();
+    const tweets = [newTweet(), newTweet(), newTweet()];
+    for (const [i, { tweetId, writeTime }] of tweets.entries()) {
+      const event = tweetEvent(config, 'insert', tweetId, SMALL, writeTime);
+      await producer.commit([
+        {
+          topic: config.topics.tweetsCdc,
+          partition: i,
+          key: JSON.stringify(event.key),
+          value: JSON.stringify(event),
+        },
+      ]);
+    }
+    await awaitCompletions(
+      config,
+      (events) => tweets.every((t) => events.some((e) => e.tweetId === t.tweetId)),
+      60_000,
+    );
+    const idle = await within(30_000, 'lag 0', () => {
+      const s = worker.status();
+      return s.uncommitted === 0 && s.consumerLag === 0 ? s : undefined;
+    });
+    expect(idle.partitions).toEqual([0, 1, 2]);
   });
 
   it('malformed records go to the dead-letter topic with reason and bytes; the partition keeps flowing', async () => {

@@ -95,6 +95,53 @@ function world(
 }
 
 describe('Worker (fakes)', () => {
+  it('consumer lag: the marker ending each transaction is not a record behind; a record in flight is', async () => {
+    const gate = { hold: Promise.resolve() };
+    const w = world({
+      timelines: (memory) => ({
+        write: async (m) => {
+          await gate.hold;
+          await memory.write(m);
+        },
+        read: (u, n) => memory.read(u, n),
+        trim: async (u, keep) => memory.trim(u, keep),
+      }),
+    });
+    void w.worker.start();
+    // As the connector writes them: each partition's records end with a commit marker.
+    for (const p of [0, 1]) {
+      w.insert(p, 2n);
+      w.source.marker(p);
+    }
+    const committed = (): true | undefined =>
+      w.completions().length === 2 && w.worker.status().uncommitted === 0 ? true : undefined;
+    await within(5_000, 'both committed', committed, 1);
+    expect(w.source.highWatermark(0)).toBe(2n); // the record and its marker
+    expect(w.worker.status().consumerLag).toBe(0);
+
+    let release = (): void => undefined;
+    gate.hold = new Promise((r) => (release = r));
+    w.insert(2, 2n);
+    w.source.marker(2);
+    await within(
+      5_000,
+      'in flight',
+      () => (w.worker.status().inFlight.length === 1 ? true : undefined),
+      1,
+    );
+    expect(w.worker.status().consumerLag).toBe(2); // its partition is read in offsets until it commits
+    release();
+    await within(
+      5_000,
+      'all committed',
+      () =>
+        w.completions().length === 3 && w.worker.status().uncommitted === 0 ? true : undefined,
+      1,
+    );
+    expect(w.worker.status().consumerLag).toBe(0);
+    await w.worker.close();
+  });
+
   it('close waits for the trims its last batches queued (the caller shuts the client down next)', async () => {
     const held: Array<() => void> = [];
     const w = world({

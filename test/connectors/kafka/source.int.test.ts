@@ -3,8 +3,11 @@ import { withTimeout } from '../../../lib/errors.ts';
 import { connectAdmin, type KafkaAdmin } from '../../../connectors/kafka/admin.ts';
 import { ensureTopics } from '../../../connectors/kafka/topics.ts';
 import { KafkaRecordSource, METADATA_REFRESH_MS } from '../../../connectors/kafka/source.ts';
+import { KafkaTransactions } from '../../../connectors/kafka/transactions.ts';
 import { createLogger } from '../../../lib/log.ts';
+import type { SourceRecord } from '../../../ports/streams.ts';
 import { testConfig, uniq } from '../../support/config.ts';
+import { within } from '../../pipeline/fixtures.ts';
 
 // Topic readiness: a consumer that subscribes to a topic its broker does not serve yet must not
 // sit idle until librdkafka's default metadata refresh (5 minutes) before it gets partitions.
@@ -74,4 +77,48 @@ describe('Kafka topics and the source (real broker)', () => {
       );
     },
   );
+
+  it('endReached: a partition read to its end is there past the commit marker, and only once every record before it was handed over', async () => {
+    const topic = `${config.topics.cdcPrefix}.end-${uniq()}`;
+    created.push(topic);
+    await ensureTopics(admin, config, [{ topic, partitions: 1, compacted: false }]);
+    const producer = new KafkaTransactions(config, { transactionalId: `t-${uniq()}`, log });
+    onTestFinished(() => producer.close());
+    await producer.open();
+    await producer.commit(
+      ['a', 'b', 'c'].map((value) => ({ topic, partition: 0, key: value, value })),
+    );
+
+    const source = new KafkaRecordSource(
+      { ...config, pipeline: { ...config.pipeline, groupId: `end-${uniq()}` } },
+      { workerId: '0', log, topic },
+    );
+    onTestFinished(() => source.close());
+    const handed: SourceRecord[] = [];
+    let limit = 2;
+    await source.start({
+      room: () => limit - handed.length,
+      record: (r) => handed.push(r),
+      revoked: async () => undefined,
+      failed: () => undefined,
+      assigned: async () => undefined,
+    });
+    await within(30_000, 'two records handed', () => (handed.length === 2 ? true : undefined), 10);
+    // The third record is not handed over (no room): the end is not reached for the lane.
+    expect(source.endReached(0)).toBeUndefined();
+    // Room for more than there is: a source out of room pauses, and a paused partition reports
+    // no end until it is resumed and fetched to it again.
+    limit = Number.POSITIVE_INFINITY;
+    source.wake();
+    await within(
+      30_000,
+      'the end reached',
+      () => (source.endReached(0) !== undefined ? true : undefined),
+      10,
+    );
+    expect(handed.map((r) => r.offset)).toEqual([0n, 1n, 2n]);
+    // Offset 3 is the transaction's commit marker: the end is past it, at the high watermark.
+    expect(source.endReached(0)).toBe(4n);
+    expect(source.highWatermark(0)).toBe(4n);
+  });
 });

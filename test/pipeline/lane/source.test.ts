@@ -15,6 +15,7 @@ function source(): { source: RecordSource; listener: () => SourceListener } {
       },
       wake: () => undefined,
       highWatermark: () => undefined,
+      endReached: () => undefined,
       close: async () => undefined,
     },
     listener: () => listener!,
