@@ -15,7 +15,6 @@ import type { ClaimStore } from '../../ports/stores.ts';
 import type { OutRecord, SourceRecord } from '../../ports/streams.ts';
 import type { Checkpoint } from '../../records/checkpoint.ts';
 import { completionPartition, completionRecord } from '../../records/completion.ts';
-import { deadLetterRecord } from '../../records/dead-letter.ts';
 import { taskRecords, type WorkTopic } from '../../records/task.ts';
 import { deliverRange, moveFrom } from '../fanout/deliver.ts';
 import { type Emit, rowsOf } from '../fanout/page.ts';
@@ -301,10 +300,8 @@ export class TweetHandler implements Handler {
           ),
         ];
       case 'orphan':
-        metrics.deadLettered('unknown-author');
         return [
-          deadLetterRecord(
-            topics.deadLetter,
+          this.#ctx.deadLetter(
             record,
             'unknown-author',
             `delete of ${tweet.tweetId}: no author recorded in tweet_authors (its insert was never fanned out)`,
