@@ -25,7 +25,7 @@ import { createKafka } from '../connectors/kafka/client.ts';
 import { createLogger } from '../lib/log.ts';
 import { deploymentSettings, removeDeployment } from './approaches/deployment.ts';
 import { fixedAuthors, powerLawAuthors, seedAuthors } from './stream/graph.ts';
-import { Completions, writeTweets } from './stream/load.ts';
+import { Captures, Completions, writeTweets } from './stream/load.ts';
 import { headOfLine, sameLoad, steps, type Env } from './stream/phases.ts';
 import { startPipeline } from './stream/pipeline.ts';
 import { formatReport, type StreamReport } from './stream/report.ts';
@@ -128,7 +128,19 @@ const done = await Completions.open(
   config.topics.completed,
   `${config.pipeline.groupId}.bench-reader`, // removed with the deployment (or the test run)
 );
-const ctx: Env = { client, keyspace, done, pipelinePid: pipeline.pid, timeoutMs: 300_000 };
+const captured = await Captures.open(
+  kafka,
+  config.topics.tweetsCdc,
+  `${config.pipeline.groupId}.bench-capture-reader`,
+);
+const ctx: Env = {
+  client,
+  keyspace,
+  done,
+  captured,
+  pipelinePid: pipeline.pid,
+  timeoutMs: 300_000,
+};
 try {
   // Warm-up: the first tweets' statements, transactions and topic metadata, once per process.
   await done.waitFor(
@@ -170,6 +182,7 @@ try {
   writeFileSync(values.out, `${JSON.stringify(report, null, 2)}\n`);
 } finally {
   await done.close().catch(() => undefined);
+  await captured.close().catch(() => undefined);
   await pipeline.stop();
   await client.shutdown();
   await removeDeployment(tag);

@@ -27,40 +27,50 @@ export interface Completed {
   readonly delivered: number;
 }
 
+/**
+ * Reads a topic from its start (read_committed) under its own group, handing each record's value
+ * and the time it arrived here to `onValue`.
+ */
+async function readTopic(
+  kafka: KafkaClient,
+  topic: string,
+  group: string,
+  onValue: (value: string, receivedAt: number) => void,
+): Promise<ReturnType<KafkaClient['consumer']>> {
+  const consumer = kafka.consumer({
+    'group.id': group,
+    'auto.offset.reset': 'earliest',
+    'isolation.level': 'read_committed',
+    'fetch.wait.max.ms': 10,
+  } as never);
+  await consumer.connect();
+  await consumer.subscribe({ topics: [topic] });
+  await consumer.run({
+    eachMessage: async ({ message }) => onValue(String(message.value), Date.now()),
+  });
+  return consumer;
+}
+
 /** Every `fanout.completed` event of a topic, by tweet id, from the start of the topic. */
 export class Completions {
   readonly #seen = new Map<string, Completed>();
-  readonly #consumer: ReturnType<KafkaClient['consumer']>;
-
-  private constructor(consumer: ReturnType<KafkaClient['consumer']>) {
-    this.#consumer = consumer;
-  }
+  #consumer: ReturnType<KafkaClient['consumer']> | undefined;
 
   static async open(kafka: KafkaClient, topic: string, group: string): Promise<Completions> {
-    const consumer = kafka.consumer({
-      'group.id': group,
-      'auto.offset.reset': 'earliest',
-      'isolation.level': 'read_committed',
-      'fetch.wait.max.ms': 10,
-    } as never);
-    const c = new Completions(consumer);
-    await consumer.connect();
-    await consumer.subscribe({ topics: [topic] });
-    await consumer.run({
-      eachMessage: async ({ message }) => {
-        const e = JSON.parse(String(message.value)) as {
-          tweetId: string;
-          startedAt: string;
-          completedAt: string;
-          followersDelivered: number;
-        };
-        c.#seen.set(e.tweetId, {
-          startedAt: Date.parse(e.startedAt),
-          finishedAt: Date.parse(e.completedAt),
-          receivedAt: Date.now(),
-          delivered: e.followersDelivered,
-        });
-      },
+    const c = new Completions();
+    c.#consumer = await readTopic(kafka, topic, group, (value, receivedAt) => {
+      const e = JSON.parse(value) as {
+        tweetId: string;
+        startedAt: string;
+        completedAt: string;
+        followersDelivered: number;
+      };
+      c.#seen.set(e.tweetId, {
+        startedAt: Date.parse(e.startedAt),
+        finishedAt: Date.parse(e.completedAt),
+        receivedAt,
+        delivered: e.followersDelivered,
+      });
     });
     return c;
   }
@@ -82,7 +92,34 @@ export class Completions {
   }
 
   async close(): Promise<void> {
-    await this.#consumer.disconnect();
+    await this.#consumer?.disconnect();
+  }
+}
+
+/**
+ * When each tweet's first change event became readable in the tweets CDC topic (committed by the
+ * connector), by tweet id: what splits the hop to the worker into the CDC capture (the commit-log
+ * sync, the connector's read and transaction) and the rest (the worker's fetch and admission).
+ */
+export class Captures {
+  readonly #seen = new Map<string, number>();
+  #consumer: ReturnType<KafkaClient['consumer']> | undefined;
+
+  static async open(kafka: KafkaClient, topic: string, group: string): Promise<Captures> {
+    const c = new Captures();
+    c.#consumer = await readTopic(kafka, topic, group, (value, receivedAt) => {
+      const tweetId = (JSON.parse(value) as { key?: { tweet_id?: unknown } }).key?.tweet_id;
+      if (typeof tweetId === 'string' && !c.#seen.has(tweetId)) c.#seen.set(tweetId, receivedAt);
+    });
+    return c;
+  }
+
+  get(tweetId: string): number | undefined {
+    return this.#seen.get(tweetId);
+  }
+
+  async close(): Promise<void> {
+    await this.#consumer?.disconnect();
   }
 }
 
@@ -155,20 +192,26 @@ export function percentile(values: readonly number[], p: number): number {
   return Math.round(sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!);
 }
 
-/** Where a tweet's latency is measured to: its last timeline row, or the worker taking it up. */
-export type Leg = 'whole' | 'toWorker' | 'inWorker';
-
 /**
- * Latencies (ms) of each tweet: from its write's acknowledgement to its last timeline row
- * (`whole`), to the worker taking it up (`toWorker`: the CDC hop, then waiting for room in the
- * worker), or from then to its last row (`inWorker`).
+ * A leg of a tweet's latency: from its write's acknowledgement to its last timeline row
+ * (`whole`), to its change event readable in Kafka (`toKafka`: the CDC capture), to the worker
+ * taking it up (`toWorker`: the capture, then the worker's fetch and any wait for room), or from
+ * then to its last row (`inWorker`).
  */
+export type Leg = 'whole' | 'toKafka' | 'toWorker' | 'inWorker';
+
+/** Latencies (ms) of each tweet's `leg`; `toKafka` needs `captures`. */
 export function latencies(
   tweets: readonly Written[],
   done: Completions,
   leg: Leg = 'whole',
+  captures?: Captures,
 ): number[] {
   return tweets.flatMap((t) => {
+    if (leg === 'toKafka') {
+      const at = captures?.get(t.tweetId);
+      return at === undefined ? [] : [Math.max(0, at - t.ackedAt)];
+    }
     const c = done.get(t.tweetId);
     if (!c) return [];
     const from = leg === 'inWorker' ? c.startedAt : t.ackedAt;

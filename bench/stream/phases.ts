@@ -7,7 +7,14 @@
 import type { CassandraClient } from '../../connectors/cassandra/client.ts';
 import { mulberry32 } from '../../cli/seed-graph.ts';
 import { cpuMsPerTweet, readCpu, since, type CpuReading } from './cpu.ts';
-import { Completions, latencies, percentile, writeTweets, type Written } from './load.ts';
+import {
+  type Captures,
+  Completions,
+  latencies,
+  percentile,
+  writeTweets,
+  type Written,
+} from './load.ts';
 import { nodeRequests, perTweet } from './node-requests.ts';
 import { rawTweets } from './raw.ts';
 
@@ -15,6 +22,8 @@ export interface Env {
   readonly client: CassandraClient;
   readonly keyspace: string;
   readonly done: Completions;
+  /** When each tweet's change event became readable in the CDC topic. */
+  readonly captured: Captures;
   readonly pipelinePid: number;
   /** Longest wait for a load's completions. */
   readonly timeoutMs: number;
@@ -94,7 +103,11 @@ export interface StepRow {
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly maxMs: number;
-  /** p99 of the two legs (ms): write → worker takes it up (CDC, queue), then → last row. */
+  /**
+   * p99 of the legs (ms): write → its change event readable in Kafka (the CDC capture); write →
+   * the worker takes it up (the capture, the worker's fetch, any queue); then → last row.
+   */
+  readonly p99ToKafkaMs: number;
   readonly p99ToWorkerMs: number;
   readonly p99InWorkerMs: number;
   readonly cpu: CpuReading;
@@ -121,6 +134,7 @@ function stepOf(env: Env, target: number, written: readonly Written[], cpu: CpuR
     p50Ms: percentile(lat, 50),
     p99Ms: percentile(lat, 99),
     maxMs: percentile(lat, 100),
+    p99ToKafkaMs: percentile(latencies(written, env.done, 'toKafka', env.captured), 99),
     p99ToWorkerMs: percentile(latencies(written, env.done, 'toWorker'), 99),
     p99InWorkerMs: percentile(latencies(written, env.done, 'inWorker'), 99),
     cpu,

@@ -38,7 +38,7 @@ export function formatReport(r: StreamReport): string {
     );
   out.push('', '## Power-law stream, stepped (write acknowledged → last timeline row)', '');
   out.push(
-    '| target/s | tweets | tweets/s | rows/s | p50 ms | p99 ms | max ms | p99 to worker / in worker | CPU-s cassandra / kafka / pipeline |',
+    '| target/s | tweets | tweets/s | rows/s | p50 ms | p99 ms | max ms | p99 to Kafka / to worker / in worker | CPU-s cassandra / kafka / pipeline |',
   );
   out.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const s of r.steps) out.push(stepLine(s, String(s.targetPerSecond)));
@@ -57,7 +57,7 @@ export function formatReport(r: StreamReport): string {
       '',
     );
     out.push(
-      '| small tweets | tweets | tweets/s | rows/s | p50 ms | p99 ms | max ms | p99 to worker / in worker | CPU-s cassandra / kafka / pipeline |',
+      '| small tweets | tweets | tweets/s | rows/s | p50 ms | p99 ms | max ms | p99 to Kafka / to worker / in worker | CPU-s cassandra / kafka / pipeline |',
     );
     out.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
     out.push(stepLine(h.alone, 'alone'));
@@ -68,5 +68,5 @@ export function formatReport(r: StreamReport): string {
 }
 
 function stepLine(s: StepRow, label: string): string {
-  return `| ${label} | ${fmt(s.tweets)} | ${fmt(s.tweetsPerSecond)} | ${fmt(s.rowsPerSecond)} | ${fmt(s.p50Ms)} | ${fmt(s.p99Ms)} | ${fmt(s.maxMs)} | ${fmt(s.p99ToWorkerMs)} / ${fmt(s.p99InWorkerMs)} | ${fmt(s.cpu.cassandra)} / ${fmt(s.cpu.kafka)} / ${fmt(s.cpu.pipeline)} |`;
+  return `| ${label} | ${fmt(s.tweets)} | ${fmt(s.tweetsPerSecond)} | ${fmt(s.rowsPerSecond)} | ${fmt(s.p50Ms)} | ${fmt(s.p99Ms)} | ${fmt(s.maxMs)} | ${fmt(s.p99ToKafkaMs)} / ${fmt(s.p99ToWorkerMs)} / ${fmt(s.p99InWorkerMs)} | ${fmt(s.cpu.cassandra)} / ${fmt(s.cpu.kafka)} / ${fmt(s.cpu.pipeline)} |`;
 }
