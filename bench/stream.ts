@@ -25,7 +25,7 @@ import { createKafka } from '../connectors/kafka/client.ts';
 import { createLogger } from '../lib/log.ts';
 import { deploymentSettings, removeDeployment } from './approaches/deployment.ts';
 import { fixedAuthors, powerLawAuthors, seedAuthors } from './stream/graph.ts';
-import { Captures, Completions, writeTweets } from './stream/load.ts';
+import { openCaptures, openCompletions, writeTweets } from './stream/load.ts';
 import { headOfLine, sameLoad, steps, type Env } from './stream/phases.ts';
 import { startPipeline } from './stream/pipeline.ts';
 import { formatReport, type StreamReport } from './stream/report.ts';
@@ -123,12 +123,12 @@ process.stderr.write(`seeded ${seeded} follows\n`);
 
 const pipeline = await startPipeline(sets);
 const kafka = createKafka(config, createLogger('warn'));
-const done = await Completions.open(
+const done = await openCompletions(
   kafka,
   config.topics.completed,
   `${config.pipeline.groupId}.bench-reader`, // removed with the deployment (or the test run)
 );
-const captured = await Captures.open(
+const captured = await openCaptures(
   kafka,
   config.topics.tweetsCdc,
   `${config.pipeline.groupId}.bench-capture-reader`,

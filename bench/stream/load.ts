@@ -28,58 +28,45 @@ export interface Completed {
 }
 
 /**
- * Reads a topic from its start (read_committed) under its own group, handing each record's value
- * and the time it arrived here to `onValue`.
+ * One value per tweet read from a topic, from its start (read_committed) under its own group:
+ * `parse` turns a record's value and the time it arrived here into the tweet and its value (or
+ * nothing); `keep` says whether a later record of the same tweet replaces the first.
  */
-async function readTopic(
-  kafka: KafkaClient,
-  topic: string,
-  group: string,
-  onValue: (value: string, receivedAt: number) => void,
-): Promise<ReturnType<KafkaClient['consumer']>> {
-  const consumer = kafka.consumer({
-    'group.id': group,
-    'auto.offset.reset': 'earliest',
-    'isolation.level': 'read_committed',
-    'fetch.wait.max.ms': 10,
-  } as never);
-  await consumer.connect();
-  await consumer.subscribe({ topics: [topic] });
-  await consumer.run({
-    eachMessage: async ({ message }) => onValue(String(message.value), Date.now()),
-  });
-  return consumer;
-}
-
-/** Every `fanout.completed` event of a topic, by tweet id, from the start of the topic. */
-export class Completions {
-  readonly #seen = new Map<string, Completed>();
+export class ByTweet<T> {
+  readonly #seen = new Map<string, T>();
   #consumer: ReturnType<KafkaClient['consumer']> | undefined;
 
-  static async open(kafka: KafkaClient, topic: string, group: string): Promise<Completions> {
-    const c = new Completions();
-    c.#consumer = await readTopic(kafka, topic, group, (value, receivedAt) => {
-      const e = JSON.parse(value) as {
-        tweetId: string;
-        startedAt: string;
-        completedAt: string;
-        followersDelivered: number;
-      };
-      c.#seen.set(e.tweetId, {
-        startedAt: Date.parse(e.startedAt),
-        finishedAt: Date.parse(e.completedAt),
-        receivedAt,
-        delivered: e.followersDelivered,
-      });
+  static async open<T>(
+    kafka: KafkaClient,
+    topic: string,
+    group: string,
+    keep: 'first' | 'last',
+    parse: (value: string, receivedAt: number) => [tweetId: string, value: T] | undefined,
+  ): Promise<ByTweet<T>> {
+    const c = new ByTweet<T>();
+    const consumer = kafka.consumer({
+      'group.id': group,
+      'auto.offset.reset': 'earliest',
+      'isolation.level': 'read_committed',
+      'fetch.wait.max.ms': 10,
+    } as never);
+    c.#consumer = consumer;
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic] });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        const entry = parse(String(message.value), Date.now());
+        if (entry && (keep === 'last' || !c.#seen.has(entry[0]))) c.#seen.set(...entry);
+      },
     });
     return c;
   }
 
-  get(tweetId: string): Completed | undefined {
+  get(tweetId: string): T | undefined {
     return this.#seen.get(tweetId);
   }
 
-  /** Resolves once every tweet has completed; rejects naming how many had not by `timeoutMs`. */
+  /** Resolves once every tweet has a value; rejects naming how many had not by `timeoutMs`. */
   async waitFor(tweets: readonly Written[], timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     let missing = tweets.length;
@@ -96,32 +83,44 @@ export class Completions {
   }
 }
 
+/** Every `fanout.completed` event of a topic, by tweet id. */
+export type Completions = ByTweet<Completed>;
+
+export const openCompletions = (
+  kafka: KafkaClient,
+  topic: string,
+  group: string,
+): Promise<Completions> =>
+  ByTweet.open(kafka, topic, group, 'last', (value, receivedAt) => {
+    const e = JSON.parse(value) as {
+      tweetId: string;
+      startedAt: string;
+      completedAt: string;
+      followersDelivered: number;
+    };
+    return [
+      e.tweetId,
+      {
+        startedAt: Date.parse(e.startedAt),
+        finishedAt: Date.parse(e.completedAt),
+        receivedAt,
+        delivered: e.followersDelivered,
+      },
+    ];
+  });
+
 /**
  * When each tweet's first change event became readable in the tweets CDC topic (committed by the
  * connector), by tweet id: what splits the hop to the worker into the CDC capture (the commit-log
  * sync, the connector's read and transaction) and the rest (the worker's fetch and admission).
  */
-export class Captures {
-  readonly #seen = new Map<string, number>();
-  #consumer: ReturnType<KafkaClient['consumer']> | undefined;
+export type Captures = ByTweet<number>;
 
-  static async open(kafka: KafkaClient, topic: string, group: string): Promise<Captures> {
-    const c = new Captures();
-    c.#consumer = await readTopic(kafka, topic, group, (value, receivedAt) => {
-      const tweetId = (JSON.parse(value) as { key?: { tweet_id?: unknown } }).key?.tweet_id;
-      if (typeof tweetId === 'string' && !c.#seen.has(tweetId)) c.#seen.set(tweetId, receivedAt);
-    });
-    return c;
-  }
-
-  get(tweetId: string): number | undefined {
-    return this.#seen.get(tweetId);
-  }
-
-  async close(): Promise<void> {
-    await this.#consumer?.disconnect();
-  }
-}
+export const openCaptures = (kafka: KafkaClient, topic: string, group: string): Promise<Captures> =>
+  ByTweet.open(kafka, topic, group, 'first', (value, receivedAt) => {
+    const tweetId = (JSON.parse(value) as { key?: { tweet_id?: unknown } }).key?.tweet_id;
+    return typeof tweetId === 'string' ? [tweetId, receivedAt] : undefined;
+  });
 
 export type Pace = { readonly concurrency: number } | { readonly rate: number };
 

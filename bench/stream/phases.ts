@@ -9,7 +9,7 @@ import { mulberry32 } from '../../cli/seed-graph.ts';
 import { cpuMsPerTweet, readCpu, since, type CpuReading } from './cpu.ts';
 import {
   type Captures,
-  Completions,
+  type Completions,
   latencies,
   percentile,
   writeTweets,

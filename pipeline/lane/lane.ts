@@ -336,7 +336,7 @@ export class Lane {
       const end = this.#ledger.pending(p) === 0 ? source.endReached(p) : undefined;
       const pos = end !== undefined && end > committed ? end : committed;
       const lag = Math.max(0, Number(high - pos));
-      return [{ topic: this.#ports.source.topic, partition: p, group: this.#group, lag }];
+      return [{ topic: source.topic, partition: p, group: this.#group, lag }];
     });
   }
 
