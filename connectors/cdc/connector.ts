@@ -40,6 +40,7 @@ import {
   type OwnNode,
 } from './node.ts';
 import { decodeMutationEvents, type ChangeEvent } from './events.ts';
+import { skippedTable } from './mutation.ts';
 import { CdcTracing } from './tracing.ts';
 import { CdcSink, compareOffsets, type SourceOffset } from './producer.ts';
 import { loadSchema, type CdcSchema } from './schema.ts';
@@ -520,6 +521,11 @@ export class CdcConnector {
         lettered.push(entry.reason);
         last = entry.position;
         if (batch.length >= config.cdc.maxEventsPerTransaction) await flush();
+        continue;
+      }
+      if (skippedTable(entry.payload, this.#schema!) !== undefined) {
+        // Another table's write (most entries while a fan-out runs): no events, and no decode.
+        last = entry.position;
         continue;
       }
       batch.push(

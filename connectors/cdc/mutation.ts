@@ -142,12 +142,43 @@ export interface FramedMutation {
   skipped?: { keyspace: string; table: string };
 }
 
+/**
+ * The table a mutation is skipped for, read from its first table id alone: a mutation of a
+ * keyspace without CDC tables (its updates all share one keyspace), or a lone update of a non-CDC
+ * table (a timeline row sharing the segment with the tweets: most entries of a busy segment).
+ * Undefined when the mutation has to be framed: a CDC table, an unknown id, or bytes that do not
+ * read. Cheap enough to call on every entry before anything is decoded.
+ */
+export function skippedTable(
+  payload: Buffer,
+  schema: CdcSchema,
+): { keyspace: string; table: string } | undefined {
+  if (payload.length < 17) return undefined;
+  let count: number;
+  const r = new ByteReader(payload);
+  try {
+    count = r.uvint32();
+  } catch {
+    return undefined;
+  }
+  if (count < 1 || r.remaining < 16) return undefined;
+  const tableId = payload.toString('hex', r.pos, r.pos + 16);
+  const other = schema.otherTables.get(tableId);
+  if (other !== undefined) return other;
+  const table = schema.tables.get(tableId);
+  return table !== undefined && !table.cdc && count === 1
+    ? { keyspace: table.keyspace, table: table.table }
+    : undefined;
+}
+
 /** Frames a mutation payload against the schema. Never throws for bad bytes: see `failure`. */
 export function frameMutation(
   payload: Buffer,
   schema: CdcSchema,
   messagingVersion: 12 | 13,
 ): FramedMutation {
+  const skipped = skippedTable(payload, schema);
+  if (skipped !== undefined) return { updates: [], skipped };
   const r = new ByteReader(payload);
   const updates: PartitionUpdate[] = [];
   let count: number;
@@ -168,19 +199,11 @@ export function frameMutation(
       tableId = r.bytes(16).toString('hex');
       table = schema.tables.get(tableId) ?? null;
       if (table === null) {
-        const other = schema.otherTables.get(tableId);
-        // all updates of a mutation share one keyspace: a non-CDC keyspace on the first one means
-        // nothing in this mutation is ours
-        if (other !== undefined && i === 0) return { updates, skipped: other };
         throw new CdcError(
           'unknown-table',
           `table id ${tableId} is not in the loaded schema (stale schema, or a dropped table)`,
         );
       }
-      // A lone update of a non-CDC table (a timeline row sharing the segment with the tweets):
-      // nothing follows it to reach, so it is not decoded. Most entries of a busy segment are these.
-      if (!table.cdc && count === 1)
-        return { updates, skipped: { keyspace: table.keyspace, table: table.table } };
       updates.push(readPartitionUpdate(r, table, start, messagingVersion));
     } catch (err) {
       return {

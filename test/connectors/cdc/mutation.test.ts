@@ -4,7 +4,7 @@ import {
   decodeMutationEvents,
   type RowChangeEvent,
 } from '../../../connectors/cdc/events.ts';
-import { frameMutation } from '../../../connectors/cdc/mutation.ts';
+import { frameMutation, skippedTable } from '../../../connectors/cdc/mutation.ts';
 import { type SchemaRows, type TableDef, buildSchema } from '../../../connectors/cdc/schema.ts';
 import { enc } from './builders.ts';
 import {
@@ -565,6 +565,32 @@ describe('mutations with several tables, unknown and unsupported parts', () => {
       keyspace: 'other',
       table: 'o1_by_v',
     });
+  });
+
+  it('tells from the first table id alone which mutations are skipped (the connector asks before decoding)', () => {
+    const other = {
+      ...T_ALL,
+      id: '00000000000000000000000000000007',
+      keyspace: 'other',
+      table: 'o1',
+    };
+    const ghost = { ...T_ALL, id: 'ffffffffffffffffffffffffffffffff' };
+    const lone = encodeMutation([plainUpdate]);
+    expect(skippedTable(lone, schema)).toEqual({ keyspace: 'app', table: 'plain' });
+    // a non-CDC update beside a CDC one, a CDC update, an unknown table: framed and decoded
+    expect(skippedTable(encodeMutation([plainUpdate, allUpdate]), schema)).toBeUndefined();
+    expect(skippedTable(encodeMutation([allUpdate]), schema)).toBeUndefined();
+    expect(skippedTable(encodeMutation([{ ...allUpdate, table: ghost }]), schema)).toBeUndefined();
+    // a keyspace without CDC tables: skipped however many updates it holds
+    const others = encodeMutation([
+      { table: other, key: enc.int(1), empty: true },
+      { table: other, key: enc.int(2), empty: true },
+    ]);
+    expect(skippedTable(others, schema)).toEqual({ keyspace: 'other', table: 'o1' });
+    // bytes that do not reach a table id are left to framing, which reports them
+    expect(skippedTable(lone.subarray(0, 10), schema)).toBeUndefined();
+    expect(skippedTable(Buffer.concat([Buffer.of(0), lone.subarray(1)]), schema)).toBeUndefined();
+    expect(frameMutation(lone.subarray(0, 10), schema, 12).failure?.error.code).toBe('truncated');
   });
 
   it('an unknown table id becomes a retriable undecodable event carrying the bytes', () => {
