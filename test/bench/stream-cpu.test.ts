@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { cpuMsPerTweet } from '../../bench/stream/cpu.ts';
+import type { StepRow } from '../../bench/stream/phases.ts';
 import { formatReport, type StreamReport } from '../../bench/stream/report.ts';
 
 describe('the stream bench: CPU per tweet', () => {
@@ -40,5 +41,38 @@ describe('the stream bench: CPU per tweet', () => {
       pipelineNodeFlags: [],
     };
     expect(formatReport(report)).toContain('| 1.79 / 0.68 (0.38) |');
+  });
+
+  it('prints what the celebrity adds to the p99 beside the ratio (both hold the commit-log sync wait)', () => {
+    const step = (p99Ms: number): StepRow => ({
+      targetPerSecond: 100,
+      tweets: 1_000,
+      tweetsPerSecond: 99,
+      rowsPerSecond: 2_000,
+      p50Ms: 200,
+      p99Ms,
+      maxMs: p99Ms + 50,
+      p99ToKafkaMs: p99Ms - 40,
+      p99ToWorkerMs: p99Ms - 35,
+      p99InWorkerMs: 60,
+      cpu: { cassandra: 1, kafka: 1, pipeline: 1, bench: 1 },
+    });
+    const report = (alone: number, during: number): StreamReport => ({
+      sameLoad: [],
+      steps: [],
+      p99BoundMs: 1_000,
+      pipelineSets: [],
+      pipelineNodeFlags: [],
+      headOfLine: {
+        ratePerSecond: 100,
+        alone: step(alone),
+        during: step(during),
+        celebrityFollowers: 500_000,
+        celebritySeconds: 18,
+        ratio: Math.round((during / alone) * 100) / 100,
+      },
+    });
+    expect(formatReport(report(335, 1_115))).toContain('p99 during / alone: **3.33** (+780 ms)');
+    expect(formatReport(report(400, 380))).toContain('p99 during / alone: **0.95** (−20 ms)');
   });
 });
