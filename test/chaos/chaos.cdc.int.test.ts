@@ -61,7 +61,7 @@ const SIZE = LONG
 
 /**
  * Writes acknowledged this long before Cassandra's SIGKILL may be lost by Cassandra itself: its
- * periodic commit-log sync (250 ms in the launcher) plus the sync's own time and scheduling. It
+ * periodic commit-log sync (300 ms in the launcher) plus the sync's own time and scheduling. It
  * covers the application's writes and the pipeline's (./loss.ts).
  */
 const LOSS_WINDOW_MS = 2_000;

@@ -188,7 +188,7 @@ export class Writer {
 
   /**
    * After a SIGKILL of the node at `killedAt`: Cassandra acknowledges a write before its periodic
-   * commit-log sync (commitlog_sync: periodic, 250 ms in the launcher) and replays only synced
+   * commit-log sync (commitlog_sync: periodic, 300 ms in the launcher) and replays only synced
    * sections, so the writes acknowledged in the last moments before the kill may be gone. Reads
    * back every write acknowledged within `windowMs` before it and takes what Cassandra lost out of
    * the model; returns those lost. Anything lost outside the window would be a real loss: the

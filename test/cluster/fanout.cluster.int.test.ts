@@ -140,7 +140,7 @@ describe('fan-out on 3 Cassandra nodes (RF 3) and 3 brokers', () => {
     const c = await w.cohort(FOLLOWERS);
     const before = await w.write(Math.floor(TWEETS / 3), c);
     // Node 3's own copies of the writes before its kill are out first. At a SIGKILL a node loses
-    // what it acknowledged after its last commit-log sync (periodic, 250 ms here): it neither
+    // what it acknowledged after its last commit-log sync (periodic, 300 ms here): it neither
     // replays those writes nor logs them for CDC, so their third copy would never come
     // (docs/deploying.md, "What a node loss costs"). Its fan-outs are still under way when it dies.
     const written0 = Date.now();
