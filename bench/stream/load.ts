@@ -34,7 +34,11 @@ export interface Completed {
  */
 export class ByTweet<T> {
   readonly #seen = new Map<string, T>();
-  #consumer: ReturnType<KafkaClient['consumer']> | undefined;
+  readonly #consumer: ReturnType<KafkaClient['consumer']>;
+
+  private constructor(consumer: ReturnType<KafkaClient['consumer']>) {
+    this.#consumer = consumer;
+  }
 
   static async open<T>(
     kafka: KafkaClient,
@@ -43,14 +47,13 @@ export class ByTweet<T> {
     keep: 'first' | 'last',
     parse: (value: string, receivedAt: number) => [tweetId: string, value: T] | undefined,
   ): Promise<ByTweet<T>> {
-    const c = new ByTweet<T>();
     const consumer = kafka.consumer({
       'group.id': group,
       'auto.offset.reset': 'earliest',
       'isolation.level': 'read_committed',
       'fetch.wait.max.ms': 10,
     } as never);
-    c.#consumer = consumer;
+    const c = new ByTweet<T>(consumer);
     await consumer.connect();
     await consumer.subscribe({ topics: [topic] });
     await consumer.run({
@@ -79,7 +82,7 @@ export class ByTweet<T> {
   }
 
   async close(): Promise<void> {
-    await this.#consumer?.disconnect();
+    await this.#consumer.disconnect();
   }
 }
 

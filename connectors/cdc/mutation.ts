@@ -153,7 +153,6 @@ export function skippedTable(
   payload: Buffer,
   schema: CdcSchema,
 ): { keyspace: string; table: string } | undefined {
-  if (payload.length < 17) return undefined;
   let count: number;
   const r = new ByteReader(payload);
   try {
