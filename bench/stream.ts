@@ -28,16 +28,18 @@ import { fixedAuthors, powerLawAuthors, seedAuthors } from './stream/graph.ts';
 import { openCaptures, openCompletions, writeTweets } from './stream/load.ts';
 import { headOfLine, sameLoad, steps, type Env } from './stream/phases.ts';
 import { startPipeline } from './stream/pipeline.ts';
-import { formatReport, type StreamReport } from './stream/report.ts';
+import { formatReport, summarise, type StreamReport } from './stream/report.ts';
 
 export const STREAM_USAGE = `usage: fanout bench --stream [--tweets-per-author 5] [--authors-20 1000] [--authors-250 400]
                     [--authors 5000] [--rates 250,500,1000,2000,4000] [--step-seconds 5]
                     [--p99-bound-ms 1000] [--celebrity 500000] [--hol-rate 200] [--hol-seconds 10]
-                    [--seed 1] [--keyspace fanout_stream] [--set key=value ...]
+                    [--rounds 1] [--seed 1] [--keyspace fanout_stream] [--set key=value ...]
                     [--out bench-results/stream.json]
   small tweets through CQL: the pipeline against the raw driver (20 and 250 followers), a
   power-law stream stepped up in rate (p50/p99/max of write -> last timeline row), and that
-  stream with one --celebrity tweet in the middle (0: skip). --set configures the pipeline.
+  stream with one --celebrity tweet in the middle (0: skip). --rounds repeats the same-load
+  pairs and the head-of-line run (interleaved) and prints each round and the medians: one
+  round on a shared box moves by more than the goals' margins. --set configures the pipeline.
   (services must be up: ./fanout services up)`;
 
 function usageError(message: string): never {
@@ -54,6 +56,7 @@ const counts = {
   celebrity: '500000',
   'hol-rate': '200',
   'hol-seconds': '10',
+  rounds: '1',
   seed: '1',
 } as const;
 type CountKey = keyof typeof counts;
@@ -148,38 +151,50 @@ try {
     60_000,
   );
   const report: StreamReport = {
+    rounds: n.rounds,
     sameLoad: [],
     steps: [],
     p99BoundMs: n['p99-bound-ms'],
     pipelineSets: values.set,
     pipelineNodeFlags: pipeline.nodeFlags,
+    headOfLine: [],
   };
-  for (const [followers, authors] of [
-    [20, small20],
-    [250, small250],
-  ] as const) {
-    if (authors.length === 0) continue;
-    const ids = authors.map((a) => a.authorId);
-    report.sameLoad.push(await sameLoad(ctx, followers, ids, n['tweets-per-author']));
-    process.stderr.write(
-      `same load, ${followers} followers: ${JSON.stringify(report.sameLoad.at(-1))}\n`,
-    );
-  }
+  // Rounds interleaved (20, 250, 20, 250, …): drift on a shared box spreads over both.
+  for (let round = 1; round <= n.rounds; round++)
+    for (const [followers, authors] of [
+      [20, small20],
+      [250, small250],
+    ] as const) {
+      if (authors.length === 0) continue;
+      const ids = authors.map((a) => a.authorId);
+      const row = await sameLoad(ctx, followers, ids, n['tweets-per-author']);
+      report.sameLoad.push({ round, ...row });
+      process.stderr.write(
+        `same load, ${followers} followers, round ${round}: ${JSON.stringify(row)}\n`,
+      );
+    }
   const powerIds = power.map((a) => a.authorId);
   report.steps = await steps(ctx, powerIds, rates, n['step-seconds'], 4 * n['p99-bound-ms'], (r) =>
     process.stderr.write(`step: ${JSON.stringify(r)}\n`),
   );
   if (celebrity.length > 0)
-    report.headOfLine = await headOfLine(
-      ctx,
-      powerIds,
-      { authorId: celebrity[0]!.authorId, followers: n.celebrity },
-      n['hol-rate'],
-      n['hol-seconds'],
-    );
+    for (let round = 1; round <= n.rounds; round++) {
+      const hol = await headOfLine(
+        ctx,
+        powerIds,
+        { authorId: celebrity[0]!.authorId, followers: n.celebrity },
+        n['hol-rate'],
+        n['hol-seconds'],
+      );
+      report.headOfLine.push({ round, ...hol });
+      process.stderr.write(`head-of-line, round ${round}: p99 during / alone ${hol.ratio}\n`);
+    }
   process.stdout.write(formatReport(report));
   mkdirSync(dirname(values.out), { recursive: true });
-  writeFileSync(values.out, `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(
+    values.out,
+    `${JSON.stringify({ ...report, summary: summarise(report) }, null, 2)}\n`,
+  );
 } finally {
   await done.close().catch(() => undefined);
   await captured.close().catch(() => undefined);

@@ -15,7 +15,7 @@ import {
   writeTweets,
   type Written,
 } from './load.ts';
-import { nodeRequests, perTweet } from './node-requests.ts';
+import { nodeRequests, perTweet, settle } from './node-requests.ts';
 import { rawTweets } from './raw.ts';
 
 export interface Env {
@@ -42,6 +42,12 @@ export interface SameLoadRow {
   readonly pipelineRequests: number;
   readonly rawRequests: number;
   /**
+   * Ms from the pipeline run's last completion until the node was found quiet again (its trims
+   * behind the writes; ./node-requests.ts settle, one window included): its CPU and requests are
+   * read then, its rate ends at the last completion.
+   */
+  readonly pipelineTrailingMs: number;
+  /**
    * CPU ms per tweet of every process (Cassandra, Kafka, the pipeline process, the bench) during
    * each run, and raw / pipeline: with both runs CPU-bound, what the ratio of rates should be.
    */
@@ -58,17 +64,23 @@ export async function sameLoad(
   perAuthor: number,
 ): Promise<SameLoadRow> {
   const load = Array.from({ length: perAuthor }, () => authors).flat();
+  await settle(env.client); // neither run pays for what the run before left behind
   const rawBefore = readCpu(env.pipelinePid);
   const rawRequestsBefore = await nodeRequests(env.client);
   const raw = await rawTweets(env.client, env.keyspace, load, { inFlight: 64, pageSize: 5000 });
   const rawCpu = since(rawBefore, readCpu(env.pipelinePid));
   const rawRequests = perTweet(rawRequestsBefore, await nodeRequests(env.client), load.length);
+  await settle(env.client);
   const before = readCpu(env.pipelinePid);
   const requestsBefore = await nodeRequests(env.client);
   const started = Date.now();
   const written = await writeTweets(env.client, env.keyspace, load, { concurrency: 32 });
   await env.done.waitFor(written, env.timeoutMs);
   const ended = Math.max(...written.map((t) => env.done.get(t.tweetId)!.receivedAt));
+  // Its cost is all it did for these tweets, the trims behind the last row too.
+  // Requests only: the compactions its writes leave are left out, as the raw run's are.
+  await settle(env.client, { compactions: false });
+  const pipelineTrailingMs = Date.now() - ended;
   const pipelineCpu = since(before, readCpu(env.pipelinePid));
   const pipelineRequests = perTweet(requestsBefore, await nodeRequests(env.client), load.length);
   const pipelineRate = load.length / ((ended - started) / 1000);
@@ -86,6 +98,7 @@ export async function sameLoad(
     rawCpu,
     pipelineRequests,
     rawRequests,
+    pipelineTrailingMs,
     pipelineCpuMsPerTweet: pipelineCpuMs,
     rawCpuMsPerTweet: rawCpuMs,
     cpuRatio:
@@ -156,6 +169,7 @@ export async function steps(
   const rows: StepRow[] = [];
   for (const [i, rate] of rates.entries()) {
     const load = drawAuthors(authors, Math.max(1, Math.round(rate * seconds)), 100 + i);
+    await settle(env.client);
     const before = readCpu(env.pipelinePid);
     const written = await writeTweets(env.client, env.keyspace, load, { rate });
     await env.done.waitFor(written, env.timeoutMs);
@@ -190,6 +204,8 @@ export async function headOfLine(
   seconds: number,
   leadMs = 2_000,
 ): Promise<HeadOfLine> {
+  // Each part starts on a quiet node: the fan-out before (a round's celebrity, its trims) done.
+  await settle(env.client);
   const aloneBefore = readCpu(env.pipelinePid);
   const alone = await writeTweets(
     env.client,
@@ -200,6 +216,7 @@ export async function headOfLine(
   await env.done.waitFor(alone, env.timeoutMs);
   const aloneRow = stepOf(env, rate, alone, since(aloneBefore, readCpu(env.pipelinePid)));
 
+  await settle(env.client);
   const before = readCpu(env.pipelinePid);
   let big: Written | undefined;
   let bigDoneAt: number | undefined;

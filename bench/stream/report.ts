@@ -1,16 +1,54 @@
 /** The stream bench's result and its printed tables (markdown, as docs/benchmarks.md quotes them). */
+import { medianOf } from '../runner.ts';
 import type { HeadOfLine, SameLoadRow, StepRow } from './phases.ts';
 
+/** A measurement of one round (from 1): rounds repeat the same-load pairs and head-of-line runs. */
+export type InRound<T> = T & { readonly round: number };
+
 export interface StreamReport {
-  sameLoad: SameLoadRow[];
+  /** `--rounds`: how often the same-load pairs and the head-of-line run were repeated. */
+  rounds: number;
+  /** Every round's pair for each follower count, in the order run (rounds interleaved). */
+  sameLoad: Array<InRound<SameLoadRow>>;
   steps: StepRow[];
   p99BoundMs: number;
   /** The pipeline's config overrides (--set). */
   pipelineSets: string[];
   /** The Node flags the pipeline process ran with (the product's: ../node-flags.ts). */
   pipelineNodeFlags: readonly string[];
-  headOfLine?: HeadOfLine;
+  /** One per round; empty with --celebrity 0. */
+  headOfLine: Array<InRound<HeadOfLine>>;
 }
+
+/** What the rounds give, as judged: per follower count the ratios and their median; the same of head-of-line. */
+export interface RoundsSummary {
+  readonly sameLoad: ReadonlyArray<{ followers: number; ratios: number[]; median: number }>;
+  readonly headOfLine?: {
+    ratios: number[];
+    median: number;
+    addedMs: number[];
+    medianAddedMs: number;
+  };
+}
+
+export function summarise(r: StreamReport): RoundsSummary {
+  const followers = [...new Set(r.sameLoad.map((s) => s.followers))];
+  const sameLoad = followers.map((f) => {
+    const ratios = r.sameLoad.filter((s) => s.followers === f).map((s) => s.ratio);
+    return { followers: f, ratios, median: medianOf(ratios)! };
+  });
+  if (r.headOfLine.length === 0) return { sameLoad };
+  const ratios = r.headOfLine.map((h) => h.ratio);
+  const addedMs = r.headOfLine.map(added);
+  return {
+    sameLoad,
+    headOfLine: { ratios, median: medianOf(ratios)!, addedMs, medianAddedMs: medianOf(addedMs)! },
+  };
+}
+
+/** What the celebrity adds to the small tweets' p99 (ms). */
+const added = (h: HeadOfLine): number => h.during.p99Ms - h.alone.p99Ms;
+const signed = (ms: number): string => `${ms >= 0 ? '+' : '−'}${fmt(Math.abs(ms))} ms`;
 
 const fmt = (x: number | undefined): string =>
   x === undefined || Number.isNaN(x) ? '–' : x.toLocaleString('en-US');
@@ -24,17 +62,24 @@ export function formatReport(r: StreamReport): string {
   const out: string[] = [];
   out.push('', '## Same load: pipeline against the raw driver (tweets/s)', '');
   out.push(
-    '| followers | tweets | pipeline | raw driver | ratio | CPU-s pipeline run: cassandra / kafka / pipeline | raw run: cassandra | CPU ms per tweet, all processes: pipeline run / raw run (raw / pipeline) | Cassandra requests per tweet: pipeline run / raw run |',
+    '| followers | round | tweets | pipeline | raw driver | ratio | pipeline run: node busy after its last row, s | CPU-s pipeline run (until quiet): cassandra / kafka / pipeline | raw run: cassandra | CPU ms per tweet, all processes: pipeline run / raw run (raw / pipeline) | Cassandra requests per tweet: pipeline run / raw run |',
   );
-  out.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  out.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const s of r.sameLoad)
     out.push(
-      `| ${s.followers} | ${fmt(s.tweets)} | ${fmt(s.pipelineTweetsPerSecond)} | ${fmt(s.rawTweetsPerSecond)} | **${s.ratio}** | ${fmt(s.pipelineCpu.cassandra)} / ${fmt(s.pipelineCpu.kafka)} / ${fmt(s.pipelineCpu.pipeline)} | ${fmt(s.rawCpu.cassandra)} | ${fmt(s.pipelineCpuMsPerTweet)} / ${fmt(s.rawCpuMsPerTweet)} (${fmt(s.cpuRatio)}) | ${fmt(s.pipelineRequests)} / ${fmt(s.rawRequests)} |`,
+      `| ${s.followers} | ${s.round} | ${fmt(s.tweets)} | ${fmt(s.pipelineTweetsPerSecond)} | ${fmt(s.rawTweetsPerSecond)} | **${s.ratio}** | ${(s.pipelineTrailingMs / 1000).toFixed(1)} | ${fmt(s.pipelineCpu.cassandra)} / ${fmt(s.pipelineCpu.kafka)} / ${fmt(s.pipelineCpu.pipeline)} | ${fmt(s.rawCpu.cassandra)} | ${fmt(s.pipelineCpuMsPerTweet)} / ${fmt(s.rawCpuMsPerTweet)} (${fmt(s.cpuRatio)}) | ${fmt(s.pipelineRequests)} / ${fmt(s.rawRequests)} |`,
     );
+  const summary = summarise(r);
+  if (r.rounds > 1)
+    for (const f of summary.sameLoad)
+      out.push(
+        '',
+        `${f.followers} followers, pipeline / raw over ${f.ratios.length} rounds: ${f.ratios.join(', ')}; median **${f.median}**`,
+      );
   if (r.sameLoad.length > 0)
     out.push(
       '',
-      'Both runs CPU-bound (on a shared box they are), the ratio of rates follows the ratio of CPU per tweet: a gap between the two means one run waited on something else.',
+      'Each run starts on a quiet node. The pipeline run keeps the node busy after its last row (its sampled timeline trims run behind the writes): its rate ends at the last row, its CPU and requests are read once the node is quiet. Both runs CPU-bound (on a shared box they are), the ratio of rates follows the ratio of CPU per tweet; a gap between the two is that trailing work, or one run waited on something else.',
     );
   out.push('', '## Power-law stream, stepped (write acknowledged → last timeline row)', '');
   out.push(
@@ -49,26 +94,33 @@ export function formatReport(r: StreamReport): string {
       ? `highest rate with p99 ≤ ${r.p99BoundMs} ms: ${fmt(best.targetPerSecond)} tweets/s (${fmt(best.rowsPerSecond)} rows/s)`
       : `no step kept p99 ≤ ${r.p99BoundMs} ms`,
   );
-  const h = r.headOfLine;
-  if (h) {
+  const [first] = r.headOfLine;
+  if (first) {
     out.push(
       '',
-      `## Head-of-line: the stream at ${h.ratePerSecond}/s, one ${fmt(h.celebrityFollowers)}-follower tweet in the middle`,
+      `## Head-of-line: the stream at ${first.ratePerSecond}/s, one ${fmt(first.celebrityFollowers)}-follower tweet in the middle`,
       '',
     );
     out.push(
       '| small tweets | tweets | tweets/s | rows/s | p50 ms | p99 ms | max ms | p99 to Kafka / to worker / in worker | CPU-s cassandra / kafka / pipeline |',
     );
     out.push('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
-    out.push(stepLine(h.alone, 'alone'));
-    out.push(stepLine(h.during, `during the celebrity (${h.celebritySeconds} s)`));
+    const inRound = (h: InRound<HeadOfLine>): string => (r.rounds > 1 ? `, round ${h.round}` : '');
+    for (const h of r.headOfLine) {
+      out.push(stepLine(h.alone, `alone${inRound(h)}`));
+      out.push(stepLine(h.during, `during the celebrity (${h.celebritySeconds} s)${inRound(h)}`));
+    }
     // The difference too: both p99s hold the wait for the commit-log sync (up to its period), so
     // the ratio also moves with that setting; what the celebrity adds does not.
-    const added = h.during.p99Ms - h.alone.p99Ms;
-    out.push(
-      '',
-      `p99 during / alone: **${h.ratio}** (${added >= 0 ? '+' : '−'}${fmt(Math.abs(added))} ms)`,
-    );
+    out.push('');
+    for (const h of r.headOfLine)
+      out.push(`p99 during / alone${inRound(h)}: **${h.ratio}** (${signed(added(h))})`);
+    const hol = summary.headOfLine!;
+    if (r.rounds > 1)
+      out.push(
+        '',
+        `median over ${hol.ratios.length} rounds: **${hol.median}** (${signed(hol.medianAddedMs)})`,
+      );
   }
   return `${out.join('\n')}\n`;
 }

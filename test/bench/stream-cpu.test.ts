@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { cpuMsPerTweet } from '../../bench/stream/cpu.ts';
 import type { StepRow } from '../../bench/stream/phases.ts';
-import { formatReport, type StreamReport } from '../../bench/stream/report.ts';
+import { formatReport, summarise, type StreamReport } from '../../bench/stream/report.ts';
 
 describe('the stream bench: CPU per tweet', () => {
   it('adds up every process, per tweet; unknown when one was not readable', () => {
@@ -18,8 +18,11 @@ describe('the stream bench: CPU per tweet', () => {
 
   it("prints both runs' CPU per tweet and their ratio beside the rates'", () => {
     const report: StreamReport = {
+      rounds: 1,
+      headOfLine: [],
       sameLoad: [
         {
+          round: 1,
           followers: 20,
           tweets: 20_000,
           pipelineTweetsPerSecond: 1_065,
@@ -30,6 +33,7 @@ describe('the stream bench: CPU per tweet', () => {
           rawCpu: { cassandra: 9.3, kafka: 0.4, pipeline: 0.5, bench: 3.3 },
           pipelineRequests: 6.54,
           rawRequests: 2,
+          pipelineTrailingMs: 1_240,
           pipelineCpuMsPerTweet: 1.79,
           rawCpuMsPerTweet: 0.68,
           cpuRatio: 0.38,
@@ -40,39 +44,115 @@ describe('the stream bench: CPU per tweet', () => {
       pipelineSets: [],
       pipelineNodeFlags: [],
     };
+    expect(formatReport(report)).toContain('| **0.37** | 1.2 | 16.8 / 3.2 / 12.2 |');
     expect(formatReport(report)).toContain('| 1.79 / 0.68 (0.38) |');
   });
 
   it('prints what the celebrity adds to the p99 beside the ratio (both hold the commit-log sync wait)', () => {
-    const step = (p99Ms: number): StepRow => ({
-      targetPerSecond: 100,
-      tweets: 1_000,
-      tweetsPerSecond: 99,
-      rowsPerSecond: 2_000,
-      p50Ms: 200,
-      p99Ms,
-      maxMs: p99Ms + 50,
-      p99ToKafkaMs: p99Ms - 40,
-      p99ToWorkerMs: p99Ms - 35,
-      p99InWorkerMs: 60,
-      cpu: { cassandra: 1, kafka: 1, pipeline: 1, bench: 1 },
-    });
     const report = (alone: number, during: number): StreamReport => ({
+      rounds: 1,
       sameLoad: [],
       steps: [],
       p99BoundMs: 1_000,
       pipelineSets: [],
       pipelineNodeFlags: [],
-      headOfLine: {
-        ratePerSecond: 100,
-        alone: step(alone),
-        during: step(during),
-        celebrityFollowers: 500_000,
-        celebritySeconds: 18,
-        ratio: Math.round((during / alone) * 100) / 100,
-      },
+      headOfLine: [holRun(1, alone, during)],
     });
     expect(formatReport(report(335, 1_115))).toContain('p99 during / alone: **3.33** (+780 ms)');
     expect(formatReport(report(400, 380))).toContain('p99 during / alone: **0.95** (−20 ms)');
   });
+
+  it('with rounds, prints every round and the medians: per follower count, and of head-of-line', () => {
+    const pair = (round: number, followers: number, ratio: number) => ({
+      ...sameLoadRow,
+      round,
+      followers,
+      ratio,
+    });
+    const report: StreamReport = {
+      rounds: 3,
+      // Interleaved, as run: 20, 250, 20, 250, …
+      sameLoad: [
+        pair(1, 20, 0.34),
+        pair(1, 250, 0.74),
+        pair(2, 20, 0.38),
+        pair(2, 250, 0.66),
+        pair(3, 20, 0.36),
+        pair(3, 250, 0.54),
+      ],
+      steps: [],
+      p99BoundMs: 1_000,
+      pipelineSets: [],
+      pipelineNodeFlags: [],
+      headOfLine: [holRun(1, 468, 813), holRun(2, 464, 699), holRun(3, 478, 633)],
+    };
+    expect(summarise(report)).toEqual({
+      sameLoad: [
+        { followers: 20, ratios: [0.34, 0.38, 0.36], median: 0.36 },
+        { followers: 250, ratios: [0.74, 0.66, 0.54], median: 0.66 },
+      ],
+      headOfLine: {
+        ratios: [1.74, 1.51, 1.32],
+        median: 1.51,
+        addedMs: [345, 235, 155],
+        medianAddedMs: 235,
+      },
+    });
+    const text = formatReport(report);
+    expect(text).toContain('| 250 | 2 | 2,000 |');
+    expect(text).toContain(
+      '20 followers, pipeline / raw over 3 rounds: 0.34, 0.38, 0.36; median **0.36**',
+    );
+    expect(text).toContain(
+      '250 followers, pipeline / raw over 3 rounds: 0.74, 0.66, 0.54; median **0.66**',
+    );
+    expect(text).toContain('| alone, round 2 | 1,000 |');
+    expect(text).toContain('p99 during / alone, round 3: **1.32** (+155 ms)');
+    expect(text).toContain('median over 3 rounds: **1.51** (+235 ms)');
+  });
 });
+
+const sameLoadRow = {
+  followers: 250,
+  tweets: 2_000,
+  pipelineTweetsPerSecond: 136,
+  rawTweetsPerSecond: 206,
+  ratio: 0.66,
+  rawErrors: 0,
+  pipelineCpu: { cassandra: 18.5, kafka: 2.9, pipeline: 6.8, bench: 0.8 },
+  rawCpu: { cassandra: 15.6, kafka: 0.4, pipeline: 0.5, bench: 2.4 },
+  pipelineRequests: 13.51,
+  rawRequests: 2,
+  pipelineTrailingMs: 6_510,
+  pipelineCpuMsPerTweet: 14.5,
+  rawCpuMsPerTweet: 9.65,
+  cpuRatio: 0.67,
+};
+
+function stepOf(p99Ms: number): StepRow {
+  return {
+    targetPerSecond: 100,
+    tweets: 1_000,
+    tweetsPerSecond: 99,
+    rowsPerSecond: 2_000,
+    p50Ms: 200,
+    p99Ms,
+    maxMs: p99Ms + 50,
+    p99ToKafkaMs: p99Ms - 40,
+    p99ToWorkerMs: p99Ms - 35,
+    p99InWorkerMs: 60,
+    cpu: { cassandra: 1, kafka: 1, pipeline: 1, bench: 1 },
+  };
+}
+
+function holRun(round: number, alone: number, during: number): StreamReport['headOfLine'][number] {
+  return {
+    round,
+    ratePerSecond: 100,
+    alone: stepOf(alone),
+    during: stepOf(during),
+    celebrityFollowers: 500_000,
+    celebritySeconds: 18,
+    ratio: Math.round((during / alone) * 100) / 100,
+  };
+}
