@@ -4,8 +4,10 @@
  * hash of user and tweet (so a replay trims the same). Nothing is read per row on the hot path;
  * a trim is one read of at most maxEntries + 1 ids and, only when over, one range delete.
  *
- * Trims run behind the writes, a few at once, each user queued once; when too many are queued the
- * next write waits (memory stays bounded, and no trim is dropped). A trim that fails is logged
+ * Trims run behind the writes, a few reads at once, each user queued once; each read takes up to
+ * `group` queued users (one request for all: a 250-follower tweet queues ~8 trims, and a request
+ * per user cost more than the rows it read). When too many are queued the next write waits
+ * (memory stays bounded, and no trim is dropped). A trim that fails is logged
  * and counted: the next sampled insert for that user trims again. The slack this leaves is in
  * docs/formats.md, "Capped timelines". `trimEvery` 0 turns trims off: capTimelines then returns
  * the store itself, so the trims-off baseline pays nothing of this wrapper.
@@ -17,8 +19,10 @@ import type { TimelineEntry, TimelineMutation, TimelineStore } from '../ports/st
 export interface CapOptions {
   readonly maxEntries: number;
   readonly trimEvery: number;
-  /** Trims in flight at once. */
+  /** Trim reads in flight at once. */
   readonly concurrency?: number;
+  /** Most users one trim read takes (16). */
+  readonly group?: number;
   /** Users queued for a trim beyond which a write waits. */
   readonly maxQueued?: number;
   readonly log?: Logger;
@@ -52,6 +56,7 @@ export class CappedTimelines implements TimelineStore {
   readonly #keep: number;
   readonly #every: number;
   readonly #concurrency: number;
+  readonly #group: number;
   readonly #maxQueued: number;
   readonly #log: Logger | undefined;
   /** Users waiting for a trim, in order (a Set: each once). */
@@ -76,6 +81,7 @@ export class CappedTimelines implements TimelineStore {
     this.#keep = options.maxEntries;
     this.#every = options.trimEvery;
     this.#concurrency = options.concurrency ?? 4;
+    this.#group = options.group ?? 16;
     this.#maxQueued = options.maxQueued ?? 10_000;
     this.#log = options.log;
   }
@@ -92,8 +98,8 @@ export class CappedTimelines implements TimelineStore {
     return this.#inner.read(userId, limit);
   }
 
-  trim(userId: bigint, keep: number): Promise<boolean> {
-    return this.#inner.trim(userId, keep);
+  trim(userIds: readonly bigint[], keep: number): Promise<bigint[]> {
+    return this.#inner.trim(userIds, keep);
   }
 
   /** Resolves once no trim is queued or running. */
@@ -109,10 +115,14 @@ export class CappedTimelines implements TimelineStore {
 
   #pump(): void {
     while (this.#running < this.#concurrency && this.#queued.size > 0) {
-      const userId = this.#queued.values().next().value!;
-      this.#queued.delete(userId);
+      const users: bigint[] = [];
+      for (const userId of this.#queued) {
+        users.push(userId);
+        if (users.length === this.#group) break;
+      }
+      for (const userId of users) this.#queued.delete(userId);
       this.#running++;
-      void this.#trimOne(userId).finally(() => {
+      void this.#trimGroup(users).finally(() => {
         this.#running--;
         if (this.#queued.size < this.#maxQueued) for (const w of this.#roomWaiters.splice(0)) w();
         this.#pump();
@@ -122,18 +132,24 @@ export class CappedTimelines implements TimelineStore {
     }
   }
 
-  async #trimOne(userId: bigint): Promise<void> {
-    let result: keyof CappedTimelines['totals'];
+  async #trimGroup(users: readonly bigint[]): Promise<void> {
     try {
-      result = (await this.#inner.trim(userId, this.#keep)) ? 'trimmed' : 'under';
+      const cut = new Set(await this.#inner.trim(users, this.#keep));
+      this.#count('trimmed', cut.size);
+      this.#count('under', users.length - cut.size);
     } catch (err) {
-      result = 'failed';
+      this.#count('failed', users.length);
       this.#log?.warn('timeline trim failed; the next sampled insert trims again', {
-        userId: String(userId),
+        users: users.length,
+        firstUserId: String(users[0]),
         err: (err as Error).message,
       });
     }
-    this.totals[result]++;
-    this.#trims.add(1, { 'fanout.trim': result });
+  }
+
+  #count(result: keyof CappedTimelines['totals'], users: number): void {
+    if (users === 0) return;
+    this.totals[result] += users;
+    this.#trims.add(users, { 'fanout.trim': result });
   }
 }

@@ -57,11 +57,12 @@ export interface TimelineStore {
   /** The newest `limit` entries of a user's timeline, newest first. */
   read(userId: bigint, limit: number): Promise<TimelineEntry[]>;
   /**
-   * Keeps the newest `keep` rows of a user's timeline: reads at most `keep + 1` ids and, when
-   * there are more, deletes every row from the oldest of those on by one clustering-range delete
-   * (`USING TIMESTAMP` now). True when it deleted.
+   * Keeps the newest `keep` rows of each user's timeline: reads at most `keep + 1` ids of each
+   * (one read for all of them) and, for each that has more, deletes every row from the oldest of
+   * those on by one clustering-range delete (`USING TIMESTAMP` now). Resolves with the users
+   * whose timelines it cut.
    */
-  trim(userId: bigint, keep: number): Promise<boolean>;
+  trim(userIds: readonly bigint[], keep: number): Promise<bigint[]>;
   /** Resolves once work it runs behind the writes (trims) is done: awaited before the client closes. */
   idle?(): Promise<void>;
 }

@@ -22,6 +22,8 @@ export interface TimelineStoreOptions {
    * (token-aware: each goes straight to a replica). See README "Write strategy" for the numbers.
    */
   strategy?: WriteStrategy;
+  /** Rows per page of a trim's read (tests page with fewer). */
+  trimPageRows?: number;
 }
 
 /**
@@ -39,6 +41,7 @@ export class CassandraTimelineStore implements TimelineStore {
   readonly #consistency: number;
   readonly #readConsistency: number;
   readonly #strategy: WriteStrategy;
+  readonly #trimPageRows: number;
 
   constructor(client: CassandraClient, keyspace: string, options: TimelineStoreOptions = {}) {
     this.#client = client;
@@ -46,6 +49,7 @@ export class CassandraTimelineStore implements TimelineStore {
     this.#consistency = consistencyOf(options.writeConsistency);
     this.#readConsistency = consistencyOf(options.readConsistency);
     this.#strategy = options.strategy ?? 'batch';
+    this.#trimPageRows = options.trimPageRows ?? 5_000;
   }
 
   get strategy(): WriteStrategy {
@@ -120,25 +124,53 @@ export class CassandraTimelineStore implements TimelineStore {
     }
   }
 
-  async trim(userId: bigint, keep: number): Promise<boolean> {
+  async trim(userIds: readonly bigint[], keep: number): Promise<bigint[]> {
+    if (userIds.length === 0) return [];
     try {
-      const rs = await this.#client.execute(
-        `SELECT tweet_id FROM ${this.#ks}.timelines WHERE user_id = ? LIMIT ?`,
-        [userId, keep + 1],
-        { prepare: true, fetchSize: keep + 1, consistency: this.#readConsistency },
-      );
-      const oldest = rs.rows[keep]?.get('tweet_id') as cassandra.types.TimeUuid | undefined;
-      if (oldest === undefined) return false;
+      // One read for all of them (a request per user cost the node more than its rows: a
+      // 250-follower tweet queues ~8 trims), each timeline's newest keep + 1 ids, paged.
+      const rows = new Map<bigint, number>();
+      const past = new Map<bigint, cassandra.types.TimeUuid>(); // the oldest id past the cap
+      let pageState: string | undefined;
+      do {
+        const rs = await this.#client.execute(
+          `SELECT user_id, tweet_id FROM ${this.#ks}.timelines WHERE user_id IN ? PER PARTITION LIMIT ?`,
+          [userIds, keep + 1],
+          {
+            prepare: true,
+            fetchSize: this.#trimPageRows,
+            pageState,
+            consistency: this.#readConsistency,
+          },
+        );
+        for (const r of rs.rows) {
+          const userId = r.get('user_id') as bigint;
+          const n = (rows.get(userId) ?? 0) + 1;
+          rows.set(userId, n);
+          if (n === keep + 1) past.set(userId, r.get('tweet_id') as cassandra.types.TimeUuid);
+        }
+        pageState = rs.pageState;
+      } while (pageState);
+      if (past.size === 0) return [];
       // Clustering order is DESC: `<=` is that row and every older one. Now, not a tweet's write
       // time: a row of an older tweet written later (a backfill, a late fan-out) is past the cap too.
-      await this.#client.execute(
-        `DELETE FROM ${this.#ks}.timelines USING TIMESTAMP ? WHERE user_id = ? AND tweet_id <= ?`,
-        [BigInt(Date.now()) * 1000n, userId, oldest],
-        { prepare: true, consistency: this.#consistency },
-      );
-      return true;
+      const remove = `DELETE FROM ${this.#ks}.timelines USING TIMESTAMP ? WHERE user_id = ? AND tweet_id <= ?`;
+      const now = BigInt(Date.now()) * 1000n;
+      const deletes = [...past].map(([userId, oldest]) => ({
+        query: remove,
+        params: [now, userId, oldest],
+      }));
+      const options = { prepare: true, consistency: this.#consistency };
+      await (deletes.length === 1
+        ? this.#client.execute(remove, deletes[0]!.params, options)
+        : this.#client.batch(deletes, { ...options, logged: false }));
+      return [...past.keys()];
     } catch (err) {
-      throw classifyCassandraError(err, `trim the timeline of ${userId} to ${keep} rows`);
+      const whose =
+        userIds.length === 1
+          ? `the timeline of ${userIds[0]}`
+          : `the timelines of ${userIds.length} users`;
+      throw classifyCassandraError(err, `trim ${whose} to ${keep} rows`);
     }
   }
 }

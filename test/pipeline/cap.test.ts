@@ -53,12 +53,12 @@ describe('CappedTimelines (fakes)', () => {
     const inner = new MemoryTimelines();
     let fail = true;
     const trim = inner.trim.bind(inner);
-    inner.trim = async (u, k) => {
+    inner.trim = async (users, k) => {
       if (fail) {
         fail = false;
         throw new Error('read timeout');
       }
-      return trim(u, k);
+      return trim(users, k);
     };
     const capped = new CappedTimelines(inner, { maxEntries: 2, trimEvery: 1 });
     await capped.write([{ ...insert(1n, 1), op: 'delete' }]);
@@ -78,7 +78,7 @@ describe('CappedTimelines (fakes)', () => {
     const held = new Promise<void>((r) => (release = r));
     inner.trim = async () => {
       await held;
-      return false;
+      return [];
     };
     const capped = new CappedTimelines(inner, {
       maxEntries: 5,
@@ -96,6 +96,36 @@ describe('CappedTimelines (fakes)', () => {
     await write;
     await capped.idle();
     expect(capped.totals.under).toBe(5);
+  });
+
+  it('one read takes up to `group` queued users; each user counted by its own result', async () => {
+    const inner = new MemoryTimelines();
+    const reads: bigint[][] = [];
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const trim = inner.trim.bind(inner);
+    inner.trim = async (users, k) => {
+      reads.push([...users]);
+      await held;
+      return trim(users, k);
+    };
+    const capped = new CappedTimelines(inner, {
+      maxEntries: 2,
+      trimEvery: 1,
+      concurrency: 1,
+      group: 4,
+    });
+    // User 1 gets 2 rows (its first read finds it at the cap), then a third; users 2..10 one each.
+    await capped.write([insert(1n, 1), insert(1n, 2)]);
+    const users = Array.from({ length: 10 }, (_, i) => BigInt(i + 1));
+    await capped.write(users.map((u) => insert(u, 3)));
+    release();
+    await capped.idle();
+    // The first read took user 1 alone (the only one queued then; its second insert queued it
+    // again); the others in groups of at most 4, in the order queued, each once.
+    expect(reads).toEqual([[1n], [1n, 2n, 3n, 4n], [5n, 6n, 7n, 8n], [9n, 10n]]);
+    expect(capped.totals).toEqual({ trimmed: 1, under: 10, failed: 0 });
+    expect(inner.size(1n)).toBe(2);
   });
 
   it('timeline.trimEvery=0 turns trims off: the store itself, no trim ever, no cap', async () => {

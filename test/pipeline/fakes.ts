@@ -132,20 +132,28 @@ export class MemoryTimelines implements TimelineStore {
       .map(([tweetId, c]) => ({ userId, tweetId, authorId: c.authorId }));
   }
 
+  /** Users whose timelines were read for a trim, and the reads (each takes a group of users). */
   trims = 0;
+  trimReads = 0;
 
-  /** As Cassandra: keeps the newest `keep` live rows by tweet time, a range tombstone at now. */
-  async trim(userId: bigint, keep: number): Promise<boolean> {
-    const row = this.cells.get(userId);
-    const live = [...(row ?? [])].filter(([, c]) => c.live).map(([id]) => id);
-    live.sort((a, b) => (timeuuidTime(b) > timeuuidTime(a) ? 1 : -1));
-    this.trims++;
-    if (live.length <= keep || !row) return false;
-    const boundary = timeuuidTime(live[keep]!);
-    const now = BigInt(Date.now()) * 1000n;
-    for (const [id, c] of row)
-      if (timeuuidTime(id) <= boundary && c.ts <= now) row.set(id, { ...c, live: false, ts: now });
-    return true;
+  /** As Cassandra: keeps the newest `keep` live rows of each by tweet time, a range tombstone at now. */
+  async trim(userIds: readonly bigint[], keep: number): Promise<bigint[]> {
+    this.trimReads++;
+    const cut: bigint[] = [];
+    for (const userId of userIds) {
+      this.trims++;
+      const row = this.cells.get(userId);
+      const live = [...(row ?? [])].filter(([, c]) => c.live).map(([id]) => id);
+      live.sort((a, b) => (timeuuidTime(b) > timeuuidTime(a) ? 1 : -1));
+      if (live.length <= keep || !row) continue;
+      const boundary = timeuuidTime(live[keep]!);
+      const now = BigInt(Date.now()) * 1000n;
+      for (const [id, c] of row)
+        if (timeuuidTime(id) <= boundary && c.ts <= now)
+          row.set(id, { ...c, live: false, ts: now });
+      cut.push(userId);
+    }
+    return cut;
   }
 
   /** Live rows of a user's timeline. */

@@ -104,7 +104,7 @@ describe('Worker (fakes)', () => {
           await memory.write(m);
         },
         read: (u, n) => memory.read(u, n),
-        trim: async (u, keep) => memory.trim(u, keep),
+        trim: async (users, keep) => memory.trim(users, keep),
       }),
     });
     void w.worker.start();
@@ -150,8 +150,10 @@ describe('Worker (fakes)', () => {
           {
             write: (m) => memory.write(m),
             read: (u, n) => memory.read(u, n),
-            trim: (u, keep) =>
-              new Promise<boolean>((resolve) => held.push(() => resolve(memory.trim(u, keep)))),
+            trim: (users, keep) =>
+              new Promise<bigint[]>((resolve) =>
+                held.push(() => resolve(memory.trim(users, keep))),
+              ),
           },
           { maxEntries: 800, trimEvery: 1 },
         ),

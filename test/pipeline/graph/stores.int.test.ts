@@ -80,10 +80,10 @@ describe('Cassandra stores of the graph lane and the cap', () => {
         writeTimeMicros: 1_000n + BigInt(i),
       })),
     );
-    expect(await store.trim(77n, 20)).toBe(false);
-    expect(await store.trim(77n, 5)).toBe(true);
+    expect(await store.trim([77n], 20)).toEqual([]);
+    expect(await store.trim([77n], 5)).toEqual([77n]);
     expect((await store.read(77n, 100)).map((e) => e.tweetId)).toEqual(ids.slice(-5).reverse());
-    expect(await store.trim(77n, 5)).toBe(false);
+    expect(await store.trim([77n], 5)).toEqual([]);
     // A row of an older tweet written later is past the cap too; a newer one is kept.
     const newer = id();
     await store.write([
@@ -94,5 +94,37 @@ describe('Cassandra stores of the graph lane and the cap', () => {
       newer,
       ...ids.slice(-5).reverse(),
     ]);
+  });
+
+  it('trims many users with one read, paged: only the timelines over the cap are cut', async () => {
+    // Pages of 4 rows: a user's keep + 1 ids span pages, and pages span users.
+    const store = new CassandraTimelineStore(db(), ks, { trimPageRows: 4 });
+    const rows: Record<string, number> = { '81': 12, '82': 3, '83': 7, '84': 0, '85': 6 };
+    const ids = new Map<bigint, string[]>();
+    for (const [user, n] of Object.entries(rows)) {
+      const userId = BigInt(user);
+      ids.set(
+        userId,
+        Array.from({ length: n }, () => id()),
+      );
+      await store.write(
+        ids.get(userId)!.map((tweetId, i) => ({
+          op: 'insert' as const,
+          userId,
+          tweetId,
+          authorId: 1n,
+          writeTimeMicros: 1_000n + BigInt(i),
+        })),
+      );
+    }
+    const users = [81n, 82n, 83n, 84n, 85n];
+    const cut = await store.trim(users, 5);
+    expect([...cut].sort()).toEqual([81n, 83n, 85n]);
+    for (const userId of users)
+      expect((await store.read(userId, 100)).map((e) => e.tweetId)).toEqual(
+        ids.get(userId)!.slice(-5).reverse(),
+      );
+    expect(await store.trim(users, 5)).toEqual([]);
+    expect(await store.trim([], 5)).toEqual([]);
   });
 });
