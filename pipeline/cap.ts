@@ -4,9 +4,11 @@
  * hash of user and tweet (so a replay trims the same). Nothing is read per row on the hot path;
  * a trim is one read of at most maxEntries + 1 ids and, only when over, one range delete.
  *
- * Trims run behind the writes, a few reads at once, each user queued once; each read takes up to
+ * Trims run behind the writes, one read at a time, each user queued once; each read takes up to
  * `group` queued users (one request for all: a 250-follower tweet queues ~8 trims, and a request
- * per user cost more than the rows it read). When too many are queued the next write waits
+ * per user cost more than the rows it read). One read in flight keeps up (a burst of 15,600
+ * trims done ~3 s after its last row) and leaves the node to the writes: 4 in flight took ~5%
+ * more of a 500k fan-out's rate (docs/benchmarks.md). When too many are queued the next write waits
  * (memory stays bounded, and no trim is dropped). A trim that fails is logged
  * and counted: the next sampled insert for that user trims again. The slack this leaves is in
  * docs/formats.md, "Capped timelines". `trimEvery` 0 turns trims off: capTimelines then returns
@@ -19,7 +21,7 @@ import type { TimelineEntry, TimelineMutation, TimelineStore } from '../ports/st
 export interface CapOptions {
   readonly maxEntries: number;
   readonly trimEvery: number;
-  /** Trim reads in flight at once. */
+  /** Trim reads in flight at once (1). */
   readonly concurrency?: number;
   /** Most users one trim read takes (16). */
   readonly group?: number;
@@ -80,7 +82,7 @@ export class CappedTimelines implements TimelineStore {
     this.#inner = inner;
     this.#keep = options.maxEntries;
     this.#every = options.trimEvery;
-    this.#concurrency = options.concurrency ?? 4;
+    this.#concurrency = options.concurrency ?? 1;
     this.#group = options.group ?? 16;
     this.#maxQueued = options.maxQueued ?? 10_000;
     this.#log = options.log;

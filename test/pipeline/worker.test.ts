@@ -144,6 +144,7 @@ describe('Worker (fakes)', () => {
 
   it('close waits for the trims its last batches queued (the caller shuts the client down next)', async () => {
     const held: Array<() => void> = [];
+    let releasing = false; // once true, trims (the next group's too) run at once
     const w = world({
       timelines: (memory) =>
         new CappedTimelines(
@@ -151,9 +152,11 @@ describe('Worker (fakes)', () => {
             write: (m) => memory.write(m),
             read: (u, n) => memory.read(u, n),
             trim: (users, keep) =>
-              new Promise<bigint[]>((resolve) =>
-                held.push(() => resolve(memory.trim(users, keep))),
-              ),
+              releasing
+                ? memory.trim(users, keep)
+                : new Promise<bigint[]>((resolve) =>
+                    held.push(() => resolve(memory.trim(users, keep))),
+                  ),
           },
           { maxEntries: 800, trimEvery: 1 },
         ),
@@ -166,6 +169,7 @@ describe('Worker (fakes)', () => {
     const closing = w.worker.close().then(() => (closed = true));
     await within(5_000, 'lanes closed', () => (w.worker.state === 'stopped' ? true : undefined), 1);
     expect(closed).toBe(false);
+    releasing = true;
     while (held.length > 0) held.shift()!();
     await closing;
     expect(closed).toBe(true);
