@@ -136,9 +136,9 @@ export class CappedTimelines implements TimelineStore {
 
   async #trimGroup(users: readonly bigint[]): Promise<void> {
     try {
-      const cut = new Set(await this.#inner.trim(users, this.#keep));
-      this.#count('trimmed', cut.size);
-      this.#count('under', users.length - cut.size);
+      const cut = (await this.#inner.trim(users, this.#keep)).length;
+      this.#count('trimmed', cut);
+      this.#count('under', users.length - cut);
     } catch (err) {
       this.#count('failed', users.length);
       this.#log?.warn('timeline trim failed; the next sampled insert trims again', {
