@@ -25,9 +25,10 @@ import { createKafka } from '../connectors/kafka/client.ts';
 import { createLogger } from '../lib/log.ts';
 import { deploymentSettings, removeDeployment } from './approaches/deployment.ts';
 import { fixedAuthors, powerLawAuthors, seedAuthors } from './stream/graph.ts';
-import { openCaptures, openCompletions, writeTweets } from './stream/load.ts';
+import { type Captures, openCaptures, openCompletions, writeTweets } from './stream/load.ts';
 import { headOfLine, sameLoad, steps, type Env } from './stream/phases.ts';
 import { startPipeline } from './stream/pipeline.ts';
+import { createTweetsWithoutCdc } from './stream/raw.ts';
 import { formatReport, summarise, type StreamReport } from './stream/report.ts';
 
 export const STREAM_USAGE = `usage: fanout bench --stream [--tweets-per-author 5] [--authors-20 1000] [--authors-250 400]
@@ -105,6 +106,7 @@ const client = await connectCassandra(config);
 await applySchema(client, config);
 for (const table of ['followers', 'timelines', 'tweet_authors'])
   await client.execute(`TRUNCATE ${keyspace}.${table}`);
+await createTweetsWithoutCdc(client, keyspace);
 
 // The graphs, each in its own id range.
 const small20 = fixedAuthors(1_000_001n, n['authors-20'], 20, 100_000_000n);
@@ -131,19 +133,16 @@ const done = await openCompletions(
   config.topics.completed,
   `${config.pipeline.groupId}.bench-reader`, // removed with the deployment (or the test run)
 );
-const captured = await openCaptures(
-  kafka,
-  config.topics.tweetsCdc,
-  `${config.pipeline.groupId}.bench-capture-reader`,
-);
-const ctx: Env = {
+const ctx: Omit<Env, 'captured'> = {
   client,
   keyspace,
   done,
-  captured,
   pipelinePid: pipeline.pid,
   timeoutMs: 300_000,
 };
+// Opened once the same-load runs are done: they do not use it, and the raw runs beside them do not
+// pay for a reader of every change event (this process's JSON, the broker's fetches).
+let captured: Captures | undefined;
 try {
   // Warm-up: the first tweets' statements, transactions and topic metadata, once per process.
   await done.waitFor(
@@ -173,14 +172,30 @@ try {
         `same load, ${followers} followers, round ${round}: ${JSON.stringify(row)}\n`,
       );
     }
+  captured = await openCaptures(
+    kafka,
+    config.topics.tweetsCdc,
+    `${config.pipeline.groupId}.bench-capture-reader`,
+  );
+  // It reads the topic from its start: once a tweet written now is captured, it is at the end.
+  await captured.waitFor(
+    await writeTweets(client, keyspace, [power[0]!.authorId], { concurrency: 1 }),
+    ctx.timeoutMs,
+  );
+  const timed: Env = { ...ctx, captured };
   const powerIds = power.map((a) => a.authorId);
-  report.steps = await steps(ctx, powerIds, rates, n['step-seconds'], 4 * n['p99-bound-ms'], (r) =>
-    process.stderr.write(`step: ${JSON.stringify(r)}\n`),
+  report.steps = await steps(
+    timed,
+    powerIds,
+    rates,
+    n['step-seconds'],
+    4 * n['p99-bound-ms'],
+    (r) => process.stderr.write(`step: ${JSON.stringify(r)}\n`),
   );
   if (celebrity.length > 0)
     for (let round = 1; round <= n.rounds; round++) {
       const hol = await headOfLine(
-        ctx,
+        timed,
         powerIds,
         { authorId: celebrity[0]!.authorId, followers: n.celebrity },
         n['hol-rate'],
@@ -197,7 +212,7 @@ try {
   );
 } finally {
   await done.close().catch(() => undefined);
-  await captured.close().catch(() => undefined);
+  await captured?.close().catch(() => undefined);
   await pipeline.stop();
   await client.shutdown();
   await removeDeployment(tag);

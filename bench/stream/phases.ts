@@ -16,7 +16,7 @@ import {
   type Written,
 } from './load.ts';
 import { nodeRequests, perTweet, settle } from './node-requests.ts';
-import { rawTweets } from './raw.ts';
+import { type RawResult, rawTweets, TWEETS_WITHOUT_CDC } from './raw.ts';
 
 export interface Env {
   readonly client: CassandraClient;
@@ -42,6 +42,14 @@ export interface SameLoadRow {
   readonly pipelineRequests: number;
   readonly rawRequests: number;
   /**
+   * The raw driver writing each tweet first, as the application does (./raw.ts): its rate and
+   * its rate / the raw run's, the most any pipeline fed by the application's writes can reach.
+   */
+  readonly writingTweetsPerSecond: number;
+  readonly ceiling: number;
+  readonly writingCpuMsPerTweet: number | undefined;
+  readonly writingRequests: number;
+  /**
    * Ms from the pipeline run's last completion until the node was found quiet again (its trims
    * behind the writes; ./node-requests.ts settle, one window included): its CPU and requests are
    * read then, its rate ends at the last completion.
@@ -58,18 +66,14 @@ export interface SameLoadRow {
 
 /** `perAuthor` tweets of each author, round robin: through the pipeline, then the raw driver. */
 export async function sameLoad(
-  env: Env,
+  env: Omit<Env, 'captured'>,
   followers: number,
   authors: readonly bigint[],
   perAuthor: number,
 ): Promise<SameLoadRow> {
   const load = Array.from({ length: perAuthor }, () => authors).flat();
-  await settle(env.client); // neither run pays for what the run before left behind
-  const rawBefore = readCpu(env.pipelinePid);
-  const rawRequestsBefore = await nodeRequests(env.client);
-  const raw = await rawTweets(env.client, env.keyspace, load, { inFlight: 64, pageSize: 5000 });
-  const rawCpu = since(rawBefore, readCpu(env.pipelinePid));
-  const rawRequests = perTweet(rawRequestsBefore, await nodeRequests(env.client), load.length);
+  const raw = await rawRun(env, load);
+  const writing = await rawRun(env, load, TWEETS_WITHOUT_CDC);
   await settle(env.client);
   const before = readCpu(env.pipelinePid);
   const requestsBefore = await nodeRequests(env.client);
@@ -85,19 +89,24 @@ export async function sameLoad(
   const pipelineRequests = perTweet(requestsBefore, await nodeRequests(env.client), load.length);
   const pipelineRate = load.length / ((ended - started) / 1000);
   const rawRate = raw.tweets / raw.seconds;
+  const writingRate = writing.tweets / writing.seconds;
   const pipelineCpuMs = cpuMsPerTweet(pipelineCpu, load.length);
-  const rawCpuMs = cpuMsPerTweet(rawCpu, load.length);
+  const rawCpuMs = cpuMsPerTweet(raw.cpu, load.length);
   return {
     followers,
     tweets: load.length,
     pipelineTweetsPerSecond: Math.round(pipelineRate),
     rawTweetsPerSecond: Math.round(rawRate),
     ratio: +(pipelineRate / rawRate).toFixed(2),
-    rawErrors: raw.errors,
+    rawErrors: raw.errors + writing.errors,
     pipelineCpu,
-    rawCpu,
+    rawCpu: raw.cpu,
     pipelineRequests,
-    rawRequests,
+    rawRequests: raw.requests,
+    writingTweetsPerSecond: Math.round(writingRate),
+    ceiling: +(writingRate / rawRate).toFixed(2),
+    writingCpuMsPerTweet: cpuMsPerTweet(writing.cpu, load.length),
+    writingRequests: writing.requests,
     pipelineTrailingMs,
     pipelineCpuMsPerTweet: pipelineCpuMs,
     rawCpuMsPerTweet: rawCpuMs,
@@ -105,6 +114,27 @@ export async function sameLoad(
       pipelineCpuMs === undefined || rawCpuMs === undefined
         ? undefined
         : +(rawCpuMs / pipelineCpuMs).toFixed(2),
+  };
+}
+
+/** One raw-driver run (./raw.ts) on a quiet node, with the CPU and requests it cost. */
+async function rawRun(
+  env: Omit<Env, 'captured'>,
+  load: readonly bigint[],
+  tweetsTable?: string,
+): Promise<RawResult & { cpu: CpuReading; requests: number }> {
+  await settle(env.client); // no run pays for what the run before left behind
+  const before = readCpu(env.pipelinePid);
+  const requestsBefore = await nodeRequests(env.client);
+  const result = await rawTweets(env.client, env.keyspace, load, {
+    inFlight: 64,
+    pageSize: 5000,
+    ...(tweetsTable === undefined ? {} : { tweetsTable }),
+  });
+  return {
+    ...result,
+    cpu: since(before, readCpu(env.pipelinePid)),
+    requests: perTweet(requestsBefore, await nodeRequests(env.client), load.length),
   };
 }
 

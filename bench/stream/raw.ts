@@ -3,6 +3,10 @@
  * of the pipeline's reliability (no CDC, Kafka, checkpoints, claims, author records or end
  * checks). Per tweet: read the author's followers (one page), then write their timeline rows as
  * one unlogged batch; a fixed number of tweets in flight.
+ *
+ * With `tweetsTable` each tweet is first written as the application writes it (the load's insert,
+ * to a table of the same columns): what a design in which the application writes its tweets to
+ * Cassandra pays before any fan-out, so that run's rate bounds any such pipeline's.
  */
 import cassandra from 'cassandra-driver';
 import type { CassandraClient } from '../../connectors/cassandra/client.ts';
@@ -19,8 +23,9 @@ export async function rawTweets(
   client: CassandraClient,
   keyspace: string,
   authors: readonly bigint[],
-  options: { inFlight: number; pageSize: number },
+  options: { inFlight: number; pageSize: number; tweetsTable?: string },
 ): Promise<RawResult> {
+  const write = `INSERT INTO ${keyspace}.${options.tweetsTable} (tweet_id, author_id, body, created_at) VALUES (?, ?, ?, ?)`;
   const page = `SELECT follower_id FROM ${keyspace}.followers WHERE user_id = ? LIMIT ?`;
   const insert = `INSERT INTO ${keyspace}.timelines (user_id, tweet_id, author_id) VALUES (?, ?, ?) USING TIMESTAMP ?`;
   let next = 0;
@@ -33,6 +38,10 @@ export async function rawTweets(
       const tweetId = cassandra.types.TimeUuid.now();
       const ts = BigInt(Date.now()) * 1000n;
       try {
+        if (options.tweetsTable !== undefined)
+          await client.execute(write, [tweetId, author, 'stream bench', new Date()], {
+            prepare: true,
+          });
         const rs = await client.execute(page, [author, options.pageSize], { prepare: true });
         const ids = rs.rows.map((r) => r.get('follower_id') as bigint);
         rows += ids.length;
@@ -48,4 +57,23 @@ export async function rawTweets(
   };
   await Promise.all(Array.from({ length: options.inFlight }, worker));
   return { tweets: authors.length, rows, errors, seconds: (performance.now() - started) / 1000 };
+}
+
+/**
+ * The table the raw run that writes its tweets writes them to: `tweets`' columns without CDC, so
+ * the running pipeline does not fan those tweets out as well (and the node skips CDC's commit-log
+ * bookkeeping for them: the bound is, if anything, high). Emptied for each bench run.
+ */
+export const TWEETS_WITHOUT_CDC = 'tweets_without_cdc';
+
+export async function createTweetsWithoutCdc(
+  client: CassandraClient,
+  keyspace: string,
+): Promise<void> {
+  await client.execute(
+    `CREATE TABLE IF NOT EXISTS ${keyspace}.${TWEETS_WITHOUT_CDC} (
+       tweet_id timeuuid PRIMARY KEY, author_id bigint, body text, created_at timestamp
+     ) WITH cdc = false`,
+  );
+  await client.execute(`TRUNCATE ${keyspace}.${TWEETS_WITHOUT_CDC}`);
 }

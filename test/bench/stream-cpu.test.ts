@@ -37,6 +37,10 @@ describe('the stream bench: CPU per tweet', () => {
           pipelineCpuMsPerTweet: 1.79,
           rawCpuMsPerTweet: 0.68,
           cpuRatio: 0.38,
+          writingTweetsPerSecond: 2_620,
+          ceiling: 0.9,
+          writingCpuMsPerTweet: 0.74,
+          writingRequests: 3,
         },
       ],
       steps: [],
@@ -46,6 +50,20 @@ describe('the stream bench: CPU per tweet', () => {
     };
     expect(formatReport(report)).toContain('| **0.37** | 1.2 | 16.8 / 3.2 / 12.2 |');
     expect(formatReport(report)).toContain('| 1.79 / 0.68 (0.38) |');
+  });
+
+  it('prints the ceiling: the raw driver writing its tweets against the raw driver, and the pipeline against it', () => {
+    const report: StreamReport = {
+      rounds: 1,
+      headOfLine: [],
+      sameLoad: [{ ...sameLoadRow, round: 1 }],
+      steps: [],
+      p99BoundMs: 1_000,
+      pipelineSets: [],
+      pipelineNodeFlags: [],
+    };
+    // 136 / 185 = 0.735: the pipeline against the most a pipeline fed by those writes can reach.
+    expect(formatReport(report)).toContain('| 250 | 1 | 206 | 185 | **0.9** | 0.74 | 10.1 | 3 |');
   });
 
   it('prints what the celebrity adds to the p99 beside the ratio (both hold the commit-log sync wait)', () => {
@@ -63,21 +81,22 @@ describe('the stream bench: CPU per tweet', () => {
   });
 
   it('with rounds, prints every round and the medians: per follower count, and of head-of-line', () => {
-    const pair = (round: number, followers: number, ratio: number) => ({
+    const pair = (round: number, followers: number, ratio: number, ceiling = 0.9) => ({
       ...sameLoadRow,
       round,
       followers,
       ratio,
+      ceiling,
     });
     const report: StreamReport = {
       rounds: 3,
       // Interleaved, as run: 20, 250, 20, 250, …
       sameLoad: [
-        pair(1, 20, 0.34),
+        pair(1, 20, 0.34, 1.13),
         pair(1, 250, 0.74),
-        pair(2, 20, 0.38),
+        pair(2, 20, 0.38, 0.84),
         pair(2, 250, 0.66),
-        pair(3, 20, 0.36),
+        pair(3, 20, 0.36, 0.91),
         pair(3, 250, 0.54),
       ],
       steps: [],
@@ -88,8 +107,20 @@ describe('the stream bench: CPU per tweet', () => {
     };
     expect(summarise(report)).toEqual({
       sameLoad: [
-        { followers: 20, ratios: [0.34, 0.38, 0.36], median: 0.36 },
-        { followers: 250, ratios: [0.74, 0.66, 0.54], median: 0.66 },
+        {
+          followers: 20,
+          ratios: [0.34, 0.38, 0.36],
+          median: 0.36,
+          ceilings: [1.13, 0.84, 0.91],
+          medianCeiling: 0.91,
+        },
+        {
+          followers: 250,
+          ratios: [0.74, 0.66, 0.54],
+          median: 0.66,
+          ceilings: [0.9, 0.9, 0.9],
+          medianCeiling: 0.9,
+        },
       ],
       headOfLine: {
         ratios: [1.74, 1.51, 1.32],
@@ -105,6 +136,9 @@ describe('the stream bench: CPU per tweet', () => {
     );
     expect(text).toContain(
       '250 followers, pipeline / raw over 3 rounds: 0.74, 0.66, 0.54; median **0.66**',
+    );
+    expect(text).toContain(
+      '20 followers, ceiling over 3 rounds: 1.13, 0.84, 0.91; median **0.91**',
     );
     expect(text).toContain('| alone, round 2 | 1,000 |');
     expect(text).toContain('p99 during / alone, round 3: **1.32** (+155 ms)');
@@ -127,6 +161,10 @@ const sameLoadRow = {
   pipelineCpuMsPerTweet: 14.5,
   rawCpuMsPerTweet: 9.65,
   cpuRatio: 0.67,
+  writingTweetsPerSecond: 185,
+  ceiling: 0.9,
+  writingCpuMsPerTweet: 10.1,
+  writingRequests: 3,
 };
 
 function stepOf(p99Ms: number): StepRow {

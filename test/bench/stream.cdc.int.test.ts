@@ -61,6 +61,10 @@ describe('fanout bench --stream, CI-sized', () => {
       // Lower bounds only: other suites may share the node. Raw: a page and a batch per tweet.
       // The pipeline: the tweet's write, its author read and record, a page and its end check.
       expect(r.rawRequests).toBeGreaterThanOrEqual(2);
+      // The ceiling's run: the tweet's write too, to its own table (the pipeline does not see it).
+      expect(r.writingTweetsPerSecond).toBeGreaterThan(0);
+      expect(r.writingRequests).toBeGreaterThanOrEqual(3);
+      expect(r.ceiling).toBeCloseTo(r.writingTweetsPerSecond / r.rawTweetsPerSecond, 1);
       expect(r.pipelineRequests).toBeGreaterThanOrEqual(5);
       // The pipeline run keeps the node busy a while after its last row (its trims).
       expect(r.pipelineTrailingMs).toBeGreaterThanOrEqual(0);
@@ -99,7 +103,12 @@ describe('fanout bench --stream, CI-sized', () => {
       [250, 2],
     ]);
     expect(summary.headOfLine!.ratios).toEqual(report.headOfLine.map((h) => h.ratio));
-    for (const heading of ['## Same load', '## Power-law stream', '## Head-of-line'])
+    for (const heading of [
+      '## Same load',
+      '## The ceiling',
+      '## Power-law stream',
+      '## Head-of-line',
+    ])
       expect(stdout).toContain(heading);
     expect(stdout).toContain(`median over 2 rounds: **${summary.headOfLine!.median}**`);
   });
