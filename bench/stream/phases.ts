@@ -35,6 +35,7 @@ export interface SameLoadRow {
   readonly pipelineTweetsPerSecond: number;
   readonly rawTweetsPerSecond: number;
   readonly ratio: number;
+  /** Of both raw runs (./raw.ts). */
   readonly rawErrors: number;
   readonly pipelineCpu: CpuReading;
   readonly rawCpu: CpuReading;
@@ -64,7 +65,10 @@ export interface SameLoadRow {
   readonly cpuRatio: number | undefined;
 }
 
-/** `perAuthor` tweets of each author, round robin: through the pipeline, then the raw driver. */
+/**
+ * `perAuthor` tweets of each author, round robin: through the raw driver, the raw driver writing
+ * each tweet first (the ceiling), then the pipeline.
+ */
 export async function sameLoad(
   env: Omit<Env, 'captured'>,
   followers: number,
