@@ -133,6 +133,20 @@ const WRITE_ATTEMPTS = 5;
 /** Most CQL writes in flight when pacing a rate (a rate the node cannot take shows as lateness). */
 const MAX_PACED_IN_FLIGHT = 256;
 
+/** One tweet as the application writes it: a plain CQL insert into `table` (`tweets`: CDC on). */
+export async function writeTweet(
+  client: CassandraClient,
+  keyspace: string,
+  tweet: { tweetId: string; authorId: bigint; createdAt: Date },
+  table = 'tweets',
+): Promise<void> {
+  await client.execute(
+    `INSERT INTO ${keyspace}.${table} (tweet_id, author_id, body, created_at) VALUES (?, ?, ?, ?)`,
+    [tweet.tweetId, tweet.authorId, 'stream bench', tweet.createdAt],
+    { prepare: true },
+  );
+}
+
 /**
  * Writes one tweet per author given, in order, as plain CQL inserts paced by `pace` (a paced
  * stream ends early once `stop` says so).
@@ -144,7 +158,6 @@ export async function writeTweets(
   pace: Pace,
   stop: () => boolean = () => false,
 ): Promise<Written[]> {
-  const insert = `INSERT INTO ${keyspace}.tweets (tweet_id, author_id, body, created_at) VALUES (?, ?, ?, ?)`;
   const written: Written[] = [];
   const one = async (authorId: bigint): Promise<void> => {
     const tweetId = cassandra.types.TimeUuid.now().toString();
@@ -152,9 +165,7 @@ export async function writeTweets(
     // As an application would: a timed-out write is retried (the same row: idempotent).
     for (let attempt = 1; ; attempt++) {
       try {
-        await client.execute(insert, [tweetId, authorId, 'stream bench', createdAt], {
-          prepare: true,
-        });
+        await writeTweet(client, keyspace, { tweetId, authorId, createdAt });
         break;
       } catch (err) {
         if (attempt === WRITE_ATTEMPTS) throw err;

@@ -10,6 +10,7 @@
  */
 import cassandra from 'cassandra-driver';
 import type { CassandraClient } from '../../connectors/cassandra/client.ts';
+import { writeTweet } from './load.ts';
 
 export interface RawResult {
   readonly tweets: number;
@@ -25,7 +26,6 @@ export async function rawTweets(
   authors: readonly bigint[],
   options: { inFlight: number; pageSize: number; tweetsTable?: string },
 ): Promise<RawResult> {
-  const write = `INSERT INTO ${keyspace}.${options.tweetsTable} (tweet_id, author_id, body, created_at) VALUES (?, ?, ?, ?)`;
   const page = `SELECT follower_id FROM ${keyspace}.followers WHERE user_id = ? LIMIT ?`;
   const insert = `INSERT INTO ${keyspace}.timelines (user_id, tweet_id, author_id) VALUES (?, ?, ?) USING TIMESTAMP ?`;
   let next = 0;
@@ -39,9 +39,12 @@ export async function rawTweets(
       const ts = BigInt(Date.now()) * 1000n;
       try {
         if (options.tweetsTable !== undefined)
-          await client.execute(write, [tweetId, author, 'stream bench', new Date()], {
-            prepare: true,
-          });
+          await writeTweet(
+            client,
+            keyspace,
+            { tweetId: tweetId.toString(), authorId: author, createdAt: new Date() },
+            options.tweetsTable,
+          );
         const rs = await client.execute(page, [author, options.pageSize], { prepare: true });
         const ids = rs.rows.map((r) => r.get('follower_id') as bigint);
         rows += ids.length;

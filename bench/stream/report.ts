@@ -91,13 +91,10 @@ export function formatReport(r: StreamReport): string {
         '',
         `${f.followers} followers, pipeline / raw over ${f.ratios.length} rounds: ${f.ratios.join(', ')}; median **${f.median}**`,
       );
-  if (r.sameLoad.length > 0)
+  if (r.sameLoad.length > 0) {
     out.push(
       '',
       'Each run starts on a quiet node. The pipeline run keeps the node busy after its last row (its sampled timeline trims run behind the writes): its rate ends at the last row, its CPU and requests are read once the node is quiet. Both runs CPU-bound (on a shared box they are), the ratio of rates follows the ratio of CPU per tweet; a gap between the two is that trailing work, or one run waited on something else.',
-    );
-  if (r.sameLoad.length > 0) {
-    out.push(
       '',
       '## The ceiling: the raw driver writing each tweet first, as the application does (to a copy of `tweets` without CDC)',
       '',
