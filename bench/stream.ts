@@ -20,10 +20,12 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/index.ts';
 import { connectCassandra } from '../connectors/cassandra/client.ts';
 import { CassandraFollowerStore } from '../connectors/cassandra/followers.ts';
+import { CassandraTimelineStore } from '../connectors/cassandra/timelines.ts';
 import { applySchema } from '../connectors/cassandra/schema.ts';
 import { createKafka } from '../connectors/kafka/client.ts';
 import { createLogger } from '../lib/log.ts';
 import { deploymentSettings, removeDeployment } from './approaches/deployment.ts';
+import { fillTimelines } from './stream/fill.ts';
 import { fixedAuthors, powerLawAuthors, seedAuthors } from './stream/graph.ts';
 import { type Captures, openCaptures, openCompletions, writeTweets } from './stream/load.ts';
 import { headOfLine, sameLoad, steps, type Env } from './stream/phases.ts';
@@ -35,12 +37,14 @@ export const STREAM_USAGE = `usage: fanout bench --stream [--tweets-per-author 5
                     [--authors 5000] [--rates 250,500,1000,2000,4000] [--step-seconds 5]
                     [--p99-bound-ms 1000] [--celebrity 500000] [--hol-rate 200] [--hol-seconds 10]
                     [--rounds 1] [--seed 1] [--keyspace fanout_stream] [--set key=value ...]
-                    [--out bench-results/stream.json]
+                    [--fill-timelines 0] [--out bench-results/stream.json]
   small tweets through CQL: the pipeline against the raw driver (20 and 250 followers), a
   power-law stream stepped up in rate (p50/p99/max of write -> last timeline row), and that
   stream with one --celebrity tweet in the middle (0: skip). --rounds repeats the same-load
   pairs and the head-of-line run (interleaved) and prints each round and the medians: one
   round on a shared box moves by more than the goals' margins. --set configures the pipeline.
+  --fill-timelines writes that many older rows into every same-load follower's timeline first
+  (timeline.maxEntries: full timelines, as a deployment has them after a few days).
   (services must be up: ./fanout services up)`;
 
 function usageError(message: string): never {
@@ -59,6 +63,7 @@ const counts = {
   'hol-seconds': '10',
   rounds: '1',
   seed: '1',
+  'fill-timelines': '0',
 } as const;
 type CountKey = keyof typeof counts;
 let values;
@@ -85,7 +90,7 @@ if (values.help) {
 const n = {} as Record<CountKey, number>;
 for (const key of Object.keys(counts) as CountKey[]) {
   const v = (values as Record<string, unknown>)[key] as string;
-  const min = key === 'celebrity' || key.startsWith('authors-') ? 0 : 1;
+  const min = key === 'celebrity' || key.startsWith('authors-') || key.startsWith('fill-') ? 0 : 1;
   if (!/^\d+$/.test(v) || Number(v) < min)
     usageError(`--${key} must be a whole number of at least ${min}, got ${JSON.stringify(v)}`);
   n[key] = Number(v);
@@ -125,6 +130,11 @@ const celebrity = fixedAuthors(4_000_000n, n.celebrity > 0 ? 1 : 0, n.celebrity,
 const store = new CassandraFollowerStore(client, keyspace);
 const seeded = await seedAuthors(store, [...small20, ...small250, ...power, ...celebrity]);
 process.stderr.write(`seeded ${seeded} follows\n`);
+if (n['fill-timelines'] > 0) {
+  const timelines = new CassandraTimelineStore(client, keyspace);
+  const filled = await fillTimelines(timelines, [...small20, ...small250], n['fill-timelines']);
+  process.stderr.write(`filled timelines with ${filled} rows\n`);
+}
 
 const pipeline = await startPipeline(sets);
 const kafka = createKafka(config, createLogger('warn'));
@@ -156,6 +166,8 @@ try {
     p99BoundMs: n['p99-bound-ms'],
     pipelineSets: values.set,
     pipelineNodeFlags: pipeline.nodeFlags,
+    filledTimelines: n['fill-timelines'],
+    maxEntries: config.timeline.maxEntries,
     headOfLine: [],
   };
   // Rounds interleaved (20, 250, 20, 250, …): drift on a shared box spreads over both.

@@ -437,9 +437,9 @@ export const schema = {
       env: 'FANOUT_TIMELINE_MAX_ENTRIES',
     },
     trimEvery: {
-      doc: "One timeline insert in this many (chosen by a hash of user and tweet, so the same on every replay) trims that user's timeline to timeline.maxEntries: one read of at most maxEntries + 1 ids, and a range delete only when over. Lower: less slack, more reads. 0: never trim (timelines grow without a cap, and an unfollow finds the author's tweets only among the newest 2 × maxEntries + 1,000 rows of a timeline, plus the author's latest graph.unfollowRecent): a switch for measuring what trims cost (docs/benchmarks.md), not for production.",
+      doc: "One timeline insert in this many (chosen by a hash of user and tweet, so the same on every replay) trims that user's timeline to timeline.maxEntries: one read of at most maxEntries + 1 ids, and a range delete only when over. A full timeline holds about this many rows over the cap on average. Lower: less slack, more reads (each insert costs the node maxEntries / trimEvery rows read: at 32 a full timeline's trims cost more than its writes, docs/benchmarks.md). 0: never trim (timelines grow without a cap, and an unfollow finds the author's tweets only among the newest 2 × maxEntries + 1,000 rows of a timeline, plus the author's latest graph.unfollowRecent): a switch for measuring what trims cost (docs/benchmarks.md), not for production.",
       format: integer(0, 1_000_000),
-      default: 32,
+      default: 256,
       env: 'FANOUT_TIMELINE_TRIM_EVERY',
     },
   },

@@ -2,11 +2,12 @@
  * Capped home timelines (`timeline.maxEntries`): a TimelineStore that, after each write, trims
  * the timelines of a SAMPLE of the users it inserted into: one insert in `trimEvery`, chosen by a
  * hash of user and tweet (so a replay trims the same). Nothing is read per row on the hot path;
- * a trim is one read of at most maxEntries + 1 ids and, only when over, one range delete.
+ * a trim is one read of at most maxEntries + 1 ids and, only when over, one range delete: on a
+ * full timeline each insert costs maxEntries / trimEvery rows read, hence a sparse sample (256).
  *
  * Trims run behind the writes, one read at a time, each user queued once; each read takes up to
- * `group` queued users (one request for all: a 250-follower tweet queues ~8 trims, and a request
- * per user cost more than the rows it read). One read in flight keeps up (a burst of 15,600
+ * `group` queued users (one request for all: a request per user cost the node more than the rows of
+ * a short timeline). One read in flight keeps up (a burst of 15,600
  * trims done ~3 s after its last row) and leaves the node to the writes: 4 in flight took ~5%
  * more of a 500k fan-out's rate (docs/benchmarks.md). When too many are queued the next write waits
  * (memory stays bounded, and no trim is dropped). A trim that fails is logged

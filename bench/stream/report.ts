@@ -16,6 +16,10 @@ export interface StreamReport {
   pipelineSets: string[];
   /** The Node flags the pipeline process ran with (the product's: ../node-flags.ts). */
   pipelineNodeFlags: readonly string[];
+  /** Rows written into each same-load follower's timeline before the runs (`--fill-timelines`). */
+  filledTimelines: number;
+  /** The pipeline's timeline.maxEntries (a trim reads up to one more). */
+  maxEntries: number;
   /** One per round; empty with --celebrity 0. */
   headOfLine: Array<InRound<HeadOfLine>>;
 }
@@ -73,9 +77,21 @@ export function sustainable(r: StreamReport): StepRow | null {
   return r.steps.filter((s) => s.p99Ms <= r.p99BoundMs).at(-1) ?? null;
 }
 
+/** What a trim read in these runs: the runs' few rows, or a full timeline's maxEntries + 1 ids. */
+function fillLine(r: StreamReport): string {
+  const cap = `timeline.maxEntries ${fmt(r.maxEntries)}`;
+  if (r.filledTimelines === 0)
+    return `Timelines start empty: a trim reads the few rows the runs wrote, not the ${fmt(r.maxEntries + 1)} ids of a full timeline (--fill-timelines ${fmt(r.maxEntries)} for those).`;
+  const held = `Every follower's timeline held ${fmt(r.filledTimelines)} older rows before the runs (${cap})`;
+  return r.filledTimelines >= r.maxEntries
+    ? `${held}: full, so a trim reads ${fmt(r.maxEntries + 1)} ids, as at a deployment's steady state.`
+    : `${held}: a trim reads those and the runs' rows, up to ${fmt(r.maxEntries + 1)} ids.`;
+}
+
 export function formatReport(r: StreamReport): string {
   const out: string[] = [];
   out.push('', '## Same load: pipeline against the raw driver (tweets/s)', '');
+  out.push(fillLine(r), '');
   out.push(
     '| followers | round | tweets | pipeline | raw driver | ratio | pipeline run: node busy after its last row, s | CPU-s pipeline run (until quiet): cassandra / kafka / pipeline | raw run: cassandra | CPU ms per tweet, all processes: pipeline run / raw run (raw / pipeline) | Cassandra requests per tweet: pipeline run / raw run |',
   );

@@ -47,6 +47,8 @@ describe('the stream bench: CPU per tweet', () => {
       p99BoundMs: 1_000,
       pipelineSets: [],
       pipelineNodeFlags: [],
+      filledTimelines: 0,
+      maxEntries: 800,
     };
     expect(formatReport(report)).toContain('| **0.37** | 1.2 | 16.8 / 3.2 / 12.2 |');
     expect(formatReport(report)).toContain('| 1.79 / 0.68 (0.38) |');
@@ -61,11 +63,35 @@ describe('the stream bench: CPU per tweet', () => {
       p99BoundMs: 1_000,
       pipelineSets: [],
       pipelineNodeFlags: [],
+      filledTimelines: 0,
+      maxEntries: 800,
     };
     // 136 / 185 = 0.735: the pipeline against the most a pipeline fed by those writes can reach.
     expect(formatReport(report)).toContain('| 250 | 1 | 206 | 185 | **0.9** | 0.74 | 10.1 | 3 |');
   });
 
+  it('says whether the timelines were full: what a trim read, against what it reads at the cap', () => {
+    const report = (filledTimelines: number, maxEntries: number): StreamReport => ({
+      rounds: 1,
+      headOfLine: [],
+      sameLoad: [{ ...sameLoadRow, round: 1 }],
+      steps: [],
+      p99BoundMs: 1_000,
+      pipelineSets: [],
+      pipelineNodeFlags: [],
+      filledTimelines,
+      maxEntries,
+    });
+    expect(formatReport(report(0, 800))).toContain(
+      'Timelines start empty: a trim reads the few rows the runs wrote, not the 801 ids of a full timeline (--fill-timelines 800 for those).',
+    );
+    expect(formatReport(report(800, 800))).toContain(
+      "Every follower's timeline held 800 older rows before the runs (timeline.maxEntries 800): full, so a trim reads 801 ids, as at a deployment's steady state.",
+    );
+    expect(formatReport(report(300, 800))).toContain(
+      "(timeline.maxEntries 800): a trim reads those and the runs' rows, up to 801 ids.",
+    );
+  });
   it('prints what the celebrity adds to the p99 beside the ratio (both hold the commit-log sync wait)', () => {
     const report = (alone: number, during: number): StreamReport => ({
       rounds: 1,
@@ -74,6 +100,8 @@ describe('the stream bench: CPU per tweet', () => {
       p99BoundMs: 1_000,
       pipelineSets: [],
       pipelineNodeFlags: [],
+      filledTimelines: 0,
+      maxEntries: 800,
       headOfLine: [holRun(1, alone, during)],
     });
     expect(formatReport(report(335, 1_115))).toContain('p99 during / alone: **3.33** (+780 ms)');
@@ -103,6 +131,8 @@ describe('the stream bench: CPU per tweet', () => {
       p99BoundMs: 1_000,
       pipelineSets: [],
       pipelineNodeFlags: [],
+      filledTimelines: 0,
+      maxEntries: 800,
       headOfLine: [holRun(1, 468, 813), holRun(2, 464, 699), holRun(3, 478, 633)],
     };
     expect(summarise(report)).toEqual({

@@ -10,6 +10,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { NODE_FLAGS } from '../../bench/node-flags.ts';
+import { FILL_AUTHOR } from '../../bench/stream/fill.ts';
+import { loadConfig } from '../../config/index.ts';
+import { connectCassandra } from '../../connectors/cassandra/client.ts';
 import type { RoundsSummary, StreamReport } from '../../bench/stream/report.ts';
 import { testSettings } from '../support/config.ts';
 
@@ -23,6 +26,7 @@ describe('fanout bench --stream, CI-sized', () => {
       'pipeline.splitThreshold=2000',
       'pipeline.splitTaskSize=1000',
       'pipeline.pageSize=500',
+      'timeline.maxEntries=20',
     ]);
     const keyspace = settings.find((s) => s.startsWith('cassandra.keyspace='))!.split('=')[1]!;
     const out = join(dir, 'stream.json');
@@ -31,6 +35,7 @@ describe('fanout bench --stream, CI-sized', () => {
       ...['--authors-20', '20', '--authors-250', '4', '--tweets-per-author', '2'],
       ...['--authors', '50', '--rates', '20,40', '--step-seconds', '2'],
       ...['--celebrity', '5000', '--hol-rate', '20', '--hol-seconds', '3', '--rounds', '2'],
+      ...['--fill-timelines', '30'], // past the cap of 20: the pipeline's trims read full timelines
       ...settings.flatMap((s) => ['--set', s]),
     ];
     const child = spawn(process.execPath, [MAIN, 'bench', '--stream', ...args], {
@@ -111,5 +116,28 @@ describe('fanout bench --stream, CI-sized', () => {
     ])
       expect(stdout).toContain(heading);
     expect(stdout).toContain(`median over 2 rounds: **${summary.headOfLine!.median}**`);
+
+    // The same-load followers' timelines were filled first, with rows older than any tweet of
+    // the runs: a trim cuts those (keeping the newest 20), so some are left in every case.
+    expect([report.filledTimelines, report.maxEntries]).toEqual([30, 20]);
+    expect(stdout).toContain(
+      "Every follower's timeline held 30 older rows before the runs (timeline.maxEntries 20): full, so a trim reads 21 ids",
+    );
+    const client = await connectCassandra(loadConfig({ sets: settings }));
+    onTestFinished(() => client.shutdown());
+    for (const follower of [100_000_000n, 200_000_000n]) {
+      const rows = (
+        await client.execute(
+          `SELECT author_id FROM ${keyspace}.timelines WHERE user_id = ?`,
+          [follower],
+          { prepare: true },
+        )
+      ).rows.map((r) => r.get('author_id') as bigint);
+      expect(
+        rows.filter((a) => a === FILL_AUTHOR).length,
+        `fill rows of ${follower}`,
+      ).toBeGreaterThan(0);
+      expect(rows.length, `rows of ${follower}`).toBeGreaterThanOrEqual(20);
+    }
   });
 });
