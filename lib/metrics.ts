@@ -86,6 +86,16 @@ export const CONSUMER_LAG: CurrentGauge = {
   description: 'Records of the CDC topic not yet committed',
 };
 
+/**
+ * fanout_timeline_trims_queued: users waiting for a sampled timeline trim in a worker (writes wait
+ * once 10,000 are queued). A level that keeps rising means the trims fall behind the writes.
+ */
+export const TIMELINE_TRIMS_QUEUED: CurrentGauge = {
+  name: 'fanout_timeline_trims_queued',
+  description:
+    'Users queued for a sampled timeline trim (writes wait at 10,000): rising means trims fall behind the writes',
+};
+
 const currentSources = new Map<CurrentGauge, Set<() => SeriesPoint[]>>();
 
 /** Adds `read` to the sources of `gauge`; returns its removal (a closed reader reports nothing). */

@@ -105,6 +105,10 @@ export class CappedTimelines implements TimelineStore {
     return this.#inner.trim(userIds, keep);
   }
 
+  pending(): number {
+    return this.#queued.size;
+  }
+
   /** Resolves once no trim is queued or running. */
   idle(): Promise<void> {
     if (this.#running === 0 && this.#queued.size === 0) return Promise.resolve();

@@ -12,6 +12,7 @@
  */
 import type { Config } from '../config/index.ts';
 import type { Logger } from '../lib/log.ts';
+import { reportCurrent, TIMELINE_TRIMS_QUEUED } from '../lib/metrics.ts';
 import type { AuthorTweetStore, ClaimStore } from '../ports/stores.ts';
 import { creditShares, rowCredit } from './bounds.ts';
 import { priorityOf } from './job.ts';
@@ -57,6 +58,8 @@ export class Worker {
   readonly #tasks: { lane: Lane; handler: TaskHandler } | undefined;
   readonly #graph: Lane | undefined;
   readonly #timelines: WorkerPorts['timelines'];
+  /** Stops reporting fanout_timeline_trims_queued (on close). */
+  readonly #unreportTrims: () => void;
   #run: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
 
@@ -65,6 +68,12 @@ export class Worker {
     const p = config.pipeline;
     this.workerId = workerId;
     this.#timelines = ports.timelines;
+    const pending = ports.timelines.pending?.bind(ports.timelines);
+    this.#unreportTrims = pending
+      ? reportCurrent(TIMELINE_TRIMS_QUEUED, () => [
+          { attributes: { 'fanout.worker': workerId }, value: pending() },
+        ])
+      : () => undefined;
     this.#credit = new Credit(rowCredit(p), creditShares(p));
     const gate = new AdmissionGate(p.maxInFlightTweets, () => {
       this.#tweets.wake();
@@ -153,6 +162,7 @@ export class Worker {
       await this.#run?.catch(() => undefined);
       // Trims queued by the last batches, before the caller shuts the Cassandra client down.
       await this.#timelines.idle?.();
+      this.#unreportTrims();
     })();
     return this.#closing;
   }

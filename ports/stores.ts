@@ -65,6 +65,8 @@ export interface TimelineStore {
   trim(userIds: readonly bigint[], keep: number): Promise<bigint[]>;
   /** Resolves once work it runs behind the writes (trims) is done: awaited before the client closes. */
   idle?(): Promise<void>;
+  /** Users queued for that work and not started yet (fanout_timeline_trims_queued). */
+  pending?(): number;
 }
 
 /** An author as recorded in tweet_authors, with the write time of its record. */

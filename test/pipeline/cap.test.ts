@@ -119,11 +119,14 @@ describe('CappedTimelines (fakes)', () => {
     await capped.write([insert(1n, 1), insert(1n, 2)]);
     const users = Array.from({ length: 10 }, (_, i) => BigInt(i + 1));
     await capped.write(users.map((u) => insert(u, 3)));
+    // Waiting (fanout_timeline_trims_queued): all ten, user 1 again among them; none once done.
+    expect(capped.pending()).toBe(10);
     release();
     await capped.idle();
     // The first read took user 1 alone (the only one queued then; its second insert queued it
     // again); the others in groups of at most 4, in the order queued, each once.
     expect(reads).toEqual([[1n], [1n, 2n, 3n, 4n], [5n, 6n, 7n, 8n], [9n, 10n]]);
+    expect(capped.pending()).toBe(0);
     expect(capped.totals).toEqual({ trimmed: 1, under: 10, failed: 0 });
     expect(inner.size(1n)).toBe(2);
   });

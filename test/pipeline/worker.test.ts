@@ -9,6 +9,7 @@ import {
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../config/index.ts';
 import { withTimeout } from '../../lib/errors.ts';
+import { currentGauges, TIMELINE_TRIMS_QUEUED } from '../../lib/metrics.ts';
 import { createLogger } from '../../lib/log.ts';
 import type { TimelineStore } from '../../ports/stores.ts';
 import type { StateReader, StateRecord } from '../../ports/streams.ts';
@@ -165,6 +166,14 @@ describe('Worker (fakes)', () => {
     w.insert(0, 2n);
     await within(5_000, 'completed', () => (w.completions().length === 1 ? true : undefined), 1);
     await within(5_000, 'trims queued', () => (held.length > 0 ? true : undefined), 1);
+    // The worker reports its trims queued (fanout_timeline_trims_queued) until it is closed.
+    const queued = (): number[] =>
+      currentGauges()
+        .filter((g) => g.gauge === TIMELINE_TRIMS_QUEUED)
+        .flatMap((g) => g.points)
+        .filter((p) => p.attributes['fanout.worker'] === w.worker.workerId)
+        .map((p) => p.value);
+    expect(queued()).toHaveLength(1);
     let closed = false;
     const closing = w.worker.close().then(() => (closed = true));
     await within(5_000, 'lanes closed', () => (w.worker.state === 'stopped' ? true : undefined), 1);
@@ -173,6 +182,7 @@ describe('Worker (fakes)', () => {
     while (held.length > 0) held.shift()!();
     await closing;
     expect(closed).toBe(true);
+    expect(queued()).toEqual([]);
   });
 
   it(
