@@ -17,9 +17,7 @@ describe('the stream bench: CPU per tweet', () => {
   });
 
   it("prints both runs' CPU per tweet and their ratio beside the rates'", () => {
-    const report: StreamReport = {
-      rounds: 1,
-      headOfLine: [],
+    const report = reportOf({
       sameLoad: [
         {
           round: 1,
@@ -43,45 +41,20 @@ describe('the stream bench: CPU per tweet', () => {
           writingRequests: 3,
         },
       ],
-      steps: [],
-      p99BoundMs: 1_000,
-      pipelineSets: [],
-      pipelineNodeFlags: [],
-      filledTimelines: 0,
-      maxEntries: 800,
-    };
+    });
     expect(formatReport(report)).toContain('| **0.37** | 1.2 | 16.8 / 3.2 / 12.2 |');
     expect(formatReport(report)).toContain('| 1.79 / 0.68 (0.38) |');
   });
 
   it('prints the ceiling: the raw driver writing its tweets against the raw driver, and the pipeline against it', () => {
-    const report: StreamReport = {
-      rounds: 1,
-      headOfLine: [],
-      sameLoad: [{ ...sameLoadRow, round: 1 }],
-      steps: [],
-      p99BoundMs: 1_000,
-      pipelineSets: [],
-      pipelineNodeFlags: [],
-      filledTimelines: 0,
-      maxEntries: 800,
-    };
+    const report = reportOf({ sameLoad: [{ ...sameLoadRow, round: 1 }] });
     // 136 / 185 = 0.735: the pipeline against the most a pipeline fed by those writes can reach.
     expect(formatReport(report)).toContain('| 250 | 1 | 206 | 185 | **0.9** | 0.74 | 10.1 | 3 |');
   });
 
   it('says whether the timelines were full: what a trim read, against what it reads at the cap', () => {
-    const report = (filledTimelines: number, maxEntries: number): StreamReport => ({
-      rounds: 1,
-      headOfLine: [],
-      sameLoad: [{ ...sameLoadRow, round: 1 }],
-      steps: [],
-      p99BoundMs: 1_000,
-      pipelineSets: [],
-      pipelineNodeFlags: [],
-      filledTimelines,
-      maxEntries,
-    });
+    const report = (filledTimelines: number, maxEntries: number): StreamReport =>
+      reportOf({ sameLoad: [{ ...sameLoadRow, round: 1 }], filledTimelines, maxEntries });
     expect(formatReport(report(0, 800))).toContain(
       'Timelines start empty: a trim reads the few rows the runs wrote, not the 801 ids of a full timeline (--fill-timelines 800 for those).',
     );
@@ -92,18 +65,10 @@ describe('the stream bench: CPU per tweet', () => {
       "(timeline.maxEntries 800): a trim reads those and the runs' rows, up to 801 ids.",
     );
   });
+
   it('prints what the celebrity adds to the p99 beside the ratio (both hold the commit-log sync wait)', () => {
-    const report = (alone: number, during: number): StreamReport => ({
-      rounds: 1,
-      sameLoad: [],
-      steps: [],
-      p99BoundMs: 1_000,
-      pipelineSets: [],
-      pipelineNodeFlags: [],
-      filledTimelines: 0,
-      maxEntries: 800,
-      headOfLine: [holRun(1, alone, during)],
-    });
+    const report = (alone: number, during: number): StreamReport =>
+      reportOf({ headOfLine: [holRun(1, alone, during)] });
     expect(formatReport(report(335, 1_115))).toContain('p99 during / alone: **3.33** (+780 ms)');
     expect(formatReport(report(400, 380))).toContain('p99 during / alone: **0.95** (−20 ms)');
   });
@@ -116,7 +81,7 @@ describe('the stream bench: CPU per tweet', () => {
       ratio,
       ceiling,
     });
-    const report: StreamReport = {
+    const report = reportOf({
       rounds: 3,
       // Interleaved, as run: 20, 250, 20, 250, …
       sameLoad: [
@@ -127,14 +92,8 @@ describe('the stream bench: CPU per tweet', () => {
         pair(3, 20, 0.36, 0.91),
         pair(3, 250, 0.54),
       ],
-      steps: [],
-      p99BoundMs: 1_000,
-      pipelineSets: [],
-      pipelineNodeFlags: [],
-      filledTimelines: 0,
-      maxEntries: 800,
       headOfLine: [holRun(1, 468, 813), holRun(2, 464, 699), holRun(3, 478, 633)],
-    };
+    });
     expect(summarise(report)).toEqual({
       sameLoad: [
         {
@@ -175,6 +134,22 @@ describe('the stream bench: CPU per tweet', () => {
     expect(text).toContain('median over 3 rounds: **1.51** (+235 ms)');
   });
 });
+
+/** A report of one round with nothing in it but `parts`. */
+function reportOf(parts: Partial<StreamReport>): StreamReport {
+  return {
+    rounds: 1,
+    sameLoad: [],
+    steps: [],
+    p99BoundMs: 1_000,
+    pipelineSets: [],
+    pipelineNodeFlags: [],
+    filledTimelines: 0,
+    maxEntries: 800,
+    headOfLine: [],
+    ...parts,
+  };
+}
 
 const sameLoadRow = {
   followers: 250,
