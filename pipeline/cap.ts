@@ -6,13 +6,14 @@
  * full timeline each insert costs maxEntries / trimEvery rows read, hence a sparse sample (256).
  *
  * Trims run behind the writes, one read at a time, each user queued once; each read takes up to
- * `group` queued users (one request for all: a request per user cost the node more than the rows of
- * a short timeline). One read in flight keeps up (the 15,600
- * trims of a 500k fan-out at one insert in 32 were done ~3 s after its last row) and leaves the node to the writes: 4 in flight took ~5%
- * more of a 500k fan-out's rate (docs/benchmarks.md). When too many are queued the next write waits
- * (memory stays bounded, and no trim is dropped). A trim that fails is logged
- * and counted: the next sampled insert for that user trims again. The slack this leaves is in
- * docs/formats.md, "Capped timelines". `trimEvery` 0 turns trims off: capTimelines then returns
+ * `group` queued users (one request for all: a request per user cost the node more than the rows
+ * of a short timeline). One read in flight keeps up (the 15,600 trims of a 500k fan-out at one
+ * insert in 32 were done ~3 s after its last row) and leaves the node to the writes: 4 in flight
+ * took ~5% more of a 500k fan-out's rate (docs/benchmarks.md). When too many are queued the next
+ * write waits (memory stays bounded, and no trim is dropped; `pending` is how many wait, the
+ * worker's fanout_timeline_trims_queued). A trim that fails is logged and counted: the next
+ * sampled insert for that user trims again. The slack this leaves is in docs/formats.md,
+ * "Capped timelines". `trimEvery` 0 turns trims off: capTimelines then returns
  * the store itself, so the trims-off baseline pays nothing of this wrapper.
  */
 import { metrics } from '@opentelemetry/api';
@@ -105,6 +106,7 @@ export class CappedTimelines implements TimelineStore {
     return this.#inner.trim(userIds, keep);
   }
 
+  /** Users queued for a trim and not started yet. */
   pending(): number {
     return this.#queued.size;
   }
