@@ -72,3 +72,24 @@ export function seedPlan(o: SeedOptions): SeedPlan {
   }
   return { authors, totalRows: authors.reduce((s, a) => s + a.followers, 0) };
 }
+
+/**
+ * Each author's follower ids in chunks of at most `size`, one author's at a time (a chunk is one
+ * `FollowerStore.add`: a single partition), made as they are taken.
+ */
+export function* followChunks(
+  authors: Iterable<{ readonly authorId: bigint; readonly ids: () => Iterable<bigint> }>,
+  size: number,
+): Generator<{ authorId: bigint; ids: bigint[] }> {
+  for (const a of authors) {
+    let ids: bigint[] = [];
+    for (const id of a.ids()) {
+      ids.push(id);
+      if (ids.length === size) {
+        yield { authorId: a.authorId, ids };
+        ids = [];
+      }
+    }
+    if (ids.length > 0) yield { authorId: a.authorId, ids };
+  }
+}

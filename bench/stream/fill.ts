@@ -5,6 +5,7 @@
  * state, not the few rows a fresh keyspace holds.
  */
 import cassandra from 'cassandra-driver';
+import { eachInPool } from '../../lib/pool.ts';
 import type { TimelineMutation, TimelineStore } from '../../ports/stores.ts';
 import type { Author } from './graph.ts';
 
@@ -41,14 +42,10 @@ export async function fillTimelines(
         }
     if (batch.length > 0) yield batch;
   }
-  const source = writes();
   let written = 0;
-  const writer = async (): Promise<void> => {
-    for (let next = source.next(); !next.done; next = source.next()) {
-      await timelines.write(next.value);
-      written += next.value.length;
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, writer));
+  await eachInPool(writes(), concurrency, async (batch) => {
+    await timelines.write(batch);
+    written += batch.length;
+  });
   return written;
 }

@@ -4,7 +4,8 @@
  * counts follow a power law (Pareto, capped), and one celebrity. Ids of each graph sit in their
  * own range, so one keyspace holds them all.
  */
-import { mulberry32 } from '../../cli/seed-graph.ts';
+import { followChunks, mulberry32 } from '../../cli/seed-graph.ts';
+import { eachInPool } from '../../lib/pool.ts';
 import type { FollowerStore } from '../../ports/stores.ts';
 
 export interface Author {
@@ -70,27 +71,10 @@ export async function seedAuthors(
   authors: readonly Author[],
   concurrency = 16,
 ): Promise<number> {
-  function* chunks(): Generator<{ authorId: bigint; ids: bigint[] }> {
-    for (const a of authors) {
-      let ids: bigint[] = [];
-      for (const id of a.ids()) {
-        ids.push(id);
-        if (ids.length === 1_000) {
-          yield { authorId: a.authorId, ids };
-          ids = [];
-        }
-      }
-      if (ids.length > 0) yield { authorId: a.authorId, ids };
-    }
-  }
-  const source = chunks();
   let rows = 0;
-  const writer = async (): Promise<void> => {
-    for (let next = source.next(); !next.done; next = source.next()) {
-      await store.add(next.value.authorId, next.value.ids);
-      rows += next.value.ids.length;
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, writer));
+  await eachInPool(followChunks(authors, 1_000), concurrency, async (chunk) => {
+    await store.add(chunk.authorId, chunk.ids);
+    rows += chunk.ids.length;
+  });
   return rows;
 }

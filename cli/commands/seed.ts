@@ -1,8 +1,9 @@
 import { CassandraFollowerStore } from '../../connectors/cassandra/followers.ts';
+import { eachInPool } from '../../lib/pool.ts';
 import type { FollowerStore } from '../../ports/stores.ts';
 import type { Context } from '../context.ts';
 import { progress } from '../progress.ts';
-import { seedPlan, type SeedOptions } from '../seed-graph.ts';
+import { followChunks, seedPlan, type SeedOptions } from '../seed-graph.ts';
 
 /** Follower ids per store call; each call is written as single-partition batches. */
 const CHUNK = 1_000;
@@ -25,29 +26,12 @@ export async function writeSeed(
 ): Promise<SeedResult> {
   const plan = seedPlan(options);
   const started = performance.now();
-  function* chunks(): Generator<{ authorId: bigint; ids: bigint[] }> {
-    for (const a of plan.authors) {
-      let ids: bigint[] = [];
-      for (const id of a.ids()) {
-        ids.push(id);
-        if (ids.length === CHUNK) {
-          yield { authorId: a.authorId, ids };
-          ids = [];
-        }
-      }
-      if (ids.length > 0) yield { authorId: a.authorId, ids };
-    }
-  }
-  const source = chunks();
   let done = 0;
-  const worker = async (): Promise<void> => {
-    for (let next = source.next(); !next.done; next = source.next()) {
-      await store.add(next.value.authorId, next.value.ids);
-      done += next.value.ids.length;
-      onProgress?.(done, plan.totalRows);
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
+  await eachInPool(followChunks(plan.authors, CHUNK), concurrency, async (chunk) => {
+    await store.add(chunk.authorId, chunk.ids);
+    done += chunk.ids.length;
+    onProgress?.(done, plan.totalRows);
+  });
   return {
     rows: done,
     seconds: (performance.now() - started) / 1000,
